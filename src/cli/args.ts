@@ -1,0 +1,47 @@
+/**
+ * Flag parsing shared by the commands: node's own `util.parseArgs`, strict, with its errors turned
+ * into coded ones that say which flag was wrong.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InvalidOptionError } from '../errors.js';
+
+/** Flag definitions, as `util.parseArgs` takes them. */
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses `argv` strictly; unknown flags and missing values become `InvalidOptionError`. */
+export function parseFlags(command: string, argv: string[], flags: FlagSpec): Record<string, string | boolean | undefined> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: true });
+    if (positionals.length > 0) {
+      throw new InvalidOptionError(`mlscale ${command}: unexpected argument "${positionals[0]}" (flags start with --; see --help)`);
+    }
+    return values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    if (err instanceof InvalidOptionError) throw err;
+    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, { cause: err });
+  }
+}
+
+/**
+ * A flag's value as a number when it is one; otherwise the text itself, so that validation can say
+ * what was given ("--epochs must be an integer from 1 to 100000, got \"ten\"").
+ */
+export function numberFlag(value: string | boolean | undefined): number | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  const n = value.trim() === '' ? NaN : Number(value);
+  return Number.isFinite(n) ? n : (value as unknown as number);
+}
+
+/** A comma-separated list of numbers (`--hidden 64,32`); non-numbers are kept for the error message. */
+export function numberListFlag(value: string | boolean | undefined): number[] | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  return value.split(',').map((part) => numberFlag(part) as number);
+}
+
+/** A text flag, or undefined. */
+export function textFlag(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

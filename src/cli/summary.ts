@@ -1,0 +1,73 @@
+/**
+ * The one-screen summary printed at the end of `mlscale train`, and its `--json` form.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import type { TrainedModel } from '../pipeline/train-model.js';
+
+const n = (v: number) => v.toLocaleString('en-US');
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const f = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+
+/** A machine-readable summary (`--json`). */
+export function summaryJson(t: TrainedModel): Record<string, unknown> {
+  const r = t.result;
+  return {
+    artifact: t.artifact,
+    model: join(t.artifact, 'model.onnx'),
+    metrics: r.metrics,
+    customMetrics: r.customMetrics,
+    data: r.data,
+    executor: t.metadata.executor,
+    training: { epochs: t.options.epochs, rounds: r.rounds, epochLoss: r.epochLoss },
+    timings: { ...r.timings, exportMs: t.exportMs },
+    throughput: throughput(t),
+    // Peak resident memory of the whole process (worker threads included), for the streaming check.
+    memory: { maxRssBytes: process.resourceUsage().maxRSS * 1024 },
+  };
+}
+
+function throughput(t: TrainedModel) {
+  const r = t.result;
+  const trainSeconds = r.timings.phases.train / 1000;
+  const batches = r.data.batches * t.options.epochs;
+  return {
+    trainBatchesPerSecond: trainSeconds > 0 ? batches / trainSeconds : NaN,
+    trainRowsPerSecond: trainSeconds > 0 ? (r.data.trainRows * t.options.epochs) / trainSeconds : NaN,
+  };
+}
+
+/** The human summary, a few lines. */
+export function summaryText(t: TrainedModel): string {
+  const r = t.result;
+  const o = t.options;
+  const m = r.metrics;
+  const exec = t.metadata.executor as { kind: string; workers: number };
+  const model =
+    r.spec.family === 'mlp'
+      ? `mlp ${[r.spec.inputs, ...r.spec.hidden, r.spec.outputs].join('-')} (${r.spec.activation})`
+      : `linear ${r.spec.inputs}-${r.spec.outputs}`;
+  const metrics =
+    m.task === 'classification'
+      ? `accuracy ${f(m.accuracy)}  macro-F1 ${f(m.macroF1)}  log-loss ${f(m.logLoss)}`
+      : `RMSE ${f(m.rmse)}  R² ${f(m.r2)}`;
+  const custom = r.customMetrics
+    ? Object.entries(r.customMetrics).map(([k, v]) => `${k} ${f(v)}`).join('  ')
+    : undefined;
+  const tp = throughput(t);
+  const { phases, stages } = r.timings;
+  const lines = [
+    `mlscale train: ${r.data.source}`,
+    `  task        ${r.spec.task}${m.task === 'classification' ? `, ${r.spec.outputs} classes` : ''}; ${model}; ${o.optimizer} lr ${o.learningRate}, ${o.epochs} epochs`,
+    `  data        ${n(r.data.rows)} rows (${n(r.data.trainRows)} train, ${n(r.data.heldOutRows)} held out), ${n(r.data.skippedRows)} skipped; ${n(r.data.batches)} batches of up to ${n(o.batchSize)} rows`,
+    `  executor    ${exec.kind}${exec.kind === 'inline' ? '' : ` × ${exec.workers} workers`}; ${r.rounds} rounds of ${o.syncEvery} batches`,
+    `  metrics     ${metrics}  (${n(m.rows)} held-out rows)`,
+    ...(custom ? [`  custom      ${custom}`] : []),
+    `  time        ${s(r.timings.total + t.exportMs)}: fit ${s(phases.fit)}, train ${s(phases.train)}, evaluate ${s(phases.evaluate)}, export ${s(t.exportMs)}`,
+    `  stage time  preprocess ${s(stages.preprocess)}, train ${s(stages.train)}, evaluate ${s(stages.evaluate)} (summed over tasks)`,
+    `  throughput  ${f(tp.trainBatchesPerSecond, 1)} batches/s, ${n(Math.round(tp.trainRowsPerSecond))} rows/s in training`,
+    `  model       ${join(t.artifact, 'model.onnx')} (+ metadata.json)`,
+  ];
+  return lines.join('\n');
+}

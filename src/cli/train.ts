@@ -1,0 +1,130 @@
+/**
+ * `mlscale train`: parse and validate flags, run `trainModel`, print a summary.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import type { Task } from '../data/types.js';
+import type { TrainingOptions } from '../pipeline/options.js';
+import { kDefaultTrainingOptions } from '../pipeline/options.js';
+import { trainModel } from '../pipeline/train-model.js';
+import { numberFlag, numberListFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { createProgressView } from './progress.js';
+import { summaryJson, summaryText } from './summary.js';
+
+const d = kDefaultTrainingOptions;
+
+/** `mlscale train --help`. */
+export const trainHelp = `Usage: mlscale train --data SOURCE [--label COLUMN] [--out DIR] [options]
+
+Reads a dataset, cuts it into batches and runs, for every batch, preprocess -> train -> evaluate,
+then aggregates the results. Writes DIR/model.onnx (preprocessing included: it takes raw rows)
+and DIR/metadata.json.
+
+Data
+  --data SOURCE          a .csv or .jsonl file, synthetic:rows=N,features=F,classes=C,seed=S,
+                         or sample:digits (the shipped handwritten digits set)  [${d.data}]
+  --label COLUMN         the column to predict (synthetic and sample data know theirs)
+  --task KIND            classification | regression (default: inferred from the label)
+  --holdout FRACTION     rows held out for evaluation, chosen by row hash  [${d.holdout}]
+  --on-bad-row POLICY    error | skip (skip counts bad rows in the summary)  [${d.onBadRow}]
+  --max-categories N     categories kept per categorical column  [${d.maxCategories}]
+Execution
+  --executor KIND        inline (one thread, sequential) | threads (worker pool)  [${d.executor}]
+  --workers N            worker threads for 'threads'  [CPU count: ${availableParallelism()}]
+  --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
+  --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
+  --stages FILE          a module with your own preprocess/evaluate/aggregate stages
+Model and training
+  --model FAMILY         linear | mlp  [${d.model}]
+  --hidden WIDTHS        mlp hidden layers, e.g. 64,32  [${d.hidden.join(',')}]
+  --activation FN        relu | tanh  [${d.activation}]
+  --epochs N             passes over the data  [${d.epochs}]
+  --minibatch ROWS       optimiser mini-batch inside a task  [${d.minibatch}]
+  --optimizer KIND       adam | sgd (with momentum)  [${d.optimizer}]
+  --learning-rate LR     [${d.learningRate}]
+  --momentum M           for sgd  [${d.momentum}]
+  --l2 PENALTY           L2 weight penalty  [${d.l2}]
+  --seed N               seeds initialisation, shuffles and the split  [${d.seed}]
+Output
+  --out DIR              artifact folder, replaced atomically  [${d.out}]
+  --json                 print a machine-readable summary instead of text
+  -h, --help             this help
+
+The same data, seed and settings give a bitwise-identical model.onnx on every executor and
+worker count.`;
+
+const flags: FlagSpec = {
+  data: { type: 'string' },
+  label: { type: 'string' },
+  task: { type: 'string' },
+  out: { type: 'string' },
+  executor: { type: 'string' },
+  workers: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'sync-every': { type: 'string' },
+  epochs: { type: 'string' },
+  minibatch: { type: 'string' },
+  model: { type: 'string' },
+  hidden: { type: 'string' },
+  activation: { type: 'string' },
+  optimizer: { type: 'string' },
+  'learning-rate': { type: 'string' },
+  momentum: { type: 'string' },
+  l2: { type: 'string' },
+  seed: { type: 'string' },
+  holdout: { type: 'string' },
+  'max-categories': { type: 'string' },
+  'on-bad-row': { type: 'string' },
+  stages: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+/** Turns train flags into `TrainingOptions` (validated later, in one place). */
+export function trainOptionsFromArgv(argv: string[]): { options: Partial<TrainingOptions>; json: boolean; help: boolean } {
+  const v = parseFlags('train', argv, flags);
+  const options: Partial<TrainingOptions> = {
+    data: textFlag(v.data),
+    label: textFlag(v.label),
+    task: textFlag(v.task) as Task | undefined,
+    out: textFlag(v.out),
+    executor: textFlag(v.executor) as TrainingOptions['executor'] | undefined,
+    workers: numberFlag(v.workers),
+    batchSize: numberFlag(v['batch-size']),
+    syncEvery: numberFlag(v['sync-every']),
+    epochs: numberFlag(v.epochs),
+    minibatch: numberFlag(v.minibatch),
+    model: textFlag(v.model) as TrainingOptions['model'] | undefined,
+    hidden: numberListFlag(v.hidden),
+    activation: textFlag(v.activation) as TrainingOptions['activation'] | undefined,
+    optimizer: textFlag(v.optimizer) as TrainingOptions['optimizer'] | undefined,
+    learningRate: numberFlag(v['learning-rate']),
+    momentum: numberFlag(v.momentum),
+    l2: numberFlag(v.l2),
+    seed: numberFlag(v.seed),
+    holdout: numberFlag(v.holdout),
+    maxCategories: numberFlag(v['max-categories']),
+    onBadRow: textFlag(v['on-bad-row']) as TrainingOptions['onBadRow'] | undefined,
+    stages: textFlag(v.stages),
+  };
+  return { options, json: v.json === true, help: v.help === true };
+}
+
+/** Runs `mlscale train`; resolves with the exit code. */
+export async function trainCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { options, json, help } = trainOptionsFromArgv(argv);
+  if (help) {
+    out.write(trainHelp + '\n');
+    return 0;
+  }
+  const view = json ? { update() {}, stop() {} } : createProgressView();
+  try {
+    const trained = await trainModel(options, { onProgress: (p) => view.update(p) });
+    view.stop();
+    out.write((json ? JSON.stringify(summaryJson(trained), null, 2) : summaryText(trained)) + '\n');
+    return 0;
+  } finally {
+    view.stop();
+  }
+}

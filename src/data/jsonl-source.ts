@@ -1,0 +1,148 @@
+/**
+ * A JSON Lines file as a data source: one JSON object per line, streamed.
+ *
+ * - **Columns** are the union of the keys of the sampled objects (the first `sampleRows`
+ *   non-blank lines), in order of first appearance. Keys first seen after the sample are ignored.
+ * - **Values**: null or an absent key is missing. Strings follow the text rules of
+ *   `field-values.ts` (so `""` and `"NA"` are missing too, and a numeric column accepts `"2.5"`);
+ *   a column is numeric when all its sampled values are numbers or number-like strings and at
+ *   least one is a JSON number (see `schema-inference.ts`). Booleans are categories
+ *   (`'true'`/`'false'`); nested objects and arrays are bad values.
+ * - **Lines**: blank lines are ignored and do not count as rows; a line that is not valid JSON, or
+ *   not an object, is a bad row (`DataParseError` naming file:line).
+ *
+ * Existence of the file is checked at first read, as for CSV.
+ *
+ * @module
+ */
+import { DataEmptyError, DataParseError } from '../errors.js';
+import type { RowScratch } from './batch-builder.js';
+import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
+import { categoryFromJson, describeJson, labelFromJson, numericFromJson } from './json-fields.js';
+import { recordsToBatches } from './row-batches.js';
+import { buildSchema, ColumnStats } from './schema-inference.js';
+import { readTextLines, type TextLine } from './text-lines.js';
+import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema } from './types.js';
+
+/** Options of {@link JsonlSource}. */
+export interface JsonlSourceOptions {
+  /** What the user named; defaults to `jsonl:<path>`. */
+  readonly description?: string;
+  /** The label column's default, when the dataset has a conventional one. */
+  readonly defaultLabel?: string;
+}
+
+type JsonObject = Record<string, unknown>;
+
+/** Parses one line into an object, or throws the bad-row error. */
+function parseObject({ text, line }: TextLine, path: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new DataParseError(`${path}:${line}: malformed JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DataParseError(`${path}:${line}: expected a JSON object, got ${describeJson(value)}`);
+  }
+  return value as JsonObject;
+}
+
+/** The value of an own key; inherited names such as `constructor` are absent keys. */
+function own(object: JsonObject, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** Non-blank lines: the records of a JSON Lines file. */
+async function* records(path: string): AsyncGenerator<TextLine> {
+  for await (const line of readTextLines(path)) if (line.text.trim().length > 0) yield line;
+}
+
+/**
+ * Streams a JSON Lines file.
+ *
+ * @example
+ * const source = new JsonlSource('/data/events.jsonl');
+ * const schema = await source.inferSchema({ label: 'clicked' });
+ */
+export class JsonlSource implements DataSource {
+  readonly description: string;
+  readonly defaultLabel?: string;
+  /** The JSON Lines file, as used in messages. */
+  readonly path: string;
+
+  /**
+   * @param path - The file (resolved against the process's working directory).
+   * @param options - Description and default label.
+   */
+  constructor(path: string, options: JsonlSourceOptions = {}) {
+    this.path = path;
+    this.description = options.description ?? `jsonl:${path}`;
+    if (options.defaultLabel !== undefined) this.defaultLabel = options.defaultLabel;
+  }
+
+  /**
+   * Infers the schema from up to `sampleRows` leading non-blank lines. Lines that are not JSON
+   * objects are left out of the statistics (the bad-row policy decides about them when batches
+   * are read), unless no line of the sample is an object: then the first such error is thrown.
+   *
+   * @throws DataNotFoundError, DataEmptyError, DataParseError, LabelNotFoundError (lists columns).
+   */
+  async inferSchema(options: InferOptions): Promise<Schema> {
+    const filled = resolveInferOptions(options);
+    const columns = new Map<string, ColumnStats>();
+    let rows = 0;
+    let firstError: unknown;
+    for await (const record of records(this.path)) {
+      rows++;
+      try {
+        const object = parseObject(record, this.path);
+        for (const [key, value] of Object.entries(object)) {
+          let stats = columns.get(key);
+          if (stats === undefined) columns.set(key, (stats = new ColumnStats()));
+          stats.observeJson(value);
+        }
+      } catch (err) {
+        firstError ??= err;
+      }
+      if (rows >= filled.sampleRows) break;
+    }
+    if (rows === 0) throw new DataEmptyError(`${this.path} has no data rows`);
+    if (columns.size === 0 && firstError !== undefined) throw firstError;
+    const sample = {
+      names: [...columns.keys()],
+      stats: [...columns.values()],
+      rows,
+      typedNumbers: true,
+    };
+    return buildSchema(sample, filled, this.path);
+  }
+
+  /**
+   * Streams the file as raw batches; keys not in the schema are ignored.
+   *
+   * @throws (by rejecting) InvalidOptionError for bad options; DataNotFoundError; DataEmptyError;
+   *   DataParseError (bad row) for a line that is not a JSON object; DataValueError (bad row) for a
+   *   value not allowed in its column or a missing label.
+   */
+  async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
+    const filled = resolveBatchOptions(options);
+    const path = this.path;
+    const { numeric, categorical, label, task } = schema;
+    const decode = (record: TextLine, row: RowScratch): void => {
+      const object = parseObject(record, path);
+      const { line } = record;
+      for (let i = 0; i < numeric.length; i++) {
+        row.numeric[i] = numericFromJson(own(object, numeric[i]!), path, line, numeric[i]!);
+      }
+      for (let i = 0; i < categorical.length; i++) {
+        const name = categorical[i]!;
+        row.categorical[i] = categoryFromJson(own(object, name), path, line, name);
+      }
+      row.label = labelFromJson(own(object, label), task, path, line, label);
+    };
+    yield* recordsToBatches(records(path), decode, schema, filled, path);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Turns what the user named (`--data`) into a data source.
+ *
+ * Accepted forms:
+ * - `synthetic:key=value,...` → {@link SyntheticSource}
+ * - `sample:NAME`, or a bare sample name such as `digits` → {@link SampleSource}
+ * - `csv:PATH`, or a path ending in `.csv` → {@link CsvSource}
+ * - `jsonl:PATH`, or a path ending in `.jsonl` or `.ndjson` → {@link JsonlSource}
+ *
+ * Paths are resolved against `cwd`. Opening never touches the file system: whether the file
+ * exists is checked at first read (`inferSchema` or `batches`), which rejects with
+ * `DataNotFoundError`. That keeps opening synchronous and lets a source be described (say, sent
+ * to another machine) before its file is there.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import { InvalidOptionError } from '../errors.js';
+import { CsvSource } from './csv-source.js';
+import { JsonlSource } from './jsonl-source.js';
+import { kSamplePrefix, SampleSource, sampleNames } from './sample-source.js';
+import { kSyntheticPrefix } from './synthetic-spec.js';
+import { SyntheticSource } from './synthetic-source.js';
+import type { DataSource } from './types.js';
+
+/** Options of {@link openSource}. */
+export interface OpenSourceOptions {
+  /** Folder that relative paths are resolved against (default: `process.cwd()`). */
+  readonly cwd?: string;
+}
+
+const kAcceptedForms =
+  'synthetic:key=value,..., sample:NAME (or digits), csv:PATH or *.csv, jsonl:PATH or *.jsonl / *.ndjson';
+
+function pathOf(spec: string, prefixLength: number, cwd: string): string {
+  const path = spec.slice(prefixLength);
+  if (path.length === 0) {
+    throw new InvalidOptionError(
+      `data source '${spec}' names no file; expected one of: ${kAcceptedForms}`,
+    );
+  }
+  return resolve(cwd, path);
+}
+
+/**
+ * Opens a data source from its description.
+ *
+ * @param spec - What the user named, e.g. `data/sales.csv` or `synthetic:rows=1000`.
+ * @param options - `cwd` for relative paths.
+ * @returns The source; its `description` is `spec`, except that a sample is always described as
+ *   `sample:NAME`.
+ * @throws InvalidOptionError listing the accepted forms when `spec` matches none, or naming the
+ *   problem in a synthetic spec or sample name.
+ * @example
+ * const source = openSource('csv:train.csv', { cwd: '/data' });
+ */
+export function openSource(spec: string, options: OpenSourceOptions = {}): DataSource {
+  if (typeof spec !== 'string' || spec.length === 0) {
+    throw new InvalidOptionError(
+      `data source must be a non-empty string, got ${String(spec)}; expected one of: ${kAcceptedForms}`,
+    );
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const lower = spec.toLowerCase();
+  if (spec.startsWith(kSyntheticPrefix)) return new SyntheticSource(spec);
+  if (spec.startsWith(kSamplePrefix) || sampleNames.includes(spec)) return new SampleSource(spec);
+  if (spec.startsWith('csv:')) return new CsvSource(pathOf(spec, 4, cwd), { description: spec });
+  if (spec.startsWith('jsonl:')) {
+    return new JsonlSource(pathOf(spec, 6, cwd), { description: spec });
+  }
+  if (lower.endsWith('.csv')) return new CsvSource(resolve(cwd, spec), { description: spec });
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) {
+    return new JsonlSource(resolve(cwd, spec), { description: spec });
+  }
+  throw new InvalidOptionError(
+    `data source '${spec}' is not recognised; expected one of: ${kAcceptedForms}`,
+  );
+}

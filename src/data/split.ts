@@ -1,0 +1,33 @@
+/**
+ * The held-out split: which rows are kept out of training for evaluation.
+ *
+ * The decision depends only on (row index, seed), never on batching, executor or machine, so
+ * every worker agrees on it without coordination and a rerun with the same seed holds out the
+ * same rows.
+ *
+ * @module
+ */
+import { hashRow } from './row-hash.js';
+
+/** Salt that separates the split's hash from other uses of the same seed (ASCII "splt"). */
+const kSplitSalt = 0x73706c74;
+const kTwo32 = 4294967296;
+
+/**
+ * Decides whether a row belongs to the held-out set.
+ *
+ * The row's hash is mapped to a uniform number u in [0, 1); the row is held out when u < fraction.
+ * So fraction 0 holds out nothing and fraction 1 holds out everything. Arguments are not
+ * validated here because this runs once per row: the caller validates `fraction` (0 ≤ f ≤ 1) and
+ * `seed` (a non-negative integer) once, at its public boundary.
+ *
+ * @param rowIndex - Dataset row index (`RawBatch.rowIndex`), a non-negative integer.
+ * @param seed - Split seed, a non-negative integer.
+ * @param fraction - Share of rows to hold out, in [0, 1].
+ * @returns True when the row is held out.
+ * @example
+ * isHeldOut(42, 7, 0.2); // same answer on every machine, in every batch layout
+ */
+export function isHeldOut(rowIndex: number, seed: number, fraction: number): boolean {
+  return hashRow(rowIndex, seed, kSplitSalt) / kTwo32 < fraction;
+}

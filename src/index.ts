@@ -1,0 +1,21 @@
+/**
+ * mlscale's library API. The command line is a thin layer over these.
+ *
+ * @module
+ */
+
+/** Train a model as `mlscale train` does and write its artifact folder. */
+export { trainModel, type TrainedModel, type TrainModelHooks } from './pipeline/train-model.js';
+/** The training driver on a given source and executor, without writing an artifact. */
+export { runTraining, type TrainingResult, type Progress, type Phase } from './pipeline/run-training.js';
+/** Training options, their defaults and validation. */
+export { resolveTrainingOptions, kDefaultTrainingOptions, type TrainingOptions } from './pipeline/options.js';
+/** Executors: the one interface and the built-in kinds. */
+export { createExecutor, InlineExecutor, ThreadsExecutor, type Executor, type TaskRef, type TaskCall } from './pipeline/executors/index.js';
+/** Data sources. */
+export { openSource } from './data/open-source.js';
+export type { DataSource, RawBatch, Schema, BatchRef, RandomAccess } from './data/types.js';
+/** Reading model artifact folders. */
+export { readArtifact } from './model/artifact.js';
+/** Coded errors. */
+export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, isMlscaleError, errorClasses } from './errors.js';

@@ -1,0 +1,49 @@
+/**
+ * The one interface every executor implements. The pipeline imports only this file; which
+ * executor runs it (inline, threads, bullmq) is chosen at the edge, by the CLI or the caller.
+ *
+ * @module
+ */
+
+/**
+ * Names a task function by module and export, so the same code runs inline, in a worker thread,
+ * or in a worker process on another machine.
+ */
+export interface TaskRef {
+  /** A `file:` URL (or an absolute path) of an ES module. */
+  readonly module: string;
+  /** Name of the exported function: `(input) => output | Promise<output>`. */
+  readonly name: string;
+}
+
+/** One call of a task. The task must treat `input` as read-only: inline executors do not copy it. */
+export interface TaskCall<I> {
+  readonly input: I;
+  /** Batch id this call works on, named in errors. */
+  readonly id: number;
+  /**
+   * Buffers that belong to this call alone and may be moved to the worker instead of copied
+   * (a batch's typed arrays). Never list a buffer that other calls share (the round's weights):
+   * a transferred buffer is detached on the sending side.
+   */
+  readonly transfer?: readonly ArrayBuffer[];
+}
+
+/** Runs tasks; the pipeline never knows which implementation it has. */
+export interface Executor {
+  /** `inline`, `threads`, ... — for summaries and metadata. */
+  readonly kind: string;
+  /** How many tasks can usefully run at once (worker count; 1 for inline). */
+  readonly concurrency: number;
+  /**
+   * Runs `task` once per call and resolves with the outputs in call order, whatever order they
+   * complete in. Rejects with the first failure (by call order), as a coded error naming the call.
+   */
+  map<I, O>(task: TaskRef, calls: readonly TaskCall<I>[]): Promise<O[]>;
+  /** Releases workers. Calls after close reject with `ExecutorClosedError`. */
+  close(): Promise<void>;
+}
+
+/** The executor kinds this build knows. */
+export const executorKinds = ['inline', 'threads'] as const;
+export type ExecutorKind = (typeof executorKinds)[number];

@@ -1,0 +1,33 @@
+/**
+ * Executors, chosen at the edge by kind.
+ *
+ * @module
+ */
+import { InvalidOptionError } from '../../errors.js';
+import { executorKinds, type Executor, type ExecutorKind } from './executor.js';
+import { InlineExecutor } from './inline.js';
+import { ThreadsExecutor } from './threads.js';
+
+export type { Executor, ExecutorKind, TaskCall, TaskRef } from './executor.js';
+export { executorKinds } from './executor.js';
+export { InlineExecutor } from './inline.js';
+export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads.js';
+
+/** Options for `createExecutor`. */
+export interface CreateExecutorOptions {
+  /** Worker count for pooled executors. Ignored by `inline`. */
+  readonly workers?: number;
+}
+
+/** Builds the executor named by `kind`. */
+export function createExecutor(kind: string, options: CreateExecutorOptions = {}): Executor {
+  if (!(executorKinds as readonly string[]).includes(kind)) {
+    throw new InvalidOptionError(`--executor must be one of ${executorKinds.join(', ')}, got "${kind}"`);
+  }
+  switch (kind as ExecutorKind) {
+    case 'inline':
+      return new InlineExecutor();
+    case 'threads':
+      return new ThreadsExecutor({ workers: options.workers });
+  }
+}

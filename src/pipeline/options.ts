@@ -1,0 +1,123 @@
+/**
+ * Options of a training run, their defaults, and their validation — done once, here, at the edge.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../errors.js';
+import type { BadRowPolicy, Task } from '../data/types.js';
+import type { Activation, ModelFamily } from '../model/spec.js';
+import { executorKinds, type ExecutorKind } from './executors/executor.js';
+
+/** Every setting of a training run, filled. */
+export interface TrainingOptions {
+  /** Data source: a CSV/JSONL path, `synthetic:...` or `sample:digits`. */
+  readonly data: string;
+  /** Label column; defaults to the source's own label (synthetic, sample). */
+  readonly label?: string;
+  /** Forces the task; otherwise inferred from the label column. */
+  readonly task?: Task;
+  /** Output artifact folder. */
+  readonly out: string;
+  readonly executor: ExecutorKind;
+  /** Worker threads for `threads` (default: CPU count). */
+  readonly workers: number;
+  /** Pipeline batch: rows per task handed to an executor. */
+  readonly batchSize: number;
+  /** Batches trained from the same weights before they are averaged (K). Not the worker count. */
+  readonly syncEvery: number;
+  readonly epochs: number;
+  /** Optimiser mini-batch inside a task, in rows. */
+  readonly minibatch: number;
+  readonly model: ModelFamily;
+  /** Hidden layer widths for `mlp`. */
+  readonly hidden: readonly number[];
+  readonly activation: Activation;
+  readonly optimizer: 'adam' | 'sgd';
+  readonly learningRate: number;
+  /** SGD momentum. */
+  readonly momentum: number;
+  /** L2 penalty on weights (not biases). */
+  readonly l2: number;
+  readonly seed: number;
+  /** Fraction of rows held out for evaluation, chosen by a hash of row index and seed. */
+  readonly holdout: number;
+  /** Most categories kept per categorical column. */
+  readonly maxCategories: number;
+  readonly onBadRow: BadRowPolicy;
+  /** Path of a user stages module. */
+  readonly stages?: string;
+}
+
+/** Defaults; the model and optimiser settings reach >0.9 accuracy on the digits sample. */
+export const kDefaultTrainingOptions = {
+  data: 'sample:digits',
+  out: 'runs/model',
+  executor: 'threads',
+  workers: availableParallelism(),
+  batchSize: 4096, // rows
+  syncEvery: 4, // batches per averaging round
+  epochs: 10,
+  minibatch: 64, // rows
+  model: 'mlp',
+  hidden: [64],
+  activation: 'relu',
+  optimizer: 'adam',
+  learningRate: 0.005,
+  momentum: 0.9,
+  l2: 1e-4,
+  seed: 42,
+  holdout: 0.2,
+  maxCategories: 100,
+  onBadRow: 'error',
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages'>;
+
+/** Validates user options over the defaults and returns a frozen, filled copy. */
+export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
+  const o: TrainingOptions = { ...kDefaultTrainingOptions, ...dropUndefined(options) };
+  if (typeof o.data !== 'string' || o.data.length === 0) fail('--data', 'a path or a source spec', o.data);
+  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) fail('--label', 'a column name', o.label);
+  oneOf('--task', o.task, ['classification', 'regression'], true);
+  oneOf('--executor', o.executor, executorKinds);
+  positiveInt('--workers', o.workers, 1024);
+  positiveInt('--batch-size', o.batchSize, 1 << 24);
+  positiveInt('--sync-every', o.syncEvery, 1 << 16);
+  positiveInt('--epochs', o.epochs, 100_000);
+  positiveInt('--minibatch', o.minibatch, 1 << 24);
+  oneOf('--model', o.model, ['linear', 'mlp']);
+  if (!Array.isArray(o.hidden) || o.hidden.length === 0 || o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)) {
+    fail('--hidden', 'a comma-separated list of positive layer widths, e.g. 64,32', o.hidden);
+  }
+  oneOf('--activation', o.activation, ['relu', 'tanh']);
+  oneOf('--optimizer', o.optimizer, ['adam', 'sgd']);
+  positiveNumber('--learning-rate', o.learningRate);
+  if (!(o.momentum >= 0 && o.momentum < 1)) fail('--momentum', 'a number in [0, 1)', o.momentum);
+  if (!(o.l2 >= 0 && Number.isFinite(o.l2))) fail('--l2', 'a number >= 0', o.l2);
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) fail('--seed', 'an integer from 0 to 4294967295', o.seed);
+  if (!(o.holdout > 0 && o.holdout < 1)) fail('--holdout', 'a fraction strictly between 0 and 1', o.holdout);
+  positiveInt('--max-categories', o.maxCategories, 1 << 20);
+  oneOf('--on-bad-row', o.onBadRow, ['error', 'skip']);
+  if (o.out === undefined || o.out === '') fail('--out', 'a folder path', o.out);
+  return Object.freeze({ ...o, hidden: Object.freeze([...o.hidden]) });
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function fail(flag: string, expected: string, given: unknown): never {
+  throw new InvalidOptionError(`${flag} must be ${expected}, got ${JSON.stringify(given) ?? String(given)}`);
+}
+
+function positiveInt(flag: string, v: unknown, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) fail(flag, `an integer from 1 to ${max}`, v);
+}
+
+function positiveNumber(flag: string, v: unknown): void {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(flag, 'a positive number', v);
+}
+
+function oneOf(flag: string, v: unknown, allowed: readonly string[], optional = false): void {
+  if (optional && v === undefined) return;
+  if (typeof v !== 'string' || !allowed.includes(v)) fail(flag, `one of ${allowed.join(', ')}`, v);
+}

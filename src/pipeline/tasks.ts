@@ -1,0 +1,200 @@
+/**
+ * The pipeline's task functions: what runs per batch on an executor, in this thread, a worker
+ * thread or a worker process. Each one applies the stages to one batch:
+ * `statsTask` (preprocess fit, map side), `trainTask` (preprocess → train), `evaluateTask`
+ * (preprocess → evaluate). Inputs are read-only; outputs are fresh arrays the caller owns.
+ *
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { StagesModuleError } from '../errors.js';
+import type { DataSource, RawBatch, Schema } from '../data/types.js';
+import { openSource } from '../data/open-source.js';
+import type { BatchInput } from './batch-stream.js';
+import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
+import type { OptimizerConfig, OptimizerState } from '../model/optimizers.js';
+import { forwardBatch, trainOnBatch } from '../model/trainer.js';
+import { classificationStats, regressionStats, type EvalStats } from './evaluate.js';
+import { prepareRows } from './preprocess.js';
+import type { SplitConfig } from './split-config.js';
+import { loadStagesModule } from './stages-module.js';
+import { fitBatchStats, type BatchStats } from './stats.js';
+
+/** What every task is given besides its batch. */
+export interface TaskContext {
+  readonly schema: Schema;
+  readonly split: SplitConfig;
+  /** URL of a user stages module, if any. */
+  readonly stages?: string;
+}
+
+/** Wall time spent in each stage by one task, in milliseconds. */
+export interface StageTimings {
+  preprocess: number;
+  train: number;
+  evaluate: number;
+}
+
+export type StatsInput = BatchInput & {
+  readonly context: TaskContext;
+}
+export interface StatsOutput {
+  readonly stats: BatchStats;
+  readonly timings: StageTimings;
+}
+
+export type TrainInput = BatchInput & {
+  readonly context: TaskContext;
+  readonly preprocessing: PreprocessingSpec;
+  readonly spec: ModelSpec;
+  readonly params: readonly Float32Array[];
+  readonly optimizerState: OptimizerState;
+  readonly optimizer: OptimizerConfig;
+  readonly minibatch: number;
+  /** Seed of this batch's shuffle: derived from the run seed, the epoch and the batch id. */
+  readonly seed: number;
+}
+export interface TrainOutput {
+  readonly batchId: number;
+  /** Training rows this batch had: its weight in the round's average. */
+  readonly rows: number;
+  readonly params: Float32Array[];
+  readonly optimizerState: OptimizerState;
+  /** Sum over minibatches of mean loss × minibatch rows. */
+  readonly lossSum: number;
+  readonly steps: number;
+  readonly timings: StageTimings;
+}
+
+export type EvaluateInput = BatchInput & {
+  readonly context: TaskContext;
+  readonly preprocessing: PreprocessingSpec;
+  readonly spec: ModelSpec;
+  readonly params: readonly Float32Array[];
+}
+export interface EvaluateOutput {
+  readonly batchId: number;
+  readonly stats: EvalStats;
+  /** What the user's `evaluate` stage returned, if there is one. */
+  readonly custom?: unknown;
+  readonly timings: StageTimings;
+}
+
+/** Map side of the preprocessing fit. */
+export async function statsTask(input: StatsInput): Promise<StatsOutput> {
+  const t0 = performance.now();
+  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const stats = fitBatchStats(batch, input.context.schema, input.context.split);
+  return { stats, timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 } };
+}
+
+/** preprocess → train on one batch, starting from the round's weights. */
+export async function trainTask(input: TrainInput): Promise<TrainOutput> {
+  const t0 = performance.now();
+  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const rows = prepareRows(batch, input.preprocessing, input.context.split, 'train');
+  const t1 = performance.now();
+  // Copies: the inputs are shared with the round's other tasks when running inline.
+  const params = input.params.map((p) => p.slice());
+  const optimizerState = cloneOptimizerState(input.optimizerState);
+  const result = await trainOnBatch({
+    spec: input.spec,
+    params,
+    optState: optimizerState,
+    optimizer: input.optimizer,
+    x: rows.x,
+    y: rows.y,
+    rows: rows.rows,
+    minibatch: input.minibatch,
+    seed: input.seed,
+  });
+  const t2 = performance.now();
+  return {
+    batchId: batch.id,
+    rows: rows.rows,
+    params: result.params,
+    optimizerState: result.optState,
+    lossSum: result.lossSum,
+    steps: result.steps,
+    timings: { preprocess: t1 - t0, train: t2 - t1, evaluate: 0 },
+  };
+}
+
+/** preprocess → evaluate the held-out rows of one batch with the final weights. */
+export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput> {
+  const t0 = performance.now();
+  const { context, preprocessing: pre, spec } = input;
+  const batch = await customPreprocess(await resolveBatch(input, context), context);
+  const rows = prepareRows(batch, pre, context.split, 'heldOut');
+  const t1 = performance.now();
+  const raw = rows.rows > 0 ? await forwardBatch(spec, input.params as Float32Array[], rows.x, rows.rows) : new Float32Array(0);
+  let output = raw;
+  let stats: EvalStats;
+  if (spec.task === 'classification') {
+    stats = classificationStats(rows, raw, spec.outputs);
+  } else {
+    // The model learnt the standardised target; metrics are in the target's own units.
+    const { mean, std } = pre.target!;
+    output = Float32Array.from(raw, (v) => v * std + mean);
+    stats = regressionStats(rows, output);
+  }
+  let custom: unknown;
+  if (context.stages) {
+    const stages = await loadStagesModule(context.stages);
+    if (stages.evaluate) {
+      custom = await stages.evaluate({
+        batchId: batch.id,
+        rows: rows.rows,
+        target: rows.target,
+        output,
+        preprocessing: pre,
+      });
+    }
+  }
+  return { batchId: batch.id, stats, custom, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
+}
+
+/** A task that does nothing: measures an executor's dispatch overhead. */
+export function noopTask(input: BatchInput): { batchId: number } {
+  return { batchId: input.batch?.id ?? input.ref!.id };
+}
+
+/** Sources reopened by reference in this thread, kept for the next batches of the run. */
+const sources = new Map<string, DataSource>();
+
+/** The task's batch: the one it was handed, or the one its reference names, built here. */
+async function resolveBatch(input: BatchInput, context: TaskContext): Promise<RawBatch> {
+  if (input.batch) return input.batch;
+  const { ref } = input;
+  let source = sources.get(ref.source);
+  if (!source) {
+    source = openSource(ref.source);
+    sources.set(ref.source, source);
+  }
+  if (!source.randomAccess) throw new TypeError(`${ref.source} cannot build batches by reference`);
+  return source.randomAccess.readBatch(context.schema, ref.id, ref.options);
+}
+
+async function customPreprocess(batch: RawBatch, context: TaskContext): Promise<RawBatch> {
+  if (!context.stages) return batch;
+  const stages = await loadStagesModule(context.stages);
+  if (!stages.preprocess) return batch;
+  const out = await stages.preprocess(batch, { schema: context.schema });
+  if (
+    !out ||
+    out.rowCount !== batch.rowCount ||
+    out.numeric?.length !== batch.numeric.length ||
+    out.catCodes?.length !== batch.catCodes.length
+  ) {
+    throw new StagesModuleError(
+      `--stages: preprocess must return a batch with the same rows and columns (batch ${batch.id}: ` +
+        `expected rowCount ${batch.rowCount}, numeric length ${batch.numeric.length}, got ` +
+        `rowCount ${String(out?.rowCount)}, numeric length ${String(out?.numeric?.length)})`,
+    );
+  }
+  return out;
+}
+
+function cloneOptimizerState(state: OptimizerState): OptimizerState {
+  return structuredClone(state);
+}
