@@ -1,0 +1,84 @@
+/**
+ * The serving side's shared types: tensors as the Open Inference Protocol (KServe v2 / Triton)
+ * describes them, decoded into typed arrays ready for onnxruntime.
+ *
+ * @module
+ */
+
+/** The protocol's tensor datatypes. */
+export const datatypes = [
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
+] as const;
+export type Datatype = (typeof datatypes)[number];
+
+/** Tensor data, decoded: one typed array per numeric datatype, strings for BYTES, 0/1 bytes for BOOL. */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | string[];
+
+/** A decoded tensor: flat row-major data and its shape (the first dimension is the batch). */
+export interface Tensor {
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly shape: readonly number[];
+  readonly data: TensorData;
+}
+
+/** A model input or output as the metadata endpoint describes it; -1 marks a dynamic dimension. */
+export interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: Datatype;
+  readonly shape: readonly number[];
+}
+
+/** What the server knows of a loaded model version's signature. */
+export interface ModelSignature {
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  /**
+   * True when every input and output has a dynamic first dimension, so requests can be merged
+   * along it. Models without one are run one request at a time.
+   */
+  readonly batchable: boolean;
+}
+
+/** A validated inference request, ready for the batcher. */
+export interface InferenceWork {
+  /** Inputs in the model's input order, each with the request's batch size as its first dimension. */
+  readonly inputs: readonly Tensor[];
+  /** Output names to compute (all when the request named none). */
+  readonly outputs: readonly string[];
+  /** Rows in this request: the first dimension shared by its inputs (1 for non-batchable models). */
+  readonly rows: number;
+}
+
+/** Runs one (possibly merged) batch on a model instance. */
+export interface BatchRunner {
+  /** Runs `inputs` and returns the named outputs, in `outputs` order. */
+  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
+  /** Instances that could start a batch now. */
+  readonly idle: number;
+  /** Calls `listener` whenever an instance becomes free. */
+  onIdle(listener: () => void): void;
+}
