@@ -1,0 +1,494 @@
+/**
+ * The dynamic batcher, one per model version: merges concurrent requests into batches for the
+ * model's instances, with Triton's semantics.
+ *
+ * - Requests queue. When an instance is free, the batcher takes the oldest request and merges the
+ *   following queued requests with the same signature (input datatypes, shapes beyond dim 0,
+ *   requested outputs) up to `maxBatchSize` rows, in arrival order. A batch that is not full waits
+ *   until its oldest request has waited `maxQueueDelayMs` (Triton's `max_queue_delay_microseconds`)
+ *   or until it fills. `maxBatchSize` 0 runs one request per batch; use it for models without a
+ *   dynamic first dimension.
+ * - `maxQueueDelayMs: 'auto'` decides the hold from a fitted cost of the batches and the arrival
+ *   rate instead; see `adaptive-delay.ts` for the rule.
+ * - Load shedding: a request that would take the queue past `maxQueue` is rejected at once with
+ *   QueueFullError. A request whose total time passes `requestTimeoutMs` rejects with
+ *   RequestTimeoutError; still queued, it is removed and never runs. An aborted signal (the client
+ *   went away) removes it the same way.
+ * - Requests are validated before they get here, so a failed batch is the instance's fault, not a
+ *   request's: every request of the batch rejects with InstanceFailedError.
+ *
+ * Responses are bit-for-bit what the model gives each request alone: rows are only concatenated
+ * and split, and onnxruntime's CPU kernels compute each row the same way whatever the batch size.
+ *
+ * @module
+ */
+import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShapeError, ShuttingDownError } from '../errors.js';
+import { ArrivalRate, decideWait, fitBatchCost, kCostWindow, type BatchCost, type BatchSample } from './adaptive-delay.js';
+import type { BatchRunner, InferenceWork, Tensor, TensorData } from './types.js';
+
+/** Options of a `DynamicBatcher`. */
+export interface DynamicBatcherOptions {
+  /** Largest merged batch, in rows; 0 runs each request alone. */
+  readonly maxBatchSize: number;
+  /** How long a partial batch may wait for more requests, in ms; `'auto'` decides it from the measured cost. */
+  readonly maxQueueDelayMs: number | 'auto';
+  /** Requests that may wait in the queue; more are shed with QueueFullError. */
+  readonly maxQueue: number;
+  /** A request's whole time budget, queueing and compute, in ms. */
+  readonly requestTimeoutMs: number;
+}
+
+/** What `onBatch` reports for each batch that ran successfully. */
+export interface BatchInfo {
+  /** Rows in the batch. */
+  readonly size: number;
+  /** Requests merged into it. */
+  readonly requests: number;
+  /** How long each request waited in the queue before the batch started, in ms. */
+  readonly queueWaitMs: readonly number[];
+  /** How long the instance took, round trip included, in ms. */
+  readonly computeMs: number;
+  /** How long the batcher deliberately held the batch open for more requests, in ms. */
+  readonly delayMs: number;
+  /** The batch cost fitted over recent batches (this one included), once there are enough. */
+  readonly cost?: BatchCost;
+}
+
+/** Hooks, for metrics. A hook that throws is ignored. */
+export interface DynamicBatcherHooks {
+  onBatch?(info: BatchInfo): void;
+}
+
+/** `stats()` of a batcher. */
+export interface DynamicBatcherStats {
+  /** Requests queued. */
+  readonly depth: number;
+  /** Requests accepted and not yet answered (queued or running). */
+  readonly inFlight: number;
+  /** Batches running on instances. */
+  readonly runningBatches: number;
+  /** Batches run, failed ones included. */
+  readonly batches: number;
+  readonly failedBatches: number;
+  /** Requests shed because the queue was full. */
+  readonly shed: number;
+  /** Requests that timed out. */
+  readonly timedOut: number;
+  /** The hold chosen for the last batch, in ms. */
+  readonly lastDelayMs: number;
+  /** The fitted batch cost: computeMs ≈ fixedMs + perRowMs · rows. */
+  readonly cost?: BatchCost;
+  /** Recent mean time between requests, in ms. */
+  readonly arrivalIntervalMs?: number;
+}
+
+interface Pending {
+  readonly work: InferenceWork;
+  readonly key: string;
+  readonly seq: number;
+  readonly enqueuedAt: number;
+  state: 'queued' | 'running' | 'done';
+  readonly resolve: (outputs: Tensor[]) => void;
+  readonly reject: (err: unknown) => void;
+  timer?: NodeJS.Timeout;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/** Queued requests of one signature, oldest first. Removed requests stay until skipped (lazy deletion). */
+interface Lane {
+  readonly key: string;
+  items: Pending[];
+  head: number;
+  live: number;
+  /** When the batcher first chose to hold this lane's batch open with an instance free. */
+  holdSince?: number;
+}
+
+/**
+ * The signature under which requests may merge: input names, datatypes and shapes beyond dim 0,
+ * and the requested outputs.
+ */
+export function signatureKey(work: InferenceWork): string {
+  return JSON.stringify([work.inputs.map((t) => [t.name, t.datatype, t.shape.slice(1)]), work.outputs]);
+}
+
+/** Merges concurrent requests for one model version into batches for its instances. */
+export class DynamicBatcher {
+  readonly #runner: BatchRunner;
+  readonly #options: Readonly<DynamicBatcherOptions>;
+  readonly #hooks: DynamicBatcherHooks;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #arrivals = new ArrivalRate();
+  readonly #samples: BatchSample[] = [];
+  #cost?: BatchCost;
+  #seq = 0;
+  #depth = 0;
+  #inFlight = 0;
+  #runningBatches = 0;
+  #batches = 0;
+  #failedBatches = 0;
+  #shed = 0;
+  #timedOut = 0;
+  #lastDelayMs = 0;
+  #wake?: NodeJS.Timeout;
+  #pumping = false;
+  #pumpAgain = false;
+  #closing = false;
+  #closed?: Promise<void>;
+  #settledAll?: () => void;
+
+  /**
+   * @param runner The model's instances; the batcher starts a batch only when `runner.idle > 0`.
+   * @param options Batching limits, validated here (TypeError on a bad value).
+   * @param hooks `onBatch` is called after each successful batch.
+   */
+  constructor(runner: BatchRunner, options: DynamicBatcherOptions, hooks: DynamicBatcherHooks = {}) {
+    validateOptions(options);
+    if (hooks.onBatch !== undefined && typeof hooks.onBatch !== 'function') {
+      throw new TypeError(`hooks.onBatch must be a function, got ${typeof hooks.onBatch}`);
+    }
+    this.#runner = runner;
+    this.#options = Object.freeze({ ...options });
+    this.#hooks = hooks;
+    runner.onIdle(() => this.#pump());
+  }
+
+  /** Requests waiting in the queue. */
+  get depth(): number {
+    return this.#depth;
+  }
+
+  /** Requests accepted and not yet answered: queued or running. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Queues one validated request.
+   * Takes ownership of the inputs' buffers: they may be transferred to an instance thread and left
+   * detached, so do not reuse them afterwards.
+   * @param signal Aborting it (the client disconnected) removes the request if it is still queued.
+   * @returns the request's outputs, in `work.outputs` order, each with `work.rows` rows.
+   * @throws {QueueFullError} (rejects) at once when the queue is full.
+   * @throws {RequestTimeoutError} (rejects) after `requestTimeoutMs`.
+   * @throws {InstanceFailedError} (rejects) when the batch it was part of failed.
+   * @throws {ShuttingDownError} (rejects) after `close()`.
+   */
+  submit(work: InferenceWork, signal?: AbortSignal): Promise<Tensor[]> {
+    if (this.#closing) return Promise.reject(new ShuttingDownError('the model is shutting down and takes no new requests'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#depth >= this.#options.maxQueue) {
+      this.#shed++;
+      return Promise.reject(new QueueFullError(`the model's queue is full (${this.#options.maxQueue} requests waiting); retry later`));
+    }
+    const batching = this.#options.maxBatchSize > 0;
+    if (batching) {
+      for (const t of work.inputs) {
+        if (t.shape[0] !== work.rows) {
+          return Promise.reject(new ShapeError(`input "${t.name}" has ${t.shape[0]} rows, but the request says ${work.rows}`));
+        }
+      }
+    }
+    const now = performance.now();
+    this.#arrivals.record(now, work.rows);
+    return new Promise<Tensor[]>((resolve, reject) => {
+      const key = batching ? signatureKey(work) : '';
+      const p: Pending = { work, key, seq: this.#seq++, enqueuedAt: now, state: 'queued', resolve, reject };
+      p.timer = setTimeout(() => this.#timeout(p), this.#options.requestTimeoutMs);
+      if (signal) {
+        p.signal = signal;
+        p.onAbort = () => this.#settle(p, () => reject(signal.reason));
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      let lane = this.#lanes.get(key);
+      if (!lane) {
+        lane = { key, items: [], head: 0, live: 0 };
+        this.#lanes.set(key, lane);
+      }
+      lane.items.push(p);
+      lane.live++;
+      this.#depth++;
+      this.#inFlight++;
+      this.#pump();
+    });
+  }
+
+  /** Counters, the last hold and the fitted cost. */
+  stats(): DynamicBatcherStats {
+    const interval = this.#arrivals.intervalMs(performance.now());
+    return {
+      depth: this.#depth,
+      inFlight: this.#inFlight,
+      runningBatches: this.#runningBatches,
+      batches: this.#batches,
+      failedBatches: this.#failedBatches,
+      shed: this.#shed,
+      timedOut: this.#timedOut,
+      lastDelayMs: this.#lastDelayMs,
+      ...(this.#cost ? { cost: this.#cost } : {}),
+      ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
+    };
+  }
+
+  /**
+   * Stops taking requests. With `drain`, queued requests still run (without holding batches open)
+   * and the promise resolves when all are answered; without, queued requests reject with
+   * ShuttingDownError, and only running batches finish. The runner is not closed: it is the
+   * caller's. A later call without `drain` cuts a drain short.
+   */
+  close(options: { drain: boolean }): Promise<void> {
+    this.#closing = true;
+    if (!options.drain) {
+      for (const lane of this.#lanes.values()) {
+        for (const p of lane.items) {
+          if (p.state === 'queued') this.#settle(p, () => p.reject(new ShuttingDownError('the model is shutting down; the request was not run')));
+        }
+      }
+    }
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#settledAll = resolve;
+    }).then(() => clearTimeout(this.#wake));
+    this.#pump();
+    this.#checkClosed();
+    return this.#closed;
+  }
+
+  #checkClosed(): void {
+    if (this.#closing && this.#depth === 0 && this.#runningBatches === 0) this.#settledAll?.();
+  }
+
+  #timeout(p: Pending): void {
+    this.#timedOut++;
+    const where = p.state === 'queued' ? 'in the queue' : 'while its batch ran';
+    this.#settle(p, () => p.reject(new RequestTimeoutError(`the request timed out after ${this.#options.requestTimeoutMs} ms (${where})`)));
+  }
+
+  /** Answers `p` once: unhooks its timer and signal and, if still queued, takes it out of the queue. */
+  #settle(p: Pending, answer: () => void): void {
+    if (p.state === 'done') return;
+    const wasQueued = p.state === 'queued';
+    p.state = 'done';
+    clearTimeout(p.timer);
+    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    this.#inFlight--;
+    if (wasQueued) {
+      this.#depth--;
+      const lane = this.#lanes.get(p.key)!;
+      lane.live--;
+      if (lane.live === 0) this.#lanes.delete(p.key);
+      else while (lane.items[lane.head]!.state !== 'queued') lane.head++;
+    }
+    answer();
+    this.#checkClosed();
+  }
+
+  /** Starts every batch that may start now and sets a timer for the next one that is held. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#pumpOnce();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpOnce(): void {
+    clearTimeout(this.#wake);
+    this.#wake = undefined;
+    const now = performance.now();
+    let wakeAt = Infinity;
+    // Oldest request first, as Triton does; a lane that is held open does not block the others.
+    const lanes = [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
+    for (const lane of lanes) {
+      while (this.#runner.idle > 0 && lane.live > 0) {
+        const batch = this.#collect(lane);
+        const wait = this.#closing || batch.full ? 0 : this.#holdFor(lane, batch, now);
+        if (wait > 0) {
+          lane.holdSince ??= now;
+          wakeAt = Math.min(wakeAt, now + wait);
+          break;
+        }
+        this.#start(lane, batch.items, batch.rows, now);
+      }
+      if (this.#runner.idle === 0) break;
+    }
+    if (wakeAt < Infinity) this.#wake = setTimeout(() => this.#pump(), wakeAt - now);
+  }
+
+  /** The batch the lane would run now: queued requests from the oldest, up to maxBatchSize rows. */
+  #collect(lane: Lane): { items: Pending[]; rows: number; full: boolean } {
+    const max = this.#options.maxBatchSize;
+    const items: Pending[] = [];
+    let rows = 0;
+    for (let i = lane.head; i < lane.items.length; i++) {
+      const p = lane.items[i]!;
+      if (p.state !== 'queued') continue;
+      // The first request always goes, even one larger than maxBatchSize (validation's job to refuse).
+      if (items.length > 0 && (max === 0 || rows + p.work.rows > max)) return { items, rows, full: true };
+      items.push(p);
+      rows += p.work.rows;
+      if (max === 0 || rows >= max) return { items, rows, full: true };
+    }
+    return { items, rows, full: false };
+  }
+
+  /** How much longer to hold a partial batch open, in ms. */
+  #holdFor(lane: Lane, batch: { items: Pending[]; rows: number }, now: number): number {
+    const delay = this.#options.maxQueueDelayMs;
+    if (delay !== 'auto') return batch.items[0]!.enqueuedAt + delay - now;
+    const interval = this.#arrivals.intervalMs(now);
+    const meanRows = this.#arrivals.meanRows();
+    return decideWait({
+      rows: batch.rows,
+      requests: batch.items.length,
+      maxBatchSize: this.#options.maxBatchSize,
+      heldMs: lane.holdSince === undefined ? 0 : now - lane.holdSince,
+      spareInstances: this.#runner.idle - 1,
+      ...(this.#cost ? { cost: this.#cost } : {}),
+      ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
+      ...(meanRows === undefined ? {} : { meanRequestRows: meanRows }),
+    });
+  }
+
+  #start(lane: Lane, items: Pending[], rows: number, now: number): void {
+    for (const p of items) p.state = 'running';
+    lane.live -= items.length;
+    this.#depth -= items.length;
+    while (lane.head < lane.items.length && lane.items[lane.head]!.state !== 'queued') lane.head++;
+    if (lane.live === 0) this.#lanes.delete(lane.key);
+    else if (lane.head > 64 && lane.head * 2 > lane.items.length) {
+      lane.items = lane.items.slice(lane.head);
+      lane.head = 0;
+    }
+    const delayMs = lane.holdSince === undefined ? 0 : now - lane.holdSince;
+    lane.holdSince = undefined;
+    this.#lastDelayMs = delayMs;
+    const queueWaitMs = items.map((p) => now - p.enqueuedAt);
+    this.#runningBatches++;
+    this.#batches++;
+    let run: Promise<Tensor[]>;
+    try {
+      const inputs = items.length === 1 ? items[0]!.work.inputs : mergeInputs(items.map((p) => p.work), rows);
+      run = this.#runner.run(inputs, items[0]!.work.outputs);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run
+      .then(
+        (outputs) => this.#succeeded(items, rows, outputs, { size: rows, requests: items.length, queueWaitMs, computeMs: performance.now() - now, delayMs }),
+        (err: unknown) => this.#failed(items, err),
+      )
+      .finally(() => {
+        this.#runningBatches--;
+        this.#checkClosed();
+        this.#pump();
+      });
+  }
+
+  #succeeded(items: Pending[], rows: number, outputs: Tensor[], info: BatchInfo): void {
+    let parts: Tensor[][];
+    try {
+      parts = items.length === 1 ? [outputs] : splitOutputs(outputs, items.map((p) => p.work.rows), rows);
+    } catch (err) {
+      this.#failed(items, err);
+      return;
+    }
+    items.forEach((p, i) => this.#settle(p, () => p.resolve(parts[i]!)));
+    this.#samples.push({ rows, computeMs: info.computeMs });
+    if (this.#samples.length > kCostWindow) this.#samples.shift();
+    this.#cost = fitBatchCost(this.#samples);
+    try {
+      this.#hooks.onBatch?.(this.#cost ? { ...info, cost: this.#cost } : info);
+    } catch {
+      // Metrics must never fail a request.
+    }
+  }
+
+  #failed(items: Pending[], err: unknown): void {
+    this.#failedBatches++;
+    // A merged batch holds validated requests: the failure belongs to the instance, never to a request.
+    const error =
+      err instanceof InstanceFailedError || err instanceof ShuttingDownError
+        ? err
+        : new InstanceFailedError(`the model instance failed to run the batch: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    for (const p of items) this.#settle(p, () => p.reject(error));
+  }
+}
+
+function headOf(lane: Lane): Pending | undefined {
+  for (let i = lane.head; i < lane.items.length; i++) {
+    if (lane.items[i]!.state === 'queued') return lane.items[i];
+  }
+  return undefined;
+}
+
+type TypedData = Exclude<TensorData, string[]>;
+
+/** Concatenates the requests' inputs along dim 0, into fresh buffers the runner may own. */
+function mergeInputs(works: readonly InferenceWork[], rows: number): Tensor[] {
+  return works[0]!.inputs.map((first, i) => {
+    const parts = works.map((w) => w.inputs[i]!.data);
+    let data: TensorData;
+    if (Array.isArray(first.data)) {
+      data = (parts as string[][]).flat();
+    } else {
+      const Ctor = first.data.constructor as new (length: number) => TypedData;
+      const total = parts.reduce((sum, d) => sum + d.length, 0);
+      const merged = new Ctor(total);
+      let offset = 0;
+      for (const part of parts as TypedData[]) {
+        (merged as { set(a: ArrayLike<number | bigint>, o: number): void }).set(part, offset);
+        offset += part.length;
+      }
+      data = merged;
+    }
+    return { name: first.name, datatype: first.datatype, shape: [rows, ...first.shape.slice(1)], data };
+  });
+}
+
+/**
+ * Splits a merged batch's outputs back into each request's rows. Copies, not views: each response
+ * owns its buffer, so it may be transferred or kept without pinning the whole batch.
+ */
+function splitOutputs(outputs: readonly Tensor[], rowsPerRequest: readonly number[], rows: number): Tensor[][] {
+  const parts: Tensor[][] = rowsPerRequest.map(() => []);
+  for (const out of outputs) {
+    if (out.shape[0] !== rows) {
+      throw new InstanceFailedError(
+        `output "${out.name}" has shape [${out.shape.join(', ')}] for a batch of ${rows} rows, so it cannot be split per request; serve this model with maxBatchSize 0`,
+      );
+    }
+    const rowSize = out.shape.slice(1).reduce((a, b) => a * b, 1);
+    let start = 0;
+    rowsPerRequest.forEach((r, i) => {
+      const data = out.data.slice(start * rowSize, (start + r) * rowSize) as TensorData;
+      parts[i]!.push({ name: out.name, datatype: out.datatype, shape: [r, ...out.shape.slice(1)], data });
+      start += r;
+    });
+  }
+  return parts;
+}
+
+function validateOptions(o: DynamicBatcherOptions): void {
+  if (o === null || typeof o !== 'object') throw new TypeError(`options must be an object, got ${String(o)}`);
+  const integer = (what: string, v: unknown, min: number): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new TypeError(`options.${what} must be an integer >= ${min}, got ${String(v)}`);
+  };
+  integer('maxBatchSize', o.maxBatchSize, 0);
+  integer('maxQueue', o.maxQueue, 1);
+  if (typeof o.requestTimeoutMs !== 'number' || !(o.requestTimeoutMs > 0) || !Number.isFinite(o.requestTimeoutMs)) {
+    throw new TypeError(`options.requestTimeoutMs must be a positive number of milliseconds, got ${String(o.requestTimeoutMs)}`);
+  }
+  const d = o.maxQueueDelayMs;
+  if (d !== 'auto' && (typeof d !== 'number' || !(d >= 0) || !Number.isFinite(d))) {
+    throw new TypeError(`options.maxQueueDelayMs must be a non-negative number of milliseconds or "auto", got ${JSON.stringify(d)}`);
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * Model instances: N onnxruntime sessions of one model, each in its own worker thread.
+ *
+ * onnxruntime-node's `run()` does its native work synchronously on the calling thread, so a session
+ * on the HTTP thread would stall every other request for the length of a batch. Each instance owns
+ * a session (state), so these are plain `worker_threads`, one batch at a time each, not a task pool.
+ *
+ * - Tensors travel by transfer: input buffers move to the worker (a view into a larger or shared
+ *   buffer is copied first), outputs move back. BYTES (string) tensors are cloned.
+ * - A thread that dies is replaced; the batch it was running rejects with InstanceFailedError.
+ * - `health()` is not ready while an instance is restarting or wedged (one batch running longer
+ *   than `wedgedAfterMs`). With `runTimeoutMs`, a batch that runs too long rejects and its thread
+ *   is terminated and replaced; note that termination takes effect only once onnxruntime's native
+ *   `run()` returns to JavaScript, so the old thread may use a core until then.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../errors.js';
+import { siblingModuleUrl } from '../../util/module-url.js';
+import type { BatchRunner, ModelSignature, Tensor, TensorMetadata } from '../types.js';
+import {
+  datatypeOf,
+  ownedTensor,
+  transferListOf,
+  type FromWorker,
+  type InstanceWorkerData,
+  type RawValueMetadata,
+  type RunMessage,
+  type StallMessage,
+  type ToWorker,
+} from './messages.js';
+
+/** Options of `InstancePool.create`. Give exactly one of `modelPath` and `modelBytes`. */
+export interface InstancePoolOptions {
+  /** An .onnx file; read once, so restarted instances load the same bytes even if the file changes. */
+  readonly modelPath?: string;
+  /** A serialized ONNX model. */
+  readonly modelBytes?: Uint8Array;
+  /** Sessions, one worker thread each. */
+  readonly instances?: number;
+  /** onnxruntime intra-op threads per session. Instances × intra-op threads should not exceed the cores. */
+  readonly intraOpThreads?: number;
+  /** Whether idle onnxruntime threads spin-wait (a little lower latency; burns CPU between batches). */
+  readonly allowSpinning?: boolean;
+  /** A batch running longer than this rejects and its thread is replaced, in ms; 0 = no limit. */
+  readonly runTimeoutMs?: number;
+  /** A batch running longer than this makes `health()` not ready, in ms. */
+  readonly wedgedAfterMs?: number;
+}
+
+/** Defaults of `InstancePoolOptions`. */
+export const kDefaultInstancePoolOptions = {
+  instances: 1,
+  intraOpThreads: 1,
+  allowSpinning: false, // idle ORT threads must not take cores from the HTTP thread and other instances
+  runTimeoutMs: 0, // no limit
+  wedgedAfterMs: 30_000, // 30 s
+} as const;
+
+type FilledOptions = Omit<Required<InstancePoolOptions>, 'modelPath' | 'modelBytes'> & { readonly modelBytes: Uint8Array; readonly source: string };
+
+/** `health()`: whether every instance can take work, and why not. */
+export interface InstancePoolHealth {
+  readonly ready: boolean;
+  readonly reason?: string;
+}
+
+/** `stats()`: counters since the pool was created. */
+export interface InstancePoolStats {
+  readonly instances: number;
+  /** Instances running a batch. */
+  readonly busy: number;
+  /** Instances free to start a batch. */
+  readonly idle: number;
+  /** Instances (re)loading the model after their thread died or was replaced. */
+  readonly restarting: number;
+  /** Batches started. */
+  readonly runs: number;
+  /** Batches that failed: onnxruntime errors, dead threads, run timeouts. */
+  readonly failures: number;
+  /** Threads replaced. */
+  readonly restarts: number;
+}
+
+/** Test hooks, under a symbol so that they stay out of the public API. */
+export const kInstancePoolTestHooks = Symbol('mlscale.instancePool.testHooks');
+
+/** What `pool[kInstancePoolTestHooks]` offers. */
+export interface InstancePoolTestHooks {
+  /** Occupies an instance as a batch would: blocks its thread for `sleepMs`, then answers, or exits with `exitCode`. */
+  stall(options: { sleepMs: number; exitCode?: number }): Promise<void>;
+}
+
+interface Job {
+  readonly message: RunMessage | StallMessage;
+  readonly transfer: ArrayBuffer[];
+  readonly resolve: (outputs: Tensor[]) => void;
+  readonly reject: (err: Error) => void;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface Slot {
+  readonly index: number;
+  worker: Worker;
+  state: 'starting' | 'idle' | 'busy' | 'down';
+  job?: Job;
+  /** Why the slot is restarting, for `health()`. */
+  reason?: string;
+  /** onnxruntime's message when the session failed to load. */
+  loadError?: string;
+  /** The last uncaught error of the thread. */
+  threadError?: string;
+  /** Settles when the current thread is ready or has failed to start. */
+  started: Promise<RawMetadata>;
+  exited: Promise<number>;
+  failedStarts: number;
+  retryTimer?: NodeJS.Timeout;
+}
+
+interface RawMetadata {
+  readonly inputs: readonly RawValueMetadata[];
+  readonly outputs: readonly RawValueMetadata[];
+}
+
+/** N sessions of one model in N worker threads; runs one batch per instance at a time. */
+export class InstancePool implements BatchRunner {
+  readonly #options: FilledOptions;
+  readonly #slots: Slot[] = [];
+  readonly #waiting: Job[] = [];
+  readonly #idleListeners: (() => void)[] = [];
+  #signature!: ModelSignature;
+  #nextId = 1;
+  #runs = 0;
+  #failures = 0;
+  #restarts = 0;
+  #created = false;
+  #closing = false;
+  #closed?: Promise<void>;
+  #drained?: () => void;
+
+  private constructor(options: FilledOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Starts the instances and loads the model in each.
+   * @returns the pool once every instance is ready.
+   * @throws {ModelLoadError} (rejects) with onnxruntime's message when the model cannot be read or loaded.
+   * @throws {TypeError | RangeError} (rejects) for invalid options.
+   * @example const pool = await InstancePool.create({ modelPath: 'model.onnx', instances: 2 });
+   */
+  static async create(options: InstancePoolOptions): Promise<InstancePool> {
+    const pool = new InstancePool(await fillOptions(options));
+    const slots = Array.from({ length: pool.#options.instances }, (_, index) => pool.#spawn(index));
+    pool.#slots.push(...slots);
+    const started = await Promise.allSettled(slots.map((s) => s.started));
+    const failed = started.find((s) => s.status === 'rejected');
+    try {
+      if (failed) {
+        const message = (failed as PromiseRejectedResult).reason.message as string;
+        throw new ModelLoadError(`${pool.#options.source}: onnxruntime cannot load the model: ${message}`);
+      }
+      pool.#signature = toSignature((started[0] as PromiseFulfilledResult<RawMetadata>).value, pool.#options.source);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    pool.#created = true;
+    return pool;
+  }
+
+  /** Instances that could start a batch now. */
+  get idle(): number {
+    return this.#slots.filter((s) => s.state === 'idle').length;
+  }
+
+  /** Calls `listener` whenever an instance becomes free (a batch finished, or a replacement is ready). */
+  onIdle(listener: () => void): void {
+    this.#idleListeners.push(listener);
+  }
+
+  /**
+   * Runs one batch on a free instance (or the first to become free).
+   * Takes ownership of the inputs' buffers: a typed array that spans a whole ArrayBuffer is
+   * transferred to the worker and left detached here; views are copied. Outputs are fresh.
+   * @returns the outputs named in `outputs`, in that order.
+   * @throws {InstanceFailedError} (rejects) when onnxruntime fails or the thread dies.
+   * @throws {ShuttingDownError} (rejects) after `close()`.
+   */
+  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
+    if (this.#closing) return Promise.reject(new ShuttingDownError('the model instances are closing'));
+    const owned = inputs.map(ownedTensor);
+    const message: RunMessage = { type: 'run', id: this.#nextId++, inputs: owned, outputs: [...outputs] };
+    return this.#submit(message, transferListOf(owned));
+  }
+
+  /** The model's inputs and outputs, with -1 for dynamic (symbolic or unknown) dimensions. */
+  signature(): ModelSignature {
+    return this.#signature;
+  }
+
+  /** Not ready while an instance restarts or has run one batch for longer than `wedgedAfterMs`. */
+  health(): InstancePoolHealth {
+    if (this.#closing) return { ready: false, reason: 'the model instances are closed' };
+    const now = performance.now();
+    const reasons: string[] = [];
+    for (const slot of this.#slots) {
+      if (slot.state === 'starting' || slot.state === 'down') {
+        reasons.push(`instance ${slot.index} is restarting: ${slot.reason ?? 'its thread stopped'}`);
+      } else if (slot.job && now - slot.job.startedAt > this.#options.wedgedAfterMs) {
+        const seconds = ((now - slot.job.startedAt) / 1000).toFixed(1);
+        reasons.push(`instance ${slot.index} has been running one batch for ${seconds} s (wedged after ${this.#options.wedgedAfterMs} ms)`);
+      }
+    }
+    return reasons.length === 0 ? { ready: true } : { ready: false, reason: reasons.join('; ') };
+  }
+
+  /** Counters and the instances' current states. */
+  stats(): InstancePoolStats {
+    const count = (state: Slot['state']): number => this.#slots.filter((s) => s.state === state).length;
+    return {
+      instances: this.#slots.length,
+      busy: count('busy'),
+      idle: count('idle'),
+      restarting: count('starting') + count('down'),
+      runs: this.#runs,
+      failures: this.#failures,
+      restarts: this.#restarts,
+    };
+  }
+
+  /**
+   * Stops taking batches, waits for the running ones, then ends every thread. Batches waiting for
+   * an instance reject with ShuttingDownError. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  /** Test hooks; see `InstancePoolTestHooks`. */
+  get [kInstancePoolTestHooks](): InstancePoolTestHooks {
+    return {
+      stall: async ({ sleepMs, exitCode }) => {
+        if (this.#closing) throw new ShuttingDownError('the model instances are closing');
+        await this.#submit({ type: 'stall', id: this.#nextId++, sleepMs, ...(exitCode === undefined ? {} : { exitCode }) }, []);
+      },
+    };
+  }
+
+  #submit(message: RunMessage | StallMessage, transfer: ArrayBuffer[]): Promise<Tensor[]> {
+    return new Promise<Tensor[]>((resolve, reject) => {
+      const job: Job = { message, transfer, resolve, reject, startedAt: 0 };
+      const slot = this.#slots.find((s) => s.state === 'idle');
+      if (slot) this.#dispatch(slot, job);
+      else this.#waiting.push(job);
+    });
+  }
+
+  #dispatch(slot: Slot, job: Job): void {
+    slot.state = 'busy';
+    slot.job = job;
+    job.startedAt = performance.now();
+    this.#runs++;
+    if (this.#options.runTimeoutMs > 0) job.timer = setTimeout(() => this.#timedOut(slot, job), this.#options.runTimeoutMs);
+    try {
+      slot.worker.postMessage(job.message satisfies ToWorker, job.transfer);
+    } catch (err) {
+      // A tensor that cannot be cloned (it should have been validated); the thread never saw it.
+      this.#finish(slot, job, () => job.reject(new InstanceFailedError(`instance ${slot.index}: cannot send the batch: ${(err as Error).message}`, { cause: err })));
+    }
+  }
+
+  /** Ends `job` on `slot`, frees the slot and hands it the next waiting job, or tells listeners. */
+  #finish(slot: Slot, job: Job, settle: () => void): void {
+    clearTimeout(job.timer);
+    if (slot.job === job) {
+      slot.job = undefined;
+      if (slot.state === 'busy') slot.state = 'idle';
+    }
+    settle();
+    this.#slotFreed(slot);
+  }
+
+  #slotFreed(slot: Slot): void {
+    if (slot.state !== 'idle') return;
+    const next = this.#waiting.shift();
+    if (next) {
+      this.#dispatch(slot, next);
+      return;
+    }
+    if (this.#closing) {
+      if (this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+      return;
+    }
+    for (const listener of this.#idleListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the pool must keep serving the others.
+      }
+    }
+  }
+
+  #spawn(index: number, previous?: Slot): Slot {
+    const data: InstanceWorkerData = {
+      instance: index,
+      modelBytes: this.#options.modelBytes,
+      intraOpThreads: this.#options.intraOpThreads,
+      allowSpinning: this.#options.allowSpinning,
+    };
+    const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), { workerData: data });
+    const slot: Slot = previous ?? ({ index, failedStarts: 0 } as Slot);
+    slot.worker = worker;
+    slot.state = 'starting';
+    slot.loadError = undefined;
+    slot.threadError = undefined;
+    slot.exited = new Promise((resolve) => worker.once('exit', resolve));
+    slot.started = new Promise<RawMetadata>((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (slot.worker !== worker) return;
+        switch (message.type) {
+          case 'ready':
+            slot.state = 'idle';
+            slot.reason = undefined;
+            slot.failedStarts = 0;
+            resolve({ inputs: message.inputs, outputs: message.outputs });
+            this.#slotFreed(slot);
+            break;
+          case 'load-failed':
+            slot.loadError = message.message;
+            break;
+          case 'result':
+          case 'run-failed':
+            this.#answered(slot, message);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        if (slot.worker === worker) slot.threadError = err.message;
+      });
+      worker.once('exit', (code) => {
+        if (slot.worker !== worker) return;
+        if (slot.state === 'starting') {
+          slot.state = 'down';
+          reject(new Error(slot.loadError ?? slot.threadError ?? `the thread exited with code ${code} while loading`));
+          return;
+        }
+        this.#died(slot, code);
+      });
+    });
+    // Restarts handle a failed start themselves; this keeps it from counting as unhandled.
+    slot.started.catch(() => undefined);
+    return slot;
+  }
+
+  #answered(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'run-failed' }>): void {
+    const job = slot.job;
+    if (!job || job.message.id !== message.id) return;
+    if (message.type === 'result') {
+      this.#finish(slot, job, () => job.resolve([...message.outputs]));
+    } else {
+      this.#failures++;
+      const err = new InstanceFailedError(`instance ${slot.index}: onnxruntime failed to run the batch: ${message.message}`);
+      this.#finish(slot, job, () => job.reject(err));
+    }
+  }
+
+  /** The slot's thread ended without being asked to. */
+  #died(slot: Slot, code: number): void {
+    const job = slot.job;
+    const why = `its thread exited with code ${code}${slot.threadError ? ` (${slot.threadError})` : ''}`;
+    slot.state = 'down';
+    slot.job = undefined;
+    if (job) {
+      clearTimeout(job.timer);
+      this.#failures++;
+      job.reject(new InstanceFailedError(`instance ${slot.index} failed while running the batch: ${why}`));
+    }
+    if (this.#closing) {
+      if (this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+      return;
+    }
+    this.#restart(slot, why);
+  }
+
+  #timedOut(slot: Slot, job: Job): void {
+    if (slot.job !== job) return;
+    this.#failures++;
+    slot.job = undefined;
+    job.reject(new InstanceFailedError(`instance ${slot.index} did not finish the batch within runTimeoutMs (${this.#options.runTimeoutMs} ms); its thread is being replaced`));
+    const old = slot.worker;
+    this.#restart(slot, `a batch ran longer than runTimeoutMs (${this.#options.runTimeoutMs} ms)`);
+    // terminate() stops JavaScript at once but waits for a native run() in progress to return.
+    void old.terminate();
+    if (this.#closing && this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+  }
+
+  #restart(slot: Slot, reason: string): void {
+    if (this.#closing || !this.#created) return;
+    this.#restarts++;
+    slot.reason = reason;
+    this.#spawn(slot.index, slot);
+    slot.started.catch((err: Error) => {
+      if (this.#closing) return;
+      slot.failedStarts++;
+      slot.reason = `${reason}; reloading failed: ${err.message}`;
+      // Back off (1 s, 2 s, ... 30 s) so a model that cannot load does not spin threads.
+      const delay = Math.min(30_000, 1000 * 2 ** (slot.failedStarts - 1));
+      slot.retryTimer = setTimeout(() => this.#restart(slot, reason), delay);
+      slot.retryTimer.unref();
+    });
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    for (const job of this.#waiting.splice(0)) job.reject(new ShuttingDownError('the model instances are closing'));
+    if (this.#slots.some((s) => s.job !== undefined)) {
+      await new Promise<void>((resolve) => (this.#drained = resolve));
+    }
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        clearTimeout(slot.retryTimer);
+        if (slot.state === 'idle') {
+          slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
+          // The worker releases its session and ends; terminate only if it does not.
+          const timer = setTimeout(() => void slot.worker.terminate(), 2000);
+          await slot.exited;
+          clearTimeout(timer);
+        } else {
+          await slot.worker.terminate();
+        }
+        slot.state = 'down';
+      }),
+    );
+  }
+}
+
+async function fillOptions(options: InstancePoolOptions): Promise<FilledOptions> {
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${String(options)}`);
+  const o = { ...kDefaultInstancePoolOptions, ...dropUndefined(options) };
+  positiveInteger('options.instances', o.instances);
+  positiveInteger('options.intraOpThreads', o.intraOpThreads);
+  positiveInteger('options.wedgedAfterMs', o.wedgedAfterMs);
+  if (!(Number.isInteger(o.runTimeoutMs) && o.runTimeoutMs >= 0)) {
+    throw new TypeError(`options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`);
+  }
+  if (typeof o.allowSpinning !== 'boolean') throw new TypeError(`options.allowSpinning must be a boolean, got ${String(o.allowSpinning)}`);
+  const { modelPath, modelBytes } = options;
+  if (modelPath !== undefined && modelBytes !== undefined) throw new RangeError('give options.modelPath or options.modelBytes, not both');
+  if (modelBytes !== undefined) {
+    if (!(modelBytes instanceof Uint8Array)) throw new TypeError(`options.modelBytes must be a Uint8Array, got ${typeof modelBytes}`);
+    // A private copy: restarted instances must load exactly what the first ones did.
+    return { ...o, modelBytes: modelBytes.slice(), source: 'model bytes' };
+  }
+  if (typeof modelPath !== 'string' || modelPath === '') {
+    throw new TypeError(`options.modelPath must be a file path (or give options.modelBytes), got ${JSON.stringify(modelPath)}`);
+  }
+  try {
+    return { ...o, modelBytes: new Uint8Array(await readFile(modelPath)), source: modelPath };
+  } catch (err) {
+    throw new ModelLoadError(`${modelPath}: cannot read the model: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function positiveInteger(what: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${what} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The protocol view of onnxruntime's metadata. Inputs must be tensors of protocol datatypes;
+ * outputs that are not (sequences, maps, bfloat16, ...) are left out, since no request could
+ * receive them.
+ */
+function toSignature(raw: RawMetadata, source: string): ModelSignature {
+  const convert = (m: RawValueMetadata): TensorMetadata | undefined => {
+    const datatype = m.type === undefined ? undefined : datatypeOf(m.type);
+    if (datatype === undefined) return undefined;
+    // Symbolic ("N") and unknown dimensions both come back as strings.
+    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+  };
+  const inputs = raw.inputs.map((m) => {
+    const meta = convert(m);
+    if (!meta) {
+      const what = m.type === undefined ? 'is not a tensor' : `has type ${m.type}`;
+      throw new ModelLoadError(`${source}: input "${m.name}" ${what}, which the inference protocol cannot carry`);
+    }
+    return meta;
+  });
+  const outputs = raw.outputs.map(convert).filter((m): m is TensorMetadata => m !== undefined);
+  if (outputs.length === 0) throw new ModelLoadError(`${source}: the model has no output the inference protocol can carry`);
+  const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  return { inputs, outputs, batchable };
+}
