@@ -6,12 +6,14 @@
 import { InvalidOptionError, MlscaleError } from '../errors.js';
 import { version } from '../version.js';
 import { demoCommand } from './demo.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 const usage = `Usage: mlscale <command> [flags]
 
 Commands
   train     train a model with the batch pipeline (inline or threads executor)
+  serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
   demo      the quick start: train on the shipped digits sample with the threads executor
   version   print the version
 
@@ -21,6 +23,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
   train: trainCommand,
+  serve: serveCommand,
   demo: demoCommand,
   version: async () => {
     process.stdout.write(version + '\n');

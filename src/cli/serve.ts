@@ -1,0 +1,141 @@
+/**
+ * `mlscale serve`: parse and validate flags, start the model server, drain on SIGTERM/SIGINT.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { pino } from 'pino';
+import { InvalidOptionError } from '../errors.js';
+import { defaultModelSettings, kDefaultServeOptions, resolveServeOptions, type ModelSettings } from '../serve/options.js';
+import { createServer } from '../serve/server.js';
+import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+
+const cores = availableParallelism();
+const m = defaultModelSettings(cores);
+const s = kDefaultServeOptions;
+
+/** `mlscale serve --help`. */
+export const serveHelp = `Usage: mlscale serve (--model PATH | --model-repository DIR) [options]
+
+Serves ONNX models over the Open Inference Protocol (KServe v2 / Triton REST API), with dynamic
+batching and several onnxruntime instances per model.
+
+Models
+  --model PATH              an artifact folder written by 'mlscale train' (model.onnx and
+                            metadata.json) or one .onnx file; served under the folder's or file's name
+  --model-repository DIR    a repository: DIR/<model>/<version>/model.onnx, highest version served,
+                            optional DIR/<model>/config.json with per-model settings
+Network
+  --host ADDRESS            address to bind; loopback unless you say otherwise  [${s.host}]
+  --port N                  TCP port; 0 picks a free one  [${s.port}]
+  --body-limit BYTES        largest request body; larger ones get 413  [${s.bodyLimit}]
+Per-model settings (override each model's config.json)
+  --instances N             onnxruntime sessions per model, each in its own worker thread  [${m.instances}]
+  --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
+  --allow-spinning          let idle onnxruntime threads spin (lower latency, burns CPU)  [off]
+  --max-batch-size N        rows merged into one batch; 0 turns dynamic batching off  [${m.maxBatchSize}]
+  --max-queue-delay-ms MS   how long a partial batch waits for more requests, or 'auto' to
+                            learn the batch cost and wait only while waiting pays  [${m.maxQueueDelayMs}]
+  --max-queue N             requests queued per model; beyond it, 503 with Retry-After  [${m.maxQueue}]
+  --request-timeout-ms MS   a request's whole budget, queueing included; then 504  [${m.requestTimeoutMs}]
+Operations
+  --admin-token TOKEN       require 'Authorization: Bearer TOKEN' on the repository API (load,
+                            unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
+                            repository API answers only on a loopback address.
+  --no-repository-api       turn the repository API off
+  --grace-period-ms MS      on SIGTERM/SIGINT, how long in-flight requests may take  [${s.gracePeriodMs}]
+  --log-level LEVEL         fatal | error | warn | info | debug | trace | silent  [${s.logLevel}]
+  -h, --help                this help
+
+Defaults come from the CPU count (${cores} here): one instance per core with one onnxruntime thread
+each and no spinning, so instances x intra-op threads = cores and threads never fight over them.
+onnxruntime runs a session synchronously on its calling thread, so every session lives in a worker
+thread and the HTTP thread only parses, batches and answers. Running several replicas on one
+machine? Divide: --instances = cores / replicas.`;
+
+const flags: FlagSpec = {
+  model: { type: 'string' },
+  'model-repository': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'body-limit': { type: 'string' },
+  instances: { type: 'string' },
+  'intra-op-threads': { type: 'string' },
+  'allow-spinning': { type: 'boolean' },
+  'max-batch-size': { type: 'string' },
+  'max-queue-delay-ms': { type: 'string' },
+  'max-queue': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'admin-token': { type: 'string' },
+  'no-repository-api': { type: 'boolean' },
+  'grace-period-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Runs `mlscale serve`; resolves with the exit code once the server has shut down. */
+export async function serveCommand(argv: string[]): Promise<number> {
+  const v = parseFlags('serve', argv, flags);
+  if (v.help) {
+    process.stdout.write(serveHelp + '\n');
+    return 0;
+  }
+  const delay = textFlag(v['max-queue-delay-ms']);
+  const overrides: Partial<ModelSettings> = {
+    instances: numberFlag(v.instances),
+    intraOpThreads: numberFlag(v['intra-op-threads']),
+    allowSpinning: v['allow-spinning'] === true ? true : undefined,
+    maxBatchSize: numberFlag(v['max-batch-size']),
+    maxQueueDelayMs: delay === 'auto' ? 'auto' : numberFlag(v['max-queue-delay-ms']),
+    maxQueue: numberFlag(v['max-queue']),
+    requestTimeoutMs: numberFlag(v['request-timeout-ms']),
+  };
+  const logLevel = textFlag(v['log-level']) ?? s.logLevel;
+  if (!kLogLevels.includes(logLevel)) {
+    throw new InvalidOptionError(`--log-level must be one of ${kLogLevels.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+  const options = resolveServeOptions({
+    model: textFlag(v.model),
+    modelRepository: textFlag(v['model-repository']),
+    host: textFlag(v.host),
+    port: numberFlag(v.port),
+    bodyLimit: numberFlag(v['body-limit']),
+    adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
+    repositoryApi: v['no-repository-api'] === true ? false : undefined,
+    gracePeriodMs: numberFlag(v['grace-period-ms']),
+    logLevel,
+    modelOverrides: overrides,
+  });
+
+  const logger = pino({ level: logLevel, base: { pid: process.pid } });
+  const server = await createServer(options, logger);
+  const url = await server.listen();
+  logger.info({ url, models: server.repository.index() }, `mlscale serve listening on ${url}`);
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        resolve(1);
+        return;
+      }
+      logger.info({ signal, gracePeriodMs: options.gracePeriodMs }, 'shutting down: draining in-flight requests');
+      server.close().then(
+        () => {
+          logger.info('shut down cleanly');
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

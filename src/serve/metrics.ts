@@ -1,0 +1,101 @@
+/**
+ * The server's Prometheus metrics (prom-client), one registry per process. Names follow the
+ * Prometheus conventions: `_total` counters, `_seconds` durations, base units.
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Outcome label of a finished inference request. */
+export type Outcome = 'success' | 'client_error' | 'shed' | 'timeout' | 'error';
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/** Every metric the server exports. */
+export class ServerMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'model' | 'version' | 'outcome'>;
+  readonly requestDuration: Histogram<'model' | 'version'>;
+  readonly queueDuration: Histogram<'model' | 'version'>;
+  readonly computeDuration: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly batchDelay: Histogram<'model' | 'version'>;
+  readonly queueDepth: Gauge<'model' | 'version'>;
+  readonly inFlight: Gauge<'model' | 'version'>;
+  readonly instances: Gauge<'model' | 'version'>;
+  readonly ready: Gauge<'model' | 'version'>;
+  readonly batchCostFixed: Gauge<'model' | 'version'>;
+  readonly batchCostPerRow: Gauge<'model' | 'version'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mlscale_process_' });
+    const labelNames = ['model', 'version'] as const;
+    this.requests = new Counter({
+      name: 'mlscale_inference_requests_total',
+      help: 'Inference requests finished, by model, version and outcome (success, client_error, shed, timeout, error).',
+      labelNames: ['model', 'version', 'outcome'] as const,
+      registers: [registry],
+    });
+    this.requestDuration = new Histogram({
+      name: 'mlscale_inference_request_duration_seconds',
+      help: 'Time from a request arriving to its response being ready, in seconds.',
+      labelNames,
+      buckets: latencyBuckets,
+      registers: [registry],
+    });
+    this.queueDuration = new Histogram({
+      name: 'mlscale_inference_queue_duration_seconds',
+      help: 'Time a request waited in its model queue before its batch started, in seconds.',
+      labelNames,
+      buckets: latencyBuckets,
+      registers: [registry],
+    });
+    this.computeDuration = new Histogram({
+      name: 'mlscale_inference_compute_duration_seconds',
+      help: 'Time a model instance took to run one batch, in seconds.',
+      labelNames,
+      buckets: latencyBuckets,
+      registers: [registry],
+    });
+    this.batchSize = new Histogram({
+      name: 'mlscale_inference_batch_size',
+      help: 'Rows in each batch run by a model instance (after dynamic batching).',
+      labelNames,
+      buckets: batchBuckets,
+      registers: [registry],
+    });
+    this.batchDelay = new Histogram({
+      name: 'mlscale_inference_batch_delay_seconds',
+      help: 'How long the batcher chose to hold a partial batch open for more requests, in seconds.',
+      labelNames,
+      buckets: [0, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    });
+    this.queueDepth = new Gauge({ name: 'mlscale_inference_queue_depth', help: 'Requests waiting in the model queue.', labelNames, registers: [registry] });
+    this.inFlight = new Gauge({ name: 'mlscale_inference_in_flight_requests', help: 'Requests accepted and not yet answered (queued or running).', labelNames, registers: [registry] });
+    this.instances = new Gauge({ name: 'mlscale_model_instances', help: 'onnxruntime instances (worker threads) of the model.', labelNames, registers: [registry] });
+    this.ready = new Gauge({ name: 'mlscale_model_ready', help: '1 when the model version can answer requests, else 0.', labelNames, registers: [registry] });
+    this.batchCostFixed = new Gauge({
+      name: 'mlscale_batcher_cost_fixed_seconds',
+      help: 'Adaptive batching: fitted fixed cost of a batch (intercept of compute time against rows), in seconds.',
+      labelNames,
+      registers: [registry],
+    });
+    this.batchCostPerRow = new Gauge({
+      name: 'mlscale_batcher_cost_per_row_seconds',
+      help: 'Adaptive batching: fitted cost per row (slope of compute time against rows), in seconds.',
+      labelNames,
+      registers: [registry],
+    });
+  }
+
+  /** Drops a model version's series when it is unloaded. */
+  forget(model: string, version: string): void {
+    for (const m of [this.requestDuration, this.queueDuration, this.computeDuration, this.batchSize, this.batchDelay, this.queueDepth, this.inFlight, this.instances, this.ready, this.batchCostFixed, this.batchCostPerRow]) {
+      (m as Gauge<'model' | 'version'>).remove({ model, version });
+    }
+  }
+}

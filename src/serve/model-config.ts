@@ -1,0 +1,58 @@
+/**
+ * A model's own `config.json` (Triton-style, beside the model): its batching, instance and thread
+ * settings. Flags override it; it overrides the defaults.
+ *
+ * ```json
+ * { "maxBatchSize": 64, "maxQueueDelayMs": "auto", "maxQueue": 1024, "instances": 2,
+ *   "intraOpThreads": 1, "allowSpinning": false, "requestTimeoutMs": 30000 }
+ * ```
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { InvalidOptionError, ModelLoadError } from '../errors.js';
+import { validateModelSettings, type ModelSettings } from './options.js';
+
+const keys: readonly (keyof ModelSettings)[] = [
+  'maxBatchSize',
+  'maxQueueDelayMs',
+  'maxQueue',
+  'instances',
+  'intraOpThreads',
+  'allowSpinning',
+  'requestTimeoutMs',
+];
+
+/** Reads and checks a config.json; a missing file is an empty config. */
+export async function readModelConfig(path: string): Promise<Partial<ModelSettings>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ModelLoadError(`${path}: cannot read: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ModelLoadError(`${path}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const key of Object.keys(parsed)) {
+    if (!(keys as readonly string[]).includes(key)) {
+      throw new ModelLoadError(`${path}: unknown key "${key}"; known keys: ${keys.join(', ')}`);
+    }
+    config[key] = (parsed as Record<string, unknown>)[key];
+  }
+  try {
+    validateModelSettings(config as Partial<ModelSettings>, (key) => `${path}: "${key}"`);
+  } catch (err) {
+    if (err instanceof InvalidOptionError) throw new ModelLoadError(err.message, { cause: err });
+    throw err;
+  }
+  return config as Partial<ModelSettings>;
+}

@@ -1,0 +1,126 @@
+/**
+ * Options of `mlscale serve`, their defaults (from the CPU count), and their validation.
+ *
+ * Per-model settings (batching, instances, threads) come from, in order of precedence: a flag the
+ * user gave, the model's `config.json`, then these defaults.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../errors.js';
+
+/** Per-model settings that a `config.json` beside the model may also set. */
+export interface ModelSettings {
+  /** Largest merged batch, in rows; 0 turns dynamic batching off. */
+  readonly maxBatchSize: number;
+  /** How long a partial batch may wait for more requests, in ms; `auto` learns it. */
+  readonly maxQueueDelayMs: number | 'auto';
+  /** Requests queued per model before new ones are shed with 503. */
+  readonly maxQueue: number;
+  /** onnxruntime sessions per model, each in its own worker thread. */
+  readonly instances: number;
+  /** onnxruntime intra-op threads per instance. */
+  readonly intraOpThreads: number;
+  /** Whether idle onnxruntime threads spin (lower latency, burns CPU). */
+  readonly allowSpinning: boolean;
+  /** A request's whole time budget, queueing included, in ms. */
+  readonly requestTimeoutMs: number;
+}
+
+/** Everything `mlscale serve` takes, filled. */
+export interface ServeOptions {
+  /** One artifact folder or .onnx file. Exactly one of `model` and `modelRepository`. */
+  readonly model?: string;
+  /** A repository folder: `<repo>/<model>/<version>/model.onnx`. */
+  readonly modelRepository?: string;
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Largest request body, in bytes. */
+  readonly bodyLimit: number;
+  /** Bearer token that protects the repository endpoints (load/unload/index). */
+  readonly adminToken?: string;
+  /** Whether the repository endpoints exist at all. */
+  readonly repositoryApi: boolean;
+  /** How long SIGTERM/SIGINT waits for in-flight requests, in ms. */
+  readonly gracePeriodMs: number;
+  /** `info`, `warn`, `error`, `silent`, ... (pino levels). */
+  readonly logLevel: string;
+  /** Per-model settings given as flags: they override every model's config.json. */
+  readonly modelOverrides: Readonly<Partial<ModelSettings>>;
+}
+
+/**
+ * Defaults. Instances × intra-op threads should not exceed the cores, or threads fight for them:
+ * the default gives one instance per core with one intra-op thread each, and no spinning.
+ */
+export function defaultModelSettings(cores = availableParallelism()): ModelSettings {
+  return {
+    maxBatchSize: 64,
+    maxQueueDelayMs: 2,
+    maxQueue: 1024,
+    instances: Math.max(1, cores),
+    intraOpThreads: 1,
+    allowSpinning: false,
+    requestTimeoutMs: 30_000,
+  };
+}
+
+export const kDefaultServeOptions = {
+  host: '127.0.0.1', // loopback unless the user says otherwise
+  port: 8000,
+  bodyLimit: 32 * 1024 * 1024, // 32 MiB
+  repositoryApi: true,
+  gracePeriodMs: 10_000,
+  logLevel: 'info',
+  modelOverrides: {},
+} as const;
+
+/** Validates and fills serve options. */
+export function resolveServeOptions(options: Partial<ServeOptions>): Readonly<ServeOptions> {
+  const o: ServeOptions = { ...kDefaultServeOptions, ...dropUndefined(options) };
+  if ((o.model === undefined) === (o.modelRepository === undefined)) {
+    throw new InvalidOptionError('give exactly one of --model (an artifact folder or .onnx file) and --model-repository (a folder of models)');
+  }
+  if (typeof o.host !== 'string' || o.host === '') fail('--host', 'a host name or address', o.host);
+  integer('--port', o.port, 0, 65535);
+  integer('--body-limit', o.bodyLimit, 1024, 2 ** 31);
+  integer('--grace-period-ms', o.gracePeriodMs, 0, 3_600_000);
+  if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8)) {
+    fail('--admin-token', 'a string of at least 8 characters', o.adminToken === undefined ? undefined : '<hidden>');
+  }
+  const overrides = dropUndefined(o.modelOverrides ?? {});
+  validateModelSettings(overrides, (key) => `--${kebab(key)}`);
+  return Object.freeze({ ...o, modelOverrides: Object.freeze(overrides) });
+}
+
+/** Checks per-model settings; `where(key)` names the flag or config file key in messages. */
+export function validateModelSettings(s: Partial<ModelSettings>, where: (key: keyof ModelSettings) => string): void {
+  if (s.maxBatchSize !== undefined) integer(where('maxBatchSize'), s.maxBatchSize, 0, 1 << 20);
+  if (s.maxQueueDelayMs !== undefined && s.maxQueueDelayMs !== 'auto') {
+    if (typeof s.maxQueueDelayMs !== 'number' || !(s.maxQueueDelayMs >= 0 && s.maxQueueDelayMs <= 60_000)) {
+      fail(where('maxQueueDelayMs'), 'a number of milliseconds from 0 to 60000, or "auto"', s.maxQueueDelayMs);
+    }
+  }
+  if (s.maxQueue !== undefined) integer(where('maxQueue'), s.maxQueue, 1, 1 << 24);
+  if (s.instances !== undefined) integer(where('instances'), s.instances, 1, 256);
+  if (s.intraOpThreads !== undefined) integer(where('intraOpThreads'), s.intraOpThreads, 1, 256);
+  if (s.allowSpinning !== undefined && typeof s.allowSpinning !== 'boolean') fail(where('allowSpinning'), 'true or false', s.allowSpinning);
+  if (s.requestTimeoutMs !== undefined) integer(where('requestTimeoutMs'), s.requestTimeoutMs, 1, 3_600_000);
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function fail(what: string, expected: string, given: unknown): never {
+  throw new InvalidOptionError(`${what} must be ${expected}, got ${JSON.stringify(given) ?? String(given)}`);
+}
+
+function integer(what: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(what, `an integer from ${min} to ${max}`, v);
+}

@@ -1,0 +1,96 @@
+/**
+ * The protocol's health, metadata, inference and statistics endpoints.
+ *
+ * Readiness follows Triton's strict readiness: the server is ready when it is not shutting down and
+ * every model version it knows can answer; a model whose instances are wedged or restarting, or that
+ * failed to load, makes it not ready, with the reason in the body. Not ready is HTTP 400, as Triton
+ * answers (the protocol says "4xx"); load balancers treat any non-2xx as down.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ModelNotReadyError } from '../../errors.js';
+import { version as mlscaleVersion } from '../../version.js';
+import type { ServedModel } from '../served-model.js';
+import type { ServerContext } from '../server.js';
+
+interface ModelParams {
+  name: string;
+  version?: string;
+}
+
+const kModelPaths = ['/v2/models/:name', '/v2/models/:name/versions/:version'] as const;
+
+/** Extensions this server implements, as `GET /v2` lists them. */
+export function serverExtensions(context: ServerContext): string[] {
+  const extensions = ['binary_tensor_data', 'statistics'];
+  if (context.options.repositoryApi) extensions.push('model_repository');
+  return extensions;
+}
+
+export async function inferenceRoutes(app: FastifyInstance, { context }: { context: ServerContext }): Promise<void> {
+  const { repository } = context;
+
+  app.get('/v2/health/live', async () => ({ live: true }));
+
+  app.get('/v2/health/ready', async (_request, reply) => {
+    const reason = notReadyReason(context);
+    if (reason === undefined) return { ready: true };
+    return reply.code(400).send({ ready: false, reason });
+  });
+
+  app.get('/v2', async () => ({ name: 'mlscale', version: mlscaleVersion, extensions: serverExtensions(context) }));
+
+  app.get('/v2/models/stats', async () => ({ model_stats: repository.models().map((m) => m.statistics()) }));
+
+  for (const base of kModelPaths) {
+    app.get<{ Params: ModelParams }>(base, async (request) => modelOf(context, request.params).metadata());
+
+    app.get<{ Params: ModelParams }>(`${base}/ready`, async (request, reply) => {
+      let model: ServedModel;
+      try {
+        model = modelOf(context, request.params);
+      } catch (err) {
+        // Known but unable to answer (failed to load): not ready, with the reason.
+        if (err instanceof ModelNotReadyError) return reply.code(400).send({ name: request.params.name, ready: false, reason: err.message });
+        throw err;
+      }
+      const health = model.health();
+      if (health.state === 'READY' && !context.draining()) return { name: model.name, version: model.version, ready: true };
+      const reason = context.draining() ? 'the server is shutting down' : health.reason;
+      return reply.code(400).send({ name: model.name, version: model.version, ready: false, reason });
+    });
+
+    app.get<{ Params: ModelParams }>(`${base}/stats`, async (request) => ({ model_stats: [modelOf(context, request.params).statistics()] }));
+
+    app.post<{ Params: ModelParams }>(`${base}/infer`, async (request, reply) => infer(context, request, reply));
+  }
+}
+
+async function infer(context: ServerContext, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<unknown> {
+  const model = modelOf(context, request.params);
+  // The client going away drops its request if it is still queued: no work for no one.
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the connection'));
+  };
+  reply.raw.once('close', onClose);
+  const body = request.body ?? Buffer.alloc(0);
+  const response = await model.infer(body, request.headers, abort.signal);
+  return reply.headers(response.headers).send(response.body);
+}
+
+/** The model version a request names: 404 if unknown, 503 if it cannot answer now. */
+function modelOf(context: ServerContext, params: ModelParams): ServedModel {
+  return context.repository.get(params.name, params.version);
+}
+
+/** Why the server is not ready, or undefined when it is. */
+function notReadyReason(context: ServerContext): string | undefined {
+  if (context.draining()) return 'the server is shutting down';
+  const entries = context.repository.index();
+  if (entries.length === 0) return 'no model is loaded';
+  const down = entries.filter((e) => e.state !== 'READY');
+  if (down.length === 0) return undefined;
+  return down.map((e) => `model "${e.name}" version ${e.version} is ${e.state}${e.reason ? `: ${e.reason}` : ''}`).join('; ');
+}

@@ -1,0 +1,16 @@
+/**
+ * `GET /metrics`: Prometheus text format from the server's prom-client registry.
+ *
+ * @module
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../server.js';
+
+export async function metricsRoutes(app: FastifyInstance, { context }: { context: ServerContext }): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    // Gauges that are read, not counted, are set just before the scrape.
+    for (const model of context.repository.models()) model.refreshGauges();
+    const text = await context.metrics.registry.metrics();
+    return reply.header('content-type', context.metrics.registry.contentType).send(text);
+  });
+}

@@ -1,0 +1,319 @@
+/**
+ * One loaded model version: its instances (worker threads with onnxruntime sessions), its dynamic
+ * batcher, its metrics and statistics. The HTTP layer hands it request bodies; it answers with
+ * encoded responses.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  BatchTooLargeError,
+  InferenceRequestError,
+  ModelLoadError,
+  ModelNotReadyError,
+  QueueFullError,
+  RequestTimeoutError,
+} from '../errors.js';
+import { DynamicBatcher, type BatchInfo, type DynamicBatcherStats } from './batcher.js';
+import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
+import type { Outcome, ServerMetrics } from './metrics.js';
+import type { ModelSettings } from './options.js';
+import { decodeInferRequest, encodeInferResponse, type EncodedResponse, type RequestHeaders } from './protocol/index.js';
+import type { ModelSignature, TensorMetadata } from './types.js';
+
+/** Where a model version's files are and how to serve it. */
+export interface ServedModelSpec {
+  readonly name: string;
+  readonly version: string;
+  /** The .onnx file. */
+  readonly path: string;
+  /** An mlscale artifact's metadata.json; optional (any ONNX model can be served). */
+  readonly metadataPath?: string;
+  readonly settings: ModelSettings;
+}
+
+/** What the server lends every model: its metrics registry. */
+export interface ServedModelHooks {
+  readonly metrics?: ServerMetrics;
+}
+
+/** A model version's state, as the repository index and readiness endpoints report it. */
+export interface ModelHealth {
+  readonly state: 'READY' | 'UNAVAILABLE' | 'UNLOADING';
+  readonly reason?: string;
+}
+
+/** Model metadata, the protocol's `$metadata_model_response`. */
+export interface ModelMetadata {
+  readonly name: string;
+  readonly versions: readonly string[];
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  readonly parameters?: Readonly<Record<string, unknown>>;
+}
+
+/** A count and a total duration, Triton's `$duration_stat`. */
+interface DurationStat {
+  count: number;
+  ns: number;
+}
+
+/** Triton's per-model statistics (`GET /v2/models/{name}/stats`), the parts that apply here. */
+export interface ModelStatistics {
+  readonly name: string;
+  readonly version: string;
+  /** Milliseconds since the epoch of the last inference; 0 before the first. */
+  readonly last_inference: number;
+  /** Rows inferred (Triton counts a batch of 8 as 8). */
+  readonly inference_count: number;
+  /** Batches run by instances. */
+  readonly execution_count: number;
+  readonly inference_stats: {
+    readonly success: DurationStat;
+    readonly fail: DurationStat;
+    readonly queue: DurationStat;
+    readonly compute_infer: DurationStat;
+  };
+  readonly batch_stats: readonly { readonly batch_size: number; readonly compute_infer: DurationStat }[];
+  /** mlscale's own: the batcher's and the instances' live state. */
+  readonly batcher: DynamicBatcherStats;
+  readonly instances: InstancePoolStats;
+}
+
+const kNsPerMs = 1e6;
+
+/** One model version being served. */
+export class ServedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly settings: ModelSettings;
+  readonly signature: ModelSignature;
+  readonly #pool: InstancePool;
+  readonly #batcher: DynamicBatcher;
+  readonly #metrics: ServerMetrics | undefined;
+  readonly #labels: { model: string; version: string };
+  readonly #parameters: Record<string, unknown> | undefined;
+  #closing: Promise<void> | undefined;
+  // Statistics (Triton's shape).
+  #lastInference = 0;
+  #inferenceCount = 0;
+  #executionCount = 0;
+  readonly #success: DurationStat = { count: 0, ns: 0 };
+  readonly #fail: DurationStat = { count: 0, ns: 0 };
+  readonly #queue: DurationStat = { count: 0, ns: 0 };
+  readonly #compute: DurationStat = { count: 0, ns: 0 };
+  readonly #bySize = new Map<number, DurationStat>();
+
+  private constructor(spec: ServedModelSpec, pool: InstancePool, hooks: ServedModelHooks, parameters: Record<string, unknown> | undefined) {
+    this.name = spec.name;
+    this.version = spec.version;
+    this.settings = spec.settings;
+    this.signature = pool.signature();
+    this.#pool = pool;
+    this.#metrics = hooks.metrics;
+    this.#labels = { model: spec.name, version: spec.version };
+    this.#parameters = parameters;
+    const s = spec.settings;
+    this.#batcher = new DynamicBatcher(
+      pool,
+      {
+        // A model without a dynamic first dimension cannot merge requests.
+        maxBatchSize: this.signature.batchable ? s.maxBatchSize : 0,
+        maxQueueDelayMs: s.maxQueueDelayMs,
+        maxQueue: s.maxQueue,
+        requestTimeoutMs: s.requestTimeoutMs,
+      },
+      { onBatch: (info) => this.#recordBatch(info) },
+    );
+    this.#metrics?.instances.set(this.#labels, s.instances);
+    this.#metrics?.ready.set(this.#labels, 1);
+  }
+
+  /**
+   * Loads a model version: reads the file, starts its instances and waits until all are ready.
+   * @throws {ModelLoadError} when the file is missing or onnxruntime cannot load it.
+   */
+  static async load(spec: ServedModelSpec, hooks: ServedModelHooks = {}): Promise<ServedModel> {
+    let modelBytes: Uint8Array;
+    try {
+      modelBytes = await readFile(spec.path);
+    } catch (err) {
+      throw new ModelLoadError(`${spec.name} version ${spec.version}: cannot read ${spec.path}: ${(err as Error).message}`, { cause: err });
+    }
+    const parameters = spec.metadataPath ? await readParameters(spec.metadataPath) : undefined;
+    const s = spec.settings;
+    const pool = await InstancePool.create({
+      modelBytes,
+      instances: s.instances,
+      intraOpThreads: s.intraOpThreads,
+      allowSpinning: s.allowSpinning,
+      // A batch running past a request's whole budget has no one left to answer: report it.
+      wedgedAfterMs: s.requestTimeoutMs,
+    }).catch((err: unknown) => {
+      if (err instanceof ModelLoadError) throw new ModelLoadError(`${spec.name} version ${spec.version}: ${err.message}`, { cause: err });
+      throw err;
+    });
+    return new ServedModel(spec, pool, hooks, parameters);
+  }
+
+  /** The protocol's model metadata. */
+  metadata(): ModelMetadata {
+    return {
+      name: this.name,
+      versions: [this.version],
+      platform: 'onnxruntime_onnx',
+      inputs: this.signature.inputs,
+      outputs: this.signature.outputs,
+      ...(this.#parameters ? { parameters: this.#parameters } : {}),
+    };
+  }
+
+  /** READY when every instance can take work. */
+  health(): ModelHealth {
+    if (this.#closing) return { state: 'UNLOADING', reason: 'the model version is being unloaded' };
+    const pool = this.#pool.health();
+    return pool.ready ? { state: 'READY' } : { state: 'UNAVAILABLE', reason: pool.reason ?? 'not ready' };
+  }
+
+  /**
+   * Answers one inference request: decodes and validates the body, queues it for a batch, and
+   * encodes the outputs.
+   * @param body The parsed JSON object, or the raw Buffer of a binary-extension request.
+   * @param signal Aborted when the client goes away; a queued request is then dropped unrun.
+   * @throws {InferenceRequestError | BatchTooLargeError} (400/413) for a request that does not fit the model.
+   * @throws {QueueFullError} (503) when the queue is full; {RequestTimeoutError} (504) past the budget.
+   */
+  async infer(body: unknown, headers: RequestHeaders, signal?: AbortSignal): Promise<EncodedResponse> {
+    const started = performance.now();
+    if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
+    this.#metrics?.inFlight.inc(this.#labels);
+    try {
+      const request = decodeInferRequest(body, headers, this.signature, { maxBatchSize: this.signature.batchable ? this.settings.maxBatchSize : 0 });
+      const tensors = await this.#batcher.submit(request.work, signal);
+      const binary: Record<string, boolean> = {};
+      for (const o of request.outputs) binary[o.name] = o.binary;
+      const response = encodeInferResponse({
+        modelName: this.name,
+        modelVersion: this.version,
+        ...(request.id === undefined ? {} : { id: request.id }),
+        outputs: tensors,
+        binary,
+      });
+      this.#finish('success', started, request.work.rows);
+      return response;
+    } catch (err) {
+      this.#finish(outcomeOf(err), started, 0);
+      throw err;
+    } finally {
+      this.#metrics?.inFlight.dec(this.#labels);
+    }
+  }
+
+  /** Triton-shaped statistics since the version was loaded. */
+  statistics(): ModelStatistics {
+    return {
+      name: this.name,
+      version: this.version,
+      last_inference: this.#lastInference,
+      inference_count: this.#inferenceCount,
+      execution_count: this.#executionCount,
+      inference_stats: { success: { ...this.#success }, fail: { ...this.#fail }, queue: { ...this.#queue }, compute_infer: { ...this.#compute } },
+      batch_stats: [...this.#bySize.entries()].sort(([a], [b]) => a - b).map(([batch_size, d]) => ({ batch_size, compute_infer: { ...d } })),
+      batcher: this.#batcher.stats(),
+      instances: this.#pool.stats(),
+    };
+  }
+
+  /** Sets the gauges that are read rather than counted (queue depth, readiness); call before a scrape. */
+  refreshGauges(): void {
+    if (!this.#metrics || this.#closing) return;
+    this.#metrics.queueDepth.set(this.#labels, this.#batcher.depth);
+    this.#metrics.ready.set(this.#labels, this.health().state === 'READY' ? 1 : 0);
+  }
+
+  /**
+   * Stops taking requests and closes the instances. With `drain`, queued and running requests are
+   * answered first. Safe to call more than once.
+   */
+  close(options: { drain: boolean }): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#batcher.close(options);
+      } finally {
+        await this.#pool.close();
+        this.#metrics?.forget(this.name, this.version);
+      }
+    })();
+    // A later call without drain cuts a drain short.
+    if (!options.drain) void this.#batcher.close(options);
+    return this.#closing;
+  }
+
+  #finish(outcome: Outcome, started: number, rows: number): void {
+    const ms = performance.now() - started;
+    const stat = outcome === 'success' ? this.#success : this.#fail;
+    stat.count++;
+    stat.ns += Math.round(ms * kNsPerMs);
+    if (outcome === 'success') {
+      this.#inferenceCount += rows;
+      this.#lastInference = Date.now();
+    }
+    if (this.#metrics) {
+      this.#metrics.requests.inc({ ...this.#labels, outcome });
+      if (outcome === 'success') this.#metrics.requestDuration.observe(this.#labels, ms / 1000);
+    }
+  }
+
+  #recordBatch(info: BatchInfo): void {
+    this.#executionCount++;
+    this.#compute.count++;
+    this.#compute.ns += Math.round(info.computeMs * kNsPerMs);
+    let bySize = this.#bySize.get(info.size);
+    if (!bySize) this.#bySize.set(info.size, (bySize = { count: 0, ns: 0 }));
+    bySize.count++;
+    bySize.ns += Math.round(info.computeMs * kNsPerMs);
+    for (const wait of info.queueWaitMs) {
+      this.#queue.count++;
+      this.#queue.ns += Math.round(wait * kNsPerMs);
+    }
+    const m = this.#metrics;
+    if (!m) return;
+    m.computeDuration.observe(this.#labels, info.computeMs / 1000);
+    m.batchSize.observe(this.#labels, info.size);
+    m.batchDelay.observe(this.#labels, info.delayMs / 1000);
+    for (const wait of info.queueWaitMs) m.queueDuration.observe(this.#labels, wait / 1000);
+    if (info.cost) {
+      m.batchCostFixed.set(this.#labels, info.cost.fixedMs / 1000);
+      m.batchCostPerRow.set(this.#labels, info.cost.perRowMs / 1000);
+    }
+  }
+}
+
+function outcomeOf(err: unknown): Outcome {
+  if (err instanceof QueueFullError) return 'shed';
+  if (err instanceof RequestTimeoutError) return 'timeout';
+  if (err instanceof InferenceRequestError || err instanceof BatchTooLargeError) return 'client_error';
+  return 'error';
+}
+
+/** A few facts from an mlscale artifact's metadata.json, shown as model metadata parameters. */
+async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined; // not an mlscale artifact: any ONNX model may be served
+  }
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of ['format', 'task', 'label', 'classes', 'model', 'createdAt'] as const) {
+    if (meta[key] !== undefined) out[key] = meta[key];
+  }
+  return Object.keys(out).length ? out : undefined;
+}

@@ -1,0 +1,137 @@
+/**
+ * The model server: a Fastify app speaking the Open Inference Protocol (KServe v2 / Triton REST)
+ * over a model repository, plus its lifecycle (listen, drain, close).
+ *
+ * Request bodies reach the routes as raw Buffers whatever their content type: the protocol codec
+ * parses JSON itself (safely, with secure-json-parse) and needs the raw bytes for the binary tensor
+ * extension anyway; it also means `curl -d` (form content type) works as users expect.
+ *
+ * @module
+ */
+import { isIP } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { MlscaleError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
+import { ServerMetrics } from './metrics.js';
+import type { ServeOptions } from './options.js';
+import { ModelRepository, type RepositorySource } from './repository.js';
+import { inferenceRoutes } from './routes/inference.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { repositoryRoutes } from './routes/repository.js';
+
+/** What every route can reach. */
+export interface ServerContext {
+  readonly options: Readonly<ServeOptions>;
+  readonly repository: ModelRepository;
+  readonly metrics: ServerMetrics;
+  /** True once shutdown has begun: readiness turns false first. */
+  draining(): boolean;
+}
+
+/** A running (or ready to run) model server. */
+export interface ModelServer {
+  readonly app: FastifyInstance;
+  readonly repository: ModelRepository;
+  readonly metrics: ServerMetrics;
+  /** Starts listening; resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
+  listen(): Promise<string>;
+  /**
+   * Graceful shutdown: readiness turns false, new connections are refused, in-flight and queued
+   * requests get up to `gracePeriodMs` to finish, then the rest are cut and every instance closes.
+   */
+  close(): Promise<void>;
+}
+
+/** Builds the server and loads its models. A model that fails to load is kept as not ready with its reason. */
+export async function createServer(options: Readonly<ServeOptions>, logger?: Logger): Promise<ModelServer> {
+  const metrics = new ServerMetrics();
+  const source: RepositorySource = options.model !== undefined ? { kind: 'single', path: options.model } : { kind: 'repository', root: options.modelRepository! };
+  const repository = new ModelRepository(source, options.modelOverrides, { metrics });
+  let draining = false;
+  const context: ServerContext = { options, repository, metrics, draining: () => draining };
+
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : {}),
+    bodyLimit: options.bodyLimit,
+    // Per-request log lines cost more than a small inference; errors are still logged with their request id.
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    keepAliveTimeout: 65_000, // longer than common load balancers' idle timeouts (nginx 60 s)
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v2 (see GET /v2) and /metrics` });
+  });
+  app.setErrorHandler((err: FastifyError | MlscaleError, request, reply) => {
+    const { status, message } = describeError(err, options.bodyLimit);
+    if (err instanceof QueueFullError || err instanceof ShuttingDownError) void reply.header('retry-after', '1');
+    if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof ShuttingDownError)) {
+      request.log.error({ err, url: request.url }, 'request failed');
+    }
+    void reply.code(status).send({ error: message });
+  });
+
+  await app.register(inferenceRoutes, { context });
+  await app.register(repositoryRoutes, { context });
+  await app.register(metricsRoutes, { context });
+
+  await repository.loadAll();
+  for (const entry of repository.index()) {
+    if (entry.state === 'READY') app.log.info({ model: entry.name, version: entry.version }, 'model ready');
+    else app.log.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model not ready');
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    repository,
+    metrics,
+    async listen() {
+      const address = await app.listen({ host: options.host, port: options.port });
+      return address.replace(/^http:\/\/\[?::1\]?:/, 'http://[::1]:');
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, options.gracePeriodMs);
+          timer.unref();
+        });
+        // Fastify stops accepting, answers 503 on kept-alive connections and waits for in-flight
+        // requests; the repository drains its queues. Past the grace period, queued work is cut.
+        const closed = Promise.all([app.close(), repository.close({ drain: true })]);
+        await Promise.race([closed, grace]);
+        await repository.close({ drain: false });
+        await closed;
+        clearTimeout(timer);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** An error's HTTP status and a message that says what was wrong. */
+function describeError(err: FastifyError | MlscaleError, bodyLimit: number): { status: number; message: string } {
+  if (err instanceof MlscaleError) return { status: err.status, message: err.message };
+  const fastifyError = err as FastifyError;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const e = new PayloadTooLargeError(`request body is larger than the server's limit of ${bodyLimit} bytes (--body-limit)`);
+    return { status: e.status, message: e.message };
+  }
+  const status = typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 ? fastifyError.statusCode : 500;
+  return { status, message: status >= 500 ? 'internal server error' : fastifyError.message };
+}
+
+/** Whether a host binds only the loopback interface. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
