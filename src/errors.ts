@@ -175,6 +175,15 @@ export class ShuttingDownError extends MlscaleError {
   override readonly status = 503;
 }
 
+/**
+ * The client closed its connection before its answer was ready; a request still queued is dropped
+ * unrun. 499 is nginx's "client closed request": no one receives it, but logs and metrics do.
+ */
+export class ClientClosedError extends MlscaleError {
+  readonly code = 'E_CLIENT_CLOSED';
+  override readonly status = 499;
+}
+
 /** An admin endpoint was called without the right bearer token. */
 export class UnauthorizedError extends MlscaleError {
   readonly code = 'E_UNAUTHORIZED';
@@ -212,6 +221,7 @@ export const errorClasses = [
   RequestTimeoutError,
   InstanceFailedError,
   ShuttingDownError,
+  ClientClosedError,
   UnauthorizedError,
   ForbiddenError,
 ] as const;

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Outcome label of a finished inference request. */
-export type Outcome = 'success' | 'client_error' | 'shed' | 'timeout' | 'error';
+export type Outcome = 'success' | 'client_error' | 'shed' | 'timeout' | 'cancelled' | 'error';
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -35,7 +35,7 @@ export class ServerMetrics {
     const labelNames = ['model', 'version'] as const;
     this.requests = new Counter({
       name: 'mlscale_inference_requests_total',
-      help: 'Inference requests finished, by model, version and outcome (success, client_error, shed, timeout, error).',
+      help: 'Inference requests finished, by model, version and outcome (success, client_error, shed, timeout, cancelled, error).',
       labelNames: ['model', 'version', 'outcome'] as const,
       registers: [registry],
     });
@@ -92,8 +92,22 @@ export class ServerMetrics {
     });
   }
 
-  /** Drops a model version's series when it is unloaded. */
-  forget(model: string, version: string): void {
+  /** Which loaded model version reports under each model/version label pair. */
+  readonly #owners = new Map<string, object>();
+
+  /**
+   * Records `owner` as the one reporting under these labels. A version reloaded in place shares its
+   * labels with the copy it replaces; that copy's `forget` must not drop the new one's series.
+   */
+  claim(model: string, version: string, owner: object): void {
+    this.#owners.set(`${model}\0${version}`, owner);
+  }
+
+  /** Drops a model version's series when it is unloaded; with `owner`, only if it still owns them. */
+  forget(model: string, version: string, owner?: object): void {
+    const key = `${model}\0${version}`;
+    if (owner !== undefined && this.#owners.has(key) && this.#owners.get(key) !== owner) return;
+    this.#owners.delete(key);
     for (const m of [this.requestDuration, this.queueDuration, this.computeDuration, this.batchSize, this.batchDelay, this.queueDepth, this.inFlight, this.instances, this.ready, this.batchCostFixed, this.batchCostPerRow]) {
       (m as Gauge<'model' | 'version'>).remove({ model, version });
     }

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   BatchTooLargeError,
+  ClientClosedError,
   InferenceRequestError,
   ModelLoadError,
   ModelNotReadyError,
@@ -126,6 +127,7 @@ export class ServedModel {
       },
       { onBatch: (info) => this.#recordBatch(info) },
     );
+    this.#metrics?.claim(this.name, this.version, this);
     this.#metrics?.instances.set(this.#labels, s.instances);
     this.#metrics?.ready.set(this.#labels, 1);
   }
@@ -242,7 +244,7 @@ export class ServedModel {
         await this.#batcher.close(options);
       } finally {
         await this.#pool.close();
-        this.#metrics?.forget(this.name, this.version);
+        this.#metrics?.forget(this.name, this.version, this);
       }
     })();
     // A later call without drain cuts a drain short.
@@ -293,6 +295,7 @@ export class ServedModel {
 function outcomeOf(err: unknown): Outcome {
   if (err instanceof QueueFullError) return 'shed';
   if (err instanceof RequestTimeoutError) return 'timeout';
+  if (err instanceof ClientClosedError) return 'cancelled';
   if (err instanceof InferenceRequestError || err instanceof BatchTooLargeError) return 'client_error';
   return 'error';
 }

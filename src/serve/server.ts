@@ -9,9 +9,9 @@
  * @module
  */
 import { isIP } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { MlscaleError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
+import { ClientClosedError, MlscaleError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import { ModelRepository, type RepositorySource } from './repository.js';
@@ -54,7 +54,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
     ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : {}),
     bodyLimit: options.bodyLimit,
     // Per-request log lines cost more than a small inference; errors are still logged with their request id.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -64,6 +64,8 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Draining: a kept-alive connection would hold app.close() open after its last answer.
+    if (draining) reply.header('connection', 'close');
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v2 (see GET /v2) and /metrics` });
@@ -71,7 +73,10 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   app.setErrorHandler((err: FastifyError | MlscaleError, request, reply) => {
     const { status, message } = describeError(err, options.bodyLimit);
     if (err instanceof QueueFullError || err instanceof ShuttingDownError) void reply.header('retry-after', '1');
-    if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof ShuttingDownError)) {
+    if (err instanceof ClientClosedError) {
+      // Nobody will read the answer; sending it still ends the request's lifecycle cleanly.
+      request.log.debug({ url: request.url }, err.message);
+    } else if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof ShuttingDownError)) {
       request.log.error({ err, url: request.url }, 'request failed');
     }
     void reply.code(status).send({ error: message });
@@ -108,6 +113,8 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
         // requests; the repository drains its queues. Past the grace period, queued work is cut.
         const closed = Promise.all([app.close(), repository.close({ drain: true })]);
         await Promise.race([closed, grace]);
+        // Past the grace period, connections still open (requests still running) are cut too.
+        app.server.closeAllConnections();
         await repository.close({ drain: false });
         await closed;
         clearTimeout(timer);

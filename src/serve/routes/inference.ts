@@ -9,7 +9,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ModelNotReadyError } from '../../errors.js';
+import { ClientClosedError, ModelNotReadyError } from '../../errors.js';
 import { version as mlscaleVersion } from '../../version.js';
 import type { ServedModel } from '../served-model.js';
 import type { ServerContext } from '../server.js';
@@ -72,7 +72,7 @@ async function infer(context: ServerContext, request: FastifyRequest<{ Params: M
   // The client going away drops its request if it is still queued: no work for no one.
   const abort = new AbortController();
   const onClose = (): void => {
-    if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the connection'));
+    if (!reply.raw.writableFinished) abort.abort(new ClientClosedError('the client closed the connection before the answer was ready'));
   };
   reply.raw.once('close', onClose);
   const body = request.body ?? Buffer.alloc(0);
