@@ -24,7 +24,8 @@
  */
 import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShapeError, ShuttingDownError } from '../errors.js';
 import { ArrivalRate, decideWait, fitBatchCost, kCostWindow, type BatchCost, type BatchSample } from './adaptive-delay.js';
-import type { BatchRunner, InferenceWork, Tensor, TensorData } from './types.js';
+import { mergeRows, signatureKey, splitRows } from './protocol/split-merge.js';
+import type { BatchRunner, InferenceWork, Tensor } from './types.js';
 
 /** Options of a `DynamicBatcher`. */
 export interface DynamicBatcherOptions {
@@ -105,13 +106,8 @@ interface Lane {
   holdSince?: number;
 }
 
-/**
- * The signature under which requests may merge: input names, datatypes and shapes beyond dim 0,
- * and the requested outputs.
- */
-export function signatureKey(work: InferenceWork): string {
-  return JSON.stringify([work.inputs.map((t) => [t.name, t.datatype, t.shape.slice(1)]), work.outputs]);
-}
+/** The key under which requests may share a batch (re-exported from the protocol codec). */
+export { signatureKey };
 
 /** Merges concurrent requests for one model version into batches for its instances. */
 export class DynamicBatcher {
@@ -376,7 +372,7 @@ export class DynamicBatcher {
     this.#batches++;
     let run: Promise<Tensor[]>;
     try {
-      const inputs = items.length === 1 ? items[0]!.work.inputs : mergeInputs(items.map((p) => p.work), rows);
+      const inputs = items.length === 1 ? items[0]!.work.inputs : mergeRows(items.map((p) => p.work.inputs));
       run = this.#runner.run(inputs, items[0]!.work.outputs);
     } catch (err) {
       run = Promise.reject(err);
@@ -396,9 +392,10 @@ export class DynamicBatcher {
   #succeeded(items: Pending[], rows: number, outputs: Tensor[], info: BatchInfo): void {
     let parts: Tensor[][];
     try {
-      parts = items.length === 1 ? [outputs] : splitOutputs(outputs, items.map((p) => p.work.rows), rows);
+      // Copies: each response owns its buffers and never pins the whole batch.
+      parts = items.length === 1 ? [outputs] : splitRows(outputs, items.map((p) => p.work.rows), { copy: true });
     } catch (err) {
-      this.#failed(items, err);
+      this.#failed(items, new InstanceFailedError(`${(err as Error).message}: the model's outputs cannot be split per request; serve it with maxBatchSize 0`, { cause: err }));
       return;
     }
     items.forEach((p, i) => this.#settle(p, () => p.resolve(parts[i]!)));
@@ -428,53 +425,6 @@ function headOf(lane: Lane): Pending | undefined {
     if (lane.items[i]!.state === 'queued') return lane.items[i];
   }
   return undefined;
-}
-
-type TypedData = Exclude<TensorData, string[]>;
-
-/** Concatenates the requests' inputs along dim 0, into fresh buffers the runner may own. */
-function mergeInputs(works: readonly InferenceWork[], rows: number): Tensor[] {
-  return works[0]!.inputs.map((first, i) => {
-    const parts = works.map((w) => w.inputs[i]!.data);
-    let data: TensorData;
-    if (Array.isArray(first.data)) {
-      data = (parts as string[][]).flat();
-    } else {
-      const Ctor = first.data.constructor as new (length: number) => TypedData;
-      const total = parts.reduce((sum, d) => sum + d.length, 0);
-      const merged = new Ctor(total);
-      let offset = 0;
-      for (const part of parts as TypedData[]) {
-        (merged as { set(a: ArrayLike<number | bigint>, o: number): void }).set(part, offset);
-        offset += part.length;
-      }
-      data = merged;
-    }
-    return { name: first.name, datatype: first.datatype, shape: [rows, ...first.shape.slice(1)], data };
-  });
-}
-
-/**
- * Splits a merged batch's outputs back into each request's rows. Copies, not views: each response
- * owns its buffer, so it may be transferred or kept without pinning the whole batch.
- */
-function splitOutputs(outputs: readonly Tensor[], rowsPerRequest: readonly number[], rows: number): Tensor[][] {
-  const parts: Tensor[][] = rowsPerRequest.map(() => []);
-  for (const out of outputs) {
-    if (out.shape[0] !== rows) {
-      throw new InstanceFailedError(
-        `output "${out.name}" has shape [${out.shape.join(', ')}] for a batch of ${rows} rows, so it cannot be split per request; serve this model with maxBatchSize 0`,
-      );
-    }
-    const rowSize = out.shape.slice(1).reduce((a, b) => a * b, 1);
-    let start = 0;
-    rowsPerRequest.forEach((r, i) => {
-      const data = out.data.slice(start * rowSize, (start + r) * rowSize) as TensorData;
-      parts[i]!.push({ name: out.name, datatype: out.datatype, shape: [r, ...out.shape.slice(1)], data });
-      start += r;
-    });
-  }
-  return parts;
 }
 
 function validateOptions(o: DynamicBatcherOptions): void {

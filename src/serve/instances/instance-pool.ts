@@ -19,9 +19,9 @@ import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../errors.js';
 import { siblingModuleUrl } from '../../util/module-url.js';
+import { datatypeFromOnnx } from '../protocol/datatypes.js';
 import type { BatchRunner, ModelSignature, Tensor, TensorMetadata } from '../types.js';
 import {
-  datatypeOf,
   ownedTensor,
   transferListOf,
   type FromWorker,
@@ -483,7 +483,7 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
  */
 function toSignature(raw: RawMetadata, source: string): ModelSignature {
   const convert = (m: RawValueMetadata): TensorMetadata | undefined => {
-    const datatype = m.type === undefined ? undefined : datatypeOf(m.type);
+    const datatype = m.type === undefined ? undefined : datatypeFromOnnx(m.type);
     if (datatype === undefined) return undefined;
     // Symbolic ("N") and unknown dimensions both come back as strings.
     return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };

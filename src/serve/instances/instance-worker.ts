@@ -9,10 +9,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { datatypeFromOnnx, ortTensorType } from '../protocol/datatypes.js';
 import type { Datatype, Tensor, TensorData } from '../types.js';
 import {
-  datatypeOf,
-  ortTypeOf,
   ownedTensor,
   transferListOf,
   type FromWorker,
@@ -61,12 +60,12 @@ async function run(session: ort.InferenceSession, message: RunMessage): Promise<
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of message.inputs) {
-      feeds[t.name] = new ort.Tensor(ortTypeOf[t.datatype] as ort.Tensor.Type, t.data as never, [...t.shape]);
+      feeds[t.name] = new ort.Tensor(ortTensorType(t.datatype) as ort.Tensor.Type, t.data as never, [...t.shape]);
     }
     const results = await session.run(feeds, [...message.outputs]);
     const outputs: Tensor[] = message.outputs.map((name) => {
       const value = results[name]!;
-      const datatype: Datatype | undefined = datatypeOf(value.type);
+      const datatype: Datatype | undefined = datatypeFromOnnx(value.type);
       // The pool refuses such models at load; this guards a model whose output type is decided at run time.
       if (datatype === undefined) throw new Error(`output "${name}" has type ${value.type}, which the inference protocol cannot carry`);
       return ownedTensor({ name, datatype, shape: [...value.dims], data: value.data as TensorData });

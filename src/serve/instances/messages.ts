@@ -1,11 +1,11 @@
 /**
  * The message protocol between an instance pool (main thread) and its instance workers: one typed
- * union per direction, plus the datatype table both sides share. Imported by the worker, so it
+ * union per direction, plus transfer helpers. Imported by the worker, so it
  * must stay free of main-side code.
  *
  * @module
  */
-import type { Datatype, Tensor } from '../types.js';
+import type { Tensor } from '../types.js';
 
 /** What a worker is started with (`workerData`). */
 export interface InstanceWorkerData {
@@ -81,31 +81,6 @@ export interface RunFailedMessage {
 
 /** Every message a worker sends. */
 export type FromWorker = ReadyMessage | LoadFailedMessage | ResultMessage | RunFailedMessage;
-
-/** onnxruntime's tensor type for each protocol datatype. */
-export const ortTypeOf: Readonly<Record<Datatype, string>> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
-
-/** The protocol datatype of an onnxruntime tensor type; undefined for types the protocol lacks (bfloat16, int4, ...). */
-export function datatypeOf(ortType: string): Datatype | undefined {
-  for (const [datatype, type] of Object.entries(ortTypeOf)) {
-    if (type === ortType) return datatype as Datatype;
-  }
-  return undefined;
-}
 
 /**
  * The buffers to transfer with `tensors`: each typed array's buffer, which must be one it owns
