@@ -107,6 +107,8 @@ export class ModelRepository {
       const settings: ModelSettings = { ...defaultModelSettings(), ...config, ...this.#overrides };
       const model = await ServedModel.load({ name, version, path: found.modelPath, metadataPath: found.metadataPath, settings }, this.#hooks);
       const previous = slot.versions.get(version);
+      // An unload (or a failed load of an unknown model) that ran while this load waited dropped the slot: serve from it again.
+      if (!this.#slots.has(name)) this.#slots.set(name, slot);
       slot.versions.set(version, model);
       slot.current = model;
       slot.failure = undefined;
@@ -120,7 +122,14 @@ export class ModelRepository {
       return model;
     } catch (err) {
       const reason = (err as Error).message;
-      if (!slot.current) slot.failure = { version, reason };
+      if (!slot.current) {
+        // A model that is not in the repository is unknown (404), not a failed model that keeps the server unready.
+        if (err instanceof ModelNotFoundError) {
+          if (this.#slots.get(name) === slot) this.#slots.delete(name);
+        } else {
+          slot.failure = { version, reason };
+        }
+      }
       throw err instanceof ModelLoadError || err instanceof ModelNotFoundError ? err : new ModelLoadError(`${name}: ${reason}`, { cause: err });
     }
   }
