@@ -61,6 +61,8 @@ export class ModelRepository {
   readonly #overrides: Readonly<Partial<ModelSettings>>;
   readonly #hooks: ServedModelHooks;
   readonly #slots = new Map<string, Slot>();
+  /** The models close() is closing. */
+  readonly #closing = new Set<ServedModel>();
 
   constructor(source: RepositorySource, overrides: Readonly<Partial<ModelSettings>>, hooks: ServedModelHooks = {}) {
     this.#source = source;
@@ -194,9 +196,10 @@ export class ModelRepository {
 
   /** Closes every model; `drain` lets queued requests finish first. */
   async close(options: { drain: boolean }): Promise<void> {
-    const models = this.models();
+    // Remembered, so that a later close without drain (the end of the grace period) still reaches them.
+    for (const m of this.models()) this.#closing.add(m);
     this.#slots.clear();
-    await Promise.all(models.map((m) => m.close(options)));
+    await Promise.all([...this.#closing].map((m) => m.close(options)));
   }
 
   #slot(name: string): Slot {

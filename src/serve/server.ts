@@ -113,9 +113,9 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
         // requests; the repository drains its queues. Past the grace period, queued work is cut.
         const closed = Promise.all([app.close(), repository.close({ drain: true })]);
         await Promise.race([closed, grace]);
-        // Past the grace period, connections still open (requests still running) are cut too.
-        app.server.closeAllConnections();
         await repository.close({ drain: false });
+        // Past the grace period, connections still open (a slow upload, say) are cut too.
+        app.server.closeAllConnections();
         await closed;
         clearTimeout(timer);
       })();
