@@ -14,7 +14,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
-import { ModelLoadError, ModelNotFoundError, ModelNotReadyError } from '../errors.js';
+import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, ShuttingDownError } from '../errors.js';
 import { readModelConfig } from './model-config.js';
 import { defaultModelSettings, type ModelSettings } from './options.js';
 import { ServedModel, type ServedModelHooks } from './served-model.js';
@@ -63,6 +63,8 @@ export class ModelRepository {
   readonly #slots = new Map<string, Slot>();
   /** The models close() is closing. */
   readonly #closing = new Set<ServedModel>();
+  /** Set by close(): loads are refused, and one that finishes afterwards closes what it loaded. */
+  #closed = false;
 
   constructor(source: RepositorySource, overrides: Readonly<Partial<ModelSettings>>, hooks: ServedModelHooks = {}) {
     this.#source = source;
@@ -94,6 +96,7 @@ export class ModelRepository {
    */
   load(name: string): Promise<ServedModel> {
     checkModelName(name);
+    if (this.#closed) return Promise.reject(new ShuttingDownError('the server is shutting down and loads no models'));
     const slot = this.#slot(name);
     const run = slot.busy.then(() => this.#load(name, slot));
     slot.busy = run.catch(() => undefined);
@@ -108,6 +111,11 @@ export class ModelRepository {
       const config = await readModelConfig(found.configPath);
       const settings: ModelSettings = { ...defaultModelSettings(), ...config, ...this.#overrides };
       const model = await ServedModel.load({ name, version, path: found.modelPath, metadataPath: found.metadataPath, settings }, this.#hooks);
+      if (this.#closed) {
+        // The server began shutting down while this version loaded: nothing else would ever close its instances.
+        await model.close({ drain: false });
+        throw new ShuttingDownError(`model "${name}" version ${version} finished loading after the server began shutting down; it was closed`);
+      }
       const previous = slot.versions.get(version);
       // An unload (or a failed load of an unknown model) that ran while this load waited dropped the slot: serve from it again.
       if (!this.#slots.has(name)) this.#slots.set(name, slot);
@@ -132,7 +140,7 @@ export class ModelRepository {
           slot.failure = { version, reason };
         }
       }
-      throw err instanceof ModelLoadError || err instanceof ModelNotFoundError ? err : new ModelLoadError(`${name}: ${reason}`, { cause: err });
+      throw err instanceof ModelLoadError || err instanceof ModelNotFoundError || err instanceof ShuttingDownError ? err : new ModelLoadError(`${name}: ${reason}`, { cause: err });
     }
   }
 
@@ -196,6 +204,7 @@ export class ModelRepository {
 
   /** Closes every model; `drain` lets queued requests finish first. */
   async close(options: { drain: boolean }): Promise<void> {
+    this.#closed = true;
     // Remembered, so that a later close without drain (the end of the grace period) still reaches them.
     for (const m of this.models()) this.#closing.add(m);
     this.#slots.clear();
