@@ -120,12 +120,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
       signals++;
       if (signals > 1) {
         logger.warn({ signal }, 'second signal: exiting without waiting');
-        resolve(1);
+        // Resolving alone would change nothing: sockets and instance threads keep the process alive
+        // through the drain. This cuts the drain instead; batches already running still finish, since
+        // exiting while onnxruntime runs in a worker thread aborts the process.
+        void server.close({ now: true });
         return;
       }
       logger.info({ signal, gracePeriodMs: options.gracePeriodMs }, 'shutting down: draining in-flight requests');
       server.close().then(
         () => {
+          if (signals > 1) return resolve(1);
           logger.info('shut down cleanly');
           resolve(0);
         },

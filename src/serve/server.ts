@@ -38,8 +38,10 @@ export interface ModelServer {
   /**
    * Graceful shutdown: readiness turns false, new connections are refused, in-flight and queued
    * requests get up to `gracePeriodMs` to finish, then the rest are cut and every instance closes.
+   * With `now` (also on a later call), what is left of the grace period is skipped: only batches
+   * already running on an instance still finish.
    */
-  close(): Promise<void>;
+  close(how?: { now?: boolean }): Promise<void>;
 }
 
 /** Builds the server and loads its models. A model that fails to load is kept as not ready with its reason. */
@@ -93,6 +95,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   }
 
   let closing: Promise<void> | undefined;
+  let endGrace: (() => void) | undefined;
   return {
     app,
     repository,
@@ -101,11 +104,12 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       const address = await app.listen({ host: options.host, port: options.port });
       return address.replace(/^http:\/\/\[?::1\]?:/, 'http://[::1]:');
     },
-    close() {
+    close(how = {}) {
       closing ??= (async () => {
         draining = true;
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<void>((resolve) => {
+          endGrace = resolve;
           timer = setTimeout(resolve, options.gracePeriodMs);
           timer.unref();
         });
@@ -119,6 +123,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
         await closed;
         clearTimeout(timer);
       })();
+      if (how.now) endGrace?.();
       return closing;
     },
   };
