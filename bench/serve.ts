@@ -9,11 +9,11 @@
  * - dynamic batching against none (`--max-batch-size 0`) on the heavy model;
  * - latency p50/p99 at 50% and 80% of the heavy model's measured maximum throughput.
  *
- * Servers and the load generator (autocannon) run as separate processes; everything shares this
+ * Servers and the load generator (wrk when on PATH, else autocannon; autocannon for fixed-rate runs) run as separate processes; everything shares this
  * 2-core machine, as a load generator on the same host would. Repeats (`--repeats`, default 3) and
  * reports medians; `--quick` runs short and once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -27,13 +27,25 @@ import type { ModelSpec, PreprocessingSpec } from '../src/model/spec.js';
 import { packageRoot } from '../src/util/package-root.js';
 
 const { values: args } = parseArgs({
-  options: { repeats: { type: 'string' }, quick: { type: 'boolean' }, duration: { type: 'string' }, connections: { type: 'string' } },
+  options: {
+    repeats: { type: 'string' },
+    quick: { type: 'boolean' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    generator: { type: 'string' },
+  },
 });
 const quick = args.quick === true;
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const duration = Number(args.duration ?? (quick ? 4 : 10));
 const connections = Number(args.connections ?? 64);
 const cores = availableParallelism();
+// wrk (C) takes less CPU per request than autocannon (JS), leaving more of this shared machine to
+// the servers measured; it cannot hold a fixed rate, so autocannon runs the latency-at-rate runs.
+const hasWrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+const generator = args.generator ?? (hasWrk ? 'wrk' : 'autocannon');
+if (generator !== 'wrk' && generator !== 'autocannon') throw new Error(`--generator must be wrk or autocannon, got ${generator}`);
+if (generator === 'wrk' && !hasWrk) throw new Error('--generator wrk: wrk is not on PATH (apt-get install wrk)');
 const root = packageRoot();
 const log = (line = '') => process.stdout.write(line + '\n');
 const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -123,8 +135,49 @@ async function startBare(responseFile: string): Promise<{ url: string; child: Ch
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-/** Runs autocannon in its own process against one URL. */
+/** Runs the load generator in its own process against one URL: wrk for closed-loop runs when present, autocannon at a fixed rate. */
 async function load(url: string, body: string, seconds: number, rate?: number): Promise<Load> {
+  return rate === undefined && generator === 'wrk' ? wrk(url, body, seconds) : autocannonLoad(url, body, seconds, rate);
+}
+
+let luaScript: string | undefined;
+
+async function wrk(url: string, body: string, seconds: number): Promise<Load> {
+  if (luaScript === undefined) {
+    luaScript = join(await mkdtemp(join(tmpdir(), 'mlscale-wrk-')), 'post.lua');
+    await writeFile(
+      luaScript,
+      'wrk.method = "POST"\nlocal f = io.open(os.getenv("MLSCALE_BODY"), "r"); wrk.body = f:read("*a"); f:close()\nwrk.headers["Content-Type"] = "application/json"\n',
+    );
+  }
+  const bodyFile = join(luaScript, '..', 'body.json');
+  await writeFile(bodyFile, body);
+  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaScript, url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, MLSCALE_BODY: bodyFile },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.once('exit', r));
+  const ms = (label: string): number => {
+    const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    if (!m) return NaN;
+    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+  };
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
+  const requests = num(/(\d+) requests in/);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: ms('50'),
+    p99: ms('99'),
+    requests,
+    errors: num(/Socket errors: connect (\d+)/),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+    timeouts: num(/timeout (\d+)/),
+  };
+}
+
+async function autocannonLoad(url: string, body: string, seconds: number, rate?: number): Promise<Load> {
   const options = {
     url,
     method: 'POST',
@@ -171,7 +224,7 @@ function describe(l: Load): string {
 
 async function main(): Promise<void> {
   log(`# mlscale serve benchmark — ${new Date().toISOString()}`);
-  log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; autocannon ${connections} connections, ${duration} s runs; repeats ${repeats} (medians)`);
+  log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; ${generator} with ${connections} connections (autocannon at fixed rates), ${duration} s runs; repeats ${repeats} (medians)`);
   const dir = await mkdtemp(join(tmpdir(), 'mlscale-bench-serve-'));
   try {
     const heavy = mlpBytes(256, [2048, 2048, 2048], 10);

@@ -34,8 +34,8 @@ Per-model settings (override each model's config.json)
   --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
   --allow-spinning          let idle onnxruntime threads spin (lower latency, burns CPU)  [off]
   --max-batch-size N        rows merged into one batch; 0 turns dynamic batching off  [${m.maxBatchSize}]
-  --max-queue-delay-ms MS   how long a partial batch waits for more requests, or 'auto' to
-                            learn the batch cost and wait only while waiting pays  [${m.maxQueueDelayMs}]
+  --max-queue-delay-ms MS   how long a partial batch waits for more requests, or 'auto': learn
+                            the batch cost and wait only while waiting pays  [${m.maxQueueDelayMs}]
   --max-queue N             requests queued per model; beyond it, 503 with Retry-After  [${m.maxQueue}]
   --request-timeout-ms MS   a request's whole budget, queueing included; then 504  [${m.requestTimeoutMs}]
 Operations
@@ -47,11 +47,13 @@ Operations
   --log-level LEVEL         fatal | error | warn | info | debug | trace | silent  [${s.logLevel}]
   -h, --help                this help
 
-Defaults come from the CPU count (${cores} here): one instance per core with one onnxruntime thread
-each and no spinning, so instances x intra-op threads = cores and threads never fight over them.
-onnxruntime runs a session synchronously on its calling thread, so every session lives in a worker
-thread and the HTTP thread only parses, batches and answers. Running several replicas on one
-machine? Divide: --instances = cores / replicas.`;
+Defaults come from the CPU count (${cores} here): one instance per four cores (at least one), each
+with cores / instances onnxruntime threads, so instances x intra-op threads = cores and threads
+never fight over them; few instances, because each one splits the queue and makes batches
+smaller. No spinning, so idle onnxruntime threads leave the cores to the HTTP thread.
+onnxruntime runs a session synchronously on its calling thread, so every session lives in a
+worker thread and the HTTP thread only parses, batches and answers. Running several replicas on
+one machine? Divide the cores between them (--intra-op-threads = cores / replicas).`;
 
 const flags: FlagSpec = {
   model: { type: 'string' },
