@@ -15,7 +15,7 @@ import {
   QueueFullError,
   RequestTimeoutError,
 } from '../errors.js';
-import { DynamicBatcher, type BatchInfo, type DynamicBatcherStats } from './batcher.js';
+import { DynamicBatcher, type BatchInfo, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
 import type { ModelSettings } from './options.js';
@@ -94,6 +94,8 @@ export class ServedModel {
   readonly #batcher: DynamicBatcher;
   readonly #metrics: ServerMetrics | undefined;
   readonly #labels: { model: string; version: string };
+  /** Series bound to this version's labels once: prom-client hashes labels on every unbound call. */
+  readonly #series: BoundSeries | undefined;
   readonly #parameters: Record<string, unknown> | undefined;
   #closing: Promise<void> | undefined;
   // Statistics (Triton's shape).
@@ -114,6 +116,7 @@ export class ServedModel {
     this.#pool = pool;
     this.#metrics = hooks.metrics;
     this.#labels = { model: spec.name, version: spec.version };
+    this.#series = hooks.metrics ? bindSeries(hooks.metrics, this.#labels) : undefined;
     this.#parameters = parameters;
     const s = spec.settings;
     this.#batcher = new DynamicBatcher(
@@ -186,10 +189,10 @@ export class ServedModel {
    * @throws {InferenceRequestError | BatchTooLargeError} (400/413) for a request that does not fit the model.
    * @throws {QueueFullError} (503) when the queue is full; {RequestTimeoutError} (504) past the budget.
    */
-  async infer(body: unknown, headers: RequestHeaders, signal?: AbortSignal): Promise<EncodedResponse> {
+  async infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
     const started = performance.now();
     if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
-    this.#metrics?.inFlight.inc(this.#labels);
+    this.#series?.inFlight.inc();
     try {
       const request = decodeInferRequest(body, headers, this.signature, { maxBatchSize: this.signature.batchable ? this.settings.maxBatchSize : 0 });
       const tensors = await this.#batcher.submit(request.work, signal);
@@ -208,7 +211,7 @@ export class ServedModel {
       this.#finish(outcomeOf(err), started, 0);
       throw err;
     } finally {
-      this.#metrics?.inFlight.dec(this.#labels);
+      this.#series?.inFlight.dec();
     }
   }
 
@@ -261,9 +264,12 @@ export class ServedModel {
       this.#inferenceCount += rows;
       this.#lastInference = Date.now();
     }
-    if (this.#metrics) {
-      this.#metrics.requests.inc({ ...this.#labels, outcome });
-      if (outcome === 'success') this.#metrics.requestDuration.observe(this.#labels, ms / 1000);
+    const series = this.#series;
+    if (series) {
+      let counter = series.requests.get(outcome);
+      if (!counter) series.requests.set(outcome, (counter = this.#metrics!.requests.labels({ ...this.#labels, outcome })));
+      counter.inc();
+      if (outcome === 'success') series.requestDuration.observe(ms / 1000);
     }
   }
 
@@ -279,17 +285,43 @@ export class ServedModel {
       this.#queue.count++;
       this.#queue.ns += Math.round(wait * kNsPerMs);
     }
-    const m = this.#metrics;
-    if (!m) return;
-    m.computeDuration.observe(this.#labels, info.computeMs / 1000);
-    m.batchSize.observe(this.#labels, info.size);
-    m.batchDelay.observe(this.#labels, info.delayMs / 1000);
-    for (const wait of info.queueWaitMs) m.queueDuration.observe(this.#labels, wait / 1000);
+    const series = this.#series;
+    if (!series) return;
+    series.computeDuration.observe(info.computeMs / 1000);
+    series.batchSize.observe(info.size);
+    series.batchDelay.observe(info.delayMs / 1000);
+    for (const wait of info.queueWaitMs) series.queueDuration.observe(wait / 1000);
     if (info.cost) {
-      m.batchCostFixed.set(this.#labels, info.cost.fixedMs / 1000);
-      m.batchCostPerRow.set(this.#labels, info.cost.perRowMs / 1000);
+      series.batchCostFixed.set(info.cost.fixedMs / 1000);
+      series.batchCostPerRow.set(info.cost.perRowMs / 1000);
     }
   }
+}
+
+interface BoundSeries {
+  readonly inFlight: { inc(): void; dec(): void };
+  readonly requests: Map<Outcome, { inc(): void }>;
+  readonly requestDuration: { observe(v: number): void };
+  readonly queueDuration: { observe(v: number): void };
+  readonly computeDuration: { observe(v: number): void };
+  readonly batchSize: { observe(v: number): void };
+  readonly batchDelay: { observe(v: number): void };
+  readonly batchCostFixed: { set(v: number): void };
+  readonly batchCostPerRow: { set(v: number): void };
+}
+
+function bindSeries(m: ServerMetrics, labels: { model: string; version: string }): BoundSeries {
+  return {
+    inFlight: m.inFlight.labels(labels),
+    requests: new Map(),
+    requestDuration: m.requestDuration.labels(labels),
+    queueDuration: m.queueDuration.labels(labels),
+    computeDuration: m.computeDuration.labels(labels),
+    batchSize: m.batchSize.labels(labels),
+    batchDelay: m.batchDelay.labels(labels),
+    batchCostFixed: m.batchCostFixed.labels(labels),
+    batchCostPerRow: m.batchCostPerRow.labels(labels),
+  };
 }
 
 function outcomeOf(err: unknown): Outcome {

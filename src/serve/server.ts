@@ -64,10 +64,12 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+  // A callback hook, not an async one: it runs on every response, and a promise each costs.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id);
     // Draining: a kept-alive connection would hold app.close() open after its last answer.
-    if (draining) reply.header('connection', 'close');
+    if (draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v2 (see GET /v2) and /metrics` });

@@ -8,7 +8,9 @@
  *
  * @module
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CancelSignal } from '../batcher.js';
 import { ClientClosedError, ModelNotReadyError } from '../../errors.js';
 import { version as mlscaleVersion } from '../../version.js';
 import type { ServedModel } from '../served-model.js';
@@ -70,14 +72,37 @@ export async function inferenceRoutes(app: FastifyInstance, { context }: { conte
 async function infer(context: ServerContext, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<unknown> {
   const model = modelOf(context, request.params);
   // The client going away drops its request if it is still queued: no work for no one.
-  const abort = new AbortController();
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) abort.abort(new ClientClosedError('the client closed the connection before the answer was ready'));
-  };
-  reply.raw.once('close', onClose);
+  const signal = new ConnectionSignal(reply.raw);
   const body = request.body ?? Buffer.alloc(0);
-  const response = await model.infer(body, request.headers, abort.signal);
+  const response = await model.infer(body, request.headers, signal);
   return reply.headers(response.headers).send(response.body);
+}
+
+/**
+ * Aborts when the connection closes before the response is finished. Lighter than an
+ * AbortController per request, and enough for the batcher, which adds at most one listener.
+ */
+class ConnectionSignal implements CancelSignal {
+  aborted = false;
+  reason: unknown;
+  #listener: (() => void) | undefined;
+
+  constructor(response: ServerResponse) {
+    response.once('close', () => {
+      if (response.writableFinished) return;
+      this.aborted = true;
+      this.reason = new ClientClosedError('the client closed the connection before the answer was ready');
+      this.#listener?.();
+    });
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
 }
 
 /** The model version a request names: 404 if unknown, 503 if it cannot answer now. */
