@@ -76,12 +76,12 @@ async function dispatch(): Promise<void> {
   }
 }
 
-async function timeRun(options: Partial<TrainingOptions>): Promise<{ total: number; train: number; accuracy: number }> {
+async function timeRun(options: Partial<TrainingOptions>): Promise<{ total: number; train: number; trainStage: number; accuracy: number }> {
   const o = resolveTrainingOptions({ out: '/dev/null', ...options });
   const executor = createExecutor(o.executor, { workers: o.workers });
   try {
     const r = await runTraining(openSource(o.data), executor, o);
-    return { total: r.timings.total / 1000, train: r.timings.phases.train / 1000, accuracy: r.metrics.task === 'classification' ? r.metrics.accuracy : NaN };
+    return { total: r.timings.total / 1000, train: r.timings.phases.train / 1000, trainStage: r.timings.stages.train / 1000, accuracy: r.metrics.task === 'classification' ? r.metrics.accuracy : NaN };
   } finally {
     await executor.close();
   }
@@ -233,12 +233,14 @@ async function sklearn(): Promise<void> {
     const skAccuracy = curve.at(-1)!.accuracy;
     const target = Math.min(one.accuracy, skAccuracy);
     const reach = curve.find((c) => c.accuracy >= target);
-    log(`scikit-learn ${version} (/usr/bin/python3), single-threaded; mlscale train phase only (data loading excluded on both sides)`);
-    log('| trainer | seconds | held-out accuracy | ratio to scikit-learn |');
-    log('| --- | --- | --- | --- |');
-    log(`| scikit-learn MLPClassifier | ${fmt(skSeconds, 3)} | ${fmt(skAccuracy, 4)} | 1.00 |`);
-    log(`| mlscale inline (1 worker) | ${fmt(one.train, 3)} | ${fmt(one.accuracy, 4)} | ${fmt(one.train / skSeconds)} |`);
-    log(`| mlscale threads (2 workers) | ${fmt(two.train, 3)} | ${fmt(two.accuracy, 4)} | ${fmt(two.train / skSeconds)} |`);
+    log(`scikit-learn ${version} (/usr/bin/python3), single-threaded, fit on in-memory preprocessed arrays.`);
+    log('mlscale streams the data: every epoch regenerates and preprocesses each batch inside its task. "train stage" is');
+    log('the optimiser compute alone (onnxruntime train steps and Adam), comparable to scikit-learn\'s fit; "train phase" is the wall time of all epochs, streaming included.');
+    log('| trainer | train stage (s) | train phase (s) | held-out accuracy | ratio to scikit-learn (stage / phase) |');
+    log('| --- | --- | --- | --- | --- |');
+    log(`| scikit-learn MLPClassifier | ${fmt(skSeconds, 3)} | ${fmt(skSeconds, 3)} | ${fmt(skAccuracy, 4)} | 1.00 |`);
+    log(`| mlscale inline (1 worker) | ${fmt(one.trainStage, 3)} | ${fmt(one.train, 3)} | ${fmt(one.accuracy, 4)} | ${fmt(one.trainStage / skSeconds)} / ${fmt(one.train / skSeconds)} |`);
+    log(`| mlscale threads (2 workers) | ${fmt(two.trainStage / 2, 3)} (summed over tasks / 2) | ${fmt(two.train, 3)} | ${fmt(two.accuracy, 4)} | ${fmt(two.trainStage / 2 / skSeconds)} / ${fmt(two.train / skSeconds)} |`);
     if (reach) log(`scikit-learn first reached accuracy ${fmt(target, 4)} after ${fmt(reach.seconds, 3)} s (epoch ${curve.indexOf(reach) + 1})`);
     log(`scikit-learn per-epoch accuracy: ${curve.map((c) => fmt(c.accuracy, 4)).join(', ')}`);
   } finally {
