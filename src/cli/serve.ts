@@ -13,6 +13,8 @@ import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 const cores = availableParallelism();
 const m = defaultModelSettings(cores);
 const s = kDefaultServeOptions;
+/** A second: health checks commonly poll every 1–5 s; raise it to match your load balancer's interval. */
+const kCliUnreadyDelayMs = 1000;
 
 /** `mlscale serve --help`. */
 export const serveHelp = `Usage: mlscale serve (--model PATH | --model-repository DIR) [options]
@@ -43,7 +45,9 @@ Operations
                             unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
                             repository API answers only on a loopback address.
   --no-repository-api       turn the repository API off
-  --grace-period-ms MS      on SIGTERM/SIGINT, how long in-flight requests may take  [${s.gracePeriodMs}]
+  --unready-delay-ms MS     on SIGTERM/SIGINT, how long readiness reports false while the server
+                            still serves, so load balancers stop sending first  [${kCliUnreadyDelayMs}]
+  --grace-period-ms MS      then, how long in-flight and queued requests may take  [${s.gracePeriodMs}]
   --log-level LEVEL         fatal | error | warn | info | debug | trace | silent  [${s.logLevel}]
   -h, --help                this help
 
@@ -71,6 +75,7 @@ const flags: FlagSpec = {
   'admin-token': { type: 'string' },
   'no-repository-api': { type: 'boolean' },
   'grace-period-ms': { type: 'string' },
+  'unready-delay-ms': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -107,6 +112,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,
     gracePeriodMs: numberFlag(v['grace-period-ms']),
+    unreadyDelayMs: numberFlag(v['unready-delay-ms']) ?? kCliUnreadyDelayMs,
     logLevel,
     modelOverrides: overrides,
   });

@@ -44,6 +44,11 @@ export interface ServeOptions {
   readonly repositoryApi: boolean;
   /** How long SIGTERM/SIGINT waits for in-flight requests, in ms. */
   readonly gracePeriodMs: number;
+  /**
+   * On shutdown, how long readiness reports false while the server still serves, before it stops
+   * accepting, in ms: long enough for a load balancer's health check to notice.
+   */
+  readonly unreadyDelayMs: number;
   /** `info`, `warn`, `error`, `silent`, ... (pino levels). */
   readonly logLevel: string;
   /** Per-model settings given as flags: they override every model's config.json. */
@@ -78,6 +83,7 @@ export const kDefaultServeOptions = {
   bodyLimit: 32 * 1024 * 1024, // 32 MiB
   repositoryApi: true,
   gracePeriodMs: 10_000,
+  unreadyDelayMs: 0, // the library closes at once; `mlscale serve` sets its own default
   logLevel: 'info',
   modelOverrides: {},
 } as const;
@@ -92,6 +98,7 @@ export function resolveServeOptions(options: Partial<ServeOptions>): Readonly<Se
   integer('--port', o.port, 0, 65535);
   integer('--body-limit', o.bodyLimit, 1024, 2 ** 31);
   integer('--grace-period-ms', o.gracePeriodMs, 0, 3_600_000);
+  integer('--unready-delay-ms', o.unreadyDelayMs, 0, 600_000);
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8)) {
     fail('--admin-token', 'a string of at least 8 characters', o.adminToken === undefined ? undefined : '<hidden>');
   }

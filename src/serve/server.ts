@@ -98,6 +98,8 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
 
   let closing: Promise<void> | undefined;
   let endGrace: (() => void) | undefined;
+  let endUnready: (() => void) | undefined;
+  let cutNow = false;
   return {
     app,
     repository,
@@ -107,12 +109,24 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       return address.replace(/^http:\/\/\[?::1\]?:/, 'http://[::1]:');
     },
     close(how = {}) {
+      if (how.now) cutNow = true;
       closing ??= (async () => {
         draining = true;
+        // Readiness turns false first: for unreadyDelayMs the server still answers everything but
+        // reports not ready, so load balancers stop sending before it stops accepting.
+        if (options.unreadyDelayMs > 0 && !cutNow) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, options.unreadyDelayMs);
+            endUnready = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<void>((resolve) => {
           endGrace = resolve;
-          timer = setTimeout(resolve, options.gracePeriodMs);
+          timer = setTimeout(resolve, cutNow ? 0 : options.gracePeriodMs);
           timer.unref();
         });
         // Fastify stops accepting, answers 503 on kept-alive connections and waits for in-flight
@@ -125,7 +139,10 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
         await closed;
         clearTimeout(timer);
       })();
-      if (how.now) endGrace?.();
+      if (how.now) {
+        endUnready?.();
+        endGrace?.();
+      }
       return closing;
     },
   };

@@ -56,6 +56,20 @@ describe('mlscale serve: shutdown', () => {
     return answers;
   }
 
+  test('readiness turns false first: during unreadyDelayMs the server still answers but reports not ready', async () => {
+    const { server, url } = await startServer({ modelRepository: repo, unreadyDelayMs: 400, modelOverrides: { instances: 1 } });
+    assert.equal((await get(url, '/v2/health/ready')).status, 200);
+    const closed = server.close();
+    const ready = await get(url, '/v2/health/ready');
+    assert.equal(ready.status, 400);
+    assert.match(ready.json.reason, /shutting down/);
+    const modelReady = await get(url, '/v2/models/slow/ready');
+    assert.equal(modelReady.status, 400);
+    const answer = await rawRequest(url, '/v2/models/slow/infer', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    assert.equal(answer.status, 200, 'requests are still served while readiness is false');
+    await within(closed, 10_000, 'shutdown after the unready delay');
+  });
+
   test('in-flight requests finish, and clients keeping connections alive do not hold the shutdown open', async () => {
     const { server, url } = await startServer({ modelRepository: repo, gracePeriodMs: 20_000, modelOverrides: { instances: 1, maxBatchSize: 0 } });
     const agent = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 });
