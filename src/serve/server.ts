@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ClientClosedError, MlscaleError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
+import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import { ModelRepository, type RepositorySource } from './repository.js';
@@ -76,11 +76,13 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   });
   app.setErrorHandler((err: FastifyError | MlscaleError, request, reply) => {
     const { status, message } = describeError(err, options.bodyLimit);
-    if (err instanceof QueueFullError || err instanceof ShuttingDownError) void reply.header('retry-after', '1');
+    // Conditions that pass on their own: shed load, a drain, a model (re)loading or unavailable.
+    const transient = err instanceof QueueFullError || err instanceof ShuttingDownError || err instanceof ModelNotReadyError;
+    if (transient) void reply.header('retry-after', '1');
     if (err instanceof ClientClosedError) {
       // Nobody will read the answer; sending it still ends the request's lifecycle cleanly.
       request.log.debug({ url: request.url }, err.message);
-    } else if (status >= 500 && !(err instanceof QueueFullError) && !(err instanceof ShuttingDownError)) {
+    } else if (status >= 500 && !transient) {
       request.log.error({ err, url: request.url }, 'request failed');
     }
     void reply.code(status).send({ error: message });
