@@ -1,0 +1,287 @@
+/**
+ * The autoscaling policy of `mlscale serve --replicas auto`: a pure function from the signals seen
+ * so far to a decision, in the spirit of Ray Serve's and Knative's autoscalers.
+ *
+ * Horizontal (replicas):
+ *  - the target is `targetOngoingRequests` per replica: the desired count is
+ *    ceil(ongoing requests / target), where ongoing requests are averaged over `smoothingWindowMs`
+ *    (Knative's stable window, Ray Serve's look-back period), so one noisy sample moves nothing;
+ *  - an upscale happens only once the desired count has stayed above the current one for
+ *    `upscaleDelayMs`, a downscale once it has stayed below for `downscaleDelayMs` (longer: adding
+ *    capacity late costs latency, removing it early costs a thrash). A signal that flaps across the
+ *    target resets the clock every time it crosses, so it never scales (no thrashing);
+ *  - a spike (Knative's panic mode): when the short `panicWindowMs` average asks for at least
+ *    `panicThreshold` times the current replicas, scale up at once, without the delay; and while
+ *    that panic lasts (one smoothing window), never scale down;
+ *  - never below `minReplicas`, never above `maxReplicas`.
+ *
+ * Vertical (instances per replica): when replicas' CPU is mostly idle while their queues grow, the
+ * bottleneck is not the cores but the number of onnxruntime instances pulling from the queue (one
+ * instance runs one batch at a time); another process would only split the queue further, so the
+ * policy adds an instance per replica instead (up to `maxInstancesPerReplica`), and removes one
+ * again after queues have stayed empty for `downscaleDelayMs`.
+ *
+ * Every decision, a hold included, carries the signal that caused it; the caller logs the ones that
+ * change something. Time is an input (`timeMs`), so the policy is tested on recorded or synthetic
+ * traces without timers.
+ *
+ * @module
+ */
+import { InvalidOptionError } from '../errors.js';
+
+/** The policy's settings. */
+export interface AutoscalerConfig {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** Ongoing (queued + running) requests one replica should hold on average. */
+  readonly targetOngoingRequests: number;
+  /** How long the desired count must stay above the current one before scaling up, in ms. */
+  readonly upscaleDelayMs: number;
+  /** How long the desired count must stay below the current one before scaling down, in ms. */
+  readonly downscaleDelayMs: number;
+  /** Signals are averaged over this window, in ms. */
+  readonly smoothingWindowMs: number;
+  /** The short window of the spike (panic) rule, in ms. */
+  readonly panicWindowMs: number;
+  /** The spike rule fires when the short window asks for this many times the current replicas. */
+  readonly panicThreshold: number;
+  readonly minInstancesPerReplica: number;
+  readonly maxInstancesPerReplica: number;
+  /** Mean CPU idle fraction (0–1) above which a growing queue calls for another instance, not a replica. */
+  readonly cpuIdleThreshold: number;
+}
+
+export const kDefaultAutoscalerConfig: AutoscalerConfig = {
+  minReplicas: 1,
+  maxReplicas: 4,
+  targetOngoingRequests: 8,
+  upscaleDelayMs: 3_000,
+  downscaleDelayMs: 30_000,
+  smoothingWindowMs: 10_000,
+  panicWindowMs: 1_000,
+  panicThreshold: 2,
+  minInstancesPerReplica: 1,
+  maxInstancesPerReplica: 4,
+  cpuIdleThreshold: 0.5,
+};
+
+/** One observation of the whole host (sums and means over the replicas alive at `timeMs`). */
+export interface Signals {
+  readonly timeMs: number;
+  /** Requests accepted and not yet answered, summed over replicas. */
+  readonly ongoingRequests: number;
+  /** Requests waiting in model queues (not yet running), summed over replicas. */
+  readonly queueDepth: number;
+  /** Mean fraction of its share of the CPU that each replica left idle, 0–1. */
+  readonly cpuIdle: number;
+}
+
+/** What the policy remembers between calls. Treat as opaque; start from `initialAutoscalerState`. */
+export interface AutoscalerState {
+  readonly replicas: number;
+  readonly instancesPerReplica: number;
+  /** Samples within the smoothing window, oldest first. */
+  readonly samples: readonly Signals[];
+  /** Since when the desired count has been above / below the current one (undefined: it is not). */
+  readonly upSinceMs?: number;
+  readonly downSinceMs?: number;
+  /** Since when idle CPU and a growing queue have asked for another instance. */
+  readonly verticalUpSinceMs?: number;
+  /** Since when queues have been empty with more than the minimum instances. */
+  readonly verticalDownSinceMs?: number;
+  /** Until when the spike rule forbids scaling down. */
+  readonly panicUntilMs?: number;
+}
+
+export type AutoscalerAction = 'hold' | 'scale-up' | 'spike-scale-up' | 'scale-down' | 'add-instance' | 'remove-instance';
+
+/** The signal behind a decision, as the caller logs it. */
+export interface DecisionSignal {
+  readonly timeMs: number;
+  /** Mean ongoing requests over the smoothing window, and per current replica. */
+  readonly smoothedOngoing: number;
+  readonly ongoingPerReplica: number;
+  /** Mean ongoing requests over the short spike window. */
+  readonly panicOngoing: number;
+  /** ceil(smoothed ongoing / target), within min and max. */
+  readonly desiredReplicas: number;
+  readonly queueDepth: number;
+  /** Queue depth now minus at the start of the smoothing window. */
+  readonly queueGrowth: number;
+  readonly cpuIdle: number;
+  /** Samples in the window. */
+  readonly samples: number;
+  /** For how long the condition behind the decision has held, in ms. */
+  readonly heldForMs: number;
+}
+
+/** A decision: the counts to run now, what changed and why. */
+export interface AutoscalerDecision {
+  readonly action: AutoscalerAction;
+  readonly replicas: number;
+  readonly instancesPerReplica: number;
+  readonly reason: string;
+  readonly signal: DecisionSignal;
+}
+
+/** Validates settings (partial ones are filled with the defaults); messages name the flags. */
+export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>): AutoscalerConfig {
+  const c: AutoscalerConfig = { ...kDefaultAutoscalerConfig, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };
+  integer('--min-replicas', c.minReplicas, 1, 256);
+  integer('--max-replicas', c.maxReplicas, 1, 256);
+  if (c.minReplicas > c.maxReplicas) {
+    throw new InvalidOptionError(`--min-replicas (${c.minReplicas}) must not be above --max-replicas (${c.maxReplicas})`);
+  }
+  positive('--target-ongoing-requests', c.targetOngoingRequests);
+  nonNegative('upscaleDelayMs', c.upscaleDelayMs);
+  nonNegative('downscaleDelayMs', c.downscaleDelayMs);
+  positive('smoothingWindowMs', c.smoothingWindowMs);
+  positive('panicWindowMs', c.panicWindowMs);
+  if (!(c.panicThreshold > 1)) throw new InvalidOptionError(`panicThreshold must be above 1, got ${c.panicThreshold}`);
+  integer('minInstancesPerReplica', c.minInstancesPerReplica, 1, 256);
+  integer('maxInstancesPerReplica', c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
+  if (!(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) throw new InvalidOptionError(`cpuIdleThreshold must be from 0 to 1, got ${c.cpuIdleThreshold}`);
+  return Object.freeze(c);
+}
+
+/** The state to start from, with the counts running now. */
+export function initialAutoscalerState(config: AutoscalerConfig, replicas = config.minReplicas, instancesPerReplica = config.minInstancesPerReplica): AutoscalerState {
+  return { replicas: clamp(replicas, config.minReplicas, config.maxReplicas), instancesPerReplica: clamp(instancesPerReplica, config.minInstancesPerReplica, config.maxInstancesPerReplica), samples: [] };
+}
+
+/**
+ * Feeds one observation to the policy. Pure: the same state and signals always give the same
+ * result, and neither argument is changed. Observations must come in time order.
+ */
+export function autoscale(config: AutoscalerConfig, state: AutoscalerState, signals: Signals): { state: AutoscalerState; decision: AutoscalerDecision } {
+  const now = signals.timeMs;
+  const samples = [...state.samples.filter((s) => s.timeMs > now - config.smoothingWindowMs && s.timeMs <= now), signals];
+  const recent = samples.filter((s) => s.timeMs > now - config.panicWindowMs);
+  const smoothedOngoing = mean(samples.map((s) => s.ongoingRequests));
+  const panicOngoing = mean(recent.map((s) => s.ongoingRequests));
+  const desiredReplicas = clamp(Math.ceil(smoothedOngoing / config.targetOngoingRequests), config.minReplicas, config.maxReplicas);
+  const panicDesired = clamp(Math.ceil(panicOngoing / config.targetOngoingRequests), config.minReplicas, config.maxReplicas);
+  const queueGrowth = signals.queueDepth - samples[0]!.queueDepth;
+  const cpuIdle = mean(samples.map((s) => s.cpuIdle));
+
+  const target = config.targetOngoingRequests;
+  let next: AutoscalerState = { ...state, samples };
+  const signal = (heldForMs: number): DecisionSignal => ({
+    timeMs: now,
+    smoothedOngoing: round(smoothedOngoing),
+    ongoingPerReplica: round(smoothedOngoing / state.replicas),
+    panicOngoing: round(panicOngoing),
+    desiredReplicas,
+    queueDepth: signals.queueDepth,
+    queueGrowth,
+    cpuIdle: round(cpuIdle),
+    samples: samples.length,
+    heldForMs,
+  });
+  const decide = (action: AutoscalerAction, reason: string, heldForMs: number, changes: Partial<AutoscalerState> = {}): { state: AutoscalerState; decision: AutoscalerDecision } => {
+    next = { ...next, ...changes };
+    return { state: next, decision: { action, replicas: next.replicas, instancesPerReplica: next.instancesPerReplica, reason, signal: signal(heldForMs) } };
+  };
+
+  // Spike: the short window alone asks for far more replicas than run now. Only a window that
+  // spans at least two samples counts, so one outlier sample cannot trigger it.
+  // The ratio is of raw load to capacity, not of rounded replica counts: with one replica, 9 ongoing
+  // requests round up to 2 replicas, which is no spike.
+  const panicRatio = panicOngoing / (state.replicas * target);
+  if (recent.length >= 2 && panicDesired > state.replicas && panicRatio >= config.panicThreshold) {
+    return decide('spike-scale-up', `spike: ${round(panicOngoing)} ongoing requests over the last ${config.panicWindowMs} ms are ${round(panicRatio)}x what ${state.replicas} replicas at ${target} each hold (threshold ${config.panicThreshold}x): ${panicDesired} replicas at once`, 0, {
+      replicas: panicDesired,
+      upSinceMs: undefined,
+      downSinceMs: undefined,
+      panicUntilMs: now + config.smoothingWindowMs,
+    });
+  }
+  const panicking = state.panicUntilMs !== undefined && now < state.panicUntilMs;
+  if (!panicking) next = { ...next, panicUntilMs: undefined };
+
+  // Vertical first: idle CPU with a growing queue means instances, not cores, are short; another
+  // replica would not help while the ones running leave their CPU idle.
+  const cpuIdleQueueGrows = cpuIdle >= config.cpuIdleThreshold && queueGrowth > 0 && signals.queueDepth > 0;
+  if (cpuIdleQueueGrows && state.instancesPerReplica < config.maxInstancesPerReplica) {
+    const since = state.verticalUpSinceMs ?? now;
+    next = { ...next, verticalUpSinceMs: since, verticalDownSinceMs: undefined, upSinceMs: undefined };
+    if (now - since >= config.upscaleDelayMs) {
+      return decide('add-instance', `CPU ${pct(cpuIdle)} idle while queues grew by ${queueGrowth} to ${signals.queueDepth} for ${now - since} ms: instances, not cores, are short`, now - since, {
+        instancesPerReplica: state.instancesPerReplica + 1,
+        verticalUpSinceMs: undefined,
+      });
+    }
+    return decide('hold', `CPU ${pct(cpuIdle)} idle while queues grow, for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
+  }
+  next = { ...next, verticalUpSinceMs: undefined };
+  const queuesEmpty = samples.every((s) => s.queueDepth === 0);
+  if (queuesEmpty && state.instancesPerReplica > config.minInstancesPerReplica) {
+    const since = state.verticalDownSinceMs ?? now;
+    next = { ...next, verticalDownSinceMs: since };
+    if (now - since >= config.downscaleDelayMs) {
+      return decide('remove-instance', `queues empty for ${now - since} ms with ${state.instancesPerReplica} instances per replica`, now - since, {
+        instancesPerReplica: state.instancesPerReplica - 1,
+        verticalDownSinceMs: undefined,
+      });
+    }
+  } else {
+    next = { ...next, verticalDownSinceMs: undefined };
+  }
+
+  if (desiredReplicas > state.replicas) {
+    const since = state.upSinceMs ?? now;
+    next = { ...next, upSinceMs: since, downSinceMs: undefined };
+    if (now - since >= config.upscaleDelayMs) {
+      return decide('scale-up', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, above the target of ${target}, for ${now - since} ms`, now - since, {
+        replicas: desiredReplicas,
+        upSinceMs: undefined,
+      });
+    }
+    return decide('hold', `above target for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
+  }
+  if (desiredReplicas < state.replicas) {
+    if (panicking) {
+      return decide('hold', `below target, but a spike was seen less than ${config.smoothingWindowMs} ms ago`, 0, { upSinceMs: undefined, downSinceMs: undefined });
+    }
+    const since = state.downSinceMs ?? now;
+    next = { ...next, downSinceMs: since, upSinceMs: undefined };
+    if (now - since >= config.downscaleDelayMs) {
+      return decide('scale-down', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, below what ${state.replicas} replicas at ${target} each need, for ${now - since} ms`, now - since, {
+        replicas: desiredReplicas,
+        downSinceMs: undefined,
+      });
+    }
+    return decide('hold', `below target for ${now - since} ms of the ${config.downscaleDelayMs} ms downscale delay`, now - since);
+  }
+  return decide('hold', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica fits ${state.replicas} replicas at ${target} each`, 0, { upSinceMs: undefined, downSinceMs: undefined });
+}
+
+function mean(values: readonly number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function clamp(v: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, v));
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+function pct(v: number): string {
+  return `${Math.round(v * 100)}%`;
+}
+
+function integer(what: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidOptionError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+}
+
+function positive(what: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidOptionError(`${what} must be a positive number, got ${JSON.stringify(v)}`);
+}
+
+function nonNegative(what: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidOptionError(`${what} must be a number from 0 up, got ${JSON.stringify(v)}`);
+}
