@@ -196,6 +196,18 @@ export class ForbiddenError extends MlscaleError {
   override readonly status = 403;
 }
 
+/** Redis cannot be reached (wrong URL, refused, unknown host, bad password) or went away for too long mid-run. */
+export class RedisUnavailableError extends MlscaleError {
+  readonly code = 'E_REDIS_UNAVAILABLE';
+  override readonly status = 503;
+}
+
+/** A distributed worker runs a different mlscale version from the driver's, so it refuses the job. */
+export class WorkerIncompatibleError extends MlscaleError {
+  readonly code = 'E_WORKER_INCOMPATIBLE';
+  override readonly status = 500;
+}
+
 /** Every error class, for the registry test and for documentation. */
 export const errorClasses = [
   InvalidOptionError,
@@ -224,6 +236,8 @@ export const errorClasses = [
   ClientClosedError,
   UnauthorizedError,
   ForbiddenError,
+  RedisUnavailableError,
+  WorkerIncompatibleError,
 ] as const;
 
 /** True when `err` is an MlscaleError (also across realms, e.g. after a worker thread rebuilt it). */

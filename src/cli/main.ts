@@ -8,11 +8,13 @@ import { version } from '../version.js';
 import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
+import { workerCommand } from './worker.js';
 
 const usage = `Usage: mlscale <command> [flags]
 
 Commands
-  train     train a model with the batch pipeline (inline or threads executor)
+  train     train a model with the batch pipeline (inline, threads or bullmq executor)
+  worker    run batches for 'train --executor bullmq' drivers, taken from Redis
   serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
   demo      the quick start: train on the shipped digits sample with the threads executor
   version   print the version
@@ -24,6 +26,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   train: trainCommand,
   serve: serveCommand,
+  worker: workerCommand,
   demo: demoCommand,
   version: async () => {
     process.stdout.write(version + '\n');

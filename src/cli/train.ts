@@ -30,8 +30,12 @@ Data
   --on-bad-row POLICY    error | skip (skip counts bad rows in the summary)  [${d.onBadRow}]
   --max-categories N     categories kept per categorical column  [${d.maxCategories}]
 Execution
-  --executor KIND        inline (one thread, sequential) | threads (worker pool)  [${d.executor}]
-  --workers N            worker threads for 'threads'  [CPU count: ${availableParallelism()}]
+  --executor KIND        inline (one thread, sequential) | threads (worker pool) |
+                         bullmq (batches as jobs on Redis, run by 'mlscale worker' processes)  [${d.executor}]
+  --workers N            worker threads for 'threads'; for 'bullmq', the worker slots to keep
+                         busy (batches in flight per window)  [CPU count: ${availableParallelism()}]
+  --redis URL            bullmq: the queue's Redis, redis://host:6379 or rediss:// (TLS)
+  --prefix NAME          bullmq: Redis key prefix, the same as the workers'  [mlscale]
   --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
   --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
   --stages FILE          a module with your own preprocess/evaluate/aggregate stages
@@ -77,6 +81,8 @@ const flags: FlagSpec = {
   'max-categories': { type: 'string' },
   'on-bad-row': { type: 'string' },
   stages: { type: 'string' },
+  redis: { type: 'string' },
+  prefix: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -107,6 +113,8 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     maxCategories: numberFlag(v['max-categories']),
     onBadRow: textFlag(v['on-bad-row']) as TrainingOptions['onBadRow'] | undefined,
     stages: textFlag(v.stages),
+    redis: textFlag(v.redis),
+    prefix: textFlag(v.prefix),
   };
   return { options, json: v.json === true, help: v.help === true };
 }

@@ -47,6 +47,10 @@ export interface TrainingOptions {
   readonly onBadRow: BadRowPolicy;
   /** Path of a user stages module. */
   readonly stages?: string;
+  /** Redis URL of the `bullmq` executor's queue. */
+  readonly redis?: string;
+  /** Redis key prefix of the `bullmq` executor, shared with the workers. */
+  readonly prefix?: string;
 }
 
 /** Defaults; the model and optimiser settings reach >0.9 accuracy on the digits sample. */
@@ -70,7 +74,7 @@ export const kDefaultTrainingOptions = {
   holdout: 0.2,
   maxCategories: 100,
   onBadRow: 'error',
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages'>;
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix'>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
@@ -80,6 +84,7 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   oneOf('--task', o.task, ['classification', 'regression'], true);
   oneOf('--executor', o.executor, executorKinds);
   positiveInt('--workers', o.workers, 1024);
+  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
   positiveInt('--batch-size', o.batchSize, 1 << 24);
   positiveInt('--sync-every', o.syncEvery, 1 << 16);
   positiveInt('--epochs', o.epochs, 100_000);

@@ -41,7 +41,7 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   const stagesUrl = resolved.stages ? await resolveStagesModule(resolved.stages) : undefined;
   const filled = Object.freeze({ ...resolved, stages: stagesUrl });
   const source = openSource(filled.data);
-  const executor = hooks.executor ?? createExecutor(filled.executor, { workers: filled.workers });
+  const executor = hooks.executor ?? createExecutor(filled.executor, { workers: filled.workers, redis: filled.redis, prefix: filled.prefix });
   let result: TrainingResult;
   try {
     result = await runTraining(source, executor, filled, hooks.onProgress);

@@ -45,5 +45,5 @@ export interface Executor {
 }
 
 /** The executor kinds this build knows. */
-export const executorKinds = ['inline', 'threads'] as const;
+export const executorKinds = ['inline', 'threads', 'bullmq'] as const;
 export type ExecutorKind = (typeof executorKinds)[number];

@@ -5,6 +5,7 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import { executorKinds, type Executor, type ExecutorKind } from './executor.js';
+import { BullmqExecutor } from './bullmq.js';
 import { InlineExecutor } from './inline.js';
 import { ThreadsExecutor } from './threads.js';
 
@@ -12,11 +13,16 @@ export type { Executor, ExecutorKind, TaskCall, TaskRef } from './executor.js';
 export { executorKinds } from './executor.js';
 export { InlineExecutor } from './inline.js';
 export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads.js';
+export { BullmqExecutor, type BullmqExecutorOptions } from './bullmq.js';
 
 /** Options for `createExecutor`. */
 export interface CreateExecutorOptions {
   /** Worker count for pooled executors. Ignored by `inline`. */
   readonly workers?: number;
+  /** Redis URL for `bullmq`. */
+  readonly redis?: string;
+  /** Redis key prefix for `bullmq`, shared with the workers. */
+  readonly prefix?: string;
 }
 
 /** Builds the executor named by `kind`. */
@@ -29,5 +35,8 @@ export function createExecutor(kind: string, options: CreateExecutorOptions = {}
       return new InlineExecutor();
     case 'threads':
       return new ThreadsExecutor({ workers: options.workers });
+    case 'bullmq':
+      if (options.redis === undefined) throw new InvalidOptionError('--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379');
+      return new BullmqExecutor({ redis: options.redis, prefix: options.prefix, concurrency: options.workers });
   }
 }

@@ -1,0 +1,81 @@
+/**
+ * `mlscale worker`: one worker process of the distributed (`bullmq`) executor. Takes batch jobs
+ * from Redis until SIGTERM/SIGINT, then finishes the jobs it holds and exits.
+ *
+ * @module
+ */
+import { DistributedWorker } from '../pipeline/executors/bullmq-worker.js';
+import { kDefaultPrefix } from '../pipeline/executors/bullmq-protocol.js';
+import { InvalidOptionError } from '../errors.js';
+import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+
+/** `mlscale worker --help`. */
+export const workerHelp = `Usage: mlscale worker --redis URL [--concurrency N] [options]
+
+Runs batches for 'mlscale train --executor bullmq' drivers that use the same Redis: start one on
+every worker machine. Each batch runs on a worker thread, so a long stage never stops this
+process from renewing its job locks. Data named by path must be readable here at the same path.
+
+  --redis URL                 redis://[user:password@]host[:port][/db], or rediss:// for TLS
+  --concurrency N             batches run at once, one worker thread each  [1]
+  --prefix NAME               Redis key prefix; drivers must use the same  [${kDefaultPrefix}]
+  --lock-duration-ms MS       a job's lock lasts this long unless renewed; a killed worker's batch
+                              runs again elsewhere after about this long  [30000]
+  --stalled-interval-ms MS    how often to look for batches of dead workers  [30000]
+  --max-stalled N             times a batch may lose its worker before it fails  [3]
+  --connect-timeout-ms MS     give up if Redis does not answer at start within this  [5000]
+  -h, --help                  this help
+
+SIGTERM or SIGINT: stop taking batches, finish the ones running, exit 0.`;
+
+const flags: FlagSpec = {
+  redis: { type: 'string' },
+  concurrency: { type: 'string' },
+  prefix: { type: 'string' },
+  'lock-duration-ms': { type: 'string' },
+  'stalled-interval-ms': { type: 'string' },
+  'max-stalled': { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+/** Runs `mlscale worker` until a signal; resolves with the exit code. */
+export async function workerCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const v = parseFlags('worker', argv, flags);
+  if (v.help === true) {
+    out.write(workerHelp + '\n');
+    return 0;
+  }
+  const redis = textFlag(v.redis);
+  if (redis === undefined) throw new InvalidOptionError('mlscale worker: --redis URL is required, e.g. --redis redis://127.0.0.1:6379');
+  const int = (flag: string): number | undefined => {
+    const n = numberFlag(v[flag]);
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n))) throw new InvalidOptionError(`--${flag} must be an integer, got ${JSON.stringify(v[flag])}`);
+    return n;
+  };
+  const log = (line: string) => process.stderr.write(`mlscale worker: ${line}\n`);
+  const worker = await DistributedWorker.start({
+    redis,
+    prefix: textFlag(v.prefix),
+    concurrency: int('concurrency'),
+    lockDurationMs: int('lock-duration-ms'),
+    stalledIntervalMs: int('stalled-interval-ms'),
+    maxStalledCount: int('max-stalled'),
+    connectTimeoutMs: int('connect-timeout-ms'),
+    log,
+  });
+  out.write(`mlscale worker ${worker.name} ready: concurrency ${worker.concurrency}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: finishing the running batches`);
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await worker.close();
+  out.write(`mlscale worker ${worker.name} stopped: ${worker.counts.completed} batches done, ${worker.counts.failed} failed\n`);
+  return 0;
+}

@@ -1,0 +1,182 @@
+/**
+ * The process side of the `bullmq` executor: what `mlscale worker` runs on every worker machine.
+ *
+ * A BullMQ Worker takes task jobs from Redis; each job's input is read from the round's input hash,
+ * the task runs on a worker thread of a Piscina pool (the same thread-worker module the `threads`
+ * executor uses), and the packed output is written once to the round's output hash. The task never
+ * runs on this process's event loop, so BullMQ keeps renewing the job's lock however long and
+ * CPU-heavy the stage is; only a process that really died lets its jobs stall and run elsewhere.
+ *
+ * @module
+ */
+import { hostname } from 'node:os';
+import { Piscina } from 'piscina';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { InvalidOptionError, TaskFailedError } from '../../errors.js';
+import { siblingModuleUrl } from '../../util/module-url.js';
+import { version } from '../../version.js';
+import {
+  decodePayload,
+  encodePayload,
+  formatFailure,
+  kDefaultPrefix,
+  kPayloadTtlSeconds,
+  kTaskQueue,
+  payloadKeys,
+  type TaskJobData,
+} from './bullmq-protocol.js';
+import type { Redis } from 'ioredis';
+import { parseRedisUrl, payloadClient, probeRedis } from './redis-connection.js';
+import type { TaskEnvelope } from './task-envelope.js';
+import type { ThreadRequest } from './thread-worker.js';
+
+/** Options of a worker process. */
+export interface DistributedWorkerOptions {
+  /** `redis://` or `rediss://` URL. */
+  readonly redis: string;
+  /** Key prefix shared with the driver. Default `mlscale`. */
+  readonly prefix?: string;
+  /** Jobs run at once, each on its own worker thread. Default 1. */
+  readonly concurrency?: number;
+  /** How long a job's lock lasts without renewal (BullMQ `lockDuration`). Default 30 s. */
+  readonly lockDurationMs?: number;
+  /** How often this worker looks for stalled jobs of dead workers (BullMQ `stalledInterval`). Default 30 s. */
+  readonly stalledIntervalMs?: number;
+  /** Times a job may stall (its worker died) before it fails. Default 3. */
+  readonly maxStalledCount?: number;
+  /** Time allowed to reach Redis at start. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Log lines (start, job failures, shutdown). Default: none. */
+  readonly log?: (line: string) => void;
+}
+
+/** What a worker has done so far. */
+export interface WorkerCounts {
+  completed: number;
+  failed: number;
+}
+
+/** One `mlscale worker`: a BullMQ Worker feeding a pool of worker threads. */
+export class DistributedWorker {
+  /** `host:pid`, named in errors and in Redis's client list. */
+  readonly name: string;
+  readonly concurrency: number;
+  readonly counts: WorkerCounts = { completed: 0, failed: 0 };
+  readonly #worker: Worker<TaskJobData>;
+  readonly #pool: Piscina<ThreadRequest, unknown>;
+  #closing: Promise<void> | undefined;
+
+  readonly #client: Redis;
+
+  private constructor(worker: Worker<TaskJobData>, pool: Piscina<ThreadRequest, unknown>, client: Redis, name: string, concurrency: number) {
+    this.#worker = worker;
+    this.#client = client;
+    this.#pool = pool;
+    this.name = name;
+    this.concurrency = concurrency;
+  }
+
+  /** Connects (failing within the connect timeout if Redis does not answer) and starts taking jobs. */
+  static async start(options: DistributedWorkerOptions): Promise<DistributedWorker> {
+    const target = parseRedisUrl(options.redis);
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new InvalidOptionError(`--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`);
+    }
+    for (const [flag, v] of [
+      ['--lock-duration-ms', options.lockDurationMs],
+      ['--stalled-interval-ms', options.stalledIntervalMs],
+    ] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 100)) throw new InvalidOptionError(`${flag} must be an integer of at least 100, got ${JSON.stringify(v)}`);
+    }
+    await probeRedis(target, options.connectTimeoutMs ?? 5000);
+    const prefix = options.prefix ?? kDefaultPrefix;
+    const name = `${hostname()}:${process.pid}`;
+    const log = options.log ?? (() => undefined);
+    const pool = new Piscina<ThreadRequest, unknown>({
+      filename: siblingModuleUrl(import.meta.url, './thread-worker'),
+      minThreads: concurrency,
+      maxThreads: concurrency,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+    });
+    let self: DistributedWorker | undefined;
+    const client = payloadClient(target, `mlscale-worker-${name}`);
+    const worker: Worker<TaskJobData> = new Worker<TaskJobData>(
+      kTaskQueue,
+      async (job: Job<TaskJobData>): Promise<string> => runJob(job, { client, pool, prefix, name }),
+      {
+        connection: { ...target.bullmq, maxRetriesPerRequest: null },
+        prefix,
+        concurrency,
+        name,
+        lockDuration: options.lockDurationMs ?? 30_000,
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: options.maxStalledCount ?? 3,
+        autorun: false,
+      },
+    );
+    worker.on('completed', () => self && self.counts.completed++);
+    worker.on('failed', (job: Job<TaskJobData> | undefined, err: Error) => {
+      if (self) self.counts.failed++;
+      log(`batch ${job?.data.batch ?? '?'} of run ${job?.data.run ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`);
+    });
+    worker.on('error', (err: Error) => log(`redis: ${err.message}`));
+    self = new DistributedWorker(worker, pool, client, name, concurrency);
+    void worker.run().catch((err: Error) => log(`worker stopped: ${err.message}`));
+    await worker.waitUntilReady();
+    return self;
+  }
+
+  /** Stops taking jobs, lets the running ones finish and report, then stops the threads. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#worker.close();
+      await this.#pool.destroy();
+      await this.#client.quit().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+}
+
+interface JobContext {
+  readonly client: Redis;
+  readonly pool: Piscina<ThreadRequest, unknown>;
+  readonly prefix: string;
+  readonly name: string;
+}
+
+/** Runs one task job. Throws (so BullMQ retries or fails it) with `<ErrorClass>: <message>`. */
+async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: JobContext): Promise<string> {
+  const d = job.data;
+  if (d.version !== version) {
+    throw new UnrecoverableError(
+      formatFailure('WorkerIncompatibleError', `worker ${name} runs mlscale ${version} but the driver runs ${d.version}; run one version everywhere`),
+    );
+  }
+  const keys = payloadKeys(prefix, d.run, d.round);
+  const field = String(d.batch);
+  // A batch that already has a result (it ran before this worker's copy) is not run again.
+  if ((await client.hexists(keys.outputs, field)) === 1) return 'duplicate';
+  const bytes = await client.hgetBuffer(keys.inputs, field);
+  // The driver finished or abandoned the round: nothing to do.
+  if (bytes === null) return 'gone';
+  const input = decodePayload<unknown>(bytes);
+  let envelopes: TaskEnvelope<unknown>[];
+  try {
+    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [input] } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
+  } catch (err) {
+    // The thread itself died (out of memory, process.exit in a task): worth another attempt.
+    throw new Error(formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`));
+  }
+  const envelope = envelopes[0]!;
+  if (!envelope.ok) {
+    const reason = formatFailure(envelope.error.name, `${envelope.error.message} (worker ${name})`);
+    // Coded errors are deterministic (bad data, a bad stages module): retrying cannot help. Anything
+    // else (a crash, an I/O error) gets the job's remaining attempts, maybe on another worker.
+    if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name) throw new UnrecoverableError(reason);
+    throw new Error(reason);
+  }
+  await client.multi().hsetnx(keys.outputs, field, encodePayload(envelope.value)).expire(keys.outputs, kPayloadTtlSeconds).exec();
+  return 'done';
+}

@@ -1,0 +1,308 @@
+/**
+ * The `bullmq` executor: the pipeline's batches as BullMQ jobs on Redis, run by `mlscale worker`
+ * processes on any number of machines — horizontal scaling.
+ *
+ * Each `map` call is one round: its inputs go to a Redis hash (binary, msgpack; see
+ * bullmq-protocol.ts), then one job per batch is added with a deterministic id
+ * (`run.round.batch`), so a batch is queued once. Workers write their packed outputs to the round's
+ * output hash with HSETNX, so a batch that runs twice counts once. The driver learns of progress
+ * from QueueEvents and, as a fallback for missed events, by polling the output hash; it returns the
+ * outputs in call order, which is all the pipeline needs for bitwise-identical results.
+ *
+ * Why plain jobs and not a FlowProducer parent per round: a flow's parent job exists to run an
+ * aggregation step on a worker when its children are done. Here the aggregation is the driver's
+ * (it needs the outputs in batch-id order and holds the state between rounds), so a parent job
+ * would be one more job per round that some worker must pick up, plus child-failure bookkeeping,
+ * for nothing the driver does not already know from the events. A failed child cannot leave a
+ * parent waiting forever because there is no parent: the driver sees the failure (event or poll)
+ * and fails the round.
+ *
+ * Fault tolerance is BullMQ's: a worker that dies mid-batch stops renewing its job's lock, another
+ * worker's stalled-job check puts the job back in the queue, and it runs again elsewhere; a task
+ * that throws is retried with exponential backoff up to `attempts` times, then fails the run with
+ * the batch id and the error.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue, QueueEvents } from 'bullmq';
+import { ExecutorClosedError, InvalidOptionError, RedisUnavailableError } from '../../errors.js';
+import { version } from '../../version.js';
+import {
+  decodePayload,
+  encodePayload,
+  kDefaultPrefix,
+  kPayloadTtlSeconds,
+  kTaskQueue,
+  parseFailure,
+  payloadKeys,
+  taskJobId,
+  type TaskJobData,
+} from './bullmq-protocol.js';
+import type { Executor, TaskCall, TaskRef } from './executor.js';
+import type { Redis } from 'ioredis';
+import { parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from './redis-connection.js';
+import { fromErrorPayload } from './task-envelope.js';
+import { moduleUrl } from './task-loader.js';
+
+/** Options of the bullmq executor. */
+export interface BullmqExecutorOptions {
+  /** `redis://` or `rediss://` URL of the queue's Redis. */
+  readonly redis: string;
+  /** Key prefix shared with the workers (`mlscale worker --prefix`). Default `mlscale`. */
+  readonly prefix?: string;
+  /** Run id, the namespace of this run's jobs and payloads. Default: a fresh random id. */
+  readonly run?: string;
+  /**
+   * Worker slots the driver plans for (sum of the workers' concurrency): sets how many batches
+   * are in flight per fit/evaluate window. Default 4.
+   */
+  readonly concurrency?: number;
+  /** Attempts per batch before the run fails. Default 3. */
+  readonly attempts?: number;
+  /** First retry delay; doubles with each attempt. Default 1000 ms. */
+  readonly backoffMs?: number;
+  /** Time allowed to reach Redis at the start. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** How long Redis may be unreachable mid-run before the run fails. Default 30 s. */
+  readonly outageTimeoutMs?: number;
+  /** Seconds a failed job is kept in Redis for inspection. Default 7 days. */
+  readonly keepFailedSeconds?: number;
+  /** How often the driver checks Redis for results when no event arrives. Default 1000 ms. */
+  readonly pollMs?: number;
+}
+
+/** What one round is waiting for. */
+interface RoundWait {
+  /** jobId → index in the calls. */
+  readonly pending: Map<string, number>;
+  readonly onEvent: (kind: 'completed' | 'failed', jobId: string, reason?: string) => void;
+}
+
+/** Runs tasks as BullMQ jobs on `mlscale worker` processes. */
+export class BullmqExecutor implements Executor {
+  readonly kind = 'bullmq';
+  readonly concurrency: number;
+  /** This run's id: jobs are `<run>.<round>.<batch>`. */
+  readonly run: string;
+  readonly #target: RedisTarget;
+  readonly #prefix: string;
+  readonly #attempts: number;
+  readonly #backoffMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #outageTimeoutMs: number;
+  readonly #keepFailedSeconds: number;
+  readonly #pollMs: number;
+  readonly #rounds = new Map<string, RoundWait>();
+  #queue: Queue<TaskJobData> | undefined;
+  #events: QueueEvents | undefined;
+  #redis: Redis | undefined;
+  #connecting: Promise<void> | undefined;
+  #round = 0;
+  #closed = false;
+
+  constructor(options: BullmqExecutorOptions) {
+    if (typeof options.redis !== 'string' || options.redis === '') {
+      throw new InvalidOptionError('--redis is required with --executor bullmq: the URL of the queue\'s Redis, e.g. redis://127.0.0.1:6379');
+    }
+    this.#target = parseRedisUrl(options.redis);
+    this.#prefix = options.prefix ?? kDefaultPrefix;
+    if (this.#prefix === '' || /[\s{}]/.test(this.#prefix)) throw new InvalidOptionError(`--prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(this.#prefix)}`);
+    this.run = options.run ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    if (!/^[\w-]+$/.test(this.run)) throw new InvalidOptionError(`a run id is letters, digits, '_' and '-', got ${JSON.stringify(this.run)}`);
+    this.concurrency = positiveInt('workers', options.concurrency ?? 4);
+    this.#attempts = positiveInt('attempts', options.attempts ?? 3);
+    this.#backoffMs = options.backoffMs ?? 1000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#outageTimeoutMs = options.outageTimeoutMs ?? 30_000;
+    this.#keepFailedSeconds = options.keepFailedSeconds ?? 7 * 24 * 3600;
+    this.#pollMs = options.pollMs ?? 1000;
+  }
+
+  async map<I, O>(task: TaskRef, calls: readonly TaskCall<I>[]): Promise<O[]> {
+    if (this.#closed) throw new ExecutorClosedError('bullmq executor is closed');
+    if (calls.length === 0) return [];
+    const ids = new Set(calls.map((c) => c.id));
+    if (ids.size !== calls.length) throw new InvalidOptionError('bullmq executor: the calls of one map must have distinct batch ids (results are keyed by batch id)');
+    await this.#connect();
+    const queue = this.#queue!;
+    const client = this.#redis!;
+    const round = this.#round++;
+    const keys = payloadKeys(this.#prefix, this.run, round);
+    const ref = { module: moduleUrl(task.module), name: task.name };
+
+    const fields: (string | Buffer)[] = [];
+    for (const call of calls) fields.push(String(call.id), encodePayload(call.input));
+    await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
+
+    const out: O[] = new Array(calls.length);
+    const pending = new Map<string, number>(calls.map((c, i) => [taskJobId(this.run, round, c.id), i]));
+    let finish!: (err?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      finish = (err) => (err === undefined ? resolve() : reject(err));
+    });
+    let settled = false;
+    const settle = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      finish(err);
+    };
+
+    // Reads the outputs that have arrived; coalesces overlapping calls.
+    // An event asks for its own job's output; the poll asks for all pending ones.
+    let collecting: Promise<void> | undefined;
+    let again = false;
+    let wantAll = false;
+    const wanted = new Set<string>();
+    let outageSince: number | undefined;
+    const collect = (jobId?: string): void => {
+      if (jobId === undefined) wantAll = true;
+      else wanted.add(jobId);
+      if (collecting) {
+        again = true;
+        return;
+      }
+      collecting = (async () => {
+        do {
+          again = false;
+          if (settled || pending.size === 0) return;
+          const jobIds = wantAll ? [...pending.keys()] : [...wanted].filter((id) => pending.has(id));
+          wantAll = false;
+          wanted.clear();
+          if (jobIds.length === 0) continue;
+          const fieldsWanted = jobIds.map((id) => String(calls[pending.get(id)!]!.id));
+          const values = await client.hmgetBuffer(keys.outputs, ...fieldsWanted);
+          outageSince = undefined;
+          values.forEach((bytes: Buffer | null, k: number) => {
+            if (bytes === null) return;
+            const index = pending.get(jobIds[k]!)!;
+            out[index] = decodePayload<O>(bytes);
+            pending.delete(jobIds[k]!);
+          });
+          if (pending.size === 0) settle();
+        } while (again);
+      })()
+        .catch((err: unknown) => {
+          wantAll = true;
+          outageSince ??= Date.now();
+          if (Date.now() - outageSince > this.#outageTimeoutMs) {
+            settle(new RedisUnavailableError(`lost Redis at ${this.#target.display} for more than ${this.#outageTimeoutMs} ms mid-run: ${(err as Error).message}`, { cause: err }));
+          }
+        })
+        .finally(() => (collecting = undefined));
+    };
+
+    const fail = async (jobId: string, reasonFromEvent?: string): Promise<void> => {
+      const index = pending.get(jobId);
+      if (index === undefined || settled) return;
+      const batchId = calls[index]!.id;
+      let reason = reasonFromEvent ?? 'failed';
+      let attempts: number | undefined;
+      try {
+        const job = await queue.getJob(jobId);
+        if (job) {
+          reason = job.failedReason || reason;
+          attempts = job.attemptsMade;
+        }
+      } catch {
+        // The event's reason is enough.
+      }
+      const { name, message } = parseFailure(reason);
+      const tried = attempts === undefined ? '' : ` (after ${attempts} attempt${attempts === 1 ? '' : 's'})`;
+      settle(fromErrorPayload({ name, message: message + tried }, batchId));
+    };
+
+    const prefixOfRound = taskJobId(this.run, round, 0).replace(/0$/, '');
+    this.#rounds.set(prefixOfRound, {
+      pending,
+      onEvent: (kind, jobId, reason) => (kind === 'completed' ? collect(jobId) : void fail(jobId, reason)),
+    });
+
+    // Misses no event: QueueEvents is listening before the jobs exist. The poll is the fallback
+    // for events lost to a reconnect, and it notices failed jobs whose event was missed.
+    let ticks = 0;
+    const poll = setInterval(() => {
+      collect();
+      if (++ticks % 5 === 0) void this.#checkFailed(pending, fail);
+    }, this.#pollMs);
+
+    try {
+      const data = (c: TaskCall<I>): TaskJobData => ({ version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name });
+      await queue.addBulk(
+        calls.map((c) => ({
+          name: `batch ${c.id}`,
+          data: data(c),
+          opts: {
+            jobId: taskJobId(this.run, round, c.id),
+            attempts: this.#attempts,
+            backoff: { type: 'exponential', delay: this.#backoffMs },
+            removeOnComplete: true,
+            removeOnFail: { age: this.#keepFailedSeconds },
+          },
+        })),
+      );
+      // Jobs that finished before the listener saw them (none should) are picked up here.
+      collect();
+      await done;
+      return out;
+    } finally {
+      clearInterval(poll);
+      this.#rounds.delete(prefixOfRound);
+      if (pending.size > 0) {
+        // A failed round: take its other jobs off the queue (running ones finish and are ignored).
+        await Promise.allSettled([...pending.keys()].map((id) => queue.remove(id)));
+      }
+      await client.del(keys.inputs, keys.outputs).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#connecting?.catch(() => undefined);
+    await Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#redis?.quit()]);
+  }
+
+  /** Checks Redis once, then opens the queue and its event stream. */
+  #connect(): Promise<void> {
+    this.#connecting ??= (async () => {
+      await probeRedis(this.#target, this.#connectTimeoutMs);
+      const connection = this.#target.bullmq;
+      const queue = new Queue<TaskJobData>(kTaskQueue, { connection: { ...connection }, prefix: this.#prefix });
+      const events = new QueueEvents(kTaskQueue, { connection: { ...connection, maxRetriesPerRequest: null }, prefix: this.#prefix });
+      this.#redis = payloadClient(this.#target, `mlscale-driver-${this.run}`);
+      // Connection errors are retried by ioredis; the round's outage timer decides when to give up.
+      queue.on('error', () => undefined);
+      events.on('error', () => undefined);
+      events.on('completed', ({ jobId }) => this.#dispatch('completed', jobId));
+      events.on('failed', ({ jobId, failedReason }) => this.#dispatch('failed', jobId, failedReason));
+      this.#queue = queue;
+      this.#events = events;
+      await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    })();
+    return this.#connecting;
+  }
+
+  #dispatch(kind: 'completed' | 'failed', jobId: string, reason?: string): void {
+    const cut = jobId.lastIndexOf('.');
+    const round = this.#rounds.get(jobId.slice(0, cut + 1));
+    if (round?.pending.has(jobId)) round.onEvent(kind, jobId, reason);
+  }
+
+  /** The fallback for a missed `failed` event: asks Redis for the state of the pending jobs. */
+  async #checkFailed(pending: Map<string, number>, fail: (jobId: string) => Promise<void>): Promise<void> {
+    const queue = this.#queue!;
+    for (const jobId of [...pending.keys()]) {
+      try {
+        if ((await queue.getJobState(jobId)) === 'failed') await fail(jobId);
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(`options.${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}

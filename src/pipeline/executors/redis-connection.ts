@@ -1,0 +1,99 @@
+/**
+ * Redis connections of the distributed executor and its workers: a `redis://` or `rediss://` URL
+ * parsed once, up front, into ioredis options; and a probe that fails within seconds with a clear,
+ * coded error when Redis cannot be reached, instead of ioredis's default of retrying forever.
+ *
+ * @module
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions as BullmqRedisOptions } from 'bullmq';
+import { InvalidOptionError, RedisUnavailableError } from '../../errors.js';
+
+/** A parsed Redis URL: the options every connection uses, and the URL without its password. */
+export interface RedisTarget {
+  readonly options: RedisOptions;
+  /** The same options for BullMQ's `connection`. */
+  readonly bullmq: BullmqRedisOptions;
+  /** For messages: `redis://host:port/db`, no credentials. */
+  readonly display: string;
+}
+
+/** Parses `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS). */
+export function parseRedisUrl(url: string, flag = '--redis'): RedisTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidOptionError(`${flag} must be a URL like redis://host:6379 or rediss://user:password@host:6380/0, got ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new InvalidOptionError(`${flag} must start with redis:// or rediss:// (TLS), got ${JSON.stringify(url)}`);
+  }
+  if (!u.hostname) throw new InvalidOptionError(`${flag} names no host: ${JSON.stringify(url)}`);
+  const port = u.port === '' ? 6379 : Number(u.port);
+  const dbText = u.pathname.replace(/^\//, '');
+  const db = dbText === '' ? 0 : Number(dbText);
+  if (!Number.isInteger(db) || db < 0) throw new InvalidOptionError(`${flag}: the database (the URL's path) must be a number, got ${JSON.stringify(dbText)}`);
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const options: RedisOptions = {
+    host,
+    port,
+    db,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? { servername: host } : undefined,
+  };
+  const bullmq: BullmqRedisOptions = { host, port, db };
+  if (options.username !== undefined) bullmq.username = options.username;
+  if (options.password !== undefined) bullmq.password = options.password;
+  if (options.tls !== undefined) bullmq.tls = options.tls;
+  return { options, bullmq, display: `${u.protocol}//${u.host}/${db}` };
+}
+
+/** A client for the payload hashes: binary-safe, reconnecting forever (callers bound the wait). */
+export function payloadClient(target: RedisTarget, name: string): Redis {
+  const client = new Redis({ ...target.options, connectionName: name, maxRetriesPerRequest: 2 });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/**
+ * Connects once to check that Redis answers, within `timeoutMs`; rejects with
+ * `RedisUnavailableError` naming the URL (without password) and the reason.
+ */
+export async function probeRedis(target: RedisTarget, timeoutMs = 5000): Promise<void> {
+  const client = new Redis({
+    ...target.options,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  let lastError: unknown;
+  client.on('error', (err) => (lastError = err));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    const reason = describe(lastError ?? err);
+    throw new RedisUnavailableError(`cannot reach Redis at ${target.display}: ${reason}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
+}

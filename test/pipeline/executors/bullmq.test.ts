@@ -1,0 +1,57 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidOptionError, RedisUnavailableError } from '../../../src/errors.js';
+import { BullmqExecutor } from '../../../src/pipeline/executors/bullmq.js';
+import { createExecutor } from '../../../src/pipeline/executors/index.js';
+import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../../redis-helpers.js';
+import { runExecutorCases } from './executor.cases.js';
+
+const redis = await testRedis();
+after(() => redis.stop());
+if (redis.skip) console.log(`# skipping the bullmq executor tests: ${redis.skip}`);
+
+describe('bullmq executor', { skip: redis.skip }, () => {
+  const prefix = testPrefix('conformance');
+  let workers: WorkerProcess[] = [];
+  before(async () => {
+    // One worker process with two threads: 'several threads at once' sees two thread ids.
+    workers = await startWorkers(redis.url!, prefix, 1, ['--concurrency', '2']);
+  });
+  after(async () => {
+    await killWorkers(workers, 'SIGTERM');
+    await dropPrefix(redis.url!, prefix);
+  });
+  runExecutorCases({
+    name: 'bullmq',
+    create: () => new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, attempts: 2, backoffMs: 10, pollMs: 200 }),
+  });
+});
+
+describe('bullmq executor options and connection', () => {
+  test('should need --redis and a redis:// or rediss:// URL', () => {
+    assert.throws(() => createExecutor('bullmq'), (err: unknown) => err instanceof InvalidOptionError && /--redis/.test((err as Error).message));
+    assert.throws(() => new BullmqExecutor({ redis: 'http://localhost:6379' }), /must start with redis:\/\/ or rediss:\/\//);
+    assert.throws(() => new BullmqExecutor({ redis: 'not a url' }), InvalidOptionError);
+  });
+
+  test('should fail within seconds, naming the URL, when Redis does not answer', async () => {
+    const port = await freePort();
+    const executor = new BullmqExecutor({ redis: `redis://user:secret@127.0.0.1:${port}`, connectTimeoutMs: 2000 });
+    const t0 = Date.now();
+    await assert.rejects(
+      executor.map({ module: 'file:///nowhere.js', name: 'x' }, [{ id: 0, input: {} }]),
+      (err: unknown) =>
+        err instanceof RedisUnavailableError && err.message.includes(`127.0.0.1:${port}`) && !err.message.includes('secret') && /ECONNREFUSED/.test(err.message),
+    );
+    assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+    await executor.close();
+  });
+
+  test('should fail within seconds when the host does not exist', async () => {
+    const executor = new BullmqExecutor({ redis: 'redis://no-such-host.invalid:6379', connectTimeoutMs: 2000 });
+    const t0 = Date.now();
+    await assert.rejects(executor.map({ module: 'file:///nowhere.js', name: 'x' }, [{ id: 0, input: {} }]), RedisUnavailableError);
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+    await executor.close();
+  });
+});
