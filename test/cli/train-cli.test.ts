@@ -81,7 +81,7 @@ describe('mlscale train (command line)', () => {
       code: 'E_SINGLE_CLASS',
       message: /one class only/,
     },
-    { name: 'an unknown executor', args: async () => ['--executor', 'gpu'], code: 'E_INVALID_OPTION', message: /--executor must be one of inline, threads, got "gpu"/, exit: 2 },
+    { name: 'an unknown executor', args: async () => ['--executor', 'gpu'], code: 'E_INVALID_OPTION', message: /--executor must be one of inline, threads, bullmq, got "gpu"/, exit: 2 },
     { name: 'a non-numeric --epochs', args: async () => ['--epochs', 'ten'], code: 'E_INVALID_OPTION', message: /--epochs must be an integer from 1 to 100000, got "ten"/, exit: 2 },
     { name: 'an unknown flag', args: async () => ['--epoch', '3'], code: 'E_INVALID_OPTION', message: /--epoch/, exit: 2 },
     { name: 'a bad synthetic spec', args: async () => ['--data', 'synthetic:rows=-4'], code: 'E_INVALID_OPTION', message: /rows/, exit: 2 },

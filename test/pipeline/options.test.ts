@@ -14,7 +14,7 @@ describe('resolveTrainingOptions', () => {
     ['--epochs', { epochs: 0 }, /--epochs must be an integer from 1 to 100000, got 0/],
     ['--workers', { workers: 'many' }, /--workers must be an integer from 1 to 1024, got "many"/],
     ['--batch-size', { batchSize: -5 }, /--batch-size must be an integer from 1/],
-    ['--executor', { executor: 'gpu' }, /--executor must be one of inline, threads, got "gpu"/],
+    ['--executor', { executor: 'gpu' }, /--executor must be one of inline, threads, bullmq, got "gpu"/],
     ['--model', { model: 'forest' }, /--model must be one of linear, mlp, got "forest"/],
     ['--hidden', { hidden: [64, 0] }, /--hidden must be a comma-separated list of positive layer widths/],
     ['--holdout', { holdout: 1 }, /--holdout must be a fraction strictly between 0 and 1, got 1/],

@@ -15,6 +15,6 @@ describe('ThreadsExecutor options', () => {
   });
 
   test('should name the accepted kinds for an unknown executor', () => {
-    assert.throws(() => createExecutor('gpu'), /--executor must be one of inline, threads, got "gpu"/);
+    assert.throws(() => createExecutor('gpu'), /--executor must be one of inline, threads, bullmq, got "gpu"/);
   });
 });
