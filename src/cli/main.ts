@@ -6,6 +6,7 @@
 import { InvalidOptionError, MlscaleError } from '../errors.js';
 import { version } from '../version.js';
 import { demoCommand } from './demo.js';
+import { deployCommand } from './deploy.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 import { workerCommand } from './worker.js';
@@ -16,6 +17,7 @@ Commands
   train     train a model with the batch pipeline (inline, threads or bullmq executor)
   worker    run batches for 'train --executor bullmq' drivers, taken from Redis
   serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
+  deploy    write an nginx or HAProxy configuration for many replicas, or Kubernetes manifests
   demo      the quick start: train on the shipped digits sample with the threads executor
   version   print the version
 
@@ -26,6 +28,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   train: trainCommand,
   serve: serveCommand,
+  deploy: deployCommand,
   worker: workerCommand,
   demo: demoCommand,
   version: async () => {
