@@ -108,6 +108,8 @@ http {
     upstream mlscale {
         # Least outstanding requests: the next request goes to the replica with the fewest open.
         least_conn;
+        # Shared by the worker processes: one count of outstanding requests, one failure record.
+        zone mlscale 256k;
 ${servers}
         keepalive ${o.keepalive};
         keepalive_timeout 60s;
