@@ -1,0 +1,181 @@
+/**
+ * The distributed pipeline end to end: `trainModel` on the bullmq executor with real
+ * `mlscale worker` processes, against a real Redis, compared with inline.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { TaskFailedError } from '../../src/errors.js';
+import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
+import { kTaskQueue } from '../../src/pipeline/executors/bullmq-protocol.js';
+import { trainModel } from '../../src/pipeline/train-model.js';
+import type { TrainingOptions } from '../../src/pipeline/options.js';
+import { siblingModuleUrl } from '../../src/util/module-url.js';
+import { tempDir } from '../helpers.js';
+import { dropPrefix, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../redis-helpers.js';
+
+const redis = await testRedis();
+const { dir, cleanup } = await tempDir();
+after(async () => {
+  await cleanup();
+  await redis.stop();
+});
+if (redis.skip) console.log(`# skipping the distributed pipeline tests: ${redis.skip}`);
+
+const fixtures = siblingModuleUrl(import.meta.url, '../fixtures/tasks');
+const synthetic: Partial<TrainingOptions> = { data: 'synthetic:rows=3000,features=8,classes=3,seed=7', batchSize: 400, syncEvery: 3, epochs: 2, hidden: [8] };
+
+/** Trains and returns what must be identical across executors. */
+async function train(name: string, options: Partial<TrainingOptions>, executor?: BullmqExecutor) {
+  const out = join(dir, name);
+  if (executor) options = { ...options, executor: 'bullmq', redis: redis.url };
+  const trained = await trainModel({ ...options, out }, executor ? { executor } : {});
+  return { bytes: await readFile(join(out, 'model.onnx')), metrics: trained.result.metrics, loss: trained.result.epochLoss, custom: trained.result.customMetrics };
+}
+
+function assertSame(a: Awaited<ReturnType<typeof train>>, b: Awaited<ReturnType<typeof train>>): void {
+  assert.ok(a.bytes.equals(b.bytes), 'model.onnx differs from inline');
+  assert.deepEqual(a.metrics, b.metrics);
+  assert.deepEqual(a.loss, b.loss);
+  assert.deepEqual(a.custom, b.custom);
+}
+
+/** Waits for `condition`, failing after 10 s instead of hanging the suite. */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A stages module whose preprocess busy-waits `ms` per batch (and throws for batch `poison`). */
+async function stagesModule(name: string, ms: number, poison = -1): Promise<string> {
+  const file = join(dir, `${name}.mjs`);
+  await writeFile(
+    file,
+    `export function preprocess(batch) {
+  if (batch.id === ${poison}) throw new Error('poisoned batch on purpose');
+  const end = performance.now() + ${ms};
+  while (performance.now() < end);
+  return batch;
+}\n`,
+  );
+  return file;
+}
+
+describe('distributed pipeline (bullmq executor, mlscale worker processes)', { skip: redis.skip }, () => {
+  const url = redis.url!;
+  let inline: Awaited<ReturnType<typeof train>>;
+  const prefixes: string[] = [];
+  const workers: WorkerProcess[] = [];
+  const prefix = (name: string) => {
+    const p = testPrefix(name);
+    prefixes.push(p);
+    return p;
+  };
+  const start = async (p: string, n: number, extra: string[] = []) => {
+    const started = await startWorkers(url, p, n, extra);
+    workers.push(...started);
+    return started;
+  };
+  before(async () => {
+    inline = await train('inline', { ...synthetic, executor: 'inline' });
+  });
+  after(async () => {
+    await killWorkers(workers);
+    for (const p of prefixes) await dropPrefix(url, p);
+  });
+
+  test('should train a bitwise-identical model with 1 and with 3 worker processes', async () => {
+    const p1 = prefix('identity1');
+    await start(p1, 1);
+    assertSame(await train('bullmq-1', { ...synthetic, executor: 'bullmq', redis: url, prefix: p1, workers: 1 }), inline);
+    const p3 = prefix('identity3');
+    const three = await start(p3, 3);
+    assertSame(await train('bullmq-3', { ...synthetic, executor: 'bullmq', redis: url, prefix: p3, workers: 3 }), inline);
+    // Every worker took part.
+    await killWorkers(three, 'SIGTERM');
+    for (const w of three) assert.match(w.output(), /stopped: [1-9]\d* batches done, 0 failed/);
+  });
+
+  test('should ship batches of a source without random access (the digits sample) and run a stages module', async () => {
+    const stages = join(process.cwd(), 'examples', 'stages', 'sqrt-counts.js');
+    const digits: Partial<TrainingOptions> = { data: 'sample:digits', stages, epochs: 2, batchSize: 400, hidden: [16] };
+    const p = prefix('digits');
+    await start(p, 2);
+    assertSame(await train('digits-bullmq', { ...digits, executor: 'bullmq', redis: url, prefix: p, workers: 2 }), await train('digits-inline', { ...digits, executor: 'inline' }));
+  });
+
+  test('should rerun the batch of a SIGKILLed worker elsewhere and still train the identical model', async () => {
+    const p = prefix('sigkill');
+    // The slow stage leaves the rows as they are: the model must be inline's.
+    const options = { ...synthetic, stages: await stagesModule('slow', 80) };
+    const timing = ['--lock-duration-ms', '1000', '--stalled-interval-ms', '300'];
+    const [victim] = await start(p, 1, timing);
+    const queue = new Queue(kTaskQueue, { connection: { url }, prefix: p });
+    const events = new QueueEvents(kTaskQueue, { connection: { url }, prefix: p });
+    await events.waitUntilReady();
+    let stalled = 0;
+    events.on('stalled', () => stalled++);
+    let executor: BullmqExecutor | undefined;
+    try {
+      executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, pollMs: 200 });
+      const run = train('sigkill-bullmq', options, executor);
+      run.catch(() => undefined);
+      // Kill the only worker while it holds a batch; a second worker then finds the stalled job.
+      await until(async () => (await queue.getActiveCount()) > 0, 'a batch to become active');
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      await start(p, 1, timing);
+      assertSame(await run, inline);
+      assert.ok(stalled >= 1, 'no job was reported stalled');
+    } finally {
+      await executor?.close();
+      await events.close();
+      await queue.close();
+    }
+  });
+
+  test('should fail the run with the batch id and the error after the attempts of a batch that keeps failing', async () => {
+    const p = prefix('poison');
+    await start(p, 1);
+    const stages = await stagesModule('poison', 0, 2);
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, attempts: 3, backoffMs: 20, pollMs: 200 });
+    await assert.rejects(train('poison', { ...synthetic, stages }, executor), (err: unknown) => {
+      assert.ok(err instanceof TaskFailedError, String(err));
+      assert.equal(err.batchId, 2);
+      assert.match(err.message, /batch 2: Error: poisoned batch on purpose \(worker [^)]+\) \(after 3 attempts\)/);
+      return true;
+    });
+    await executor.close();
+  });
+
+  test('should keep renewing the lock of a CPU-heavy batch (no stall) and finish the current batch on SIGTERM', async () => {
+    const p = prefix('sigterm');
+    const [worker] = await start(p, 1, ['--lock-duration-ms', '500', '--stalled-interval-ms', '200']);
+    const events = new QueueEvents(kTaskQueue, { connection: { url }, prefix: p });
+    await events.waitUntilReady();
+    let stalled = 0;
+    events.on('stalled', () => stalled++);
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 1, pollMs: 100 });
+    try {
+      let active = false;
+      events.on('active', () => (active = true));
+      // Busy for 2 s, four lock durations: only a lock renewed off the task's thread survives.
+      const run = executor.map<{ ms: number }, { threadId: number }>({ module: fixtures, name: 'spin' }, [{ id: 0, input: { ms: 2000 } }]);
+      await until(async () => active, 'the batch to become active');
+      worker!.child.kill('SIGTERM');
+      const [out] = await run;
+      assert.ok(out!.threadId > 0, 'the task ran on a worker thread');
+      assert.equal(await worker!.exited, 0);
+      assert.match(worker!.output(), /stopped: 1 batches done, 0 failed/);
+      assert.equal(stalled, 0);
+    } finally {
+      await executor.close();
+      await events.close();
+    }
+  });
+});
