@@ -15,8 +15,17 @@ import { packageRoot } from '../src/util/package-root.js';
 /** A Redis for the tests, or why there is none. */
 export type TestRedis = { readonly url: string; readonly skip?: undefined; stop(): Promise<void> } | { readonly skip: string; readonly url?: undefined; stop(): Promise<void> };
 
-/** REDIS_URL if set; else a private redis-server on a free port; else a skip reason. */
+/**
+ * REDIS_URL if set; else a private redis-server on a free port; else a skip reason, or, with
+ * MLSCALE_REQUIRE_REDIS set (as .ci/run does), an error.
+ */
 export async function testRedis(): Promise<TestRedis> {
+  const found = await findRedis();
+  if (found.skip && process.env.MLSCALE_REQUIRE_REDIS) throw new Error(`MLSCALE_REQUIRE_REDIS is set but ${found.skip}`);
+  return found;
+}
+
+async function findRedis(): Promise<TestRedis> {
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) return { url: fromEnv, stop: async () => undefined };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
