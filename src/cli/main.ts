@@ -5,11 +5,6 @@
  */
 import { InvalidOptionError, MlscaleError } from '../errors.js';
 import { version } from '../version.js';
-import { demoCommand } from './demo.js';
-import { deployCommand } from './deploy.js';
-import { serveCommand } from './serve.js';
-import { trainCommand } from './train.js';
-import { workerCommand } from './worker.js';
 
 const usage = `Usage: mlscale <command> [flags]
 
@@ -25,12 +20,15 @@ Run 'mlscale <command> --help' for a command's flags.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
+// Each command's module is imported when the command runs: importing them all (the pipeline,
+// BullMQ, Redis) took 0.7 s against 0.3 s for serve alone, and every replica that
+// 'mlscale serve --replicas' starts or restarts pays the start-up time.
 const commands: Record<string, Command> = {
-  train: trainCommand,
-  serve: serveCommand,
-  deploy: deployCommand,
-  worker: workerCommand,
-  demo: demoCommand,
+  train: async (argv) => (await import('./train.js')).trainCommand(argv),
+  serve: async (argv) => (await import('./serve.js')).serveCommand(argv),
+  deploy: async (argv) => (await import('./deploy.js')).deployCommand(argv),
+  worker: async (argv) => (await import('./worker.js')).workerCommand(argv),
+  demo: async (argv) => (await import('./demo.js')).demoCommand(argv),
   version: async () => {
     process.stdout.write(version + '\n');
     return 0;
