@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { InvalidOptionError } from '../errors.js';
 import { defaultModelSettings, kDefaultServeOptions, resolveServeOptions, type ModelSettings } from '../serve/options.js';
+import { resolveAutoscalerConfig } from '../serve/autoscaler.js';
+import { isReplicaProcess, runPrimary, runReplica, type ClusterOptions } from '../serve/cluster.js';
 import { createServer } from '../serve/server.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
@@ -50,6 +52,15 @@ Operations
   --grace-period-ms MS      then, how long in-flight and queued requests may take  [${s.gracePeriodMs}]
   --log-level LEVEL         fatal | error | warn | info | debug | trace | silent  [${s.logLevel}]
   -h, --help                this help
+Replicas (several serving processes on this host, sharing the port)
+  --replicas N|auto         run N replicas under a primary that restarts the ones that die
+                            (giving up on a crash loop), restarts them one by one on SIGHUP and
+                            merges their /metrics; 'auto' scales between --min-replicas and
+                            --max-replicas on ongoing requests per replica  [one process]
+  --min-replicas N          with auto  [1]
+  --max-replicas N          with auto  [cores]
+  --target-ongoing-requests N
+                            with auto: ongoing (queued + running) requests per replica  [8]
 
 Defaults come from the CPU count (${cores} here): one instance per four cores (at least one), each
 with cores / instances onnxruntime threads, so instances x intra-op threads = cores and threads
@@ -77,6 +88,10 @@ const flags: FlagSpec = {
   'grace-period-ms': { type: 'string' },
   'unready-delay-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  replicas: { type: 'string' },
+  'min-replicas': { type: 'string' },
+  'max-replicas': { type: 'string' },
+  'target-ongoing-requests': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -90,7 +105,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const delay = textFlag(v['max-queue-delay-ms']);
-  const overrides: Partial<ModelSettings> = {
+  const overrides: { -readonly [K in keyof ModelSettings]?: ModelSettings[K] } = {
     instances: numberFlag(v.instances),
     intraOpThreads: numberFlag(v['intra-op-threads']),
     allowSpinning: v['allow-spinning'] === true ? true : undefined,
@@ -99,6 +114,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxQueue: numberFlag(v['max-queue']),
     requestTimeoutMs: numberFlag(v['request-timeout-ms']),
   };
+  const replica = isReplicaProcess();
+  if (replica) {
+    // Set by the primary, only for settings the user left to the defaults.
+    const instances = process.env['MLSCALE_INSTANCES'];
+    const threads = process.env['MLSCALE_INTRA_OP_THREADS'];
+    if (instances !== undefined && overrides.instances === undefined) overrides.instances = Number(instances);
+    if (threads !== undefined && overrides.intraOpThreads === undefined) overrides.intraOpThreads = Number(threads);
+  }
+  const cluster = replica ? undefined : replicasOptions(v, overrides);
   const logLevel = textFlag(v['log-level']) ?? s.logLevel;
   if (!kLogLevels.includes(logLevel)) {
     throw new InvalidOptionError(`--log-level must be one of ${kLogLevels.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -118,6 +142,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
 
   const logger = pino({ level: logLevel, base: { pid: process.pid } });
+  if (replica) return runReplica(options, logger);
+  if (cluster) return runPrimary(options, cluster, logger.child({ role: 'primary' }));
   const server = await createServer(options, logger);
   const url = await server.listen();
   logger.info({ url, models: server.repository.index() }, `mlscale serve listening on ${url}`);
@@ -150,4 +176,29 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+}
+
+/** `--replicas` and the autoscaler's flags, validated; undefined without `--replicas`. */
+function replicasOptions(v: Record<string, string | boolean | undefined>, overrides: Partial<ModelSettings>): ClusterOptions | undefined {
+  const replicas = textFlag(v.replicas);
+  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests'].filter((f) => v[f] !== undefined);
+  if (replicas === undefined) {
+    if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto`);
+    return undefined;
+  }
+  const common = { threadsGiven: overrides.intraOpThreads !== undefined, instancesGiven: overrides.instances !== undefined };
+  if (replicas === 'auto') {
+    const autoscaler = resolveAutoscalerConfig({
+      minReplicas: numberFlag(v['min-replicas']) ?? 1,
+      maxReplicas: numberFlag(v['max-replicas']) ?? Math.max(1, cores),
+      targetOngoingRequests: numberFlag(v['target-ongoing-requests']),
+    });
+    return { replicas: 'auto', autoscaler, ...common };
+  }
+  if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto, not a fixed --replicas ${replicas}`);
+  const n = numberFlag(replicas);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 256) {
+    throw new InvalidOptionError(`--replicas must be an integer from 1 to 256, or "auto", got ${JSON.stringify(n)}`);
+  }
+  return { replicas: n, ...common };
 }

@@ -26,6 +26,14 @@ export interface ServerContext {
   readonly metrics: ServerMetrics;
   /** True once shutdown has begun: readiness turns false first. */
   draining(): boolean;
+  /** Where GET /metrics comes from when not this process's registry (a cluster replica asks its primary). */
+  readonly metricsText?: () => Promise<string>;
+}
+
+/** What the host process changes about a server it embeds. */
+export interface ServerHooks {
+  /** GET /metrics answers with this text instead of the process's own registry. */
+  readonly metricsText?: () => Promise<string>;
 }
 
 /** A running (or ready to run) model server. */
@@ -45,12 +53,12 @@ export interface ModelServer {
 }
 
 /** Builds the server and loads its models. A model that fails to load is kept as not ready with its reason. */
-export async function createServer(options: Readonly<ServeOptions>, logger?: Logger): Promise<ModelServer> {
+export async function createServer(options: Readonly<ServeOptions>, logger?: Logger, hooks: ServerHooks = {}): Promise<ModelServer> {
   const metrics = new ServerMetrics();
   const source: RepositorySource = options.model !== undefined ? { kind: 'single', path: options.model } : { kind: 'repository', root: options.modelRepository! };
   const repository = new ModelRepository(source, options.modelOverrides, { metrics });
   let draining = false;
-  const context: ServerContext = { options, repository, metrics, draining: () => draining };
+  const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(hooks.metricsText ? { metricsText: hooks.metricsText } : {}) };
 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : {}),

@@ -1,0 +1,455 @@
+/**
+ * `mlscale serve --replicas N|auto`: several serving processes on one host with node:cluster.
+ *
+ * The primary serves nothing itself. It forks the replicas, which share the listening port (the
+ * primary accepts connections and hands them out in turn); it replaces a replica that dies, after
+ * a backoff that grows with repeated deaths, and gives up — exit 1, a fatal log line — when
+ * replicas keep dying (a crash loop); it restarts them one by one on SIGHUP (each replacement
+ * listens before the one it replaces starts its drain, so no request is dropped); with `auto` it
+ * runs the autoscaler policy once a second on the replicas' signals; and it merges every replica's
+ * metrics for GET /metrics, which any replica answers by asking the primary over IPC.
+ *
+ * Readiness: a replica listens only once its models are loaded, so the port answers only when at
+ * least one replica is ready.
+ *
+ * @module
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { createServer as createNetServer } from 'node:net';
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+
+/** One registry's metrics as `getMetricsAsJSON()` gives them. */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+import { InvalidOptionError } from '../errors.js';
+import { autoscale, initialAutoscalerState, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
+import type { ServeOptions } from './options.js';
+import { createServer, type ModelServer } from './server.js';
+
+/** How the primary runs its replicas. */
+export interface ClusterOptions {
+  /** A fixed count, or `auto` (then `autoscaler` bounds it). */
+  readonly replicas: number | 'auto';
+  readonly autoscaler?: AutoscalerConfig;
+  /** Whether the user set the intra-op threads; if not, each replica gets cores / replicas. */
+  readonly threadsGiven: boolean;
+  /** Whether the user set instances per model; with `auto` the policy may change them. */
+  readonly instancesGiven: boolean;
+}
+
+/** Replica deaths within `kCrashLoopWindowMs` that make the primary give up. */
+const kCrashLoopDeaths = 5;
+const kCrashLoopWindowMs = 60_000;
+/** A replica up this long has a clean slate: its next death restarts it at once. */
+const kStableMs = 10_000;
+/** Restart delays after repeated deaths of the same replica: 0, then doubling from this, up to the max. */
+const kBackoffBaseMs = 250;
+const kBackoffMaxMs = 8_000;
+const kAutoscaleIntervalMs = 1_000;
+/** How long the primary waits for each replica's answer to a metrics or signals request. */
+const kIpcTimeoutMs = 2_000;
+
+/** Messages between the primary and the replicas. */
+type ToReplica =
+  | { mlscale: 'collect'; id: number }
+  | { mlscale: 'sample'; id: number }
+  | { mlscale: 'metrics'; id: number; text?: string; error?: string }
+  | { mlscale: 'shutdown'; now?: boolean };
+type ToPrimary =
+  | { mlscale: 'collected'; id: number; metrics: MetricsJson }
+  | { mlscale: 'sampled'; id: number; ongoing: number; queueDepth: number; cpuMs: number; elapsedMs: number }
+  | { mlscale: 'metrics-request'; id: number };
+
+interface Replica {
+  readonly slot: number;
+  readonly worker: Worker;
+  readonly startedAt: number;
+  listening: boolean;
+  retiring: boolean;
+}
+
+/** Whether this process is a replica forked by a primary. */
+export function isReplicaProcess(): boolean {
+  return cluster.isWorker && process.env['MLSCALE_REPLICA'] !== undefined;
+}
+
+/** Fails with a clear message, before anything starts, when host:port is taken. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new InvalidOptionError(`--port ${port} is already in use on ${host}; pick another, or 0 for a free one`)
+          : new InvalidOptionError(`--host ${host} --port ${port} cannot be listened on (${err.code ?? err.message})`),
+      );
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Runs the primary; resolves with the exit code once every replica has exited (0 after a signal,
+ * 1 after a crash loop).
+ */
+export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions: ClusterOptions, logger: Logger): Promise<number> {
+  await checkPortFree(options.host, options.port);
+  const cores = availableParallelism();
+  const auto = clusterOptions.replicas === 'auto';
+  const policy = clusterOptions.autoscaler;
+  let autoState: AutoscalerState | undefined = auto && policy ? initialAutoscalerState(policy) : undefined;
+  let target = autoState?.replicas ?? (clusterOptions.replicas as number);
+  let instancesPerReplica = autoState && !clusterOptions.instancesGiven ? autoState.instancesPerReplica : undefined;
+
+  const registry = new Registry();
+  const replicasGauge = new Gauge({ name: 'mlscale_cluster_replicas', help: 'Serving processes (replicas) listening on this host.', registers: [registry] });
+  const targetGauge = new Gauge({ name: 'mlscale_cluster_replicas_target', help: 'Replicas the primary aims to run (the autoscaler sets it with --replicas auto).', registers: [registry] });
+  const restarts = new Counter({ name: 'mlscale_cluster_replica_restarts_total', help: 'Replicas that died and were started again.', registers: [registry] });
+  const scaling = new Counter({ name: 'mlscale_autoscaler_decisions_total', help: 'Autoscaler decisions that changed something, by action.', labelNames: ['action'] as const, registers: [registry] });
+
+  const replicas = new Map<number, Replica>();
+  const deaths: number[] = [];
+  const consecutive = new Map<number, number>();
+  const pending = new Map<number, { resolve: (m: ToPrimary) => void }>();
+  let nextId = 1;
+  let nextSlot = 0;
+  let stopping = false;
+  let announced = false;
+  let restarting: Promise<void> | undefined;
+  let autoscaleTimer: NodeJS.Timeout | undefined;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let exitCode = 0;
+
+  const live = (): Replica[] => [...replicas.values()].filter((r) => !r.retiring);
+  const refreshGauges = (): void => {
+    replicasGauge.set([...replicas.values()].filter((r) => r.listening && !r.retiring).length);
+    targetGauge.set(target);
+  };
+
+  const threadsFor = (count: number): Record<string, string> => {
+    const env: Record<string, string> = {};
+    if (!clusterOptions.threadsGiven) env['MLSCALE_INTRA_OP_THREADS'] = String(Math.max(1, Math.floor(cores / Math.max(1, count) / (instancesPerReplica ?? 1))));
+    if (instancesPerReplica !== undefined) env['MLSCALE_INSTANCES'] = String(instancesPerReplica);
+    return env;
+  };
+
+  const fork = (slot = nextSlot++): Replica => {
+    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...threadsFor(target) });
+    const replica: Replica = { slot, worker, startedAt: Date.now(), listening: false, retiring: false };
+    replicas.set(worker.id, replica);
+    logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica started');
+    worker.on('listening', (address) => {
+      replica.listening = true;
+      refreshGauges();
+      logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica listening');
+      if (!announced) {
+        announced = true;
+        const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+        const url = `http://${host}:${address.port}`;
+        logger.info({ url, replicas: target }, `mlscale serve listening on ${url} with ${target} replica(s)`);
+      }
+    });
+    worker.on('message', (message: ToPrimary) => onMessage(replica, message));
+    return replica;
+  };
+
+  const request = <T extends ToPrimary>(r: Replica, make: (id: number) => ToReplica): Promise<T | undefined> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve(undefined);
+      }, kIpcTimeoutMs);
+      pending.set(id, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          resolve(m as T);
+        },
+      });
+      try {
+        r.worker.send(make(id));
+      } catch {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(undefined);
+      }
+    });
+
+  const mergedMetrics = async (): Promise<string> => {
+    const answers = await Promise.all(
+      [...replicas.values()].filter((r) => r.listening && r.worker.isConnected()).map((r) => request<Extract<ToPrimary, { mlscale: 'collected' }>>(r, (id) => ({ mlscale: 'collect', id }))),
+    );
+    refreshGauges();
+    const merged: Registry = AggregatorRegistry.aggregate(answers.filter((a) => a !== undefined).map((a) => a.metrics));
+    return Registry.merge([merged, registry]).metrics();
+  };
+
+  function onMessage(replica: Replica, message: ToPrimary): void {
+    if (typeof message !== 'object' || message === null || !('mlscale' in message)) return;
+    if (message.mlscale === 'metrics-request') {
+      mergedMetrics().then(
+        (text) => send(replica, { mlscale: 'metrics', id: message.id, text }),
+        (err: unknown) => send(replica, { mlscale: 'metrics', id: message.id, error: String(err) }),
+      );
+      return;
+    }
+    pending.get(message.id)?.resolve(message);
+  }
+
+  const send = (r: Replica, m: ToReplica): void => {
+    try {
+      if (r.worker.isConnected()) r.worker.send(m);
+    } catch {
+      // it is going away
+    }
+  };
+
+  /** Drains a replica and lets it exit; resolves once it has. */
+  const retire = (r: Replica, now = false): Promise<void> => {
+    r.retiring = true;
+    refreshGauges();
+    const exited = new Promise<void>((resolve) => {
+      if (r.worker.isDead()) resolve();
+      else r.worker.once('exit', () => resolve());
+    });
+    send(r, { mlscale: 'shutdown', now });
+    return exited;
+  };
+
+  /** Waits until `r` listens; false if it died first. */
+  const listening = (r: Replica): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (r.listening) return resolve(true);
+      r.worker.once('listening', () => resolve(true));
+      r.worker.once('exit', () => resolve(false));
+    });
+
+  cluster.on('exit', (worker, code, signal) => {
+    const r = replicas.get(worker.id);
+    if (!r) return;
+    replicas.delete(worker.id);
+    refreshGauges();
+    if (r.retiring || stopping) {
+      logger.info({ replica: r.slot, workerPid: worker.process.pid, code, signal }, 'replica exited');
+      if (stopping && replicas.size === 0) finish();
+      return;
+    }
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length > 0 && deaths[0]! < now - kCrashLoopWindowMs) deaths.shift();
+    const upFor = now - r.startedAt;
+    const count = upFor >= kStableMs ? 1 : (consecutive.get(r.slot) ?? 0) + 1;
+    consecutive.set(r.slot, count);
+    if (deaths.length >= kCrashLoopDeaths) {
+      logger.fatal(
+        { replica: r.slot, workerPid: worker.process.pid, code, signal, deaths: deaths.length, windowMs: kCrashLoopWindowMs },
+        `replicas died ${deaths.length} times within ${kCrashLoopWindowMs / 1000} s: a crash loop; giving up (fix the cause, then start again)`,
+      );
+      exitCode = 1;
+      void stop(true);
+      return;
+    }
+    const delay = count <= 1 ? 0 : Math.min(kBackoffMaxMs, kBackoffBaseMs * 2 ** (count - 2));
+    logger.warn({ replica: r.slot, workerPid: worker.process.pid, code, signal, upForMs: upFor, restartInMs: delay }, 'replica died; starting a new one');
+    restarts.inc();
+    setTimeout(() => {
+      if (!stopping && live().length < target) fork(r.slot);
+    }, delay);
+  });
+
+  /** Replaces every replica, one at a time: the new one listens before the old one drains. */
+  const rollingRestart = (why: string): Promise<void> => {
+    restarting ??= (async () => {
+      logger.info({ reason: why, replicas: live().length }, 'rolling restart');
+      for (const old of live()) {
+        if (stopping) return;
+        if (old.retiring || !replicas.has(old.worker.id)) continue;
+        const fresh = fork(old.slot);
+        if (!(await listening(fresh))) {
+          logger.error({ replica: old.slot }, 'rolling restart stopped: the new replica died before listening; the old one keeps serving');
+          return;
+        }
+        await retire(old);
+      }
+      logger.info({ replicas: live().length }, 'rolling restart done');
+    })().finally(() => (restarting = undefined));
+    return restarting;
+  };
+
+  const sampleSignals = async (): Promise<Signals | undefined> => {
+    const running = [...replicas.values()].filter((r) => r.listening && !r.retiring);
+    if (running.length === 0) return undefined;
+    const answers = (await Promise.all(running.map((r) => request<Extract<ToPrimary, { mlscale: 'sampled' }>>(r, (id) => ({ mlscale: 'sample', id }))))).filter(
+      (a) => a !== undefined,
+    );
+    if (answers.length === 0) return undefined;
+    const share = cores / running.length;
+    const idle = answers.map((a) => 1 - Math.min(1, a.cpuMs / Math.max(1, a.elapsedMs * share)));
+    return {
+      timeMs: Date.now(),
+      ongoingRequests: answers.reduce((s, a) => s + a.ongoing, 0),
+      queueDepth: answers.reduce((s, a) => s + a.queueDepth, 0),
+      cpuIdle: idle.reduce((s, v) => s + v, 0) / idle.length,
+    };
+  };
+
+  const autoscaleOnce = async (): Promise<void> => {
+    if (!policy || !autoState || stopping || restarting) return;
+    const signals = await sampleSignals();
+    if (!signals) return;
+    const { state, decision } = autoscale(policy, autoState, signals);
+    autoState = state;
+    if (decision.action === 'hold') return;
+    scaling.inc({ action: decision.action });
+    logger.info({ decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, signal: decision.signal }, `autoscaler: ${decision.action}: ${decision.reason}`);
+    if (decision.replicas !== target) {
+      const before = target;
+      target = decision.replicas;
+      refreshGauges();
+      if (target > before) for (let i = live().length; i < target; i++) fork();
+      else for (const r of live().sort((a, b) => b.slot - a.slot).slice(0, live().length - target)) void retire(r);
+    }
+    if (!clusterOptions.instancesGiven && decision.instancesPerReplica !== instancesPerReplica) {
+      instancesPerReplica = decision.instancesPerReplica;
+      void rollingRestart(`autoscaler: ${decision.instancesPerReplica} instance(s) per replica`);
+    }
+  };
+
+  const finish = (): void => {
+    if (autoscaleTimer) clearInterval(autoscaleTimer);
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    logger.info({ code: exitCode }, exitCode === 0 ? 'shut down cleanly' : 'shut down after a crash loop');
+    resolveDone(exitCode);
+  };
+
+  let signals = 0;
+  const stop = async (now: boolean): Promise<void> => {
+    stopping = true;
+    const all = [...replicas.values()];
+    if (all.length === 0) return finish();
+    await Promise.all(all.map((r) => retire(r, now)));
+  };
+  const onStop = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) logger.info({ signal, gracePeriodMs: options.gracePeriodMs }, 'shutting down: draining every replica');
+    else logger.warn({ signal }, 'second signal: cutting the drain short');
+    void stop(signals > 1);
+  };
+  const onHup = (): void => void rollingRestart('SIGHUP');
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+
+  refreshGauges();
+  for (let i = 0; i < target; i++) fork();
+  if (auto) {
+    autoscaleTimer = setInterval(() => void autoscaleOnce().catch((err: unknown) => logger.error({ err }, 'autoscaler failed')), kAutoscaleIntervalMs);
+  }
+  return done;
+}
+
+/**
+ * Runs one replica: the ordinary server, with GET /metrics merged by the primary, answering the
+ * primary's metrics and signals requests, and draining when told to. Resolves with the exit code.
+ */
+export async function runReplica(options: Readonly<ServeOptions>, logger: Logger): Promise<number> {
+  const slot = Number(process.env['MLSCALE_REPLICA']);
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let nextId = 1;
+  const metricsText = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the primary did not answer the metrics request'));
+      }, kIpcTimeoutMs * 2);
+      waiting.set(id, {
+        resolve: (t) => {
+          clearTimeout(timer);
+          resolve(t);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      process.send!({ mlscale: 'metrics-request', id } satisfies ToPrimary);
+    });
+
+  const server: ModelServer = await createServer(options, logger.child({ replica: slot }), { metricsText });
+  let lastCpu = process.cpuUsage();
+  let lastTime = performance.now();
+  let closing: Promise<void> | undefined;
+  const close = (now: boolean): Promise<void> => {
+    if (now) void server.close({ now: true });
+    closing ??= server.close();
+    return closing;
+  };
+
+  let resolve!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolve = r));
+  const drainAndExit = (now: boolean): void => {
+    close(now).then(
+      () => resolve(0),
+      (err: unknown) => {
+        logger.error({ err }, 'replica shutdown failed');
+        resolve(1);
+      },
+    );
+  };
+  {
+    process.on('message', (message: ToReplica) => {
+      if (typeof message !== 'object' || message === null || !('mlscale' in message)) return;
+      switch (message.mlscale) {
+        case 'collect':
+          for (const m of server.repository.models()) m.refreshGauges();
+          void server.metrics.registry.getMetricsAsJSON().then((metrics) => process.send!({ mlscale: 'collected', id: message.id, metrics } satisfies ToPrimary));
+          break;
+        case 'sample': {
+          let ongoing = 0;
+          let queueDepth = 0;
+          for (const m of server.repository.models()) {
+            const b = m.statistics().batcher;
+            ongoing += b.inFlight;
+            queueDepth += b.depth;
+          }
+          const cpu = process.cpuUsage(lastCpu);
+          const now = performance.now();
+          process.send!({ mlscale: 'sampled', id: message.id, ongoing, queueDepth, cpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - lastTime } satisfies ToPrimary);
+          lastCpu = process.cpuUsage();
+          lastTime = now;
+          break;
+        }
+        case 'metrics': {
+          const w = waiting.get(message.id);
+          waiting.delete(message.id);
+          if (message.text !== undefined) w?.resolve(message.text);
+          else w?.reject(new Error(message.error ?? 'no metrics'));
+          break;
+        }
+        case 'shutdown':
+          drainAndExit(message.now === true);
+          break;
+      }
+    });
+    // The primary going away (killed) leaves this replica orphaned: drain and exit.
+    process.on('disconnect', () => drainAndExit(false));
+  }
+  // Ctrl-C and a closed terminal reach the whole process group; the primary orchestrates those.
+  // SIGTERM (a service manager stops the group, or one replica is stopped) drains this replica.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGTERM', () => drainAndExit(false));
+
+  await server.listen();
+  const code = await exited;
+  // The IPC channel would keep the process alive: let go of it, so the process exits when done.
+  if (process.connected) process.disconnect();
+  return code;
+}

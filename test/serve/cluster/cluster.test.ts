@@ -1,0 +1,194 @@
+/**
+ * `mlscale serve --replicas N`: the real program, a primary and its replicas sharing one port.
+ * One merged /metrics; a replica killed with SIGKILL under load is replaced within 2 s and only
+ * requests it had in flight fail; a rolling restart on SIGHUP under load fails no request; a crash
+ * loop makes the primary give up loudly; bad flags start nothing.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Prng } from '../../../src/model/prng.js';
+import { runCli, tempDir } from '../../helpers.js';
+import { findSamples, get, infer, inferBody, randomInput, scrape, sleep, smallModelBytes, writeModel } from '../server/server-fixture.js';
+import { closedLoopLoad, freePort, serveProcess, type Served } from '../serve-process.js';
+
+/** Worker pids the primary reported as listening, in order, with the log time. */
+function listeningReplicas(served: Served): { pid: number; time: number }[] {
+  return served.logs.filter((l) => l['msg'] === 'replica listening').map((l) => ({ pid: l['workerPid'] as number, time: l['time'] as number }));
+}
+
+/** Pids of the replicas alive now, by the primary's log: listening and not exited or died since. */
+function alivePids(served: Served): number[] {
+  const gone = new Set(served.logs.filter((l) => l['msg'] === 'replica exited' || l['msg'] === 'replica died; starting a new one').map((l) => l['workerPid'] as number));
+  return listeningReplicas(served)
+    .map((r) => r.pid)
+    .filter((p) => !gone.has(p));
+}
+
+async function stopServed(served: Served | undefined): Promise<void> {
+  if (!served || served.child.exitCode !== null || served.child.signalCode !== null) return;
+  served.child.kill('SIGTERM');
+  const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
+  await served.exited;
+  clearTimeout(timer);
+}
+
+function total(outcomes: Map<number | 'network', number>): number {
+  return [...outcomes.values()].reduce((a, b) => a + b, 0);
+}
+
+describe('mlscale serve --replicas (node:cluster)', () => {
+  let repo: string;
+  let cleanup: (() => Promise<void>) | undefined;
+  let served: Served | undefined;
+  const common = ['--port', '0', '--instances', '1', '--intra-op-threads', '1', '--unready-delay-ms', '300', '--grace-period-ms', '5000', '--log-level', 'info'];
+
+  before(async () => {
+    const tmp = await tempDir('mlscale-cluster-');
+    repo = tmp.dir;
+    cleanup = tmp.cleanup;
+    await writeModel(repo, 'm', 1, smallModelBytes(5));
+    served = await serveProcess(['--model-repository', repo, '--replicas', '2', ...common]);
+    // Both replicas listening before the tests start.
+    await served.waitForLog(() => listeningReplicas(served!).length >= 2);
+  });
+
+  after(async () => {
+    await stopServed(served);
+    await cleanup?.();
+  });
+
+  test('one port, ready, and one /metrics merged over the replicas', async () => {
+    const url = served!.url;
+    assert.equal((await get(url, '/v2/health/ready')).status, 200);
+    const before = await scrape(url);
+    const successBefore = findSamples(before, 'mlscale_inference_requests_total', { outcome: 'success' }).reduce((s, x) => s + x.value, 0);
+    // Fresh connections, so the primary hands them to both replicas in turn.
+    const body = inferBody(randomInput(new Prng(3), 1));
+    for (let i = 0; i < 20; i++) {
+      const answer = await infer(url, 'm', body, { headers: { connection: 'close' } });
+      assert.equal(answer.status, 200, answer.text);
+    }
+    const samples = await scrape(url);
+    const success = findSamples(samples, 'mlscale_inference_requests_total', { outcome: 'success' }).reduce((s, x) => s + x.value, 0);
+    assert.equal(success - successBefore, 20, 'the merged counter holds every replica\'s requests');
+    assert.equal(findSamples(samples, 'mlscale_cluster_replicas')[0]?.value, 2);
+    // Two replicas' default process metrics merged into one series.
+    assert.equal(findSamples(samples, 'mlscale_model_instances', { model: 'm' })[0]?.value, 2, 'instances summed over 2 replicas');
+  });
+
+  test('SIGKILL of a replica under load: replaced within 2 s; only requests it had in flight fail', async (t) => {
+    const url = served!.url;
+    const concurrency = 8;
+    const body = JSON.stringify(inferBody(randomInput(new Prng(4), 1)));
+    const load = closedLoopLoad(`${url}/v2/models/m/infer`, body, concurrency);
+    await sleep(700);
+    const [victim] = alivePids(served!);
+    assert.ok(victim, 'no replica pid in the logs');
+    const killedAt = Date.now();
+    process.kill(victim, 'SIGKILL');
+    const replaced = await served!.waitForLog((l) => l['msg'] === 'replica listening' && (l['time'] as number) >= killedAt, 10_000);
+    const replacedInMs = (replaced['time'] as number) - killedAt;
+    await sleep(700);
+    const outcomes = await load.stop();
+    t.diagnostic(`replaced in ${replacedInMs} ms; outcomes ${JSON.stringify([...outcomes])}; ${load.errors.slice(0, 3).join(' | ')}`);
+    assert.ok(replacedInMs <= 2000, `the replica was replaced after ${replacedInMs} ms`);
+    const failed = total(outcomes) - (outcomes.get(200) ?? 0);
+    // Each load connection is held by one replica and has at most one request in flight.
+    assert.ok(failed <= concurrency, `${failed} failed requests, more than could have been in flight on the killed replica`);
+    assert.ok([...outcomes.keys()].every((k) => k === 200 || k === 'network'), `a failure other than a cut connection: ${JSON.stringify([...outcomes])}`);
+    assert.ok((outcomes.get(200) ?? 0) > 50);
+    assert.ok(served!.logs.some((l) => l['msg'] === 'replica died; starting a new one' && l['workerPid'] === victim && l['signal'] === 'SIGKILL'));
+    assert.equal(findSamples(await scrape(url), 'mlscale_cluster_replica_restarts_total')[0]?.value, 1);
+  });
+
+  test('SIGHUP: a rolling restart under load fails no request and replaces every replica', async (t) => {
+    const url = served!.url;
+    await served!.waitForLog(() => alivePids(served!).length >= 2);
+    const old = alivePids(served!);
+    const body = JSON.stringify(inferBody(randomInput(new Prng(5), 1)));
+    const load = closedLoopLoad(`${url}/v2/models/m/infer`, body, 8);
+    await sleep(500);
+    const hupAt = Date.now();
+    served!.child.kill('SIGHUP');
+    await served!.waitForLog((l) => l['msg'] === 'rolling restart done' && (l['time'] as number) >= hupAt, 30_000);
+    // Until the old replicas have drained and exited.
+    await served!.waitForLog(() => old.every((p) => served!.logs.some((l) => l['msg'] === 'replica exited' && l['workerPid'] === p)), 15_000);
+    await sleep(300);
+    const outcomes = await load.stop();
+    t.diagnostic(`outcomes ${JSON.stringify([...outcomes])}`);
+    assert.deepEqual([...outcomes.keys()], [200], `failed requests: ${JSON.stringify([...outcomes])}: ${load.errors.join(' | ')}`);
+    const now = alivePids(served!);
+    assert.equal(now.length, 2);
+    assert.ok(now.every((p) => !old.includes(p)), `old replicas still alive: ${old} → ${now}`);
+  });
+
+  test('SIGTERM drains every replica and the primary exits 0', async () => {
+    served!.child.kill('SIGTERM');
+    const exit = await served!.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, served!.stderr());
+    assert.ok(served!.logs.some((l) => l['msg'] === 'shut down cleanly'));
+    await assert.rejects(fetch(`${served!.url}/v2/health/live`));
+  });
+
+  test('a crash loop: replicas that keep dying make the primary give up with a fatal log and exit 1', async () => {
+    const looping = await serveProcess(['--model-repository', repo, '--replicas', '1', ...common]);
+    try {
+      const killed = new Set<number>();
+      // Kill each replica as soon as the primary reports it started.
+      for (let i = 0; i < 10 && looping.child.exitCode === null; i++) {
+        const started = await Promise.race([
+          looping.waitForLog((l) => l['msg'] === 'replica started' && !killed.has(l['workerPid'] as number), 15_000),
+          looping.exited.then(() => undefined),
+        ]);
+        if (!started) break;
+        const pid = started['workerPid'] as number;
+        killed.add(pid);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      const exit = await looping.exited;
+      assert.deepEqual(exit, { code: 1, signal: null });
+      const fatal = looping.logs.find((l) => l['level'] === 60);
+      assert.ok(fatal, 'no fatal log line');
+      assert.match(fatal['msg'] as string, /crash loop; giving up/);
+      assert.equal(killed.size, 5);
+    } finally {
+      await stopServed(looping);
+    }
+  });
+
+  const bad: { name: string; args: () => Promise<string[]> | string[]; message: RegExp }[] = [
+    { name: '--replicas 0', args: () => ['--replicas', '0'], message: /--replicas must be an integer from 1 to 256, or "auto", got 0/ },
+    { name: '--replicas -3', args: () => ['--replicas=-3'], message: /--replicas must be an integer from 1 to 256, or "auto", got -3/ },
+    { name: '--replicas many', args: () => ['--replicas', 'many'], message: /--replicas must be an integer from 1 to 256, or "auto", got "many"/ },
+    { name: 'min above max', args: () => ['--replicas', 'auto', '--min-replicas', '4', '--max-replicas', '2'], message: /--min-replicas \(4\) must not be above --max-replicas \(2\)/ },
+    { name: '--max-replicas without auto', args: () => ['--replicas', '2', '--max-replicas', '4'], message: /--max-replicas applies only with --replicas auto/ },
+    { name: '--target-ongoing-requests 0', args: () => ['--replicas', 'auto', '--target-ongoing-requests', '0'], message: /--target-ongoing-requests must be a positive number, got 0/ },
+  ];
+  for (const c of bad) {
+    test(`${c.name}: exit 2 naming the flag, nothing started`, async () => {
+      const r = await runCli(['serve', '--model-repository', repo, ...(await c.args())], { timeoutMs: 30_000 });
+      assert.equal(r.code, 2, `exit ${r.code}; stderr: ${r.stderr}`);
+      assert.match(r.stderr, c.message);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  test('a port in use: exit 2 naming the port, no replica started', async () => {
+    const port = await freePort();
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      const r = await runCli(['serve', '--model-repository', repo, '--replicas', '2', '--port', String(port)], { timeoutMs: 30_000 });
+      assert.equal(r.code, 2, `exit ${r.code}; stderr: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`--port ${port} is already in use on 127\\.0\\.0\\.1`));
+      assert.doesNotMatch(r.stdout, /replica started/);
+    } finally {
+      holder.close();
+    }
+  });
+});
