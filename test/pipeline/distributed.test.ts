@@ -4,7 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { TaskFailedError } from '../../src/errors.js';
@@ -14,7 +16,7 @@ import { trainModel } from '../../src/pipeline/train-model.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
 import { tempDir } from '../helpers.js';
-import { dropPrefix, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../redis-helpers.js';
+import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../redis-helpers.js';
 
 const redis = await testRedis();
 const { dir, cleanup } = await tempDir();
@@ -179,3 +181,58 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     }
   });
 });
+
+describe('distributed pipeline when Redis restarts mid-run', { skip: redis.skip ? redis.skip : !hasRedisServer() && 'needs redis-server on PATH to restart a private Redis' }, () => {
+  test('should reconnect, resubmit what the restarted Redis lost, and finish identical to inline', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const startServer = async () => {
+      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      await waitForRedis(url);
+      return server;
+    };
+    let server = await startServer();
+    const p = testPrefix('restart');
+    const workers = await startWorkers(url, p, 2, ['--lock-duration-ms', '1000', '--stalled-interval-ms', '300']);
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, pollMs: 100, outageTimeoutMs: 20_000 });
+    try {
+      const options = { ...synthetic, stages: await stagesModule('restart-slow', 40) };
+      const reference = await train('restart-inline', { ...synthetic, executor: 'inline' });
+      const run = train('restart-bullmq', options, executor);
+      let finished = false;
+      run.then(() => (finished = true)).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(finished, false, 'the run ended before Redis was killed');
+      server.kill('SIGKILL');
+      await new Promise((r) => server.once('exit', r));
+      await new Promise((r) => setTimeout(r, 500));
+      server = await startServer();
+      assertSame(await run, reference);
+    } finally {
+      await executor.close();
+      await killWorkers(workers);
+      server.kill('SIGKILL');
+    }
+  });
+});
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0;
+}
+
+async function waitForRedis(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      if ((await client.ping()) === 'PONG') return;
+    } catch {
+      // not yet
+    } finally {
+      client.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Redis at ${url} did not start`);
+}

@@ -131,10 +131,6 @@ export class BullmqExecutor implements Executor {
     const keys = payloadKeys(this.#prefix, this.run, round);
     const ref = { module: moduleUrl(task.module), name: task.name };
 
-    const fields: (string | Buffer)[] = [];
-    for (const call of calls) fields.push(String(call.id), encodePayload(call.input));
-    await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
-
     const out: O[] = new Array(calls.length);
     const pending = new Map<string, number>(calls.map((c, i) => [taskJobId(this.run, round, c.id), i]));
     let finish!: (err?: unknown) => void;
@@ -148,13 +144,57 @@ export class BullmqExecutor implements Executor {
       finish(err);
     };
 
-    // Reads the outputs that have arrived; coalesces overlapping calls.
-    // An event asks for its own job's output; the poll asks for all pending ones.
+    // Redis errors do not fail the round at once: ioredis reconnects, and the poll below resubmits
+    // what a restarted Redis lost. Only an outage longer than the limit fails the run.
+    let outageSince: number | undefined;
+    const redisOk = () => (outageSince = undefined);
+    const redisFailed = (err: unknown) => {
+      outageSince ??= Date.now();
+      if (Date.now() - outageSince > this.#outageTimeoutMs) {
+        settle(new RedisUnavailableError(`lost Redis at ${this.#target.display} for more than ${this.#outageTimeoutMs} ms mid-run: ${(err as Error).message}`, { cause: err }));
+      }
+    };
+
+    /** Reads the outputs of `jobIds` that have arrived. */
+    const read = async (jobIds: string[]): Promise<void> => {
+      if (jobIds.length === 0) return;
+      const values = await client.hmgetBuffer(keys.outputs, ...jobIds.map((id) => String(calls[pending.get(id)!]!.id)));
+      values.forEach((bytes: Buffer | null, k: number) => {
+        if (bytes === null || !pending.has(jobIds[k]!)) return;
+        out[pending.get(jobIds[k]!)!] = decodePayload<O>(bytes);
+        pending.delete(jobIds[k]!);
+      });
+      if (pending.size === 0) settle();
+    };
+
+    /** Stores the inputs and adds the jobs of `jobIds`; an existing job id is left as it is. */
+    const submit = async (jobIds: string[]): Promise<void> => {
+      if (jobIds.length === 0) return;
+      const subset = jobIds.map((id) => calls[pending.get(id)!]!);
+      const fields: (string | Buffer)[] = [];
+      for (const call of subset) fields.push(String(call.id), encodePayload(call.input));
+      await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
+      await queue.addBulk(
+        subset.map((c) => ({
+          name: `batch ${c.id}`,
+          data: { version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name } satisfies TaskJobData,
+          opts: {
+            jobId: taskJobId(this.run, round, c.id),
+            attempts: this.#attempts,
+            backoff: { type: 'exponential', delay: this.#backoffMs },
+            removeOnComplete: true,
+            removeOnFail: { age: this.#keepFailedSeconds },
+          },
+        })),
+      );
+    };
+
+    // An event asks for its own job's output; the poll asks for all pending ones. Overlapping
+    // requests are coalesced.
     let collecting: Promise<void> | undefined;
     let again = false;
     let wantAll = false;
     const wanted = new Set<string>();
-    let outageSince: number | undefined;
     const collect = (jobId?: string): void => {
       if (jobId === undefined) wantAll = true;
       else wanted.add(jobId);
@@ -169,25 +209,13 @@ export class BullmqExecutor implements Executor {
           const jobIds = wantAll ? [...pending.keys()] : [...wanted].filter((id) => pending.has(id));
           wantAll = false;
           wanted.clear();
-          if (jobIds.length === 0) continue;
-          const fieldsWanted = jobIds.map((id) => String(calls[pending.get(id)!]!.id));
-          const values = await client.hmgetBuffer(keys.outputs, ...fieldsWanted);
-          outageSince = undefined;
-          values.forEach((bytes: Buffer | null, k: number) => {
-            if (bytes === null) return;
-            const index = pending.get(jobIds[k]!)!;
-            out[index] = decodePayload<O>(bytes);
-            pending.delete(jobIds[k]!);
-          });
-          if (pending.size === 0) settle();
+          await read(jobIds);
+          redisOk();
         } while (again);
       })()
         .catch((err: unknown) => {
           wantAll = true;
-          outageSince ??= Date.now();
-          if (Date.now() - outageSince > this.#outageTimeoutMs) {
-            settle(new RedisUnavailableError(`lost Redis at ${this.#target.display} for more than ${this.#outageTimeoutMs} ms mid-run: ${(err as Error).message}`, { cause: err }));
-          }
+          redisFailed(err);
         })
         .finally(() => (collecting = undefined));
     };
@@ -212,37 +240,53 @@ export class BullmqExecutor implements Executor {
       settle(fromErrorPayload({ name, message: message + tried }, batchId));
     };
 
+    /**
+     * The fallback for what events cannot tell: asks Redis for the state of the pending jobs; fails
+     * the round on a failed one whose event was missed, and resubmits jobs that no longer exist
+     * without an output (Redis restarted without persistence, or the first submit failed).
+     */
+    let checking = false;
+    const check = async (): Promise<void> => {
+      if (checking || settled) return;
+      checking = true;
+      try {
+        const jobIds = [...pending.keys()];
+        const states = await Promise.all(jobIds.map((id) => queue.getJobState(id)));
+        const failed = jobIds.find((_, k) => states[k] === 'failed');
+        if (failed !== undefined) return void (await fail(failed));
+        const lost = jobIds.filter((_, k) => states[k] === 'unknown');
+        await read(lost);
+        await submit(lost.filter((id) => pending.has(id)));
+        redisOk();
+      } catch (err) {
+        redisFailed(err);
+      } finally {
+        checking = false;
+      }
+    };
+
     const prefixOfRound = taskJobId(this.run, round, 0).replace(/0$/, '');
     this.#rounds.set(prefixOfRound, {
       pending,
       onEvent: (kind, jobId, reason) => (kind === 'completed' ? collect(jobId) : void fail(jobId, reason)),
     });
 
-    // Misses no event: QueueEvents is listening before the jobs exist. The poll is the fallback
-    // for events lost to a reconnect, and it notices failed jobs whose event was missed.
+    // QueueEvents is listening before the jobs exist, so no event is missed while Redis stays up;
+    // the poll covers reconnects.
     let ticks = 0;
     const poll = setInterval(() => {
       collect();
-      if (++ticks % 5 === 0) void this.#checkFailed(pending, fail);
+      if (++ticks % 5 === 0 || outageSince !== undefined) void check();
     }, this.#pollMs);
 
     try {
-      const data = (c: TaskCall<I>): TaskJobData => ({ version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name });
-      await queue.addBulk(
-        calls.map((c) => ({
-          name: `batch ${c.id}`,
-          data: data(c),
-          opts: {
-            jobId: taskJobId(this.run, round, c.id),
-            attempts: this.#attempts,
-            backoff: { type: 'exponential', delay: this.#backoffMs },
-            removeOnComplete: true,
-            removeOnFail: { age: this.#keepFailedSeconds },
-          },
-        })),
-      );
-      // Jobs that finished before the listener saw them (none should) are picked up here.
-      collect();
+      try {
+        // Outputs already there (a resumed run) are not computed again.
+        await read([...pending.keys()]);
+        await submit([...pending.keys()]);
+      } catch (err) {
+        redisFailed(err);
+      }
       await done;
       return out;
     } finally {
@@ -287,18 +331,6 @@ export class BullmqExecutor implements Executor {
     const cut = jobId.lastIndexOf('.');
     const round = this.#rounds.get(jobId.slice(0, cut + 1));
     if (round?.pending.has(jobId)) round.onEvent(kind, jobId, reason);
-  }
-
-  /** The fallback for a missed `failed` event: asks Redis for the state of the pending jobs. */
-  async #checkFailed(pending: Map<string, number>, fail: (jobId: string) => Promise<void>): Promise<void> {
-    const queue = this.#queue!;
-    for (const jobId of [...pending.keys()]) {
-      try {
-        if ((await queue.getJobState(jobId)) === 'failed') await fail(jobId);
-      } catch {
-        return;
-      }
-    }
   }
 }
 
