@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { InvalidOptionError } from '../errors.js';
 import { defaultModelSettings, kDefaultServeOptions, resolveServeOptions, type ModelSettings } from '../serve/options.js';
-import { resolveAutoscalerConfig } from '../serve/autoscaler.js';
+import { kDefaultAutoscalerConfig, resolveAutoscalerConfig } from '../serve/autoscaler.js';
 import { isReplicaProcess, runPrimary, runReplica, type ClusterOptions } from '../serve/cluster.js';
 import { createServer } from '../serve/server.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
@@ -15,6 +15,7 @@ import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 const cores = availableParallelism();
 const m = defaultModelSettings(cores);
 const s = kDefaultServeOptions;
+const a = kDefaultAutoscalerConfig;
 /** A second: health checks commonly poll every 1–5 s; raise it to match your load balancer's interval. */
 const kCliUnreadyDelayMs = 1000;
 
@@ -60,7 +61,11 @@ Replicas (several serving processes on this host, sharing the port)
   --min-replicas N          with auto  [1]
   --max-replicas N          with auto  [cores]
   --target-ongoing-requests N
-                            with auto: ongoing (queued + running) requests per replica  [8]
+                            with auto: ongoing (queued + running) requests per replica  [${a.targetOngoingRequests}]
+  --upscale-delay-ms MS     with auto: how long the load must stay above target before adding
+                            replicas (a spike of 2x the target scales at once)  [${a.upscaleDelayMs}]
+  --downscale-delay-ms MS   with auto: how long it must stay below before removing some  [${a.downscaleDelayMs}]
+  --smoothing-window-ms MS  with auto: ongoing requests are averaged over this window  [${a.smoothingWindowMs}]
 
 Defaults come from the CPU count (${cores} here): one instance per four cores (at least one), each
 with cores / instances onnxruntime threads, so instances x intra-op threads = cores and threads
@@ -92,6 +97,9 @@ const flags: FlagSpec = {
   'min-replicas': { type: 'string' },
   'max-replicas': { type: 'string' },
   'target-ongoing-requests': { type: 'string' },
+  'upscale-delay-ms': { type: 'string' },
+  'downscale-delay-ms': { type: 'string' },
+  'smoothing-window-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -181,7 +189,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 /** `--replicas` and the autoscaler's flags, validated; undefined without `--replicas`. */
 function replicasOptions(v: Record<string, string | boolean | undefined>, overrides: Partial<ModelSettings>): ClusterOptions | undefined {
   const replicas = textFlag(v.replicas);
-  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests'].filter((f) => v[f] !== undefined);
+  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms'].filter((f) => v[f] !== undefined);
   if (replicas === undefined) {
     if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto`);
     return undefined;
@@ -192,6 +200,9 @@ function replicasOptions(v: Record<string, string | boolean | undefined>, overri
       minReplicas: numberFlag(v['min-replicas']) ?? 1,
       maxReplicas: numberFlag(v['max-replicas']) ?? Math.max(1, cores),
       targetOngoingRequests: numberFlag(v['target-ongoing-requests']),
+      upscaleDelayMs: numberFlag(v['upscale-delay-ms']),
+      downscaleDelayMs: numberFlag(v['downscale-delay-ms']),
+      smoothingWindowMs: numberFlag(v['smoothing-window-ms']),
     });
     return { replicas: 'auto', autoscaler, ...common };
   }

@@ -58,7 +58,7 @@ export const kDefaultAutoscalerConfig: AutoscalerConfig = {
   upscaleDelayMs: 3_000,
   downscaleDelayMs: 30_000,
   smoothingWindowMs: 10_000,
-  panicWindowMs: 1_000,
+  panicWindowMs: 3_000,
   panicThreshold: 2,
   minInstancesPerReplica: 1,
   maxInstancesPerReplica: 4,
@@ -133,9 +133,9 @@ export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>): Aut
     throw new InvalidOptionError(`--min-replicas (${c.minReplicas}) must not be above --max-replicas (${c.maxReplicas})`);
   }
   positive('--target-ongoing-requests', c.targetOngoingRequests);
-  nonNegative('upscaleDelayMs', c.upscaleDelayMs);
-  nonNegative('downscaleDelayMs', c.downscaleDelayMs);
-  positive('smoothingWindowMs', c.smoothingWindowMs);
+  nonNegative('--upscale-delay-ms', c.upscaleDelayMs);
+  nonNegative('--downscale-delay-ms', c.downscaleDelayMs);
+  positive('--smoothing-window-ms', c.smoothingWindowMs);
   positive('panicWindowMs', c.panicWindowMs);
   if (!(c.panicThreshold > 1)) throw new InvalidOptionError(`panicThreshold must be above 1, got ${c.panicThreshold}`);
   integer('minInstancesPerReplica', c.minInstancesPerReplica, 1, 256);

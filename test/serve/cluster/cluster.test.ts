@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../../src/model/prng.js';
 import { runCli, tempDir } from '../../helpers.js';
-import { findSamples, get, infer, inferBody, randomInput, scrape, sleep, smallModelBytes, writeModel } from '../server/server-fixture.js';
+import { findSamples, get, infer, inferBody, randomInput, scrape, sleep, slowModelBytes, smallModelBytes, writeModel } from '../server/server-fixture.js';
 import { closedLoopLoad, freePort, serveProcess, type Served } from '../serve-process.js';
 
 /** Worker pids the primary reported as listening, in order, with the log time. */
@@ -157,6 +157,37 @@ describe('mlscale serve --replicas (node:cluster)', () => {
       assert.equal(killed.size, 5);
     } finally {
       await stopServed(looping);
+    }
+  });
+
+  test('--replicas auto: load above the target adds a replica, its end removes it again, no request fails', async (t) => {
+    const tmp = await tempDir('mlscale-cluster-auto-');
+    await writeModel(tmp.dir, 's', 1, slowModelBytes(384, 8));
+    const auto = await serveProcess([
+      '--model-repository', tmp.dir, '--replicas', 'auto', '--min-replicas', '1', '--max-replicas', '2', '--target-ongoing-requests', '2',
+      '--upscale-delay-ms', '500', '--downscale-delay-ms', '1000', '--smoothing-window-ms', '2000', '--max-batch-size', '0', ...common,
+    ]);
+    try {
+      await auto.waitForLog((l) => l['msg'] === 'replica listening');
+      await sleep(1500);
+      assert.equal(listeningReplicas(auto).length, 1, 'scaled up without load');
+      const body = JSON.stringify(inferBody(randomInput(new Prng(6), 1)));
+      const load = closedLoopLoad(`${auto.url}/v2/models/s/infer`, body, 8);
+      const up = await auto.waitForLog((l) => /^autoscaler: (spike-)?scale-up: /.test(l['msg'] as string), 15_000);
+      await auto.waitForLog(() => listeningReplicas(auto).length >= 2, 10_000);
+      const outcomes = await load.stop();
+      const down = await auto.waitForLog((l) => /^autoscaler: scale-down: /.test(l['msg'] as string), 20_000);
+      await auto.waitForLog((l) => l['msg'] === 'replica exited', 10_000);
+      t.diagnostic(`${up['msg']} | ${down['msg']} | outcomes ${JSON.stringify([...outcomes])}`);
+      assert.equal(up['replicas'], 2);
+      const signal = up['signal'] as Record<string, number>;
+      assert.ok(signal.smoothedOngoing > 2 || signal.panicOngoing > 2, JSON.stringify(signal));
+      assert.equal(down['replicas'], 1);
+      assert.deepEqual([...outcomes.keys()], [200], load.errors.join(' | '));
+      assert.equal(findSamples(await scrape(auto.url), 'mlscale_cluster_replicas')[0]?.value, 1);
+    } finally {
+      await stopServed(auto);
+      await tmp.cleanup();
     }
   });
 
