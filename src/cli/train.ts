@@ -36,6 +36,8 @@ Execution
                          busy (batches in flight per window)  [CPU count: ${availableParallelism()}]
   --redis URL            bullmq: the queue's Redis, redis://host:6379 or rediss:// (TLS)
   --prefix NAME          bullmq: Redis key prefix, the same as the workers'  [mlscale]
+  --resume RUN           bullmq: continue an interrupted run (its id is printed at the start)
+                         from its last completed round; give the same flags as the first time
   --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
   --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
   --stages FILE          a module with your own preprocess/evaluate/aggregate stages
@@ -83,6 +85,7 @@ const flags: FlagSpec = {
   stages: { type: 'string' },
   redis: { type: 'string' },
   prefix: { type: 'string' },
+  resume: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -115,6 +118,7 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     stages: textFlag(v.stages),
     redis: textFlag(v.redis),
     prefix: textFlag(v.prefix),
+    resume: textFlag(v.resume),
   };
   return { options, json: v.json === true, help: v.help === true };
 }
@@ -128,7 +132,12 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
   }
   const view = json ? { update() {}, stop() {} } : createProgressView();
   try {
-    const trained = await trainModel(options, { onProgress: (p) => view.update(p) });
+    const trained = await trainModel(options, {
+      onProgress: (p) => view.update(p),
+      onExecutor: (executor) => {
+        if (executor.run !== undefined) process.stderr.write(`mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`);
+      },
+    });
     view.stop();
     out.write((json ? JSON.stringify(summaryJson(trained), null, 2) : summaryText(trained)) + '\n');
     return 0;

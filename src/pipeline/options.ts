@@ -51,6 +51,8 @@ export interface TrainingOptions {
   readonly redis?: string;
   /** Redis key prefix of the `bullmq` executor, shared with the workers. */
   readonly prefix?: string;
+  /** `bullmq`: the id of an interrupted run to continue from its last completed round. */
+  readonly resume?: string;
 }
 
 /** Defaults; the model and optimiser settings reach >0.9 accuracy on the digits sample. */
@@ -74,7 +76,7 @@ export const kDefaultTrainingOptions = {
   holdout: 0.2,
   maxCategories: 100,
   onBadRow: 'error',
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix'>;
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume'>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
@@ -84,6 +86,9 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   oneOf('--task', o.task, ['classification', 'regression'], true);
   oneOf('--executor', o.executor, executorKinds);
   positiveInt('--workers', o.workers, 1024);
+  if (o.resume !== undefined && (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))) {
+    fail('--resume', 'the run id a bullmq run printed (letters, digits, _ and -), with --executor bullmq', o.resume);
+  }
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
   positiveInt('--batch-size', o.batchSize, 1 << 24);
   positiveInt('--sync-every', o.syncEvery, 1 << 16);

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DataEmptyError, InvalidOptionError, SingleClassError, TrainingDivergedError } from '../errors.js';
 import type { DataSource, Schema } from '../data/types.js';
@@ -86,7 +87,35 @@ export interface TrainingResult {
   /** Mean training loss of each epoch. */
   readonly epochLoss: number[];
   readonly rounds: number;
+  /** Training rounds that a resumed run found done (0 for a run that started from scratch). */
+  readonly resumedRounds: number;
   readonly timings: RunTimings;
+}
+
+/** A run's state after a training round: what a restarted driver needs to continue. */
+interface TrainingCheckpoint {
+  /** Hash of the data and every setting that changes the result: a resume must match. */
+  readonly fingerprint: string;
+  readonly stats: BatchStats;
+  readonly preprocessing: PreprocessingSpec;
+  /** The epoch in progress and the training windows (rounds) done in it. */
+  readonly epoch: number;
+  readonly windows: number;
+  readonly params: Float32Array[];
+  readonly optimizerState: OptimizerState;
+  readonly epochLoss: number[];
+  readonly lossSum: number;
+  readonly lossRows: number;
+  readonly rows: number;
+  readonly rounds: number;
+  readonly trained: number;
+}
+
+/** What a checkpoint must agree on with the run that resumes it. */
+function runFingerprint(source: DataSource, o: Readonly<TrainingOptions>): string {
+  const { data, label, task: t, batchSize, syncEvery, epochs, minibatch, model, hidden, activation, optimizer, learningRate, momentum, l2, seed, holdout, maxCategories, onBadRow, stages } = o;
+  const settings = { source: source.description, data, label, task: t, batchSize, syncEvery, epochs, minibatch, model, hidden, activation, optimizer, learningRate, momentum, l2, seed, holdout, maxCategories, onBadRow, stages };
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
 }
 
 /** Runs fit → train → evaluate over `source` on `executor`. */
@@ -112,12 +141,19 @@ export async function runTraining(
     stages.evaluate += t.evaluate;
   };
   const window = Math.max(2, executor.concurrency * 2);
+  const fingerprint = runFingerprint(source, options);
+  const resumed = (await executor.checkpoints?.load()) as TrainingCheckpoint | undefined;
+  if (resumed && resumed.fingerprint !== fingerprint) {
+    throw new InvalidOptionError(
+      `--resume ${executor.run ?? ''}: that run was started with other data or settings; resume it with the same flags, or start a new run`,
+    );
+  }
 
-  // 1. fit: map-reduce of the preprocessing statistics.
+  // 1. fit: map-reduce of the preprocessing statistics (done already when resuming).
   let t = performance.now();
-  let stats: BatchStats | undefined;
+  let stats: BatchStats | undefined = resumed?.stats;
   let rowsSeen = 0;
-  for await (const batches of windows(batchInputs(source, schema, batchOptions), window)) {
+  if (!resumed) for await (const batches of windows(batchInputs(source, schema, batchOptions), window)) {
     const out = await executor.map<StatsInput, StatsOutput>(
       task('statsTask'),
       batches.map((item) => batchCall({ context, ...item })),
@@ -131,7 +167,7 @@ export async function runTraining(
   }
   if (!stats || stats.rows === 0) throw new DataEmptyError(`${source.description}: no data rows`);
   if (stats.trainRows === 0) throw new DataEmptyError(`${source.description}: every row fell in the held-out split; add rows or lower --holdout`);
-  const preprocessing = finalizePreprocessing(stats, schema, { maxCategories: options.maxCategories });
+  const preprocessing = resumed?.preprocessing ?? finalizePreprocessing(stats, schema, { maxCategories: options.maxCategories });
   if (schema.task === 'classification' && preprocessing.classes!.length < 2) {
     throw new SingleClassError(
       `${source.description}: label column "${schema.label}" has one class only (${JSON.stringify(preprocessing.classes![0])}); classification needs at least two`,
@@ -155,16 +191,20 @@ export async function runTraining(
     momentum: options.momentum,
     l2: options.l2,
   };
-  let params = initParameters(spec, options.seed);
-  let optimizerState: OptimizerState = createOptimizerState(optimizer.kind, parameterShapes(spec));
-  const epochLoss: number[] = [];
-  let rounds = 0;
-  let trained = 0;
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    let lossSum = 0;
-    let lossRows = 0;
-    let rows = 0;
+  let params = resumed?.params ?? initParameters(spec, options.seed);
+  let optimizerState: OptimizerState = resumed?.optimizerState ?? createOptimizerState(optimizer.kind, parameterShapes(spec));
+  const epochLoss: number[] = resumed ? [...resumed.epochLoss] : [];
+  let rounds = resumed?.rounds ?? 0;
+  let trained = resumed?.trained ?? 0;
+  for (let epoch = resumed?.epoch ?? 0; epoch < options.epochs; epoch++) {
+    const continuing = resumed !== undefined && epoch === resumed.epoch;
+    let lossSum = continuing ? resumed.lossSum : 0;
+    let lossRows = continuing ? resumed.lossRows : 0;
+    let rows = continuing ? resumed.rows : 0;
+    const skip = continuing ? resumed.windows : 0;
+    let windowIndex = 0;
     for await (const batches of windows(batchInputs(source, schema, batchOptions), options.syncEvery)) {
+      if (windowIndex++ < skip) continue;
       const out = await executor.map<TrainInput, TrainOutput>(
         task('trainTask'),
         batches.map((item) =>
@@ -199,6 +239,21 @@ export async function runTraining(
       lossRows += roundRows;
       rounds++;
       trained += out.length;
+      await executor.checkpoints?.save({
+        fingerprint,
+        stats,
+        preprocessing,
+        epoch,
+        windows: windowIndex,
+        params,
+        optimizerState,
+        epochLoss,
+        lossSum,
+        lossRows,
+        rows,
+        rounds,
+        trained,
+      } satisfies TrainingCheckpoint);
       onProgress({
         phase: 'train',
         done: trained,
@@ -256,6 +311,7 @@ export async function runTraining(
     },
     epochLoss,
     rounds,
+    resumedRounds: resumed?.rounds ?? 0,
     timings: {
       phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
       stages,

@@ -30,6 +30,8 @@ export interface TrainModelHooks {
   readonly onProgress?: (p: Progress) => void;
   /** Use this executor instead of creating one from `options.executor`; it is not closed. */
   readonly executor?: Executor;
+  /** Called with the executor before the run starts (the CLI prints a bullmq run's id). */
+  readonly onExecutor?: (executor: Executor) => void;
 }
 
 /**
@@ -41,10 +43,13 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   const stagesUrl = resolved.stages ? await resolveStagesModule(resolved.stages) : undefined;
   const filled = Object.freeze({ ...resolved, stages: stagesUrl });
   const source = openSource(filled.data);
-  const executor = hooks.executor ?? createExecutor(filled.executor, { workers: filled.workers, redis: filled.redis, prefix: filled.prefix });
+  const executor = hooks.executor ?? createExecutor(filled.executor, { workers: filled.workers, redis: filled.redis, prefix: filled.prefix, run: filled.resume });
   let result: TrainingResult;
   try {
+    hooks.onExecutor?.(executor);
     result = await runTraining(source, executor, filled, hooks.onProgress);
+    // Done: nothing left to resume.
+    await executor.checkpoints?.clear();
   } finally {
     if (!hooks.executor) await executor.close();
   }
@@ -84,12 +89,13 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
       holdout: o.holdout,
       rounds: r.rounds,
       epochLoss: r.epochLoss,
+      ...(r.resumedRounds > 0 ? { resumedRounds: r.resumedRounds } : {}),
       onBadRow: o.onBadRow,
     },
     stages: o.stages
       ? { module: o.stages, note: 'the model expects rows as transformed by this module\'s preprocess stage, if it has one' }
       : undefined,
-    executor: { kind: executor.kind, workers: executor.concurrency },
+    executor: executor.run === undefined ? { kind: executor.kind, workers: executor.concurrency } : { kind: executor.kind, workers: executor.concurrency, run: executor.run },
     timings: { ...r.timings },
     versions: { mlscale: version, node: process.versions.node, onnxruntime: ort.env.versions.node ?? ort.env.versions.common },
     createdAt: new Date().toISOString(),

@@ -54,7 +54,9 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
       assert.equal(r.code, 0, r.stderr);
       const summary = JSON.parse(r.stdout);
       const metadata = JSON.parse(await readFile(join(out, 'metadata.json'), 'utf8'));
-      assert.deepEqual(metadata.executor, { kind: 'bullmq', workers: 2 });
+      assert.equal(metadata.executor.kind, 'bullmq');
+      assert.equal(metadata.executor.workers, 2);
+      assert.match(r.stderr, new RegExp(`bullmq run ${metadata.executor.run} \\(after an interruption: --resume ${metadata.executor.run}\\)`));
       const inline = await runCli(['train', ...data, '--executor', 'inline', '--out', join(dir, 'cli-inline')]);
       assert.deepEqual(JSON.parse(inline.stdout).metrics, summary.metrics);
       assert.ok((await readFile(join(out, 'model.onnx'))).equals(await readFile(join(dir, 'cli-inline', 'model.onnx'))));

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { TaskFailedError } from '../../src/errors.js';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
-import { kTaskQueue } from '../../src/pipeline/executors/bullmq-protocol.js';
+import { decodePayload, kTaskQueue } from '../../src/pipeline/executors/bullmq-protocol.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
-import { tempDir } from '../helpers.js';
+import { runCli, tempDir } from '../helpers.js';
+import { packageRoot } from '../../src/util/package-root.js';
 import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../redis-helpers.js';
 
 const redis = await testRedis();
@@ -153,6 +154,43 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
       return true;
     });
     await executor.close();
+  });
+
+  test('should resume a run whose driver was SIGKILLed from its last completed round, identical to inline', async () => {
+    const p = prefix('resume');
+    await start(p, 2);
+    const stages = await stagesModule('resume-slow', 40);
+    const flags = ['--data', synthetic.data!, '--batch-size', '400', '--sync-every', '3', '--epochs', '3', '--hidden', '8', '--stages', stages];
+    const bullmq = ['--executor', 'bullmq', '--redis', url, '--prefix', p, '--workers', '2', '--out', join(dir, 'resumed'), '--json'];
+    const driver = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...flags, ...bullmq], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    driver.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const exited = new Promise((r) => driver.once('exit', r));
+    const client = new Redis(url);
+    try {
+      let run = '';
+      await until(async () => (run = /bullmq run (\S+)/.exec(stderr)?.[1] ?? '') !== '', 'the driver to print its run id');
+      // Let it complete a few of its nine rounds, then kill it.
+      await until(async () => {
+        const bytes = await client.getBuffer(`${p}:tasks:checkpoint:${run}`);
+        return bytes !== null && decodePayload<{ rounds: number }>(bytes).rounds >= 3;
+      }, 'three training rounds');
+      driver.kill('SIGKILL');
+      await exited;
+      const resumed = await runCli(['train', ...flags, ...bullmq, '--resume', run]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      const metadata = JSON.parse(await readFile(join(dir, 'resumed', 'metadata.json'), 'utf8'));
+      assert.ok(metadata.training.resumedRounds >= 3, `resumed from round ${metadata.training.resumedRounds}`);
+      assert.equal(metadata.executor.run, run);
+      const reference = await train('resume-inline', { ...synthetic, epochs: 3, executor: 'inline' });
+      assert.ok((await readFile(join(dir, 'resumed', 'model.onnx'))).equals(reference.bytes), 'the resumed model differs from inline');
+      assert.deepEqual(JSON.parse(resumed.stdout).metrics, JSON.parse(JSON.stringify(reference.metrics)));
+      // A finished run leaves no checkpoint behind.
+      assert.equal(await client.exists(`${p}:tasks:checkpoint:${run}`), 0);
+    } finally {
+      if (driver.exitCode === null && driver.signalCode === null) driver.kill('SIGKILL');
+      client.disconnect();
+    }
   });
 
   test('should keep renewing the lock of a CPU-heavy batch (no stall) and finish the current batch on SIGTERM', async () => {

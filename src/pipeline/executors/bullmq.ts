@@ -39,7 +39,7 @@ import {
   taskJobId,
   type TaskJobData,
 } from './bullmq-protocol.js';
-import type { Executor, TaskCall, TaskRef } from './executor.js';
+import type { CheckpointStore, Executor, TaskCall, TaskRef } from './executor.js';
 import type { Redis } from 'ioredis';
 import { parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from './redis-connection.js';
 import { fromErrorPayload } from './task-envelope.js';
@@ -100,6 +100,30 @@ export class BullmqExecutor implements Executor {
   #connecting: Promise<void> | undefined;
   #round = 0;
   #closed = false;
+
+  /**
+   * The run's checkpoint, one Redis key beside the queue (msgpack, binary weights), kept as long
+   * as failed jobs are: `--resume <run>` within that time continues the run.
+   */
+  readonly checkpoints: CheckpointStore = {
+    load: async () => {
+      await this.#connect();
+      const bytes = await this.#redis!.getBuffer(this.#checkpointKey());
+      return bytes === null ? undefined : decodePayload<unknown>(bytes);
+    },
+    save: async (state) => {
+      await this.#connect();
+      await this.#redis!.set(this.#checkpointKey(), encodePayload(state), 'EX', this.#keepFailedSeconds);
+    },
+    clear: async () => {
+      await this.#connect();
+      await this.#redis!.del(this.#checkpointKey());
+    },
+  };
+
+  #checkpointKey(): string {
+    return `${this.#prefix}:${kTaskQueue}:checkpoint:${this.run}`;
+  }
 
   constructor(options: BullmqExecutorOptions) {
     if (typeof options.redis !== 'string' || options.redis === '') {

@@ -42,6 +42,24 @@ export interface Executor {
   map<I, O>(task: TaskRef, calls: readonly TaskCall<I>[]): Promise<O[]>;
   /** Releases workers. Calls after close reject with `ExecutorClosedError`. */
   close(): Promise<void>;
+  /**
+   * Durable storage for the run's progress, present on executors whose runs can outlive the driver
+   * (`bullmq`): the pipeline saves its state after every training round and a restarted driver
+   * with the same run id continues from there.
+   */
+  readonly checkpoints?: CheckpointStore;
+  /** The run's id, when the executor namespaces runs (`bullmq`). */
+  readonly run?: string;
+}
+
+/** Where a run's latest state is kept. */
+export interface CheckpointStore {
+  /** The last saved state, or undefined when the run has none. */
+  load(): Promise<unknown>;
+  /** Replaces the saved state. */
+  save(state: unknown): Promise<void>;
+  /** Forgets the state (the run finished). */
+  clear(): Promise<void>;
 }
 
 /** The executor kinds this build knows. */

@@ -23,6 +23,8 @@ export interface CreateExecutorOptions {
   readonly redis?: string;
   /** Redis key prefix for `bullmq`, shared with the workers. */
   readonly prefix?: string;
+  /** `bullmq`: the run id, to resume a run; default a fresh one. */
+  readonly run?: string;
 }
 
 /** Builds the executor named by `kind`. */
@@ -37,6 +39,6 @@ export function createExecutor(kind: string, options: CreateExecutorOptions = {}
       return new ThreadsExecutor({ workers: options.workers });
     case 'bullmq':
       if (options.redis === undefined) throw new InvalidOptionError('--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379');
-      return new BullmqExecutor({ redis: options.redis, prefix: options.prefix, concurrency: options.workers });
+      return new BullmqExecutor({ redis: options.redis, prefix: options.prefix, concurrency: options.workers, run: options.run });
   }
 }
