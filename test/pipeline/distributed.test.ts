@@ -9,9 +9,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { TaskFailedError } from '../../src/errors.js';
+import { TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
+import { fromErrorPayload } from '../../src/pipeline/executors/task-envelope.js';
+import { version } from '../../src/version.js';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
-import { decodePayload, kTaskQueue } from '../../src/pipeline/executors/bullmq-protocol.js';
+import { decodePayload, kTaskQueue, parseFailure } from '../../src/pipeline/executors/bullmq-protocol.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
@@ -190,6 +192,26 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     } finally {
       if (driver.exitCode === null && driver.signalCode === null) driver.kill('SIGKILL');
       client.disconnect();
+    }
+  });
+
+  test('should refuse, at once and naming the worker, a job from a driver of another mlscale version', async () => {
+    const p = prefix('version');
+    await start(p, 1);
+    const queue = new Queue(kTaskQueue, { connection: { url }, prefix: p });
+    const events = new QueueEvents(kTaskQueue, { connection: { url }, prefix: p });
+    await events.waitUntilReady();
+    try {
+      const failed = new Promise<string>((resolve) => events.on('failed', ({ failedReason }) => resolve(failedReason)));
+      const data = { version: '0.0.0-old', run: 'old', round: '1.0', batch: 4, module: fixtures, name: 'double' };
+      const job = await queue.add('batch 4', data, { jobId: 'old.1.0.4', attempts: 3 });
+      const err = fromErrorPayload(parseFailure(await failed), 4);
+      assert.ok(err instanceof WorkerIncompatibleError, String(err));
+      assert.match(err.message, new RegExp(`worker \\S+:\\d+ runs mlscale ${version.replace(/\./g, '\\.')} but the driver runs 0\\.0\\.0-old`));
+      assert.equal((await queue.getJob(job.id!))!.attemptsMade, 1, 'retried a job that cannot succeed');
+    } finally {
+      await events.close();
+      await queue.close();
     }
   });
 

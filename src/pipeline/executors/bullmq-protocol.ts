@@ -27,8 +27,12 @@ export interface TaskJobData {
   /** mlscale version of the driver; a worker on another version refuses the job. */
   readonly version: string;
   readonly run: string;
-  /** The executor's map call number within the run: a round (or a fit/evaluate window). */
-  readonly round: number;
+  /**
+   * `<driver start>.<map call>`: the executor's map call number within this start of the run's
+   * driver (a training round, or a fit/evaluate window). The start number (1, then 2 after a
+   * `--resume`, ...) keeps a resumed driver's rounds apart from the jobs a killed one left behind.
+   */
+  readonly round: string;
   readonly batch: number;
   /** Task module URL and export. */
   readonly module: string;
@@ -36,12 +40,17 @@ export interface TaskJobData {
 }
 
 /** The deterministic job id: one job per run, round and batch. (BullMQ ids cannot contain ':'.) */
-export function taskJobId(run: string, round: number, batch: number): string {
+export function taskJobId(run: string, round: string, batch: number): string {
   return `${run}.${round}.${batch}`;
 }
 
+/** The counter of a run's driver starts. */
+export function startsKey(prefix: string, run: string): string {
+  return `${prefix}:${kTaskQueue}:starts:${run}`;
+}
+
 /** The hashes of a round's inputs and outputs, field = batch id. */
-export function payloadKeys(prefix: string, run: string, round: number): { inputs: string; outputs: string } {
+export function payloadKeys(prefix: string, run: string, round: string): { inputs: string; outputs: string } {
   const base = `${prefix}:${kTaskQueue}:payload:${run}:${round}`;
   return { inputs: `${base}:in`, outputs: `${base}:out` };
 }

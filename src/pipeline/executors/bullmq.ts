@@ -4,7 +4,7 @@
  *
  * Each `map` call is one round: its inputs go to a Redis hash (binary, msgpack; see
  * bullmq-protocol.ts), then one job per batch is added with a deterministic id
- * (`run.round.batch`), so a batch is queued once. Workers write their packed outputs to the round's
+ * (`run.start.round.batch`), so a batch is queued once. Workers write their packed outputs to the round's
  * output hash with HSETNX, so a batch that runs twice counts once. The driver learns of progress
  * from QueueEvents and, as a fallback for missed events, by polling the output hash; it returns the
  * outputs in call order, which is all the pipeline needs for bitwise-identical results.
@@ -36,6 +36,7 @@ import {
   kTaskQueue,
   parseFailure,
   payloadKeys,
+  startsKey,
   taskJobId,
   type TaskJobData,
 } from './bullmq-protocol.js';
@@ -83,7 +84,7 @@ interface RoundWait {
 export class BullmqExecutor implements Executor {
   readonly kind = 'bullmq';
   readonly concurrency: number;
-  /** This run's id: jobs are `<run>.<round>.<batch>`. */
+  /** This run's id: jobs are `<run>.<driver start>.<round>.<batch>`. */
   readonly run: string;
   readonly #target: RedisTarget;
   readonly #prefix: string;
@@ -99,6 +100,8 @@ export class BullmqExecutor implements Executor {
   #redis: Redis | undefined;
   #connecting: Promise<void> | undefined;
   #round = 0;
+  /** Which start of this run's driver this is (1, then 2 after a resume...). */
+  #start = 0;
   #closed = false;
 
   /**
@@ -117,7 +120,7 @@ export class BullmqExecutor implements Executor {
     },
     clear: async () => {
       await this.#connect();
-      await this.#redis!.del(this.#checkpointKey());
+      await this.#redis!.del(this.#checkpointKey(), startsKey(this.#prefix, this.run));
     },
   };
 
@@ -151,7 +154,7 @@ export class BullmqExecutor implements Executor {
     await this.#connect();
     const queue = this.#queue!;
     const client = this.#redis!;
-    const round = this.#round++;
+    const round = `${this.#start}.${this.#round++}`;
     const keys = payloadKeys(this.#prefix, this.run, round);
     const ref = { module: moduleUrl(task.module), name: task.name };
 
@@ -289,7 +292,7 @@ export class BullmqExecutor implements Executor {
       }
     };
 
-    const prefixOfRound = taskJobId(this.run, round, 0).replace(/0$/, '');
+    const prefixOfRound = `${this.run}.${round}.`;
     this.#rounds.set(prefixOfRound, {
       pending,
       onEvent: (kind, jobId, reason) => (kind === 'completed' ? collect(jobId) : void fail(jobId, reason)),
@@ -339,6 +342,9 @@ export class BullmqExecutor implements Executor {
       const queue = new Queue<TaskJobData>(kTaskQueue, { connection: { ...connection }, prefix: this.#prefix });
       const events = new QueueEvents(kTaskQueue, { connection: { ...connection, maxRetriesPerRequest: null }, prefix: this.#prefix });
       this.#redis = payloadClient(this.#target, `mlscale-driver-${this.run}`);
+      const starts = startsKey(this.#prefix, this.run);
+      const [[, start]] = (await this.#redis.multi().incr(starts).expire(starts, this.#keepFailedSeconds).exec()) as [[unknown, number]];
+      this.#start = start;
       // Connection errors are retried by ioredis; the round's outage timer decides when to give up.
       queue.on('error', () => undefined);
       events.on('error', () => undefined);
