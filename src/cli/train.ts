@@ -9,7 +9,8 @@ import type { TrainingOptions } from '../pipeline/options.js';
 import { kDefaultTrainingOptions } from '../pipeline/options.js';
 import { trainModel } from '../pipeline/train-model.js';
 import { numberFlag, numberListFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
-import { createProgressView } from './progress.js';
+import { BullmqExecutor } from '../pipeline/executors/bullmq.js';
+import { createProgressView, type ProgressView } from './progress.js';
 import { summaryJson, summaryText } from './summary.js';
 
 const d = kDefaultTrainingOptions;
@@ -130,12 +131,13 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
     out.write(trainHelp + '\n');
     return 0;
   }
-  const view = json ? { update() {}, stop() {} } : createProgressView();
+  const view = json ? { update() {}, note() {}, stop() {} } : createProgressView();
   try {
     const trained = await trainModel(options, {
       onProgress: (p) => view.update(p),
       onExecutor: (executor) => {
         if (executor.run !== undefined) process.stderr.write(`mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`);
+        if (executor instanceof BullmqExecutor) watchWorkers(executor, view);
       },
     });
     view.stop();
@@ -144,4 +146,22 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
   } finally {
     view.stop();
   }
+}
+
+/**
+ * Shows the distributed run's activity beside the progress bar (batches done by all workers,
+ * workers connected, retries, failures) and says plainly when no worker is connected, since the
+ * run then waits.
+ */
+function watchWorkers(executor: BullmqExecutor, view: ProgressView): void {
+  let warned = false;
+  executor.setActivityListener((a) => {
+    const workers = a.workers < 0 ? '? workers' : `${a.workers} worker${a.workers === 1 ? '' : 's'}`;
+    view.note(`${workers} | ${a.completed} jobs done | ${a.retried + a.stalled} retried | ${a.failed} failed`);
+    if (a.workers === 0 && !warned) {
+      warned = true;
+      process.stderr.write('mlscale train: no mlscale worker is connected to this Redis and prefix yet; batches wait in the queue until one starts\n');
+    }
+    if (a.workers > 0) warned = false;
+  });
 }

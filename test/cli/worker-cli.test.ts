@@ -44,6 +44,16 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     assert.match(r.stderr, /--redis must be the URL of the queue's Redis with --executor bullmq/);
   });
 
+  test('should say so when no worker is connected, instead of waiting silently', { skip: redis.skip }, async () => {
+    const prefix = testPrefix('noworker');
+    try {
+      const r = await runCli(['train', '--data', 'synthetic:rows=500,features=4,classes=2', '--executor', 'bullmq', '--redis', redis.url!, '--prefix', prefix, '--out', join(dir, 'none')], { timeoutMs: 4000 });
+      assert.match(r.stderr, /no mlscale worker is connected to this Redis and prefix yet; batches wait in the queue until one starts/);
+    } finally {
+      await dropPrefix(redis.url!, prefix);
+    }
+  });
+
   test('should train with mlscale train --executor bullmq --redis URL on mlscale worker processes', { skip: redis.skip }, async () => {
     const prefix = testPrefix('cli');
     const workers = await startWorkers(redis.url!, prefix, 2);

@@ -137,6 +137,9 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
       await start(p, 1, timing);
       assertSame(await run, inline);
       assert.ok(stalled >= 1, 'no job was reported stalled');
+      // The driver's own count, from QueueEvents, as its progress bar shows it.
+      assert.ok(executor.activity.stalled >= 1, JSON.stringify(executor.activity));
+      assert.equal(executor.activity.failed, 0);
     } finally {
       await executor?.close();
       await events.close();
@@ -155,6 +158,9 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
       assert.match(err.message, /batch 2: Error: poisoned batch on purpose \(worker [^)]+\) \(after 3 attempts\)/);
       return true;
     });
+    assert.equal(executor.activity.retried, 2, JSON.stringify(executor.activity));
+    assert.equal(executor.activity.failed, 1);
+    assert.equal(executor.activity.workers, 1);
     await executor.close();
   });
 

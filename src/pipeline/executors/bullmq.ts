@@ -71,6 +71,22 @@ export interface BullmqExecutorOptions {
   readonly keepFailedSeconds?: number;
   /** How often the driver checks Redis for results when no event arrives. Default 1000 ms. */
   readonly pollMs?: number;
+  /** Called when the run's activity changes (a batch done, a retry, the worker count...). */
+  readonly onActivity?: (activity: Readonly<BullmqActivity>) => void;
+}
+
+/** What the run's jobs did so far, across all workers, from the queue's events. */
+export interface BullmqActivity {
+  /** Batches completed. */
+  completed: number;
+  /** Attempts that failed and were retried (after backoff). */
+  retried: number;
+  /** Batches whose worker died or stopped renewing its lock, put back in the queue. */
+  stalled: number;
+  /** Batches that failed for good. */
+  failed: number;
+  /** Worker processes connected to the queue (-1 when Redis does not say). */
+  workers: number;
 }
 
 /** What one round is waiting for. */
@@ -99,6 +115,9 @@ export class BullmqExecutor implements Executor {
   #events: QueueEvents | undefined;
   #redis: Redis | undefined;
   #connecting: Promise<void> | undefined;
+  #onActivity: ((activity: Readonly<BullmqActivity>) => void) | undefined;
+  /** What this run's jobs did so far. */
+  readonly activity: BullmqActivity = { completed: 0, retried: 0, stalled: 0, failed: 0, workers: -1 };
   #round = 0;
   /** Which start of this run's driver this is (1, then 2 after a resume...). */
   #start = 0;
@@ -144,6 +163,32 @@ export class BullmqExecutor implements Executor {
     this.#outageTimeoutMs = options.outageTimeoutMs ?? 30_000;
     this.#keepFailedSeconds = options.keepFailedSeconds ?? 7 * 24 * 3600;
     this.#pollMs = options.pollMs ?? 1000;
+    this.#onActivity = options.onActivity;
+  }
+
+  /** Replaces the `onActivity` listener. */
+  setActivityListener(listener: ((activity: Readonly<BullmqActivity>) => void) | undefined): void {
+    this.#onActivity = listener;
+  }
+
+  /** Counts an event of one of this run's jobs. */
+  #count(key: Exclude<keyof BullmqActivity, 'workers'>, jobId: string): void {
+    if (!jobId.startsWith(`${this.run}.${this.#start}.`)) return;
+    this.activity[key]++;
+    this.#onActivity?.(this.activity);
+  }
+
+  /** Asks Redis how many workers listen on the queue. */
+  async #countWorkers(): Promise<void> {
+    try {
+      const workers = await this.#queue!.getWorkersCount();
+      if (workers !== this.activity.workers) {
+        this.activity.workers = workers;
+        this.#onActivity?.(this.activity);
+      }
+    } catch {
+      // CLIENT LIST can be disabled on managed Redis: the count stays unknown.
+    }
   }
 
   async map<I, O>(task: TaskRef, calls: readonly TaskCall<I>[]): Promise<O[]> {
@@ -303,7 +348,10 @@ export class BullmqExecutor implements Executor {
     let ticks = 0;
     const poll = setInterval(() => {
       collect();
-      if (++ticks % 5 === 0 || outageSince !== undefined) void check();
+      if (++ticks % 5 === 0 || outageSince !== undefined) {
+        void check();
+        void this.#countWorkers();
+      }
     }, this.#pollMs);
 
     try {
@@ -348,11 +396,21 @@ export class BullmqExecutor implements Executor {
       // Connection errors are retried by ioredis; the round's outage timer decides when to give up.
       queue.on('error', () => undefined);
       events.on('error', () => undefined);
-      events.on('completed', ({ jobId }) => this.#dispatch('completed', jobId));
-      events.on('failed', ({ jobId, failedReason }) => this.#dispatch('failed', jobId, failedReason));
+      events.on('completed', ({ jobId }) => {
+        this.#count('completed', jobId);
+        this.#dispatch('completed', jobId);
+      });
+      events.on('failed', ({ jobId, failedReason }) => {
+        this.#count('failed', jobId);
+        this.#dispatch('failed', jobId, failedReason);
+      });
+      events.on('delayed', ({ jobId }) => this.#count('retried', jobId));
+      events.on('waiting', ({ jobId, prev }) => prev === 'failed' && this.#count('retried', jobId));
+      events.on('stalled', ({ jobId }) => this.#count('stalled', jobId));
       this.#queue = queue;
       this.#events = events;
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+      await this.#countWorkers();
     })();
     return this.#connecting;
   }

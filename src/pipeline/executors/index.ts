@@ -13,7 +13,7 @@ export type { Executor, ExecutorKind, TaskCall, TaskRef } from './executor.js';
 export { executorKinds } from './executor.js';
 export { InlineExecutor } from './inline.js';
 export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads.js';
-export { BullmqExecutor, type BullmqExecutorOptions } from './bullmq.js';
+export { BullmqExecutor, type BullmqActivity, type BullmqExecutorOptions } from './bullmq.js';
 
 /** Options for `createExecutor`. */
 export interface CreateExecutorOptions {
