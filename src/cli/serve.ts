@@ -58,6 +58,8 @@ Replicas (several serving processes on this host, sharing the port)
                             (giving up on a crash loop), restarts them one by one on SIGHUP and
                             merges their /metrics; 'auto' scales between --min-replicas and
                             --max-replicas on ongoing requests per replica  [one process]
+  --spare-replicas N        replicas kept loaded but not listening, to take a dead replica's
+                            place at once instead of after a start-up  [1]
   --min-replicas N          with auto  [1]
   --max-replicas N          with auto  [cores]
   --target-ongoing-requests N
@@ -94,6 +96,7 @@ const flags: FlagSpec = {
   'unready-delay-ms': { type: 'string' },
   'log-level': { type: 'string' },
   replicas: { type: 'string' },
+  'spare-replicas': { type: 'string' },
   'min-replicas': { type: 'string' },
   'max-replicas': { type: 'string' },
   'target-ongoing-requests': { type: 'string' },
@@ -192,9 +195,14 @@ function replicasOptions(v: Record<string, string | boolean | undefined>, overri
   const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms'].filter((f) => v[f] !== undefined);
   if (replicas === undefined) {
     if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto`);
+    if (v['spare-replicas'] !== undefined) throw new InvalidOptionError('--spare-replicas applies only with --replicas');
     return undefined;
   }
-  const common = { threadsGiven: overrides.intraOpThreads !== undefined, instancesGiven: overrides.instances !== undefined };
+  const spares = numberFlag(v['spare-replicas']) ?? 1;
+  if (typeof spares !== 'number' || !Number.isInteger(spares) || spares < 0 || spares > 16) {
+    throw new InvalidOptionError(`--spare-replicas must be an integer from 0 to 16, got ${JSON.stringify(spares)}`);
+  }
+  const common = { threadsGiven: overrides.intraOpThreads !== undefined, instancesGiven: overrides.instances !== undefined, spares };
   if (replicas === 'auto') {
     const autoscaler = resolveAutoscalerConfig({
       minReplicas: numberFlag(v['min-replicas']) ?? 1,

@@ -12,9 +12,15 @@
  * Readiness: a replica listens only once its models are loaded, so the port answers only when at
  * least one replica is ready.
  *
+ * Warm spares (`--spare-replicas`, 1 by default): replicas started and loaded but not listening.
+ * Starting a process and loading its models takes about a second on an idle machine and several
+ * under load; a dead replica's place is taken by a spare at once (it only has to start listening),
+ * and a new spare is started behind it. The autoscaler's first step up uses one too.
+ *
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
+import { watch, type FSWatcher } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -36,17 +42,21 @@ export interface ClusterOptions {
   readonly threadsGiven: boolean;
   /** Whether the user set instances per model; with `auto` the policy may change them. */
   readonly instancesGiven: boolean;
+  /** Replicas kept loaded but not listening, to replace a dead one at once. */
+  readonly spares: number;
 }
 
 /** Replica deaths within `kCrashLoopWindowMs` that make the primary give up. */
 const kCrashLoopDeaths = 5;
 const kCrashLoopWindowMs = 60_000;
-/** A replica up this long has a clean slate: its next death restarts it at once. */
+/** Deaths older than this no longer lengthen the restart backoff. */
 const kStableMs = 10_000;
 /** Restart delays after repeated deaths of the same replica: 0, then doubling from this, up to the max. */
 const kBackoffBaseMs = 250;
 const kBackoffMaxMs = 8_000;
 const kAutoscaleIntervalMs = 1_000;
+/** A model repository change restarts the replicas once no further change came for this long. */
+const kRepositorySettleMs = 1_000;
 /** How long the primary waits for each replica's answer to a metrics or signals request. */
 const kIpcTimeoutMs = 2_000;
 
@@ -55,11 +65,13 @@ type ToReplica =
   | { mlscale: 'collect'; id: number }
   | { mlscale: 'sample'; id: number }
   | { mlscale: 'metrics'; id: number; text?: string; error?: string }
-  | { mlscale: 'shutdown'; now?: boolean };
+  | { mlscale: 'shutdown'; now?: boolean }
+  | { mlscale: 'activate' };
 type ToPrimary =
   | { mlscale: 'collected'; id: number; metrics: MetricsJson }
   | { mlscale: 'sampled'; id: number; ongoing: number; queueDepth: number; cpuMs: number; elapsedMs: number }
-  | { mlscale: 'metrics-request'; id: number };
+  | { mlscale: 'metrics-request'; id: number }
+  | { mlscale: 'loaded' };
 
 interface Replica {
   readonly slot: number;
@@ -67,6 +79,10 @@ interface Replica {
   readonly startedAt: number;
   listening: boolean;
   retiring: boolean;
+  /** A warm spare: waits, loaded, for 'activate' before it listens. */
+  standby: boolean;
+  /** Its models are loaded (spares report it; it is implied by listening). */
+  loaded: boolean;
 }
 
 /** Whether this process is a replica forked by a primary. */
@@ -111,7 +127,6 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
 
   const replicas = new Map<number, Replica>();
   const deaths: number[] = [];
-  const consecutive = new Map<number, number>();
   const pending = new Map<number, { resolve: (m: ToPrimary) => void }>();
   let nextId = 1;
   let nextSlot = 0;
@@ -123,7 +138,9 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
   let exitCode = 0;
 
-  const live = (): Replica[] => [...replicas.values()].filter((r) => !r.retiring);
+  /** Replicas serving or about to: neither retiring nor spares. */
+  const live = (): Replica[] => [...replicas.values()].filter((r) => !r.retiring && !r.standby);
+  const spares = (): Replica[] => [...replicas.values()].filter((r) => !r.retiring && r.standby);
   const refreshGauges = (): void => {
     replicasGauge.set([...replicas.values()].filter((r) => r.listening && !r.retiring).length);
     targetGauge.set(target);
@@ -136,13 +153,14 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     return env;
   };
 
-  const fork = (slot = nextSlot++): Replica => {
-    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...threadsFor(target) });
-    const replica: Replica = { slot, worker, startedAt: Date.now(), listening: false, retiring: false };
+  const fork = (slot = nextSlot++, standby = false): Replica => {
+    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...(standby ? { MLSCALE_STANDBY: '1' } : {}), ...threadsFor(target) });
+    const replica: Replica = { slot, worker, startedAt: Date.now(), listening: false, retiring: false, standby, loaded: false };
     replicas.set(worker.id, replica);
-    logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica started');
+    logger.info({ replica: slot, workerPid: worker.process.pid, spare: standby }, standby ? 'spare replica started' : 'replica started');
     worker.on('listening', (address) => {
       replica.listening = true;
+      replica.loaded = true;
       refreshGauges();
       logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica listening');
       if (!announced) {
@@ -197,8 +215,48 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
       );
       return;
     }
+    if (message.mlscale === 'loaded') {
+      replica.loaded = true;
+      logger.info({ replica: replica.slot, workerPid: replica.worker.process.pid }, 'spare replica loaded');
+      return;
+    }
     pending.get(message.id)?.resolve(message);
   }
+
+  /** Keeps `clusterOptions.spares` spares, started after `delayMs`. */
+  let spareTimer: NodeJS.Timeout | undefined;
+  const ensureSpares = (delayMs = 0): void => {
+    if (stopping || spareTimer) return;
+    spareTimer = setTimeout(() => {
+      spareTimer = undefined;
+      if (stopping) return;
+      for (let i = spares().length; i < clusterOptions.spares; i++) fork(nextSlot++, true);
+    }, delayMs);
+  };
+
+  /** Turns a loaded spare into a serving replica; undefined if none is loaded. */
+  const activateSpare = (): Replica | undefined => {
+    const spare = spares().find((r) => r.loaded && r.worker.isConnected());
+    if (!spare) return undefined;
+    spare.standby = false;
+    send(spare, { mlscale: 'activate' });
+    logger.info({ replica: spare.slot, workerPid: spare.worker.process.pid }, 'spare replica activated');
+    return spare;
+  };
+
+  /** Brings the serving replicas up to `target`: spares first, then new processes. */
+  const fillUp = (delayMs = 0): void => {
+    while (live().length < target && activateSpare()) {
+      // activated one
+    }
+    if (live().length < target) {
+      setTimeout(() => {
+        if (stopping) return;
+        for (let i = live().length; i < target; i++) fork();
+      }, delayMs);
+    }
+    ensureSpares(delayMs);
+  };
 
   const send = (r: Replica, m: ToReplica): void => {
     try {
@@ -212,10 +270,16 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
   const retire = (r: Replica, now = false): Promise<void> => {
     r.retiring = true;
     refreshGauges();
+    // A replica that outlives its drain by far is stuck: it is killed rather than waited for forever.
+    const limitMs = options.unreadyDelayMs + options.gracePeriodMs + 5_000;
+    const timer = setTimeout(() => {
+      logger.error({ replica: r.slot, workerPid: r.worker.process.pid, limitMs }, 'replica did not exit after its drain; killing it');
+      r.worker.process.kill('SIGKILL');
+    }, limitMs);
     const exited = new Promise<void>((resolve) => {
       if (r.worker.isDead()) resolve();
       else r.worker.once('exit', () => resolve());
-    });
+    }).finally(() => clearTimeout(timer));
     send(r, { mlscale: 'shutdown', now });
     return exited;
   };
@@ -242,8 +306,8 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     deaths.push(now);
     while (deaths.length > 0 && deaths[0]! < now - kCrashLoopWindowMs) deaths.shift();
     const upFor = now - r.startedAt;
-    const count = upFor >= kStableMs ? 1 : (consecutive.get(r.slot) ?? 0) + 1;
-    consecutive.set(r.slot, count);
+    // Backoff grows with the deaths of the last kStableMs, host-wide: the first is replaced at once.
+    const count = deaths.filter((t) => t >= now - kStableMs).length;
     if (deaths.length >= kCrashLoopDeaths) {
       logger.fatal(
         { replica: r.slot, workerPid: worker.process.pid, code, signal, deaths: deaths.length, windowMs: kCrashLoopWindowMs },
@@ -254,11 +318,9 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
       return;
     }
     const delay = count <= 1 ? 0 : Math.min(kBackoffMaxMs, kBackoffBaseMs * 2 ** (count - 2));
-    logger.warn({ replica: r.slot, workerPid: worker.process.pid, code, signal, upForMs: upFor, restartInMs: delay }, 'replica died; starting a new one');
+    logger.warn({ replica: r.slot, workerPid: worker.process.pid, code, signal, upForMs: upFor, restartInMs: delay, spare: r.standby }, 'replica died; starting a new one');
     restarts.inc();
-    setTimeout(() => {
-      if (!stopping && live().length < target) fork(r.slot);
-    }, delay);
+    fillUp(delay);
   });
 
   /** Replaces every replica, one at a time: the new one listens before the old one drains. */
@@ -275,6 +337,10 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
         }
         await retire(old);
       }
+      // Spares loaded the old models or settings too.
+      const stale = spares();
+      for (const spare of stale) void retire(spare);
+      ensureSpares();
       logger.info({ replicas: live().length }, 'rolling restart done');
     })().finally(() => (restarting = undefined));
     return restarting;
@@ -310,7 +376,7 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
       const before = target;
       target = decision.replicas;
       refreshGauges();
-      if (target > before) for (let i = live().length; i < target; i++) fork();
+      if (target > before) fillUp();
       else for (const r of live().sort((a, b) => b.slot - a.slot).slice(0, live().length - target)) void retire(r);
     }
     if (!clusterOptions.instancesGiven && decision.instancesPerReplica !== instancesPerReplica) {
@@ -321,6 +387,9 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
 
   const finish = (): void => {
     if (autoscaleTimer) clearInterval(autoscaleTimer);
+    clearTimeout(spareTimer);
+    clearTimeout(settle);
+    watcher?.close();
     process.off('SIGHUP', onHup);
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
@@ -342,12 +411,35 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     void stop(signals > 1);
   };
   const onHup = (): void => void rollingRestart('SIGHUP');
+
+  // A change in the model repository (a new version, a replaced model.onnx, a config.json) restarts
+  // the replicas one by one once the writes have settled, so each loads the repository afresh.
+  let watcher: FSWatcher | undefined;
+  let settle: NodeJS.Timeout | undefined;
+  const onRepositoryChange = (): void => {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      if (stopping) return;
+      if (restarting) void restarting.then(onRepositoryChange);
+      else void rollingRestart('the model repository changed');
+    }, kRepositorySettleMs);
+  };
+  if (options.modelRepository !== undefined) {
+    try {
+      watcher = watch(options.modelRepository, { recursive: true }, onRepositoryChange);
+      watcher.on('error', (err) => logger.warn({ err }, 'watching the model repository failed; restart with SIGHUP after changing it'));
+    } catch (err) {
+      logger.warn({ err }, 'cannot watch the model repository; restart with SIGHUP after changing it');
+    }
+  }
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
 
   refreshGauges();
   for (let i = 0; i < target; i++) fork();
+  // The spares start once the replicas have listened, so they do not slow the first start.
+  if (clusterOptions.spares > 0) void Promise.all(live().map(listening)).then(() => ensureSpares());
   if (auto) {
     autoscaleTimer = setInterval(() => void autoscaleOnce().catch((err: unknown) => logger.error({ err }, 'autoscaler failed')), kAutoscaleIntervalMs);
   }
@@ -382,7 +474,29 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
       process.send!({ mlscale: 'metrics-request', id } satisfies ToPrimary);
     });
 
-  const server: ModelServer = await createServer(options, logger.child({ replica: slot }), { metricsText });
+  // Told to stop while still loading (a spare started just before a shutdown or a rolling restart):
+  // remembered, and acted on once the models are loaded.
+  let stopWhileLoading: { now: boolean } | undefined;
+  const early = (message: ToReplica): void => {
+    if (typeof message === 'object' && message !== null && 'mlscale' in message && message.mlscale === 'shutdown') stopWhileLoading = { now: message.now === true };
+  };
+  const earlyEnd = (): void => void (stopWhileLoading ??= { now: false });
+  process.on('message', early);
+  process.once('disconnect', earlyEnd);
+  process.once('SIGTERM', earlyEnd);
+  let server: ModelServer;
+  try {
+    server = await createServer(options, logger.child({ replica: slot }), { metricsText });
+  } finally {
+    process.off('message', early);
+    process.off('disconnect', earlyEnd);
+    process.off('SIGTERM', earlyEnd);
+  }
+  if (stopWhileLoading) {
+    await server.close({ now: true });
+    if (process.connected) process.disconnect();
+    return 0;
+  }
   let lastCpu = process.cpuUsage();
   let lastTime = performance.now();
   let closing: Promise<void> | undefined;
@@ -447,7 +561,25 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   process.on('SIGHUP', () => undefined);
   process.on('SIGTERM', () => drainAndExit(false));
 
-  await server.listen();
+  if (process.env['MLSCALE_STANDBY'] === '1') {
+    // A spare: loaded, waiting to be told to listen (or to shut down).
+    process.send!({ mlscale: 'loaded' } satisfies ToPrimary);
+    const activated = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        const onMessage = (m: ToReplica): void => {
+          if (typeof m === 'object' && m !== null && 'mlscale' in m && m.mlscale === 'activate') {
+            process.off('message', onMessage);
+            resolve(true);
+          }
+        };
+        process.on('message', onMessage);
+      }),
+      exited.then(() => false),
+    ]);
+    if (activated) await server.listen();
+  } else {
+    await server.listen();
+  }
   const code = await exited;
   // The IPC channel would keep the process alive: let go of it, so the process exits when done.
   if (process.connected) process.disconnect();

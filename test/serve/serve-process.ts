@@ -99,7 +99,7 @@ export function closedLoopLoad(url: string, body: string, concurrency: number): 
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) {
       try {
-        const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(15_000) });
         const text = await res.text();
         outcomes.set(res.status, (outcomes.get(res.status) ?? 0) + 1);
         if (res.status !== 200 && errors.length < 10) errors.push(`${res.status}: ${text.slice(0, 200)}`);

@@ -76,7 +76,7 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     assert.equal(findSamples(samples, 'mlscale_model_instances', { model: 'm' })[0]?.value, 2, 'instances summed over 2 replicas');
   });
 
-  test('SIGKILL of a replica under load: replaced within 2 s; only requests it had in flight fail', async (t) => {
+  test('SIGKILL of a replica under load: a warm spare replaces it within 2 s; only requests it had in flight fail', async (t) => {
     const url = served!.url;
     const concurrency = 8;
     const body = JSON.stringify(inferBody(randomInput(new Prng(4), 1)));
@@ -99,6 +99,9 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     assert.ok((outcomes.get(200) ?? 0) > 50);
     assert.ok(served!.logs.some((l) => l['msg'] === 'replica died; starting a new one' && l['workerPid'] === victim && l['signal'] === 'SIGKILL'));
     assert.equal(findSamples(await scrape(url), 'mlscale_cluster_replica_restarts_total')[0]?.value, 1);
+    // A warm spare took its place; a new spare is started and loaded behind it.
+    assert.ok(served!.logs.some((l) => l['msg'] === 'spare replica activated' && (l['time'] as number) >= killedAt));
+    await served!.waitForLog((l) => l['msg'] === 'spare replica loaded' && (l['time'] as number) >= killedAt, 15_000);
   });
 
   test('SIGHUP: a rolling restart under load fails no request and replaces every replica', async (t) => {
@@ -122,9 +125,29 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     assert.ok(now.every((p) => !old.includes(p)), `old replicas still alive: ${old} → ${now}`);
   });
 
+  test('a new model version in the repository: a rolling restart under load, then every replica serves it', async (t) => {
+    const url = served!.url;
+    const body = inferBody(randomInput(new Prng(7), 1));
+    assert.equal((await infer(url, 'm', body)).json.model_version, '1');
+    const load = closedLoopLoad(`${url}/v2/models/m/infer`, JSON.stringify(body), 4);
+    const changedAt = Date.now();
+    await writeModel(repo, 'm', 2, smallModelBytes(6));
+    const started = await served!.waitForLog((l) => l['msg'] === 'rolling restart' && (l['time'] as number) >= changedAt, 10_000);
+    assert.equal(started['reason'], 'the model repository changed');
+    await served!.waitForLog((l) => l['msg'] === 'rolling restart done' && (l['time'] as number) >= changedAt, 30_000);
+    await sleep(800); // the old replicas' unready delay and drain
+    const outcomes = await load.stop();
+    t.diagnostic(`outcomes ${JSON.stringify([...outcomes])}`);
+    assert.deepEqual([...outcomes.keys()], [200], load.errors.join(' | '));
+    for (let i = 0; i < 6; i++) {
+      const answer = await infer(url, 'm', body, { headers: { connection: 'close' } });
+      assert.equal(answer.json.model_version, '2', answer.text);
+    }
+  });
+
   test('SIGTERM drains every replica and the primary exits 0', async () => {
     served!.child.kill('SIGTERM');
-    const exit = await served!.exited;
+    const exit = await Promise.race([served!.exited, sleep(20_000).then(() => 'still running after 20 s')]);
     assert.deepEqual(exit, { code: 0, signal: null }, served!.stderr());
     assert.ok(served!.logs.some((l) => l['msg'] === 'shut down cleanly'));
     await assert.rejects(fetch(`${served!.url}/v2/health/live`));
@@ -137,7 +160,7 @@ describe('mlscale serve --replicas (node:cluster)', () => {
       // Kill each replica as soon as the primary reports it started.
       for (let i = 0; i < 10 && looping.child.exitCode === null; i++) {
         const started = await Promise.race([
-          looping.waitForLog((l) => l['msg'] === 'replica started' && !killed.has(l['workerPid'] as number), 15_000),
+          looping.waitForLog((l) => /replica started$/.test(l['msg'] as string) && !killed.has(l['workerPid'] as number), 15_000),
           looping.exited.then(() => undefined),
         ]);
         if (!started) break;
@@ -149,7 +172,7 @@ describe('mlscale serve --replicas (node:cluster)', () => {
           // already gone
         }
       }
-      const exit = await looping.exited;
+      const exit = await Promise.race([looping.exited, sleep(30_000).then(() => 'still running after 30 s')]);
       assert.deepEqual(exit, { code: 1, signal: null });
       const fatal = looping.logs.find((l) => l['level'] === 60);
       assert.ok(fatal, 'no fatal log line');
@@ -197,6 +220,7 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     { name: '--replicas many', args: () => ['--replicas', 'many'], message: /--replicas must be an integer from 1 to 256, or "auto", got "many"/ },
     { name: 'min above max', args: () => ['--replicas', 'auto', '--min-replicas', '4', '--max-replicas', '2'], message: /--min-replicas \(4\) must not be above --max-replicas \(2\)/ },
     { name: '--max-replicas without auto', args: () => ['--replicas', '2', '--max-replicas', '4'], message: /--max-replicas applies only with --replicas auto/ },
+    { name: '--spare-replicas -1', args: () => ['--replicas', '2', '--spare-replicas=-1'], message: /--spare-replicas must be an integer from 0 to 16, got -1/ },
     { name: '--target-ongoing-requests 0', args: () => ['--replicas', 'auto', '--target-ongoing-requests', '0'], message: /--target-ongoing-requests must be a positive number, got 0/ },
   ];
   for (const c of bad) {
