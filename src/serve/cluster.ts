@@ -21,6 +21,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -28,7 +29,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
 /** One registry's metrics as `getMetricsAsJSON()` gives them. */
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, ModelLoadError } from '../errors.js';
 import { autoscale, initialAutoscalerState, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
 import type { ServeOptions } from './options.js';
 import { createServer, type ModelServer } from './server.js';
@@ -90,6 +91,17 @@ export function isReplicaProcess(): boolean {
   return cluster.isWorker && process.env['MLSCALE_REPLICA'] !== undefined;
 }
 
+/** Fails before any replica starts when the models cannot be read at all (each replica would die). */
+async function checkModelsReadable(options: Readonly<ServeOptions>): Promise<void> {
+  try {
+    if (options.modelRepository !== undefined) await readdir(options.modelRepository);
+    else if (options.model !== undefined) await stat(options.model);
+  } catch (err) {
+    const flag = options.modelRepository !== undefined ? `--model-repository ${options.modelRepository}` : `--model ${options.model}`;
+    throw new ModelLoadError(`${flag}: cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Fails with a clear message, before anything starts, when host:port is taken. */
 async function checkPortFree(host: string, port: number): Promise<void> {
   if (port === 0) return;
@@ -111,6 +123,7 @@ async function checkPortFree(host: string, port: number): Promise<void> {
  * 1 after a crash loop).
  */
 export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions: ClusterOptions, logger: Logger): Promise<number> {
+  await checkModelsReadable(options);
   await checkPortFree(options.host, options.port);
   const cores = availableParallelism();
   const auto = clusterOptions.replicas === 'auto';
@@ -487,6 +500,10 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   let server: ModelServer;
   try {
     server = await createServer(options, logger.child({ replica: slot }), { metricsText });
+  } catch (err) {
+    // Without the IPC channel the process exits once the error is reported; the primary sees a death.
+    letGo(1);
+    throw err;
   } finally {
     process.off('message', early);
     process.off('disconnect', earlyEnd);
@@ -494,7 +511,7 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   }
   if (stopWhileLoading) {
     await server.close({ now: true });
-    if (process.connected) process.disconnect();
+    letGo(0);
     return 0;
   }
   let lastCpu = process.cpuUsage();
@@ -581,7 +598,17 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
     await server.listen();
   }
   const code = await exited;
-  // The IPC channel would keep the process alive: let go of it, so the process exits when done.
-  if (process.connected) process.disconnect();
+  letGo(code);
   return code;
+}
+
+/**
+ * Lets go of the IPC channel, which would keep the process alive, so that it exits with the code
+ * the command returns. `worker.disconnect()`, not `process.disconnect()`: node's cluster exits a
+ * worker with 0 at once on a disconnect it did not ask for. A backstop exits anyway if something
+ * still holds the process a few seconds later.
+ */
+function letGo(code: number): void {
+  if (cluster.worker?.isConnected()) cluster.worker.disconnect();
+  setTimeout(() => process.exit(code), 5_000).unref();
 }

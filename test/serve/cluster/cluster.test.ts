@@ -232,6 +232,33 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     });
   }
 
+  test('a model repository that cannot be read: exit 1 before any replica starts', async () => {
+    const r = await runCli(['serve', '--model-repository', `${repo}-missing`, '--replicas', '2', '--port', '0'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 1, `exit ${r.code}; stderr: ${r.stderr}`);
+    assert.match(r.stderr, /--model-repository .*-missing: cannot be read: ENOENT.*\[E_MODEL_LOAD\]/);
+    assert.doesNotMatch(r.stdout, /replica started/);
+  });
+
+  test('replicas that fail at start (the repository is gone) exit, and the primary gives up on the crash loop', async () => {
+    const tmp = await tempDir('mlscale-cluster-gone-');
+    await writeModel(tmp.dir, 'm', 1, smallModelBytes(8));
+    const served = await serveProcess(['--model-repository', tmp.dir, '--replicas', '1', '--spare-replicas', '0', ...common]);
+    try {
+      await tmp.cleanup();
+      const [pid] = alivePids(served);
+      process.kill(pid!, 'SIGKILL');
+      // Every new replica now fails to read the repository and exits 1; after five deaths, the end.
+      const exit = await Promise.race([served.exited, sleep(30_000).then(() => 'still running after 30 s')]);
+      assert.deepEqual(exit, { code: 1, signal: null }, served.stderr());
+      const died = served.logs.filter((l) => l['msg'] === 'replica died; starting a new one');
+      assert.ok(died.slice(1).every((l) => l['code'] === 1), JSON.stringify(died));
+      assert.ok(died.slice(2).every((l) => (l['restartInMs'] as number) > 0), 'no backoff after repeated deaths');
+      assert.match(served.logs.find((l) => l['level'] === 60)?.['msg'] as string, /crash loop; giving up/);
+    } finally {
+      await stopServed(served);
+    }
+  });
+
   test('a port in use: exit 2 naming the port, no replica started', async () => {
     const port = await freePort();
     const { createServer } = await import('node:net');
