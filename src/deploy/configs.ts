@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { defaultModelSettings } from '../serve/options.js';
 import { version } from '../version.js';
 
 /** One replica's address. */
@@ -219,6 +220,7 @@ export const kDefaultKubernetesOptions: Omit<KubernetesOptions, 'modelRepository
 /** A Deployment, a Service and a HorizontalPodAutoscaler, as one YAML stream. */
 export function kubernetesManifests(o: KubernetesOptions): string {
   const preStopS = Math.ceil(o.unreadyDelayMs / 1000);
+  const threads = defaultModelSettings(Math.max(1, Math.floor(o.cpu)));
   // preStop, then SIGTERM: the server's own grace period, and a margin for the process to exit.
   const terminationS = preStopS + Math.ceil(o.gracePeriodMs / 1000) + 5;
   const q = (s: string): string => JSON.stringify(s);
@@ -272,9 +274,12 @@ spec:
             - "0"
             - --grace-period-ms
             - "${o.gracePeriodMs}"
-            # Threads follow the CPU request: instances x intra-op threads = cores.
+            # Instances and threads follow the CPU request, not the node's cores (which the
+            # container sees): instances x intra-op threads = requested cores.
+            - --instances
+            - "${threads.instances}"
             - --intra-op-threads
-            - "${Math.max(1, Math.floor(o.cpu))}"
+            - "${threads.intraOpThreads}"
           ports:
             - name: http
               containerPort: ${o.port}

@@ -67,6 +67,8 @@ describe('mlscale deploy', () => {
     assert.match(docs[0]!, /terminationGracePeriodSeconds: 20/);
     assert.match(docs[0]!, /- --grace-period-ms\n\s+- "10000"/);
     assert.match(docs[0]!, /- "\/models"/);
+    // Two requested cores: one instance of two threads, whatever the node's core count.
+    assert.match(docs[0]!, /- --instances\n\s+- "1"\n\s+- --intra-op-threads\n\s+- "2"/);
     assert.match(docs[1]!, /kind: Service/);
     assert.match(docs[2]!, /kind: HorizontalPodAutoscaler/);
     assert.match(docs[2]!, /minReplicas: 2\n\s+maxReplicas: 8/);
