@@ -15,7 +15,8 @@
  *    that panic lasts (one smoothing window), never scale down;
  *  - never below `minReplicas`, never above `maxReplicas`.
  *
- * Vertical (instances per replica): when replicas' CPU is mostly idle while their queues grow, the
+ * Vertical (instances per replica): when replicas' CPU is mostly idle while their queues hold
+ * requests and do not shrink, the
  * bottleneck is not the cores but the number of onnxruntime instances pulling from the queue (one
  * instance runs one batch at a time); another process would only split the queue further, so the
  * policy adds an instance per replica instead (up to `maxInstancesPerReplica`), and removes one
@@ -201,17 +202,20 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
 
   // Vertical first: idle CPU with a growing queue means instances, not cores, are short; another
   // replica would not help while the ones running leave their CPU idle.
-  const cpuIdleQueueGrows = cpuIdle >= config.cpuIdleThreshold && queueGrowth > 0 && signals.queueDepth > 0;
+  // A queue that stays (every sample of the window held requests) and is not shrinking: work
+  // waits although the CPU has room. A steady queue counts, not only a rising one.
+  const queueStays = samples.every((s) => s.queueDepth > 0) && queueGrowth >= 0;
+  const cpuIdleQueueGrows = cpuIdle >= config.cpuIdleThreshold && queueStays;
   if (cpuIdleQueueGrows && state.instancesPerReplica < config.maxInstancesPerReplica) {
     const since = state.verticalUpSinceMs ?? now;
     next = { ...next, verticalUpSinceMs: since, verticalDownSinceMs: undefined, upSinceMs: undefined };
     if (now - since >= config.upscaleDelayMs) {
-      return decide('add-instance', `CPU ${pct(cpuIdle)} idle while queues grew by ${queueGrowth} to ${signals.queueDepth} for ${now - since} ms: instances, not cores, are short`, now - since, {
+      return decide('add-instance', `CPU ${pct(cpuIdle)} idle while queues held ${signals.queueDepth} requests (${queueGrowth >= 0 ? '+' : ''}${queueGrowth} over the window) for ${now - since} ms: instances, not cores, are short`, now - since, {
         instancesPerReplica: state.instancesPerReplica + 1,
         verticalUpSinceMs: undefined,
       });
     }
-    return decide('hold', `CPU ${pct(cpuIdle)} idle while queues grow, for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
+    return decide('hold', `CPU ${pct(cpuIdle)} idle while queues hold requests, for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
   }
   next = { ...next, verticalUpSinceMs: undefined };
   const queuesEmpty = samples.every((s) => s.queueDepth === 0);

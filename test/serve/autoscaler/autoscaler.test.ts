@@ -133,12 +133,21 @@ describe('autoscaler policy', () => {
     assert.ok(add, JSON.stringify(decisions.map((d) => d.reason)));
     assert.equal(add.instancesPerReplica, 2);
     assert.equal(add.replicas, 1, 'no replica added while CPU idles');
-    assert.match(add.reason, /CPU 80% idle while queues grew/);
+    assert.match(add.reason, /CPU 80% idle while queues held \d+ requests \(\+\d+ over the window\)/);
     assert.ok(add.signal.queueGrowth > 0 && add.signal.cpuIdle >= 0.5);
     const remove = decisions.find((d) => d.action === 'remove-instance');
     assert.ok(remove, 'the instance was never removed');
-    assert.equal(remove.instancesPerReplica, 1);
+    const most = Math.max(...decisions.map((d) => d.instancesPerReplica));
+    assert.ok(most >= 2 && most <= config.maxInstancesPerReplica);
+    assert.equal(remove.instancesPerReplica, most - 1, 'one instance at a time');
     assert.ok(decisions.every((d) => d.action !== 'scale-up' && d.action !== 'spike-scale-up'));
+  });
+
+  test('vertical: a steady queue with idle CPU counts; a draining queue does not', () => {
+    const steady = run(trace(6, () => 6, 0, () => ({ queueDepth: 4, cpuIdle: 0.7 })));
+    assert.ok(steady.decisions.some((d) => d.action === 'add-instance'), JSON.stringify(steady.decisions.map((d) => d.reason)));
+    const draining = run(trace(6, () => 6, 0, (t) => ({ queueDepth: 12 - 2 * t, cpuIdle: 0.7 })));
+    assert.ok(draining.decisions.every((d) => d.action !== 'add-instance'), JSON.stringify(draining.decisions.map((d) => d.reason)));
   });
 
   test('a busy CPU with a growing queue scales replicas, not instances', () => {
