@@ -58,7 +58,9 @@ describe('nginx in front of mlscale serve replicas (mlscale deploy nginx)', { sk
     const generated = await runCli(['deploy', 'nginx', '--replicas', addresses, '--listen', `127.0.0.1:${port}`, '--worker-processes', '1'], { timeoutMs: 30_000 });
     assert.equal(generated.code, 0, generated.stderr);
     const conf = join(dir, 'nginx.conf');
-    await writeFile(conf, generated.stdout);
+    // Temp files in the test's folder: the Debian defaults under /var/lib/nginx need root.
+    const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${join(dir, t)};`).join('\n');
+    await writeFile(conf, generated.stdout.replace(/^http \{$/m, `http {\n${temps}`));
     proxy = spawn(nginx!, ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], { stdio: ['ignore', 'pipe', 'pipe'] });
     proxy.stdout!.on('data', (d: Buffer) => (nginxLog += d));
     proxy.stderr!.on('data', (d: Buffer) => (nginxLog += d));
