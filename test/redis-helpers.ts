@@ -34,6 +34,10 @@ async function findRedis(): Promise<TestRedis> {
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
+  // Never outlive the test process, even when it dies without running its after() hooks, and
+  // never keep it alive: a test that hangs must end as a failure, not keep the run waiting.
+  process.once('exit', () => server.kill('SIGKILL'));
+  server.unref();
   const stop = async () => {
     if (server.exitCode === null) {
       server.kill('SIGTERM');
@@ -108,6 +112,7 @@ export async function startWorkers(url: string, prefix: string, count: number, e
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   const workers = Array.from({ length: count }, () => {
     const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--prefix', prefix, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    process.once('exit', () => child.kill('SIGKILL'));
     let text = '';
     child.stdout!.on('data', (d: Buffer) => (text += d));
     child.stderr!.on('data', (d: Buffer) => (text += d));

@@ -26,7 +26,7 @@ process from renewing its job locks. Data named by path must be readable here at
   --connect-timeout-ms MS     give up if Redis does not answer at start within this  [5000]
   -h, --help                  this help
 
-SIGTERM or SIGINT: stop taking batches, finish the ones running, exit 0.`;
+SIGTERM or SIGINT: stop taking batches, finish the ones running, exit 0; a second one exits at once.`;
 
 const flags: FlagSpec = {
   redis: { type: 'string' },
@@ -66,10 +66,16 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream =
   });
   out.write(`mlscale worker ${worker.name} ready: concurrency ${worker.concurrency}\n`);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
-      log(`${signal}: finishing the running batches`);
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+      if (stopping) {
+        // A second signal: do not wait (Redis may be gone, a batch may hang); its lock lapses and
+        // the batch runs again elsewhere.
+        log(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      log(`${signal}: finishing the running batches (send it again to exit now)`);
       resolve();
     };
     process.on('SIGTERM', stop);

@@ -14,13 +14,13 @@ after(async () => {
 if (redis.skip) console.log(`# skipping the mlscale worker command tests that need Redis: ${redis.skip}`);
 
 describe('mlscale worker and train --executor bullmq (command line)', () => {
-  test('should print its help', async () => {
+  test('should print its help', { timeout: 60_000 }, async () => {
     const r = await runCli(['worker', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Usage: mlscale worker --redis URL \[--concurrency N\]/);
   });
 
-  test('should refuse to start without --redis, or with a URL that is not redis://', async () => {
+  test('should refuse to start without --redis, or with a URL that is not redis://', { timeout: 60_000 }, async () => {
     const none = await runCli(['worker']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--redis URL is required.*\[E_INVALID_OPTION\]/);
@@ -29,7 +29,7 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     assert.match(bad.stderr, /must start with redis:\/\/ or rediss:\/\//);
   });
 
-  test('should exit within seconds with a clear error when Redis does not answer', async () => {
+  test('should exit within seconds with a clear error when Redis does not answer', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const t0 = Date.now();
     const r = await runCli(['worker', '--redis', `redis://127.0.0.1:${port}`, '--connect-timeout-ms', '2000'], { timeoutMs: 15_000 });
@@ -38,13 +38,13 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
   });
 
-  test('should say that --executor bullmq needs --redis', async () => {
+  test('should say that --executor bullmq needs --redis', { timeout: 60_000 }, async () => {
     const r = await runCli(['train', '--executor', 'bullmq', '--out', join(dir, 'no-redis')]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--redis must be the URL of the queue's Redis with --executor bullmq/);
   });
 
-  test('should say so when no worker is connected, instead of waiting silently', { skip: redis.skip }, async () => {
+  test('should say so when no worker is connected, instead of waiting silently', { skip: redis.skip, timeout: 60_000 }, async () => {
     const prefix = testPrefix('noworker');
     try {
       const r = await runCli(['train', '--data', 'synthetic:rows=500,features=4,classes=2', '--executor', 'bullmq', '--redis', redis.url!, '--prefix', prefix, '--out', join(dir, 'none')], { timeoutMs: 4000 });
@@ -54,7 +54,7 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     }
   });
 
-  test('should train with mlscale train --executor bullmq --redis URL on mlscale worker processes', { skip: redis.skip }, async () => {
+  test('should train with mlscale train --executor bullmq --redis URL on mlscale worker processes', { skip: redis.skip, timeout: 60_000 }, async () => {
     const prefix = testPrefix('cli');
     const workers = await startWorkers(redis.url!, prefix, 2);
     try {

@@ -94,7 +94,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     for (const p of prefixes) await dropPrefix(url, p);
   });
 
-  test('should train a bitwise-identical model with 1 and with 3 worker processes', async () => {
+  test('should train a bitwise-identical model with 1 and with 3 worker processes', { timeout: 60_000 }, async () => {
     const p1 = prefix('identity1');
     await start(p1, 1);
     assertSame(await train('bullmq-1', { ...synthetic, executor: 'bullmq', redis: url, prefix: p1, workers: 1 }), inline);
@@ -106,7 +106,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     for (const w of three) assert.match(w.output(), /stopped: [1-9]\d* batches done, 0 failed/);
   });
 
-  test('should ship batches of a source without random access (the digits sample) and run a stages module', async () => {
+  test('should ship batches of a source without random access (the digits sample) and run a stages module', { timeout: 60_000 }, async () => {
     const stages = join(process.cwd(), 'examples', 'stages', 'sqrt-counts.js');
     const digits: Partial<TrainingOptions> = { data: 'sample:digits', stages, epochs: 2, batchSize: 400, hidden: [16] };
     const p = prefix('digits');
@@ -114,7 +114,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     assertSame(await train('digits-bullmq', { ...digits, executor: 'bullmq', redis: url, prefix: p, workers: 2 }), await train('digits-inline', { ...digits, executor: 'inline' }));
   });
 
-  test('should rerun the batch of a SIGKILLed worker elsewhere and still train the identical model', async () => {
+  test('should rerun the batch of a SIGKILLed worker elsewhere and still train the identical model', { timeout: 60_000 }, async () => {
     const p = prefix('sigkill');
     // The slow stage leaves the rows as they are: the model must be inline's.
     const options = { ...synthetic, stages: await stagesModule('slow', 80) };
@@ -147,7 +147,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     }
   });
 
-  test('should fail the run with the batch id and the error after the attempts of a batch that keeps failing', async () => {
+  test('should fail the run with the batch id and the error after the attempts of a batch that keeps failing', { timeout: 60_000 }, async () => {
     const p = prefix('poison');
     await start(p, 1);
     const stages = await stagesModule('poison', 0, 2);
@@ -164,7 +164,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     await executor.close();
   });
 
-  test('should resume a run whose driver was SIGKILLed from its last completed round, identical to inline', async () => {
+  test('should resume a run whose driver was SIGKILLed from its last completed round, identical to inline', { timeout: 60_000 }, async () => {
     const p = prefix('resume');
     await start(p, 2);
     const stages = await stagesModule('resume-slow', 40);
@@ -201,27 +201,25 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     }
   });
 
-  test('should refuse, at once and naming the worker, a job from a driver of another mlscale version', async () => {
+  test('should refuse, at once and naming the worker, a job from a driver of another mlscale version', { timeout: 60_000 }, async () => {
     const p = prefix('version');
     await start(p, 1);
     const queue = new Queue(kTaskQueue, { connection: { url }, prefix: p });
-    const events = new QueueEvents(kTaskQueue, { connection: { url }, prefix: p });
-    await events.waitUntilReady();
     try {
-      const failed = new Promise<string>((resolve) => events.on('failed', ({ failedReason }) => resolve(failedReason)));
       const data = { version: '0.0.0-old', run: 'old', round: '1.0', batch: 4, module: fixtures, name: 'double' };
       const job = await queue.add('batch 4', data, { jobId: 'old.1.0.4', attempts: 3 });
-      const err = fromErrorPayload(parseFailure(await failed), 4);
+      // Polled, not awaited as an event: QueueEvents may start reading after the event was written.
+      await until(async () => (await queue.getJobState(job.id!)) === 'failed', 'the job to fail');
+      const err = fromErrorPayload(parseFailure((await queue.getJob(job.id!))!.failedReason), 4);
       assert.ok(err instanceof WorkerIncompatibleError, String(err));
       assert.match(err.message, new RegExp(`worker \\S+:\\d+ runs mlscale ${version.replace(/\./g, '\\.')} but the driver runs 0\\.0\\.0-old`));
       assert.equal((await queue.getJob(job.id!))!.attemptsMade, 1, 'retried a job that cannot succeed');
     } finally {
-      await events.close();
       await queue.close();
     }
   });
 
-  test('should keep renewing the lock of a CPU-heavy batch (no stall) and finish the current batch on SIGTERM', async () => {
+  test('should keep renewing the lock of a CPU-heavy batch (no stall) and finish the current batch on SIGTERM', { timeout: 60_000 }, async () => {
     const p = prefix('sigterm');
     const [worker] = await start(p, 1, ['--lock-duration-ms', '500', '--stalled-interval-ms', '200']);
     const events = new QueueEvents(kTaskQueue, { connection: { url }, prefix: p });
@@ -249,7 +247,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
 });
 
 describe('distributed pipeline when Redis restarts mid-run', { skip: redis.skip ? redis.skip : !hasRedisServer() && 'needs redis-server on PATH to restart a private Redis' }, () => {
-  test('should reconnect, resubmit what the restarted Redis lost, and finish identical to inline', async () => {
+  test('should reconnect, resubmit what the restarted Redis lost, and finish identical to inline', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
     const startServer = async () => {

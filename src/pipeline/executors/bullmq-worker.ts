@@ -156,9 +156,13 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
   }
   const keys = payloadKeys(prefix, d.run, d.round);
   const field = String(d.batch);
-  // A batch that already has a result (it ran before this worker's copy) is not run again.
-  if ((await client.hexists(keys.outputs, field)) === 1) return 'duplicate';
-  const bytes = await client.hgetBuffer(keys.inputs, field);
+  // One round trip: is there a result already (the batch ran before this copy of it), and the input.
+  const [[existsError, done], [inputError, bytes]] = (await client.pipeline().hexists(keys.outputs, field).hgetBuffer(keys.inputs, field).exec()) as [
+    [Error | null, number],
+    [Error | null, Buffer | null],
+  ];
+  if (existsError || inputError) throw new Error(formatFailure('Error', `redis: ${(existsError ?? inputError)!.message} (worker ${name})`));
+  if (done === 1) return 'duplicate';
   // The driver finished or abandoned the round: nothing to do.
   if (bytes === null) return 'gone';
   const input = decodePayload<unknown>(bytes);
