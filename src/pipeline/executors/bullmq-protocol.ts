@@ -2,14 +2,17 @@
  * What the `bullmq` executor (the driver) and `mlscale worker` processes agree on: the queue, the
  * job data, the Redis keys that hold inputs and results, and the binary codec.
  *
- * Why the payloads are not in the job data: BullMQ job data is JSON, and JSON has no binary type.
- * Weights and batches are typed arrays; as JSON number arrays a float32 takes 10-20 characters, as
- * base64 it still grows by a third and is parsed as one big string by BullMQ's Lua scripts and
- * copied into its event stream. So the driver packs each call's input with msgpack (which keeps
- * Float32Array, Int32Array, Float64Array as raw little-endian bytes) into one Redis hash per
- * round, `…:in`, field = batch id; the job itself carries only names and ids. The worker writes its
- * packed output the same way to `…:out` with HSETNX, so a batch that runs twice (a stalled job
- * re-run elsewhere, a duplicate) is recorded once: results are keyed by run, round and batch id.
+ * Payloads are packed with msgpack, which keeps Float32Array, Int32Array, Float64Array as raw
+ * little-endian bytes: weights and batches stay binary, never JSON number arrays (10-20 characters
+ * a float). Where they travel depends on their size, because BullMQ job data and return values are
+ * JSON strings and every Redis round trip costs (about 0.4 ms on this machine's loopback):
+ * - up to `kInlinePayloadBytes`, the packed bytes ride in the job, base64 (a third larger): the
+ *   input in the job data, the output as the job's return value, which reaches the driver inside
+ *   the `completed` event — no extra round trip on either side;
+ * - larger payloads (real weights, batches shipped by value) go to one Redis hash per round and
+ *   direction, `…:in` / `…:out`, field = batch id, binary; the job carries only names and ids, and
+ *   the worker writes its output with HSETNX, so a batch that runs twice is recorded once.
+ * Either way results are keyed by run, round and batch id, and the driver takes the first.
  *
  * @module
  */
@@ -37,6 +40,24 @@ export interface TaskJobData {
   /** Task module URL and export. */
   readonly module: string;
   readonly name: string;
+  /** The packed input, base64, when small; otherwise it is in the round's input hash. */
+  readonly input?: string;
+}
+
+/** Packed payloads up to this size travel inside the job (input) or its return value (output). */
+export const kInlinePayloadBytes = 32 * 1024;
+
+/** A job's return value: `i:<base64>` is the packed output itself; `h` means it is in the output hash. */
+export type TaskReturn = string;
+
+/** Encodes a packed output as a return value, or undefined when it is too large to inline. */
+export function inlineReturn(bytes: Buffer): TaskReturn | undefined {
+  return bytes.length <= kInlinePayloadBytes ? `i:${bytes.toString('base64')}` : undefined;
+}
+
+/** The packed output inside a return value, or undefined when it is in the output hash. */
+export function returnedBytes(value: unknown): Buffer | undefined {
+  return typeof value === 'string' && value.startsWith('i:') ? Buffer.from(value.slice(2), 'base64') : undefined;
 }
 
 /** The deterministic job id: one job per run, round and batch. (BullMQ ids cannot contain ':'.) */

@@ -19,6 +19,7 @@ import {
   decodePayload,
   encodePayload,
   formatFailure,
+  inlineReturn,
   kDefaultPrefix,
   kPayloadTtlSeconds,
   kTaskQueue,
@@ -156,15 +157,13 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
   }
   const keys = payloadKeys(prefix, d.run, d.round);
   const field = String(d.batch);
-  // One round trip: is there a result already (the batch ran before this copy of it), and the input.
-  const [[existsError, done], [inputError, bytes]] = (await client.pipeline().hexists(keys.outputs, field).hgetBuffer(keys.inputs, field).exec()) as [
-    [Error | null, number],
-    [Error | null, Buffer | null],
-  ];
-  if (existsError || inputError) throw new Error(formatFailure('Error', `redis: ${(existsError ?? inputError)!.message} (worker ${name})`));
-  if (done === 1) return 'duplicate';
-  // The driver finished or abandoned the round: nothing to do.
-  if (bytes === null) return 'gone';
+  let bytes: Buffer | null;
+  if (d.input !== undefined) bytes = Buffer.from(d.input, 'base64');
+  else {
+    bytes = await client.hgetBuffer(keys.inputs, field);
+    // The driver finished or abandoned the round: nothing to do.
+    if (bytes === null) return 'gone';
+  }
   const input = decodePayload<unknown>(bytes);
   let envelopes: TaskEnvelope<unknown>[];
   try {
@@ -181,6 +180,9 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name) throw new UnrecoverableError(reason);
     throw new Error(reason);
   }
-  await client.multi().hsetnx(keys.outputs, field, encodePayload(envelope.value)).expire(keys.outputs, kPayloadTtlSeconds).exec();
-  return 'done';
+  const output = encodePayload(envelope.value);
+  const inline = inlineReturn(output);
+  if (inline !== undefined) return inline;
+  await client.multi().hsetnx(keys.outputs, field, output).expire(keys.outputs, kPayloadTtlSeconds).exec();
+  return 'h';
 }

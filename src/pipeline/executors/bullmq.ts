@@ -2,12 +2,13 @@
  * The `bullmq` executor: the pipeline's batches as BullMQ jobs on Redis, run by `mlscale worker`
  * processes on any number of machines — horizontal scaling.
  *
- * Each `map` call is one round: its inputs go to a Redis hash (binary, msgpack; see
- * bullmq-protocol.ts), then one job per batch is added with a deterministic id
- * (`run.start.round.batch`), so a batch is queued once. Workers write their packed outputs to the round's
- * output hash with HSETNX, so a batch that runs twice counts once. The driver learns of progress
- * from QueueEvents and, as a fallback for missed events, by polling the output hash; it returns the
- * outputs in call order, which is all the pipeline needs for bitwise-identical results.
+ * Each `map` call is one round: one job per batch, added in bulk with a deterministic id
+ * (`run.start.round.batch`), so a batch is queued once. Inputs and outputs are packed with msgpack
+ * (binary typed arrays) and ride in the job and its return value when small, or go through the
+ * round's Redis hashes when large (see bullmq-protocol.ts). The driver learns of completions from
+ * QueueEvents (the event carries a small output itself) and, as a fallback for missed events, by
+ * polling; the first output of a batch counts, so a batch that runs twice counts once. It returns
+ * the outputs in call order, which is all the pipeline needs for bitwise-identical results.
  *
  * Why plain jobs and not a FlowProducer parent per round: a flow's parent job exists to run an
  * aggregation step on a worker when its children are done. Here the aggregation is the driver's
@@ -32,9 +33,11 @@ import {
   decodePayload,
   encodePayload,
   kDefaultPrefix,
+  kInlinePayloadBytes,
   kPayloadTtlSeconds,
   kTaskQueue,
   parseFailure,
+  returnedBytes,
   payloadKeys,
   startsKey,
   taskJobId,
@@ -93,7 +96,7 @@ export interface BullmqActivity {
 interface RoundWait {
   /** jobId → index in the calls. */
   readonly pending: Map<string, number>;
-  readonly onEvent: (kind: 'completed' | 'failed', jobId: string, reason?: string) => void;
+  readonly onEvent: (kind: 'completed' | 'failed', jobId: string, detail?: unknown) => void;
 }
 
 /** Runs tasks as BullMQ jobs on `mlscale worker` processes. */
@@ -227,16 +230,22 @@ export class BullmqExecutor implements Executor {
       }
     };
 
-    /** Reads the outputs of `jobIds` that have arrived. */
+    /** Takes a job's packed output; the first one counts, later copies are ignored. */
+    const accept = (jobId: string, bytes: Buffer): void => {
+      const index = pending.get(jobId);
+      if (index === undefined || settled) return;
+      out[index] = decodePayload<O>(bytes);
+      pending.delete(jobId);
+      if (pending.size === 0) settle();
+    };
+
+    /** Reads the outputs of `jobIds` that are in the output hash. */
     const read = async (jobIds: string[]): Promise<void> => {
       if (jobIds.length === 0) return;
       const values = await client.hmgetBuffer(keys.outputs, ...jobIds.map((id) => String(calls[pending.get(id)!]!.id)));
       values.forEach((bytes: Buffer | null, k: number) => {
-        if (bytes === null || !pending.has(jobIds[k]!)) return;
-        out[pending.get(jobIds[k]!)!] = decodePayload<O>(bytes);
-        pending.delete(jobIds[k]!);
+        if (bytes !== null) accept(jobIds[k]!, bytes);
       });
-      if (pending.size === 0) settle();
     };
 
     /** Stores the inputs and adds the jobs of `jobIds`; an existing job id is left as it is. */
@@ -244,17 +253,23 @@ export class BullmqExecutor implements Executor {
       if (jobIds.length === 0) return;
       const subset = jobIds.map((id) => calls[pending.get(id)!]!);
       const fields: (string | Buffer)[] = [];
-      for (const call of subset) fields.push(String(call.id), encodePayload(call.input));
-      await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
+      const inline = new Map<number, string>();
+      for (const call of subset) {
+        const bytes = encodePayload(call.input);
+        if (bytes.length <= kInlinePayloadBytes) inline.set(call.id, bytes.toString('base64'));
+        else fields.push(String(call.id), bytes);
+      }
+      if (fields.length > 0) await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
       await queue.addBulk(
         subset.map((c) => ({
           name: `batch ${c.id}`,
-          data: { version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name } satisfies TaskJobData,
+          data: { version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name, input: inline.get(c.id) } satisfies TaskJobData,
           opts: {
             jobId: taskJobId(this.run, round, c.id),
             attempts: this.#attempts,
             backoff: { type: 'exponential', delay: this.#backoffMs },
-            removeOnComplete: true,
+            // Kept a while, so the poll can read the return value of a job whose event was lost.
+            removeOnComplete: { age: 600, count: 20_000 },
             removeOnFail: { age: this.#keepFailedSeconds },
           },
         })),
@@ -326,6 +341,12 @@ export class BullmqExecutor implements Executor {
         const states = await Promise.all(jobIds.map((id) => queue.getJobState(id)));
         const failed = jobIds.find((_, k) => states[k] === 'failed');
         if (failed !== undefined) return void (await fail(failed));
+        const completed = jobIds.filter((_, k) => states[k] === 'completed');
+        const jobs = await Promise.all(completed.map((id) => queue.getJob(id)));
+        jobs.forEach((job, k) => {
+          const bytes = returnedBytes(job?.returnvalue);
+          if (bytes) accept(completed[k]!, bytes);
+        });
         const lost = jobIds.filter((_, k) => states[k] === 'unknown');
         await read(lost);
         await submit(lost.filter((id) => pending.has(id)));
@@ -340,7 +361,12 @@ export class BullmqExecutor implements Executor {
     const prefixOfRound = `${this.run}.${round}.`;
     this.#rounds.set(prefixOfRound, {
       pending,
-      onEvent: (kind, jobId, reason) => (kind === 'completed' ? collect(jobId) : void fail(jobId, reason)),
+      onEvent: (kind, jobId, detail) => {
+        if (kind === 'failed') return void fail(jobId, detail as string | undefined);
+        const bytes = returnedBytes(detail);
+        if (bytes) accept(jobId, bytes);
+        else collect(jobId);
+      },
     });
 
     // QueueEvents is listening before the jobs exist, so no event is missed while Redis stays up;
@@ -396,9 +422,9 @@ export class BullmqExecutor implements Executor {
       // Connection errors are retried by ioredis; the round's outage timer decides when to give up.
       queue.on('error', () => undefined);
       events.on('error', () => undefined);
-      events.on('completed', ({ jobId }) => {
+      events.on('completed', ({ jobId, returnvalue }) => {
         this.#count('completed', jobId);
-        this.#dispatch('completed', jobId);
+        this.#dispatch('completed', jobId, returnvalue);
       });
       events.on('failed', ({ jobId, failedReason }) => {
         this.#count('failed', jobId);
@@ -415,10 +441,10 @@ export class BullmqExecutor implements Executor {
     return this.#connecting;
   }
 
-  #dispatch(kind: 'completed' | 'failed', jobId: string, reason?: string): void {
+  #dispatch(kind: 'completed' | 'failed', jobId: string, detail?: unknown): void {
     const cut = jobId.lastIndexOf('.');
     const round = this.#rounds.get(jobId.slice(0, cut + 1));
-    if (round?.pending.has(jobId)) round.onEvent(kind, jobId, reason);
+    if (round?.pending.has(jobId)) round.onEvent(kind, jobId, detail);
   }
 }
 

@@ -5,6 +5,9 @@ import { BullmqExecutor } from '../../../src/pipeline/executors/bullmq.js';
 import { createExecutor } from '../../../src/pipeline/executors/index.js';
 import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../../redis-helpers.js';
 import { runExecutorCases } from './executor.cases.js';
+import { siblingModuleUrl } from '../../../src/util/module-url.js';
+
+const fixtures = siblingModuleUrl(import.meta.url, '../../fixtures/tasks');
 
 const redis = await testRedis();
 after(() => redis.stop());
@@ -24,6 +27,24 @@ describe('bullmq executor', { skip: redis.skip }, () => {
   runExecutorCases({
     name: 'bullmq',
     create: () => new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, attempts: 2, backoffMs: 10, pollMs: 200 }),
+  });
+
+  test('should carry inputs and outputs larger than a job holds through the round hashes, binary', async () => {
+    const executor = new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, pollMs: 200 });
+    try {
+      // 160 KB each way, past kInlinePayloadBytes: the input and the output go through Redis hashes.
+      const data = Float32Array.from({ length: 40_000 }, (_, i) => i / 7);
+      const small = Float32Array.from([1, 2, 3]);
+      const out = await executor.map<{ data: Float32Array }, { sum: number; doubled: Float32Array }>({ module: fixtures, name: 'sumAndDouble' }, [
+        { id: 5, input: { data } },
+        { id: 6, input: { data: small } },
+      ]);
+      assert.ok(out[0]!.doubled instanceof Float32Array);
+      assert.deepEqual(out[0]!.doubled, data.map((v) => v * 2));
+      assert.deepEqual([...out[1]!.doubled], [2, 4, 6]);
+    } finally {
+      await executor.close();
+    }
   });
 });
 
