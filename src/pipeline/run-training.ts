@@ -142,7 +142,8 @@ export async function runTraining(
   };
   const window = Math.max(2, executor.concurrency * 2);
   const fingerprint = runFingerprint(source, options);
-  const resumed = (await executor.checkpoints?.load()) as TrainingCheckpoint | undefined;
+  // Only a run asked to resume reads a checkpoint: an executor may serve several runs in turn.
+  const resumed = (options.resume !== undefined ? await executor.checkpoints?.load() : undefined) as TrainingCheckpoint | undefined;
   if (resumed && resumed.fingerprint !== fingerprint) {
     throw new InvalidOptionError(
       `--resume ${executor.run ?? ''}: that run was started with other data or settings; resume it with the same flags, or start a new run`,
@@ -292,6 +293,8 @@ export async function runTraining(
     if (mod.aggregate) customMetrics = mod.aggregate(customParts);
   }
   const evaluateMs = performance.now() - t;
+  // Done: nothing left to resume.
+  await executor.checkpoints?.clear();
 
   return {
     schema,

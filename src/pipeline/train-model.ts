@@ -48,8 +48,6 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   try {
     hooks.onExecutor?.(executor);
     result = await runTraining(source, executor, filled, hooks.onProgress);
-    // Done: nothing left to resume.
-    await executor.checkpoints?.clear();
   } finally {
     if (!hooks.executor) await executor.close();
   }
