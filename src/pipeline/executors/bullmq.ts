@@ -382,8 +382,6 @@ export class BullmqExecutor implements Executor {
 
     try {
       try {
-        // Outputs already there (a resumed run) are not computed again.
-        await read([...pending.keys()]);
         await submit([...pending.keys()]);
       } catch (err) {
         redisFailed(err);
