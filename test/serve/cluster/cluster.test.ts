@@ -50,6 +50,8 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     served = await serveProcess(['--model-repository', repo, '--replicas', '2', ...common]);
     // Both replicas listening before the tests start.
     await served.waitForLog(() => listeningReplicas(served!).length >= 2);
+    // And the warm spare loaded, which starts once they listen.
+    await served.waitForLog((l) => l['msg'] === 'spare replica loaded');
   });
 
   after(async () => {
@@ -177,7 +179,9 @@ describe('mlscale serve --replicas (node:cluster)', () => {
       const fatal = looping.logs.find((l) => l['level'] === 60);
       assert.ok(fatal, 'no fatal log line');
       assert.match(fatal['msg'] as string, /crash loop; giving up/);
-      assert.equal(killed.size, 5);
+      assert.equal(fatal['deaths'], 5, 'gave up at the fifth death');
+      // A sixth process may have started (and been killed) while the primary took in the fifth death.
+      assert.ok(killed.size >= 5 && killed.size <= 6, String(killed.size));
     } finally {
       await stopServed(looping);
     }
