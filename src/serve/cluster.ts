@@ -499,7 +499,7 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   process.once('SIGTERM', earlyEnd);
   let server: ModelServer;
   try {
-    server = await createServer(options, logger.child({ replica: slot }), { metricsText });
+    server = await createServer(options, logger.child({ replica: slot }), { metricsText, stopAcceptingOnDrain: true });
   } catch (err) {
     // Without the IPC channel the process exits once the error is reported; the primary sees a death.
     letGo(1);

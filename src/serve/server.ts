@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { isIP } from 'node:net';
+import { isIP, Server as NetServer } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
@@ -34,6 +34,12 @@ export interface ServerContext {
 export interface ServerHooks {
   /** GET /metrics answers with this text instead of the process's own registry. */
   readonly metricsText?: () => Promise<string>;
+  /**
+   * Stop accepting connections as soon as the drain begins, rather than after the unready delay:
+   * for a cluster replica, whose balancer (the primary) stops sending it connections at once. A
+   * connection accepted just before the listener closes would otherwise count as idle and be cut.
+   */
+  readonly stopAcceptingOnDrain?: boolean;
 }
 
 /** A running (or ready to run) model server. */
@@ -122,6 +128,11 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       if (how.now) cutNow = true;
       closing ??= (async () => {
         draining = true;
+        if (hooks.stopAcceptingOnDrain && app.server.listening) {
+          // net's close, not http's: that one would also cut kept-alive connections between two
+          // requests; those get their last answer with "Connection: close" during the delay.
+          NetServer.prototype.close.call(app.server);
+        }
         // Readiness turns false first: for unreadyDelayMs the server still answers everything but
         // reports not ready, so load balancers stop sending before it stops accepting.
         if (options.unreadyDelayMs > 0 && !cutNow) {
