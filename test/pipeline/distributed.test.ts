@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
+import { RedisUnavailableError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
 import { fromErrorPayload } from '../../src/pipeline/executors/task-envelope.js';
 import { version } from '../../src/version.js';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
@@ -275,6 +275,32 @@ describe('distributed pipeline when Redis restarts mid-run', { skip: redis.skip 
     } finally {
       await executor.close();
       await killWorkers(workers);
+      server.kill('SIGKILL');
+    }
+  });
+});
+
+describe('distributed pipeline when Redis goes away for good', { skip: redis.skip ? redis.skip : !hasRedisServer() && 'needs redis-server on PATH' }, () => {
+  test('should fail the run with a clear error once the outage outlasts its limit, not hang', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    server.unref();
+    await waitForRedis(url);
+    const p = testPrefix('gone');
+    const workers = await startWorkers(url, p, 1);
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 1, pollMs: 100, outageTimeoutMs: 1500 });
+    try {
+      const run = executor.map({ module: fixtures, name: 'spin' }, [{ id: 0, input: { ms: 5000 } }]);
+      run.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      server.kill('SIGKILL');
+      const t0 = Date.now();
+      await assert.rejects(run, (err: unknown) => err instanceof RedisUnavailableError && new RegExp(`lost Redis at redis://127\\.0\\.0\\.1:${port}/0 for more than 1500 ms`).test((err as Error).message));
+      assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms`);
+    } finally {
+      await executor.close();
+      await killWorkers(workers, 'SIGKILL');
       server.kill('SIGKILL');
     }
   });

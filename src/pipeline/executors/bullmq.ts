@@ -133,18 +133,34 @@ export class BullmqExecutor implements Executor {
   readonly checkpoints: CheckpointStore = {
     load: async () => {
       await this.#connect();
-      const bytes = await this.#redis!.getBuffer(this.#checkpointKey());
+      const bytes = await this.#retrying('read the checkpoint', () => this.#redis!.getBuffer(this.#checkpointKey()));
       return bytes === null ? undefined : decodePayload<unknown>(bytes);
     },
     save: async (state) => {
       await this.#connect();
-      await this.#redis!.set(this.#checkpointKey(), encodePayload(state), 'EX', this.#keepFailedSeconds);
+      const bytes = encodePayload(state);
+      await this.#retrying('save the checkpoint', () => this.#redis!.set(this.#checkpointKey(), bytes, 'EX', this.#keepFailedSeconds));
     },
     clear: async () => {
       await this.#connect();
-      await this.#redis!.del(this.#checkpointKey(), startsKey(this.#prefix, this.run));
+      await this.#retrying('clear the checkpoint', () => this.#redis!.del(this.#checkpointKey(), startsKey(this.#prefix, this.run)));
     },
   };
+
+  /** Retries a Redis command through an outage, up to the outage limit. */
+  async #retrying<T>(what: string, command: () => Promise<T>): Promise<T> {
+    const since = Date.now();
+    for (;;) {
+      try {
+        return await command();
+      } catch (err) {
+        if (Date.now() - since > this.#outageTimeoutMs) {
+          throw new RedisUnavailableError(`could not ${what}: lost Redis at ${this.#target.display} for more than ${this.#outageTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, Math.min(500, this.#pollMs)));
+      }
+    }
+  }
 
   #checkpointKey(): string {
     return `${this.#prefix}:${kTaskQueue}:checkpoint:${this.run}`;
@@ -372,7 +388,17 @@ export class BullmqExecutor implements Executor {
     // QueueEvents is listening before the jobs exist, so no event is missed while Redis stays up;
     // the poll covers reconnects.
     let ticks = 0;
+    // The watchdog does not wait on any command (one may hang while Redis is away): the payload
+    // connection not being ready for longer than the limit fails the run.
+    let downSince: number | undefined;
     const poll = setInterval(() => {
+      if (client.status === 'ready') downSince = undefined;
+      else {
+        downSince ??= Date.now();
+        if (Date.now() - downSince > this.#outageTimeoutMs) {
+          settle(new RedisUnavailableError(`lost Redis at ${this.#target.display} for more than ${this.#outageTimeoutMs} ms mid-run (connection ${client.status})`));
+        }
+      }
       collect();
       if (++ticks % 5 === 0 || outageSince !== undefined) {
         void check();
@@ -391,19 +417,29 @@ export class BullmqExecutor implements Executor {
     } finally {
       clearInterval(poll);
       this.#rounds.delete(prefixOfRound);
-      if (pending.size > 0) {
-        // A failed round: take its other jobs off the queue (running ones finish and are ignored).
-        await Promise.allSettled([...pending.keys()].map((id) => queue.remove(id)));
-      }
-      await client.del(keys.inputs, keys.outputs).catch(() => undefined);
+      const cleanup = (async () => {
+        if (pending.size > 0) {
+          // A failed round: take its other jobs off the queue (running ones finish and are ignored).
+          await Promise.allSettled([...pending.keys()].map((id) => queue.remove(id)));
+        }
+        await client.del(keys.inputs, keys.outputs).catch(() => undefined);
+      })();
+      // Best effort: with Redis away, the payloads expire on their own.
+      await bounded(cleanup, 2000);
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#connecting?.catch(() => undefined);
-    await Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#redis?.quit()]);
+    await bounded(this.#connecting?.catch(() => undefined), this.#connectTimeoutMs + 1000);
+    const reachable = this.#redis === undefined || this.#redis.status === 'ready';
+    const closed = reachable && (await bounded(Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#redis?.quit()]), 3000));
+    if (!closed) {
+      // Redis is away: drop the connections instead of waiting for it.
+      this.#redis?.disconnect();
+      await bounded(Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]), 1000);
+    }
   }
 
   /** Checks Redis once, then opens the queue and its event stream. */
@@ -449,4 +485,18 @@ export class BullmqExecutor implements Executor {
 function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(`options.${name} must be a positive integer, got ${String(v)}`);
   return v;
+}
+
+/** Waits for `promise` at most `ms`; true if it settled in time. */
+async function bounded(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
