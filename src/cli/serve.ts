@@ -55,9 +55,12 @@ Operations
   -h, --help                this help
 Replicas (several serving processes on this host, sharing the port)
   --replicas N|auto         run N replicas under a primary that restarts the ones that die
-                            (giving up on a crash loop), restarts them one by one on SIGHUP and
-                            merges their /metrics; 'auto' scales between --min-replicas and
-                            --max-replicas on ongoing requests per replica  [one process]
+                            (giving up on a crash loop), restarts them one by one on SIGHUP or a
+                            model repository change, and merges their /metrics; each gets
+                            cores / replicas intra-op threads unless --intra-op-threads is given.
+                            'auto' scales between --min-replicas and --max-replicas on ongoing
+                            requests per replica, and adds instances per replica (unless
+                            --instances is given) when CPU idles while queues hold  [one process]
   --spare-replicas N        replicas kept loaded but not listening, to take a dead replica's
                             place at once instead of after a start-up  [1]
   --min-replicas N          with auto  [1]
@@ -75,7 +78,8 @@ never fight over them; few instances, because each one splits the queue and make
 smaller. No spinning, so idle onnxruntime threads leave the cores to the HTTP thread.
 onnxruntime runs a session synchronously on its calling thread, so every session lives in a
 worker thread and the HTTP thread only parses, batches and answers. Running several replicas on
-one machine? Divide the cores between them (--intra-op-threads = cores / replicas).`;
+one machine? Divide the cores between them (--intra-op-threads = cores / replicas); --replicas
+does it for you.`;
 
 const flags: FlagSpec = {
   model: { type: 'string' },
