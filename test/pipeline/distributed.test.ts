@@ -5,11 +5,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { RedisUnavailableError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
+import { RedisUnavailableError, StagesModuleError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
 import { fromErrorPayload } from '../../src/pipeline/executors/task-envelope.js';
 import { version } from '../../src/version.js';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
@@ -198,6 +199,26 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     } finally {
       if (driver.exitCode === null && driver.signalCode === null) driver.kill('SIGKILL');
       client.disconnect();
+    }
+  });
+
+  test('should fail at once, naming the worker and the batch, when a worker cannot import the stages module', { timeout: 60_000 }, async () => {
+    const p = prefix('nostages');
+    await start(p, 1);
+    const stages = await stagesModule('vanishing', 0);
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, attempts: 3, backoffMs: 1000, pollMs: 200 });
+    const t0 = Date.now();
+    try {
+      // The driver has checked and imported the module; the file is gone before any worker reads it.
+      const out = join(dir, 'nostages');
+      await assert.rejects(trainModel({ ...synthetic, stages, executor: 'bullmq', redis: url, out }, { executor, onExecutor: () => rmSync(stages) }), (err: unknown) => {
+        assert.ok(err instanceof StagesModuleError, String(err));
+        assert.match(err.message, /--stages: cannot import .*vanishing\.mjs.*\(worker [^)]+\) \(batch \d+, after 1 attempt\)/);
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms: retried?`);
+    } finally {
+      await executor.close();
     }
   });
 

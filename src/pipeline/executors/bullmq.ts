@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
-import { ExecutorClosedError, InvalidOptionError, RedisUnavailableError } from '../../errors.js';
+import { ExecutorClosedError, InvalidOptionError, RedisUnavailableError, TaskFailedError } from '../../errors.js';
 import { version } from '../../version.js';
 import {
   decodePayload,
@@ -339,8 +339,11 @@ export class BullmqExecutor implements Executor {
         // The event's reason is enough.
       }
       const { name, message } = parseFailure(reason);
-      const tried = attempts === undefined ? '' : ` (after ${attempts} attempt${attempts === 1 ? '' : 's'})`;
-      settle(fromErrorPayload({ name, message: message + tried }, batchId));
+      const tried = attempts === undefined ? '' : `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+      const err = fromErrorPayload({ name, message }, batchId);
+      // A TaskFailedError's message names the batch already; a coded error's does not.
+      err.message += err instanceof TaskFailedError ? (tried ? ` (${tried})` : '') : ` (batch ${batchId}${tried ? `, ${tried}` : ''})`;
+      settle(err);
     };
 
     /**
