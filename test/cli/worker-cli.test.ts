@@ -47,7 +47,7 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
   test('should say so when no worker is connected, instead of waiting silently', { skip: redis.skip, timeout: 60_000 }, async () => {
     const prefix = testPrefix('noworker');
     try {
-      const r = await runCli(['train', '--data', 'synthetic:rows=500,features=4,classes=2', '--executor', 'bullmq', '--redis', redis.url!, '--prefix', prefix, '--out', join(dir, 'none')], { timeoutMs: 4000 });
+      const r = await runCli(['train', '--data', 'synthetic:rows=500,features=4,classes=2', '--executor', 'bullmq', '--redis', redis.url!, '--prefix', prefix, '--out', join(dir, 'none')], { timeoutMs: 2500 });
       assert.match(r.stderr, /no mlscale worker is connected to this Redis and prefix yet; batches wait in the queue until one starts/);
     } finally {
       await dropPrefix(redis.url!, prefix);
