@@ -39,6 +39,8 @@ Execution
   --prefix NAME          bullmq: Redis key prefix, the same as the workers'  [mlscale]
   --resume RUN           bullmq: continue an interrupted run (its id is printed at the start)
                          from its last completed round; give the same flags as the first time
+  --attempts N           bullmq: attempts per batch before the run fails  [3]
+  --keep-failed-hours H  bullmq: how long failed jobs stay in Redis for inspection  [168]
   --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
   --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
   --stages FILE          a module with your own preprocess/evaluate/aggregate stages
@@ -87,6 +89,8 @@ const flags: FlagSpec = {
   redis: { type: 'string' },
   prefix: { type: 'string' },
   resume: { type: 'string' },
+  attempts: { type: 'string' },
+  'keep-failed-hours': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -120,6 +124,8 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     redis: textFlag(v.redis),
     prefix: textFlag(v.prefix),
     resume: textFlag(v.resume),
+    attempts: numberFlag(v.attempts),
+    keepFailedHours: numberFlag(v['keep-failed-hours']),
   };
   return { options, json: v.json === true, help: v.help === true };
 }

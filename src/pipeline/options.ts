@@ -53,6 +53,10 @@ export interface TrainingOptions {
   readonly prefix?: string;
   /** `bullmq`: the id of an interrupted run to continue from its last completed round. */
   readonly resume?: string;
+  /** `bullmq`: attempts per batch before the run fails (default 3). */
+  readonly attempts?: number;
+  /** `bullmq`: hours a failed job stays in Redis for inspection (default 168, a week). */
+  readonly keepFailedHours?: number;
 }
 
 /** Defaults; the model and optimiser settings reach >0.9 accuracy on the digits sample. */
@@ -76,7 +80,7 @@ export const kDefaultTrainingOptions = {
   holdout: 0.2,
   maxCategories: 100,
   onBadRow: 'error',
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume'>;
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours'>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
@@ -88,6 +92,10 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   positiveInt('--workers', o.workers, 1024);
   if (o.resume !== undefined && (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))) {
     fail('--resume', 'the run id a bullmq run printed (letters, digits, _ and -), with --executor bullmq', o.resume);
+  }
+  if (o.attempts !== undefined) positiveInt('--attempts', o.attempts, 1000);
+  if (o.keepFailedHours !== undefined && !(typeof o.keepFailedHours === 'number' && o.keepFailedHours > 0 && o.keepFailedHours <= 24 * 365)) {
+    fail('--keep-failed-hours', 'a number of hours above 0, at most a year', o.keepFailedHours);
   }
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
   positiveInt('--batch-size', o.batchSize, 1 << 24);

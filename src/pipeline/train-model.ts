@@ -43,7 +43,14 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   const stagesUrl = resolved.stages ? await resolveStagesModule(resolved.stages) : undefined;
   const filled = Object.freeze({ ...resolved, stages: stagesUrl });
   const source = openSource(filled.data);
-  const executor = hooks.executor ?? createExecutor(filled.executor, { workers: filled.workers, redis: filled.redis, prefix: filled.prefix, run: filled.resume });
+  const executor = hooks.executor ?? createExecutor(filled.executor, {
+        workers: filled.workers,
+        redis: filled.redis,
+        prefix: filled.prefix,
+        run: filled.resume,
+        attempts: filled.attempts,
+        keepFailedSeconds: filled.keepFailedHours === undefined ? undefined : Math.round(filled.keepFailedHours * 3600),
+      });
   let result: TrainingResult;
   try {
     hooks.onExecutor?.(executor);

@@ -22,6 +22,10 @@ describe('resolveTrainingOptions', () => {
     ['--on-bad-row', { onBadRow: 'ignore' }, /--on-bad-row must be one of error, skip, got "ignore"/],
     ['--task', { task: 'ranking' }, /--task must be one of classification, regression, got "ranking"/],
     ['--seed', { seed: 1.5 }, /--seed must be an integer/],
+    ['--redis', { executor: 'bullmq' }, /--redis must be the URL of the queue's Redis with --executor bullmq/],
+    ['--resume', { executor: 'threads', resume: 'run-1' }, /--resume must be the run id a bullmq run printed .* with --executor bullmq, got "run-1"/],
+    ['--attempts', { attempts: 0 }, /--attempts must be an integer from 1 to 1000, got 0/],
+    ['--keep-failed-hours', { keepFailedHours: -1 }, /--keep-failed-hours must be a number of hours above 0, at most a year, got -1/],
   ];
   for (const [flag, options, message] of bad) {
     test(`should reject a bad ${flag} with what was expected and given`, () => {

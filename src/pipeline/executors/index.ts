@@ -25,6 +25,10 @@ export interface CreateExecutorOptions {
   readonly prefix?: string;
   /** `bullmq`: the run id, to resume a run; default a fresh one. */
   readonly run?: string;
+  /** `bullmq`: attempts per batch. */
+  readonly attempts?: number;
+  /** `bullmq`: seconds a failed job is kept. */
+  readonly keepFailedSeconds?: number;
 }
 
 /** Builds the executor named by `kind`. */
@@ -39,6 +43,13 @@ export function createExecutor(kind: string, options: CreateExecutorOptions = {}
       return new ThreadsExecutor({ workers: options.workers });
     case 'bullmq':
       if (options.redis === undefined) throw new InvalidOptionError('--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379');
-      return new BullmqExecutor({ redis: options.redis, prefix: options.prefix, concurrency: options.workers, run: options.run });
+      return new BullmqExecutor({
+        redis: options.redis,
+        prefix: options.prefix,
+        concurrency: options.workers,
+        run: options.run,
+        attempts: options.attempts,
+        keepFailedSeconds: options.keepFailedSeconds,
+      });
   }
 }
