@@ -6,7 +6,7 @@
  * little-endian bytes: weights and batches stay binary, never JSON number arrays (10-20 characters
  * a float). Where they travel depends on their size, because BullMQ job data and return values are
  * JSON strings and every Redis round trip costs (about 0.4 ms on this machine's loopback):
- * - up to `kInlinePayloadBytes`, the packed bytes ride in the job, base64 (a third larger): the
+ * - up to `kInlinePayloadBytes` (16 KB), the packed bytes ride in the job, base64 (a third larger): the
  *   input in the job data, the output as the job's return value, which reaches the driver inside
  *   the `completed` event — no extra round trip on either side;
  * - larger payloads (real weights, batches shipped by value) go to one Redis hash per round and
@@ -44,8 +44,15 @@ export interface TaskJobData {
   readonly input?: string;
 }
 
-/** Packed payloads up to this size travel inside the job (input) or its return value (output). */
-export const kInlinePayloadBytes = 32 * 1024;
+/**
+ * Packed payloads up to this size travel inside the job (input) or its return value (output).
+ * Return values are also copied into BullMQ's event stream, which keeps the last
+ * `kEventStreamLength` events: at most about 44 MB of Redis for the stream.
+ */
+export const kInlinePayloadBytes = 16 * 1024;
+
+/** Events kept in the queue's event stream (BullMQ's default is 10,000). */
+export const kEventStreamLength = 2000;
 
 /** A job's return value: `i:<base64>` is the packed output itself; `h` means it is in the output hash. */
 export type TaskReturn = string;

@@ -33,6 +33,7 @@ import {
   decodePayload,
   encodePayload,
   kDefaultPrefix,
+  kEventStreamLength,
   kInlinePayloadBytes,
   kPayloadTtlSeconds,
   kTaskQueue,
@@ -450,7 +451,7 @@ export class BullmqExecutor implements Executor {
     this.#connecting ??= (async () => {
       await probeRedis(this.#target, this.#connectTimeoutMs);
       const connection = this.#target.bullmq;
-      const queue = new Queue<TaskJobData>(kTaskQueue, { connection: { ...connection }, prefix: this.#prefix });
+      const queue = new Queue<TaskJobData>(kTaskQueue, { connection: { ...connection }, prefix: this.#prefix, streams: { events: { maxLen: kEventStreamLength } } });
       const events = new QueueEvents(kTaskQueue, { connection: { ...connection, maxRetriesPerRequest: null }, prefix: this.#prefix });
       this.#redis = payloadClient(this.#target, `mlscale-driver-${this.run}`);
       const starts = startsKey(this.#prefix, this.run);
