@@ -4,55 +4,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Prng } from '../../../src/model/prng.js';
-import { packageRoot } from '../../../src/util/package-root.js';
 import { runCli, tempDir } from '../../helpers.js';
+import { serveProcess, type Served } from '../serve-process.js';
 import { get, inferBody, randomInput, rawRequest, sleep, slowModelBytes, smallModelBytes, writeModel } from './server-fixture.js';
 
-/** A running `mlscale serve` child, its URL once it listens, and every JSON log line so far. */
-interface Served {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly logs: Record<string, unknown>[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr(): string;
-}
-
 /** Starts `mlscale serve` with `args` and waits for its "listening" log line (pino JSON with `url`). */
-function serve(args: string[], timeoutMs = 30_000): Promise<Served> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mlscale serve did not log its URL within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    void exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`mlscale serve exited with ${code} before listening; stderr: ${stderr}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return; // not a log line
-      }
-      logs.push(entry);
-      if (typeof entry['url'] === 'string') {
-        clearTimeout(timer);
-        resolve({ child, url: entry['url'], logs, exited, stderr: () => stderr });
-      }
-    });
-  });
-}
+const serve = (args: string[], timeoutMs = 30_000): Promise<Served> => serveProcess(args, { timeoutMs });
 
 /** Resolves with the exit, or rejects after `ms`. */
 async function exitWithin(served: Served, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
