@@ -1,0 +1,125 @@
+/**
+ * The one schema of the files `mlscale sweep` writes (`<out>/sweep.json`) and `mlscale advise` and
+ * the report read. A file carries its `kind` and `schemaVersion`; a reader refuses any other
+ * version with a message that names the file, the version found and the version expected.
+ *
+ * Units are in the field names: `…Ms` milliseconds, `…S` seconds, `…Rate` requests per second.
+ *
+ * @module
+ */
+
+/** The version of the sweep file format this build reads and writes. */
+export const kSweepSchemaVersion = 1;
+
+/** The machine a sweep ran on, so that a report can say what its numbers mean. */
+export interface MachineInfo {
+  /** Logical CPUs (os.availableParallelism()). */
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryGiB: number;
+  /** process.version of the sweeping process. */
+  readonly node: string;
+  /** `${os.platform()} ${os.arch()}`. */
+  readonly platform: string;
+}
+
+/** Latency percentiles of one load point, in milliseconds (open loop: from the scheduled send). */
+export interface LatencySummaryMs {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/** One load run at one offered rate (open loop) or one connection count (closed loop). */
+export interface LoadPoint {
+  /** Requests per second offered; null for a closed-loop run. */
+  readonly offeredRate: number | null;
+  /** Successful (2xx) responses per second. */
+  readonly achievedRate: number;
+  readonly requests: number;
+  /** Requests that did not get a 2xx answer (by status or by kind of failure). */
+  readonly errors: number;
+  readonly errorsByKind: Readonly<Record<string, number>>;
+  readonly latencyMs: LatencySummaryMs;
+  /** p99 within the SLO, no errors beyond the allowance, and the generator kept up with the rate. */
+  readonly meetsSlo: boolean;
+  /** The load generator could not send at the offered rate: this point says nothing of the server. */
+  readonly generatorBound: boolean;
+}
+
+/** One server configuration of a serve sweep. */
+export interface ServeConfig {
+  readonly replicas: number;
+  readonly instances: number;
+  readonly intraOpThreads: number;
+  readonly maxBatchSize: number;
+  /** Milliseconds, or 'auto' for the adaptive batching delay. */
+  readonly maxQueueDelayMs: number | 'auto';
+}
+
+/** What a serve sweep measured for one configuration. */
+export interface ServeConfigResult {
+  readonly config: ServeConfig;
+  /** The highest offered rate found whose point met the SLO (requests/s); 0 when none did. */
+  readonly maxRateAtSlo: number;
+  /** p99 latency at that rate (ms); null when no rate met the SLO. */
+  readonly p99AtMaxMs: number | null;
+  /** Every rate tried by the search, in the order tried: the latency-vs-rate (knee) chart. */
+  readonly points: readonly LoadPoint[];
+  /** Mean rows per executed batch over the run, from the server's batch-size histogram; null if unknown. */
+  readonly meanBatchSize: number | null;
+  /** CPU time of the server's processes over wall time, divided by the machine's cores (0..1); null if unknown. */
+  readonly cpuUtilisation: number | null;
+}
+
+/** A `mlscale sweep serve` file. */
+export interface ServeSweep {
+  readonly kind: 'serve';
+  readonly schemaVersion: typeof kSweepSchemaVersion;
+  /** ISO 8601. */
+  readonly createdAt: string;
+  readonly machine: MachineInfo;
+  /** Model name as served, and the repository it came from. */
+  readonly model: string;
+  readonly modelRepository: string;
+  /** Rows in each request body the sweep sent. */
+  readonly rowsPerRequest: number;
+  readonly sloP99Ms: number;
+  /** Length of each load point (s). */
+  readonly pointDurationS: number;
+  readonly configs: readonly ServeConfigResult[];
+}
+
+/** One pipeline run of a pipeline sweep. */
+export interface PipelinePoint {
+  /** Number of batches in the run: the data size n of the O(n) claim. */
+  readonly batches: number;
+  /** Executor workers (threads, or worker processes for bullmq); 1 for inline. */
+  readonly workers: number;
+  readonly batchSize: number;
+  readonly rows: number;
+  /** Wall time of the whole run (s). */
+  readonly seconds: number;
+  /** Wall time per stage (s), as the pipeline's stats report them. */
+  readonly stageSeconds: Readonly<Record<string, number>>;
+}
+
+/** A `mlscale sweep pipeline` file. */
+export interface PipelineSweep {
+  readonly kind: 'pipeline';
+  readonly schemaVersion: typeof kSweepSchemaVersion;
+  readonly createdAt: string;
+  readonly machine: MachineInfo;
+  /** The --data given, e.g. `synthetic:rows=2000000,features=32`. */
+  readonly data: string;
+  readonly executor: 'inline' | 'threads' | 'bullmq';
+  /** Repeats per grid point; `seconds` is their median. */
+  readonly repeats: number;
+  readonly points: readonly PipelinePoint[];
+}
+
+/** Either kind of sweep file. */
+export type SweepFile = ServeSweep | PipelineSweep;
