@@ -208,6 +208,22 @@ export class WorkerIncompatibleError extends MlscaleError {
   override readonly status = 500;
 }
 
+/**
+ * A sweep file cannot be used: missing or unreadable, not JSON (the message names line and
+ * column), not a sweep (wrong kind, a field of the wrong type: names the JSON path), or a grid that
+ * is empty or inconsistent (e.g. two results for the same configuration).
+ */
+export class SweepFileError extends MlscaleError {
+  readonly code = 'E_SWEEP_FILE';
+  override readonly status = 400;
+}
+
+/** A sweep file was written by another version of the sweep format; names the file and both versions. */
+export class SweepVersionError extends MlscaleError {
+  readonly code = 'E_SWEEP_VERSION';
+  override readonly status = 400;
+}
+
 /** Every error class, for the registry test and for documentation. */
 export const errorClasses = [
   InvalidOptionError,
@@ -238,6 +254,8 @@ export const errorClasses = [
   ForbiddenError,
   RedisUnavailableError,
   WorkerIncompatibleError,
+  SweepFileError,
+  SweepVersionError,
 ] as const;
 
 /** True when `err` is an MlscaleError (also across realms, e.g. after a worker thread rebuilt it). */
