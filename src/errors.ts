@@ -224,6 +224,15 @@ export class SweepVersionError extends MlscaleError {
   override readonly status = 400;
 }
 
+/**
+ * A server that a command starts or measures cannot be reached: it exited before it was ready, a
+ * model failed to load, or it did not answer in time; names the command or URL and the reason.
+ */
+export class ServerUnreachableError extends MlscaleError {
+  readonly code = 'E_SERVER_UNREACHABLE';
+  override readonly status = 502;
+}
+
 /** Every error class, for the registry test and for documentation. */
 export const errorClasses = [
   InvalidOptionError,
@@ -256,6 +265,7 @@ export const errorClasses = [
   WorkerIncompatibleError,
   SweepFileError,
   SweepVersionError,
+  ServerUnreachableError,
 ] as const;
 
 /** True when `err` is an MlscaleError (also across realms, e.g. after a worker thread rebuilt it). */
