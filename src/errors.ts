@@ -233,6 +233,15 @@ export class ServerUnreachableError extends MlscaleError {
   override readonly status = 502;
 }
 
+/**
+ * `mlscale load` (or `runLoad`) cannot connect to its target URL before the run: refused, unknown
+ * host, or no answer within the connect timeout; names the URL and the OS error.
+ */
+export class LoadTargetUnreachableError extends MlscaleError {
+  readonly code = 'E_LOAD_TARGET_UNREACHABLE';
+  override readonly status = 502;
+}
+
 /** Every error class, for the registry test and for documentation. */
 export const errorClasses = [
   InvalidOptionError,
@@ -266,6 +275,7 @@ export const errorClasses = [
   SweepFileError,
   SweepVersionError,
   ServerUnreachableError,
+  LoadTargetUnreachableError,
 ] as const;
 
 /** True when `err` is an MlscaleError (also across realms, e.g. after a worker thread rebuilt it). */
