@@ -8,6 +8,9 @@
  * - Tensors travel by transfer: input buffers move to the worker (a view into a larger or shared
  *   buffer is copied first), outputs move back. BYTES (string) tensors are cloned.
  * - A thread that dies is replaced; the batch it was running rejects with InstanceFailedError.
+ * - `resize()` grows or shrinks the pool, or changes its intra-op threads, while it serves: new
+ *   instances load before they take work, a retired one finishes its batch before its thread ends,
+ *   so no batch is dropped (the autoscaler's vertical axis and a new thread split use it).
  * - `health()` is not ready while an instance is restarting or wedged (one batch running longer
  *   than `wedgedAfterMs`). With `runTimeoutMs`, a batch that runs too long rejects and its thread
  *   is terminated and replaced; note that termination takes effect only once onnxruntime's native
@@ -82,6 +85,16 @@ export interface InstancePoolStats {
   readonly failures: number;
   /** Threads replaced. */
   readonly restarts: number;
+  /** onnxruntime intra-op threads of each instance. */
+  readonly intraOpThreads: number;
+  /** Instances removed by `resize()` that are finishing their batch. */
+  readonly retiring: number;
+}
+
+/** What `resize()` takes: the instances to run and, optionally, new intra-op threads for each. */
+export interface InstancePoolSize {
+  readonly instances: number;
+  readonly intraOpThreads?: number;
 }
 
 /** Test hooks, under a symbol so that they stay out of the public API. */
@@ -118,6 +131,10 @@ interface Slot {
   exited: Promise<number>;
   failedStarts: number;
   retryTimer?: NodeJS.Timeout;
+  /** Started by `resize()` and not yet handed work: invisible to `health()` and dispatch until it joins. */
+  joining?: boolean;
+  /** Removed by `resize()`: takes no new batch; its thread ends once the running one is answered. */
+  retiring?: boolean;
 }
 
 interface RawMetadata {
@@ -127,8 +144,13 @@ interface RawMetadata {
 
 /** N sessions of one model in N worker threads; runs one batch per instance at a time. */
 export class InstancePool implements BatchRunner {
-  readonly #options: FilledOptions;
+  #options: FilledOptions;
   readonly #slots: Slot[] = [];
+  /** Slots `resize()` is starting (loading) or ending (finishing a batch). */
+  readonly #joining = new Set<Slot>();
+  readonly #retiring = new Set<Slot>();
+  /** Serialises `resize()` calls. */
+  #resizing: Promise<unknown> = Promise.resolve();
   readonly #waiting: Job[] = [];
   readonly #idleListeners: (() => void)[] = [];
   #signature!: ModelSignature;
@@ -229,7 +251,34 @@ export class InstancePool implements BatchRunner {
       runs: this.#runs,
       failures: this.#failures,
       restarts: this.#restarts,
+      intraOpThreads: this.#options.intraOpThreads,
+      retiring: this.#retiring.size,
     };
+  }
+
+  /**
+   * Changes the number of instances, and with `intraOpThreads` their threads, while the pool
+   * serves; calls run one after another. New instances load the model before they take work (and
+   * before `health()` counts them); an instance that goes finishes the batch it runs first, then its
+   * thread ends. New threads replace every instance: the new ones load, then the old ones retire.
+   * Resolves once the new instances serve; retired ones may still be finishing their batch.
+   * @throws {TypeError} (rejects) for a count or thread number that is not a positive integer.
+   * @throws {ModelLoadError} (rejects) when a new instance cannot load the model; the pool keeps
+   *   serving with the instances it had (and, for new threads, the old threads).
+   * @throws {ShuttingDownError} (rejects) after `close()`.
+   * @example await pool.resize({ instances: 3 });
+   */
+  resize(size: InstancePoolSize): Promise<void> {
+    try {
+      if (size === null || typeof size !== 'object') throw new TypeError(`size must be an object, got ${String(size)}`);
+      positiveInteger('size.instances', size.instances);
+      if (size.intraOpThreads !== undefined) positiveInteger('size.intraOpThreads', size.intraOpThreads);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.#resizing.then(() => this.#resize(size.instances, size.intraOpThreads ?? this.#options.intraOpThreads));
+    this.#resizing = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -249,6 +298,89 @@ export class InstancePool implements BatchRunner {
         await this.#submit({ type: 'stall', id: this.#nextId++, sleepMs, ...(exitCode === undefined ? {} : { exitCode }) }, []);
       },
     };
+  }
+
+  async #resize(instances: number, intraOpThreads: number): Promise<void> {
+    if (this.#closing) throw new ShuttingDownError('the model instances are closing');
+    const replace = intraOpThreads !== this.#options.intraOpThreads;
+    const have = this.#slots.length;
+    if (!replace && instances === have) return;
+    const previous = this.#options;
+    if (replace) this.#options = { ...previous, intraOpThreads };
+    const add = replace ? instances : Math.max(0, instances - have);
+    const fresh: Slot[] = [];
+    for (let i = 0; i < add; i++) {
+      const slot = this.#spawn(this.#freeIndex(fresh), undefined, true);
+      this.#joining.add(slot);
+      fresh.push(slot);
+    }
+    const started = await Promise.allSettled(fresh.map((s) => s.started));
+    for (const s of fresh) this.#joining.delete(s);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed || this.#closing) {
+      // Nothing changes: the instances that did load end, the old ones keep serving.
+      this.#options = previous;
+      await Promise.all(fresh.map((s) => this.#endStarted(s)));
+      if (this.#closing) throw new ShuttingDownError('the model instances are closing');
+      const message = ((failed as PromiseRejectedResult).reason as Error).message;
+      throw new ModelLoadError(`${previous.source}: a new instance cannot load the model: ${message}`);
+    }
+    for (const s of fresh) {
+      s.joining = false;
+      this.#slots.push(s);
+    }
+    // The old ones go: all of them for new threads, else the surplus, idle ones first, so that as
+    // few running batches as possible have to finish before their thread ends.
+    const rank = (s: Slot): number => (s.state === 'idle' ? 0 : s.state === 'busy' ? 2 : 1);
+    const old = replace ? this.#slots.filter((s) => !fresh.includes(s)) : [...this.#slots].sort((a, b) => rank(a) - rank(b) || b.index - a.index).slice(0, Math.max(0, have - instances));
+    for (const s of old) this.#retire(s);
+    for (const s of fresh) this.#slotFreed(s);
+  }
+
+  /** The lowest instance number that no instance (serving, joining, retiring) uses. */
+  #freeIndex(also: readonly Slot[]): number {
+    const used = new Set([...this.#slots, ...this.#joining, ...this.#retiring, ...also].map((s) => s.index));
+    let i = 0;
+    while (used.has(i)) i++;
+    return i;
+  }
+
+  /** Takes `slot` out of service; its thread ends once its batch (if any) is answered. */
+  #retire(slot: Slot): void {
+    slot.retiring = true;
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots.splice(at, 1);
+    this.#retiring.add(slot);
+    clearTimeout(slot.retryTimer);
+    const worker = slot.worker;
+    void slot.exited.then(() => {
+      if (slot.worker === worker) this.#retiring.delete(slot);
+    });
+    if (slot.state === 'idle') this.#endThread(slot);
+    else if (slot.state !== 'busy') void worker.terminate(); // loading after a death: nothing to finish
+    // busy: #slotFreed ends the thread once the batch is answered.
+  }
+
+  /** Asks an idle instance's thread to release its session and end; terminates it if it does not. */
+  #endThread(slot: Slot): void {
+    slot.state = 'down';
+    const worker = slot.worker;
+    try {
+      worker.postMessage({ type: 'close' } satisfies ToWorker);
+    } catch {
+      void worker.terminate();
+      return;
+    }
+    const timer = setTimeout(() => void worker.terminate(), 2000);
+    void slot.exited.then(() => clearTimeout(timer));
+  }
+
+  /** Ends a slot that `resize()` started and will not use. */
+  async #endStarted(slot: Slot): Promise<void> {
+    slot.retiring = true;
+    if (slot.state === 'idle') this.#endThread(slot);
+    else void slot.worker.terminate();
+    await slot.exited;
   }
 
   #submit(message: RunMessage | StallMessage, transfer: ArrayBuffer[]): Promise<Tensor[]> {
@@ -286,14 +418,19 @@ export class InstancePool implements BatchRunner {
   }
 
   #slotFreed(slot: Slot): void {
-    if (slot.state !== 'idle') return;
+    if (slot.state !== 'idle' || slot.joining) return;
+    if (slot.retiring) {
+      this.#endThread(slot);
+      if (this.#closing && this.#idleAll()) this.#drained?.();
+      return;
+    }
     const next = this.#waiting.shift();
     if (next) {
       this.#dispatch(slot, next);
       return;
     }
     if (this.#closing) {
-      if (this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+      if (this.#idleAll()) this.#drained?.();
       return;
     }
     for (const listener of this.#idleListeners) {
@@ -305,7 +442,12 @@ export class InstancePool implements BatchRunner {
     }
   }
 
-  #spawn(index: number, previous?: Slot): Slot {
+  /** Whether no instance, serving or retiring, runs a batch. */
+  #idleAll(): boolean {
+    return this.#slots.every((s) => s.job === undefined) && [...this.#retiring].every((s) => s.job === undefined);
+  }
+
+  #spawn(index: number, previous?: Slot, joining = false): Slot {
     const data: InstanceWorkerData = {
       instance: index,
       modelBytes: this.#options.modelBytes,
@@ -316,6 +458,7 @@ export class InstancePool implements BatchRunner {
     const slot: Slot = previous ?? ({ index, failedStarts: 0 } as Slot);
     slot.worker = worker;
     slot.state = 'starting';
+    if (joining) slot.joining = true;
     slot.loadError = undefined;
     slot.threadError = undefined;
     slot.exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -381,7 +524,7 @@ export class InstancePool implements BatchRunner {
       job.reject(new InstanceFailedError(`instance ${slot.index} failed while running the batch: ${why}`));
     }
     if (this.#closing) {
-      if (this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+      if (this.#idleAll()) this.#drained?.();
       return;
     }
     this.#restart(slot, why);
@@ -396,11 +539,12 @@ export class InstancePool implements BatchRunner {
     this.#restart(slot, `a batch ran longer than runTimeoutMs (${this.#options.runTimeoutMs} ms)`);
     // terminate() stops JavaScript at once but waits for a native run() in progress to return.
     void old.terminate();
-    if (this.#closing && this.#slots.every((s) => s.job === undefined)) this.#drained?.();
+    if (this.#closing && this.#idleAll()) this.#drained?.();
   }
 
   #restart(slot: Slot, reason: string): void {
-    if (this.#closing || !this.#created) return;
+    // A retiring instance is not replaced: its thread was to end anyway.
+    if (this.#closing || !this.#created || slot.retiring) return;
     this.#restarts++;
     slot.reason = reason;
     this.#spawn(slot.index, slot);
@@ -418,9 +562,17 @@ export class InstancePool implements BatchRunner {
   async #close(): Promise<void> {
     this.#closing = true;
     for (const job of this.#waiting.splice(0)) job.reject(new ShuttingDownError('the model instances are closing'));
-    if (this.#slots.some((s) => s.job !== undefined)) {
+    if (!this.#idleAll()) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
     }
+    // Instances a resize was starting have no batch: they end at once. Retiring ones were told to
+    // end when their batch was answered; terminate any that does not.
+    for (const slot of this.#joining) void slot.worker.terminate();
+    for (const slot of this.#retiring) {
+      const timer = setTimeout(() => void slot.worker.terminate(), 2000);
+      void slot.exited.then(() => clearTimeout(timer));
+    }
+    const others = Promise.all([...this.#joining, ...this.#retiring].map((s) => s.exited));
     await Promise.all(
       this.#slots.map(async (slot) => {
         clearTimeout(slot.retryTimer);
@@ -436,6 +588,7 @@ export class InstancePool implements BatchRunner {
         slot.state = 'down';
       }),
     );
+    await others;
   }
 }
 
