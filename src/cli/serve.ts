@@ -48,6 +48,9 @@ Operations
                             unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
                             repository API answers only on a loopback address.
   --no-repository-api       turn the repository API off
+  --no-dashboard            do not serve the live web dashboard at GET /dashboard
+  --reports DIR             link the scaling reports in DIR (DIR/<name>/report.html, written by
+                            'mlscale sweep') from the dashboard, served read-only
   --unready-delay-ms MS     on SIGTERM/SIGINT, how long readiness reports false while the server
                             still serves, so load balancers stop sending first  [${kCliUnreadyDelayMs}]
   --grace-period-ms MS      then, how long in-flight and queued requests may take  [${s.gracePeriodMs}]
@@ -96,6 +99,8 @@ const flags: FlagSpec = {
   'request-timeout-ms': { type: 'string' },
   'admin-token': { type: 'string' },
   'no-repository-api': { type: 'boolean' },
+  'no-dashboard': { type: 'boolean' },
+  reports: { type: 'string' },
   'grace-period-ms': { type: 'string' },
   'unready-delay-ms': { type: 'string' },
   'log-level': { type: 'string' },
@@ -154,6 +159,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     unreadyDelayMs: numberFlag(v['unready-delay-ms']) ?? kCliUnreadyDelayMs,
     logLevel,
     modelOverrides: overrides,
+    dashboard: v['no-dashboard'] === true ? false : undefined,
+    reports: textFlag(v.reports),
   });
 
   const logger = pino({ level: logLevel, base: { pid: process.pid } });

@@ -53,6 +53,10 @@ export interface ServeOptions {
   readonly logLevel: string;
   /** Per-model settings given as flags: they override every model's config.json. */
   readonly modelOverrides: Readonly<Partial<ModelSettings>>;
+  /** Whether `GET /dashboard` (the live web page and its API) is served. */
+  readonly dashboard: boolean;
+  /** A folder of `mlscale sweep` reports that the dashboard links to. */
+  readonly reports?: string;
 }
 
 /**
@@ -86,6 +90,7 @@ export const kDefaultServeOptions = {
   unreadyDelayMs: 0, // the library closes at once; `mlscale serve` sets its own default
   logLevel: 'info',
   modelOverrides: {},
+  dashboard: true,
 } as const;
 
 /** Validates and fills serve options. */
@@ -102,6 +107,8 @@ export function resolveServeOptions(options: Partial<ServeOptions>): Readonly<Se
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8)) {
     fail('--admin-token', 'a string of at least 8 characters', o.adminToken === undefined ? undefined : '<hidden>');
   }
+  if (typeof o.dashboard !== 'boolean') fail('options.dashboard', 'true or false', o.dashboard);
+  if (o.reports !== undefined && (typeof o.reports !== 'string' || o.reports === '')) fail('--reports', 'a folder', o.reports);
   const overrides = dropUndefined(o.modelOverrides ?? {});
   validateModelSettings(overrides, (key) => `--${kebab(key)}`);
   return Object.freeze({ ...o, modelOverrides: Object.freeze(overrides) });

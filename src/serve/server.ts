@@ -12,6 +12,8 @@ import { isIP, Server as NetServer } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
+import { registerServeDashboard } from '../dashboard/serve-dashboard.js';
+import type { ActivitySnapshot } from '../dashboard/types.js';
 import { ServerMetrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import { ModelRepository, type RepositorySource } from './repository.js';
@@ -40,6 +42,8 @@ export interface ServerHooks {
    * connection accepted just before the listener closes would otherwise count as idle and be cut.
    */
   readonly stopAcceptingOnDrain?: boolean;
+  /** The dashboard's activity from elsewhere (a replica asks its primary for the fleet's). */
+  readonly dashboardActivity?: (since: number) => Promise<ActivitySnapshot>;
 }
 
 /** A running (or ready to run) model server. */
@@ -105,6 +109,9 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   await app.register(inferenceRoutes, { context });
   await app.register(repositoryRoutes, { context });
   await app.register(metricsRoutes, { context });
+  const stopDashboard = options.dashboard
+    ? await registerServeDashboard(app, { options, repository, metrics, loopback: isLoopback(options.host), ...(hooks.dashboardActivity ? { activity: hooks.dashboardActivity } : {}) })
+    : () => undefined;
 
   await repository.loadAll();
   for (const entry of repository.index()) {
@@ -128,6 +135,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       if (how.now) cutNow = true;
       closing ??= (async () => {
         draining = true;
+        stopDashboard();
         if (hooks.stopAcceptingOnDrain && app.server.listening) {
           // net's close, not http's: that one would also cut kept-alive connections between two
           // requests; those get their last answer with "Connection: close" during the delay.
