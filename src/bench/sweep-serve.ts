@@ -1,0 +1,374 @@
+/**
+ * `sweepServe`: for every configuration of a grid (replicas × instances × max batch size × max
+ * queue delay), start the real `mlscale serve`, search for the highest request rate whose p99
+ * latency meets the SLO, and record throughput, latency, the mean batch size and CPU use.
+ *
+ * The search: a closed-loop probe measures the saturation throughput X; open-loop points then
+ * start at 0.8·X and step up (×1.25) while they pass or down (×0.5) while they fail, until one
+ * passing and one failing rate bracket the answer; bisection narrows the bracket to 5% or until the
+ * point budget is spent. A point passes when its p99 is within the SLO, its errors are within the
+ * allowance, and the load generator kept up with the rate (a generator-bound point says nothing
+ * of the server, so it counts as the upper end of the bracket).
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { basename, resolve } from 'node:path';
+import { InvalidOptionError, ModelNotFoundError, ServerUnreachableError } from '../errors.js';
+import { Prng } from '../model/prng.js';
+import { runLoad, type LoadResult } from './loadgen.js';
+import { machineInfo } from './machine-info.js';
+import { histogramTotals, processTreeCpuSeconds, startServerProcess, type ServerProcess } from './server-process.js';
+import { cartesian, parseGridList, parseNumberList } from './sweep-grid.js';
+import { kSweepSchemaVersion, type LoadPoint, type ServeConfig, type ServeConfigResult, type ServeSweep } from './sweep-schema.js';
+
+/** What `sweepServe` takes. Lists are the grid; every other value is one setting for the whole sweep. */
+export interface ServeSweepOptions {
+  /** A model repository folder (`<repo>/<model>/<version>/model.onnx`); with `model` naming one of its models. */
+  readonly modelRepository?: string;
+  /** The model's name in the repository, or, without `modelRepository`, an artifact folder or .onnx file. */
+  readonly model: string;
+  readonly replicas: readonly number[];
+  readonly instances: readonly number[];
+  readonly maxBatchSize: readonly number[];
+  /** Milliseconds or 'auto'. */
+  readonly maxQueueDelayMs: readonly (number | 'auto')[];
+  /** onnxruntime threads per instance; default: cores / (replicas × instances), at least 1. */
+  readonly intraOpThreads?: number;
+  /** The latency objective: p99 at most this, in ms. */
+  readonly sloP99Ms: number;
+  /** Rows in each request. */
+  readonly rowsPerRequest: number;
+  /** Length of each load point, in ms (warm-up excluded). */
+  readonly pointDurationMs: number;
+  /** Warm-up before each point, in ms: sent but not measured. */
+  readonly warmupMs: number;
+  /** Open-loop points per configuration after the closed-loop probe. */
+  readonly maxPoints: number;
+  /** Connections of the closed-loop probe. */
+  readonly probeConnections: number;
+  /** Share of a point's requests that may fail and the point still pass (0 = none). */
+  readonly errorAllowance: number;
+  /** How long a server may take to become ready, in ms. */
+  readonly readyTimeoutMs: number;
+  /** One line per step: configuration started, point measured. */
+  readonly onProgress?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Defaults of everything but the model and the grid. */
+export const kDefaultServeSweepOptions = {
+  replicas: [1],
+  instances: [1],
+  maxBatchSize: [64],
+  maxQueueDelayMs: ['auto'],
+  sloP99Ms: 50,
+  rowsPerRequest: 1,
+  pointDurationMs: 5000,
+  warmupMs: 1000,
+  maxPoints: 6,
+  probeConnections: 32,
+  errorAllowance: 0.001, // 0.1%: one stray failure in a thousand does not fail a point
+  readyTimeoutMs: 60_000,
+} as const satisfies Partial<ServeSweepOptions>;
+
+/** Bisection stops once the bracket is within this share of its upper end. */
+const kBracketTolerance = 0.05;
+/** Rates below this (requests/s) are not worth a point: the configuration has failed the SLO. */
+const kMinRate = 1;
+
+/** Validates and fills serve sweep options; throws `InvalidOptionError` naming the flag. */
+export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & { model?: string }): Readonly<ServeSweepOptions> {
+  const o = { ...kDefaultServeSweepOptions, ...dropUndefined(options) } as ServeSweepOptions;
+  if (typeof o.model !== 'string' || o.model === '') {
+    throw new InvalidOptionError('--model is required: a model name in --model-repository, or an artifact folder');
+  }
+  const replicas = parseNumberList('--replicas', o.replicas, { min: 1, max: 64 });
+  const instances = parseNumberList('--instances', o.instances, { min: 1, max: 64 });
+  const maxBatchSize = parseNumberList('--max-batch-size', o.maxBatchSize, { min: 1, max: 1 << 20 });
+  const maxQueueDelayMs = parseGridList('--max-queue-delay-ms', o.maxQueueDelayMs, { min: 0, max: 60_000, integer: false, words: ['auto'] }) as (number | 'auto')[];
+  if (o.intraOpThreads !== undefined) integer('--intra-op-threads', o.intraOpThreads, 1, 256);
+  number('--slo-p99-ms', o.sloP99Ms, 0.01, 600_000);
+  integer('--rows-per-request', o.rowsPerRequest, 1, 1 << 20);
+  integer('--point-duration-ms', o.pointDurationMs, 100, 3_600_000);
+  integer('--warmup-ms', o.warmupMs, 0, 600_000);
+  integer('--max-points', o.maxPoints, 1, 100);
+  integer('--probe-connections', o.probeConnections, 1, 4096);
+  number('--error-allowance', o.errorAllowance, 0, 0.5);
+  integer('--ready-timeout-ms', o.readyTimeoutMs, 1000, 3_600_000);
+  const tooSmall = maxBatchSize.filter((b) => b < o.rowsPerRequest);
+  if (tooSmall.length > 0) {
+    throw new InvalidOptionError(
+      `--max-batch-size ${tooSmall[0]} is smaller than --rows-per-request ${o.rowsPerRequest}: every request would be refused as too large; list batch sizes of at least ${o.rowsPerRequest}`,
+    );
+  }
+  return Object.freeze({ ...o, replicas, instances, maxBatchSize, maxQueueDelayMs });
+}
+
+/**
+ * Runs the serve sweep. Configurations run one after the other; each server is stopped (SIGTERM,
+ * then waited for) before the next starts.
+ *
+ * @returns The sweep file's content (not yet written).
+ * @throws InvalidOptionError for a bad grid or setting, ModelNotFoundError when the served
+ *   repository has no such model, ServerUnreachableError when a server does not start or dies.
+ */
+export async function sweepServe(options: Partial<ServeSweepOptions> & { model?: string }): Promise<ServeSweep> {
+  const o = resolveServeSweepOptions(options);
+  const cores = availableParallelism();
+  const say = o.onProgress ?? (() => undefined);
+  const grid = cartesian({ replicas: o.replicas, instances: o.instances, maxBatchSize: o.maxBatchSize, maxQueueDelayMs: o.maxQueueDelayMs });
+  const perPointS = (o.pointDurationMs + o.warmupMs) / 1000;
+  say(`sweep serve: ${grid.length} configuration(s), at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`);
+  const served = o.modelRepository !== undefined ? { repository: resolve(o.modelRepository), name: o.model } : { repository: resolve(o.model), name: modelNameOf(o.model) };
+  const configs: ServeConfigResult[] = [];
+  for (const [i, cell] of grid.entries()) {
+    const config: ServeConfig = {
+      ...cell,
+      intraOpThreads: o.intraOpThreads ?? Math.max(1, Math.floor(cores / (cell.replicas * cell.instances))),
+    };
+    const label = `[config ${i + 1}/${grid.length}] ${describeConfig(config)}`;
+    say(`${label}: starting the server`);
+    const server = await startServerProcess(serverArgs(o, config), { readyTimeoutMs: o.readyTimeoutMs, signal: o.signal });
+    try {
+      configs.push(await measureConfig(o, server, served.name, config, cores, (line) => say(`${label}: ${line}`)));
+    } finally {
+      await server.stop();
+    }
+    const last = configs[configs.length - 1]!;
+    say(`${label}: max rate at p99 <= ${o.sloP99Ms} ms: ${last.maxRateAtSlo} req/s${last.p99AtMaxMs !== null ? ` (p99 ${last.p99AtMaxMs.toFixed(2)} ms)` : ''}`);
+  }
+  return {
+    kind: 'serve',
+    schemaVersion: kSweepSchemaVersion,
+    createdAt: new Date().toISOString(),
+    machine: machineInfo(),
+    model: served.name,
+    modelRepository: served.repository,
+    rowsPerRequest: o.rowsPerRequest,
+    sloP99Ms: o.sloP99Ms,
+    pointDurationS: o.pointDurationMs / 1000,
+    configs,
+  };
+}
+
+/** `replicas=2 instances=1 threads=1 max-batch-size=64 delay=auto`. */
+export function describeConfig(c: ServeConfig): string {
+  return `replicas=${c.replicas} instances=${c.instances} threads=${c.intraOpThreads} max-batch-size=${c.maxBatchSize} delay=${c.maxQueueDelayMs}`;
+}
+
+/** A served artifact's name, as `mlscale serve --model PATH` names it: the folder's or file's name. */
+function modelNameOf(path: string): string {
+  return basename(resolve(path)).replace(/\.onnx$/i, '');
+}
+
+function serverArgs(o: Readonly<ServeSweepOptions>, c: ServeConfig): string[] {
+  const args = o.modelRepository !== undefined ? ['--model-repository', o.modelRepository] : ['--model', o.model];
+  args.push(
+    '--instances', String(c.instances),
+    '--intra-op-threads', String(c.intraOpThreads),
+    '--max-batch-size', String(c.maxBatchSize),
+    '--max-queue-delay-ms', String(c.maxQueueDelayMs),
+    // Nothing balances across the sweep's server: no need to stay unready before stopping.
+    '--unready-delay-ms', '0',
+    '--grace-period-ms', '5000',
+  );
+  // One replica is one plain process, as a user would run it; more go under a primary, with no
+  // warm spare (an idle spare would only take memory and start-up time from the measurement).
+  if (c.replicas > 1) args.push('--replicas', String(c.replicas), '--spare-replicas', '0');
+  return args;
+}
+
+/** The probe and the rate search of one configuration, plus its batch size and CPU use. */
+async function measureConfig(
+  o: Readonly<ServeSweepOptions>,
+  server: ServerProcess,
+  model: string,
+  config: ServeConfig,
+  cores: number,
+  say: (line: string) => void,
+): Promise<ServeConfigResult> {
+  const body = await requestBody(server.url, model, o.rowsPerRequest);
+  const url = `${server.url}/v2/models/${encodeURIComponent(model)}/infer`;
+  const metricsBefore = await scrapeMetrics(server.url);
+  const cpuBefore = processTreeCpuSeconds(server.pid);
+  const wallBefore = performance.now();
+  const points: LoadPoint[] = [];
+  const run = async (mode: 'open' | 'closed', rate?: number): Promise<LoadPoint> => {
+    let result: LoadResult;
+    try {
+      result = await runLoad({
+        url,
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        mode,
+        rate,
+        connections: mode === 'closed' ? o.probeConnections : undefined,
+        durationMs: o.pointDurationMs,
+        warmupMs: o.warmupMs,
+        requestTimeoutMs: Math.max(10_000, o.sloP99Ms * 20),
+        signal: o.signal,
+      });
+    } catch (err) {
+      throw serverGone(server, err) ?? err;
+    }
+    const died = serverGone(server);
+    if (died) throw died;
+    const point = toPoint(result, o);
+    points.push(point);
+    say(
+      `${mode === 'closed' ? `probe (closed loop, ${o.probeConnections} connections)` : `point ${points.length - 1}: ${rate} req/s offered`}` +
+        ` -> ${point.achievedRate.toFixed(1)} req/s, p99 ${point.latencyMs.p99.toFixed(2)} ms, ${point.errors} errors` +
+        `${point.generatorBound ? ' (generator-bound)' : ''}${mode === 'open' ? (point.meetsSlo ? ': meets the SLO' : ': misses the SLO') : ''}`,
+    );
+    return point;
+  };
+
+  const probe = await run('closed');
+  const saturation = probe.achievedRate;
+  let passing: LoadPoint | undefined;
+  let lowestFailing = Infinity;
+  if (saturation >= kMinRate) {
+    let rate = roundRate(saturation * 0.8);
+    for (let n = 0; n < o.maxPoints; n++) {
+      const point = await run('open', rate);
+      if (point.meetsSlo) {
+        if (!passing || rate > passing.offeredRate!) passing = point;
+      } else lowestFailing = Math.min(lowestFailing, rate);
+      const lo = passing?.offeredRate ?? 0;
+      let next: number;
+      if (lowestFailing === Infinity) {
+        // Every rate so far passed: step up until one fails.
+        next = roundRate(rate * 1.25);
+      } else if (!passing) {
+        next = roundRate(rate * 0.5);
+        if (next < kMinRate) break;
+      } else {
+        if ((lowestFailing - lo) / lowestFailing <= kBracketTolerance) break;
+        next = roundRate((lo + lowestFailing) / 2);
+        if (next <= lo || next >= lowestFailing) break;
+      }
+      rate = next;
+    }
+  }
+  const wall = (performance.now() - wallBefore) / 1000;
+  const cpuAfter = processTreeCpuSeconds(server.pid);
+  const metricsAfter = await scrapeMetrics(server.url);
+  let meanBatchSize: number | null = null;
+  if (metricsBefore !== undefined && metricsAfter !== undefined) {
+    const a = histogramTotals(metricsBefore, 'mlscale_inference_batch_size', model);
+    const b = histogramTotals(metricsAfter, 'mlscale_inference_batch_size', model);
+    if (b.count > a.count) meanBatchSize = (b.sum - a.sum) / (b.count - a.count);
+  }
+  const cpuUtilisation = cpuBefore !== undefined && cpuAfter !== undefined && wall > 0 ? Math.min(1, Math.max(0, (cpuAfter - cpuBefore) / (wall * cores))) : null;
+  return {
+    config,
+    maxRateAtSlo: passing?.offeredRate ?? 0,
+    p99AtMaxMs: passing ? passing.latencyMs.p99 : null,
+    points,
+    meanBatchSize,
+    cpuUtilisation,
+  };
+}
+
+/** Rates keep three significant digits: finer steps than that are noise on a 5-second point. */
+function roundRate(rate: number): number {
+  if (rate <= 0) return 0;
+  const magnitude = 10 ** Math.max(0, Math.floor(Math.log10(rate)) - 2);
+  return Math.round(rate / magnitude) * magnitude;
+}
+
+function toPoint(r: LoadResult, o: Readonly<ServeSweepOptions>): LoadPoint {
+  const allowed = Math.floor(r.requests * o.errorAllowance);
+  const meetsSlo = r.ok > 0 && r.latencyMs.p99 <= o.sloP99Ms && r.errors <= allowed && !r.generatorBound;
+  return {
+    offeredRate: r.offeredRate,
+    achievedRate: r.achievedRate,
+    requests: r.requests,
+    errors: r.errors,
+    errorsByKind: r.errorsByKind,
+    latencyMs: r.latencyMs,
+    meetsSlo,
+    generatorBound: r.generatorBound,
+  };
+}
+
+/** A ServerUnreachableError when the server process has exited; undefined while it runs. */
+function serverGone(server: ServerProcess, cause?: unknown): ServerUnreachableError | undefined {
+  if (server.child.exitCode === null && server.child.signalCode === null) return undefined;
+  return new ServerUnreachableError(
+    `the server at ${server.url} exited (${server.child.exitCode ?? server.child.signalCode}) during the sweep${server.stderr() ? `: ${server.stderr().trim()}` : ''}`,
+    { cause },
+  );
+}
+
+async function scrapeMetrics(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? await res.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One input tensor of a model's metadata (Open Inference Protocol). */
+interface TensorMetadata {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * An inference request body for `model` with `rows` rows of seeded random values, built from the
+ * model's metadata (input names, datatypes, shapes; -1 in the first dimension is the batch).
+ */
+export async function requestBody(url: string, model: string, rows: number): Promise<string> {
+  const res = await fetch(`${url}/v2/models/${encodeURIComponent(model)}`, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (res.status === 404) {
+    let models = '';
+    try {
+      const index = await fetch(`${url}/v2/repository/index`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      const list = (await index.json()) as { name: string }[];
+      models = `; it serves: ${[...new Set(list.map((m) => m.name))].join(', ')}`;
+    } catch {
+      // the list is a courtesy
+    }
+    throw new ModelNotFoundError(`--model ${model}: the server has no model of that name${models}`);
+  }
+  if (res.status !== 200) throw new ServerUnreachableError(`GET ${url}/v2/models/${model} answered ${res.status}: ${text.slice(0, 300)}`);
+  const meta = JSON.parse(text) as { inputs: TensorMetadata[] };
+  const rng = new Prng(42);
+  const inputs = meta.inputs.map((input) => {
+    const shape = input.shape.map((d, i) => (i === 0 && d === -1 ? rows : d < 0 ? 1 : d));
+    const count = shape.reduce((a, b) => a * b, 1);
+    const data = Array.from({ length: count }, () => randomValue(input.datatype, rng));
+    return { name: input.name, shape, datatype: input.datatype, data };
+  });
+  return JSON.stringify({ id: 'sweep', inputs });
+}
+
+function randomValue(datatype: string, rng: Prng): number | string | boolean {
+  if (datatype === 'BYTES') return '';
+  if (datatype === 'BOOL') return rng.nextFloat() < 0.5;
+  if (datatype.startsWith('FP')) return Math.round((rng.nextFloat() * 2 - 1) * 1000) / 100;
+  if (datatype.startsWith('UINT')) return Math.floor(rng.nextFloat() * 16);
+  return Math.floor(rng.nextFloat() * 16) - 8;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function integer(flag: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidOptionError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+}
+
+function number(flag: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new InvalidOptionError(`${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+}
