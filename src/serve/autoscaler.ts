@@ -22,12 +22,18 @@
  * policy adds an instance per replica instead (up to `maxInstancesPerReplica`), and removes one
  * again after queues have stayed empty for `downscaleDelayMs`.
  *
+ * Cores bound both axes together: instances × intra-op threads × replicas never exceed `cores`
+ * (each instance has at least `threadsPerInstance` threads), so no instance is added past that, and
+ * a scale-up that would pass it brings instances per replica down with it. Above `cores` replicas
+ * (a `maxReplicas` set that high), one instance each is the least there can be.
+ *
  * Every decision, a hold included, carries the signal that caused it; the caller logs the ones that
  * change something. Time is an input (`timeMs`), so the policy is tested on recorded or synthetic
  * traces without timers.
  *
  * @module
  */
+import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
 
 /** The policy's settings. */
@@ -50,6 +56,10 @@ export interface AutoscalerConfig {
   readonly maxInstancesPerReplica: number;
   /** Mean CPU idle fraction (0–1) above which a growing queue calls for another instance, not a replica. */
   readonly cpuIdleThreshold: number;
+  /** CPU cores of the host: replicas × instances per replica × `threadsPerInstance` stay within them. */
+  readonly cores: number;
+  /** The fewest intra-op threads an instance runs with: 1, or what the user fixed with --intra-op-threads. */
+  readonly threadsPerInstance: number;
 }
 
 export const kDefaultAutoscalerConfig: AutoscalerConfig = {
@@ -64,6 +74,8 @@ export const kDefaultAutoscalerConfig: AutoscalerConfig = {
   minInstancesPerReplica: 1,
   maxInstancesPerReplica: 4,
   cpuIdleThreshold: 0.5,
+  cores: availableParallelism(), // this machine's
+  threadsPerInstance: 1,
 };
 
 /** One observation of the whole host (sums and means over the replicas alive at `timeMs`). */
@@ -142,12 +154,24 @@ export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>): Aut
   integer('minInstancesPerReplica', c.minInstancesPerReplica, 1, 256);
   integer('maxInstancesPerReplica', c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
   if (!(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) throw new InvalidOptionError(`cpuIdleThreshold must be from 0 to 1, got ${c.cpuIdleThreshold}`);
+  integer('cores', c.cores, 1, 65_536);
+  integer('--intra-op-threads', c.threadsPerInstance, 1, 256);
   return Object.freeze(c);
+}
+
+/**
+ * The most instances each of `replicas` replicas may run: instances × `threadsPerInstance` ×
+ * replicas within `cores`, and within min and max instances per replica (min wins).
+ */
+export function instanceCap(config: AutoscalerConfig, replicas: number): number {
+  const fit = Math.floor(config.cores / (Math.max(1, replicas) * config.threadsPerInstance));
+  return Math.max(config.minInstancesPerReplica, Math.min(config.maxInstancesPerReplica, fit));
 }
 
 /** The state to start from, with the counts running now. */
 export function initialAutoscalerState(config: AutoscalerConfig, replicas = config.minReplicas, instancesPerReplica = config.minInstancesPerReplica): AutoscalerState {
-  return { replicas: clamp(replicas, config.minReplicas, config.maxReplicas), instancesPerReplica: clamp(instancesPerReplica, config.minInstancesPerReplica, config.maxInstancesPerReplica), samples: [] };
+  const r = clamp(replicas, config.minReplicas, config.maxReplicas);
+  return { replicas: r, instancesPerReplica: clamp(instancesPerReplica, config.minInstancesPerReplica, instanceCap(config, r)), samples: [] };
 }
 
 /**
@@ -181,6 +205,12 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
   });
   const decide = (action: AutoscalerAction, reason: string, heldForMs: number, changes: Partial<AutoscalerState> = {}): { state: AutoscalerState; decision: AutoscalerDecision } => {
     next = { ...next, ...changes };
+    // More replicas leave fewer cores each: instances per replica come down to fit.
+    const cap = instanceCap(config, next.replicas);
+    if (next.instancesPerReplica > cap) {
+      reason += `; ${cap} instance(s) per replica (was ${next.instancesPerReplica}), so that ${next.replicas} replicas stay within ${config.cores} cores`;
+      next = { ...next, instancesPerReplica: cap };
+    }
     return { state: next, decision: { action, replicas: next.replicas, instancesPerReplica: next.instancesPerReplica, reason, signal: signal(heldForMs) } };
   };
 
@@ -206,7 +236,7 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
   // waits although the CPU has room. A steady queue counts, not only a rising one.
   const queueStays = samples.every((s) => s.queueDepth > 0) && queueGrowth >= 0;
   const cpuIdleQueueGrows = cpuIdle >= config.cpuIdleThreshold && queueStays;
-  if (cpuIdleQueueGrows && state.instancesPerReplica < config.maxInstancesPerReplica) {
+  if (cpuIdleQueueGrows && state.instancesPerReplica < instanceCap(config, state.replicas)) {
     const since = state.verticalUpSinceMs ?? now;
     next = { ...next, verticalUpSinceMs: since, verticalDownSinceMs: undefined, upSinceMs: undefined };
     if (now - since >= config.upscaleDelayMs) {

@@ -24,6 +24,7 @@ export class ServerMetrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly inFlight: Gauge<'model' | 'version'>;
   readonly instances: Gauge<'model' | 'version'>;
+  readonly threads: Gauge<'model' | 'version'>;
   readonly ready: Gauge<'model' | 'version'>;
   readonly batchCostFixed: Gauge<'model' | 'version'>;
   readonly batchCostPerRow: Gauge<'model' | 'version'>;
@@ -77,6 +78,12 @@ export class ServerMetrics {
     this.queueDepth = new Gauge({ name: 'mlscale_inference_queue_depth', help: 'Requests waiting in the model queue.', labelNames, registers: [registry] });
     this.inFlight = new Gauge({ name: 'mlscale_inference_in_flight_requests', help: 'Requests accepted and not yet answered (queued or running).', labelNames, registers: [registry] });
     this.instances = new Gauge({ name: 'mlscale_model_instances', help: 'onnxruntime instances (worker threads) of the model.', labelNames, registers: [registry] });
+    this.threads = new Gauge({
+      name: 'mlscale_model_intra_op_threads',
+      help: 'onnxruntime intra-op threads over all instances of the model (instances x threads per instance); summed over replicas, at most the cores unless set by hand.',
+      labelNames,
+      registers: [registry],
+    });
     this.ready = new Gauge({ name: 'mlscale_model_ready', help: '1 when the model version can answer requests, else 0.', labelNames, registers: [registry] });
     this.batchCostFixed = new Gauge({
       name: 'mlscale_batcher_cost_fixed_seconds',
@@ -108,7 +115,7 @@ export class ServerMetrics {
     const key = `${model}\0${version}`;
     if (owner !== undefined && this.#owners.has(key) && this.#owners.get(key) !== owner) return;
     this.#owners.delete(key);
-    for (const m of [this.requestDuration, this.queueDuration, this.computeDuration, this.batchSize, this.batchDelay, this.queueDepth, this.inFlight, this.instances, this.ready, this.batchCostFixed, this.batchCostPerRow]) {
+    for (const m of [this.requestDuration, this.queueDuration, this.computeDuration, this.batchSize, this.batchDelay, this.queueDepth, this.inFlight, this.instances, this.threads, this.ready, this.batchCostFixed, this.batchCostPerRow]) {
       (m as Gauge<'model' | 'version'>).remove({ model, version });
     }
   }

@@ -49,18 +49,25 @@ interface Slot {
   current?: ServedModel;
   /** Every loaded version by version string (current included). */
   versions: Map<string, ServedModel>;
-  /** A failed load's reason, when nothing could be loaded. */
+  /**
+   * The last load's failure, until a load succeeds or the model is unloaded: with nothing loaded it
+   * is the model's state; beside a version that still serves, the index reports it on its own row.
+   */
   failure?: { version: string; reason: string };
-  /** Serialises load/unload of one model. */
-  busy: Promise<unknown>;
 }
 
 /** Loads, serves and unloads the models of one source. */
 export class ModelRepository {
   readonly #source: RepositorySource;
-  readonly #overrides: Readonly<Partial<ModelSettings>>;
+  #overrides: Readonly<Partial<ModelSettings>>;
   readonly #hooks: ServedModelHooks;
   readonly #slots = new Map<string, Slot>();
+  /**
+   * The tail of each model name's chain of loads and unloads. Keyed by name, not kept in the slot:
+   * an unload drops the slot, and an operation queued on a dropped slot ran beside one queued on
+   * its successor, which left two slots (and two served copies) for one name.
+   */
+  readonly #chains = new Map<string, Promise<unknown>>();
   /** The models close() is closing. */
   readonly #closing = new Set<ServedModel>();
   /** Set by close(): loads are refused, and one that finishes afterwards closes what it loaded. */
@@ -95,17 +102,23 @@ export class ModelRepository {
    * ready, then drains. Rejects with the load error (the model keeps serving what it had).
    */
   load(name: string): Promise<ServedModel> {
-    checkModelName(name);
+    try {
+      checkModelName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.#closed) return Promise.reject(new ShuttingDownError('the server is shutting down and loads no models'));
-    const slot = this.#slot(name);
-    const run = slot.busy.then(() => this.#load(name, slot));
-    slot.busy = run.catch(() => undefined);
-    return run;
+    // Known at once, so that requests during a first load get "not ready" (503), not "unknown" (404).
+    this.#slot(name);
+    return this.#serialise(name, () => this.#load(name));
   }
 
-  async #load(name: string, slot: Slot): Promise<ServedModel> {
+  async #load(name: string): Promise<ServedModel> {
+    // Looked up when the load runs: an unload queued before it may have dropped the slot.
+    const slot = this.#slot(name);
     let version = '?';
     try {
+      checkNotReserved(name);
       const found = await this.#locate(name);
       version = found.version;
       const config = await readModelConfig(found.configPath);
@@ -117,7 +130,7 @@ export class ModelRepository {
         throw new ShuttingDownError(`model "${name}" version ${version} finished loading after the server began shutting down; it was closed`);
       }
       const previous = slot.versions.get(version);
-      // An unload (or a failed load of an unknown model) that ran while this load waited dropped the slot: serve from it again.
+      // A failed load of an unknown model may have dropped the slot while this one loaded.
       if (!this.#slots.has(name)) this.#slots.set(name, slot);
       slot.versions.set(version, model);
       slot.current = model;
@@ -132,13 +145,12 @@ export class ModelRepository {
       return model;
     } catch (err) {
       const reason = (err as Error).message;
-      if (!slot.current) {
+      if (err instanceof ModelNotFoundError) {
         // A model that is not in the repository is unknown (404), not a failed model that keeps the server unready.
-        if (err instanceof ModelNotFoundError) {
-          if (this.#slots.get(name) === slot) this.#slots.delete(name);
-        } else {
-          slot.failure = { version, reason };
-        }
+        if (!slot.current && this.#slots.get(name) === slot) this.#slots.delete(name);
+      } else if (!(err instanceof ShuttingDownError)) {
+        // Kept even while an older version serves: the repository index reports it (Triton's state and reason).
+        slot.failure = { version, reason };
       }
       throw err instanceof ModelLoadError || err instanceof ModelNotFoundError || err instanceof ShuttingDownError ? err : new ModelLoadError(`${name}: ${reason}`, { cause: err });
     }
@@ -146,10 +158,17 @@ export class ModelRepository {
 
   /** Unloads every version of a model, letting their requests finish first. */
   unload(name: string): Promise<void> {
-    checkModelName(name);
-    const slot = this.#slots.get(name);
-    if (!slot || (slot.versions.size === 0 && !slot.failure)) return Promise.reject(new ModelNotFoundError(`model "${name}" is not loaded`));
-    const run = slot.busy.then(async () => {
+    try {
+      checkModelName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const notLoaded = (slot: Slot | undefined): boolean => !slot || (slot.versions.size === 0 && !slot.failure);
+    // Refused at once when nothing is loaded or loading; otherwise decided in turn, after the operations queued before it.
+    if (notLoaded(this.#slots.get(name)) && !this.#chains.has(name)) return Promise.reject(new ModelNotFoundError(`model "${name}" is not loaded`));
+    return this.#serialise(name, async () => {
+      const slot = this.#slots.get(name);
+      if (!slot || notLoaded(slot)) throw new ModelNotFoundError(`model "${name}" is not loaded`);
       const models = [...slot.versions.values()];
       slot.versions.clear();
       slot.current = undefined;
@@ -157,7 +176,19 @@ export class ModelRepository {
       this.#slots.delete(name);
       await Promise.all(models.map((m) => m.close({ drain: true })));
     });
-    slot.busy = run.catch(() => undefined);
+  }
+
+  /** Runs `operation` after every load and unload of `name` queued before it. */
+  #serialise<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    const run = (this.#chains.get(name) ?? Promise.resolve()).then(operation);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#chains.set(name, tail);
+    void tail.then(() => {
+      if (this.#chains.get(name) === tail) this.#chains.delete(name);
+    });
     return run;
   }
 
@@ -186,12 +217,15 @@ export class ModelRepository {
   index(): IndexEntry[] {
     const out: IndexEntry[] = [];
     for (const [name, slot] of [...this.#slots.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const failure = slot.failure;
       for (const model of slot.versions.values()) {
         const health = model.health();
-        out.push({ name, version: model.version, state: health.state, reason: health.reason ?? '' });
+        // A failed reload of the version that serves: it still serves; the reason says what failed.
+        const reason = failure?.version === model.version && health.state === 'READY' ? `reload failed: ${failure.reason}` : (health.reason ?? '');
+        out.push({ name, version: model.version, state: health.state, reason });
       }
-      if (slot.versions.size === 0 && slot.failure) {
-        out.push({ name, version: slot.failure.version, state: 'UNAVAILABLE', reason: slot.failure.reason });
+      if (failure && !slot.versions.has(failure.version)) {
+        out.push({ name, version: failure.version, state: 'UNAVAILABLE', reason: failure.reason });
       }
     }
     return out;
@@ -200,6 +234,29 @@ export class ModelRepository {
   /** Every served model version. */
   models(): ServedModel[] {
     return [...this.#slots.values()].flatMap((s) => [...s.versions.values()]);
+  }
+
+  /**
+   * Serves every loaded model with these instances and intra-op threads from now on, without
+   * dropping a request, and loads later versions with them too (a replica gets them from its
+   * primary: the autoscaler's instances, a new thread split after scaling). Settings left out keep
+   * each model's own.
+   * @returns per model version, whether it changed, or why it could not (it keeps what it had).
+   */
+  async resize(size: { readonly instances?: number; readonly intraOpThreads?: number }): Promise<{ name: string; version: string; instances: number; intraOpThreads: number; changed: boolean; error?: Error }[]> {
+    const given = Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined));
+    this.#overrides = Object.freeze({ ...this.#overrides, ...given });
+    return Promise.all(
+      this.models().map(async (m) => {
+        const target = { instances: size.instances ?? m.settings.instances, intraOpThreads: size.intraOpThreads ?? m.settings.intraOpThreads };
+        const base = { name: m.name, version: m.version, ...target };
+        try {
+          return { ...base, changed: await m.resize(target) };
+        } catch (err) {
+          return { ...base, changed: false, error: err as Error };
+        }
+      }),
+    );
   }
 
   /** Closes every model; `drain` lets queued requests finish first. */
@@ -214,7 +271,7 @@ export class ModelRepository {
   #slot(name: string): Slot {
     let slot = this.#slots.get(name);
     if (!slot) {
-      slot = { versions: new Map(), busy: Promise.resolve() };
+      slot = { versions: new Map() };
       this.#slots.set(name, slot);
     }
     return slot;
@@ -258,6 +315,19 @@ export class ModelRepository {
       configPath: join(dir, 'config.json'),
       metadataPath: join(dir, version, 'metadata.json'),
     };
+  }
+}
+
+/**
+ * Names the protocol's routes take for themselves: `GET /v2/models/stats` lists every model's
+ * statistics, so a model named "stats" could never be asked for its metadata.
+ */
+const kReservedNames = new Set(['stats']);
+
+/** Refuses a model name that a route of the protocol shadows. */
+function checkNotReserved(name: string): void {
+  if (kReservedNames.has(name)) {
+    throw new ModelLoadError(`model name "${name}" is reserved: GET /v2/models/${name} lists every model's statistics, so this model's metadata could not be reached; rename its folder`);
   }
 }
 

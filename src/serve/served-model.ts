@@ -88,8 +88,8 @@ const kNsPerMs = 1e6;
 export class ServedModel {
   readonly name: string;
   readonly version: string;
-  readonly settings: ModelSettings;
   readonly signature: ModelSignature;
+  #settings: ModelSettings;
   readonly #pool: InstancePool;
   readonly #batcher: DynamicBatcher;
   readonly #metrics: ServerMetrics | undefined;
@@ -111,7 +111,7 @@ export class ServedModel {
   private constructor(spec: ServedModelSpec, pool: InstancePool, hooks: ServedModelHooks, parameters: Record<string, unknown> | undefined) {
     this.name = spec.name;
     this.version = spec.version;
-    this.settings = spec.settings;
+    this.#settings = spec.settings;
     this.signature = pool.signature();
     this.#pool = pool;
     this.#metrics = hooks.metrics;
@@ -132,6 +132,7 @@ export class ServedModel {
     );
     this.#metrics?.claim(this.name, this.version, this);
     this.#metrics?.instances.set(this.#labels, s.instances);
+    this.#metrics?.threads.set(this.#labels, s.instances * s.intraOpThreads);
     this.#metrics?.ready.set(this.#labels, 1);
   }
 
@@ -160,6 +161,36 @@ export class ServedModel {
       throw err;
     });
     return new ServedModel(spec, pool, hooks, parameters);
+  }
+
+  /** How the version is served; instances and intra-op threads follow `resize()`. */
+  get settings(): ModelSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Changes the instances and their intra-op threads while the version serves, without dropping a
+   * request (see `InstancePool.resize`).
+   * @returns whether anything changed.
+   * @throws {ModelLoadError} (rejects) when a new instance cannot load; the old ones keep serving.
+   * @throws {ModelNotReadyError} (rejects) while the version is being unloaded.
+   */
+  async resize(size: { readonly instances: number; readonly intraOpThreads: number }): Promise<boolean> {
+    if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
+    const s = this.#settings;
+    if (size.instances === s.instances && size.intraOpThreads === s.intraOpThreads) return false;
+    try {
+      await this.#pool.resize(size);
+    } catch (err) {
+      if (err instanceof ModelLoadError) throw new ModelLoadError(`${this.name} version ${this.version}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    this.#settings = Object.freeze({ ...s, instances: size.instances, intraOpThreads: size.intraOpThreads });
+    if (!this.#closing) {
+      this.#metrics?.instances.set(this.#labels, size.instances);
+      this.#metrics?.threads.set(this.#labels, size.instances * size.intraOpThreads);
+    }
+    return true;
   }
 
   /** The protocol's model metadata. */

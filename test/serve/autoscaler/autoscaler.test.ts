@@ -27,6 +27,8 @@ const config = resolveAutoscalerConfig({
   minInstancesPerReplica: 1,
   maxInstancesPerReplica: 3,
   cpuIdleThreshold: 0.5,
+  cores: 64, // not the bound in these traces, whatever machine runs them
+  threadsPerInstance: 1,
 });
 
 /** Runs a trace through the policy; returns every decision, in order. */
@@ -156,6 +158,36 @@ describe('autoscaler policy', () => {
     assert.ok(decisions.some((d) => d.action === 'scale-up' || d.action === 'spike-scale-up'));
   });
 
+  test('vertical within the cores: instances x threads x replicas never pass them, however long CPU idles with a queue', () => {
+    // 4 cores, 2 replicas, threads fixed at 1: 2 instances per replica at most, though max is 3.
+    const c = resolveAutoscalerConfig({ ...config, cores: 4, threadsPerInstance: 1 });
+    const start: AutoscalerState = { ...initialAutoscalerState(c), replicas: 2 };
+    const { decisions } = run(trace(30, () => 12, 0, () => ({ queueDepth: 6, cpuIdle: 0.8 })), c, start);
+    const adds = decisions.filter((d) => d.action === 'add-instance');
+    assert.equal(adds.length, 1, JSON.stringify(adds.map((d) => d.reason)));
+    assert.equal(adds[0]!.instancesPerReplica, 2);
+    assert.ok(decisions.every((d) => d.replicas * d.instancesPerReplica * c.threadsPerInstance <= c.cores), JSON.stringify(decisions.map((d) => [d.replicas, d.instancesPerReplica])));
+    // With 2 threads fixed per instance, 2 replicas on 4 cores leave room for no second instance.
+    const two = resolveAutoscalerConfig({ ...config, cores: 4, threadsPerInstance: 2 });
+    const none = run(trace(30, () => 12, 0, () => ({ queueDepth: 6, cpuIdle: 0.8 })), two, { ...initialAutoscalerState(two), replicas: 2 });
+    assert.ok(none.decisions.every((d) => d.action !== 'add-instance'));
+  });
+
+  test('a scale-up that would pass the cores brings instances per replica down with it, and says so', () => {
+    const c = resolveAutoscalerConfig({ ...config, cores: 4 });
+    // 1 replica with 3 instances (all 4 cores allow); the load asks for 3 replicas, CPU busy.
+    const start: AutoscalerState = { ...initialAutoscalerState(c), replicas: 1, instancesPerReplica: 3 };
+    const { decisions } = run(trace(12, () => 20, 0, () => ({ queueDepth: 10, cpuIdle: 0.05 })), c, start);
+    const up = decisions.find((d) => d.action === 'scale-up' || d.action === 'spike-scale-up');
+    assert.ok(up, JSON.stringify(decisions.map((d) => d.reason)));
+    assert.equal(up.replicas, 3);
+    assert.equal(up.instancesPerReplica, 1, 'floor(4 cores / 3 replicas) = 1 instance each');
+    assert.match(up.reason, /; 1 instance\(s\) per replica \(was 3\), so that 3 replicas stay within 4 cores$/);
+    assert.ok(decisions.every((d) => d.replicas * d.instancesPerReplica <= 4 || d.action === 'hold'));
+    // The initial state is clamped the same way.
+    assert.equal(initialAutoscalerState(c, 2, 3).instancesPerReplica, 2);
+  });
+
   test('pure: the same state and signal give the same decision, and the state is not changed', () => {
     const state = initialAutoscalerState(config);
     const frozen = JSON.stringify(state);
@@ -169,5 +201,6 @@ describe('autoscaler policy', () => {
     assert.throws(() => resolveAutoscalerConfig({ minReplicas: 0 }), /--min-replicas must be an integer from 1 to 256, got 0/);
     assert.throws(() => resolveAutoscalerConfig({ maxReplicas: 'many' as unknown as number }), /--max-replicas must be an integer from 1 to 256, got "many"/);
     assert.throws(() => resolveAutoscalerConfig({ targetOngoingRequests: -1 }), /--target-ongoing-requests must be a positive number, got -1/);
+    assert.throws(() => resolveAutoscalerConfig({ cores: 0 }), /cores must be an integer from 1 to 65536, got 0/);
   });
 });
