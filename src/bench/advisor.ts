@@ -1,0 +1,267 @@
+/**
+ * The advisor: from measured sweeps, which lever to pull next — a larger batch, more of it on this
+ * machine (vertical) or more machines (horizontal) — with a capacity plan and what each option
+ * costs. Every sentence cites the measurements (or the fit of them) behind it; a prediction says it
+ * is one.
+ *
+ * @module
+ */
+import { analysePipeline, type PipelineAnalysis } from './analyse-pipeline.js';
+import { analyseServe, type ServeAnalysis } from './analyse-serve.js';
+import { duration, money, num } from './format.js';
+import { checkPrices, labelCpus } from './prices.js';
+import { predictForCores } from './scaling.js';
+import { checkSweep } from './sweep-file.js';
+import type { SweepFile } from './sweep-schema.js';
+
+/** What the advisor plans for. */
+export interface AdviseOptions {
+  /** Machine size label (`<N>cpu`, e.g. '2cpu') → price per hour. */
+  prices?: Record<string, number>;
+  /** Requests per second the service must answer within the SLO. */
+  targetRate?: number;
+  /** Rows a pipeline run must process… */
+  targetRows?: number;
+  /** …within this many seconds. */
+  targetSeconds?: number;
+}
+
+/** The lever a recommendation pulls. */
+export type Lever = 'batch' | 'vertical' | 'horizontal' | 'none';
+
+/** One recommendation: the lever for one sweep, and why (with the numbers). */
+export interface Recommendation {
+  readonly scope: 'serve' | 'pipeline';
+  /** The sweep it is about, in words. */
+  readonly source: string;
+  readonly lever: Lever;
+  /** The lever after this one, when the first is a larger batch. */
+  readonly then?: Lever;
+  readonly text: string;
+}
+
+/** One way to buy the capacity: a machine size, how many, and what it costs. */
+export interface CostOption {
+  readonly scope: 'serve' | 'pipeline';
+  readonly label: string;
+  readonly cpus: number;
+  /** horizontal: machines of the measured size; vertical: bigger ones; smaller: smaller ones. */
+  readonly direction: 'horizontal' | 'vertical' | 'smaller';
+  readonly machines: number;
+  /** Per machine: req/s at the SLO (serve) or rows/s (pipeline). */
+  readonly throughput: number;
+  /** False when measured on this size; true when predicted from the measured size. */
+  readonly predicted: boolean;
+  readonly basis: string;
+  readonly pricePerHour: number;
+  readonly costPerHour: number;
+  /** Serve: cost of a million predictions (rows) at the target rate, or at full load without one. */
+  readonly costPerMillion?: number;
+  /** Pipeline: length and cost of one run of the target rows (or of the largest run measured). */
+  readonly runSeconds?: number;
+  readonly costPerRun?: number;
+}
+
+/** What the advisor says. */
+export interface Advice {
+  readonly recommendations: readonly Recommendation[];
+  readonly analyses: readonly (ServeAnalysis | PipelineAnalysis)[];
+  readonly costs: readonly CostOption[];
+  /** Cost sentences (also in lines). */
+  readonly costStatements: readonly string[];
+  /** The whole advice as text lines, for a terminal or a report. */
+  readonly lines: readonly string[];
+}
+
+/**
+ * Reads the sweeps and says which lever to pull next, why, how much capacity a target needs and
+ * what each machine size costs.
+ *
+ * @param sweeps one or more sweep files (serve and/or pipeline), as readSweepFile returns them
+ * @param options prices per machine size and the targets to plan for
+ * @example
+ * const advice = advise([await readSweepFile('reports/serve')], { prices: { '2cpu': 0.1, '8cpu': 0.38 }, targetRate: 50000 });
+ * console.log(advice.lines.join('\n'));
+ */
+export function advise(sweeps: readonly SweepFile[], options: AdviseOptions = {}): Advice {
+  if (!Array.isArray(sweeps) || sweeps.length === 0) throw new RangeError('advise needs at least one sweep');
+  sweeps.forEach((s, i) => checkSweep(s, `sweeps[${i}]`));
+  const o = checkOptions(options);
+  const target = o.targetRows !== undefined && o.targetSeconds !== undefined ? { rows: o.targetRows, seconds: o.targetSeconds } : undefined;
+  const analyses = sweeps.map((s) => (s.kind === 'serve' ? analyseServe(s, o.targetRate) : analysePipeline(s, target)));
+
+  const recommendations = analyses.map(recommend);
+  const costs: CostOption[] = [];
+  const costStatements: string[] = [];
+  if (o.prices && Object.keys(o.prices).length > 0) {
+    for (const a of analyses) {
+      const c = a.kind === 'serve' ? serveCosts(a, o.prices, o.targetRate) : pipelineCosts(a, o.prices, target);
+      costs.push(...c.options);
+      costStatements.push(...c.statements);
+    }
+  }
+
+  const lines: string[] = [];
+  for (const [i, a] of analyses.entries()) {
+    const r = recommendations[i]!;
+    if (i > 0) lines.push('');
+    lines.push(`${a.kind === 'serve' ? 'Serving' : 'Pipeline'}: ${a.source}`);
+    lines.push(`  Next lever: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.`);
+    for (const s of a.statements) lines.push(`  - ${s}`);
+  }
+  if (costStatements.length > 0) {
+    lines.push('', 'Costs');
+    for (const s of costStatements) lines.push(`  - ${s}`);
+  } else {
+    lines.push('', 'Costs: give prices per machine size (--price 2cpu=0.10/h,8cpu=0.38/h) to compare vertical and horizontal.');
+  }
+  return { recommendations, analyses, costs, costStatements, lines };
+}
+
+/** The lever in a few words. */
+export function leverWords(lever: Lever): string {
+  switch (lever) {
+    case 'batch':
+      return 'a larger batch';
+    case 'vertical':
+      return 'vertical (more replicas, instances or workers on this machine, or a bigger machine)';
+    case 'horizontal':
+      return 'horizontal (more machines of this size)';
+    default:
+      return 'none found (the sweep has no scaling series)';
+  }
+}
+
+function recommend(a: ServeAnalysis | PipelineAnalysis): Recommendation {
+  const scaling = a.scaling?.verdict;
+  const scalingLever: Lever = scaling ? scaling.lever : 'none';
+  const lever: Lever = a.batchLever ? 'batch' : scalingLever;
+  const pick = (re: RegExp) => a.statements.find((s) => re.test(s));
+  const text = (a.batchLever ? pick(/^A larger batch is a lever/) : pick(/^(Vertical|Horizontal) is the lever/)) ?? a.statements[a.statements.length - 1] ?? '';
+  return { scope: a.kind, source: a.source, lever, ...(a.batchLever && scalingLever !== 'none' ? { then: scalingLever } : {}), text };
+}
+
+interface FilledOptions {
+  prices?: Record<string, number>;
+  targetRate?: number;
+  targetRows?: number;
+  targetSeconds?: number;
+}
+
+function checkOptions(options: AdviseOptions): FilledOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${JSON.stringify(options)}`);
+  const positive = (name: string, v: number | undefined) => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new RangeError(`options.${name} must be a number > 0, got ${JSON.stringify(v)}`);
+  };
+  positive('targetRate', options.targetRate);
+  positive('targetRows', options.targetRows);
+  positive('targetSeconds', options.targetSeconds);
+  if ((options.targetRows === undefined) !== (options.targetSeconds === undefined)) {
+    throw new RangeError('options.targetRows and options.targetSeconds go together: rows to process within a time');
+  }
+  if (options.prices !== undefined) checkPrices(options.prices);
+  return { ...options };
+}
+
+function direction(cpus: number, cores: number): CostOption['direction'] {
+  return cpus === cores ? 'horizontal' : cpus > cores ? 'vertical' : 'smaller';
+}
+
+function cheapest<T extends CostOption>(options: T[], key: (o: T) => number): string {
+  const sorted = [...options].sort((p, q) => key(p) - key(q));
+  const h = sorted.find((o) => o.direction === 'horizontal');
+  const v = sorted.find((o) => o.direction === 'vertical');
+  const first = sorted[0]!;
+  const vs = h && v ? ` Horizontal (${h.machines} × ${h.label}) ${money(key(h))} against vertical (${v.machines} × ${v.label}, ${v.predicted ? 'predicted' : 'measured'}) ${money(key(v))}.` : '';
+  return `Cheapest: ${first.machines} × ${first.label} (${first.direction}${first.predicted ? ', predicted' : ''}).${vs}`;
+}
+
+function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate: number | undefined): { options: CostOption[]; statements: string[] } {
+  const cores = a.sweep.machine.cpus;
+  const rows = a.sweep.rowsPerRequest;
+  if (a.best.maxRateAtSlo === 0) return { options: [], statements: [`Serving costs: no configuration met the SLO, so there is no rate to price.`] };
+  const series = a.scaling?.series;
+  const options: CostOption[] = Object.entries(prices)
+    .map(([label, price]) => {
+      const cpus = labelCpus(label)!;
+      const i = series && series.dimension === 'replicas' ? series.n.indexOf(cpus) : -1;
+      const p =
+        cpus < cores && i >= 0
+          ? { x: series!.x[i]!, basis: `measured with ${cpus} replica${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)` }
+          : predictForCores(a.best.maxRateAtSlo, cores, cpus, a.scaling?.verdict.amdahlInCores);
+      const machines = targetRate !== undefined ? Math.ceil(targetRate / p.x) : 1;
+      const rate = targetRate ?? p.x;
+      const costPerHour = machines * price;
+      return {
+        scope: 'serve' as const,
+        label,
+        cpus,
+        direction: direction(cpus, cores),
+        machines,
+        throughput: p.x,
+        predicted: !p.basis.startsWith('measured'),
+        basis: p.basis,
+        pricePerHour: price,
+        costPerHour,
+        costPerMillion: (costPerHour / (rate * rows * 3600)) * 1e6,
+      };
+    })
+    .sort((p, q) => p.cpus - q.cpus);
+  const statements = options.map(
+    (o) =>
+      `Serving on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} req/s at the SLO per machine (${o.basis}); ${
+        targetRate !== undefined ? `${o.machines} machine${o.machines === 1 ? '' : 's'} for ${num(targetRate)} req/s, ${money(o.costPerHour)}/h` : 'one machine at full load'
+      } — ${money(o.costPerMillion!)} per million predictions (price/h ÷ (predictions/s × 3600) × 10⁶).`,
+  );
+  if (options.length > 1) statements.push(`Serving: ${cheapest(options, (o) => o.costPerMillion!)} (per million predictions)`);
+  if (!options.some((o) => o.direction === 'horizontal')) statements.push(`Serving: no price was given for the measured size (${cores}cpu), so horizontal cannot be priced.`);
+  return { options, statements };
+}
+
+function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, target: { rows: number; seconds: number } | undefined): { options: CostOption[]; statements: string[] } {
+  const cores = a.sweep.machine.cpus;
+  const bs = a.best.batchSize;
+  const fixed = a.model ? Math.max(0, a.model.fit.a) : 0;
+  const perBatch = a.model ? a.model.fit.b : a.best.seconds / a.best.batches;
+  const rows = target?.rows ?? a.best.rows;
+  const batches = Math.ceil(rows / bs);
+  const options: CostOption[] = [];
+  for (const [label, price] of Object.entries(prices)) {
+    const cpus = labelCpus(label)!;
+    const series = a.scaling?.series;
+    const i = series && cpus < cores ? series.n.indexOf(cpus) : -1;
+    const p =
+      i >= 0
+        ? { x: series!.x[i]! / a.scaling!.verdict.bestX, basis: `measured with ${cpus} worker${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)` }
+        : predictForCores(1, cores, cpus, a.scaling?.verdict.amdahlInCores);
+    const work = (perBatch * batches) / p.x;
+    let machines = 1;
+    if (target) {
+      if (target.seconds <= fixed) continue;
+      machines = Math.max(1, Math.ceil(work / (target.seconds - fixed)));
+    }
+    const runSeconds = fixed + work / machines;
+    options.push({
+      scope: 'pipeline',
+      label,
+      cpus,
+      direction: direction(cpus, cores),
+      machines,
+      throughput: (bs / perBatch) * p.x,
+      predicted: !p.basis.startsWith('measured'),
+      basis: p.basis === 'measured' ? `measured: t = ${duration(fixed)} + ${duration(perBatch)} per ${bs}-row batch` : p.basis,
+      pricePerHour: price,
+      costPerHour: machines * price,
+      runSeconds,
+      costPerRun: (machines * price * runSeconds) / 3600,
+    });
+  }
+  options.sort((p, q) => p.cpus - q.cpus);
+  const statements = options.map(
+    (o) =>
+      `Pipeline on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} rows/s per machine (${o.basis}); ${num(rows)} rows on ${o.machines} machine${o.machines === 1 ? '' : 's'} take ${duration(o.runSeconds!)} and cost ${money(o.costPerRun!)} per run (machines × price/h × hours).`,
+  );
+  if (target && options.length === 0) statements.push(`Pipeline: no machine size finishes ${num(target.rows)} rows within ${duration(target.seconds)}: the fixed start-up alone is ${duration(fixed)}.`);
+  if (options.length > 1) statements.push(`Pipeline: ${cheapest(options, (o) => o.costPerRun!)} (per run)`);
+  return { options, statements };
+}

@@ -1,0 +1,142 @@
+/**
+ * What a serve sweep says: the best configuration, throughput against replicas (or instances, or
+ * threads) with its fits and verdict, the batch size lever, and the capacity plan for a target rate.
+ *
+ * @module
+ */
+import type { ServeConfig, ServeConfigResult, ServeSweep } from './sweep-schema.js';
+import { configLabel } from './sweep-file.js';
+import { num, pct, ratio } from './format.js';
+import { judgeScaling, kScalingGain, type ScalingSeries, type ScalingVerdict } from './scaling.js';
+
+/** Throughput at the SLO against the largest batch the server may form, everything else fixed. */
+export interface BatchSeries {
+  readonly fixed: string;
+  readonly batchSizes: readonly number[];
+  /** Requests/s at the SLO. */
+  readonly x: readonly number[];
+  /** Mean rows per executed batch, when measured. */
+  readonly meanBatch: readonly (number | null)[];
+}
+
+/** The analysis of one serve sweep. */
+export interface ServeAnalysis {
+  readonly kind: 'serve';
+  /** Where it came from, in words: model and SLO. */
+  readonly source: string;
+  readonly sweep: ServeSweep;
+  /** The configuration with the highest rate at the SLO. */
+  readonly best: ServeConfigResult;
+  readonly scaling?: { readonly series: ScalingSeries; readonly verdict: ScalingVerdict };
+  readonly batch?: BatchSeries;
+  /** True when a larger batch is the lever (see statements). */
+  readonly batchLever: boolean;
+  /** Machines of the measured size for options.targetRate (requests/s), when given. */
+  readonly capacity?: { readonly targetRate: number; readonly machines: number; readonly perMachine: number };
+  readonly statements: readonly string[];
+}
+
+type Field = keyof ServeConfig;
+const kFields: readonly Field[] = ['replicas', 'instances', 'intraOpThreads', 'maxBatchSize', 'maxQueueDelayMs'];
+
+/** Configurations that differ only in `field`, the largest such group, sorted by it; undefined when none has two. */
+function seriesAlong(configs: readonly ServeConfigResult[], field: Field): ServeConfigResult[] | undefined {
+  const groups = new Map<string, ServeConfigResult[]>();
+  for (const c of configs) {
+    const key = JSON.stringify(kFields.filter((f) => f !== field).map((f) => c.config[f]));
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  let best: ServeConfigResult[] | undefined;
+  for (const g of groups.values()) {
+    const sorted = [...g].sort((p, q) => (p.config[field] as number) - (q.config[field] as number));
+    const peak = (s: ServeConfigResult[]) => Math.max(...s.map((c) => c.maxRateAtSlo));
+    if (sorted.length >= 2 && (!best || sorted.length > best.length || (sorted.length === best.length && peak(sorted) > peak(best)))) best = sorted;
+  }
+  return best;
+}
+
+function fixedLabel(c: ServeConfig, field: Field): string {
+  const parts: Record<Field, string> = {
+    replicas: `${c.replicas} replica${c.replicas === 1 ? '' : 's'}`,
+    instances: `${c.instances} instance${c.instances === 1 ? '' : 's'}`,
+    intraOpThreads: `${c.intraOpThreads} thread${c.intraOpThreads === 1 ? '' : 's'} per instance`,
+    maxBatchSize: `batch ≤ ${c.maxBatchSize}`,
+    maxQueueDelayMs: c.maxQueueDelayMs === 'auto' ? 'auto delay' : `delay ${c.maxQueueDelayMs} ms`,
+  };
+  return kFields.filter((f) => f !== field).map((f) => parts[f]).join(', ');
+}
+
+/** Analyses one serve sweep; `targetRate` in requests/s. */
+export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnalysis {
+  const cores = sweep.machine.cpus;
+  const slo = `p99 ≤ ${num(sweep.sloP99Ms)} ms`;
+  const statements: string[] = [];
+  const best = sweep.configs.reduce((p, q) => (q.maxRateAtSlo > p.maxRateAtSlo ? q : p));
+  const source = `serve sweep of model ${sweep.model} (${sweep.rowsPerRequest} row${sweep.rowsPerRequest === 1 ? '' : 's'} per request, SLO ${slo}, ${cores} CPUs, ${sweep.configs.length} configurations)`;
+  if (best.maxRateAtSlo === 0) {
+    statements.push(`No configuration met the SLO (${slo}) at any rate tried: raise the SLO or look at the latency at the lowest rate (${sweep.configs.map((c) => `${num(c.points[0]?.latencyMs.p99 ?? NaN)} ms`).join(', ')}).`);
+    return { kind: 'serve', source, sweep, best, batchLever: false, statements };
+  }
+  statements.push(
+    `Best configuration: ${configLabel(best.config)} — ${num(best.maxRateAtSlo)} req/s at the SLO (${slo}; p99 ${num(best.p99AtMaxMs ?? NaN)} ms there)${best.cpuUtilisation !== null ? `, CPU ${pct(best.cpuUtilisation)} busy` : ''}.`,
+  );
+
+  let scaling: ServeAnalysis['scaling'];
+  const fields: [Field, string][] = [['replicas', 'replicas'], ['instances', 'instances'], ['intraOpThreads', 'threads']];
+  for (const [field, dimension] of fields) {
+    const s = seriesAlong(sweep.configs, field);
+    if (!s || s.every((c) => c.maxRateAtSlo === 0)) continue;
+    const usable = s.filter((c) => c.maxRateAtSlo > 0);
+    const series: ScalingSeries = {
+      dimension,
+      unit: 'req/s',
+      fixed: fixedLabel(s[0]!.config, field),
+      n: usable.map((c) => c.config[field] as number),
+      x: usable.map((c) => c.maxRateAtSlo),
+      cpu: usable.map((c) => c.cpuUtilisation),
+      spread: 'behind a load balancer (mlscale deploy nginx|haproxy|k8s)',
+    };
+    if (series.n.length < 2) continue;
+    scaling = { series, verdict: judgeScaling(series, cores) };
+    statements.push(...scaling.verdict.statements);
+    break;
+  }
+  if (!scaling) statements.push(`The sweep holds no two configurations that differ only in replicas, instances or threads, so it says nothing of scaling: sweep --replicas 1,2,… to find the lever.`);
+
+  let batch: BatchSeries | undefined;
+  let batchLever = false;
+  const bs = seriesAlong(sweep.configs, 'maxBatchSize');
+  if (bs && bs.some((c) => c.maxRateAtSlo > 0)) {
+    batch = { fixed: fixedLabel(bs[0]!.config, 'maxBatchSize'), batchSizes: bs.map((c) => c.config.maxBatchSize), x: bs.map((c) => c.maxRateAtSlo), meanBatch: bs.map((c) => c.meanBatchSize) };
+    const k = batch.x.length - 1;
+    const first = batch.x[0]!;
+    const top = batch.x.reduce((i, v, j, a) => (v > a[i]! ? j : i), 0);
+    const lastGain = batch.x[k]! / batch.x[k - 1]!;
+    const list = batch.batchSizes.map((b, i) => `≤ ${b}: ${num(batch!.x[i]!)} req/s${batch!.meanBatch[i] !== null ? ` (mean batch ${num(batch!.meanBatch[i]!)})` : ''}`).join('; ');
+    const fill = batch.meanBatch[k];
+    const capBinding = fill !== null && fill !== undefined && fill >= 0.8 * batch.batchSizes[k]!;
+    batchLever = lastGain >= kScalingGain || capBinding;
+    const overhead = first > 0 && batch.x[top]! > first ? 1 - first / batch.x[top]! : 0;
+    statements.push(`Throughput at the SLO against the largest batch (${batch.fixed}): ${list}.`);
+    if (overhead > 0) {
+      statements.push(
+        `At batch ≤ ${batch.batchSizes[0]} a request costs ${num(1e6 / first)} µs of server time, at ≤ ${batch.batchSizes[top]} ${num(1e6 / batch.x[top]!)} µs: ${pct(overhead)} of the small-batch cost was per-batch overhead that batching shares out.`,
+      );
+    }
+    statements.push(
+      batchLever
+        ? `A larger batch is a lever: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) still gave ${ratio(lastGain)}${capBinding ? ` and batches fill to ${num(fill!)} of ${batch.batchSizes[k]}` : ''}; try --max-batch-size ${batch.batchSizes[k]! * 2}.`
+        : `Batching is used up: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) gave ${ratio(lastGain)}${fill !== null && fill !== undefined ? ` and batches hold ${num(fill)} rows on average, well under the cap` : ''}; a larger --max-batch-size will not raise throughput.`,
+    );
+  }
+
+  let capacity: ServeAnalysis['capacity'];
+  if (targetRate !== undefined) {
+    const machines = Math.ceil(targetRate / best.maxRateAtSlo);
+    capacity = { targetRate, machines, perMachine: best.maxRateAtSlo };
+    statements.push(
+      `Capacity: ${num(targetRate)} req/s at the SLO needs ceil(${num(targetRate)} / ${num(best.maxRateAtSlo)}) = ${machines} machine${machines === 1 ? '' : 's'} of ${cores} CPUs, each running ${configLabel(best.config)} (no headroom included; add some for failures and peaks).`,
+    );
+  }
+  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, ...(capacity ? { capacity } : {}), statements };
+}

@@ -1,0 +1,148 @@
+/**
+ * Throughput against concurrency (replicas, instances, workers) on one machine: the fits and the
+ * verdict the advisor draws from them — vertical (more of it on this machine) while throughput
+ * still grows and the CPU has room, horizontal (more machines) once it does not.
+ *
+ * @module
+ */
+import { amdahlFit, amdahlSpeedup, uslFit, uslThroughput, type AmdahlFit, type UslFit } from './fit.js';
+import { num, pct, ratio } from './format.js';
+
+/** A step must gain this much to count as "still scaling" (run-to-run noise here is 10–30%, BENCHMARKS.md). */
+export const kScalingGain = 1.1;
+/** CPU utilisation (0..1) from which the machine counts as saturated. */
+export const kCpuSaturated = 0.85;
+
+/** Throughput measured at several concurrency levels, everything else fixed. */
+export interface ScalingSeries {
+  /** What N counts, in the plural: 'replicas', 'instances', 'workers'. */
+  readonly dimension: string;
+  /** The unit of x, e.g. 'req/s at the SLO', 'rows/s'. */
+  readonly unit: string;
+  /** The settings held fixed, in words. */
+  readonly fixed: string;
+  /** N, ascending and distinct. */
+  readonly n: readonly number[];
+  /** Throughput at each N. */
+  readonly x: readonly number[];
+  /** CPU utilisation (0..1) at each N, when measured. */
+  readonly cpu: readonly (number | null)[];
+  /** How more machines are joined up, in words (e.g. 'behind a load balancer'). */
+  readonly spread: string;
+}
+
+/** `1 replica`, `2 replicas`: `dimension` is the plural. */
+export function units(count: number, dimension: string): string {
+  return `${num(count)} ${count === 1 ? dimension.replace(/s$/, '') : dimension}`;
+}
+
+/** What the series says. */
+export interface ScalingVerdict {
+  readonly lever: 'vertical' | 'horizontal';
+  /** N of the highest throughput, and that throughput. */
+  readonly bestN: number;
+  readonly bestX: number;
+  /** Logical CPUs of the machine measured. */
+  readonly cores: number;
+  /** USL over all points; undefined (with usl Error) when it cannot be fitted. */
+  readonly usl?: UslFit;
+  readonly uslError?: string;
+  /** Amdahl over the points with N ≤ cores (needs N = 1): the basis for predicting bigger machines. */
+  readonly amdahlInCores?: AmdahlFit;
+  /** Sentences, each with the numbers behind it. */
+  readonly statements: readonly string[];
+}
+
+/** Judges a series measured on a machine with `cores` CPUs. */
+export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdict {
+  const { n, x, dimension: dim, unit } = series;
+  const at = (i: number): string => `${units(n[i]!, dim)}: ${num(x[i]!)} ${unit}`;
+  let best = 0;
+  for (let i = 1; i < n.length; i++) if (x[i]! > x[best]!) best = i;
+  const statements: string[] = [];
+  const steps = n.map((v, i) => (i === 0 ? '' : `${v} ${ratio(x[i]! / x[i - 1]!)}`)).filter(Boolean);
+  statements.push(`Throughput against ${dim} (${series.fixed}): ${n.map((_, i) => at(i)).join('; ')} (step by step: ${steps.join(', ')}).`);
+
+  let usl: UslFit | undefined;
+  let uslError: string | undefined;
+  try {
+    usl = uslFit(n, x);
+  } catch (err) {
+    uslError = (err as Error).message;
+  }
+  if (usl) {
+    const params = `λ = ${num(usl.lambda)} ${unit} per unit, σ = ${usl.sigma.toFixed(3)} (contention), κ = ${usl.kappa.toFixed(4)} (coherency)`;
+    const beyond = Math.max(...n) * 2;
+    if (usl.underDetermined) {
+      statements.push(
+        `USL fit over ${usl.points} distinct ${dim}: ${params}. With ${usl.points} points and 3 parameters the fit is under-determined — it passes through any ${usl.points} points — so its peak and predictions are not findings; measure more ${dim} levels to test them.`,
+      );
+    } else {
+      const peak = Number.isFinite(usl.peakN)
+        ? `peak at N* = sqrt((1 − σ)/κ) = ${num(usl.peakN)} ${dim} (${num(usl.peakX)} ${unit})`
+        : `no peak (κ ≈ 0): throughput approaches λ/σ = ${num(usl.peakX)} ${unit}`;
+      statements.push(`USL fit over ${usl.points} ${dim} levels: ${params}, R² = ${usl.r2.toFixed(3)}; ${peak}; beyond the measured range it predicts ${num(uslThroughput(usl, beyond))} ${unit} at ${beyond} ${dim}.`);
+    }
+  } else {
+    statements.push(`No USL fit: ${uslError}.`);
+  }
+
+  let amdahlInCores: AmdahlFit | undefined;
+  const inCores = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v <= cores);
+  if (inCores.some(([v]) => v === 1) && inCores.length >= 2) {
+    amdahlInCores = amdahlFit(inCores.map(([v]) => v), inCores.map(([, v]) => v));
+    statements.push(
+      `Within the machine's ${cores} cores (${inCores.map(([v]) => v).join(', ')} ${dim}), Amdahl's serial fraction is s = ${amdahlInCores.serialFraction.toFixed(3)}: a speedup of at most ${ratio(amdahlInCores.maxSpeedup)} however many cores, ${ratio(amdahlSpeedup(amdahlInCores.serialFraction, cores))} at ${cores}.`,
+    );
+  }
+
+  const maxN = n[n.length - 1]!;
+  const bestN = n[best]!;
+  const bestX = x[best]!;
+  const cpu = series.cpu[best] ?? null;
+  const lastGain = best > 0 ? bestX / x[best - 1]! : Infinity;
+  const cpuText = cpu === null ? 'CPU not measured' : `CPU ${pct(cpu)} busy`;
+  const uslRoom = usl !== undefined && !usl.underDetermined && usl.peakN > maxN * 1.25;
+  const growing = bestN === maxN && lastGain >= kScalingGain;
+  const vertical = (growing || uslRoom) && (cpu === null || cpu < kCpuSaturated) && (bestN < cores || growing);
+  if (vertical) {
+    statements.push(
+      `Vertical is the lever: throughput still grows at the largest N measured (${at(best)}, ${ratio(lastGain)} the step before) and the machine has room (${cpuText}${bestN < cores ? `; ${bestN} of ${cores} cores used` : ''})${uslRoom ? `, and the USL's peak N* = ${num(usl!.peakN)} lies beyond it` : ''}. Add ${dim} on this machine (up to ${Math.max(cores, maxN + 1)}) and measure again.`,
+    );
+  } else {
+    const after = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v > bestN);
+    const fall = after.length > 0 ? `; beyond it ${after.map(([v, xv]) => `${units(v, dim)} give ${num(xv)} (${ratio(xv / bestX)})`).join(', ')}` : '';
+    const why =
+      bestN >= cores
+        ? `throughput peaks at ${at(best)} — the machine's ${cores} cores${fall}`
+        : `throughput stops growing at ${at(best)}, below the ${cores} cores${fall}`;
+    const extra = after.length > 0 ? ' Extra processes on this machine only add overhead: they share the same cores.' : '';
+    statements.push(
+      `Horizontal is the lever: ${why}; ${cpuText} at the peak.${extra} Add machines of this size, each running ${units(bestN, dim)}, ${series.spread}.`,
+    );
+  }
+  return {
+    lever: vertical ? 'vertical' : 'horizontal',
+    bestN,
+    bestX,
+    cores,
+    ...(usl ? { usl } : {}),
+    ...(uslError ? { uslError } : {}),
+    ...(amdahlInCores ? { amdahlInCores } : {}),
+    statements,
+  };
+}
+
+/**
+ * Throughput a machine of `cpus` cores is predicted to give, from one of `cores` cores that gave
+ * `measured`: Amdahl's law with the serial fraction fitted within the measured cores. Not a
+ * measurement: the report says so wherever it uses one.
+ */
+export function predictForCores(measured: number, cores: number, cpus: number, amdahl: AmdahlFit | undefined): { x: number; basis: string } {
+  if (cpus === cores) return { x: measured, basis: 'measured' };
+  if (amdahl) {
+    const s = amdahl.serialFraction;
+    return { x: (measured * amdahlSpeedup(s, cpus)) / amdahlSpeedup(s, cores), basis: `predicted by Amdahl (s = ${s.toFixed(3)}) from the ${cores}-core measurement` };
+  }
+  return { x: (measured * cpus) / cores, basis: `predicted as linear in cores from the ${cores}-core measurement (optimistic: no N = 1 point to fit Amdahl)` };
+}
