@@ -9,7 +9,7 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse';
 import { DataParseError } from '../errors.js';
 import { assertDataFile, toReadError } from './file-access.js';
@@ -19,6 +19,20 @@ export interface CsvRecord {
   readonly fields: string[];
   /** 1-based line of the file where the record starts. */
   readonly line: number;
+  /** Byte offset of the record's first byte in the file (only with `offsets: true`). */
+  readonly offset: number;
+}
+
+/** What part of the file to read, and whether to find each record's byte offset. */
+export interface CsvReadOptions {
+  /** Read from this byte (a record's first byte) ... */
+  readonly start?: number;
+  /** ... up to this one, not included. */
+  readonly end?: number;
+  /** The line number at `start`. */
+  readonly line?: number;
+  /** Find each record's byte offset (a little slower); otherwise `offset` is -1. */
+  readonly offsets?: boolean;
 }
 
 /** What csv-parse yields with `raw: true`. */
@@ -61,39 +75,117 @@ function lineBreaks(text: string): number {
  * (the caller checks them against the header). Stopping the iteration closes the file.
  *
  * @param path - The CSV file.
+ * @param options - A byte range to read (a worker reading one batch), and whether to give offsets.
  * @throws DataNotFoundError when the file is missing or unreadable; DataParseError (with
  *   file:line) when the CSV itself is malformed, e.g. an unclosed quote. Such an error ends the
  *   stream whatever the bad-row policy: after broken quoting the parser cannot tell where the
  *   next record starts.
  */
-export async function* readCsvRecords(path: string): AsyncGenerator<CsvRecord> {
+export async function* readCsvRecords(path: string, options: CsvReadOptions = {}): AsyncGenerator<CsvRecord> {
   await assertDataFile(path);
+  const start = options.start ?? 0;
   const parser = parse({
     bom: true,
     raw: true,
     relax_column_count: true,
     skip_empty_lines: true,
   });
+  const file = createReadStream(path, options.end === undefined ? { start } : { start, end: options.end - 1 });
+  const scanner = options.offsets === true ? new RecordStarts(start, options.line ?? 1) : undefined;
   // Errors reach us through the parser's iterator; pipeline destroys the file stream whenever
   // the parser ends, fails or is destroyed because the caller stopped early.
-  pipeline(createReadStream(path), parser, () => {});
-  let line = 1;
+  if (scanner) pipeline(file, scanner, parser, () => {});
+  else pipeline(file, parser, () => {});
+  let line = options.line ?? 1;
   try {
     for await (const { record, raw } of parser as AsyncIterable<ParsedRecord>) {
-      const start = line + leadingLineBreaks(raw);
+      const first = line + leadingLineBreaks(raw);
       line += lineBreaks(raw);
-      yield { fields: record, line: start };
+      let offset = -1;
+      if (scanner) {
+        const at = scanner.starts.shift();
+        // The scanner and csv-parse must agree on where records start, or the byte ranges would
+        // cut records apart: they do for LF and CRLF files; a file whose records end with a lone
+        // CR (classic Mac) does not.
+        if (at === undefined || at.line !== first) {
+          throw new DataParseError(
+            `${path}:${first}: cannot find where this record starts in bytes (records ending with a lone CR?); ` +
+              'ship the rows instead of byte ranges (mlscale train --ship-rows)',
+          );
+        }
+        offset = at.offset;
+      }
+      yield { fields: record, line: first, offset };
     }
   } catch (err) {
     const { code, lines } = err as { code?: unknown; lines?: unknown };
     if (typeof code === 'string' && code.startsWith('CSV_')) {
       throw new DataParseError(
-        `${path}:${String(lines)}: malformed CSV: ${(err as Error).message}`,
+        `${path}:${typeof lines === 'number' ? lines + (options.line ?? 1) - 1 : String(lines)}: malformed CSV: ${(err as Error).message}`,
         {
           cause: err,
         },
       );
     }
     throw toReadError(err, path);
+  }
+}
+
+const kQuote = 34;
+
+/**
+ * Passes the file's bytes through unchanged and notes where each non-empty record starts (byte
+ * offset and line), the way csv-parse splits them with its defaults: a record ends at a line
+ * break outside double quotes (a doubled quote inside a quoted field toggles twice, so it cancels
+ * out); empty lines are no records. Lines are counted as `lineBreaks` counts them (LF, CRLF and
+ * a lone CR once each), so each start can be checked against csv-parse's record line.
+ */
+class RecordStarts extends Transform {
+  /** Starts found and not yet matched with a parsed record, oldest first. */
+  readonly starts: { offset: number; line: number }[] = [];
+  #offset: number;
+  #line: number;
+  #inQuotes = false;
+  #atLineStart = true;
+  #afterCr = false;
+
+  constructor(offset: number, line: number) {
+    super();
+    this.#offset = offset;
+    this.#line = line;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let inQuotes = this.#inQuotes;
+    let atLineStart = this.#atLineStart;
+    let afterCr = this.#afterCr;
+    let line = this.#line;
+    const base = this.#offset;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b === kLf) {
+        if (!afterCr) line++;
+        afterCr = false;
+        if (!inQuotes) atLineStart = true;
+        continue;
+      }
+      if (b === kCr) {
+        line++;
+        afterCr = true;
+        continue;
+      }
+      afterCr = false;
+      if (atLineStart) {
+        atLineStart = false;
+        this.starts.push({ offset: base + i, line });
+      }
+      if (b === kQuote) inQuotes = !inQuotes;
+    }
+    this.#inQuotes = inQuotes;
+    this.#atLineStart = atLineStart;
+    this.#afterCr = afterCr;
+    this.#line = line;
+    this.#offset = base + chunk.length;
+    done(null, chunk);
   }
 }

@@ -12,14 +12,16 @@
  *
  * @module
  */
+import { stat } from 'node:fs/promises';
 import { DataEmptyError, DataParseError, LabelNotFoundError } from '../errors.js';
 import type { RowScratch } from './batch-builder.js';
 import { readCsvRecords, type CsvRecord } from './csv-records.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
-import { recordsToBatches } from './row-batches.js';
+import { assertDataFileSize, toReadError } from './file-access.js';
+import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
 import { categoryFromText, labelFromText, numericFromText } from './text-fields.js';
-import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema } from './types.js';
+import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
 
 /** Options of {@link CsvSource}. */
 export interface CsvSourceOptions {
@@ -27,6 +29,8 @@ export interface CsvSourceOptions {
   readonly description?: string;
   /** The label column's default, when the dataset has a conventional one. */
   readonly defaultLabel?: string;
+  /** The user named the file by absolute path (likely shared storage): see `SpanAccess.shared`. */
+  readonly shared?: boolean;
 }
 
 /** Checks a header row and returns its column names. */
@@ -63,6 +67,26 @@ function columnIndexes(names: readonly string[], schema: Schema, path: string, l
   return { numeric: schema.numeric.map(find), categorical: schema.categorical.map(find), label };
 }
 
+/** Decodes a record into a row by the header's column positions; throws on a bad row. */
+function recordDecoder(names: readonly string[], schema: Schema, path: string, headerLine: number): RecordDecoder<CsvRecord> {
+  const width = names.length;
+  const at = columnIndexes(names, schema, path, headerLine);
+  return ({ fields, line }, row: RowScratch): void => {
+    if (fields.length !== width) {
+      throw new DataParseError(
+        `${path}:${line}: expected ${width} fields (as in the header), got ${fields.length}`,
+      );
+    }
+    for (let i = 0; i < at.numeric.length; i++) {
+      row.numeric[i] = numericFromText(fields[at.numeric[i]!]!, path, line, schema.numeric[i]!);
+    }
+    for (let i = 0; i < at.categorical.length; i++) {
+      row.categorical[i] = categoryFromText(fields[at.categorical[i]!]!);
+    }
+    row.label = labelFromText(fields[at.label]!, schema.task, path, line, schema.label);
+  };
+}
+
 /**
  * Streams a CSV file.
  *
@@ -76,6 +100,9 @@ export class CsvSource implements DataSource {
   readonly defaultLabel?: string;
   /** The CSV file, as used in messages. */
   readonly path: string;
+  readonly byteRanges: SpanAccess;
+  /** The header, read once per source by a worker reading byte ranges. */
+  #header: Promise<CsvRecord> | undefined;
 
   /**
    * @param path - The CSV file (resolved against the process's working directory).
@@ -85,6 +112,12 @@ export class CsvSource implements DataSource {
     this.path = path;
     this.description = options.description ?? `csv:${path}`;
     if (options.defaultLabel !== undefined) this.defaultLabel = options.defaultLabel;
+    this.byteRanges = {
+      reference: `csv:${path}`,
+      shared: options.shared === true,
+      spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
+      readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
+    };
   }
 
   /**
@@ -132,27 +165,57 @@ export class CsvSource implements DataSource {
     try {
       const first = await records.next();
       if (first.done === true) throw new DataEmptyError(`${path} is empty`);
-      const names = headerNames(first.value, path);
-      const width = names.length;
-      const at = columnIndexes(names, schema, path, first.value.line);
-      const decode = ({ fields, line }: CsvRecord, row: RowScratch): void => {
-        if (fields.length !== width) {
-          throw new DataParseError(
-            `${path}:${line}: expected ${width} fields (as in the header), got ${fields.length}`,
-          );
-        }
-        for (let i = 0; i < at.numeric.length; i++) {
-          row.numeric[i] = numericFromText(fields[at.numeric[i]!]!, path, line, schema.numeric[i]!);
-        }
-        for (let i = 0; i < at.categorical.length; i++) {
-          row.categorical[i] = categoryFromText(fields[at.categorical[i]!]!);
-        }
-        row.label = labelFromText(fields[at.label]!, schema.task, path, line, schema.label);
-      };
+      const decode = recordDecoder(headerNames(first.value, path), schema, path, first.value.line);
       yield* recordsToBatches(records, decode, schema, filled, path);
     } finally {
       // Closes the file when the header check fails or the caller stops early.
       await records.return(undefined);
     }
+  }
+
+  /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
+  async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
+    const filled = resolveBatchOptions(options);
+    const path = this.path;
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      throw toReadError(err, path);
+    }
+    const records = readCsvRecords(path, { offsets: true });
+    try {
+      const first = await records.next();
+      if (first.done === true) throw new DataEmptyError(`${path} is empty`);
+      const decode = recordDecoder(headerNames(first.value, path), schema, path, first.value.line);
+      yield* recordsToSpans(records, decode, schema, filled, path, size);
+    } finally {
+      await records.return(undefined);
+    }
+  }
+
+  /** Reads one batch by its byte range, as a worker does. */
+  async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
+    const filled = resolveBatchOptions(options);
+    const path = this.path;
+    await assertDataFileSize(path, span.size);
+    this.#header ??= (async () => {
+      const records = readCsvRecords(path);
+      try {
+        const first = await records.next();
+        if (first.done === true) throw new DataEmptyError(`${path} is empty`);
+        return first.value;
+      } finally {
+        await records.return(undefined);
+      }
+    })();
+    // A failed read is not kept: the next batch tries again.
+    const header = await this.#header.catch((err: unknown) => {
+      this.#header = undefined;
+      throw err;
+    });
+    const decode = recordDecoder(headerNames(header, path), schema, path, header.line);
+    const records = readCsvRecords(path, { start: span.start, end: span.end, line: span.line });
+    return spanBatch(recordsToBatches(records, decode, schema, filled, path, { id: span.id, row: span.row }), span, path);
   }
 }

@@ -15,14 +15,16 @@
  *
  * @module
  */
+import { stat } from 'node:fs/promises';
 import { DataEmptyError, DataParseError } from '../errors.js';
 import type { RowScratch } from './batch-builder.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { categoryFromJson, describeJson, labelFromJson, numericFromJson } from './json-fields.js';
-import { recordsToBatches } from './row-batches.js';
+import { assertDataFileSize, toReadError } from './file-access.js';
+import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
-import { readTextLines, type TextLine } from './text-lines.js';
-import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema } from './types.js';
+import { readTextLines, type TextLine, type TextRange } from './text-lines.js';
+import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
 
 /** Options of {@link JsonlSource}. */
 export interface JsonlSourceOptions {
@@ -30,6 +32,8 @@ export interface JsonlSourceOptions {
   readonly description?: string;
   /** The label column's default, when the dataset has a conventional one. */
   readonly defaultLabel?: string;
+  /** The user named the file by absolute path (likely shared storage): see `SpanAccess.shared`. */
+  readonly shared?: boolean;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -55,9 +59,26 @@ function own(object: JsonObject, key: string): unknown {
   return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
-/** Non-blank lines: the records of a JSON Lines file. */
-async function* records(path: string): AsyncGenerator<TextLine> {
-  for await (const line of readTextLines(path)) if (line.text.trim().length > 0) yield line;
+/** Non-blank lines: the records of a JSON Lines file (or of a byte range of it). */
+async function* records(path: string, range?: TextRange): AsyncGenerator<TextLine> {
+  for await (const line of readTextLines(path, range)) if (line.text.trim().length > 0) yield line;
+}
+
+/** Decodes a line into a row; throws on a bad row. */
+function recordDecoder(schema: Schema, path: string): RecordDecoder<TextLine> {
+  const { numeric, categorical, label, task } = schema;
+  return (record: TextLine, row: RowScratch): void => {
+    const object = parseObject(record, path);
+    const { line } = record;
+    for (let i = 0; i < numeric.length; i++) {
+      row.numeric[i] = numericFromJson(own(object, numeric[i]!), path, line, numeric[i]!);
+    }
+    for (let i = 0; i < categorical.length; i++) {
+      const name = categorical[i]!;
+      row.categorical[i] = categoryFromJson(own(object, name), path, line, name);
+    }
+    row.label = labelFromJson(own(object, label), task, path, line, label);
+  };
 }
 
 /**
@@ -72,6 +93,7 @@ export class JsonlSource implements DataSource {
   readonly defaultLabel?: string;
   /** The JSON Lines file, as used in messages. */
   readonly path: string;
+  readonly byteRanges: SpanAccess;
 
   /**
    * @param path - The file (resolved against the process's working directory).
@@ -81,6 +103,12 @@ export class JsonlSource implements DataSource {
     this.path = path;
     this.description = options.description ?? `jsonl:${path}`;
     if (options.defaultLabel !== undefined) this.defaultLabel = options.defaultLabel;
+    this.byteRanges = {
+      reference: `jsonl:${path}`,
+      shared: options.shared === true,
+      spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
+      readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
+    };
   }
 
   /**
@@ -129,20 +157,28 @@ export class JsonlSource implements DataSource {
    */
   async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
     const filled = resolveBatchOptions(options);
+    yield* recordsToBatches(records(this.path), recordDecoder(schema, this.path), schema, filled, this.path);
+  }
+
+  /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
+  async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
+    const filled = resolveBatchOptions(options);
     const path = this.path;
-    const { numeric, categorical, label, task } = schema;
-    const decode = (record: TextLine, row: RowScratch): void => {
-      const object = parseObject(record, path);
-      const { line } = record;
-      for (let i = 0; i < numeric.length; i++) {
-        row.numeric[i] = numericFromJson(own(object, numeric[i]!), path, line, numeric[i]!);
-      }
-      for (let i = 0; i < categorical.length; i++) {
-        const name = categorical[i]!;
-        row.categorical[i] = categoryFromJson(own(object, name), path, line, name);
-      }
-      row.label = labelFromJson(own(object, label), task, path, line, label);
-    };
-    yield* recordsToBatches(records(path), decode, schema, filled, path);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      throw toReadError(err, path);
+    }
+    yield* recordsToSpans(records(path), recordDecoder(schema, path), schema, filled, path, size);
+  }
+
+  /** Reads one batch by its byte range, as a worker does. */
+  async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
+    const filled = resolveBatchOptions(options);
+    const path = this.path;
+    await assertDataFileSize(path, span.size);
+    const batches = recordsToBatches(records(path, span), recordDecoder(schema, path), schema, filled, path, { id: span.id, row: span.row });
+    return spanBatch(batches, span, path);
   }
 }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
 import { CsvSource } from './csv-source.js';
 import { JsonlSource } from './jsonl-source.js';
@@ -64,13 +64,15 @@ export function openSource(spec: string, options: OpenSourceOptions = {}): DataS
   const lower = spec.toLowerCase();
   if (spec.startsWith(kSyntheticPrefix)) return new SyntheticSource(spec);
   if (spec.startsWith(kSamplePrefix) || sampleNames.includes(spec)) return new SampleSource(spec);
-  if (spec.startsWith('csv:')) return new CsvSource(pathOf(spec, 4, cwd), { description: spec });
+  // A file named by absolute path is taken to be where every machine sees it (shared storage):
+  // a distributed run then hands out byte ranges instead of rows.
+  if (spec.startsWith('csv:')) return new CsvSource(pathOf(spec, 4, cwd), { description: spec, shared: isAbsolute(spec.slice(4)) });
   if (spec.startsWith('jsonl:')) {
-    return new JsonlSource(pathOf(spec, 6, cwd), { description: spec });
+    return new JsonlSource(pathOf(spec, 6, cwd), { description: spec, shared: isAbsolute(spec.slice(6)) });
   }
-  if (lower.endsWith('.csv')) return new CsvSource(resolve(cwd, spec), { description: spec });
+  if (lower.endsWith('.csv')) return new CsvSource(resolve(cwd, spec), { description: spec, shared: isAbsolute(spec) });
   if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) {
-    return new JsonlSource(resolve(cwd, spec), { description: spec });
+    return new JsonlSource(resolve(cwd, spec), { description: spec, shared: isAbsolute(spec) });
   }
   throw new InvalidOptionError(
     `data source '${spec}' is not recognised; expected one of: ${kAcceptedForms}`,

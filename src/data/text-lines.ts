@@ -1,6 +1,10 @@
 /**
- * Streams the lines of a UTF-8 text file with their 1-based line numbers, holding no more than
- * one stream chunk plus the current line in memory.
+ * Streams the lines of a UTF-8 text file with their 1-based line numbers and byte offsets,
+ * holding no more than one stream chunk plus the current line in memory.
+ *
+ * Lines are cut on the bytes of the file, not on decoded text: a `\n` byte never occurs inside
+ * a UTF-8 multi-byte sequence, so cutting first and decoding each line is safe, and it gives each
+ * line's byte offset for free — what a batch reference (a byte range) is made of.
  *
  * @module
  */
@@ -12,38 +16,59 @@ export interface TextLine {
   readonly text: string;
   /** 1-based line number. */
   readonly line: number;
+  /** Byte offset of the line's first byte in the file. */
+  readonly offset: number;
 }
+
+/** Part of a file to read: from a line start up to (not including) `end`. */
+export interface TextRange {
+  /** Byte offset of a line's first byte. */
+  readonly start: number;
+  /** Byte offset just past the range. */
+  readonly end: number;
+  /** Line number of the line at `start`. */
+  readonly line: number;
+}
+
+const kLf = 10;
+const kCr = 13;
 
 /**
  * Reads a text file line by line. LF and CRLF line ends are accepted; a byte-order mark is
  * dropped. Stopping the iteration closes the file.
  *
  * @param path - The file.
+ * @param range - Read only this part (a worker reading one batch); default the whole file.
  * @throws DataNotFoundError when the file is missing or unreadable.
  */
-export async function* readTextLines(path: string): AsyncGenerator<TextLine> {
+export async function* readTextLines(path: string, range?: TextRange): AsyncGenerator<TextLine> {
   await assertDataFile(path);
-  // With an encoding set, the stream decodes UTF-8 sequences split across chunks correctly.
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  let line = 0;
-  let rest = '';
-  const lineOf = (text: string): TextLine => {
+  if (range !== undefined && range.end <= range.start) return;
+  const stream = createReadStream(path, range === undefined ? {} : { start: range.start, end: range.end - 1 });
+  let line = (range?.line ?? 1) - 1;
+  // Bytes of the line that began in an earlier chunk, and that line's offset.
+  let rest: Buffer | undefined;
+  let offset = range?.start ?? 0;
+  const lineOf = (bytes: Buffer, at: number): TextLine => {
     line++;
-    const end = text.charCodeAt(text.length - 1) === 13 ? text.length - 1 : text.length;
-    const start = line === 1 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
-    return { text: start === 0 && end === text.length ? text : text.slice(start, end), line };
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === kCr) end--;
+    // A byte-order mark only at the very start of the file.
+    const start = at === 0 && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    return { text: bytes.toString('utf8', start, end), line, offset: at };
   };
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      const text = rest.length === 0 ? chunk : rest + chunk;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const bytes = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
       let start = 0;
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-        yield lineOf(text.slice(start, nl));
+      for (let nl = bytes.indexOf(kLf); nl !== -1; nl = bytes.indexOf(kLf, start)) {
+        yield lineOf(bytes.subarray(start, nl), offset);
+        offset += nl + 1 - start;
         start = nl + 1;
       }
-      rest = text.slice(start);
+      rest = start === bytes.length ? undefined : bytes.subarray(start);
     }
-    if (rest.length > 0) yield lineOf(rest);
+    if (rest !== undefined && rest.length > 0) yield lineOf(rest, offset);
   } catch (err) {
     throw toReadError(err, path);
   } finally {

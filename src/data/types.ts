@@ -91,10 +91,51 @@ export interface InferOptions {
  * batch itself, so a driver hands out references instead of rows.
  */
 export interface BatchRef {
-  /** The source's description, which `openSource` reopens. */
+  /** The source's description, which `openSource` reopens (for files: the absolute path). */
   readonly source: string;
   readonly id: number;
   readonly options: BatchOptions;
+  /** Where the batch lies in its file, for sources read by byte range (CSV, JSON Lines). */
+  readonly span?: BatchSpan;
+}
+
+/**
+ * One batch of a file as a byte range: what a worker that sees the same file needs to read and
+ * parse that batch alone, bitwise the batch a full read yields.
+ *
+ * The range runs from the batch's first record (for batch 0, the first data record) up to the
+ * next batch's first good record, so the bad rows skipped between two batches fall in the
+ * earlier one, as in a full read.
+ */
+export interface BatchSpan {
+  readonly id: number;
+  /** Byte offset of the range's first record. */
+  readonly start: number;
+  /** Byte offset just past the range (the next batch's first record, or the file's size). */
+  readonly end: number;
+  /** 1-based file line of the range's first record, for messages. */
+  readonly line: number;
+  /** Dataset row index of the range's first record (bad rows count), for the held-out split. */
+  readonly row: number;
+  /** Good rows the batch holds: a worker that parses another count has another file. */
+  readonly rows: number;
+  /** The file's size in bytes when the driver read it. */
+  readonly size: number;
+}
+
+/** Reading a file's batches by byte range (CSV, JSON Lines). */
+export interface SpanAccess {
+  /** What a worker passes to `openSource` to reopen the file: its kind and absolute path. */
+  readonly reference: string;
+  /** True when the user named the file by absolute path, so it is likely on shared storage. */
+  readonly shared: boolean;
+  /**
+   * One pass over the file that finds the batches' byte ranges, parsing every record as
+   * `batches()` does (same errors, same bad-row policy) but building no batch.
+   */
+  spans(schema: Schema, options: BatchOptions): AsyncIterable<BatchSpan>;
+  /** Reads and parses one range: the same batch `batches()` yields with that id. */
+  readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch>;
 }
 
 /** Reading any batch by id without reading the ones before it (synthetic data, for one). */
@@ -109,6 +150,8 @@ export interface RandomAccess {
 export interface DataSource {
   /** Present when batches can be built by id anywhere; the pipeline then sends references. */
   readonly randomAccess?: RandomAccess;
+  /** Present for files whose batches can be read by byte range (CSV, JSON Lines). */
+  readonly byteRanges?: SpanAccess;
   /** What the user named, e.g. `csv:/data/sales.csv`, `synthetic:rows=1000,...`, `sample:digits`. */
   readonly description: string;
   /** The label column's default, if the source has one (synthetic and sample sources do). */
