@@ -264,10 +264,16 @@ export class LoadEngine {
           this.#send(scheduled);
         }
         const waitMs = this.#startMs + next * intervalMs - performance.now();
-        // Node's timers have millisecond granularity: a wait shorter than that is a setImmediate,
-        // so that sends leave on time instead of in 1 ms bursts that would add to every latency.
-        if (waitMs >= 1) setTimeout(tick, Math.floor(waitMs));
-        else setImmediate(tick);
+        if (budget < 0) {
+          // Sends left over from a full tick go out after the answers waiting to be read.
+          setImmediate(tick);
+          return;
+        }
+        // Node's timers have millisecond granularity (as wrk2's event loop has), so above 1000/s
+        // requests leave in small bursts once a millisecond, each charged from its own scheduled
+        // time. Spinning on setImmediate instead would burn a core that the server under test may
+        // need on the same machine.
+        setTimeout(tick, Math.max(1, Math.floor(waitMs)));
       };
       tick();
     });

@@ -13,6 +13,7 @@ Commands
   worker    run batches for 'train --executor bullmq' drivers, taken from Redis
   serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
   deploy    write an nginx or HAProxy configuration for many replicas, or Kubernetes manifests
+  load      send HTTP load to a URL (open loop at a fixed rate, or closed loop) and report latency
   demo      the quick start: train on the shipped digits sample with the threads executor
   version   print the version
 
@@ -27,6 +28,7 @@ const commands: Record<string, Command> = {
   train: async (argv) => (await import('./train.js')).trainCommand(argv),
   serve: async (argv) => (await import('./serve.js')).serveCommand(argv),
   deploy: async (argv) => (await import('./deploy.js')).deployCommand(argv),
+  load: async (argv) => (await import('./load.js')).loadCommand(argv),
   worker: async (argv) => (await import('./worker.js')).workerCommand(argv),
   demo: async (argv) => (await import('./demo.js')).demoCommand(argv),
   version: async () => {
