@@ -8,8 +8,9 @@
  *
  * @module
  */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, Server as NetServer } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
 import { registerServeDashboard } from '../dashboard/serve-dashboard.js';
@@ -70,15 +71,30 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   let draining = false;
   const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(hooks.metricsText ? { metricsText: hooks.metricsText } : {}) };
 
+  // Set when Fastify starts closing: from then on every request is refused with the protocol's body.
+  let refusing = false;
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : {}),
     bodyLimit: options.bodyLimit,
     // Per-request log lines cost more than a small inference; errors are still logged with their request id.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has its own body shape; `refuseWhileClosing` answers instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    keepAliveTimeout: 65_000, // longer than common load balancers' idle timeouts (nginx 60 s)
+    // The one check in front of Fastify's handler costs a boolean per request; a hook costs more.
+    serverFactory: (handler) => {
+      const server = createHttpServer((request, response) => (refusing ? refuseWhileClosing(request, response) : handler(request, response)));
+      server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts (nginx 60 s)
+      server.requestTimeout = 0; // Fastify's default: the grace period bounds a drain, not a timer per request
+      return server;
+    },
+    // A malformed URL, or a malformed HTTP request, gets the protocol's error body too.
+    frameworkErrors: (err, _request, frameworkReply) => {
+      const reply = frameworkReply as unknown as FastifyReply;
+      void reply.code(typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400).send({ error: err.message });
+    },
+    clientErrorHandler: answerClientError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -160,6 +176,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
         });
         // Fastify stops accepting, answers 503 on kept-alive connections and waits for in-flight
         // requests; the repository drains its queues. Past the grace period, queued work is cut.
+        refusing = true;
         const closed = Promise.all([app.close(), repository.close({ drain: true })]);
         await Promise.race([closed, grace]);
         await repository.close({ drain: false });
@@ -175,6 +192,40 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       return closing;
     },
   };
+}
+
+/** A request that reaches a server already closing: 503 in the protocol's shape, and the connection closes. */
+function refuseWhileClosing(request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({ error: new ShuttingDownError('the server is shutting down; retry on another replica').message });
+  const id = request.headers['x-request-id'];
+  response.writeHead(503, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'retry-after': '1',
+    connection: 'close',
+    ...(typeof id === 'string' ? { 'x-request-id': id } : {}),
+  });
+  response.end(body);
+}
+
+/**
+ * A request Node's HTTP parser refused (bad syntax, headers too large, a request timeout): the
+ * answer Fastify gives, written on the socket, with the protocol's `{"error": "..."}` body.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // A reset connection has no one to answer (see Node's 'clientError' event).
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, error] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'the request was not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /** An error's HTTP status and a message that says what was wrong. */

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { ShuttingDownError } from '../../../src/errors.js';
 import { Prng } from '../../../src/model/prng.js';
 import type { ServedModel } from '../../../src/serve/served-model.js';
@@ -84,6 +85,64 @@ describe('mlscale serve: shutdown', () => {
       await assert.rejects(fetch(`${url}/v2/health/ready`), (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED');
     } finally {
       agent.destroy();
+      await server.close();
+    }
+  });
+
+  test('a request whose headers finish arriving during the drain gets 503 with the protocol\'s error body', async () => {
+    const { server, url } = await startServer({ modelRepository: repo, gracePeriodMs: 20_000, modelOverrides: { instances: 1, maxBatchSize: 0 } });
+    const agent = new Agent({ keepAlive: true });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      // A request under way on this connection when the drain begins: the connection is not idle,
+      // so closing the server does not cut it, and its request reaches the server after the close.
+      socket.write('GET /v2/models/slow HTTP/1.1\r\nHost: x\r\nX-Request-Id: late-1\r\n');
+      // A slow request in flight keeps the server draining while the late request completes.
+      const inFlight = await sendInFlight(url, agent, 1);
+      const closed = server.close();
+      socket.write('\r\n');
+      await within(ended, 10_000, 'the connection to close');
+      assert.equal((await Promise.all(inFlight))[0]!.status, 200);
+      await within(closed, 10_000, 'close()');
+      assert.match(received, /^HTTP\/1\.1 503 /);
+      assert.match(received, /\r\nconnection: close\r\n/i);
+      assert.match(received, /\r\nretry-after: 1\r\n/i);
+      assert.match(received, /\r\nx-request-id: late-1\r\n/i);
+      const json = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4));
+      assert.deepEqual(Object.keys(json), ['error']);
+      assert.match(json.error, /shutting down/);
+    } finally {
+      socket.destroy();
+      agent.destroy();
+      await server.close();
+    }
+  });
+
+  test('a malformed HTTP request gets 400 with the protocol\'s error body', async () => {
+    const { server, url } = await startServer({ modelRepository: repo, modelOverrides: { instances: 1 } });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write('GET /v2 HTTP/1.1\r\nHost x\r\n\r\n');
+      await within(ended, 10_000, 'the connection to close');
+      assert.match(received, /^HTTP\/1\.1 400 /);
+      const json = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4));
+      assert.deepEqual(Object.keys(json), ['error']);
+      assert.match(json.error, /malformed HTTP request/);
+      const badUrl = await get(url, '/v2/models/%E0%A4%A');
+      assert.equal(badUrl.status, 400, badUrl.text);
+      assert.deepEqual(Object.keys(badUrl.json), ['error']);
+    } finally {
+      socket.destroy();
       await server.close();
     }
   });
