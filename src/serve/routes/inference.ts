@@ -115,7 +115,9 @@ function notReadyReason(context: ServerContext): string | undefined {
   if (context.draining()) return 'the server is shutting down';
   const entries = context.repository.index();
   if (entries.length === 0) return 'no model is loaded';
-  const down = entries.filter((e) => e.state !== 'READY');
+  // A failed load of a newer version beside one that still serves is in the index, but the model answers.
+  const serving = new Set(entries.filter((e) => e.state === 'READY').map((e) => e.name));
+  const down = entries.filter((e) => e.state !== 'READY' && !(e.state === 'UNAVAILABLE' && serving.has(e.name)));
   if (down.length === 0) return undefined;
   return down.map((e) => `model "${e.name}" version ${e.version} is ${e.state}${e.reason ? `: ${e.reason}` : ''}`).join('; ');
 }
