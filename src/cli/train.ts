@@ -36,11 +36,15 @@ Execution
   --workers N            worker threads for 'threads'; for 'bullmq', the worker slots to keep
                          busy (batches in flight per window)  [CPU count: ${availableParallelism()}]
   --redis URL            bullmq: the queue's Redis, redis://host:6379 or rediss:// (TLS)
+  --redis-ca FILE        bullmq: PEM file of the CA that signed a rediss:// Redis's certificate
   --prefix NAME          bullmq: Redis key prefix, the same as the workers'  [mlscale]
   --resume RUN           bullmq: continue an interrupted run (its id is printed at the start)
                          from its last completed round; give the same flags as the first time
   --attempts N           bullmq: attempts per batch before the run fails  [3]
   --keep-failed-hours H  bullmq: how long failed jobs stay in Redis for inspection  [168]
+  --ship-rows            bullmq: send CSV/JSONL batches as rows; by default a file named by
+                         absolute path is taken to be readable at that path by every worker,
+                         which then reads its batches' byte ranges itself
   --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
   --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
   --stages FILE          a module with your own preprocess/evaluate/aggregate stages
@@ -91,6 +95,8 @@ const flags: FlagSpec = {
   resume: { type: 'string' },
   attempts: { type: 'string' },
   'keep-failed-hours': { type: 'string' },
+  'ship-rows': { type: 'boolean' },
+  'redis-ca': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -126,6 +132,8 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     resume: textFlag(v.resume),
     attempts: numberFlag(v.attempts),
     keepFailedHours: numberFlag(v['keep-failed-hours']),
+    shipRows: v['ship-rows'] === true ? true : undefined,
+    redisCa: textFlag(v['redis-ca']),
   };
   return { options, json: v.json === true, help: v.help === true };
 }

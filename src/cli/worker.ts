@@ -17,6 +17,7 @@ every worker machine. Each batch runs on a worker thread, so a long stage never 
 process from renewing its job locks. Data named by path must be readable here at the same path.
 
   --redis URL                 redis://[user:password@]host[:port][/db], or rediss:// for TLS
+  --redis-ca FILE             PEM file of the CA that signed a rediss:// Redis's certificate
   --concurrency N             batches run at once, one worker thread each  [1]
   --prefix NAME               Redis key prefix; drivers must use the same  [${kDefaultPrefix}]
   --lock-duration-ms MS       a job's lock lasts this long unless renewed; a killed worker's batch
@@ -30,6 +31,7 @@ SIGTERM or SIGINT: stop taking batches, finish the ones running, exit 0; a secon
 
 const flags: FlagSpec = {
   redis: { type: 'string' },
+  'redis-ca': { type: 'string' },
   concurrency: { type: 'string' },
   prefix: { type: 'string' },
   'lock-duration-ms': { type: 'string' },
@@ -56,6 +58,7 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream =
   const log = (line: string) => process.stderr.write(`mlscale worker: ${line}\n`);
   const worker = await DistributedWorker.start({
     redis,
+    redisCa: textFlag(v['redis-ca']),
     prefix: textFlag(v.prefix),
     concurrency: int('concurrency'),
     lockDurationMs: int('lock-duration-ms'),

@@ -12,13 +12,20 @@ export type BatchInput = { readonly batch: RawBatch; readonly ref?: undefined } 
 
 /**
  * One pass over a source as task inputs. Random-access sources give references, so the batches
- * are built by the workers, in parallel, and the driver's thread only hands out ids; others are
- * read here and their buffers moved to the workers.
+ * are built by the workers, in parallel, and the driver's thread only hands out ids. With
+ * `byteRanges` (a distributed run on a file every worker sees), a file source gives references
+ * too: the driver parses the file only to find each batch's byte range, and each worker reads and
+ * parses its own range. Others are read here and their buffers moved to the workers.
  */
-export async function* batchInputs(source: DataSource, schema: Schema, options: BatchOptions): AsyncGenerator<BatchInput> {
+export async function* batchInputs(source: DataSource, schema: Schema, options: BatchOptions, byteRanges = false): AsyncGenerator<BatchInput> {
   if (source.randomAccess) {
     const count = source.randomAccess.batchCount(options);
     for (let id = 0; id < count; id++) yield { ref: { source: source.description, id, options } };
+    return;
+  }
+  const ranges = source.byteRanges;
+  if (byteRanges && ranges) {
+    for await (const span of ranges.spans(schema, options)) yield { ref: { source: ranges.reference, id: span.id, options, span } };
     return;
   }
   for await (const batch of source.batches(schema, options)) yield { batch };

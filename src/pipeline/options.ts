@@ -57,6 +57,13 @@ export interface TrainingOptions {
   readonly attempts?: number;
   /** `bullmq`: hours a failed job stays in Redis for inspection (default 168, a week). */
   readonly keepFailedHours?: number;
+  /**
+   * `bullmq`: send CSV/JSONL batches as rows even when the file is named by absolute path (by
+   * default such a file is taken to be on storage every worker reads, and batches go as byte ranges).
+   */
+  readonly shipRows?: boolean;
+  /** `bullmq`: a PEM file of the CA that signed a `rediss://` Redis's certificate. */
+  readonly redisCa?: string;
 }
 
 /** Defaults; the model and optimiser settings reach >0.9 accuracy on the digits sample. */
@@ -80,7 +87,7 @@ export const kDefaultTrainingOptions = {
   holdout: 0.2,
   maxCategories: 100,
   onBadRow: 'error',
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours'>;
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours' | 'shipRows' | 'redisCa'>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
@@ -97,6 +104,8 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   if (o.keepFailedHours !== undefined && !(typeof o.keepFailedHours === 'number' && o.keepFailedHours > 0 && o.keepFailedHours <= 24 * 365)) {
     fail('--keep-failed-hours', 'a number of hours above 0, at most a year', o.keepFailedHours);
   }
+  if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean') fail('--ship-rows', 'true or false', o.shipRows);
+  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) fail('--redis-ca', 'a PEM file, with --executor bullmq', o.redisCa);
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
   positiveInt('--batch-size', o.batchSize, 1 << 24);
   positiveInt('--sync-every', o.syncEvery, 1 << 16);

@@ -141,6 +141,9 @@ export async function runTraining(
     stages.evaluate += t.evaluate;
   };
   const window = Math.max(2, executor.concurrency * 2);
+  // Byte ranges instead of rows: only worth it across processes, and only for a file the workers see.
+  const byteRanges = executor.remote === true && options.shipRows !== true && source.byteRanges?.shared === true;
+  const inputs = () => batchInputs(source, schema, batchOptions, byteRanges);
   const fingerprint = runFingerprint(source, options);
   // Only a run asked to resume reads a checkpoint: an executor may serve several runs in turn.
   const resumed = (options.resume !== undefined ? await executor.checkpoints?.load() : undefined) as TrainingCheckpoint | undefined;
@@ -154,7 +157,7 @@ export async function runTraining(
   let t = performance.now();
   let stats: BatchStats | undefined = resumed?.stats;
   let rowsSeen = 0;
-  if (!resumed) for await (const batches of windows(batchInputs(source, schema, batchOptions), window)) {
+  if (!resumed) for await (const batches of windows(inputs(), window)) {
     const out = await executor.map<StatsInput, StatsOutput>(
       task('statsTask'),
       batches.map((item) => batchCall({ context, ...item })),
@@ -204,7 +207,7 @@ export async function runTraining(
     let rows = continuing ? resumed.rows : 0;
     const skip = continuing ? resumed.windows : 0;
     let windowIndex = 0;
-    for await (const batches of windows(batchInputs(source, schema, batchOptions), options.syncEvery)) {
+    for await (const batches of windows(inputs(), options.syncEvery)) {
       if (windowIndex++ < skip) continue;
       const out = await executor.map<TrainInput, TrainOutput>(
         task('trainTask'),
@@ -274,7 +277,7 @@ export async function runTraining(
   let evalStats = emptyEvalStats(schema.task, spec.outputs);
   const customParts: unknown[] = [];
   let evaluated = 0;
-  for await (const batches of windows(batchInputs(source, schema, batchOptions), window)) {
+  for await (const batches of windows(inputs(), window)) {
     const out = await executor.map<EvaluateInput, EvaluateOutput>(
       task('evaluateTask'),
       batches.map((item) => batchCall({ context, ...item, preprocessing, spec, params })),

@@ -7,7 +7,7 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { StagesModuleError } from '../errors.js';
+import { DataNotFoundError, StagesModuleError } from '../errors.js';
 import type { DataSource, RawBatch, Schema } from '../data/types.js';
 import { openSource } from '../data/open-source.js';
 import type { BatchInput } from './batch-stream.js';
@@ -170,6 +170,19 @@ async function resolveBatch(input: BatchInput, context: TaskContext): Promise<Ra
   if (!source) {
     source = openSource(ref.source);
     sources.set(ref.source, source);
+  }
+  if (ref.span) {
+    if (!source.byteRanges) throw new TypeError(`${ref.source} cannot read batches by byte range`);
+    try {
+      return await source.byteRanges.readSpan(context.schema, ref.span, ref.options);
+    } catch (err) {
+      if (!(err instanceof DataNotFoundError)) throw err;
+      throw new DataNotFoundError(
+        `${err.message}: batches of a file named by absolute path are read by each worker from that path; ` +
+          'put the file there on every worker machine, or run mlscale train with --ship-rows to send the rows',
+        { cause: err },
+      );
+    }
   }
   if (!source.randomAccess) throw new TypeError(`${ref.source} cannot build batches by reference`);
   return source.randomAccess.readBatch(context.schema, ref.id, ref.options);

@@ -46,6 +46,7 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   const executor = hooks.executor ?? createExecutor(filled.executor, {
         workers: filled.workers,
         redis: filled.redis,
+        redisCa: filled.redisCa,
         prefix: filled.prefix,
         run: filled.resume,
         attempts: filled.attempts,

@@ -10,12 +10,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { RedisUnavailableError, StagesModuleError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
+import { DataNotFoundError, RedisUnavailableError, StagesModuleError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
 import { fromErrorPayload } from '../../src/pipeline/executors/task-envelope.js';
 import { version } from '../../src/version.js';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
 import { decodePayload, kTaskQueue, parseFailure } from '../../src/pipeline/executors/bullmq-protocol.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
+import { openSource } from '../../src/data/open-source.js';
+import { batchCall, batchInputs } from '../../src/pipeline/batch-stream.js';
+import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/executor.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -34,7 +37,7 @@ const fixtures = siblingModuleUrl(import.meta.url, '../fixtures/tasks');
 const synthetic: Partial<TrainingOptions> = { data: 'synthetic:rows=3000,features=8,classes=3,seed=7', batchSize: 400, syncEvery: 3, epochs: 2, hidden: [8] };
 
 /** Trains and returns what must be identical across executors. */
-async function train(name: string, options: Partial<TrainingOptions>, executor?: BullmqExecutor) {
+async function train(name: string, options: Partial<TrainingOptions>, executor?: Executor) {
   const out = join(dir, name);
   if (executor) options = { ...options, executor: 'bullmq', redis: redis.url };
   const trained = await trainModel({ ...options, out }, executor ? { executor } : {});
@@ -113,6 +116,54 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     const p = prefix('digits');
     await start(p, 2);
     assertSame(await train('digits-bullmq', { ...digits, executor: 'bullmq', redis: url, prefix: p, workers: 2 }), await train('digits-inline', { ...digits, executor: 'inline' }));
+  });
+
+  test('should send CSV and JSON Lines batches named by absolute path as byte ranges, and train the same model as inline', { timeout: 90_000 }, async () => {
+    const { csv, jsonl } = await tabularFiles();
+    const p = prefix('ranges');
+    await start(p, 2);
+    for (const data of [csv, jsonl]) {
+      const options: Partial<TrainingOptions> = { data, label: 'y', batchSize: 150, syncEvery: 3, epochs: 2, hidden: [8] };
+      const reference = await train(`ranges-inline-${data.slice(-5)}`, { ...options, executor: 'inline' });
+      for (const shipRows of [false, true]) {
+        const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, pollMs: 200 });
+        const seen = { ranges: 0, rows: 0 };
+        try {
+          assertSame(await train(`ranges-${shipRows}-${data.slice(-5)}`, { ...options, shipRows }, watchInputs(executor, seen)), reference);
+        } finally {
+          await executor.close();
+        }
+        if (shipRows) assert.deepEqual({ ranges: seen.ranges, rows: seen.rows > 0 }, { ranges: 0, rows: true }, `${data}: --ship-rows sent ranges`);
+        else assert.deepEqual({ ranges: seen.ranges > 0, rows: seen.rows }, { ranges: true, rows: 0 }, `${data}: sent rows, not byte ranges`);
+      }
+    }
+  });
+
+  test('should fail within seconds, naming the worker and the batch, when a worker cannot read the data path', { timeout: 60_000 }, async () => {
+    const { csv } = await tabularFiles();
+    const p = prefix('nodata');
+    await start(p, 1);
+    // Real ranges of a real file, handed out under a path this worker does not have.
+    const source = openSource(csv);
+    const schema = await source.inferSchema({ label: 'y' });
+    const calls = [];
+    for await (const input of batchInputs(source, schema, { batchRows: 150, onBadRow: 'error' }, true)) {
+      const ref = { ...input.ref!, source: `csv:${join(dir, 'not-on-this-worker.csv')}` };
+      calls.push(batchCall({ ref, context: { schema, split: { seed: 1, fraction: 0.2 } } }));
+      if (calls.length === 4) break;
+    }
+    const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, attempts: 3, backoffMs: 1000, pollMs: 200 });
+    const t0 = Date.now();
+    try {
+      await assert.rejects(executor.map({ module: siblingModuleUrl(import.meta.url, '../../src/pipeline/tasks'), name: 'statsTask' }, calls), (err: unknown) => {
+        assert.ok(err instanceof DataNotFoundError, String(err));
+        assert.match(err.message, /data file not found: .*not-on-this-worker\.csv: .*--ship-rows.* \(worker [^)]+:\d+\) \(batch \d, after 1 attempt\)/);
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms: retried?`);
+    } finally {
+      await executor.close();
+    }
   });
 
   test('should rerun the batch of a SIGKILLed worker elsewhere and still train the identical model', { timeout: 60_000 }, async () => {
@@ -326,6 +377,48 @@ describe('distributed pipeline when Redis goes away for good', { skip: redis.ski
     }
   });
 });
+
+/** A CSV file (quoted commas and line breaks, CRLF) and a JSON Lines file of the same rows, by absolute path. */
+let tabular: Promise<{ csv: string; jsonl: string }> | undefined;
+function tabularFiles(): Promise<{ csv: string; jsonl: string }> {
+  tabular ??= (async () => {
+    const csvPath = join(dir, 'tabular.csv');
+    const jsonlPath = join(dir, 'tabular.jsonl');
+    let csv = 'a,b,note,city,y\r\n';
+    let jsonl = '';
+    for (let i = 0; i < 1200; i++) {
+      const a = ((i * 37) % 101) / 10;
+      const b = ((i * 53) % 97) / 7 - 5;
+      const city = ['Oslo', 'Rome', 'Lima', 'Åre'][i % 4]!;
+      const y = a + b > 8 ? 'high' : a > 5 ? 'mid' : 'low';
+      const note = i % 5 === 0 ? '"two\r\nlines, and ""quotes"" in it"' : 'x';
+      csv += `${a},${b},${note},${city},${y}\r\n`;
+      jsonl += `${JSON.stringify({ a, b, city, y })}\n`;
+    }
+    await writeFile(csvPath, csv);
+    await writeFile(jsonlPath, jsonl);
+    return { csv: csvPath, jsonl: jsonlPath };
+  })();
+  return tabular;
+}
+
+/** The executor, counting the batches it is handed as byte ranges and as rows. */
+function watchInputs(executor: BullmqExecutor, seen: { ranges: number; rows: number }): Executor {
+  return {
+    kind: executor.kind,
+    remote: executor.remote,
+    concurrency: executor.concurrency,
+    close: () => executor.close(),
+    map: <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]) => {
+      for (const { input } of calls) {
+        const i = input as { ref?: { span?: unknown }; batch?: unknown };
+        if (i.ref?.span !== undefined) seen.ranges++;
+        if (i.batch !== undefined) seen.rows++;
+      }
+      return executor.map<I, O>(task, calls);
+    },
+  };
+}
 
 function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;

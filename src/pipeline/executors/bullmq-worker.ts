@@ -35,6 +35,8 @@ import type { ThreadRequest } from './thread-worker.js';
 export interface DistributedWorkerOptions {
   /** `redis://` or `rediss://` URL. */
   readonly redis: string;
+  /** A PEM file of the CA that signed a `rediss://` Redis's certificate (`--redis-ca`). */
+  readonly redisCa?: string;
   /** Key prefix shared with the driver. Default `mlscale`. */
   readonly prefix?: string;
   /** Jobs run at once, each on its own worker thread. Default 1. */
@@ -79,7 +81,7 @@ export class DistributedWorker {
 
   /** Connects (failing within the connect timeout if Redis does not answer) and starts taking jobs. */
   static async start(options: DistributedWorkerOptions): Promise<DistributedWorker> {
-    const target = parseRedisUrl(options.redis);
+    const target = parseRedisUrl(options.redis, '--redis', { ca: options.redisCa });
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
       throw new InvalidOptionError(`--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`);

@@ -54,6 +54,8 @@ import { moduleUrl } from './task-loader.js';
 export interface BullmqExecutorOptions {
   /** `redis://` or `rediss://` URL of the queue's Redis. */
   readonly redis: string;
+  /** A PEM file of the CA that signed a `rediss://` Redis's certificate (`--redis-ca`). */
+  readonly redisCa?: string;
   /** Key prefix shared with the workers (`mlscale worker --prefix`). Default `mlscale`. */
   readonly prefix?: string;
   /** Run id, the namespace of this run's jobs and payloads. Default: a fresh random id. */
@@ -103,6 +105,7 @@ interface RoundWait {
 /** Runs tasks as BullMQ jobs on `mlscale worker` processes. */
 export class BullmqExecutor implements Executor {
   readonly kind = 'bullmq';
+  readonly remote = true;
   readonly concurrency: number;
   /** This run's id: jobs are `<run>.<driver start>.<round>.<batch>`. */
   readonly run: string;
@@ -171,7 +174,7 @@ export class BullmqExecutor implements Executor {
     if (typeof options.redis !== 'string' || options.redis === '') {
       throw new InvalidOptionError('--redis is required with --executor bullmq: the URL of the queue\'s Redis, e.g. redis://127.0.0.1:6379');
     }
-    this.#target = parseRedisUrl(options.redis);
+    this.#target = parseRedisUrl(options.redis, '--redis', { ca: options.redisCa });
     this.#prefix = options.prefix ?? kDefaultPrefix;
     if (this.#prefix === '' || /[\s{}]/.test(this.#prefix)) throw new InvalidOptionError(`--prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(this.#prefix)}`);
     this.run = options.run ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

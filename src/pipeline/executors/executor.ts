@@ -50,6 +50,17 @@ export interface Executor {
   readonly checkpoints?: CheckpointStore;
   /** The run's id, when the executor namespaces runs (`bullmq`). */
   readonly run?: string;
+  /**
+   * True when tasks run in other processes, maybe on other machines (`bullmq`): a batch then
+   * costs a trip through the network and the queue, so file batches go as byte ranges that the
+   * workers read themselves (when the file is on storage they share), not as rows.
+   */
+  readonly remote?: boolean;
+  /**
+   * Worker processes that ran at least one task so far, when the executor can tell (`bullmq`);
+   * `concurrency` is only what it planned for.
+   */
+  readonly workersUsed?: number;
 }
 
 /** Where a run's latest state is kept. */

@@ -29,6 +29,8 @@ export interface CreateExecutorOptions {
   readonly attempts?: number;
   /** `bullmq`: seconds a failed job is kept. */
   readonly keepFailedSeconds?: number;
+  /** `bullmq`: a CA file for a `rediss://` Redis. */
+  readonly redisCa?: string;
 }
 
 /** Builds the executor named by `kind`. */
@@ -45,6 +47,7 @@ export function createExecutor(kind: string, options: CreateExecutorOptions = {}
       if (options.redis === undefined) throw new InvalidOptionError('--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379');
       return new BullmqExecutor({
         redis: options.redis,
+        redisCa: options.redisCa,
         prefix: options.prefix,
         concurrency: options.workers,
         run: options.run,

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisOptions as BullmqRedisOptions } from 'bullmq';
 import { InvalidOptionError, RedisUnavailableError } from '../../errors.js';
@@ -18,8 +20,22 @@ export interface RedisTarget {
   readonly display: string;
 }
 
-/** Parses `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS). */
-export function parseRedisUrl(url: string, flag = '--redis'): RedisTarget {
+/** TLS settings beside a `rediss://` URL. */
+export interface RedisTlsOptions {
+  /**
+   * A PEM file with the CA certificate(s) that signed the server's certificate, for a Redis whose
+   * certificate is not signed by a CA Node trusts already (a private CA, a self-signed one).
+   */
+  readonly ca?: string;
+}
+
+/**
+ * Parses `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS).
+ *
+ * @param tls - `ca`: a CA file for `rediss://` (the `--redis-ca` flag).
+ * @throws InvalidOptionError for a bad URL, a CA without `rediss://`, or a CA file that cannot be read.
+ */
+export function parseRedisUrl(url: string, flag = '--redis', tls: RedisTlsOptions = {}): RedisTarget {
   let u: URL;
   try {
     u = new URL(url);
@@ -41,13 +57,32 @@ export function parseRedisUrl(url: string, flag = '--redis'): RedisTarget {
     db,
     username: u.username ? decodeURIComponent(u.username) : undefined,
     password: u.password ? decodeURIComponent(u.password) : undefined,
-    tls: u.protocol === 'rediss:' ? { servername: host } : undefined,
+    tls: u.protocol === 'rediss:' ? tlsOptions(host, tls, flag) : undefined,
   };
+  if (tls.ca !== undefined && u.protocol !== 'rediss:') {
+    throw new InvalidOptionError(`${flag}-ca is for TLS: give a rediss:// URL with it, got ${JSON.stringify(`${u.protocol}//${u.host}`)}`);
+  }
   const bullmq: BullmqRedisOptions = { host, port, db };
   if (options.username !== undefined) bullmq.username = options.username;
   if (options.password !== undefined) bullmq.password = options.password;
   if (options.tls !== undefined) bullmq.tls = options.tls;
   return { options, bullmq, display: `${u.protocol}//${u.host}/${db}` };
+}
+
+/** The TLS options of one host: SNI by name (never by IP address, which RFC 6066 forbids), and the CA. */
+function tlsOptions(host: string, tls: RedisTlsOptions, flag: string): NonNullable<RedisOptions['tls']> {
+  const options: { servername?: string; ca?: Buffer } = isIP(host) === 0 ? { servername: host } : {};
+  if (tls.ca !== undefined) {
+    try {
+      options.ca = readFileSync(tls.ca);
+    } catch (err) {
+      throw new InvalidOptionError(`${flag}-ca: cannot read the CA file ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    }
+    if (!options.ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new InvalidOptionError(`${flag}-ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
+    }
+  }
+  return options;
 }
 
 /** A client for the payload hashes: binary-safe, reconnecting forever (callers bound the wait). */
