@@ -33,6 +33,7 @@ import { InvalidOptionError, ModelLoadError } from '../errors.js';
 import { autoscale, initialAutoscalerState, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
 import type { ServeOptions } from './options.js';
 import { createServer, type ModelServer } from './server.js';
+import { FleetDashboard, PrimaryDashboardClient, type DashboardAnswer, type DashboardRequest } from '../dashboard/fleet.js';
 
 /** How the primary runs its replicas. */
 export interface ClusterOptions {
@@ -66,12 +67,14 @@ type ToReplica =
   | { mlscale: 'collect'; id: number }
   | { mlscale: 'sample'; id: number }
   | { mlscale: 'metrics'; id: number; text?: string; error?: string }
+  | DashboardAnswer
   | { mlscale: 'shutdown'; now?: boolean }
   | { mlscale: 'activate' };
 type ToPrimary =
   | { mlscale: 'collected'; id: number; metrics: MetricsJson }
   | { mlscale: 'sampled'; id: number; ongoing: number; queueDepth: number; cpuMs: number; elapsedMs: number }
   | { mlscale: 'metrics-request'; id: number }
+  | DashboardRequest
   | { mlscale: 'loaded' };
 
 interface Replica {
@@ -228,6 +231,11 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
       );
       return;
     }
+    if (message.mlscale === 'dashboard-request') {
+      if (fleetDashboard) send(replica, { mlscale: 'dashboard', id: message.id, snapshot: fleetDashboard.snapshot(message.since) });
+      else send(replica, { mlscale: 'dashboard', id: message.id, error: 'the dashboard is turned off' });
+      return;
+    }
     if (message.mlscale === 'loaded') {
       replica.loaded = true;
       logger.info({ replica: replica.slot, workerPid: replica.worker.process.pid }, 'spare replica loaded');
@@ -381,6 +389,7 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     const signals = await sampleSignals();
     if (!signals) return;
     const { state, decision } = autoscale(policy, autoState, signals);
+    fleetDashboard?.decisions.record(decision, { replicas: autoState.replicas, instancesPerReplica: autoState.instancesPerReplica });
     autoState = state;
     if (decision.action === 'hold') return;
     scaling.inc({ action: decision.action });
@@ -400,6 +409,7 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
 
   const finish = (): void => {
     if (autoscaleTimer) clearInterval(autoscaleTimer);
+    fleetDashboard?.stop();
     clearTimeout(spareTimer);
     clearTimeout(settle);
     watcher?.close();
@@ -449,6 +459,17 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
 
+  // The dashboard's fleet view: every listening replica's metrics merged, once a second.
+  const fleetDashboard = options.dashboard
+    ? new FleetDashboard(
+        async () => {
+          const serving = [...replicas.values()].filter((r) => r.listening && !r.retiring && r.worker.isConnected());
+          const answers = await Promise.all(serving.map((r) => request<Extract<ToPrimary, { mlscale: 'collected' }>>(r, (id) => ({ mlscale: 'collect', id }))));
+          return AggregatorRegistry.aggregate(answers.filter((a) => a !== undefined).map((a) => a.metrics)).getMetricsAsJSON();
+        },
+        () => [...replicas.values()].filter((r) => r.listening && !r.retiring).length,
+      ).start()
+    : undefined;
   refreshGauges();
   for (let i = 0; i < target; i++) fork();
   // The spares start once the replicas have listened, so they do not slow the first start.
@@ -497,9 +518,10 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   process.on('message', early);
   process.once('disconnect', earlyEnd);
   process.once('SIGTERM', earlyEnd);
+  const dashboardClient = new PrimaryDashboardClient((m) => process.send!(m satisfies ToPrimary));
   let server: ModelServer;
   try {
-    server = await createServer(options, logger.child({ replica: slot }), { metricsText, stopAcceptingOnDrain: true });
+    server = await createServer(options, logger.child({ replica: slot }), { metricsText, stopAcceptingOnDrain: true, dashboardActivity: (since) => dashboardClient.activity(since) });
   } catch (err) {
     // Without the IPC channel the process exits once the error is reported; the primary sees a death.
     letGo(1);
@@ -566,6 +588,9 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
         }
         case 'shutdown':
           drainAndExit(message.now === true);
+          break;
+        case 'dashboard':
+          dashboardClient.answer(message);
           break;
       }
     });
