@@ -47,6 +47,8 @@ const kMaxOutstanding = 200_000;
 const kMaxSendLagP99Ms = 10;
 /** Open loop: a sent rate below this share of the offered rate makes the run generator-bound. */
 const kMinSentShare = 0.95;
+/** Open loop: how long past the window's end late sends may still leave (ms). */
+const kOpenLoopGraceMs = 250;
 /** Closed loop: event-loop utilisation above this says the generator itself may be the bottleneck. */
 const kBusyEventLoop = 0.95;
 
@@ -146,7 +148,10 @@ export class LoadEngine {
     const progress = o.onProgress ? setInterval(() => this.#progress(), 1000) : null;
     const onAbort = () => this.#stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    const stopTimer = setTimeout(() => this.#stop(), o.warmupMs + o.durationMs);
+    // The open loop ends itself once the last scheduled request is sent; its timer only cuts off
+    // a schedule that fell this far behind, and the requests left unsent show in the sent rate.
+    const stopAfterMs = o.warmupMs + o.durationMs + (o.mode === 'open' ? kOpenLoopGraceMs : 0);
+    const stopTimer = setTimeout(() => this.#stop(), stopAfterMs);
     try {
       if (o.mode === 'open') await this.#openLoop();
       else await this.#closedLoop();
