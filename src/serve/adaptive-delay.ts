@@ -13,16 +13,31 @@
  * 1. Run now if the batch is full, if the next request would likely not fit, or if another instance
  *    besides this one is idle: with capacity to spare, a saved fixed cost shortens no one's wait,
  *    and holding only adds latency. Run now, too, until the cost and the arrival rate are known.
- * 2. Holding the batch for the next request delays each of the n requests already in it by the
- *    expected time to that arrival, g (the recent mean interval between requests); the newcomer
- *    joining saves one fixed cost a of instance time. Hold only while that pays: n·g < a.
- * 3. Never hold a batch longer than min(2·a, 10 ms) in all. Then each wait is min(g, budget left):
- *    wait about one arrival, and decide again. A lull makes g grow (the interval is measured up to
- *    now), so holding stops by itself when traffic stops.
+ * 2. Hold while the time already held, plus the fixed cost, exceeds what the requests in hand
+ *    would wait for the next one: n·g < a + h, with g the recent mean interval between requests and
+ *    h the time this batch has been held. See "Why the held time counts" below.
+ * 3. Never hold a batch longer than min(2·a, 10 ms) in all: a wait of up to twice the cost it can
+ *    save bounds what a wrong guess costs (the ski-rental bound). Each wait is min(g, budget left):
+ *    wait about one arrival, and decide again.
+ * 4. Stop at a lull: no request for more than `kLullIntervals` mean intervals means the stream has
+ *    paused — in a closed loop of clients, every one of them may be waiting for this very batch.
  *
- * Under saturation this rarely waits: requests queue while every instance is busy, so batches fill
- * without holding. It pays in the middle: the last free instance, bursts of small requests, and a
- * model whose fixed cost is large against its per-row cost.
+ * **Why the held time counts.** An instance that holds for w and then runs the batch serves
+ * N(w) = n₀ + λ·w rows (λ = 1/g, n₀ the rows when the hold began) in w + a + b·N(w) of its time, so
+ * its throughput is X(w) = N / (w + a + b·N). The sign of dX/dw is that of λ·a − n₀, whatever w:
+ * if holding pays at the start it pays all the way to a full batch, and if not, not at all. Stated
+ * with what is known mid-hold (n = n₀ + λ·h rows after holding h), λ·a > n₀ is n·g < a + h. A rule
+ * that compares n·g with a alone forgets the time already invested in this batch and stops
+ * half-way, at n = a/g, having paid for part of the hold without taking its whole gain.
+ * (With nothing held yet, h = 0 and the rule is the plain trade: the n requests in hand wait g
+ * each, the newcomer saves one fixed cost.)
+ *
+ * This is what pays at saturation, when requests arrive faster than the instance finishes: a
+ * closed loop of clients forms batches of about half the clients on one instance (while one batch
+ * runs, the other half of the clients are receiving answers and sending again), and waiting for the
+ * rest raises throughput — on a machine whose cores the HTTP thread shares with the instance even
+ * more, since the instance's idle time during a hold is the HTTP thread's busy time.
+ * Off saturation (n₀ = 1, g large against a) nothing is held, and rule 3 bounds any hold.
  *
  * @module
  */
@@ -49,6 +64,8 @@ export const kCostWindow = 50;
 export const kMinCostSamples = 3;
 /** The longest an adaptive batcher holds a batch open, whatever the fit says, in ms. */
 export const kAutoMaxDelayMs = 10;
+/** Mean intervals without a request after which a hold stops (rule 4). */
+export const kLullIntervals = 4;
 
 /**
  * Least-squares fit of computeMs against rows, clamped to a ≥ 0 and b ≥ 0 (noise can tilt a
@@ -104,6 +121,8 @@ export interface WaitState {
   readonly arrivalIntervalMs?: number;
   /** Recent mean rows per request; 1 if unknown. */
   readonly meanRequestRows?: number;
+  /** Time since the last request arrived; unknown means no lull is detected. */
+  readonly sinceLastArrivalMs?: number;
   /** Upper bound on the total hold; `kAutoMaxDelayMs` by default. */
   readonly maxDelayMs?: number;
 }
@@ -123,7 +142,8 @@ export function decideWait(state: WaitState): number {
   const a = cost.fixedMs;
   const budget = Math.min(2 * a, state.maxDelayMs ?? kAutoMaxDelayMs) - heldMs;
   if (budget <= 0) return 0;
-  if (requests * arrivalIntervalMs >= a) return 0;
+  if (heldMs > 0 && state.sinceLastArrivalMs !== undefined && state.sinceLastArrivalMs > kLullIntervals * arrivalIntervalMs) return 0;
+  if (requests * arrivalIntervalMs >= a + heldMs) return 0;
   return Math.min(arrivalIntervalMs, budget);
 }
 
@@ -155,6 +175,13 @@ export class ArrivalRate {
     if (this.#count < 2) return undefined;
     const oldest = this.#times[this.#count < this.#times.length ? 0 : this.#next]!;
     return Math.max(0, now - oldest) / (this.#count - 1);
+  }
+
+  /** Ms since the last request arrived; undefined before any arrived. */
+  sinceLastMs(now: number): number | undefined {
+    if (this.#count === 0) return undefined;
+    const last = this.#times[(this.#next + this.#times.length - 1) % this.#times.length]!;
+    return Math.max(0, now - last);
   }
 
   /** Mean rows per recent request; undefined before any arrived. */

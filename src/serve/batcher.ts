@@ -354,6 +354,7 @@ export class DynamicBatcher {
     if (delay !== 'auto') return batch.items[0]!.enqueuedAt + delay - now;
     const interval = this.#arrivals.intervalMs(now);
     const meanRows = this.#arrivals.meanRows();
+    const sinceLast = this.#arrivals.sinceLastMs(now);
     return decideWait({
       rows: batch.rows,
       requests: batch.items.length,
@@ -363,6 +364,7 @@ export class DynamicBatcher {
       ...(this.#cost ? { cost: this.#cost } : {}),
       ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
       ...(meanRows === undefined ? {} : { meanRequestRows: meanRows }),
+      ...(sinceLast === undefined ? {} : { sinceLastArrivalMs: sinceLast }),
     });
   }
 

@@ -97,3 +97,57 @@ describe('ArrivalRate', () => {
     assert.equal(rate.intervalMs(14), 4, 'silence since the last arrival raises the interval');
   });
 });
+
+describe('decideWait: the time already held', () => {
+  test('should keep holding once started when the hold pays: the time held counts with the fixed cost', () => {
+    // Started with 1 request, 1 × 0.5 < 2: after 2.5 ms, 6 requests are in; 6 × 0.5 = 3 < 2 + 2.5.
+    assert.equal(decideWait({ ...busy, requests: 6, rows: 6, heldMs: 2.5 }), 0.5);
+    // The same batch met fresh (nothing held) is not worth holding: 3 ≥ 2.
+    assert.equal(decideWait({ ...busy, requests: 6, rows: 6, heldMs: 0 }), 0);
+  });
+
+  test('should decide once for the whole hold when arrivals keep their pace', () => {
+    // n₀ = 3 requests, g = 0.5, a = 2: λ·a = 4 > 3, so it holds, and at every later arrival too, until the budget ends.
+    const waits: number[] = [];
+    for (let k = 0; k < 8; k++) waits.push(decideWait({ ...busy, requests: 3 + k, rows: 3 + k, heldMs: 0.5 * k }));
+    assert.deepEqual(waits, [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    assert.equal(decideWait({ ...busy, requests: 11, rows: 11, heldMs: 4 }), 0, 'the budget of twice the fixed cost ends it');
+    // n₀ = 4: λ·a = 4 is not more than 4, so it never starts.
+    assert.equal(decideWait({ ...busy, requests: 4, rows: 4 }), 0);
+  });
+
+  test('should stop holding at a lull of more than a few mean intervals', () => {
+    assert.equal(decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 1 }), 0.5);
+    assert.equal(decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 2.01 }), 0);
+  });
+
+  test('should raise an instance\'s throughput over the rule that forgets the time held, in a simulated steady stream', () => {
+    // One instance, a = 2 ms, b = 0.05 ms/row, a request every 0.25 ms, batches of at most 64:
+    // throughput = rows / (hold + compute), from the moment the instance frees with n₀ queued.
+    const cost = { fixedMs: 2, perRowMs: 0.05, samples: 50 };
+    const g = 0.25;
+    const cycle = (forget: boolean, n0: number): number => {
+      let held = 0;
+      let n = n0;
+      for (;;) {
+        const wait = decideWait({ ...busy, cost, arrivalIntervalMs: g, requests: n, rows: n, heldMs: forget ? 0 : held });
+        if (wait === 0 || held + wait > 2 * cost.fixedMs) break;
+        held += wait;
+        n += 1;
+      }
+      return n / (held + cost.fixedMs + cost.perRowMs * n);
+    };
+    const withHeld = cycle(false, 2);
+    const forgetful = cycle(true, 2);
+    assert.ok(withHeld > forgetful, `${withHeld} rows/ms against ${forgetful}`);
+  });
+});
+
+describe('ArrivalRate: the last arrival', () => {
+  test('should report the time since the last request', () => {
+    const rate = new ArrivalRate(4);
+    assert.equal(rate.sinceLastMs(5), undefined);
+    for (const t of [0, 1, 2, 3, 4, 5]) rate.record(t, 1);
+    assert.equal(rate.sinceLastMs(7.5), 2.5);
+  });
+});
