@@ -38,6 +38,7 @@ import type {
   TrainOutput,
 } from './tasks.js';
 import { siblingModuleUrl } from '../util/module-url.js';
+import { recordWindows, type WindowTiming } from './window-timings.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
@@ -64,6 +65,8 @@ export interface RunTimings {
   readonly phases: Record<Phase, number>;
   readonly stages: StageTimings;
   readonly total: number;
+  /** Each window of batches (a fit or evaluate window, a training round) with its wall time. */
+  readonly windows: WindowTiming[];
 }
 
 /** Everything a run learnt and measured. */
@@ -126,6 +129,8 @@ export async function runTraining(
   onProgress: (p: Progress) => void = () => undefined,
 ): Promise<TrainingResult> {
   const started = performance.now();
+  const timeline: WindowTiming[] = [];
+  executor = recordWindows(executor, timeline, started);
   const label = options.label ?? source.defaultLabel;
   if (label === undefined) {
     throw new InvalidOptionError(`--label is required for ${source.description}: name the column to predict`);
@@ -322,6 +327,7 @@ export async function runTraining(
       phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
       stages,
       total: performance.now() - started,
+      windows: timeline,
     },
   };
 }
