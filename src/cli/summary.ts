@@ -43,7 +43,13 @@ export function summaryText(t: TrainedModel): string {
   const r = t.result;
   const o = t.options;
   const m = r.metrics;
-  const exec = t.metadata.executor as { kind: string; workers: number };
+  const exec = t.metadata.executor as { kind: string; workers: number; slots?: number };
+  const workers =
+    exec.kind === 'inline'
+      ? ''
+      : exec.slots === undefined
+        ? ` × ${exec.workers} workers`
+        : ` × ${exec.workers} worker process${exec.workers === 1 ? '' : 'es'} that ran batches (${exec.slots} slots planned, --workers)`;
   const model =
     r.spec.family === 'mlp'
       ? `mlp ${[r.spec.inputs, ...r.spec.hidden, r.spec.outputs].join('-')} (${r.spec.activation})`
@@ -61,7 +67,7 @@ export function summaryText(t: TrainedModel): string {
     `mlscale train: ${r.data.source}`,
     `  task        ${r.spec.task}${m.task === 'classification' ? `, ${r.spec.outputs} classes` : ''}; ${model}; ${o.optimizer} lr ${o.learningRate}, ${o.epochs} epochs`,
     `  data        ${n(r.data.rows)} rows (${n(r.data.trainRows)} train, ${n(r.data.heldOutRows)} held out), ${n(r.data.skippedRows)} skipped; ${n(r.data.batches)} batches of up to ${n(o.batchSize)} rows`,
-    `  executor    ${exec.kind}${exec.kind === 'inline' ? '' : ` × ${exec.workers} workers`}; ${r.rounds} rounds of ${o.syncEvery} batches`,
+    `  executor    ${exec.kind}${workers}; ${r.rounds} rounds of ${o.syncEvery} batches`,
     `  metrics     ${metrics}  (${n(m.rows)} held-out rows)`,
     ...(custom ? [`  custom      ${custom}`] : []),
     `  time        ${s(r.timings.total + t.exportMs)}: fit ${s(phases.fit)}, train ${s(phases.train)}, evaluate ${s(phases.evaluate)}, export ${s(t.exportMs)}`,

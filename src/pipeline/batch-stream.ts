@@ -31,6 +31,25 @@ export async function* batchInputs(source: DataSource, schema: Schema, options: 
   for await (const batch of source.batches(schema, options)) yield { batch };
 }
 
+/**
+ * `batchInputs` for the passes of one run: with byte ranges, the first pass that reads the whole
+ * file keeps the ranges it found (a few numbers a batch), and later passes (epochs, evaluation)
+ * hand them out again without parsing the file on the driver a second time.
+ */
+export function runInputs(source: DataSource, schema: Schema, options: BatchOptions, byteRanges: boolean): () => AsyncGenerator<BatchInput> {
+  let found: BatchInput[] | undefined;
+  return async function* () {
+    if (found) return yield* found;
+    if (!byteRanges || !source.byteRanges) return yield* batchInputs(source, schema, options, byteRanges);
+    const seen: BatchInput[] = [];
+    for await (const input of batchInputs(source, schema, options, true)) {
+      seen.push(input);
+      yield input;
+    }
+    found = seen;
+  };
+}
+
 /** Yields arrays of up to `size` items, reading the next window while the caller works on this one. */
 export async function* windows<T>(source: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
   const it = source[Symbol.asyncIterator]();

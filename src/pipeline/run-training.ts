@@ -20,7 +20,7 @@ import { initParameters, parameterShapes } from '../model/parameters.js';
 import { createOptimizerState, type OptimizerConfig, type OptimizerState } from '../model/optimizers.js';
 import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import { weightedAverage } from './average.js';
-import { batchCall, batchInputs, windows } from './batch-stream.js';
+import { batchCall, runInputs, windows } from './batch-stream.js';
 import { computeMetrics, emptyEvalStats, mergeEvalStats, type Metrics } from './evaluate.js';
 import type { Executor, TaskRef } from './executors/executor.js';
 import type { TrainingOptions } from './options.js';
@@ -148,7 +148,7 @@ export async function runTraining(
   const window = Math.max(2, executor.concurrency * 2);
   // Byte ranges instead of rows: only worth it across processes, and only for a file the workers see.
   const byteRanges = executor.remote === true && options.shipRows !== true && source.byteRanges?.shared === true;
-  const inputs = () => batchInputs(source, schema, batchOptions, byteRanges);
+  const inputs = runInputs(source, schema, batchOptions, byteRanges);
   const fingerprint = runFingerprint(source, options);
   // Only a run asked to resume reads a checkpoint: an executor may serve several runs in turn.
   const resumed = (options.resume !== undefined ? await executor.checkpoints?.load() : undefined) as TrainingCheckpoint | undefined;

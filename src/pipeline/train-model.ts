@@ -101,7 +101,14 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
     stages: o.stages
       ? { module: o.stages, note: 'the model expects rows as transformed by this module\'s preprocess stage, if it has one' }
       : undefined,
-    executor: executor.run === undefined ? { kind: executor.kind, workers: executor.concurrency } : { kind: executor.kind, workers: executor.concurrency, run: executor.run },
+    // `workers`: the processes that ran batches where the executor knows them (bullmq), beside
+    // the slots it planned for; otherwise the threads it ran.
+    executor: {
+      kind: executor.kind,
+      workers: executor.workersUsed ?? executor.concurrency,
+      ...(executor.workersUsed === undefined ? {} : { slots: executor.concurrency }),
+      ...(executor.run === undefined ? {} : { run: executor.run }),
+    },
     timings: { ...r.timings },
     versions: { mlscale: version, node: process.versions.node, onnxruntime: ort.env.versions.node ?? ort.env.versions.common },
     createdAt: new Date().toISOString(),

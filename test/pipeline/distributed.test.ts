@@ -22,6 +22,7 @@ import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/e
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
 import { runCli, tempDir } from '../helpers.js';
+import { summaryText } from '../../src/cli/summary.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../redis-helpers.js';
 
@@ -41,7 +42,7 @@ async function train(name: string, options: Partial<TrainingOptions>, executor?:
   const out = join(dir, name);
   if (executor) options = { ...options, executor: 'bullmq', redis: redis.url };
   const trained = await trainModel({ ...options, out }, executor ? { executor } : {});
-  return { bytes: await readFile(join(out, 'model.onnx')), metrics: trained.result.metrics, loss: trained.result.epochLoss, custom: trained.result.customMetrics };
+  return { bytes: await readFile(join(out, 'model.onnx')), metrics: trained.result.metrics, loss: trained.result.epochLoss, custom: trained.result.customMetrics, executor: trained.metadata.executor, trained };
 }
 
 function assertSame(a: Awaited<ReturnType<typeof train>>, b: Awaited<ReturnType<typeof train>>): void {
@@ -101,7 +102,11 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
   test('should train a bitwise-identical model with 1 and with 3 worker processes', { timeout: 60_000 }, async () => {
     const p1 = prefix('identity1');
     await start(p1, 1);
-    assertSame(await train('bullmq-1', { ...synthetic, executor: 'bullmq', redis: url, prefix: p1, workers: 1 }), inline);
+    // Three slots planned (--workers 3), one worker process connected: the summary says one ran.
+    const one = await train('bullmq-1', { ...synthetic, executor: 'bullmq', redis: url, prefix: p1, workers: 3 });
+    assertSame(one, inline);
+    assert.deepEqual({ ...(one.executor as object), run: undefined }, { kind: 'bullmq', workers: 1, slots: 3, run: undefined });
+    assert.match(summaryText(one.trained), /executor {4}bullmq × 1 worker process that ran batches \(3 slots planned, --workers\)/);
     const p3 = prefix('identity3');
     const three = await start(p3, 3);
     assertSame(await train('bullmq-3', { ...synthetic, executor: 'bullmq', redis: url, prefix: p3, workers: 3 }), inline);

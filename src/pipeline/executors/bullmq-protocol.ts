@@ -54,17 +54,35 @@ export const kInlinePayloadBytes = 16 * 1024;
 /** Events kept in the queue's event stream (BullMQ's default is 10,000). */
 export const kEventStreamLength = 2000;
 
-/** A job's return value: `i:<base64>` is the packed output itself; `h` means it is in the output hash. */
+/**
+ * A job's return value: `i:<base64>@<worker>` is the packed output itself; `h@<worker>` means it
+ * is in the output hash. `<worker>` (`host:pid`) tells the driver which workers ran its batches.
+ * (Neither base64 nor a host name holds an '@'.)
+ */
 export type TaskReturn = string;
 
 /** Encodes a packed output as a return value, or undefined when it is too large to inline. */
-export function inlineReturn(bytes: Buffer): TaskReturn | undefined {
-  return bytes.length <= kInlinePayloadBytes ? `i:${bytes.toString('base64')}` : undefined;
+export function inlineReturn(bytes: Buffer, worker: string): TaskReturn | undefined {
+  return bytes.length <= kInlinePayloadBytes ? `i:${bytes.toString('base64')}@${worker}` : undefined;
+}
+
+/** The return value of an output written to the output hash. */
+export function hashReturn(worker: string): TaskReturn {
+  return `h@${worker}`;
 }
 
 /** The packed output inside a return value, or undefined when it is in the output hash. */
 export function returnedBytes(value: unknown): Buffer | undefined {
-  return typeof value === 'string' && value.startsWith('i:') ? Buffer.from(value.slice(2), 'base64') : undefined;
+  if (typeof value !== 'string' || !value.startsWith('i:')) return undefined;
+  const at = value.lastIndexOf('@');
+  return Buffer.from(at < 0 ? value.slice(2) : value.slice(2, at), 'base64');
+}
+
+/** The worker named in a return value. */
+export function returnedWorker(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const at = value.lastIndexOf('@');
+  return at < 0 ? undefined : value.slice(at + 1);
 }
 
 /** The deterministic job id: one job per run, round and batch. (BullMQ ids cannot contain ':'.) */

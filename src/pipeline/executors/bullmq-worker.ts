@@ -19,6 +19,7 @@ import {
   decodePayload,
   encodePayload,
   formatFailure,
+  hashReturn,
   inlineReturn,
   kDefaultPrefix,
   kPayloadTtlSeconds,
@@ -183,8 +184,8 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     throw new Error(reason);
   }
   const output = encodePayload(envelope.value);
-  const inline = inlineReturn(output);
+  const inline = inlineReturn(output, name);
   if (inline !== undefined) return inline;
   await client.multi().hsetnx(keys.outputs, field, output).expire(keys.outputs, kPayloadTtlSeconds).exec();
-  return 'h';
+  return hashReturn(name);
 }

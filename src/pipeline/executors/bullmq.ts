@@ -39,6 +39,7 @@ import {
   kTaskQueue,
   parseFailure,
   returnedBytes,
+  returnedWorker,
   payloadKeys,
   startsKey,
   taskJobId,
@@ -93,6 +94,8 @@ export interface BullmqActivity {
   failed: number;
   /** Worker processes connected to the queue (-1 when Redis does not say). */
   workers: number;
+  /** Worker processes that ran at least one of this executor's batches. */
+  workersUsed: number;
 }
 
 /** What one round is waiting for. */
@@ -124,7 +127,9 @@ export class BullmqExecutor implements Executor {
   #connecting: Promise<void> | undefined;
   #onActivity: ((activity: Readonly<BullmqActivity>) => void) | undefined;
   /** What this run's jobs did so far. */
-  readonly activity: BullmqActivity = { completed: 0, retried: 0, stalled: 0, failed: 0, workers: -1 };
+  readonly activity: BullmqActivity = { completed: 0, retried: 0, stalled: 0, failed: 0, workers: -1, workersUsed: 0 };
+  /** Names (`host:pid`) of the workers that ran this executor's batches. */
+  readonly #ranBy = new Set<string>();
   #round = 0;
   /** Which start of this run's driver this is (1, then 2 after a resume...). */
   #start = 0;
@@ -194,8 +199,22 @@ export class BullmqExecutor implements Executor {
     this.#onActivity = listener;
   }
 
+  /** Worker processes that ran at least one of this executor's batches so far. */
+  get workersUsed(): number {
+    return this.#ranBy.size;
+  }
+
+  /** Notes the worker named in a completed job's return value. */
+  #ranOn(value: unknown): void {
+    const worker = returnedWorker(value);
+    if (worker === undefined || this.#ranBy.has(worker)) return;
+    this.#ranBy.add(worker);
+    this.activity.workersUsed = this.#ranBy.size;
+    this.#onActivity?.(this.activity);
+  }
+
   /** Counts an event of one of this run's jobs. */
-  #count(key: Exclude<keyof BullmqActivity, 'workers'>, jobId: string): void {
+  #count(key: Exclude<keyof BullmqActivity, 'workers' | 'workersUsed'>, jobId: string): void {
     if (!jobId.startsWith(`${this.run}.${this.#start}.`)) return;
     this.activity[key]++;
     this.#onActivity?.(this.activity);
@@ -367,6 +386,7 @@ export class BullmqExecutor implements Executor {
         const completed = jobIds.filter((_, k) => states[k] === 'completed');
         const jobs = await Promise.all(completed.map((id) => queue.getJob(id)));
         jobs.forEach((job, k) => {
+          this.#ranOn(job?.returnvalue);
           const bytes = returnedBytes(job?.returnvalue);
           if (bytes) accept(completed[k]!, bytes);
         });
@@ -386,6 +406,7 @@ export class BullmqExecutor implements Executor {
       pending,
       onEvent: (kind, jobId, detail) => {
         if (kind === 'failed') return void fail(jobId, detail as string | undefined);
+        this.#ranOn(detail);
         const bytes = returnedBytes(detail);
         if (bytes) accept(jobId, bytes);
         else collect(jobId);
