@@ -1,25 +1,128 @@
 /**
- * `mlscale demo` (what `npm start` runs): the main job on embedded defaults, with no services —
- * train on the shipped digits sample with the threads executor and say where the model went.
+ * `mlscale demo` (what `npm start` runs): the whole tour on embedded defaults, with no services —
+ * train on the shipped digits sample with the threads executor, serve the model, load-test it,
+ * run a small serve sweep and a small pipeline sweep, and write the report.
  *
  * @module
  */
-import { parseFlags, textFlag } from './args.js';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidOptionError } from '../errors.js';
+import { advise } from '../bench/advisor.js';
+import { runLoad } from '../bench/loadgen.js';
+import { writeReport } from '../bench/report.js';
+import { startServerProcess } from '../bench/server-process.js';
+import { writeSweepFile } from '../bench/sweep-file.js';
+import { sweepPipeline } from '../bench/sweep-pipeline.js';
+import { requestBody, sweepServe } from '../bench/sweep-serve.js';
+import { numberFlag, parseFlags, textFlag } from './args.js';
 import { trainCommand } from './train.js';
 
-const help = `Usage: mlscale demo [--out DIR]
+/** Requests per second of the demo's load test: well below what one core serves for this model. */
+const kLoadRate = 200;
+/** The serve sweep's latency objective, in ms. */
+const kSloP99Ms = 50;
 
-Trains an MLP on the shipped handwritten digits sample (1,797 rows, 64 features, 10 classes)
-with the threads executor, prints the held-out metrics and writes the model (default runs/digits).`;
+const help = `Usage: mlscale demo [--out DIR] [--report DIR] [--seconds S] [--quick]
+
+The quick start, in one command and a few minutes, with no service to install:
+  1. trains an MLP on the shipped handwritten digits sample (1,797 rows, 64 features, 10
+     classes) with the threads executor and writes the model (default runs/digits);
+  2. serves it with 'mlscale serve' on a free loopback port;
+  3. load-tests it: ${kLoadRate} requests/s, open loop, for S seconds, and prints the latency;
+  4. sweeps the server (max batch size 1 and 32; p99 objective ${kSloP99Ms} ms) and the pipeline
+     (synthetic data, 4, 8, 16 batches x 1, 2 threads);
+  5. writes the sweeps and the report (default reports/demo) and prints where the report is.
+
+  --out DIR       the model's folder  [runs/digits]
+  --report DIR    the sweeps' and the report's folder  [reports/demo]
+  --seconds S     length of the load test; the sweeps' points and data scale with it  [5]
+  --quick         step 1 only: train and stop`;
 
 /** Runs the quick start. */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const v = parseFlags('demo', argv, { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const v = parseFlags('demo', argv, {
+    out: { type: 'string' },
+    report: { type: 'string' },
+    seconds: { type: 'string' },
+    quick: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (v.help) {
     process.stdout.write(help + '\n');
     return 0;
   }
   const out = textFlag(v.out) ?? 'runs/digits';
+  const reportDir = textFlag(v.report) ?? 'reports/demo';
+  const seconds = numberFlag(v.seconds) ?? 5;
+  if (typeof seconds !== 'number' || !(seconds >= 0.5 && seconds <= 600)) {
+    throw new InvalidOptionError(`--seconds must be a number from 0.5 to 600, got ${JSON.stringify(v.seconds)}`);
+  }
+  const say = (line: string): void => void process.stdout.write(line + '\n');
+
+  say('== 1/5 train: digits sample, threads executor');
   // Small pipeline batches so that the two threads share the 1,797 rows.
-  return trainCommand(['--data', 'sample:digits', '--executor', 'threads', '--batch-size', '512', '--out', out]);
+  const trained = await trainCommand(['--data', 'sample:digits', '--executor', 'threads', '--batch-size', '512', '--out', out]);
+  if (trained !== 0 || v.quick) return trained;
+
+  say(`\n== 2/5 serve: mlscale serve --model ${out}`);
+  const model = 'digits';
+  const server = await startServerProcess(['--model', out, '--log-level', 'warn', '--unready-delay-ms', '0'], { readyTimeoutMs: 60_000 });
+  try {
+    say(`serving at ${server.url}/v2/models/${model}`);
+    say(`\n== 3/5 load test: ${kLoadRate} requests/s for ${seconds} s (open loop)`);
+    const load = await runLoad({
+      url: `${server.url}/v2/models/${model}/infer`,
+      method: 'POST',
+      body: await requestBody(server.url, model, 1),
+      headers: { 'content-type': 'application/json' },
+      mode: 'open',
+      rate: kLoadRate,
+      durationMs: Math.round(seconds * 1000),
+      warmupMs: Math.round(seconds * 100),
+    });
+    const l = load.latencyMs;
+    say(`sent ${load.requests} requests: ${load.achievedRate.toFixed(1)} answers/s, ${load.errors} errors`);
+    say(`latency ms: p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}`);
+    if (load.generatorNote) say(`note: ${load.generatorNote}`);
+  } finally {
+    await server.stop();
+  }
+
+  say(`\n== 4/5 sweeps`);
+  const progress = (line: string): void => say(`  ${line}`);
+  const serveSweep = await sweepServe({
+    model: out,
+    replicas: [1],
+    instances: [1],
+    maxBatchSize: [1, 32],
+    maxQueueDelayMs: ['auto'],
+    sloP99Ms: kSloP99Ms,
+    pointDurationMs: Math.max(500, Math.round(seconds * 400)),
+    warmupMs: Math.round(seconds * 100),
+    maxPoints: 4,
+    probeConnections: 16,
+    onProgress: progress,
+  });
+  // Rows a multiple of 16 (the largest batch count), so each size reads whole batches.
+  const rows = Math.max(1600, Math.round((seconds * 6400) / 16) * 16);
+  const pipelineSweep = await sweepPipeline({
+    data: `synthetic:rows=${rows},features=16,classes=3,seed=7`,
+    batches: [4, 8, 16],
+    workers: [1, 2],
+    executor: 'threads',
+    onProgress: progress,
+  });
+
+  say(`\n== 5/5 report`);
+  await mkdir(reportDir, { recursive: true });
+  const serveFile = await writeSweepFile(join(reportDir, 'serve'), serveSweep);
+  const pipelineFile = await writeSweepFile(join(reportDir, 'pipeline'), pipelineSweep);
+  const sweeps = [serveSweep, pipelineSweep];
+  const { html, markdown } = await writeReport(reportDir, sweeps, advise(sweeps));
+  say(`sweep files: ${resolve(serveFile)}\n             ${resolve(pipelineFile)}`);
+  say(`markdown:    ${resolve(markdown)}`);
+  say(`report:      ${pathToFileURL(resolve(html)).href}`);
+  return 0;
 }

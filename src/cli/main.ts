@@ -14,7 +14,8 @@ Commands
   serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
   deploy    write an nginx or HAProxy configuration for many replicas, or Kubernetes manifests
   load      send HTTP load to a URL (open loop at a fixed rate, or closed loop) and report latency
-  demo      the quick start: train on the shipped digits sample with the threads executor
+  sweep     measure a server (serve) or the pipeline (pipeline) over a grid of configurations; write the sweep file and report
+  demo      the quick start: train, serve, load-test and sweep the digits sample, and write a report
   version   print the version
 
 Run 'mlscale <command> --help' for a command's flags.`;
@@ -30,6 +31,7 @@ const commands: Record<string, Command> = {
   deploy: async (argv) => (await import('./deploy.js')).deployCommand(argv),
   load: async (argv) => (await import('./load.js')).loadCommand(argv),
   worker: async (argv) => (await import('./worker.js')).workerCommand(argv),
+  sweep: async (argv) => (await import('./sweep.js')).sweepCommand(argv),
   demo: async (argv) => (await import('./demo.js')).demoCommand(argv),
   version: async () => {
     process.stdout.write(version + '\n');
