@@ -33,7 +33,11 @@ export interface ServeSweepOptions {
   readonly maxBatchSize: readonly number[];
   /** Milliseconds or 'auto'. */
   readonly maxQueueDelayMs: readonly (number | 'auto')[];
-  /** onnxruntime threads per instance; default: cores / (replicas × instances), at least 1. */
+  /**
+   * onnxruntime threads per instance, the same in every configuration so that configurations
+   * differing in replicas or instances form a scaling series of equal units; default: cores /
+   * the largest replicas × instances of the grid (at least 1), so the largest one fills the cores.
+   */
   readonly intraOpThreads?: number;
   /** The latency objective: p99 at most this, in ms. */
   readonly sloP99Ms: number;
@@ -122,11 +126,10 @@ export async function sweepServe(options: Partial<ServeSweepOptions> & { model?:
   say(`sweep serve: ${grid.length} configuration(s), at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`);
   const served = o.modelRepository !== undefined ? { repository: resolve(o.modelRepository), name: o.model } : { repository: resolve(o.model), name: modelNameOf(o.model) };
   const configs: ServeConfigResult[] = [];
+  const largest = Math.max(...grid.map((c) => c.replicas * c.instances));
+  const intraOpThreads = o.intraOpThreads ?? Math.max(1, Math.floor(cores / largest));
   for (const [i, cell] of grid.entries()) {
-    const config: ServeConfig = {
-      ...cell,
-      intraOpThreads: o.intraOpThreads ?? Math.max(1, Math.floor(cores / (cell.replicas * cell.instances))),
-    };
+    const config: ServeConfig = { ...cell, intraOpThreads };
     const label = `[config ${i + 1}/${grid.length}] ${describeConfig(config)}`;
     say(`${label}: starting the server`);
     const server = await startServerProcess(serverArgs(o, config), { readyTimeoutMs: o.readyTimeoutMs, signal: o.signal });

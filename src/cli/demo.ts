@@ -31,7 +31,7 @@ The quick start, in one command and a few minutes, with no service to install:
      classes) with the threads executor and writes the model (default runs/digits);
   2. serves it with 'mlscale serve' on a free loopback port;
   3. load-tests it: ${kLoadRate} requests/s, open loop, for S seconds, and prints the latency;
-  4. sweeps the server (max batch size 1 and 32; p99 objective ${kSloP99Ms} ms) and the pipeline
+  4. sweeps the server (1 and 2 replicas; p99 objective ${kSloP99Ms} ms) and the pipeline
      (synthetic data, 4, 8, 16 batches x 1, 2 threads);
   5. writes the sweeps and the report (default reports/demo) and prints where the report is.
 
@@ -94,9 +94,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const progress = (line: string): void => say(`  ${line}`);
   const serveSweep = await sweepServe({
     model: out,
-    replicas: [1],
+    replicas: [1, 2],
     instances: [1],
-    maxBatchSize: [1, 32],
+    maxBatchSize: [32],
     maxQueueDelayMs: ['auto'],
     sloP99Ms: kSloP99Ms,
     pointDurationMs: Math.max(500, Math.round(seconds * 400)),

@@ -55,7 +55,8 @@ Load
   --max-points N              open-loop points per configuration after the probe  [${s.maxPoints}]
   --probe-connections N       connections of the closed-loop probe  [${s.probeConnections}]
   --error-allowance SHARE     share of a point's requests that may fail and it still pass  [${s.errorAllowance}]
-  --intra-op-threads N        onnxruntime threads per instance  [cores / (replicas x instances): ${availableParallelism()} cores here]
+  --intra-op-threads N        onnxruntime threads per instance, the same in every configuration
+                              [cores (${availableParallelism()} here) / the largest replicas x instances, at least 1]
 Output
   --out DIR                   where sweep.json and the report go  [reports/serve]
   -h, --help                  this help

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError, ModelNotFoundError, ServerUnreachableError } from '../../src/errors.js';
 import { resolveServeSweepOptions, sweepServe } from '../../src/bench/sweep-serve.js';
@@ -103,7 +104,7 @@ describe('sweepServe', () => {
     assert.equal(sweep.model, 'small');
     assert.equal(sweep.configs.length, 1);
     const result = sweep.configs[0]!;
-    assert.deepEqual({ ...result.config }, { replicas: 1, instances: 1, intraOpThreads: result.config.intraOpThreads, maxBatchSize: 8, maxQueueDelayMs: 'auto' });
+    assert.deepEqual({ ...result.config }, { replicas: 1, instances: 1, intraOpThreads: availableParallelism(), maxBatchSize: 8, maxQueueDelayMs: 'auto' });
     assert.ok(result.maxRateAtSlo > 0, lines.join('\n'));
     assert.ok(result.p99AtMaxMs !== null && result.p99AtMaxMs <= 250);
     // The probe, then up to three open-loop points.
