@@ -15,7 +15,7 @@ Commands
   deploy    write an nginx or HAProxy configuration for many replicas, or Kubernetes manifests
   load      send HTTP load to a URL (open loop at a fixed rate, or closed loop) and report latency
   sweep     measure a server (serve) or the pipeline (pipeline) over a grid of configurations; write the sweep file and report
-  dashboard a web page of pipeline runs (local folder, bullmq runs on Redis) and scaling reports
+  advise    read sweep files and say which lever to pull next (batch, vertical, horizontal), with a capacity plan and costs
   demo      the quick start: train, serve, load-test and sweep the digits sample, and write a report
   version   print the version
 
@@ -33,7 +33,7 @@ const commands: Record<string, Command> = {
   load: async (argv) => (await import('./load.js')).loadCommand(argv),
   worker: async (argv) => (await import('./worker.js')).workerCommand(argv),
   sweep: async (argv) => (await import('./sweep.js')).sweepCommand(argv),
-  dashboard: async (argv) => (await import('./dashboard.js')).dashboardCommand(argv),
+  advise: async (argv) => (await import('./advise.js')).adviseCommand(argv),
   demo: async (argv) => (await import('./demo.js')).demoCommand(argv),
   version: async () => {
     process.stdout.write(version + '\n');
