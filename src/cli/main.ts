@@ -16,6 +16,7 @@ Commands
   load      send HTTP load to a URL (open loop at a fixed rate, or closed loop) and report latency
   sweep     measure a server (serve) or the pipeline (pipeline) over a grid of configurations; write the sweep file and report
   advise    read sweep files and say which lever to pull next (batch, vertical, horizontal), with a capacity plan and costs
+  dashboard a web page of pipeline runs (local folder, bullmq runs on Redis) and scaling reports
   demo      the quick start: train, serve, load-test and sweep the digits sample, and write a report
   version   print the version
 
@@ -34,6 +35,7 @@ const commands: Record<string, Command> = {
   worker: async (argv) => (await import('./worker.js')).workerCommand(argv),
   sweep: async (argv) => (await import('./sweep.js')).sweepCommand(argv),
   advise: async (argv) => (await import('./advise.js')).adviseCommand(argv),
+  dashboard: async (argv) => (await import('./dashboard.js')).dashboardCommand(argv),
   demo: async (argv) => (await import('./demo.js')).demoCommand(argv),
   version: async () => {
     process.stdout.write(version + '\n');
