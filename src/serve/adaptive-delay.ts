@@ -36,7 +36,9 @@
  * closed loop of clients forms batches of about half the clients on one instance (while one batch
  * runs, the other half of the clients are receiving answers and sending again), and waiting for the
  * rest raises throughput — on a machine whose cores the HTTP thread shares with the instance even
- * more, since the instance's idle time during a hold is the HTTP thread's busy time.
+ * more, since the instance's idle time during a hold is the HTTP thread's busy time. That is also
+ * why λ is the rate seen during holds when that is faster (the batcher measures both): requests
+ * come faster while the instance leaves the cores to the HTTP thread.
  * Off saturation (n₀ = 1, g large against a) nothing is held, and rule 3 bounds any hold.
  *
  * @module
@@ -117,7 +119,10 @@ export interface WaitState {
   readonly spareInstances: number;
   /** The fitted batch cost; undefined until enough batches ran. */
   readonly cost?: BatchCost;
-  /** Recent mean time between requests; undefined until two arrived. */
+  /**
+   * Recent mean time between requests; undefined until two arrived. The batcher gives the shorter
+   * of the overall interval and the one seen while batches were held open (the rate a hold sees).
+   */
   readonly arrivalIntervalMs?: number;
   /** Recent mean rows per request; 1 if unknown. */
   readonly meanRequestRows?: number;

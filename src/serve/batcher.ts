@@ -81,6 +81,8 @@ export interface DynamicBatcherStats {
   readonly cost?: BatchCost;
   /** Recent mean time between requests, in ms. */
   readonly arrivalIntervalMs?: number;
+  /** Mean time between requests while batches were held open (a moving average over holds), in ms. */
+  readonly holdArrivalIntervalMs?: number;
 }
 
 interface Pending {
@@ -116,7 +118,13 @@ interface Lane {
   live: number;
   /** When the batcher first chose to hold this lane's batch open with an instance free. */
   holdSince?: number;
+  /** Requests that joined the lane while it was held, and when the last of them came. */
+  holdArrivals: number;
+  holdLastArrival: number;
 }
+
+/** Weight of the newest hold in the arrival rate during holds (an exponential moving average). */
+const kHoldRateWeight = 0.3;
 
 /** The key under which requests may share a batch (re-exported from the protocol codec). */
 export { signatureKey };
@@ -130,6 +138,8 @@ export class DynamicBatcher {
   readonly #arrivals = new ArrivalRate();
   readonly #samples: BatchSample[] = [];
   #cost?: BatchCost;
+  /** Requests per ms arriving while batches were held open; undefined before the first hold. */
+  #holdRate?: number;
   #seq = 0;
   #depth = 0;
   #inFlight = 0;
@@ -211,8 +221,12 @@ export class DynamicBatcher {
       }
       let lane = this.#lanes.get(key);
       if (!lane) {
-        lane = { key, items: [], head: 0, live: 0 };
+        lane = { key, items: [], head: 0, live: 0, holdArrivals: 0, holdLastArrival: 0 };
         this.#lanes.set(key, lane);
+      }
+      if (lane.holdSince !== undefined) {
+        lane.holdArrivals++;
+        lane.holdLastArrival = now;
       }
       lane.items.push(p);
       lane.live++;
@@ -236,6 +250,7 @@ export class DynamicBatcher {
       lastDelayMs: this.#lastDelayMs,
       ...(this.#cost ? { cost: this.#cost } : {}),
       ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
+      ...(this.#holdRate !== undefined && this.#holdRate > 0 ? { holdArrivalIntervalMs: 1 / this.#holdRate } : {}),
     };
   }
 
@@ -352,7 +367,11 @@ export class DynamicBatcher {
   #holdFor(lane: Lane, batch: { items: Pending[]; rows: number }, now: number): number {
     const delay = this.#options.maxQueueDelayMs;
     if (delay !== 'auto') return batch.items[0]!.enqueuedAt + delay - now;
-    const interval = this.#arrivals.intervalMs(now);
+    const recent = this.#arrivals.intervalMs(now);
+    // While a batch is held the instance is idle and the HTTP thread has the cores it shared with
+    // it: requests can come faster than on average. That rate is the one a hold sees.
+    const held = this.#holdRate !== undefined && this.#holdRate > 0 ? 1 / this.#holdRate : undefined;
+    const interval = recent === undefined ? undefined : held === undefined ? recent : Math.min(recent, held);
     const meanRows = this.#arrivals.meanRows();
     const sinceLast = this.#arrivals.sinceLastMs(now);
     return decideWait({
@@ -379,7 +398,16 @@ export class DynamicBatcher {
       lane.head = 0;
     }
     const delayMs = lane.holdSince === undefined ? 0 : now - lane.holdSince;
+    if (lane.holdSince !== undefined) {
+      // Up to the last arrival: a hold that ended at a lull says nothing about the rate before it.
+      const span = (lane.holdArrivals > 0 ? lane.holdLastArrival : now) - lane.holdSince;
+      if (span > 0) {
+        const rate = lane.holdArrivals / span;
+        this.#holdRate = this.#holdRate === undefined ? rate : (1 - kHoldRateWeight) * this.#holdRate + kHoldRateWeight * rate;
+      }
+    }
     lane.holdSince = undefined;
+    lane.holdArrivals = 0;
     this.#lastDelayMs = delayMs;
     const queueWaitMs = items.map((p) => now - p.enqueuedAt);
     this.#runningBatches++;

@@ -275,6 +275,27 @@ describe('DynamicBatcher', () => {
     await batcher.close({ drain: true });
   });
 
+  test('should hold batches open for a closed loop of clients and report the arrival rate seen during holds', async () => {
+    const runner = new FakeRunner({ latencyMs: 4 });
+    const infos: BatchInfo[] = [];
+    const batcher = new DynamicBatcher(runner, { ...base, maxBatchSize: 32, maxQueueDelayMs: 'auto' }, { onBatch: (info) => infos.push(info) });
+    // 16 clients, each sending its next request as soon as it has its answer, 30 requests each.
+    const client = async (id: number): Promise<void> => {
+      for (let i = 0; i < 30; i++) {
+        const [, sum] = await batcher.submit(work(id));
+        assert.deepEqual(values(sum!), expected(id).sum);
+        await tick();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, id) => client(id)));
+    const held = infos.filter((info) => info.delayMs > 0);
+    assert.ok(held.length > 0, 'some batches were held open for the rest of the loop');
+    const stats = batcher.stats();
+    assert.ok(stats.holdArrivalIntervalMs !== undefined && stats.holdArrivalIntervalMs > 0 && Number.isFinite(stats.holdArrivalIntervalMs));
+    assert.equal(infos.reduce((n, info) => n + info.size, 0), 16 * 30);
+    await batcher.close({ drain: true });
+  });
+
   test('should reject a request whose inputs disagree with its row count', async () => {
     const batcher = new DynamicBatcher(new FakeRunner(), base);
     const bad: InferenceWork = { ...work(1, 2), rows: 3 };
