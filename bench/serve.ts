@@ -7,7 +7,12 @@
  * - HTTP limit: a bare Fastify server answering a same-size JSON body — against `mlscale serve` on a
  *   light MLP 64-256-256-10;
  * - dynamic batching against none (`--max-batch-size 0`) on the heavy model;
- * - latency p50/p99 at 50% and 80% of the heavy model's measured maximum throughput.
+ * - latency p50/p99 at 50% and 80% of the heavy model's measured maximum throughput;
+ * - the adaptive delay against fixed delays of 2 ms (Triton-style) and 8 ms, with the mean batch
+ *   size each formed;
+ * - what bounds the heavy model on a shared machine: raw onnxruntime at batch 64 while a bare
+ *   Fastify server answers the heavy request body at the server's measured rate beside it (the
+ *   HTTP work the server's own thread must do), and raw onnxruntime at the server's mean batch.
  *
  * Servers and the load generator (wrk when on PATH, else autocannon; autocannon for fixed-rate runs) run as separate processes; everything shares this
  * 2-core machine, as a load generator on the same host would. Repeats (`--repeats`, default 3) and
@@ -20,7 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { median } from '../src/bench/fit.js';
-import { configureLoad, describe, fmt, freePort, inferBody, measure, mlpBytes, root, startMlscale, stop, type Load } from './serve-kit.js';
+import { autocannonLoad, configureLoad, describe, fmt, freePort, inferBody, load, measure, mlpBytes, root, startMlscale, stop, type Load } from './serve-kit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,6 +54,23 @@ async function startBare(responseFile: string): Promise<{ url: string; child: Ch
     child.once('exit', (code) => reject(new Error(`bare Fastify exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/** Rows and batches a model version has run, from its statistics. */
+async function batchCounts(url: string, model: string): Promise<{ rows: number; batches: number }> {
+  const stats = (await (await fetch(`${url}/v2/models/${model}/stats`)).json()) as { model_stats: { inference_count: number; execution_count: number }[] };
+  const s = stats.model_stats[0]!;
+  return { rows: s.inference_count, batches: s.execution_count };
+}
+
+/** Warms up, then measures a closed-loop run and the mean batch size the server formed during it. */
+async function measureBatched(url: string, model: string, body: string): Promise<Load & { meanBatch: number }> {
+  const infer = `${url}/v2/models/${model}/infer`;
+  await load(infer, body, 2);
+  const before = await batchCounts(url, model);
+  const result = await load(infer, body, duration);
+  const after = await batchCounts(url, model);
+  return { ...result, meanBatch: (after.rows - before.rows) / Math.max(1, after.batches - before.batches) };
 }
 
 /** Raw onnxruntime-node rows/s at a batch size: one session with every core, run back to back. */
@@ -96,9 +118,10 @@ async function main(): Promise<void> {
 
       let server = await startMlscale(repo, []);
       const heavyUrl = `${server.url}/v2/models/heavy/infer`;
-      const batched = await measure(heavyUrl, heavyBody);
+      const batched = await measureBatched(server.url, 'heavy', heavyBody);
       keep('batched', batched.rps);
-      log(`mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}`);
+      keep('batchedMean', batched.meanBatch);
+      log(`mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}, mean batch ${fmt(batched.meanBatch, 1)}`);
       for (const fraction of [0.5, 0.8]) {
         const l = await measure(heavyUrl, heavyBody, batched.rps * fraction);
         (latencies[String(fraction)] ??= []).push(l);
@@ -108,13 +131,34 @@ async function main(): Promise<void> {
       keep('light', lightLoad.rps);
       log(`mlscale light: ${describe(lightLoad)}`);
       const sample = await (await fetch(`${server.url}/v2/models/light/infer`, { method: 'POST', body: lightBody, headers: { 'content-type': 'application/json' } })).text();
+      const heavySample = await (await fetch(heavyUrl, { method: 'POST', body: heavyBody, headers: { 'content-type': 'application/json' } })).text();
       await stop(server.child);
 
-      server = await startMlscale(repo, ['--max-queue-delay-ms', '2']);
-      const fixed = await measure(`${server.url}/v2/models/heavy/infer`, heavyBody);
-      keep('fixed', fixed.rps);
-      log(`mlscale heavy, --max-queue-delay-ms 2 (fixed, Triton-style): ${describe(fixed)}`);
-      await stop(server.child);
+      for (const delay of ['2', '8']) {
+        server = await startMlscale(repo, ['--max-queue-delay-ms', delay]);
+        const fixed = await measureBatched(server.url, 'heavy', heavyBody);
+        keep(`fixed${delay}`, fixed.rps);
+        keep(`fixed${delay}Mean`, fixed.meanBatch);
+        log(`mlscale heavy, --max-queue-delay-ms ${delay} (fixed): ${describe(fixed)}, mean batch ${fmt(fixed.meanBatch, 1)}`);
+        await stop(server.child);
+      }
+
+      // The compute limit on a shared machine: raw onnxruntime while an HTTP server does the
+      // heavy model's HTTP work (parse the 256-number body, answer) at the rate mlscale reached.
+      const heavyResponse = join(dir, 'heavy-response.json');
+      await writeFile(heavyResponse, heavySample);
+      const bareHeavy = await startBare(heavyResponse);
+      const [shared, beside] = await Promise.all([
+        rawOrt(heavy, 256, 64),
+        autocannonLoad(`${bareHeavy.url}/v2/models/heavy/infer`, heavyBody, duration + 1, batched.rps),
+      ]);
+      await stop(bareHeavy.child);
+      keep('rawShared', shared);
+      log(`raw onnxruntime heavy batch 64 beside bare Fastify answering the heavy body at ${fmt(batched.rps)} req/s (got ${fmt(beside.rps)}): ${fmt(shared)} rows/s`);
+      const meanBatch = Math.max(1, Math.round(batched.meanBatch));
+      const rawAtMean = await rawOrt(heavy, 256, meanBatch);
+      keep('rawAtMean', rawAtMean);
+      log(`raw onnxruntime heavy at the server's mean batch ${meanBatch}: ${fmt(rawAtMean)} rows/s`);
 
       server = await startMlscale(repo, ['--max-batch-size', '0']);
       const unbatched = await measure(`${server.url}/v2/models/heavy/infer`, heavyBody);
@@ -139,7 +183,11 @@ async function main(): Promise<void> {
     log(`| heavy model, 1 row per request, rows/s | ${fmt(m('batched'))} | raw onnxruntime batch 64: ${fmt(m('raw64'))} | ${pct(m('batched'), m('raw64'))} | ≥ 80% |`);
     log(`| light model, requests/s | ${fmt(m('light'))} | bare Fastify: ${fmt(m('bare'))} | ${pct(m('light'), m('bare'))} | ≥ 80% |`);
     log(`| heavy, dynamic batching vs none, rows/s | ${fmt(m('batched'))} | no batching: ${fmt(m('unbatched'))} | ${fmt(m('batched') / m('unbatched'), 1)}x | ≥ 5x |`);
-    log(`| heavy, adaptive delay (default) vs fixed 2 ms, rows/s | ${fmt(m('batched'))} | fixed 2 ms: ${fmt(m('fixed'))} | ${pct(m('batched'), m('fixed'))} | — |`);
+    for (const delay of ['2', '8']) {
+      log(`| heavy, adaptive delay (default, mean batch ${fmt(m('batchedMean'), 1)}) vs fixed ${delay} ms (mean batch ${fmt(m(`fixed${delay}Mean`), 1)}), rows/s | ${fmt(m('batched'))} | fixed ${delay} ms: ${fmt(m(`fixed${delay}`))} | ${pct(m('batched'), m(`fixed${delay}`))} | — |`);
+    }
+    log(`| heavy, against raw onnxruntime batch 64 sharing the cores with the HTTP work | ${fmt(m('batched'))} | ${fmt(m('rawShared'))} | ${pct(m('batched'), m('rawShared'))} | (the bound on this machine) |`);
+    log(`| heavy, against raw onnxruntime at the server's mean batch | ${fmt(m('batched'))} | ${fmt(m('rawAtMean'))} | ${pct(m('batched'), m('rawAtMean'))} | — |`);
     log(`| raw onnxruntime heavy, batch 64 vs batch 1 | ${fmt(m('raw64'))} | ${fmt(m('raw1'))} | ${fmt(m('raw64') / m('raw1'), 1)}x | (the batching limit) |`);
     for (const [fraction, runs] of Object.entries(latencies)) {
       log(`| heavy latency at ${Number(fraction) * 100}% of max: p50 / p99 ms | ${fmt(median(runs.map((r) => r.p50)), 1)} / ${fmt(median(runs.map((r) => r.p99)), 1)} | | | — |`);
