@@ -218,6 +218,8 @@ async function measureConfig(
     }
     const died = serverGone(server);
     if (died) throw died;
+    // runLoad resolves early when aborted; the sweep stops there instead of searching on.
+    o.signal?.throwIfAborted();
     const point = toPoint(result, o);
     points.push(point);
     say(

@@ -140,16 +140,26 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const out = textFlag(v.out) ?? `reports/${kind}`;
+  const say = (line: string): void => void process.stderr.write(line + '\n');
+  if (kind === 'pipeline') {
+    // No signal handling: Ctrl-C ends the process and its executor threads with it.
+    const sweep = await sweepPipeline({ ...pipelineOptionsFromFlags(v), onProgress: say });
+    printOutput(await writeSweepAndReport(out, sweep));
+    return 0;
+  }
+  // A serve sweep has a server child: on Ctrl-C or SIGTERM, stop it before exiting.
   const controller = new AbortController();
-  const stop = (): void => controller.abort(new InvalidOptionError('mlscale sweep: interrupted'));
+  const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const say = (line: string): void => void process.stderr.write(line + '\n');
   try {
-    const sweep = kind === 'serve' ? await sweepServe({ ...serveOptionsFromFlags(v), onProgress: say, signal: controller.signal }) : await sweepPipeline({ ...pipelineOptionsFromFlags(v), onProgress: say });
-    const written = await writeSweepAndReport(out, sweep);
-    printOutput(written);
+    const sweep = await sweepServe({ ...serveOptionsFromFlags(v), onProgress: say, signal: controller.signal });
+    printOutput(await writeSweepAndReport(out, sweep));
     return 0;
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    process.stderr.write('mlscale sweep: interrupted; the server under test was stopped and nothing was written\n');
+    return 130;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -216,10 +226,10 @@ function listFlag(value: string | boolean | undefined): (number | string)[] | un
   });
 }
 
-/** `5s`, `500ms` or a bare number of seconds, as milliseconds; anything else is an `InvalidOptionError`. */
+/** `5s`, `500ms`, `1m` or a bare number of seconds, as milliseconds; anything else is an `InvalidOptionError`. */
 export function durationFlag(flag: string, value: string | boolean | undefined): number | undefined {
   if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(value);
-  if (!m) throw new InvalidOptionError(`${flag} must be a duration such as 5s, 500ms or 2.5 (seconds), got ${JSON.stringify(value)}`);
-  return Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : 1000));
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+  if (!m) throw new InvalidOptionError(`${flag} must be a duration such as 5s, 500ms, 1m or 2.5 (seconds), got ${JSON.stringify(value)}`);
+  return Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000));
 }

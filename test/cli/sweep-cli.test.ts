@@ -6,12 +6,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSweepFile } from '../../src/bench/sweep-file.js';
 import { durationFlag } from '../../src/cli/sweep.js';
 import { runCli, tempDir } from '../helpers.js';
-import { writeModel } from '../serve/server/server-fixture.js';
+import { sleep, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';
+import { packageRoot } from '../../src/util/package-root.js';
+
+/** Pids of `mlscale serve` processes started on `repo`. */
+function serversOf(repo: string): number[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return ps.stdout
+    .split('\n')
+    .filter((line) => line.includes(' serve ') && line.includes(repo))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
 
 describe('mlscale sweep (command line)', () => {
   let dir: string;
@@ -48,7 +59,7 @@ describe('mlscale sweep (command line)', () => {
     [['serve', '--model', 'm', '--max-batch-size', ''], /--max-batch-size must list .*got an empty list/],
     [['serve', '--model', 'm', '--max-batch-size', '1,8', '--rows-per-request', '4'], /--max-batch-size 1 is smaller than --rows-per-request 4/],
     [['serve', '--model', 'm', '--slo-p99-ms', 'fast'], /--slo-p99-ms must be a number .*got "fast"/],
-    [['serve', '--model', 'm', '--point-duration', '5 minutes'], /--point-duration must be a duration such as 5s, 500ms or 2.5 \(seconds\), got "5 minutes"/],
+    [['serve', '--model', 'm', '--point-duration', '5 minutes'], /--point-duration must be a duration such as 5s, 500ms, 1m or 2.5 \(seconds\), got "5 minutes"/],
     [['serve', '--replicas', '1'], /--model is required/],
     [['serve', '--model', 'm', '--bogus'], /Unknown option '--bogus'/],
     [['pipeline', '--data', 'synthetic:rows=100', '--batches', '0,10'], /--batches must list integers from 1 .*got 0/],
@@ -76,6 +87,37 @@ describe('mlscale sweep (command line)', () => {
     assert.match(r.stderr, /model "bad" failed to load: .*\[E_SERVER_UNREACHABLE\]/);
   });
 
+  test('should stop the server under test and exit 130 on Ctrl-C', async () => {
+    const repo = join(dir, 'interrupted');
+    await writeModel(repo, 'small', 1, smallModelBytes());
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'sweep', 'serve', '--model-repository', repo, '--model', 'small', '--point-duration', '60s', '--warmup', '0', '--out', join(dir, 'never')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d;
+          if (/starting the server/.test(stderr)) resolve();
+        });
+        void exited.then(() => reject(new Error(`exited early: ${stderr}`)));
+      });
+      // Let the server come up and the probe start, then interrupt.
+      for (let i = 0; i < 300 && serversOf(repo).length === 0; i++) await sleep(100);
+      assert.ok(serversOf(repo).length > 0, 'the server under test started');
+      await sleep(1500);
+      child.kill('SIGINT');
+      assert.equal(await exited, 130, stderr);
+      assert.match(stderr, /interrupted; the server under test was stopped/);
+      assert.deepEqual(serversOf(repo), []);
+      await assert.rejects(access(join(dir, 'never')));
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+      for (const pid of serversOf(repo)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   test('should write the sweep file and the report of a pipeline sweep and print where they are', async () => {
     const out = join(dir, 'pipeline');
     const r = await runCli(['sweep', 'pipeline', '--data', 'synthetic:rows=4000,features=4,seed=2', '--batches', '2,4', '--executor', 'inline', '--epochs', '1', '--out', out], { timeoutMs: 120_000 });
@@ -96,6 +138,7 @@ describe('durationFlag', () => {
     assert.equal(durationFlag('--point-duration', '5s'), 5000);
     assert.equal(durationFlag('--point-duration', '250ms'), 250);
     assert.equal(durationFlag('--point-duration', '1.5'), 1500);
+    assert.equal(durationFlag('--point-duration', '1m'), 60_000);
     assert.equal(durationFlag('--point-duration', undefined), undefined);
   });
 });
