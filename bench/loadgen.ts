@@ -17,7 +17,7 @@
  *    Beside it, what a closed-loop generator (wrk) reports against the same stalls.
  *
  * Every process (server, wrk, `mlscale load`) is separate and shares this machine.
- * Flags: --repeats N (3), --duration S (10), --connections N (64), --rate N (2000), --quick.
+ * Flags: --repeats N (3), --duration S (10), --connections N (64), --rate N (1000), --quick.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -42,7 +42,7 @@ const quick = args.quick === true;
 const repeats = Number(args.repeats ?? (quick ? 1 : 3));
 const duration = Number(args.duration ?? (quick ? 3 : 10));
 const connections = Number(args.connections ?? 64);
-const rate = Number(args.rate ?? 2000);
+const rate = Number(args.rate ?? 1000);
 const stallPeriodMs = 1000;
 const stallMs = 200;
 const root = packageRoot();

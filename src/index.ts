@@ -17,5 +17,7 @@ export { openSource } from './data/open-source.js';
 export type { DataSource, RawBatch, Schema, BatchRef, RandomAccess } from './data/types.js';
 /** Reading model artifact folders. */
 export { readArtifact } from './model/artifact.js';
+/** Load generation against one URL: open loop at a fixed rate (latency from the scheduled send) or closed loop. */
+export { runLoad, kDefaultLoadOptions, type LoadOptions, type LoadProgress, type LoadResult } from './bench/loadgen.js';
 /** Coded errors. */
-export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, isMlscaleError, errorClasses } from './errors.js';
+export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, isMlscaleError, errorClasses } from './errors.js';

@@ -182,7 +182,7 @@ export class LoadEngine {
         recordMs(this.#latency, ms);
         this.#measuredOk++;
       }
-      recordMs(this.#intervalLatency, ms);
+      if (this.#o.onProgress) recordMs(this.#intervalLatency, ms);
       this.#intervalOk++;
       if (now >= this.#windowStartMs && now <= this.#windowEndMs) this.#okInWindow++;
     } else {
