@@ -54,7 +54,7 @@ export function lineChart(container, { series, yLabel, xLabel, xTime = true, plu
       ...series.map((s, i) => ({
         label: s.label,
         stroke: s.color ?? palette[i % palette.length],
-        width: 2,
+        width: s.width ?? 2,
         dash: s.dash,
         spanGaps: false,
         paths: s.step ? uPlot.paths.stepped({ align: 1 }) : undefined,
@@ -89,6 +89,8 @@ export function markersPlugin(marks) {
           ctx.setLineDash([4, 3]);
           ctx.lineWidth = 1.5;
           ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          // Labels step down in turn, so that decisions close in time do not print over each other.
+          let row = 0;
           for (const m of marks()) {
             if (m.t < min || m.t > max) continue;
             const x = Math.round(u.valToPos(m.t, 'x', true));
@@ -96,7 +98,7 @@ export function markersPlugin(marks) {
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.fillText(m.label, x + 4, u.bbox.top + 12 * devicePixelRatio);
+            ctx.fillText(m.label, x + 4, u.bbox.top + (12 + 14 * (row++ % 3)) * devicePixelRatio);
           }
           ctx.restore();
         },

@@ -7,7 +7,7 @@ const kTokenKey = 'mlscale.adminToken';
 
 const state = { samples: [], decisions: [], admin: { enabled: false }, models: [], mode: 'single' };
 
-const marks = () => state.decisions.map((d) => ({ t: d.t / 1000, label: `${d.action} → ${d.to.replicas}×${d.to.instancesPerReplica}` }));
+const marks = () => state.decisions.map((d) => ({ t: d.t / 1000, label: `${d.action}: ${d.to.replicas} rep × ${d.to.instancesPerReplica} inst` }));
 
 const charts = {
   rps: lineChart(document.getElementById('chart-rps'), { yLabel: 'requests / s', series: [{ label: 'requests/s', unit: 'req/s' }] }),
@@ -36,7 +36,7 @@ const charts = {
     yLabel: 'count',
     plugins: [markersPlugin(marks)],
     series: [
-      { label: 'replicas', unit: '', digits: 0, step: true, color: '#1a7f37' },
+      { label: 'replicas', unit: '', digits: 0, step: true, color: '#1a7f37', width: 5 },
       { label: 'instances', unit: '', digits: 0, step: true, color: '#0969da' },
     ],
   }),
