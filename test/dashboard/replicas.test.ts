@@ -57,3 +57,61 @@ describe('serve dashboard with replicas', () => {
     assert.deepEqual(state.models.map((m) => [m.name, m.state]), [['m', 'READY']]);
   });
 });
+
+describe('serve dashboard with the autoscaler', () => {
+  let served: Served;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    const tmp = await tempDir('mlscale-dashboard-autoscale-');
+    cleanup = tmp.cleanup;
+    await writeModel(join(tmp.dir, 'repo'), 'm', 1, smallModelBytes(12));
+    served = await serveProcess(
+      [
+        '--model-repository', join(tmp.dir, 'repo'), '--port', '0', '--replicas', 'auto', '--min-replicas', '1', '--max-replicas', '2',
+        '--target-ongoing-requests', '1', '--upscale-delay-ms', '0', '--smoothing-window-ms', '1000', '--spare-replicas', '0', '--instances', '1', '--unready-delay-ms', '0',
+      ],
+      { timeoutMs: 60_000 },
+    );
+  });
+  after(async () => {
+    if (served && served.child.exitCode === null) {
+      served.child.kill('SIGTERM');
+      const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
+      await served.exited;
+      clearTimeout(timer);
+    }
+    await cleanup?.();
+  });
+
+  test("should list the autoscaler's decision with its signal, from and to", async () => {
+    const body = JSON.stringify(inferBody(randomInput(new Prng(3), 4)));
+    let running = true;
+    // A bounded closed loop (8 connections against a target of 1 ongoing request per replica).
+    const deadline = Date.now() + 30_000;
+    const loops = Array.from({ length: 8 }, async () => {
+      while (running && Date.now() < deadline) {
+        const res = await fetch(`${served.url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+        await res?.arrayBuffer();
+      }
+    });
+    let state: DashboardState | undefined;
+    try {
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        state = (await (await fetch(`${served.url}/dashboard/api/state`)).json()) as DashboardState;
+        if (state.decisions.length > 0) break;
+      }
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
+    const decision = state?.decisions[0];
+    assert.ok(decision, `a decision within 30 s; logs: ${JSON.stringify(served.logs.filter((l) => String(l['msg']).startsWith('autoscaler')).slice(-3))}`);
+    assert.match(decision.action, /scale-up/);
+    assert.deepEqual(decision.from, { replicas: 1, instancesPerReplica: 1 });
+    assert.equal(decision.to.replicas, 2);
+    assert.match(decision.signal, /^ongoing \d+\.\d \(\d+\.\d per replica\), queue \d+, CPU idle \d+%$/);
+    assert.ok(decision.reason.length > 0);
+  });
+});
