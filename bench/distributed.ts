@@ -8,12 +8,16 @@
  * - linear:     bullmq time against the number of batches (10, 100, 1000), fit a + b·n;
  * - throughput: a real training run with 1, 2 and 4 worker processes;
  * - batchsize:  bullmq against inline on the same training as the batch grows: the batch size at
- *               which bullmq's overhead falls below 5% of the work.
+ *               which bullmq's overhead falls below 5% of the work;
+ * - profile:    where a no-op job's time goes, bullmq beside bare BullMQ at concurrency 16: CPU per
+ *               job of the driver, the worker process and Redis, and Redis commands per job
+ *               (`INFO commandstats`; Redis is global, so other clients' commands count too).
  *
  * Needs Redis: REDIS_URL, default redis://127.0.0.1:6379. Uses its own key prefix and deletes it.
  * Repeats each measurement (`--repeats`, default 3) and reports medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +29,7 @@ import { openSource } from '../src/data/open-source.js';
 import { linearFit, median } from '../src/bench/fit.js';
 import { BullmqExecutor } from '../src/pipeline/executors/bullmq.js';
 import { createExecutor, type Executor } from '../src/pipeline/executors/index.js';
-import { batchCall, batchInputs } from '../src/pipeline/batch-stream.js';
+import { batchCall, batchInputs, type BatchInput } from '../src/pipeline/batch-stream.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../src/pipeline/options.js';
 import { runTraining } from '../src/pipeline/run-training.js';
 import { siblingModuleUrl } from '../src/util/module-url.js';
@@ -35,7 +39,7 @@ const { values: args } = parseArgs({
   options: { only: { type: 'string' }, repeats: { type: 'string' }, quick: { type: 'boolean' } },
 });
 const repeats = Number(args.repeats ?? 3);
-const sections = new Set((args.only ?? 'dispatch,linear,throughput,batchsize').split(','));
+const sections = new Set((args.only ?? 'dispatch,linear,throughput,batchsize,profile').split(','));
 const quick = args.quick === true;
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `mlscale-bench-${randomBytes(4).toString('hex')}`;
@@ -79,15 +83,23 @@ const mlscale = join(packageRoot(), 'bin', 'mlscale.js');
 const workers = (n: number, concurrency = 1) =>
   Promise.all(Array.from({ length: n }, () => startProcess([mlscale, 'worker', '--redis', url, '--prefix', prefix, '--concurrency', String(concurrency)])));
 
-/** Per-job time of `n` no-op jobs on a bare BullMQ queue, added in bulk, awaited via QueueEvents. */
-async function bare(n: number, concurrency: number): Promise<number[]> {
+/** A measurement that can be repeated: one call runs `n` jobs and gives µs per job. */
+interface Runner {
+  /** The worker process, when the runner started it. */
+  readonly pid?: number;
+  once(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** `n` no-op jobs on a bare BullMQ queue, added in bulk, awaited via QueueEvents. */
+async function bareRunner(n: number, concurrency: number): Promise<Runner> {
   const worker = await startProcess([siblingModuleUrl(import.meta.url, './bare-bullmq-worker').replace('file://', ''), url, prefix, String(concurrency)]);
   const queue = new Queue('bare', { connection: { url }, prefix });
   const events = new QueueEvents('bare', { connection: { url }, prefix });
   await events.waitUntilReady();
-  const times: number[] = [];
-  try {
-    for (let rep = 0; rep < repeats + 1; rep++) {
+  return {
+    pid: worker.pid,
+    async once() {
       let done = 0;
       const all = new Promise<void>((resolve) => {
         const on = () => {
@@ -101,32 +113,46 @@ async function bare(n: number, concurrency: number): Promise<number[]> {
       const t0 = performance.now();
       await queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
       await all;
-      if (rep > 0) times.push(((performance.now() - t0) * 1000) / n);
-    }
-  } finally {
-    await events.close();
-    await queue.close();
-    await stopAll([worker]);
-  }
+      return ((performance.now() - t0) * 1000) / n;
+    },
+    async close() {
+      await events.close();
+      await queue.close();
+      await stopAll([worker]);
+    },
+  };
+}
+
+/** `n` no-op pipeline tasks on `executor` (synthetic batch references), in maps of `perMap` calls. */
+async function noopRunner(executor: Executor, n: number, perMap: number): Promise<Runner> {
+  const source = openSource(`synthetic:rows=${n * 256},features=16,classes=2,seed=1`);
+  const schema = await source.inferSchema({ label: 'label' });
+  const context = { schema, split: { seed: 1, fraction: 0.2 } };
+  const inputs: BatchInput[] = [];
+  for await (const input of batchInputs(source, schema, { batchRows: 256, onBadRow: 'error' })) inputs.push(input);
+  return {
+    async once() {
+      const t0 = performance.now();
+      for (let i = 0; i < inputs.length; i += perMap) {
+        await executor.map({ module: tasks, name: 'noopTask' }, inputs.slice(i, i + perMap).map((item) => batchCall({ context, ...item })));
+      }
+      return ((performance.now() - t0) * 1000) / inputs.length;
+    },
+    close: () => executor.close(),
+  };
+}
+
+/** A warm-up run, then `repeats` timed runs. */
+async function timed(runner: Runner): Promise<number[]> {
+  await runner.once();
+  const times: number[] = [];
+  for (let rep = 0; rep < repeats; rep++) times.push(await runner.once());
   return times;
 }
 
 /** Per-batch time of `n` no-op tasks on `executor`, in maps of `perMap` calls. */
 async function noop(executor: Executor, n: number, perMap: number): Promise<number[]> {
-  const source = openSource(`synthetic:rows=${n * 256},features=16,classes=2,seed=1`);
-  const schema = await source.inferSchema({ label: 'label' });
-  const context = { schema, split: { seed: 1, fraction: 0.2 } };
-  const inputs = [];
-  for await (const input of batchInputs(source, schema, { batchRows: 256, onBadRow: 'error' })) inputs.push(input);
-  const times: number[] = [];
-  for (let rep = 0; rep < repeats + 1; rep++) {
-    const t0 = performance.now();
-    for (let i = 0; i < inputs.length; i += perMap) {
-      await executor.map({ module: tasks, name: 'noopTask' }, inputs.slice(i, i + perMap).map((item) => batchCall({ context, ...item })));
-    }
-    if (rep > 0) times.push(((performance.now() - t0) * 1000) / inputs.length);
-  }
-  return times;
+  return timed(await noopRunner(executor, n, perMap));
 }
 
 const bullmq = (concurrency: number) => new BullmqExecutor({ redis: url, prefix, concurrency });
@@ -134,6 +160,7 @@ const bullmq = (concurrency: number) => new BullmqExecutor({ redis: url, prefix,
 async function dispatch(): Promise<void> {
   const n = quick ? 200 : 1000;
   log(`\n## Dispatch overhead per batch, no-op stage (${n} batches by reference, one map of all of them)`);
+  log('bullmq and the bare BullMQ floor run alternately, both worker processes up, so both see the same load.\n');
   log('| executor | µs per batch (median) | runs |');
   log('| --- | --- | --- |');
   const row = (name: string, times: number[]) => log(`| ${name} | ${fmt(median(times), 1)} | ${times.map((t) => fmt(t, 1)).join(', ')} |`);
@@ -142,19 +169,28 @@ async function dispatch(): Promise<void> {
     row(kind === 'threads' ? 'threads (2)' : kind, await noop(executor, n, n));
     await executor.close();
   }
-  const results: Record<string, number> = {};
+  const ratios: Record<number, number[]> = {};
   for (const concurrency of [1, 16]) {
     const procs = await workers(1, concurrency);
-    const executor = bullmq(concurrency);
-    const times = await noop(executor, n, n);
-    await executor.close();
+    const ours = await noopRunner(bullmq(concurrency), n, n);
+    const floor = await bareRunner(n, concurrency);
+    await ours.once();
+    await floor.once();
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let rep = 0; rep < repeats; rep++) {
+      a.push(await ours.once());
+      b.push(await floor.once());
+    }
+    await ours.close();
+    await floor.close();
     await stopAll(procs);
-    row(`bullmq, 1 worker × concurrency ${concurrency}`, times);
-    const floor = await bare(n, concurrency);
-    row(`bare BullMQ no-op job, concurrency ${concurrency}`, floor);
-    results[concurrency] = median(times) / median(floor);
+    row(`bullmq, 1 worker × concurrency ${concurrency}`, a);
+    row(`bare BullMQ no-op job, concurrency ${concurrency}`, b);
+    ratios[concurrency] = a.map((v, i) => v / b[i]!);
   }
-  log(`\nbullmq / bare BullMQ: ${fmt(results[1]!)}× at concurrency 1, ${fmt(results[16]!)}× at concurrency 16 (target ≤ 1.5×).`);
+  const show = (c: number) => `${fmt(median(ratios[c]!))}× at concurrency ${c} (runs ${ratios[c]!.map((r) => fmt(r)).join(', ')})`;
+  log(`\nbullmq / bare BullMQ, median of the paired runs: ${show(1)}; ${show(16)} (target ≤ 1.5×).`);
 }
 
 async function linear(): Promise<void> {
@@ -231,7 +267,80 @@ async function batchsize(): Promise<void> {
   log(below === undefined ? '\nbullmq overhead stayed above 5% at every batch size tried.' : `\nbullmq overhead falls below 5% of the work at about ${below} rows per batch (this model, this machine).`);
 }
 
+/** CPU time of a process so far, in µs, from /proc (Linux; clock ticks of 10 ms). */
+function processCpu(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Redis's CPU time (µs) and per-command call counts so far. */
+async function redisStats(client: Redis): Promise<{ cpu: number; calls: Map<string, number> }> {
+  const cpu = await client.info('cpu');
+  const used = (key: string) => Number(new RegExp(`${key}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
+  const calls = new Map<string, number>();
+  for (const m of (await client.info('commandstats')).matchAll(/cmdstat_(\S+?):calls=(\d+)/g)) calls.set(m[1]!, Number(m[2]));
+  return { cpu: (used('used_cpu_sys') + used('used_cpu_user')) * 1e6, calls };
+}
+
+/** Per-job CPU of the driver (this process), the worker process and Redis, over one batch of jobs. */
+async function profiled(worker: number, n: number, run: () => Promise<void>): Promise<{ wall: number; driver: number; worker: number; redis: number; calls: Map<string, number> }> {
+  const client = new Redis(url);
+  try {
+    const r0 = await redisStats(client);
+    const w0 = processCpu(worker);
+    const d0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run();
+    const wall = ((performance.now() - t0) * 1000) / n;
+    const d = process.cpuUsage(d0);
+    const w1 = processCpu(worker);
+    const r1 = await redisStats(client);
+    const calls = new Map<string, number>();
+    for (const [k, v] of r1.calls) {
+      const per = (v - (r0.calls.get(k) ?? 0)) / n;
+      if (per >= 0.05) calls.set(k, per);
+    }
+    return { wall, driver: (d.user + d.system) / n, worker: (w1 - w0) / n, redis: (r1.cpu - r0.cpu) / n, calls };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function profile(): Promise<void> {
+  const n = quick ? 300 : 1000;
+  const concurrency = 16;
+  log(`\n## Where a no-op job's time goes (${n} jobs, one worker process, concurrency ${concurrency}; µs per job, medians of ${repeats}, the two run alternately)`);
+  log('| | wall | driver CPU | worker CPU | Redis CPU | Redis commands per job |');
+  log('| --- | --- | --- | --- | --- | --- |');
+  const [proc] = await workers(1, concurrency);
+  const ours = await noopRunner(bullmq(concurrency), n, n);
+  const floor = await bareRunner(n, concurrency);
+  await ours.once();
+  await floor.once();
+  const a = [];
+  const b = [];
+  for (let rep = 0; rep < repeats; rep++) {
+    a.push(await profiled(proc!.pid!, n, () => ours.once().then(() => undefined)));
+    b.push(await profiled(floor.pid!, n, () => floor.once().then(() => undefined)));
+  }
+  await ours.close();
+  await floor.close();
+  await stopAll([proc!]);
+  const row = (name: string, runs: Awaited<ReturnType<typeof profiled>>[]) => {
+    const m = (f: (r: (typeof runs)[number]) => number) => fmt(median(runs.map(f)), 0);
+    const calls = [...runs[0]!.calls].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ');
+    log(`| ${name} | ${m((r) => r.wall)} | ${m((r) => r.driver)} | ${m((r) => r.worker)} | ${m((r) => r.redis)} | ${calls} |`);
+  };
+  row('bullmq', a);
+  row('bare BullMQ', b);
+}
+
 try {
+  if (sections.has('profile')) await profile();
   if (sections.has('dispatch')) await dispatch();
   if (sections.has('linear')) await linear();
   if (sections.has('throughput')) await throughput();

@@ -13,12 +13,14 @@ import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 export const workerHelp = `Usage: mlscale worker --redis URL [--concurrency N] [options]
 
 Runs batches for 'mlscale train --executor bullmq' drivers that use the same Redis: start one on
-every worker machine. Each batch runs on a worker thread, so a long stage never stops this
-process from renewing its job locks. Data named by path must be readable here at the same path.
+every worker machine. Batches run on worker threads, so a long stage never stops this process
+from renewing its job locks. Data named by path must be readable here at the same path.
 
   --redis URL                 redis://[user:password@]host[:port][/db], or rediss:// for TLS
   --redis-ca FILE             PEM file of the CA that signed a rediss:// Redis's certificate
-  --concurrency N             batches run at once, one worker thread each  [1]
+  --concurrency N             batches run at once  [1]
+  --threads N                 worker threads they run on; more threads than cores only add
+                              context switches  [--concurrency, at most the CPU count]
   --prefix NAME               Redis key prefix; drivers must use the same  [${kDefaultPrefix}]
   --lock-duration-ms MS       a job's lock lasts this long unless renewed; a killed worker's batch
                               runs again elsewhere after about this long  [30000]
@@ -33,6 +35,7 @@ const flags: FlagSpec = {
   redis: { type: 'string' },
   'redis-ca': { type: 'string' },
   concurrency: { type: 'string' },
+  threads: { type: 'string' },
   prefix: { type: 'string' },
   'lock-duration-ms': { type: 'string' },
   'stalled-interval-ms': { type: 'string' },
@@ -61,13 +64,14 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream =
     redisCa: textFlag(v['redis-ca']),
     prefix: textFlag(v.prefix),
     concurrency: int('concurrency'),
+    threads: int('threads'),
     lockDurationMs: int('lock-duration-ms'),
     stalledIntervalMs: int('stalled-interval-ms'),
     maxStalledCount: int('max-stalled'),
     connectTimeoutMs: int('connect-timeout-ms'),
     log,
   });
-  out.write(`mlscale worker ${worker.name} ready: concurrency ${worker.concurrency}\n`);
+  out.write(`mlscale worker ${worker.name} ready: concurrency ${worker.concurrency} on ${worker.threads} thread${worker.threads === 1 ? '' : 's'}\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

@@ -109,7 +109,7 @@ export function encodePayload(value: unknown): Buffer {
 }
 
 /** Unpacks what `encodePayload` packed; typed arrays come back as fresh, owned copies. */
-export function decodePayload<T>(bytes: Buffer): T {
+export function decodePayload<T>(bytes: Uint8Array): T {
   return packr.unpack(bytes) as T;
 }
 

@@ -2,22 +2,20 @@
  * The process side of the `bullmq` executor: what `mlscale worker` runs on every worker machine.
  *
  * A BullMQ Worker takes task jobs from Redis; each job's input is read from the round's input hash,
- * the task runs on a worker thread of a Piscina pool (the same thread-worker module the `threads`
+ * the task runs on a worker thread of a Piscina pool (at most one thread per core) (the same thread-worker module the `threads`
  * executor uses), and the packed output is written once to the round's output hash. The task never
  * runs on this process's event loop, so BullMQ keeps renewing the job's lock however long and
  * CPU-heavy the stage is; only a process that really died lets its jobs stall and run elsewhere.
  *
  * @module
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { Piscina } from 'piscina';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { InvalidOptionError, TaskFailedError } from '../../errors.js';
 import { siblingModuleUrl } from '../../util/module-url.js';
 import { version } from '../../version.js';
 import {
-  decodePayload,
-  encodePayload,
   formatFailure,
   hashReturn,
   inlineReturn,
@@ -40,8 +38,16 @@ export interface DistributedWorkerOptions {
   readonly redisCa?: string;
   /** Key prefix shared with the driver. Default `mlscale`. */
   readonly prefix?: string;
-  /** Jobs run at once, each on its own worker thread. Default 1. */
+  /** Jobs run at once. Default 1. */
   readonly concurrency?: number;
+  /**
+   * Worker threads the jobs run on. Default: `concurrency`, but at most the CPU count. Stages are
+   * CPU-bound, so threads beyond the cores add no compute, only context switches: with 16 threads
+   * on 2 cores a no-op batch's trip to a thread and back cost 336 µs of CPU, against 69 µs with 2
+   * (bench:distributed's profile section). Jobs beyond the threads share them: an async stage
+   * (a file read, an onnxruntime run) interleaves with the others on its thread.
+   */
+  readonly threads?: number;
   /** How long a job's lock lasts without renewal (BullMQ `lockDuration`). Default 30 s. */
   readonly lockDurationMs?: number;
   /** How often this worker looks for stalled jobs of dead workers (BullMQ `stalledInterval`). Default 30 s. */
@@ -65,6 +71,8 @@ export class DistributedWorker {
   /** `host:pid`, named in errors and in Redis's client list. */
   readonly name: string;
   readonly concurrency: number;
+  /** Worker threads the jobs run on. */
+  readonly threads: number;
   readonly counts: WorkerCounts = { completed: 0, failed: 0 };
   readonly #worker: Worker<TaskJobData>;
   readonly #pool: Piscina<ThreadRequest, unknown>;
@@ -72,7 +80,8 @@ export class DistributedWorker {
 
   readonly #client: Redis;
 
-  private constructor(worker: Worker<TaskJobData>, pool: Piscina<ThreadRequest, unknown>, client: Redis, name: string, concurrency: number) {
+  private constructor(worker: Worker<TaskJobData>, pool: Piscina<ThreadRequest, unknown>, client: Redis, name: string, concurrency: number, threads: number) {
+    this.threads = threads;
     this.#worker = worker;
     this.#client = client;
     this.#pool = pool;
@@ -87,6 +96,10 @@ export class DistributedWorker {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
       throw new InvalidOptionError(`--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`);
     }
+    const threads = options.threads ?? Math.min(concurrency, availableParallelism());
+    if (!Number.isInteger(threads) || threads < 1 || threads > concurrency) {
+      throw new InvalidOptionError(`--threads must be an integer from 1 to --concurrency (${concurrency}), got ${JSON.stringify(threads)}`);
+    }
     for (const [flag, v] of [
       ['--lock-duration-ms', options.lockDurationMs],
       ['--stalled-interval-ms', options.stalledIntervalMs],
@@ -99,9 +112,9 @@ export class DistributedWorker {
     const log = options.log ?? (() => undefined);
     const pool = new Piscina<ThreadRequest, unknown>({
       filename: siblingModuleUrl(import.meta.url, './thread-worker'),
-      minThreads: concurrency,
-      maxThreads: concurrency,
-      concurrentTasksPerWorker: 1,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: Math.ceil(concurrency / threads),
       idleTimeout: 60_000,
     });
     let self: DistributedWorker | undefined;
@@ -126,7 +139,7 @@ export class DistributedWorker {
       log(`batch ${job?.data.batch ?? '?'} of run ${job?.data.run ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`);
     });
     worker.on('error', (err: Error) => log(`redis: ${err.message}`));
-    self = new DistributedWorker(worker, pool, client, name, concurrency);
+    self = new DistributedWorker(worker, pool, client, name, concurrency, threads);
     void worker.run().catch((err: Error) => log(`worker stopped: ${err.message}`));
     await worker.waitUntilReady();
     return self;
@@ -167,10 +180,10 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     // The driver finished or abandoned the round: nothing to do.
     if (bytes === null) return 'gone';
   }
-  const input = decodePayload<unknown>(bytes);
   let envelopes: TaskEnvelope<unknown>[];
   try {
-    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [input] } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
+    // The thread unpacks the input and packs the output (see ThreadRequest.packed).
+    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [bytes], packed: true } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
   } catch (err) {
     // The thread itself died (out of memory, process.exit in a task): worth another attempt.
     throw new Error(formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`));
@@ -183,7 +196,8 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name) throw new UnrecoverableError(reason);
     throw new Error(reason);
   }
-  const output = encodePayload(envelope.value);
+  const packed = envelope.value as Uint8Array;
+  const output = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   const inline = inlineReturn(output, name);
   if (inline !== undefined) return inline;
   await client.multi().hsetnx(keys.outputs, field, output).expire(keys.outputs, kPayloadTtlSeconds).exec();

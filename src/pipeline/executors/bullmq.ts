@@ -307,8 +307,11 @@ export class BullmqExecutor implements Executor {
             jobId: taskJobId(this.run, round, c.id),
             attempts: this.#attempts,
             backoff: { type: 'exponential', delay: this.#backoffMs },
-            // Kept a while, so the poll can read the return value of a job whose event was lost.
-            removeOnComplete: { age: 600, count: 20_000 },
+            // Removed at once: the output reached the driver in the completed event (or sits in
+            // the output hash). Keeping completed jobs cost three more Redis commands a job (the
+            // completed set and its age and count trimming). A job whose event was lost is found
+            // gone by the poll and run again (outputs are keyed by batch: the first one counts).
+            removeOnComplete: true,
             removeOnFail: { age: this.#keepFailedSeconds },
           },
         })),
@@ -375,6 +378,7 @@ export class BullmqExecutor implements Executor {
      * without an output (Redis restarted without persistence, or the first submit failed).
      */
     let checking = false;
+    const missingBefore = new Set<string>();
     const check = async (): Promise<void> => {
       if (checking || settled) return;
       checking = true;
@@ -390,7 +394,13 @@ export class BullmqExecutor implements Executor {
           const bytes = returnedBytes(job?.returnvalue);
           if (bytes) accept(completed[k]!, bytes);
         });
-        const lost = jobIds.filter((_, k) => states[k] === 'unknown');
+        // A job that does not exist either never got in (Redis restarted, the submit failed) or
+        // completed and was removed while its event is still on the way: it is resubmitted only
+        // when it is still missing at the next check.
+        const missing = jobIds.filter((_, k) => states[k] === 'unknown');
+        const lost = missing.filter((id) => missingBefore.has(id));
+        missingBefore.clear();
+        for (const id of missing) missingBefore.add(id);
         await read(lost);
         await submit(lost.filter((id) => pending.has(id)));
         redisOk();

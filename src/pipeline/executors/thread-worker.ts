@@ -1,10 +1,11 @@
 /**
- * Worker-thread side of the threads executor. Imports only the task loader and envelope helpers;
- * never re-exported from the package.
+ * Worker-thread side of the threads executor and of `mlscale worker`. Imports only the task loader,
+ * the envelope helpers and the payload codec; never re-exported from the package.
  *
  * @module
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { decodePayload, encodePayload } from './bullmq-protocol.js';
 import type { TaskRef } from './executor.js';
 import { collectTransferables, toErrorPayload, type TaskEnvelope } from './task-envelope.js';
 import { loadTask } from './task-loader.js';
@@ -16,6 +17,12 @@ import { loadTask } from './task-loader.js';
 export interface ThreadRequest {
   readonly task: TaskRef;
   readonly inputs: readonly unknown[];
+  /**
+   * The inputs are msgpack bytes (a `mlscale worker`'s job payloads), and the outputs go back
+   * packed too: the codec runs on this thread instead of the process's main thread, which also
+   * runs BullMQ, and a few bytes cross the thread boundary instead of an object tree.
+   */
+  readonly packed?: boolean;
 }
 
 /**
@@ -29,11 +36,18 @@ export default async function runThreadTasks(request: ThreadRequest): Promise<un
   for (const input of request.inputs) {
     try {
       fn ??= await loadTask(request.task);
-      envelopes.push({ ok: true, value: await fn(input) });
+      if (request.packed === true) {
+        const output = await fn(decodePayload(input as Uint8Array));
+        envelopes.push({ ok: true, value: encodePayload(output) });
+      } else {
+        envelopes.push({ ok: true, value: await fn(input) });
+      }
     } catch (err) {
       envelopes.push({ ok: false, error: toErrorPayload(err) });
     }
   }
+  // Packed outputs may be views of the codec's reusable buffer: they are copied, never moved.
+  if (request.packed === true) return envelopes;
   const buffers = [...collectTransferables(envelopes)];
   if (buffers.length === 0) return envelopes;
   return move(new TransferEnvelope(envelopes, buffers) as never);

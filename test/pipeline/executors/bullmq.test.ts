@@ -18,7 +18,7 @@ describe('bullmq executor', { skip: redis.skip }, () => {
   let workers: WorkerProcess[] = [];
   before(async () => {
     // One worker process with two threads: 'several threads at once' sees two thread ids.
-    workers = await startWorkers(redis.url!, prefix, 1, ['--concurrency', '2']);
+    workers = await startWorkers(redis.url!, prefix, 1, ['--concurrency', '2', '--threads', '2']);
   });
   after(async () => {
     await killWorkers(workers, 'SIGTERM');
