@@ -6,15 +6,18 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { InvalidOptionError } from '../errors.js';
 import { openSource } from '../data/open-source.js';
 import type { BatchOptions, DataSource, RandomAccess, Schema } from '../data/types.js';
 import { createExecutor } from '../pipeline/executors/index.js';
+import { parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from '../pipeline/executors/redis-connection.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../pipeline/options.js';
 import { runTraining } from '../pipeline/run-training.js';
 import { machineInfo } from './machine-info.js';
+import { startWorkerProcesses } from './worker-processes.js';
 import { cartesian, parseNumberList } from './sweep-grid.js';
 import { kSweepSchemaVersion, type PipelinePoint, type PipelineSweep } from './sweep-schema.js';
 
@@ -37,6 +40,10 @@ export interface PipelineSweepOptions {
   readonly repeats: number;
   /** Training epochs per run. */
   readonly epochs: number;
+  /** bullmq: the queue's Redis; the sweep starts `workers` `mlscale worker` processes against it. */
+  readonly redis?: string;
+  /** bullmq: the Redis key prefix of the sweep's queue; default a fresh `mlscale-sweep-<random>`. Its keys are removed at the end. */
+  readonly prefix?: string;
   readonly model: TrainingOptions['model'];
   /** One line per run. */
   readonly onProgress?: (line: string) => void;
@@ -57,9 +64,11 @@ export function resolvePipelineSweepOptions(options: Partial<PipelineSweepOption
   const o = { ...kDefaultPipelineSweepOptions, ...dropUndefined(options) } as PipelineSweepOptions;
   if (typeof o.data !== 'string' || o.data === '') throw new InvalidOptionError('--data is required: a .csv or .jsonl file, synthetic:rows=N,features=F or sample:digits');
   if (!kExecutors.includes(o.executor)) throw new InvalidOptionError(`--executor must be one of ${kExecutors.join(', ')}, got ${JSON.stringify(o.executor)}`);
-  if (o.executor === 'bullmq') {
-    throw new InvalidOptionError('--executor bullmq is not supported by mlscale sweep pipeline yet; sweep inline or threads (mlscale train --executor bullmq runs it, and npm run bench:distributed measures it)');
+  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) {
+    throw new InvalidOptionError('--redis is required with --executor bullmq: the URL of a Redis for the queue, e.g. --redis redis://127.0.0.1:6379 (the sweep starts its own mlscale worker processes on this machine)');
   }
+  if (o.executor !== 'bullmq' && o.redis !== undefined) throw new InvalidOptionError(`--redis applies only with --executor bullmq, not ${o.executor}`);
+  if (o.redis !== undefined) parseRedisUrl(o.redis);
   if (o.batches === undefined) throw new InvalidOptionError('--batches is required: the data sizes to run, as numbers of batches, e.g. 10,100,1000');
   const batches = parseNumberList('--batches', o.batches, { min: 1, max: 1 << 24 });
   const workers = parseNumberList('--workers', o.workers ?? (o.executor === 'inline' ? [1] : [...new Set([1, availableParallelism()])]), { min: 1, max: 1024 });
@@ -100,32 +109,25 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
   }
   const grid = cartesian({ batches: o.batches, workers: o.workers });
   say(`sweep pipeline: ${grid.length} run(s) × ${o.repeats} repeat(s), ${o.executor} executor, ${batchSize} rows per batch, ${o.epochs} epoch(s)`);
+  // bullmq: a key prefix of this sweep's own, so its jobs never meet another run's workers; the
+  // keys go when the sweep ends. Redis is checked first, so a wrong URL fails in seconds.
+  const prefix = o.prefix ?? `mlscale-sweep-${randomBytes(4).toString('hex')}`;
+  const redis = o.redis !== undefined ? parseRedisUrl(o.redis) : undefined;
+  if (redis) await probeRedis(redis);
   const points: PipelinePoint[] = [];
-  for (const [i, { batches, workers }] of grid.entries()) {
-    const training = resolveTrainingOptions({ data: o.data, label, executor: o.executor, workers, batchSize, epochs: o.epochs, model: o.model, out: 'unused' });
-    const runs: { seconds: number; stageSeconds: Record<string, number> }[] = [];
-    for (let r = 0; r < o.repeats; r++) {
-      const executor = createExecutor(o.executor, { workers });
-      try {
-        // Unrecorded warm-up on the same executor, one batch per worker: module loading, onnxruntime
-        // start-up and thread creation are paid once per process or pool, not per batch, and would
-        // otherwise inflate whichever run came first (0.5 s of 0.8 s on a 2-batch run here).
-        await runTraining(firstBatches(openSource(o.data), Math.min(batches, workers)), executor, { ...training, epochs: 1 });
-        const source = firstBatches(openSource(o.data), batches);
-        const started = performance.now();
-        const result = await runTraining(source, executor, training);
-        const seconds = (performance.now() - started) / 1000;
-        const p = result.timings.phases;
-        runs.push({ seconds, stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 } });
-      } finally {
-        await executor.close();
-      }
+  try {
+    for (const [i, { batches, workers }] of grid.entries()) {
+      const training = resolveTrainingOptions({ data: o.data, label, executor: o.executor, workers, batchSize, epochs: o.epochs, model: o.model, redis: o.redis, out: 'unused' });
+      const runs: Run[] = [];
+      for (let r = 0; r < o.repeats; r++) runs.push(await timedRun(o, training, batches, workers, prefix));
+      runs.sort((a, b) => a.seconds - b.seconds);
+      const median = runs[Math.floor((runs.length - 1) / 2)]!;
+      points.push({ batches, workers, batchSize, rows: batches * batchSize, seconds: median.seconds, stageSeconds: median.stageSeconds });
+      const st = median.stageSeconds;
+      say(`[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${median.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, median of ${o.repeats}` : ''}`);
     }
-    runs.sort((a, b) => a.seconds - b.seconds);
-    const median = runs[Math.floor((runs.length - 1) / 2)]!;
-    points.push({ batches, workers, batchSize, rows: batches * batchSize, seconds: median.seconds, stageSeconds: median.stageSeconds });
-    const st = median.stageSeconds;
-    say(`[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${median.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, median of ${o.repeats}` : ''}`);
+  } finally {
+    if (redis) await dropKeys(redis, prefix);
   }
   return {
     kind: 'pipeline',
@@ -137,6 +139,52 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
     repeats: o.repeats,
     points,
   };
+}
+
+/** One timed run: wall seconds, and seconds per phase. */
+interface Run {
+  readonly seconds: number;
+  readonly stageSeconds: Record<string, number>;
+}
+
+/**
+ * One run of the pipeline on the first `batches` batches, on a fresh executor (for bullmq, with
+ * `workers` fresh worker processes of one batch each), after an unrecorded warm-up on it.
+ */
+async function timedRun(o: Readonly<PipelineSweepOptions>, training: Readonly<TrainingOptions>, batches: number, workers: number, prefix: string): Promise<Run> {
+  const processes = o.executor === 'bullmq' ? await startWorkerProcesses(o.redis!, prefix, workers) : undefined;
+  const executor = createExecutor(o.executor, { workers, redis: o.redis, prefix });
+  try {
+    // Warm-up, one batch per worker: module loading, onnxruntime start-up and thread creation are
+    // paid once per process or pool, not per batch, and would otherwise inflate whichever run came
+    // first (0.5 s of 0.8 s on a 2-batch run here).
+    await runTraining(firstBatches(openSource(o.data), Math.min(batches, workers)), executor, { ...training, epochs: 1 });
+    const started = performance.now();
+    const result = await runTraining(firstBatches(openSource(o.data), batches), executor, training);
+    const seconds = (performance.now() - started) / 1000;
+    const p = result.timings.phases;
+    return { seconds, stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 } };
+  } finally {
+    await executor.close();
+    await processes?.stop();
+  }
+}
+
+/** Deletes every key under `prefix` (a finished bullmq sweep's queue and jobs). */
+async function dropKeys(target: RedisTarget, prefix: string): Promise<void> {
+  const client = payloadClient(target, 'mlscale-sweep-cleanup');
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Left-over keys are harmless (completed jobs expire); a Redis gone now must not fail the sweep.
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** Rows in a source: by arithmetic for random-access sources, else by reading it once. */

@@ -75,8 +75,10 @@ run and of each phase.
                         synthetic:rows=N,features=F, sample:digits
   --label COLUMN        the column to predict (synthetic and sample data know theirs)
   --batches LIST        data sizes, as numbers of batches, e.g. 10,100,1000
-  --workers LIST        executor workers (threads); 1 for inline  [1,cores]
-  --executor KIND       inline | threads  [${p.executor}] (bullmq: not supported by sweep yet)
+  --workers LIST        executor workers: threads, or bullmq worker processes; 1 for inline  [1,cores]
+  --executor KIND       inline | threads | bullmq  [${p.executor}]
+  --redis URL           bullmq: the queue's Redis; the sweep starts --workers 'mlscale worker'
+                        processes on this machine against it, and removes its keys at the end
   --batch-size ROWS     rows per batch  [rows of the data / the largest --batches]
   --repeats N           runs per grid point; the median is recorded  [${p.repeats}]
   --epochs N            training epochs per run  [${p.epochs}]
@@ -109,6 +111,7 @@ const pipelineFlags: FlagSpec = {
   batches: { type: 'string' },
   workers: { type: 'string' },
   executor: { type: 'string' },
+  redis: { type: 'string' },
   'batch-size': { type: 'string' },
   repeats: { type: 'string' },
   epochs: { type: 'string' },
@@ -206,6 +209,7 @@ export function pipelineOptionsFromFlags(v: Record<string, string | boolean | un
     batches: listFlag(v.batches) as number[] | undefined,
     workers: listFlag(v.workers) as number[] | undefined,
     executor: textFlag(v.executor) as 'inline' | 'threads' | 'bullmq' | undefined,
+    redis: textFlag(v.redis),
     batchSize: numberFlag(v['batch-size']),
     repeats: numberFlag(v.repeats),
     epochs: numberFlag(v.epochs),

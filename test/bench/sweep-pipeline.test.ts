@@ -33,9 +33,11 @@ describe('sweepPipeline options', () => {
     bad({ data, batches: [2], executor: 'inline', workers: [1, 2] }, /--workers must be 1 with --executor inline/);
   });
 
-  test('should reject an unknown executor, and say bullmq is not supported yet', () => {
+  test('should reject an unknown executor, bullmq without Redis, and Redis without bullmq', () => {
     bad({ data, batches: [2], executor: 'gpu' as 'inline' }, /--executor must be one of inline, threads, bullmq, got "gpu"/);
-    bad({ data, batches: [2], executor: 'bullmq' }, /--executor bullmq is not supported by mlscale sweep pipeline yet/);
+    bad({ data, batches: [2], executor: 'bullmq' }, /--redis is required with --executor bullmq/);
+    bad({ data, batches: [2], executor: 'threads', redis: 'redis://127.0.0.1:6379' }, /--redis applies only with --executor bullmq, not threads/);
+    bad({ data, batches: [2], executor: 'bullmq', redis: 'http://x' }, /--redis/);
   });
 
   test('should reject bad repeats, epochs and batch size', () => {

@@ -66,7 +66,7 @@ describe('mlscale sweep (command line)', () => {
     [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--workers', '1,1'], /--workers lists 1 twice/],
     [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'inline', '--workers', '2'], /--workers must be 1 with --executor inline/],
     [['pipeline', '--data', 'synthetic:rows=10', '--batches', '5,20'], /--data synthetic:rows=10 has 10 rows, fewer than --batches 20/],
-    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'bullmq'], /--executor bullmq is not supported by mlscale sweep pipeline yet/],
+    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'bullmq'], /--redis is required with --executor bullmq/],
     [['pipeline', '--batches', '10'], /--data is required/],
   ];
   for (const [args, message] of badFlags) {
