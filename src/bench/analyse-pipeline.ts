@@ -127,12 +127,14 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
     batch = { workers: w, batchSizes: pts.map((p) => p.batchSize), secondsPerBatch: perBatch, rowsPerSecond: pts.map(rate), fit };
     const sizes = [...new Set(pts.map((p) => p.batchSize))];
     const share = (bs: number) => (fit.a > 0 ? fit.a / (fit.a + fit.b * bs) : 0);
-    const main = scaling?.batchSize ?? sizes[sizes.length - 1]!;
+    // The batch size in use: the scaling series', else the one measured at the most data sizes.
+    const main = scaling?.batchSize ?? [...time].sort((p, q) => q.batches.length - p.batches.length)[0]?.batchSize ?? sizes[sizes.length - 1]!;
     statements.push(
       `Each batch costs ${duration(Math.max(0, fit.a))} of fixed overhead plus ${num(fit.b * 1e6)} µs per row (${w} worker${w === 1 ? '' : 's'}, fit over batch sizes ${sizes.join(', ')}, R² = ${fit.r2.toFixed(3)}): the overhead is ${sizes.map((s) => `${pct(share(s))} of a ${s}-row batch`).join(', ')}.`,
     );
     batchLever = share(main) >= kBatchOverheadShare;
-    const enough = fit.a > 0 && fit.b > 0 ? Math.ceil((fit.a * (1 / 0.1 - 1)) / fit.b) : undefined;
+    // Overhead share a/(a + b·size) ≤ 10% from size = 9a/b; the tolerance keeps 8999.9999 from becoming 9001.
+    const enough = fit.a > 0 && fit.b > 0 ? Math.ceil(((fit.a * (1 / 0.1 - 1)) / fit.b) * (1 - 1e-6)) : undefined;
     statements.push(
       batchLever
         ? `A larger batch is a lever: at ${main} rows per batch ${pct(share(main))} of the time is per-batch overhead; ${enough ? `batches of ${num(enough)} rows or more bring it under 10%` : 'larger batches share it out'} (--batch-size).`

@@ -104,10 +104,19 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
   const cpuText = cpu === null ? 'CPU not measured' : `CPU ${pct(cpu)} busy`;
   const uslRoom = usl !== undefined && !usl.underDetermined && usl.peakN > maxN * 1.25;
   const growing = bestN === maxN && lastGain >= kScalingGain;
-  const vertical = (growing || uslRoom) && (cpu === null || cpu < kCpuSaturated) && (bestN < cores || growing);
+  // Room on this machine: idle cores, or a CPU measured below saturation. At the core count with the
+  // CPU unmeasured, more processes would only share the cores, so the machine has no room.
+  const room = bestN < cores || (cpu !== null && cpu < kCpuSaturated);
+  const vertical = (growing || uslRoom) && room && (cpu === null || cpu < kCpuSaturated);
   if (vertical) {
+    const upTo = bestN < cores ? cores : maxN * 2;
     statements.push(
-      `Vertical is the lever: throughput still grows at the largest N measured (${at(best)}, ${ratio(lastGain)} the step before) and the machine has room (${cpuText}${bestN < cores ? `; ${bestN} of ${cores} cores used` : ''})${uslRoom ? `, and the USL's peak N* = ${num(usl!.peakN)} lies beyond it` : ''}. Add ${dim} on this machine (up to ${Math.max(cores, maxN + 1)}) and measure again.`,
+      `Vertical is the lever: throughput still grows at the largest N measured (${at(best)}, ${ratio(lastGain)} the step before) and the machine has room (${cpuText}${bestN < cores ? `; ${bestN} of ${cores} cores used` : ''})${uslRoom ? `, and the USL's peak N* = ${num(usl!.peakN)} lies beyond it` : ''}. Add ${dim} on this machine (try up to ${upTo}) and measure again.`,
+    );
+  } else if (growing) {
+    const more = amdahlInCores ? ` Amdahl's s = ${amdahlInCores.serialFraction.toFixed(3)} predicts ${ratio(amdahlSpeedup(amdahlInCores.serialFraction, cores * 4) / amdahlSpeedup(amdahlInCores.serialFraction, cores))} of this machine's throughput from ${cores * 4} cores.` : '';
+    statements.push(
+      `Horizontal is the lever: throughput grows all the way to the machine's ${cores} cores (${at(best)}, ${ratio(lastGain)} the step before), so the work scales with cores — but all ${cores} are in use (${cpuText}), and more ${dim} here would only share them. Add machines of this size, each running ${units(bestN, dim)}, ${series.spread}; a bigger machine is the vertical alternative (see the costs).${more}`,
     );
   } else {
     const after = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v > bestN);
