@@ -2,7 +2,7 @@
  * The process side of the `bullmq` executor: what `mlscale worker` runs on every worker machine.
  *
  * A BullMQ Worker takes task jobs from Redis; each job's input is read from the round's input hash,
- * the task runs on a worker thread of a Piscina pool (at most one thread per core) (the same thread-worker module the `threads`
+ * the task runs on one of the process's worker threads (at most one per core) (the same thread-worker module the `threads`
  * executor uses), and the packed output is written once to the round's output hash. The task never
  * runs on this process's event loop, so BullMQ keeps renewing the job's lock however long and
  * CPU-heavy the stage is; only a process that really died lets its jobs stall and run elsewhere.
@@ -10,7 +10,6 @@
  * @module
  */
 import { availableParallelism, hostname } from 'node:os';
-import { Piscina } from 'piscina';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { InvalidOptionError, TaskFailedError } from '../../errors.js';
 import { siblingModuleUrl } from '../../util/module-url.js';
@@ -28,6 +27,7 @@ import {
 import type { Redis } from 'ioredis';
 import { parseRedisUrl, payloadClient, probeRedis } from './redis-connection.js';
 import type { TaskEnvelope } from './task-envelope.js';
+import { TaskThreads } from './task-threads.js';
 import type { ThreadRequest } from './thread-worker.js';
 
 /** Options of a worker process. */
@@ -75,12 +75,12 @@ export class DistributedWorker {
   readonly threads: number;
   readonly counts: WorkerCounts = { completed: 0, failed: 0 };
   readonly #worker: Worker<TaskJobData>;
-  readonly #pool: Piscina<ThreadRequest, unknown>;
+  readonly #pool: TaskThreads;
   #closing: Promise<void> | undefined;
 
   readonly #client: Redis;
 
-  private constructor(worker: Worker<TaskJobData>, pool: Piscina<ThreadRequest, unknown>, client: Redis, name: string, concurrency: number, threads: number) {
+  private constructor(worker: Worker<TaskJobData>, pool: TaskThreads, client: Redis, name: string, concurrency: number, threads: number) {
     this.threads = threads;
     this.#worker = worker;
     this.#client = client;
@@ -110,13 +110,7 @@ export class DistributedWorker {
     const prefix = options.prefix ?? kDefaultPrefix;
     const name = `${hostname()}:${process.pid}`;
     const log = options.log ?? (() => undefined);
-    const pool = new Piscina<ThreadRequest, unknown>({
-      filename: siblingModuleUrl(import.meta.url, './thread-worker'),
-      minThreads: threads,
-      maxThreads: threads,
-      concurrentTasksPerWorker: Math.ceil(concurrency / threads),
-      idleTimeout: 60_000,
-    });
+    const pool = new TaskThreads(threads, new URL(siblingModuleUrl(import.meta.url, './thread-entry')));
     let self: DistributedWorker | undefined;
     const client = payloadClient(target, `mlscale-worker-${name}`);
     const worker: Worker<TaskJobData> = new Worker<TaskJobData>(
@@ -158,7 +152,7 @@ export class DistributedWorker {
 
 interface JobContext {
   readonly client: Redis;
-  readonly pool: Piscina<ThreadRequest, unknown>;
+  readonly pool: TaskThreads;
   readonly prefix: string;
   readonly name: string;
 }

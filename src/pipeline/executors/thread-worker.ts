@@ -25,6 +25,9 @@ export interface ThreadRequest {
   readonly packed?: boolean;
 }
 
+/** A `TaskThreads` thread's answer to one request. */
+export type ThreadReply = { readonly id: number; readonly ok: true; readonly value: unknown; readonly message?: undefined } | { readonly id: number; readonly ok: false; readonly message: string; readonly value?: undefined };
+
 /**
  * Runs the calls of a request in order and answers with one envelope per call. The outputs' typed
  * arrays are moved back, not copied: tasks return arrays they own (fresh ones), never views of
