@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidOptionError, RedisUnavailableError } from '../../../src/errors.js';
+import { InvalidOptionError, RedisUnavailableError, TaskFailedError } from '../../../src/errors.js';
 import { BullmqExecutor } from '../../../src/pipeline/executors/bullmq.js';
 import { createExecutor } from '../../../src/pipeline/executors/index.js';
 import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../../redis-helpers.js';
@@ -27,6 +27,21 @@ describe('bullmq executor', { skip: redis.skip }, () => {
   runExecutorCases({
     name: 'bullmq',
     create: () => new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, attempts: 2, backoffMs: 10, pollMs: 200 }),
+  });
+
+  test('should fail a batch whose thread dies, after its attempts, and run the next batches on a fresh thread', async () => {
+    const executor = new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, attempts: 2, backoffMs: 10, pollMs: 200 });
+    try {
+      await assert.rejects(executor.map({ module: fixtures, name: 'exitThread' }, [{ id: 3, input: {} }]), (err: unknown) => {
+        assert.ok(err instanceof TaskFailedError, String(err));
+        assert.match(err.message, /batch 3: Error: worker thread failed: the thread exited with code 3 \(worker [^)]+\) \(after 2 attempts\)/);
+        return true;
+      });
+      const out = await executor.map<{ value: number }, { value: number }>({ module: fixtures, name: 'double' }, [0, 1, 2, 3].map((id) => ({ id, input: { value: id } })));
+      assert.deepEqual(out.map((o) => o.value), [0, 2, 4, 6]);
+    } finally {
+      await executor.close();
+    }
   });
 
   test('should carry inputs and outputs larger than a job holds through the round hashes, binary', async () => {
