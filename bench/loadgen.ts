@@ -20,7 +20,7 @@
  * Flags: --repeats N (3), --duration S (10), --connections N (64), --rate N (1000), --quick.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,27 +87,37 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env });
+/** Output and CPU seconds (user + system, from /usr/bin/time) of a finished command. */
+function run(cmd: string, argv: string[]): Promise<{ out: string; cpuS: number }> {
+  const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), (duration + 60) * 1000);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}`));
+      const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(err);
+      if (code === 0 && m) resolve({ out, cpuS: Number(m[1]) + Number(m[2]) });
+      else reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}: ${err.slice(-500)}`));
     });
   });
 }
 
-async function mlscaleLoad(url: string, extra: string[], seconds = duration): Promise<LoadResult> {
-  const out = await run(process.execPath, [
+/** CPU seconds a process has used so far (Linux /proc, clock ticks of 10 ms). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function mlscaleLoad(url: string, extra: string[], seconds = duration): Promise<LoadResult & { cpuS: number }> {
+  const { out, cpuS } = await run(process.execPath, [
     join(root, 'bin/mlscale.js'), 'load', '--url', url, '--body', bodyFile, '--connections', String(connections),
     '--duration', `${seconds}s`, '--json', ...extra,
   ]);
-  return JSON.parse(out) as LoadResult;
+  return { ...(JSON.parse(out) as LoadResult), cpuS };
 }
 
 interface WrkResult {
@@ -117,10 +127,12 @@ interface WrkResult {
   p90: number;
   p99: number;
   max: number;
+  requests: number;
+  cpuS: number;
 }
 
 async function wrk(url: string, seconds = duration): Promise<WrkResult> {
-  const out = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaFile, url]);
+  const { out, cpuS } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaFile, url]);
   const ms = (re: RegExp): number => {
     const m = re.exec(out);
     if (!m) return NaN;
@@ -132,6 +144,8 @@ async function wrk(url: string, seconds = duration): Promise<WrkResult> {
     p90: ms(/90%\s+([\d.]+)(us|ms|s)/),
     p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
     max: ms(/Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
+    cpuS,
   };
 }
 
@@ -184,8 +198,8 @@ async function main(): Promise<void> {
   log(`${connections} connections, ${duration} s runs, repeats ${repeats} (medians); wrk -t1`);
   const children: ChildProcess[] = [];
   try {
-    const cost = await histogramCost();
-    log(`\n## HdrHistogram recordValue: WebAssembly ${cost.wasm.toFixed(1)} ns, JavaScript ${cost.js.toFixed(1)} ns (${(cost.js / cost.wasm).toFixed(1)}x)`);
+    const hist = await histogramCost();
+    log(`\n## HdrHistogram recordValue: WebAssembly ${hist.wasm.toFixed(1)} ns, JavaScript ${hist.js.toFixed(1)} ns (${(hist.js / hist.wasm).toFixed(1)}x)`);
 
     log('\n## Closed loop against a bare node:http server (requests/s)');
     const bare = await startTarget(0, 0);
@@ -194,18 +208,40 @@ async function main(): Promise<void> {
     await mlscaleLoad(bare.url, ['--mode', 'closed'], 2);
     const wrkRps: number[] = [];
     const ourRps: number[] = [];
+    // CPU microseconds per request of each generator and of the server during its runs: when the
+    // machine is busy, server and generator share what CPU there is, and requests/s follows
+    // 1 / (server + generator cost per request).
+    const cost = { wrk: [] as number[], ours: [] as number[], serverWrk: [] as number[], serverOurs: [] as number[] };
+    const pid = bare.child.pid!;
     for (let r = 0; r < repeats; r++) {
       // Alternate which goes first, so a drift in the machine's load falls on both.
-      const pair = async (first: 'wrk' | 'mlscale') => {
-        if (first === 'wrk') wrkRps.push((await wrk(bare.url)).rps);
-        else ourRps.push((await mlscaleLoad(bare.url, ['--mode', 'closed'])).achievedRate);
-      };
       const order: ('wrk' | 'mlscale')[] = r % 2 === 0 ? ['wrk', 'mlscale'] : ['mlscale', 'wrk'];
-      for (const g of order) await pair(g);
-      log(`  run ${r + 1}: wrk ${fmt(wrkRps.at(-1)!)}/s, mlscale load ${fmt(ourRps.at(-1)!)}/s (${((ourRps.at(-1)! / wrkRps.at(-1)!) * 100).toFixed(1)}%)`);
+      for (const g of order) {
+        const before = await cpuSeconds(pid);
+        if (g === 'wrk') {
+          const w = await wrk(bare.url);
+          wrkRps.push(w.rps);
+          cost.wrk.push((w.cpuS / w.requests) * 1e6);
+          cost.serverWrk.push((((await cpuSeconds(pid)) - before) / w.requests) * 1e6);
+        } else {
+          const m = await mlscaleLoad(bare.url, ['--mode', 'closed']);
+          ourRps.push(m.achievedRate);
+          cost.ours.push((m.cpuS / m.requests) * 1e6);
+          cost.serverOurs.push((((await cpuSeconds(pid)) - before) / m.requests) * 1e6);
+        }
+      }
+      log(
+        `  run ${r + 1}: wrk ${fmt(wrkRps.at(-1)!)}/s, mlscale load ${fmt(ourRps.at(-1)!)}/s (${((ourRps.at(-1)! / wrkRps.at(-1)!) * 100).toFixed(1)}%); ` +
+          `CPU µs per request: wrk ${fmt(cost.wrk.at(-1)!, 1)}, mlscale load ${fmt(cost.ours.at(-1)!, 1)}, server ${fmt(cost.serverWrk.at(-1)!, 1)} / ${fmt(cost.serverOurs.at(-1)!, 1)}`,
+      );
     }
     const ratio = median(ourRps) / median(wrkRps);
     log(`  median: wrk ${fmt(median(wrkRps))}/s, mlscale load ${fmt(median(ourRps))}/s → ${(ratio * 100).toFixed(1)}% of wrk (target ≥ 90%: ${ratio >= 0.9 ? 'met' : 'NOT met'})`);
+    const [w, m, sw, sm] = [median(cost.wrk), median(cost.ours), median(cost.serverWrk), median(cost.serverOurs)];
+    log(
+      `  median CPU µs per request: wrk ${fmt(w, 1)}, mlscale load ${fmt(m, 1)} (its process start included), server ${fmt(sw, 1)} (under wrk) / ${fmt(sm, 1)} (under mlscale load); ` +
+        `if server and generator share one CPU budget, mlscale load / wrk ≈ (server + wrk) / (server + mlscale) = ${(((sw + w) / (sm + m)) * 100).toFixed(0)}%`,
+    );
     await stopChild(bare.child);
 
     log(`\n## Open loop at ${rate}/s against the stalling server (${stallMs} ms stall every ${stallPeriodMs} ms): percentiles in ms`);
