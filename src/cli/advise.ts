@@ -7,7 +7,6 @@
 import { parseArgs } from 'node:util';
 import { advise, type Advice, type AdviseOptions } from '../bench/advisor.js';
 import { parsePrices } from '../bench/prices.js';
-import { writeReport } from '../bench/report.js';
 import { readSweepFile } from '../bench/sweep-file.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, textFlag, type FlagSpec } from './args.js';
@@ -100,7 +99,8 @@ export async function adviseCommand(argv: string[]): Promise<number> {
   }
 
   const advice = advise(sweeps, options);
-  const report = out !== undefined ? await writeReport(out, sweeps, advice) : undefined;
+  // The report's charts load Vega (about a second): only when a report is asked for.
+  const report = out !== undefined ? await (await import('../bench/report.js')).writeReport(out, sweeps, advice) : undefined;
   if (values.json) {
     process.stdout.write(JSON.stringify({ ...adviceJson(advice), ...(report ? { report } : {}) }, null, 2) + '\n');
   } else {
