@@ -34,13 +34,17 @@ export class ServerMetrics {
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mlscale_process_' });
     const labelNames = ['model', 'version'] as const;
+    // Series updated on every request are buffered by their owners and added here when read.
+    const collect = (): void => this.#collect();
     this.requests = new Counter({
+      collect,
       name: 'mlscale_inference_requests_total',
       help: 'Inference requests finished, by model, version and outcome (success, client_error, shed, timeout, cancelled, error).',
       labelNames: ['model', 'version', 'outcome'] as const,
       registers: [registry],
     });
     this.requestDuration = new Histogram({
+      collect,
       name: 'mlscale_inference_request_duration_seconds',
       help: 'Time from a request arriving to its response being ready, in seconds.',
       labelNames,
@@ -48,6 +52,7 @@ export class ServerMetrics {
       registers: [registry],
     });
     this.queueDuration = new Histogram({
+      collect,
       name: 'mlscale_inference_queue_duration_seconds',
       help: 'Time a request waited in its model queue before its batch started, in seconds.',
       labelNames,
@@ -76,7 +81,7 @@ export class ServerMetrics {
       registers: [registry],
     });
     this.queueDepth = new Gauge({ name: 'mlscale_inference_queue_depth', help: 'Requests waiting in the model queue.', labelNames, registers: [registry] });
-    this.inFlight = new Gauge({ name: 'mlscale_inference_in_flight_requests', help: 'Requests accepted and not yet answered (queued or running).', labelNames, registers: [registry] });
+    this.inFlight = new Gauge({ name: 'mlscale_inference_in_flight_requests', help: 'Requests accepted and not yet answered (queued or running).', labelNames, registers: [registry], collect });
     this.instances = new Gauge({ name: 'mlscale_model_instances', help: 'onnxruntime instances (worker threads) of the model.', labelNames, registers: [registry] });
     this.threads = new Gauge({
       name: 'mlscale_model_intra_op_threads',
@@ -101,6 +106,29 @@ export class ServerMetrics {
 
   /** Which loaded model version reports under each model/version label pair. */
   readonly #owners = new Map<string, object>();
+
+  /** What `onCollect` registered: flushes of per-request buffers (see deferred-series.ts). */
+  readonly #collectors = new Set<() => void>();
+
+  /**
+   * Runs `flush` whenever a per-request series is read (a scrape, the cluster's merge, the
+   * dashboard's sampler), so that buffered updates are in what is read.
+   * @returns a function that unregisters it.
+   */
+  onCollect(flush: () => void): () => void {
+    this.#collectors.add(flush);
+    return () => this.#collectors.delete(flush);
+  }
+
+  #collect(): void {
+    for (const flush of this.#collectors) {
+      try {
+        flush();
+      } catch {
+        // A collector's failure must not fail the scrape.
+      }
+    }
+  }
 
   /**
    * Records `owner` as the one reporting under these labels. A version reloaded in place shares its

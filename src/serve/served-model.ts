@@ -15,6 +15,7 @@ import {
   QueueFullError,
   RequestTimeoutError,
 } from '../errors.js';
+import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
 import { DynamicBatcher, type BatchInfo, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
@@ -96,6 +97,10 @@ export class ServedModel {
   readonly #labels: { model: string; version: string };
   /** Series bound to this version's labels once: prom-client hashes labels on every unbound call. */
   readonly #series: BoundSeries | undefined;
+  /** Unregisters `#flushSeries` from the registry's reads. */
+  readonly #stopCollect: (() => void) | undefined;
+  /** Requests accepted and not yet answered; the in-flight gauge reads it when collected. */
+  #inFlight = 0;
   readonly #parameters: Record<string, unknown> | undefined;
   #closing: Promise<void> | undefined;
   // Statistics (Triton's shape).
@@ -117,6 +122,7 @@ export class ServedModel {
     this.#metrics = hooks.metrics;
     this.#labels = { model: spec.name, version: spec.version };
     this.#series = hooks.metrics ? bindSeries(hooks.metrics, this.#labels) : undefined;
+    this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
     this.#parameters = parameters;
     const s = spec.settings;
     this.#batcher = new DynamicBatcher(
@@ -223,7 +229,7 @@ export class ServedModel {
   async infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
     const started = performance.now();
     if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
-    this.#series?.inFlight.inc();
+    this.#inFlight++;
     try {
       const request = decodeInferRequest(body, headers, this.signature, { maxBatchSize: this.signature.batchable ? this.settings.maxBatchSize : 0 });
       const tensors = await this.#batcher.submit(request.work, signal);
@@ -242,7 +248,7 @@ export class ServedModel {
       this.#finish(outcomeOf(err), started, 0);
       throw err;
     } finally {
-      this.#series?.inFlight.dec();
+      this.#inFlight--;
     }
   }
 
@@ -278,6 +284,9 @@ export class ServedModel {
         await this.#batcher.close(options);
       } finally {
         await this.#pool.close();
+        // What was counted since the last scrape still goes in; the in-flight gauge is dropped below.
+        this.#flushSeries(false);
+        this.#stopCollect?.();
         this.#metrics?.forget(this.name, this.version, this);
       }
     })();
@@ -298,10 +307,20 @@ export class ServedModel {
     const series = this.#series;
     if (series) {
       let counter = series.requests.get(outcome);
-      if (!counter) series.requests.set(outcome, (counter = this.#metrics!.requests.labels({ ...this.#labels, outcome })));
+      if (!counter) series.requests.set(outcome, (counter = new DeferredCounter(this.#metrics!.requests, { ...this.#labels, outcome })));
       counter.inc();
       if (outcome === 'success') series.requestDuration.observe(ms / 1000);
     }
+  }
+
+  /** Adds the per-request buffers to the registry's series; `ServerMetrics` calls it when they are read. */
+  #flushSeries(inFlight = true): void {
+    const series = this.#series;
+    if (!series) return;
+    if (inFlight) series.inFlight.set(this.#inFlight);
+    for (const counter of series.requests.values()) counter.flush();
+    series.requestDuration.flush();
+    series.queueDuration.flush();
   }
 
   #recordBatch(info: BatchInfo): void {
@@ -330,10 +349,10 @@ export class ServedModel {
 }
 
 interface BoundSeries {
-  readonly inFlight: { inc(): void; dec(): void };
-  readonly requests: Map<Outcome, { inc(): void }>;
-  readonly requestDuration: { observe(v: number): void };
-  readonly queueDuration: { observe(v: number): void };
+  readonly inFlight: { set(v: number): void };
+  readonly requests: Map<Outcome, DeferredCounter>;
+  readonly requestDuration: DeferredHistogram;
+  readonly queueDuration: DeferredHistogram;
   readonly computeDuration: { observe(v: number): void };
   readonly batchSize: { observe(v: number): void };
   readonly batchDelay: { observe(v: number): void };
@@ -345,8 +364,8 @@ function bindSeries(m: ServerMetrics, labels: { model: string; version: string }
   return {
     inFlight: m.inFlight.labels(labels),
     requests: new Map(),
-    requestDuration: m.requestDuration.labels(labels),
-    queueDuration: m.queueDuration.labels(labels),
+    requestDuration: new DeferredHistogram(m.requestDuration, labels),
+    queueDuration: new DeferredHistogram(m.queueDuration, labels),
     computeDuration: m.computeDuration.labels(labels),
     batchSize: m.batchSize.labels(labels),
     batchDelay: m.batchDelay.labels(labels),
