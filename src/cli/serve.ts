@@ -74,6 +74,9 @@ Replicas (several serving processes on this host, sharing the port)
                             replicas (a spike of 2x the target scales at once)  [${a.upscaleDelayMs}]
   --downscale-delay-ms MS   with auto: how long it must stay below before removing some  [${a.downscaleDelayMs}]
   --smoothing-window-ms MS  with auto: ongoing requests are averaged over this window  [${a.smoothingWindowMs}]
+  --cpu-idle-threshold F    with auto: the CPU idle fraction (0-1) of replicas whose queues hold
+                            requests above which an instance per replica is added rather than a
+                            replica; instances x threads x replicas stay within the cores  [${a.cpuIdleThreshold}]
 
 Defaults come from the CPU count (${cores} here): one instance per four cores (at least one), each
 with cores / instances onnxruntime threads, so instances x intra-op threads = cores and threads
@@ -112,6 +115,7 @@ const flags: FlagSpec = {
   'upscale-delay-ms': { type: 'string' },
   'downscale-delay-ms': { type: 'string' },
   'smoothing-window-ms': { type: 'string' },
+  'cpu-idle-threshold': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -203,7 +207,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 /** `--replicas` and the autoscaler's flags, validated; undefined without `--replicas`. */
 function replicasOptions(v: Record<string, string | boolean | undefined>, overrides: Partial<ModelSettings>): ClusterOptions | undefined {
   const replicas = textFlag(v.replicas);
-  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms'].filter((f) => v[f] !== undefined);
+  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms', 'cpu-idle-threshold'].filter((f) => v[f] !== undefined);
   if (replicas === undefined) {
     if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto`);
     if (v['spare-replicas'] !== undefined) throw new InvalidOptionError('--spare-replicas applies only with --replicas');
@@ -222,6 +226,7 @@ function replicasOptions(v: Record<string, string | boolean | undefined>, overri
       upscaleDelayMs: numberFlag(v['upscale-delay-ms']),
       downscaleDelayMs: numberFlag(v['downscale-delay-ms']),
       smoothingWindowMs: numberFlag(v['smoothing-window-ms']),
+      cpuIdleThreshold: numberFlag(v['cpu-idle-threshold']),
     });
     return { replicas: 'auto', autoscaler, ...common };
   }

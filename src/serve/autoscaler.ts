@@ -153,7 +153,9 @@ export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>): Aut
   if (!(c.panicThreshold > 1)) throw new InvalidOptionError(`panicThreshold must be above 1, got ${c.panicThreshold}`);
   integer('minInstancesPerReplica', c.minInstancesPerReplica, 1, 256);
   integer('maxInstancesPerReplica', c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
-  if (!(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) throw new InvalidOptionError(`cpuIdleThreshold must be from 0 to 1, got ${c.cpuIdleThreshold}`);
+  if (typeof c.cpuIdleThreshold !== 'number' || !(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) {
+    throw new InvalidOptionError(`--cpu-idle-threshold must be a number from 0 to 1, got ${JSON.stringify(c.cpuIdleThreshold)}`);
+  }
   integer('cores', c.cores, 1, 65_536);
   integer('--intra-op-threads', c.threadsPerInstance, 1, 256);
   return Object.freeze(c);

@@ -17,6 +17,15 @@
  * under load; a dead replica's place is taken by a spare at once (it only has to start listening),
  * and a new spare is started behind it. The autoscaler's first step up uses one too.
  *
+ * Cores: unless the user fixed them with --instances and --intra-op-threads, the primary decides
+ * each replica's instances and intra-op threads so that instances × threads × replicas stay within
+ * the cores: each replica gets cores / replicas, as one instance per four of those cores (or the
+ * autoscaler's count) with the rest as threads. When the replica count or the autoscaler's
+ * instances change, it tells every replica its new layout over IPC, and the replica resizes its
+ * models' instance pools in place with no request dropped (new instances load before they take
+ * work; a removed one finishes its batch). After a scale-down the survivors grow only once the
+ * removed replicas have exited, so the cores are never oversubscribed on the way.
+ *
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -30,8 +39,8 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 /** One registry's metrics as `getMetricsAsJSON()` gives them. */
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 import { InvalidOptionError, ModelLoadError } from '../errors.js';
-import { autoscale, initialAutoscalerState, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
-import type { ServeOptions } from './options.js';
+import { autoscale, initialAutoscalerState, resolveAutoscalerConfig, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
+import { defaultModelSettings, type ServeOptions } from './options.js';
 import { createServer, type ModelServer } from './server.js';
 import { FleetDashboard, PrimaryDashboardClient, type DashboardAnswer, type DashboardRequest } from '../dashboard/fleet.js';
 
@@ -69,7 +78,8 @@ type ToReplica =
   | { mlscale: 'metrics'; id: number; text?: string; error?: string }
   | DashboardAnswer
   | { mlscale: 'shutdown'; now?: boolean }
-  | { mlscale: 'activate' };
+  | { mlscale: 'activate' }
+  | ({ mlscale: 'resize' } & Layout);
 type ToPrimary =
   | { mlscale: 'collected'; id: number; metrics: MetricsJson }
   | { mlscale: 'sampled'; id: number; ongoing: number; queueDepth: number; cpuMs: number; elapsedMs: number }
@@ -77,8 +87,16 @@ type ToPrimary =
   | DashboardRequest
   | { mlscale: 'loaded' };
 
+/** Instances per model and intra-op threads per instance the primary gives a replica; absent: the user's flag. */
+interface Layout {
+  readonly instances?: number;
+  readonly intraOpThreads?: number;
+}
+
 interface Replica {
   readonly slot: number;
+  /** The layout it was started with or last told (JSON), so each change is sent once. */
+  layout: string;
   readonly worker: Worker;
   readonly startedAt: number;
   listening: boolean;
@@ -130,10 +148,18 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
   await checkPortFree(options.host, options.port);
   const cores = availableParallelism();
   const auto = clusterOptions.replicas === 'auto';
-  const policy = clusterOptions.autoscaler;
+  const given = options.modelOverrides;
+  // The policy's bound: the cores, with the threads and instances the user fixed (if any).
+  const policy = clusterOptions.autoscaler
+    ? resolveAutoscalerConfig({
+        ...clusterOptions.autoscaler,
+        cores,
+        threadsPerInstance: given.intraOpThreads ?? 1,
+        ...(given.instances !== undefined ? { minInstancesPerReplica: given.instances, maxInstancesPerReplica: given.instances } : {}),
+      })
+    : undefined;
   let autoState: AutoscalerState | undefined = auto && policy ? initialAutoscalerState(policy) : undefined;
   let target = autoState?.replicas ?? (clusterOptions.replicas as number);
-  let instancesPerReplica = autoState && !clusterOptions.instancesGiven ? autoState.instancesPerReplica : undefined;
 
   const registry = new Registry();
   const replicasGauge = new Gauge({ name: 'mlscale_cluster_replicas', help: 'Serving processes (replicas) listening on this host.', registers: [registry] });
@@ -162,16 +188,45 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     targetGauge.set(target);
   };
 
-  const threadsFor = (count: number): Record<string, string> => {
-    const env: Record<string, string> = {};
-    if (!clusterOptions.threadsGiven) env['MLSCALE_INTRA_OP_THREADS'] = String(Math.max(1, Math.floor(cores / Math.max(1, count) / (instancesPerReplica ?? 1))));
-    if (instancesPerReplica !== undefined) env['MLSCALE_INSTANCES'] = String(instancesPerReplica);
-    return env;
+  /**
+   * What each replica runs now: its share of the cores (cores / target replicas) as instances (the
+   * autoscaler's count, or one per four cores of the share, as a lone server would) and intra-op
+   * threads, so that instances × threads × replicas stay within the cores. A setting the user gave
+   * as a flag is left to the flag.
+   */
+  const layout = (): Layout => {
+    const share = Math.max(1, Math.floor(cores / Math.max(1, target)));
+    const instances = given.instances ?? autoState?.instancesPerReplica ?? defaultModelSettings(share).instances;
+    return {
+      ...(given.instances === undefined ? { instances } : {}),
+      ...(given.intraOpThreads === undefined ? { intraOpThreads: Math.max(1, Math.floor(share / instances)) } : {}),
+    };
+  };
+  const layoutEnv = (l: Layout): Record<string, string> => ({
+    ...(l.instances !== undefined ? { MLSCALE_INSTANCES: String(l.instances) } : {}),
+    ...(l.intraOpThreads !== undefined ? { MLSCALE_INTRA_OP_THREADS: String(l.intraOpThreads) } : {}),
+  });
+
+  /** Tells `r` the current layout if it runs another and can act on it (loaded, not leaving). */
+  const syncLayout = (r: Replica, l = layout()): boolean => {
+    const key = JSON.stringify(l);
+    if (r.layout === key || !r.loaded || r.retiring || !r.worker.isConnected()) return false;
+    r.layout = key;
+    send(r, { mlscale: 'resize', ...l });
+    return true;
+  };
+  /** Tells every replica (spares too) the current layout; logs it once if anyone's changed. */
+  const pushLayout = (why: string): void => {
+    if (stopping) return;
+    const l = layout();
+    const told = [...replicas.values()].filter((r) => syncLayout(r, l)).map((r) => r.slot);
+    if (told.length > 0) logger.info({ ...l, replicas: told, reason: why }, `replicas resize their instances in place: ${describeLayout(l)} (${why})`);
   };
 
   const fork = (slot = nextSlot++, standby = false): Replica => {
-    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...(standby ? { MLSCALE_STANDBY: '1' } : {}), ...threadsFor(target) });
-    const replica: Replica = { slot, worker, startedAt: Date.now(), listening: false, retiring: false, standby, loaded: false };
+    const l = layout();
+    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...(standby ? { MLSCALE_STANDBY: '1' } : {}), ...layoutEnv(l) });
+    const replica: Replica = { slot, layout: JSON.stringify(l), worker, startedAt: Date.now(), listening: false, retiring: false, standby, loaded: false };
     replicas.set(worker.id, replica);
     logger.info({ replica: slot, workerPid: worker.process.pid, spare: standby }, standby ? 'spare replica started' : 'replica started');
     worker.on('listening', (address) => {
@@ -179,6 +234,8 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
       replica.loaded = true;
       refreshGauges();
       logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica listening');
+      // Started before the last change of layout (a spare, or forked just before a scale).
+      if (syncLayout(replica)) logger.info({ replica: slot, ...layout() }, `replica told its new layout: ${describeLayout(layout())}`);
       if (!announced) {
         announced = true;
         const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -239,6 +296,7 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     if (message.mlscale === 'loaded') {
       replica.loaded = true;
       logger.info({ replica: replica.slot, workerPid: replica.worker.process.pid }, 'spare replica loaded');
+      if (syncLayout(replica)) logger.info({ replica: replica.slot, ...layout() }, `replica told its new layout: ${describeLayout(layout())}`);
       return;
     }
     pending.get(message.id)?.resolve(message);
@@ -391,20 +449,30 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
     const { state, decision } = autoscale(policy, autoState, signals);
     fleetDashboard?.decisions.record(decision, { replicas: autoState.replicas, instancesPerReplica: autoState.instancesPerReplica });
     autoState = state;
-    if (decision.action === 'hold') return;
+    if (decision.action === 'hold') {
+      // Every second: worth seeing only when asking why nothing scales.
+      logger.debug({ decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, signal: decision.signal }, `autoscaler: hold: ${decision.reason}`);
+      return;
+    }
     scaling.inc({ action: decision.action });
-    logger.info({ decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, signal: decision.signal }, `autoscaler: ${decision.action}: ${decision.reason}`);
-    if (decision.replicas !== target) {
-      const before = target;
-      target = decision.replicas;
-      refreshGauges();
-      if (target > before) fillUp();
-      else for (const r of live().sort((a, b) => b.slot - a.slot).slice(0, live().length - target)) void retire(r);
+    const before = target;
+    target = decision.replicas;
+    const l = layout();
+    logger.info(
+      { decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, intraOpThreads: l.intraOpThreads ?? given.intraOpThreads, signal: decision.signal },
+      `autoscaler: ${decision.action}: ${decision.reason}`,
+    );
+    const why = `autoscaler: ${decision.action}`;
+    refreshGauges();
+    if (target < before) {
+      // The survivors take the freed cores only once the removed replicas have exited.
+      const leaving = live().sort((a, b) => b.slot - a.slot).slice(0, live().length - target);
+      void Promise.all(leaving.map((r) => retire(r))).then(() => pushLayout(why));
+      return;
     }
-    if (!clusterOptions.instancesGiven && decision.instancesPerReplica !== instancesPerReplica) {
-      instancesPerReplica = decision.instancesPerReplica;
-      void rollingRestart(`autoscaler: ${decision.instancesPerReplica} instance(s) per replica`);
-    }
+    // Scaling up: the running replicas shrink to the new share at once (new ones start with it).
+    pushLayout(why);
+    if (target > before) fillUp();
   };
 
   const finish = (): void => {
@@ -480,6 +548,12 @@ export async function runPrimary(options: Readonly<ServeOptions>, clusterOptions
   return done;
 }
 
+/** A layout for log messages: "2 instance(s) x 1 intra-op thread(s) per model". */
+function describeLayout(l: Layout): string {
+  const parts = [l.instances !== undefined ? `${l.instances} instance(s)` : 'the instances given', l.intraOpThreads !== undefined ? `${l.intraOpThreads} intra-op thread(s) each` : 'the threads given'];
+  return `${parts.join(' x ')} per model`;
+}
+
 /**
  * Runs one replica: the ordinary server, with GET /metrics merged by the primary, answering the
  * primary's metrics and signals requests, and draining when told to. Resolves with the exit code.
@@ -538,6 +612,18 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
   }
   let lastCpu = process.cpuUsage();
   let lastTime = performance.now();
+  // One resize at a time, in the order the primary sent them.
+  let resizing: Promise<void> = Promise.resolve();
+  const resize = (l: Layout): Promise<void> =>
+    (resizing = resizing.then(async () => {
+      if (closing) return;
+      const size = { ...(l.instances !== undefined ? { instances: l.instances } : {}), ...(l.intraOpThreads !== undefined ? { intraOpThreads: l.intraOpThreads } : {}) };
+      for (const r of await server.repository.resize(size)) {
+        const fields = { replica: slot, model: r.name, version: r.version, instances: r.instances, intraOpThreads: r.intraOpThreads };
+        if (r.error) logger.error({ ...fields, err: r.error }, 'model could not be resized; it keeps its instances');
+        else if (r.changed) logger.info(fields, `model resized in place: ${r.instances} instance(s) x ${r.intraOpThreads} intra-op thread(s)`);
+      }
+    }));
   let closing: Promise<void> | undefined;
   const close = (now: boolean): Promise<void> => {
     if (now) void server.close({ now: true });
@@ -591,6 +677,9 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
           break;
         case 'dashboard':
           dashboardClient.answer(message);
+          break;
+        case 'resize':
+          void resize(message);
           break;
       }
     });
