@@ -19,5 +19,14 @@ export type { DataSource, RawBatch, Schema, BatchRef, RandomAccess } from './dat
 export { readArtifact } from './model/artifact.js';
 /** Load generation against one URL: open loop at a fixed rate (latency from the scheduled send) or closed loop. */
 export { runLoad, kDefaultLoadOptions, type LoadOptions, type LoadProgress, type LoadResult } from './bench/loadgen.js';
+/** Scaling analysis: sweep files, the fits (linear, Amdahl, USL) and the advisor. */
+export { readSweepFile, writeSweepFile } from './bench/sweep-file.js';
+export { advise, type Advice, type AdviseOptions, type Recommendation, type CostOption, type Lever } from './bench/advisor.js';
+export { linearFit, linearityCheck, amdahlFit, uslFit, uslThroughput, type LinearFit, type LinearityCheck, type AmdahlFit, type UslFit } from './bench/fit.js';
+export { kSweepSchemaVersion, type SweepFile, type ServeSweep, type PipelineSweep } from './bench/sweep-schema.js';
+/** Writes the scaling report (report.html, report.md, charts/); Vega is loaded on the first call, not on import. */
+export async function writeReport(...args: Parameters<typeof import('./bench/report.js').writeReport>): ReturnType<typeof import('./bench/report.js').writeReport> {
+  return (await import('./bench/report.js')).writeReport(...args);
+}
 /** Coded errors. */
-export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, isMlscaleError, errorClasses } from './errors.js';
+export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, SweepFileError, SweepVersionError, isMlscaleError, errorClasses } from './errors.js';
