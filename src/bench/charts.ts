@@ -188,7 +188,7 @@ export async function batchChart(a: ServeAnalysis | PipelineAnalysis, id: string
       id,
       title: 'Throughput against the largest batch',
       svg,
-      reading: `Each dot is the highest rate that met the SLO with that --max-batch-size. ${b.batchSizes.map((s, i) => `≤ ${s}: ${num(b.x[i]!)} req/s${b.meanBatch[i] !== null ? ` (batches held ${num(b.meanBatch[i]!)} row${b.meanBatch[i] === 1 ? "" : "s"} on average)` : ''}`).join('; ')}. Batching shares each batch's fixed cost among its rows, so the curve rises while that cost dominates and flattens once it no longer does; the last step gave ${ratio(b.x[k]! / b.x[k - 1]!)}${a.batchLever ? ', so larger batches are still worth trying' : ', so batching is used up'}.`,
+      reading: `Each dot is the highest rate that met the SLO with that --max-batch-size. ${b.batchSizes.map((s, i) => `≤ ${s}: ${num(b.x[i]!)} req/s${b.meanBatch[i] !== null ? ` (batches held ${num(b.meanBatch[i]!)} row${b.meanBatch[i] === 1 ? '' : 's'} on average)` : ''}`).join('; ')}. Batching shares each batch's fixed cost among its rows, so the curve rises while that cost dominates and flattens once it no longer does; the last step gave ${ratio(b.x[k]! / b.x[k - 1]!)}${a.batchLever ? ', so larger batches are still worth trying' : ', so batching is used up'}.`,
     };
   }
   const b = a.batch;
