@@ -48,7 +48,7 @@ const kMaxSendLagP99Ms = 10;
 /** Open loop: a sent rate below this share of the offered rate makes the run generator-bound. */
 const kMinSentShare = 0.95;
 /** Open loop: how long past the window's end late sends may still leave (ms). */
-const kOpenLoopGraceMs = 250;
+const kOpenLoopGraceMs = 1000;
 /** Closed loop: event-loop utilisation above this says the generator itself may be the bottleneck. */
 const kBusyEventLoop = 0.95;
 
@@ -107,6 +107,8 @@ export class LoadEngine {
   #sent = 0;
   #completed = 0;
   #errorsTotal = 0;
+  /** Requests of the window that the backlog bound kept from being sent (counted in #measuredSent). */
+  #backlogSkipped = 0;
   #measuredSent = 0;
   #measuredOk = 0;
   #measuredErrors = 0;
@@ -148,6 +150,7 @@ export class LoadEngine {
     const progress = o.onProgress ? setInterval(() => this.#progress(), 1000) : null;
     const onAbort = () => this.#stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) this.#stop();
     // The open loop ends itself once the last scheduled request is sent; its timer only cuts off
     // a schedule that fell this far behind, and the requests left unsent show in the sent rate.
     const stopAfterMs = o.warmupMs + o.durationMs + (o.mode === 'open' ? kOpenLoopGraceMs : 0);
@@ -260,6 +263,7 @@ export class LoadEngine {
             // Past the backlog bound the request is not sent; it is counted, so the run says so.
             if (scheduled >= this.#windowStartMs) {
               this.#measuredSent++;
+              this.#backlogSkipped++;
               this.#measuredErrors++;
               this.#errorsByKind.set('backlog full', (this.#errorsByKind.get('backlog full') ?? 0) + 1);
             }
@@ -286,7 +290,7 @@ export class LoadEngine {
 
   #closedLoop(): Promise<void> {
     const now = performance.now();
-    for (let i = 0; i < this.#o.connections; i++) this.#send(now);
+    if (this.#sending) for (let i = 0; i < this.#o.connections; i++) this.#send(now);
     return new Promise<void>((resolve) => {
       if (!this.#sending) resolve();
       else this.#onStopped = resolve;
@@ -332,7 +336,7 @@ export class LoadEngine {
   #result(eventLoopUtilisation: number): LoadResult {
     const o = this.#o;
     const durationS = Math.max(this.#windowEndMs - this.#windowStartMs, 1) / 1000;
-    const sentRate = this.#measuredSent / durationS;
+    const sentRate = (this.#measuredSent - this.#backlogSkipped) / durationS;
     const achievedRate = this.#okInWindow / durationS;
     let generatorBound = false;
     let generatorNote: string | null = null;

@@ -103,7 +103,7 @@ const kConnectCheckMs = 5_000;
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const filled = fillLoadOptions(options);
-  await Promise.all([checkReachable(filled.url, Math.min(kConnectCheckMs, filled.requestTimeoutMs)), initHistograms()]);
+  await Promise.all([checkReachable(filled.url, kConnectCheckMs), initHistograms()]);
   return new LoadEngine(filled).run();
 }
 

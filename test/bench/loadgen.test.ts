@@ -16,20 +16,23 @@ describe('runLoad', () => {
     const open = await runLoad({ url: server.url, body: '{}', mode: 'open', rate: 200, durationMs: 2000, connections: 16 });
     await server.close();
     server = await startStallingServer(700, 500);
-    const closed = await runLoad({ url: server.url, body: '{}', mode: 'closed', connections: 4, durationMs: 2000 });
+    const closed = await runLoad({ url: server.url, body: '{}', mode: 'closed', connections: 2, durationMs: 2000 });
 
     assert.equal(open.errors, 0);
     assert.equal(open.requests, 400);
     // Requests scheduled during the stall wait up to its whole length, counted from their schedule.
     assert.ok(open.latencyMs.p99 >= 400, `open-loop p99 ${open.latencyMs.p99} ms should reflect the 500 ms stall`);
-    assert.ok(open.latencyMs.max >= 450 && open.latencyMs.max < 1500, `open-loop max ${open.latencyMs.max} ms`);
-    // Four clients are stuck once each; every other request was fast, so p99 looks healthy.
+    assert.ok(open.latencyMs.max >= 450, `open-loop max ${open.latencyMs.max} ms`);
+    // Each of the two clients is stuck once; all their other requests are fast. So the stall is in
+    // at most 2 of the closed loop's requests: invisible at p99 from 200 requests on (a slow,
+    // busy machine may send fewer, and then it is invisible at p90).
     assert.equal(closed.errors, 0);
-    assert.ok(closed.requests > 400, `closed loop sent ${closed.requests}`);
+    assert.ok(closed.requests >= 40, `closed loop sent ${closed.requests}`);
     assert.ok(closed.latencyMs.max >= 400, `closed-loop max ${closed.latencyMs.max} ms should include the stall`);
+    const [name, hidden] = closed.requests >= 200 ? ['p99', closed.latencyMs.p99] : ['p90', closed.latencyMs.p90];
     assert.ok(
-      closed.latencyMs.p99 < open.latencyMs.p99 / 4,
-      `closed-loop p99 ${closed.latencyMs.p99} ms should hide the stall (open loop: ${open.latencyMs.p99} ms)`,
+      hidden < open.latencyMs.p99 / 3,
+      `closed-loop ${name} ${hidden} ms (of ${closed.requests} requests) should hide the stall (open-loop p99: ${open.latencyMs.p99} ms)`,
     );
     assert.equal(closed.offeredRate, null);
     assert.equal(closed.generatorBound, false);
@@ -115,6 +118,15 @@ describe('runLoad', () => {
     assert.ok(Date.now() - started < 5000);
     assert.ok(r.durationS < 2, `window ${r.durationS} s`);
     assert.ok(r.ok > 0);
+  });
+
+  test('should send nothing when the signal is already aborted', async () => {
+    server = await startServer((_req, res) => answer(res));
+    for (const mode of ['open', 'closed'] as const) {
+      const r = await runLoad({ url: server.url, mode, rate: 100, durationMs: 5000, signal: AbortSignal.abort() });
+      assert.equal(r.requests, 0);
+    }
+    assert.equal(server.seen(), 0);
   });
 
   test('should send the body, method and headers given', async () => {
