@@ -19,6 +19,7 @@
  * reports medians; `--quick` runs short and once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,34 @@ async function startBare(responseFile: string): Promise<{ url: string; child: Ch
   });
   return { url: `http://127.0.0.1:${port}`, child };
 }
+
+/**
+ * CPU time (user + system, ms) of a process's main thread so far, from /proc; undefined where
+ * there is no /proc. The HTTP work of a Node server runs on its main thread, so this per request
+ * is the HTTP cost, apart from the load generator and the model's worker threads.
+ */
+function mainThreadCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / kClockTicks;
+  } catch {
+    return undefined;
+  }
+}
+const kClockTicks = 100; // USER_HZ on Linux
+
+/** Runs `measureIt` and the main thread's CPU µs per request of `pid` during it. */
+async function withCpu(pid: number | undefined, measureIt: () => Promise<Load>): Promise<Load & { cpuUsPerRequest: number }> {
+  await load(currentUrl, currentBody, 2);
+  const before = mainThreadCpuMs(pid);
+  const result = await measureIt();
+  const after = mainThreadCpuMs(pid);
+  const cpuUsPerRequest = before === undefined || after === undefined || result.requests === 0 ? NaN : ((after - before) * 1000) / result.requests;
+  return { ...result, cpuUsPerRequest };
+}
+let currentUrl = '';
+let currentBody = '';
 
 /** Rows and batches a model version has run, from its statistics. */
 async function batchCounts(url: string, model: string): Promise<{ rows: number; batches: number }> {
@@ -127,9 +156,12 @@ async function main(): Promise<void> {
         (latencies[String(fraction)] ??= []).push(l);
         log(`mlscale heavy at ${fraction * 100}% of max (${fmt(batched.rps * fraction)} req/s offered): ${describe(l)}`);
       }
-      const lightLoad = await measure(`${server.url}/v2/models/light/infer`, lightBody);
+      currentUrl = `${server.url}/v2/models/light/infer`;
+      currentBody = lightBody;
+      const lightLoad = await withCpu(server.child.pid, () => load(currentUrl, lightBody, duration));
       keep('light', lightLoad.rps);
-      log(`mlscale light: ${describe(lightLoad)}`);
+      keep('lightCpu', lightLoad.cpuUsPerRequest);
+      log(`mlscale light: ${describe(lightLoad)}; HTTP thread ${fmt(lightLoad.cpuUsPerRequest, 1)} µs CPU per request`);
       const sample = await (await fetch(`${server.url}/v2/models/light/infer`, { method: 'POST', body: lightBody, headers: { 'content-type': 'application/json' } })).text();
       const heavySample = await (await fetch(heavyUrl, { method: 'POST', body: heavyBody, headers: { 'content-type': 'application/json' } })).text();
       await stop(server.child);
@@ -169,9 +201,11 @@ async function main(): Promise<void> {
       const responseFile = join(dir, 'light-response.json');
       await writeFile(responseFile, sample);
       const bare = await startBare(responseFile);
-      const bareLoad = await measure(`${bare.url}/v2/models/light/infer`, lightBody);
+      currentUrl = `${bare.url}/v2/models/light/infer`;
+      const bareLoad = await withCpu(bare.child.pid, () => load(currentUrl, lightBody, duration));
       keep('bare', bareLoad.rps);
-      log(`bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}`);
+      keep('bareCpu', bareLoad.cpuUsPerRequest);
+      log(`bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}; main thread ${fmt(bareLoad.cpuUsPerRequest, 1)} µs CPU per request`);
       await stop(bare.child);
     }
 
@@ -182,6 +216,7 @@ async function main(): Promise<void> {
     log('| --- | --- | --- | --- | --- |');
     log(`| heavy model, 1 row per request, rows/s | ${fmt(m('batched'))} | raw onnxruntime batch 64: ${fmt(m('raw64'))} | ${pct(m('batched'), m('raw64'))} | ≥ 80% |`);
     log(`| light model, requests/s | ${fmt(m('light'))} | bare Fastify: ${fmt(m('bare'))} | ${pct(m('light'), m('bare'))} | ≥ 80% |`);
+    log(`| light model, HTTP-thread CPU per request, µs | ${fmt(m('lightCpu'), 1)} | bare Fastify: ${fmt(m('bareCpu'), 1)} | ${fmt(m('lightCpu') / m('bareCpu'), 2)}x | (what bounds the HTTP limit) |`);
     log(`| heavy, dynamic batching vs none, rows/s | ${fmt(m('batched'))} | no batching: ${fmt(m('unbatched'))} | ${fmt(m('batched') / m('unbatched'), 1)}x | ≥ 5x |`);
     for (const delay of ['2', '8']) {
       log(`| heavy, adaptive delay (default, mean batch ${fmt(m('batchedMean'), 1)}) vs fixed ${delay} ms (mean batch ${fmt(m(`fixed${delay}Mean`), 1)}), rows/s | ${fmt(m('batched'))} | fixed ${delay} ms: ${fmt(m(`fixed${delay}`))} | ${pct(m('batched'), m(`fixed${delay}`))} | — |`);
