@@ -5,11 +5,17 @@
  * alternation, `--repeats` times (default 3); closed-loop load from wrk (or autocannon) in its own
  * process. Reports medians and the on/off ratio.
  *
- * Flags: --repeats N, --connections N (32), --duration S (8).
+ * First, the sampler alone: CPU time of one reading (collect the registry as JSON, difference it)
+ * on a registry holding 4 models' series with traffic, and that as a share of one core at one
+ * reading a second. That figure does not depend on what else the machine runs; the A/B does.
+ *
+ * Flags: --repeats N, --connections N (32), --duration S (8), --sampler-only.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MetricsSampler } from '../src/dashboard/sampler.js';
+import { ServerMetrics } from '../src/serve/metrics.js';
 import { configureLoad, describe, fmt, inferBody, measure, mlpBytes, startMlscale, stop, type Load } from './serve-kit.js';
 
 function flag(name: string, fallback: number): number {
@@ -23,6 +29,29 @@ function flag(name: string, fallback: number): number {
 const repeats = flag('repeats', 3);
 const generator = configureLoad({ connections: flag('connections', 32), duration: flag('duration', 8) });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+{
+  const metrics = new ServerMetrics();
+  const sampler = new MetricsSampler({ collect: () => metrics.registry.getMetricsAsJSON() });
+  const readings = 2_000;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < readings; i++) {
+    for (let m = 0; m < 4; m++) {
+      const labels = { model: `m${m}`, version: '1' };
+      metrics.requests.inc({ ...labels, outcome: 'success' }, 100);
+      metrics.requestDuration.observe(labels, 0.002 + (i % 10) / 1000);
+      metrics.batchSize.observe(labels, 1 + (i % 16));
+      metrics.queueDepth.set(labels, i % 7);
+    }
+    await sampler.sampleNow();
+  }
+  const wall = (performance.now() - t0) / readings;
+  const used = process.cpuUsage(cpu);
+  const cpuMs = (used.user + used.system) / 1000 / readings;
+  console.log(`sampler: ${cpuMs.toFixed(3)} ms CPU per reading (${wall.toFixed(3)} ms wall), ${(cpuMs / 10).toFixed(3)}% of one core at one reading a second (${readings} readings, 4 models, default process metrics included)`);
+}
+if (process.argv.includes('--sampler-only')) process.exit(0);
 
 const dir = await mkdtemp(join(tmpdir(), 'mlscale-bench-dashboard-'));
 const width = 64;
