@@ -128,7 +128,7 @@ export function leverWords(lever: Lever): string {
     case 'horizontal':
       return 'horizontal (more machines of this size)';
     default:
-      return 'none found (the sweep has no scaling series)';
+      return 'none found from these measurements';
   }
 }
 

@@ -27,7 +27,7 @@ export interface ServeAnalysis {
   readonly sweep: ServeSweep;
   /** The configuration with the highest rate at the SLO. */
   readonly best: ServeConfigResult;
-  readonly scaling?: { readonly series: ScalingSeries; readonly verdict: ScalingVerdict };
+  readonly scaling?: { readonly series: ScalingSeries; readonly verdict: ScalingVerdict; readonly configs: readonly ServeConfigResult[] };
   readonly batch?: BatchSeries;
   /** True when a larger batch is the lever (see statements). */
   readonly batchLever: boolean;
@@ -71,10 +71,17 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
   const cores = sweep.machine.cpus;
   const slo = `p99 ≤ ${num(sweep.sloP99Ms)} ms`;
   const statements: string[] = [];
-  const best = sweep.configs.reduce((p, q) => (q.maxRateAtSlo > p.maxRateAtSlo ? q : p));
+  // The highest rate at the SLO; when none met it, the highest throughput achieved at all.
+  const peak = (c: ServeConfigResult) => Math.max(0, ...c.points.map((p) => p.achievedRate));
+  const best = sweep.configs.reduce((p, q) => (q.maxRateAtSlo > p.maxRateAtSlo || (q.maxRateAtSlo === p.maxRateAtSlo && peak(q) > peak(p)) ? q : p));
   const source = `serve sweep of model ${sweep.model} (${sweep.rowsPerRequest} row${sweep.rowsPerRequest === 1 ? '' : 's'} per request, SLO ${slo}, ${cores} CPUs, ${sweep.configs.length} configurations)`;
   if (best.maxRateAtSlo === 0) {
-    statements.push(`No configuration met the SLO (${slo}) at any rate tried: raise the SLO or look at the latency at the lowest rate (${sweep.configs.map((c) => `${num(c.points[0]?.latencyMs.p99 ?? NaN)} ms`).join(', ')}).`);
+    const lowest = (c: ServeConfigResult) => [...c.points].sort((p, q) => (p.offeredRate ?? p.achievedRate) - (q.offeredRate ?? q.achievedRate))[0];
+    const at = sweep.configs.map((c) => {
+      const p = lowest(c);
+      return p ? `${configLabel(c.config)}: p99 ${num(p.latencyMs.p99)} ms at ${num(p.offeredRate ?? p.achievedRate)} req/s` : `${configLabel(c.config)}: no points`;
+    });
+    statements.push(`No configuration met the SLO (${slo}) at any rate tried, so there is no capacity to plan from — at the lowest rates: ${at.join('; ')}. Check that the load generator had cores to itself (generator-bound points say so), then raise the SLO or speed up the model.`);
     return { kind: 'serve', source, sweep, best, batchLever: false, statements };
   }
   statements.push(
@@ -97,7 +104,7 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
       spread: 'behind a load balancer (mlscale deploy nginx|haproxy|k8s)',
     };
     if (series.n.length < 2) continue;
-    scaling = { series, verdict: judgeScaling(series, cores) };
+    scaling = { series, verdict: judgeScaling(series, cores), configs: usable };
     statements.push(...scaling.verdict.statements);
     break;
   }

@@ -117,13 +117,16 @@ export async function scalingChart(series: ScalingSeries, verdict: ScalingVerdic
     id,
     title: `${what}: throughput against ${dim}`,
     svg,
-    reading: `Dots are the measured throughput with N ${dim}; the straight line is ideal linear scaling from one (${num(x1)} ${unit} × N); the dotted rule marks the machine's ${verdict.cores} cores. ${n.map((v, i) => `${v}: ${num(x[i]!)} (${ratio(x[i]! / (x1 * v))} of ideal)`).join(', ')}. ${fitText} ${verdict.lever === 'horizontal' ? `Throughput stops growing at ${verdict.bestN} ${dim}: more of them on this machine cannot help, more machines can.` : `Throughput still grows at ${verdict.bestN} ${dim}: this machine has room for more.`}`,
+    reading: `Dots are the measured throughput with N ${dim}; the straight line is ideal linear scaling from one (${num(x1)} ${unit} × N); the dotted rule marks the machine's ${verdict.cores} cores. ${n.map((v, i) => `${v}: ${num(x[i]!)} (${ratio(x[i]! / (x1 * v))} of ideal)`).join(', ')}. ${fitText} ${verdict.lever === 'vertical' ? `Throughput still grows at ${verdict.bestN} ${dim}: this machine has room for more.` : verdict.bestN === Math.max(...n) && verdict.bestN >= verdict.cores ? `Throughput grows up to the machine's ${verdict.cores} cores and every core is in use: more ${dim} on this machine would only share them; more machines (or a bigger one) can help.` : `Throughput stops growing at ${verdict.bestN} ${dim}: more of them on this machine cannot help, more machines can.`}`,
   };
 }
 
 /** Latency percentiles against offered rate for the best configuration: the knee. */
 export async function kneeChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
-  const pts = a.best.points.filter((p) => p.offeredRate !== null && !p.generatorBound).sort((p, q) => p.offeredRate! - q.offeredRate!);
+  // Generator-bound points are drawn too (hollow), so that a sweep whose load generator could not keep
+  // up still shows what it saw; the reading says how many there were.
+  const pts = a.best.points.filter((p) => p.offeredRate !== null).sort((p, q) => p.offeredRate! - q.offeredRate!);
+  const bound = pts.filter((p) => p.generatorBound).length;
   if (pts.length < 2) return undefined;
   const rows: Row[] = [];
   for (const p of pts) for (const k of ['p50', 'p90', 'p99'] as const) rows.push({ x: p.offeredRate!, y: Math.max(0.01, p.latencyMs[k]), series: k });
@@ -134,15 +137,16 @@ export async function kneeChart(a: ServeAnalysis, id: string): Promise<Chart | u
       { data: { values: rows }, mark: { type: 'line', point: true, strokeWidth: 2 }, encoding: enc('x', 'y', 'Offered rate (requests/s)', 'Latency (ms, log scale)', false, true) },
       { data: { values: [{ y: slo }] }, mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } },
       { data: { values: [{ y: slo, label: `SLO: p99 ≤ ${num(slo)} ms` }] }, mark: { type: 'text', align: 'left', dy: -6, color: '#c00' }, encoding: { x: { value: 4 }, y: { field: 'y', type: 'quantitative' }, text: { field: 'label' } } },
-      { data: { values: [{ x: a.best.maxRateAtSlo }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } },
+      ...(a.best.maxRateAtSlo > 0 ? [{ data: { values: [{ x: a.best.maxRateAtSlo }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } }] : []),
     ],
   });
   const over = pts.find((p) => !p.meetsSlo && p.offeredRate! > a.best.maxRateAtSlo);
+  const boundText = bound > 0 ? ` ${bound} of the ${pts.length} points were generator-bound: the load generator could not send at the offered rate, so they say little about the server.` : '';
   return {
     id,
     title: 'Latency against offered load (the knee)',
     svg,
-    reading: `Each line is a latency percentile (p50, p90, p99) of the best configuration at each offered rate the search tried; the red dashed rule is the SLO and the grey dotted rule the highest rate that met it, ${num(a.best.maxRateAtSlo)} req/s (p99 ${num(a.best.p99AtMaxMs ?? NaN)} ms). Latency stays flat while the server keeps up and climbs steeply at the knee, as queues build: ${over ? `at ${num(over.offeredRate!)} req/s p99 is already ${num(over.latencyMs.p99)} ms` : 'no rate tried went past it'}. Plan capacity below the knee, not at it.`,
+    reading: `Each line is a latency percentile (p50, p90, p99) of the best configuration at each offered rate the search tried; the red dashed rule is the SLO and ${a.best.maxRateAtSlo > 0 ? `the grey dotted rule the highest rate that met it, ${num(a.best.maxRateAtSlo)} req/s (p99 ${num(a.best.p99AtMaxMs ?? NaN)} ms)` : 'no rate tried met it'}. ${a.best.maxRateAtSlo > 0 ? `Latency stays flat while the server keeps up and climbs steeply at the knee, as queues build: ${over ? `at ${num(over.offeredRate!)} req/s p99 is already ${num(over.latencyMs.p99)} ms` : 'no rate tried went past it'}. Plan capacity below the knee, not at it.` : `At the lowest rate tried, ${num(pts[0]!.offeredRate!)} req/s, p99 was already ${num(pts[0]!.latencyMs.p99)} ms: this configuration cannot meet the SLO at the rates tried.`}${boundText}`,
   };
 }
 

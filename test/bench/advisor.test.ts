@@ -114,6 +114,14 @@ describe('advise', () => {
     assert.match(advise([sweep]).lines.join('\n'), /Time departs from a line with 1 worker, batch 100 rows .* the O\(n\) claim does not hold there/);
   });
 
+  test('should say there is nothing to plan from when no configuration met the SLO', () => {
+    const failing = (replicas: number): ServeConfigResult => ({ ...config(replicas, 8, 0, null, null), p99AtMaxMs: null, points: [point(100, 120), point(200, 400)] });
+    const advice = advise([serveSweep(2, [failing(1), failing(2)])], { targetRate: 1000, prices: { '2cpu': 0.1 } });
+    assert.equal(advice.recommendations[0]!.lever, 'none');
+    assert.match(advice.lines.join('\n'), /No configuration met the SLO \(p99 ≤ 50 ms\) at any rate tried, so there is no capacity to plan from — at the lowest rates: 1 replica × 1 instance × 1 thread, batch ≤ 8, auto delay: p99 120 ms at 100 req\/s/);
+    assert.deepEqual(advice.costs, []);
+  });
+
   test('should refuse no sweeps, an empty grid, bad prices and half a pipeline target', () => {
     assert.throws(() => advise([]), RangeError);
     assert.throws(() => advise([{ ...serve, configs: [] }]), /sweeps\[0\]: \$\.configs is empty/);
