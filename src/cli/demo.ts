@@ -15,7 +15,8 @@ import { writeReport } from '../bench/report.js';
 import { startServerProcess } from '../bench/server-process.js';
 import { writeSweepFile } from '../bench/sweep-file.js';
 import { sweepPipeline } from '../bench/sweep-pipeline.js';
-import { requestBody, sweepServe } from '../bench/sweep-serve.js';
+import { requestBody } from '../bench/request-body.js';
+import { sweepServe } from '../bench/sweep-serve.js';
 import { numberFlag, parseFlags, textFlag } from './args.js';
 import { trainCommand } from './train.js';
 
