@@ -52,13 +52,15 @@ export async function readSweepFile(path: string): Promise<SweepFile> {
 }
 
 /**
- * Writes `<dir>/sweep.json` atomically (a temporary file renamed over it), creating `dir`.
+ * Writes `<dir>/sweep.json` atomically (a temporary file renamed over it), creating `dir`. The sweep
+ * is checked after it is written, so that a measurement that took minutes is never lost to a
+ * check: one that would not read back is on disk and the error says why.
  *
  * @returns the path of the file written
+ * @throws SweepFileError after writing, when the file would not read back
  */
 export async function writeSweepFile(dir: string, sweep: SweepFile): Promise<string> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${JSON.stringify(dir)}`);
-  checkSweep(JSON.parse(JSON.stringify(sweep)), join(dir, kSweepFileName));
   await mkdir(dir, { recursive: true });
   const file = join(dir, kSweepFileName);
   const tmp = join(dir, `.${kSweepFileName}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -68,6 +70,11 @@ export async function writeSweepFile(dir: string, sweep: SweepFile): Promise<str
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+  try {
+    checkSweep(JSON.parse(JSON.stringify(sweep)), file);
+  } catch (err) {
+    throw new SweepFileError(`${file} was written, but will not read back: ${(err as Error).message.replace(`${file}: `, '')}`, { cause: err });
   }
   return file;
 }

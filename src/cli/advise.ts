@@ -11,6 +11,7 @@ import { readSweepFile } from '../bench/sweep-file.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, textFlag, type FlagSpec } from './args.js';
 
+/** The text of `mlscale advise --help`. */
 export const adviseHelp = `Usage: mlscale advise <dir|sweep.json>... [options]
 
 Reads the sweep files that 'mlscale sweep serve|pipeline' wrote (a folder holding sweep.json, or

@@ -77,8 +77,10 @@ describe('sweep files', () => {
     await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(rows), 'rows')), /more rows than the batches hold/);
   });
 
-  test('should refuse to write a sweep it would not read', async () => {
-    await assert.rejects(writeSweepFile(join(dir, 'w'), { ...(await pipeline()), points: [] }), SweepFileError);
+  test('should keep a sweep it would not read on disk and say why', async () => {
+    const file = join(dir, 'w', 'sweep.json');
+    await assert.rejects(writeSweepFile(join(dir, 'w'), { ...(await pipeline()), points: [] }), (err: unknown) => err instanceof SweepFileError && err.message === `${file} was written, but will not read back: $.points is empty: the sweep measured nothing`);
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).points, []);
   });
 });
 
