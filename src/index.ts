@@ -24,9 +24,12 @@ export { readSweepFile, writeSweepFile } from './bench/sweep-file.js';
 export { advise, type Advice, type AdviseOptions, type Recommendation, type CostOption, type Lever } from './bench/advisor.js';
 export { linearFit, linearityCheck, amdahlFit, uslFit, uslThroughput, type LinearFit, type LinearityCheck, type AmdahlFit, type UslFit } from './bench/fit.js';
 export { kSweepSchemaVersion, type SweepFile, type ServeSweep, type PipelineSweep } from './bench/sweep-schema.js';
+/** Sweeps: a server over replicas × instances × batching (the highest rate within a p99 SLO), the pipeline over data size × workers. */
+export { sweepServe, resolveServeSweepOptions, kDefaultServeSweepOptions, type ServeSweepOptions } from './bench/sweep-serve.js';
+export { sweepPipeline, resolvePipelineSweepOptions, kDefaultPipelineSweepOptions, type PipelineSweepOptions } from './bench/sweep-pipeline.js';
 /** Writes the scaling report (report.html, report.md, charts/); Vega is loaded on the first call, not on import. */
 export async function writeReport(...args: Parameters<typeof import('./bench/report.js').writeReport>): ReturnType<typeof import('./bench/report.js').writeReport> {
   return (await import('./bench/report.js')).writeReport(...args);
 }
 /** Coded errors. */
-export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, SweepFileError, SweepVersionError, isMlscaleError, errorClasses } from './errors.js';
+export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, SweepFileError, SweepVersionError, ServerUnreachableError, isMlscaleError, errorClasses } from './errors.js';
