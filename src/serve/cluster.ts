@@ -38,7 +38,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 
 /** One registry's metrics as `getMetricsAsJSON()` gives them. */
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
-import { InvalidOptionError, ModelLoadError } from '../errors.js';
+import { InvalidOptionError, ModelLoadError, ModelNotReadyError, ShuttingDownError } from '../errors.js';
 import { autoscale, initialAutoscalerState, resolveAutoscalerConfig, type AutoscalerConfig, type AutoscalerState, type Signals } from './autoscaler.js';
 import { defaultModelSettings, type ServeOptions } from './options.js';
 import { createServer, type ModelServer } from './server.js';
@@ -620,6 +620,8 @@ export async function runReplica(options: Readonly<ServeOptions>, logger: Logger
       const size = { ...(l.instances !== undefined ? { instances: l.instances } : {}), ...(l.intraOpThreads !== undefined ? { intraOpThreads: l.intraOpThreads } : {}) };
       for (const r of await server.repository.resize(size)) {
         const fields = { replica: slot, model: r.name, version: r.version, instances: r.instances, intraOpThreads: r.intraOpThreads };
+        // A model being unloaded or a replica shutting down has nothing left to resize.
+        if (r.error instanceof ShuttingDownError || r.error instanceof ModelNotReadyError) continue;
         if (r.error) logger.error({ ...fields, err: r.error }, 'model could not be resized; it keeps its instances');
         else if (r.changed) logger.info(fields, `model resized in place: ${r.instances} instance(s) x ${r.intraOpThreads} intra-op thread(s)`);
       }

@@ -226,6 +226,9 @@ describe('mlscale serve --replicas (node:cluster)', () => {
     { name: '--max-replicas without auto', args: () => ['--replicas', '2', '--max-replicas', '4'], message: /--max-replicas applies only with --replicas auto/ },
     { name: '--spare-replicas -1', args: () => ['--replicas', '2', '--spare-replicas=-1'], message: /--spare-replicas must be an integer from 0 to 16, got -1/ },
     { name: '--target-ongoing-requests 0', args: () => ['--replicas', 'auto', '--target-ongoing-requests', '0'], message: /--target-ongoing-requests must be a positive number, got 0/ },
+    { name: '--cpu-idle-threshold 2', args: () => ['--replicas', 'auto', '--cpu-idle-threshold', '2'], message: /--cpu-idle-threshold must be a number from 0 to 1, got 2/ },
+    { name: '--cpu-idle-threshold half', args: () => ['--replicas', 'auto', '--cpu-idle-threshold', 'half'], message: /--cpu-idle-threshold must be a number from 0 to 1, got "half"/ },
+    { name: '--cpu-idle-threshold without auto', args: () => ['--replicas', '2', '--cpu-idle-threshold', '0.3'], message: /--cpu-idle-threshold applies only with --replicas auto/ },
   ];
   for (const c of bad) {
     test(`${c.name}: exit 2 naming the flag, nothing started`, async () => {
