@@ -47,6 +47,8 @@ export interface PipelineSweepOptions {
   readonly model: TrainingOptions['model'];
   /** One line per run. */
   readonly onProgress?: (line: string) => void;
+  /** Stops the sweep before its next run (the running one finishes); the sweep then rejects with the abort reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** Defaults of everything but the data and the grid. */
@@ -119,7 +121,10 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
     for (const [i, { batches, workers }] of grid.entries()) {
       const training = resolveTrainingOptions({ data: o.data, label, executor: o.executor, workers, batchSize, epochs: o.epochs, model: o.model, redis: o.redis, out: 'unused' });
       const runs: Run[] = [];
-      for (let r = 0; r < o.repeats; r++) runs.push(await timedRun(o, training, batches, workers, prefix));
+      for (let r = 0; r < o.repeats; r++) {
+        o.signal?.throwIfAborted();
+        runs.push(await timedRun(o, training, batches, workers, prefix));
+      }
       runs.sort((a, b) => a.seconds - b.seconds);
       const median = runs[Math.floor((runs.length - 1) / 2)]!;
       points.push({ batches, workers, batchSize, rows: batches * batchSize, seconds: median.seconds, stageSeconds: median.stageSeconds });

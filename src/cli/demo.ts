@@ -6,7 +6,7 @@
  * @module
  */
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../errors.js';
 import { advise } from '../bench/advisor.js';
@@ -67,9 +67,29 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const trained = await trainCommand(['--data', 'sample:digits', '--executor', 'threads', '--batch-size', '512', '--out', out]);
   if (trained !== 0 || v.quick) return trained;
 
+  // Steps 2-4 run server processes: on Ctrl-C or SIGTERM, stop them before exiting.
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await tour(out, reportDir, seconds, controller.signal, say);
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    process.stderr.write('mlscale demo: interrupted; the servers it started were stopped\n');
+    return 130;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** Steps 2 to 5: serve, load-test, sweep, report. */
+async function tour(out: string, reportDir: string, seconds: number, signal: AbortSignal, say: (line: string) => void): Promise<number> {
   say(`\n== 2/5 serve: mlscale serve --model ${out}`);
-  const model = 'digits';
-  const server = await startServerProcess(['--model', out, '--log-level', 'warn', '--unready-delay-ms', '0'], { readyTimeoutMs: 60_000 });
+  // 'mlscale serve --model DIR' serves the model under the folder's name.
+  const model = basename(resolve(out));
+  const server = await startServerProcess(['--model', out, '--log-level', 'warn', '--unready-delay-ms', '0'], { readyTimeoutMs: 60_000, signal });
   try {
     say(`serving at ${server.url}/v2/models/${model}`);
     say(`\n== 3/5 load test: ${kLoadRate} requests/s for ${seconds} s (open loop)`);
@@ -82,7 +102,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
       rate: kLoadRate,
       durationMs: Math.round(seconds * 1000),
       warmupMs: Math.round(seconds * 100),
+      signal,
     });
+    signal.throwIfAborted();
     const l = load.latencyMs;
     say(`sent ${load.requests} requests: ${load.achievedRate.toFixed(1)} answers/s, ${load.errors} errors`);
     say(`latency ms: p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}`);
@@ -105,7 +127,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     maxPoints: 4,
     probeConnections: 16,
     onProgress: progress,
+    signal,
   });
+  signal.throwIfAborted();
   // Rows a multiple of 16 (the largest batch count), so each size reads whole batches.
   const rows = Math.max(1600, Math.round((seconds * 6400) / 16) * 16);
   const pipelineSweep = await sweepPipeline({
@@ -114,6 +138,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     workers: [1, 2],
     executor: 'threads',
     onProgress: progress,
+    signal,
   });
 
   say(`\n== 5/5 report`);

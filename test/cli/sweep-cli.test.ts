@@ -151,7 +151,8 @@ describe('mlscale demo (the quick start)', () => {
   after(async () => cleanup?.());
 
   test('should train, serve, load-test, sweep and write the report, printing where it is', async () => {
-    const out = join(dir, 'digits');
+    // Served under the folder's name, whatever it is.
+    const out = join(dir, 'my-model');
     const reportDir = join(dir, 'report');
     const r = await runCli(['demo', '--seconds', '1', '--out', out, '--report', reportDir], { timeoutMs: 240_000 });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
