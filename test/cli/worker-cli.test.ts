@@ -29,6 +29,21 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     assert.match(bad.stderr, /must start with redis:\/\/ or rediss:\/\//);
   });
 
+  test('should refuse --threads beyond --concurrency, and start with the threads asked for', { timeout: 60_000 }, async () => {
+    const r = await runCli(['worker', '--redis', 'redis://127.0.0.1:6379', '--concurrency', '2', '--threads', '3']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--threads must be an integer from 1 to --concurrency \(2\), got 3 \[E_INVALID_OPTION\]/);
+    if (redis.skip) return;
+    const prefix = testPrefix('threads');
+    const [worker] = await startWorkers(redis.url!, prefix, 1, ['--concurrency', '4', '--threads', '1']);
+    try {
+      assert.match(worker!.output(), /ready: concurrency 4 on 1 thread\n/);
+    } finally {
+      await killWorkers([worker!], 'SIGTERM');
+      await dropPrefix(redis.url!, prefix);
+    }
+  });
+
   test('should exit within seconds with a clear error when Redis does not answer', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const t0 = Date.now();

@@ -42,6 +42,8 @@ export interface TaskJobData {
   readonly name: string;
   /** The packed input, base64, when small; otherwise it is in the round's input hash. */
   readonly input?: string;
+  /** The input's other part is the round's shared input (see `splitShared`). */
+  readonly shared?: boolean;
 }
 
 /**
@@ -95,10 +97,33 @@ export function startsKey(prefix: string, run: string): string {
   return `${prefix}:${kTaskQueue}:starts:${run}`;
 }
 
-/** The hashes of a round's inputs and outputs, field = batch id. */
-export function payloadKeys(prefix: string, run: string, round: string): { inputs: string; outputs: string } {
+/** The hashes of a round's inputs and outputs (field = batch id), and its shared input. */
+export function payloadKeys(prefix: string, run: string, round: string): { inputs: string; outputs: string; shared: string } {
   const base = `${prefix}:${kTaskQueue}:payload:${run}:${round}`;
-  return { inputs: `${base}:in`, outputs: `${base}:out` };
+  return { inputs: `${base}:in`, outputs: `${base}:out`, shared: `${base}:shared` };
+}
+
+/**
+ * Splits the inputs of one round into what every call shares and what is each call's own: the
+ * top-level properties whose value is the very same object in every input (the round's weights,
+ * the schema, the model spec) travel once per round, in one Redis key that each worker process
+ * reads once; each job carries only the rest (its batch or batch reference, its seed). A worker
+ * rebuilds `{ ...shared, ...own }`, equal property by property to the input the driver was given.
+ * Inputs that are not plain objects, or a round of one call, are not split.
+ */
+export function splitShared(inputs: readonly unknown[]): { shared: Record<string, unknown> | undefined; own: unknown[] } {
+  const plain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+  const first = inputs[0];
+  if (inputs.length < 2 || !inputs.every(plain) || !plain(first)) return { shared: undefined, own: [...inputs] };
+  const keys = Object.keys(first).filter((k) => {
+    const v = first[k];
+    return typeof v === 'object' && v !== null && inputs.every((input) => Object.hasOwn(input, k) && input[k] === v);
+  });
+  if (keys.length === 0) return { shared: undefined, own: [...inputs] };
+  const shared = Object.fromEntries(keys.map((k) => [k, first[k]]));
+  const sharedKeys = new Set(keys);
+  const own = inputs.map((input) => Object.fromEntries(Object.entries(input).filter(([k]) => !sharedKeys.has(k))));
+  return { shared, own };
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: false });

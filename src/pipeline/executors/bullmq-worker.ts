@@ -150,6 +150,28 @@ export class DistributedWorker {
   }
 }
 
+/**
+ * The rounds' shared inputs this process has read: one GET per round and process, however many of
+ * the round's jobs it runs. A round that is gone (null) is not kept.
+ */
+const sharedInputs = {
+  rounds: new Map<string, Promise<Buffer | null>>(),
+  get(client: Redis, round: string, key: string): Promise<Buffer | null> {
+    let bytes = this.rounds.get(round);
+    if (bytes === undefined) {
+      bytes = client.getBuffer(key);
+      this.rounds.set(round, bytes);
+      // Rounds run one after another: a few are plenty (one per driver running at once).
+      if (this.rounds.size > 16) this.rounds.delete(this.rounds.keys().next().value!);
+      bytes.then(
+        (b) => b === null && this.rounds.delete(round),
+        () => this.rounds.delete(round),
+      );
+    }
+    return bytes;
+  },
+};
+
 interface JobContext {
   readonly client: Redis;
   readonly pool: TaskThreads;
@@ -174,10 +196,17 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     // The driver finished or abandoned the round: nothing to do.
     if (bytes === null) return 'gone';
   }
+  let shared: ThreadRequest['shared'];
+  if (d.shared === true) {
+    const key = `${d.run}:${d.round}`;
+    const sharedBytes = await sharedInputs.get(client, key, keys.shared);
+    if (sharedBytes === null) return 'gone';
+    shared = { key, bytes: sharedBytes };
+  }
   let envelopes: TaskEnvelope<unknown>[];
   try {
     // The thread unpacks the input and packs the output (see ThreadRequest.packed).
-    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [bytes], packed: true } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
+    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [bytes], packed: true, shared } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
   } catch (err) {
     // The thread itself died (out of memory, process.exit in a task): worth another attempt.
     throw new Error(formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`));

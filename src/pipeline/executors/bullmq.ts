@@ -41,6 +41,7 @@ import {
   returnedBytes,
   returnedWorker,
   payloadKeys,
+  splitShared,
   startsKey,
   taskJobId,
   type TaskJobData,
@@ -287,22 +288,32 @@ export class BullmqExecutor implements Executor {
       });
     };
 
+    // What every call shares travels once for the round (see splitShared).
+    const { shared, own } = splitShared(calls.map((c) => c.input));
+    const sharedBytes = shared === undefined ? undefined : encodePayload(shared);
+
     /** Stores the inputs and adds the jobs of `jobIds`; an existing job id is left as it is. */
     const submit = async (jobIds: string[]): Promise<void> => {
       if (jobIds.length === 0) return;
-      const subset = jobIds.map((id) => calls[pending.get(id)!]!);
+      const indexes = jobIds.map((id) => pending.get(id)!);
       const fields: (string | Buffer)[] = [];
       const inline = new Map<number, string>();
-      for (const call of subset) {
-        const bytes = encodePayload(call.input);
-        if (bytes.length <= kInlinePayloadBytes) inline.set(call.id, bytes.toString('base64'));
-        else fields.push(String(call.id), bytes);
+      for (const i of indexes) {
+        const bytes = encodePayload(own[i]);
+        if (bytes.length <= kInlinePayloadBytes) inline.set(calls[i]!.id, bytes.toString('base64'));
+        else fields.push(String(calls[i]!.id), bytes);
       }
-      if (fields.length > 0) await client.multi().hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds).exec();
+      if (fields.length > 0 || sharedBytes !== undefined) {
+        const multi = client.multi();
+        if (sharedBytes !== undefined) multi.set(keys.shared, sharedBytes, 'EX', kPayloadTtlSeconds);
+        if (fields.length > 0) multi.hset(keys.inputs, ...fields).expire(keys.inputs, kPayloadTtlSeconds);
+        await multi.exec();
+      }
+      const subset = indexes.map((i) => calls[i]!);
       await queue.addBulk(
         subset.map((c) => ({
           name: `batch ${c.id}`,
-          data: { version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name, input: inline.get(c.id) } satisfies TaskJobData,
+          data: { version, run: this.run, round, batch: c.id, module: ref.module, name: ref.name, input: inline.get(c.id), shared: sharedBytes === undefined ? undefined : true } satisfies TaskJobData,
           opts: {
             jobId: taskJobId(this.run, round, c.id),
             attempts: this.#attempts,
@@ -460,7 +471,7 @@ export class BullmqExecutor implements Executor {
           // A failed round: take its other jobs off the queue (running ones finish and are ignored).
           await Promise.allSettled([...pending.keys()].map((id) => queue.remove(id)));
         }
-        await client.del(keys.inputs, keys.outputs).catch(() => undefined);
+        await client.del(keys.inputs, keys.outputs, keys.shared).catch(() => undefined);
       })();
       // Best effort: with Redis away, the payloads expire on their own.
       await bounded(cleanup, 2000);

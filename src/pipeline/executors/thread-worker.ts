@@ -23,6 +23,25 @@ export interface ThreadRequest {
    * runs BullMQ, and a few bytes cross the thread boundary instead of an object tree.
    */
   readonly packed?: boolean;
+  /**
+   * With `packed`: the round's shared input (msgpack), merged under each input. `key` names the
+   * round: a thread unpacks it once and keeps the last few.
+   */
+  readonly shared?: { readonly key: string; readonly bytes: Uint8Array };
+}
+
+/** Shared inputs unpacked on this thread, by round, the newest last. */
+const sharedInputs = new Map<string, Record<string, unknown>>();
+const kSharedKept = 4;
+
+function sharedInput({ key, bytes }: { key: string; bytes: Uint8Array }): Record<string, unknown> {
+  let value = sharedInputs.get(key);
+  if (value === undefined) {
+    value = decodePayload<Record<string, unknown>>(bytes);
+    sharedInputs.set(key, value);
+    if (sharedInputs.size > kSharedKept) sharedInputs.delete(sharedInputs.keys().next().value!);
+  }
+  return value;
 }
 
 /** A `TaskThreads` thread's answer to one request. */
@@ -40,7 +59,8 @@ export default async function runThreadTasks(request: ThreadRequest): Promise<un
     try {
       fn ??= await loadTask(request.task);
       if (request.packed === true) {
-        const output = await fn(decodePayload(input as Uint8Array));
+        const ownInput = decodePayload<Record<string, unknown>>(input as Uint8Array);
+        const output = await fn(request.shared === undefined ? ownInput : { ...sharedInput(request.shared), ...ownInput });
         envelopes.push({ ok: true, value: encodePayload(output) });
       } else {
         envelopes.push({ ok: true, value: await fn(input) });

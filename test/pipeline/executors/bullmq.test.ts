@@ -44,6 +44,19 @@ describe('bullmq executor', { skip: redis.skip }, () => {
     }
   });
 
+  test('should send what every call of a round shares once, and give each task the whole input', async () => {
+    const executor = new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, pollMs: 200 });
+    try {
+      // `data` is the same object in every call (as a round's weights are): it travels once.
+      const data = Float32Array.from({ length: 40_000 }, (_, i) => i / 3);
+      const calls = [0, 1, 2, 3].map((id) => ({ id, input: { data, id } }));
+      const out = await executor.map<{ data: Float32Array; id: number }, { sum: number; doubled: Float32Array }>({ module: fixtures, name: 'sumAndDouble' }, calls);
+      for (const o of out) assert.deepEqual(o.doubled, data.map((v) => v * 2));
+    } finally {
+      await executor.close();
+    }
+  });
+
   test('should carry inputs and outputs larger than a job holds through the round hashes, binary', async () => {
     const executor = new BullmqExecutor({ redis: redis.url!, prefix, concurrency: 2, pollMs: 200 });
     try {
