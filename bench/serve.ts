@@ -205,12 +205,24 @@ async function main(): Promise<void> {
       const bareLoad = await withCpu(bare.child.pid, () => load(currentUrl, lightBody, duration));
       keep('bare', bareLoad.rps);
       keep('bareCpu', bareLoad.cpuUsPerRequest);
+      // Ratios within the repeat: each against the peer measured minutes apart, not hours.
+      const r = (key: string) => results[key]!.at(-1)!;
+      keep('ratioHeavy', r('batched') / r('raw64'));
+      keep('ratioLight', r('light') / r('bare'));
+      keep('ratioCpu', r('lightCpu') / r('bareCpu'));
+      keep('ratioBatching', r('batched') / r('unbatched'));
+      keep('ratioFixed2', r('batched') / r('fixed2'));
+      keep('ratioFixed8', r('batched') / r('fixed8'));
+      keep('ratioShared', r('batched') / r('rawShared'));
+      log(`ratios this repeat: heavy/raw ${fmt(100 * r('ratioHeavy'))}%, light/bare ${fmt(100 * r('ratioLight'))}%, HTTP CPU ${fmt(r('ratioCpu'), 2)}x, batching ${fmt(r('ratioBatching'), 1)}x, auto/fixed 2 ms ${fmt(100 * r('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * r('ratioFixed8'))}%, heavy/raw beside HTTP ${fmt(100 * r('ratioShared'))}%`);
       log(`bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}; main thread ${fmt(bareLoad.cpuUsPerRequest, 1)} µs CPU per request`);
       await stop(bare.child);
     }
 
     const m = (key: string) => median(results[key] ?? [NaN]);
     const pct = (a: number, b: number) => `${fmt((100 * a) / b)}%`;
+    log('\n## Ratios within each repeat (medians over repeats: on a busy machine, the figures to read)');
+    log(`heavy/raw ${fmt(100 * m('ratioHeavy'))}% (target ≥ 80%), light/bare ${fmt(100 * m('ratioLight'))}% (target ≥ 80%), HTTP-thread CPU per request ${fmt(m('ratioCpu'), 2)}x bare's, batching ${fmt(m('ratioBatching'), 1)}x (target ≥ 5x), auto/fixed 2 ms ${fmt(100 * m('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * m('ratioFixed8'))}%, heavy/raw beside the HTTP work ${fmt(100 * m('ratioShared'))}%`);
     log('\n## Summary (medians)');
     log('| measure | mlscale | limit / peer | ratio | target |');
     log('| --- | --- | --- | --- | --- |');
