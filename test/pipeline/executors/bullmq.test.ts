@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { InvalidOptionError, RedisUnavailableError, TaskFailedError } from '../../../src/errors.js';
 import { BullmqExecutor } from '../../../src/pipeline/executors/bullmq.js';
 import { createExecutor } from '../../../src/pipeline/executors/index.js';
+import { splitShared } from '../../../src/pipeline/executors/bullmq-protocol.js';
 import { dropPrefix, freePort, killWorkers, startWorkers, testPrefix, testRedis, type WorkerProcess } from '../../redis-helpers.js';
 import { runExecutorCases } from './executor.cases.js';
 import { siblingModuleUrl } from '../../../src/util/module-url.js';
@@ -73,6 +74,28 @@ describe('bullmq executor', { skip: redis.skip }, () => {
     } finally {
       await executor.close();
     }
+  });
+});
+
+describe('bullmq executor: what a round shares', () => {
+  test('should share only the properties that are the same object in every input', () => {
+    const weights = [new Float32Array([1, 2])];
+    const schema = { label: 'y' };
+    const { shared, own } = splitShared([
+      { schema, weights, ref: { id: 0 }, seed: 7 },
+      { schema, weights, ref: { id: 1 }, seed: 7 },
+    ]);
+    assert.deepEqual(shared, { schema, weights });
+    assert.equal(shared!.weights, weights);
+    assert.deepEqual(own, [{ ref: { id: 0 }, seed: 7 }, { ref: { id: 1 }, seed: 7 }]);
+  });
+
+  test('should not split a round of one call, inputs that are not plain objects, or inputs with nothing in common', () => {
+    const schema = { label: 'y' };
+    assert.equal(splitShared([{ schema }]).shared, undefined);
+    assert.equal(splitShared([[schema], [schema]]).shared, undefined);
+    assert.equal(splitShared([{ a: { x: 1 } }, { a: { x: 1 } }]).shared, undefined, 'equal but not the same object');
+    assert.equal(splitShared([{ schema }, { other: schema }]).shared, undefined);
   });
 });
 
