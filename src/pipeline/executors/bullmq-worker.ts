@@ -161,8 +161,9 @@ const sharedInputs = {
     if (bytes === undefined) {
       bytes = client.getBuffer(key);
       this.rounds.set(round, bytes);
-      // Rounds run one after another: a few are plenty (one per driver running at once).
-      if (this.rounds.size > 16) this.rounds.delete(this.rounds.keys().next().value!);
+      // Rounds run one after another: a few are plenty (one per driver running at once), and
+      // each may hold a model's weights. An evicted round is only read again.
+      if (this.rounds.size > 4) this.rounds.delete(this.rounds.keys().next().value!);
       bytes.then(
         (b) => b === null && this.rounds.delete(round),
         () => this.rounds.delete(round),
