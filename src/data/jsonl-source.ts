@@ -60,8 +60,8 @@ function own(object: JsonObject, key: string): unknown {
 }
 
 /** Non-blank lines: the records of a JSON Lines file (or of a byte range of it). */
-async function* records(path: string, range?: TextRange): AsyncGenerator<TextLine> {
-  for await (const line of readTextLines(path, range)) if (line.text.trim().length > 0) yield line;
+async function* records(path: string, range?: TextRange, offsets = false): AsyncGenerator<TextLine> {
+  for await (const line of readTextLines(path, range, offsets)) if (line.text.trim().length > 0) yield line;
 }
 
 /** Decodes a line into a row; throws on a bad row. */
@@ -170,7 +170,7 @@ export class JsonlSource implements DataSource {
     } catch (err) {
       throw toReadError(err, path);
     }
-    yield* recordsToSpans(records(path), recordDecoder(schema, path), schema, filled, path, size);
+    yield* recordsToSpans(records(path, undefined, true), recordDecoder(schema, path), schema, filled, path, size);
   }
 
   /** Reads one batch by its byte range, as a worker does. */

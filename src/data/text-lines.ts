@@ -16,7 +16,7 @@ export interface TextLine {
   readonly text: string;
   /** 1-based line number. */
   readonly line: number;
-  /** Byte offset of the line's first byte in the file. */
+  /** Byte offset of the line's first byte in the file (-1 unless asked for). */
   readonly offset: number;
 }
 
@@ -39,9 +39,50 @@ const kCr = 13;
  *
  * @param path - The file.
  * @param range - Read only this part (a worker reading one batch); default the whole file.
+ * @param offsets - Give each line's byte offset (the driver finding batch ranges); otherwise
+ *   `offset` is -1. Cutting on bytes for the offsets is slower than cutting decoded text (about
+ *   430 against 240 ms for 15 MB here), so only the pass that needs them pays.
  * @throws DataNotFoundError when the file is missing or unreadable.
  */
-export async function* readTextLines(path: string, range?: TextRange): AsyncGenerator<TextLine> {
+export function readTextLines(path: string, range?: TextRange, offsets = false): AsyncGenerator<TextLine> {
+  return offsets ? placedLines(path, range) : decodedLines(path, range);
+}
+
+/** Lines cut on decoded text. */
+async function* decodedLines(path: string, range?: TextRange): AsyncGenerator<TextLine> {
+  await assertDataFile(path);
+  if (range !== undefined && range.end <= range.start) return;
+  const stream = createReadStream(path, { encoding: 'utf8', ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }) });
+  let line = (range?.line ?? 1) - 1;
+  let rest = '';
+  const atFileStart = (range?.start ?? 0) === 0;
+  const lineOf = (text: string): TextLine => {
+    line++;
+    const end = text.charCodeAt(text.length - 1) === kCr ? text.length - 1 : text.length;
+    const start = atFileStart && line === 1 && text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    return { text: start === 0 && end === text.length ? text : text.slice(start, end), line, offset: -1 };
+  };
+  try {
+    // With an encoding set, the stream decodes UTF-8 sequences split across chunks correctly.
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = rest.length === 0 ? chunk : rest + chunk;
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        yield lineOf(text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+    }
+    if (rest.length > 0) yield lineOf(rest);
+  } catch (err) {
+    throw toReadError(err, path);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Lines cut on the file's bytes, each with its byte offset. */
+async function* placedLines(path: string, range?: TextRange): AsyncGenerator<TextLine> {
   await assertDataFile(path);
   if (range !== undefined && range.end <= range.start) return;
   const stream = createReadStream(path, range === undefined ? {} : { start: range.start, end: range.end - 1 });
