@@ -60,10 +60,12 @@ Replicas (several serving processes on this host, sharing the port)
   --replicas N|auto         run N replicas under a primary that restarts the ones that die
                             (giving up on a crash loop), restarts them one by one on SIGHUP or a
                             model repository change, and merges their /metrics; each gets
-                            cores / replicas intra-op threads unless --intra-op-threads is given.
-                            'auto' scales between --min-replicas and --max-replicas on ongoing
-                            requests per replica, and adds instances per replica (unless
-                            --instances is given) when CPU idles while queues hold  [one process]
+                            cores / replicas as instances and intra-op threads unless --instances
+                            or --intra-op-threads is given, so instances x threads x replicas stay
+                            within the cores. 'auto' scales between --min-replicas and
+                            --max-replicas on ongoing requests per replica, and adds instances per
+                            replica (unless --instances is given) when CPU idles while queues
+                            hold; replicas resize in place, with no restart  [one process]
   --spare-replicas N        replicas kept loaded but not listening, to take a dead replica's
                             place at once instead of after a start-up  [1]
   --min-replicas N          with auto  [1]
