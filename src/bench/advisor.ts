@@ -135,6 +135,9 @@ export function leverWords(lever: Lever): string {
 function recommend(a: ServeAnalysis | PipelineAnalysis): Recommendation {
   const scaling = a.scaling?.verdict;
   const scalingLever: Lever = scaling ? scaling.lever : 'none';
+  if (a.kind === 'serve' && a.unreliable) {
+    return { scope: a.kind, source: a.source, lever: 'none', text: a.statements.find((s) => s.startsWith('Caution: ')) ?? '' };
+  }
   const lever: Lever = a.batchLever ? 'batch' : scalingLever;
   const pick = (re: RegExp) => a.statements.find((s) => re.test(s));
   const text = (a.batchLever ? pick(/^A larger batch is a lever/) : pick(/^(Vertical|Horizontal) is the lever/)) ?? a.statements[a.statements.length - 1] ?? '';

@@ -31,6 +31,8 @@ export interface ServeAnalysis {
   readonly batch?: BatchSeries;
   /** True when a larger batch is the lever (see statements). */
   readonly batchLever: boolean;
+  /** True when half or more of the load points were generator-bound: no lever is recommended. */
+  readonly unreliable: boolean;
   /** Machines of the measured size for options.targetRate (requests/s), when given. */
   readonly capacity?: { readonly targetRate: number; readonly machines: number; readonly perMachine: number };
   readonly statements: readonly string[];
@@ -82,7 +84,17 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
       return p ? `${configLabel(c.config)}: p99 ${num(p.latencyMs.p99)} ms at ${num(p.offeredRate ?? p.achievedRate)} req/s` : `${configLabel(c.config)}: no points`;
     });
     statements.push(`No configuration met the SLO (${slo}) at any rate tried, so there is no capacity to plan from — at the lowest rates: ${at.join('; ')}. Check that the load generator had cores to itself (generator-bound points say so), then raise the SLO or speed up the model.`);
-    return { kind: 'serve', source, sweep, best, batchLever: false, statements };
+    return { kind: 'serve', source, sweep, best, batchLever: false, unreliable: false, statements };
+  }
+  // An open-loop point whose generator could not send at the offered rate measured the client, not
+  // the server: say how many there were before any advice is read.
+  const all = sweep.configs.flatMap((c) => c.points);
+  const bound = all.filter((p) => p.generatorBound).length;
+  const unreliable = all.length > 0 && bound >= all.length / 2;
+  if (bound > 0) {
+    statements.push(
+      `Caution: ${bound} of the ${all.length} load points were generator-bound — the load generator could not send at the offered rate, so those rates measure the client and the machine it shared, not the server${unreliable ? '. With this many, treat every figure below as a lower bound and re-run the sweep with the machine otherwise idle or the generator elsewhere' : ''}.`,
+    );
   }
   statements.push(
     `Best configuration: ${configLabel(best.config)} — ${num(best.maxRateAtSlo)} req/s at the SLO (${slo}; p99 ${num(best.p99AtMaxMs ?? NaN)} ms there)${best.cpuUtilisation !== null ? `, CPU ${pct(best.cpuUtilisation)} busy` : ''}.`,
@@ -106,6 +118,8 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
     if (series.n.length < 2) continue;
     scaling = { series, verdict: judgeScaling(series, cores), configs: usable };
     statements.push(...scaling.verdict.statements);
+    const failed = s.filter((c) => c.maxRateAtSlo === 0).map((c) => c.config[field] as number);
+    if (failed.length > 0) statements.push(`Left out of the fits: ${failed.join(', ')} ${dimension}, which met the SLO at no rate tried (that too says more ${dimension} did not help).`);
     break;
   }
   if (!scaling) statements.push(`The sweep holds no two configurations that differ only in replicas, instances or threads, so it says nothing of scaling: sweep --replicas 1,2,… to find the lever.`);
@@ -145,5 +159,5 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
       `Capacity: ${num(targetRate)} req/s at the SLO needs ceil(${num(targetRate)} / ${num(best.maxRateAtSlo)}) = ${machines} machine${machines === 1 ? '' : 's'} of ${cores} CPUs, each running ${configLabel(best.config)} (no headroom included; add some for failures and peaks).`,
     );
   }
-  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, ...(capacity ? { capacity } : {}), statements };
+  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, unreliable, ...(capacity ? { capacity } : {}), statements };
 }

@@ -12,6 +12,8 @@ import { num, pct, ratio } from './format.js';
 export const kScalingGain = 1.1;
 /** CPU utilisation (0..1) from which the machine counts as saturated. */
 export const kCpuSaturated = 0.85;
+/** CPU utilisation (0..1) below which a throughput limit cannot be the machine's cores. */
+export const kCpuIdle = 0.5;
 
 /** Throughput measured at several concurrency levels, everything else fixed. */
 export interface ScalingSeries {
@@ -129,6 +131,11 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
     statements.push(
       `Horizontal is the lever: ${why}; ${cpuText} at the peak.${extra} Add machines of this size, each running ${units(bestN, dim)}, ${series.spread}.`,
     );
+    if (cpu !== null && cpu < kCpuIdle) {
+      statements.push(
+        `Caution: the CPU was only ${pct(cpu)} busy at the peak, so the limit was not this machine's cores but something else — the load generator, other processes on the machine, I/O or a lock. More machines help only if that limit is per machine; find it before buying them.`,
+      );
+    }
   }
   return {
     lever: vertical ? 'vertical' : 'horizontal',

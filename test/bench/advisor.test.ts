@@ -122,6 +122,14 @@ describe('advise', () => {
     assert.deepEqual(advice.costs, []);
   });
 
+  test('should recommend nothing when most load points were generator-bound, and warn of an idle CPU', () => {
+    const bound = (c: ServeConfigResult): ServeConfigResult => ({ ...c, points: c.points.map((p, i) => (i > 0 ? { ...p, generatorBound: true } : p)) });
+    const advice = advise([serveSweep(2, [bound(config(1, 32, 22, 0.05, 2)), bound(config(2, 32, 18, 0.06, 2))])]);
+    assert.equal(advice.recommendations[0]!.lever, 'none');
+    assert.match(advice.recommendations[0]!.text, /^Caution: 4 of the 6 load points were generator-bound .* re-run the sweep with the machine otherwise idle/);
+    assert.match(advice.lines.join('\n'), /Caution: the CPU was only 5\.0% busy at the peak, so the limit was not this machine's cores/);
+  });
+
   test('should refuse no sweeps, an empty grid, bad prices and half a pipeline target', () => {
     assert.throws(() => advise([]), RangeError);
     assert.throws(() => advise([{ ...serve, configs: [] }]), /sweeps\[0\]: \$\.configs is empty/);
