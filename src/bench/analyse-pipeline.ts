@@ -155,7 +155,8 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
     const one = a + b * batchesNeeded;
     const machines = target.seconds > a ? Math.max(1, Math.ceil((b * batchesNeeded) / (target.seconds - a))) : null;
     capacity = { targetRows: target.rows, targetSeconds: target.seconds, machines, oneMachineSeconds: one };
-    const basis = model ? `t = ${duration(a)} + ${duration(b)} × ${num(batchesNeeded)} batches` : `${num(rate(best))} rows/s`;
+    const rough = model && !model.fit.linear ? `; the time fit is poor (R² ${model.fit.r2.toFixed(3)}), so treat this plan as rough` : '';
+    const basis = (model ? `t = ${duration(a)} + ${duration(b)} × ${num(batchesNeeded)} batches` : `${num(rate(best))} rows/s`) + rough;
     statements.push(
       machines === null
         ? `Capacity: ${num(target.rows)} rows cannot finish within ${duration(target.seconds)}: the fixed start-up alone takes ${duration(a)} (${basis}).`

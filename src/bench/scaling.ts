@@ -124,7 +124,9 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
     const after = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v > bestN);
     const fall = after.length > 0 ? `; beyond it ${after.map(([v, xv]) => `${units(v, dim)} give ${num(xv)} (${ratio(xv / bestX)})`).join(', ')}` : '';
     const why =
-      bestN >= cores
+      bestN > cores
+        ? `throughput is highest at ${at(best)}, past the machine's ${cores} cores and only ${ratio(lastGain)} above ${units(n[best - 1]!, dim)}${fall}`
+        : bestN === cores
         ? `throughput peaks at ${at(best)} — the machine's ${cores} cores${fall}`
         : `throughput stops growing at ${at(best)}, below the ${cores} cores${fall}`;
     const extra = after.length > 0 ? ' Extra processes on this machine only add overhead: they share the same cores.' : '';
