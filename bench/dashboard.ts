@@ -61,7 +61,8 @@ const body = inferBody(width);
 const runs: Record<'on' | 'off', Load[]> = { on: [], off: [] };
 try {
   for (let r = 0; r < repeats; r++) {
-    for (const variant of ['on', 'off'] as const) {
+    // The order alternates, so that a machine getting busier or quieter does not favour one side.
+    for (const variant of r % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
       const { url, child } = await startMlscale(dir, ['--instances', '1', ...(variant === 'off' ? ['--no-dashboard'] : [])]);
       // Someone watching: the page's event stream stays open during the run.
       const watcher = new AbortController();
