@@ -279,12 +279,14 @@ describe('DynamicBatcher', () => {
     const runner = new FakeRunner({ latencyMs: 4 });
     const infos: BatchInfo[] = [];
     const batcher = new DynamicBatcher(runner, { ...base, maxBatchSize: 32, maxQueueDelayMs: 'auto' }, { onBatch: (info) => infos.push(info) });
-    // 16 clients, each sending its next request as soon as it has its answer, 30 requests each.
+    // 16 clients, each sending its next request 0-3 ms after it has its answer (a spread of
+    // client think times, as over a network: answers that all come back in one instant would be
+    // resubmitted before a hold begins, and no hold would see an arrival), 30 requests each.
     const client = async (id: number): Promise<void> => {
       for (let i = 0; i < 30; i++) {
         const [, sum] = await batcher.submit(work(id));
         assert.deepEqual(values(sum!), expected(id).sum);
-        await tick();
+        await (id % 4 === 0 ? tick() : sleep(id % 4));
       }
     };
     await Promise.all(Array.from({ length: 16 }, (_, id) => client(id)));
