@@ -8,11 +8,10 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { parse } from 'csv-parse';
 import { DataParseError } from '../errors.js';
-import { assertDataFile, toReadError } from './file-access.js';
+import type { DataFile, FileVersion } from './data-file.js';
 
 /** One CSV record; the first one of a file is its header. */
 export interface CsvRecord {
@@ -33,6 +32,8 @@ export interface CsvReadOptions {
   readonly line?: number;
   /** Find each record's byte offset (a little slower); otherwise `offset` is -1. */
   readonly offsets?: boolean;
+  /** The file's version where the driver read it: a worker's file must match (see `DataFile.open`). */
+  readonly expect?: FileVersion;
 }
 
 /** What csv-parse yields with `raw: true`. */
@@ -74,23 +75,23 @@ function lineBreaks(text: string): number {
  * Blank lines are skipped; a byte-order mark is dropped; rows may have any number of fields
  * (the caller checks them against the header). Stopping the iteration closes the file.
  *
- * @param path - The CSV file.
+ * @param source - The CSV file (local or at a URL).
  * @param options - A byte range to read (a worker reading one batch), and whether to give offsets.
  * @throws DataNotFoundError when the file is missing or unreadable; DataParseError (with
  *   file:line) when the CSV itself is malformed, e.g. an unclosed quote. Such an error ends the
  *   stream whatever the bad-row policy: after broken quoting the parser cannot tell where the
  *   next record starts.
  */
-export async function* readCsvRecords(path: string, options: CsvReadOptions = {}): AsyncGenerator<CsvRecord> {
-  await assertDataFile(path);
+export async function* readCsvRecords(source: DataFile, options: CsvReadOptions = {}): AsyncGenerator<CsvRecord> {
+  const path = source.name;
   const start = options.start ?? 0;
+  const file = await source.open(options.end === undefined ? { start } : { start, end: options.end }, options.expect);
   const parser = parse({
     bom: true,
     raw: true,
     relax_column_count: true,
     skip_empty_lines: true,
   });
-  const file = createReadStream(path, options.end === undefined ? { start } : { start, end: options.end - 1 });
   const scanner = options.offsets === true ? new RecordStarts(start, options.line ?? 1) : undefined;
   // Errors reach us through the parser's iterator; pipeline destroys the file stream whenever
   // the parser ends, fails or is destroyed because the caller stopped early.
@@ -127,7 +128,7 @@ export async function* readCsvRecords(path: string, options: CsvReadOptions = {}
         },
       );
     }
-    throw toReadError(err, path);
+    throw source.readError(err);
   }
 }
 

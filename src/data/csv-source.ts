@@ -12,12 +12,11 @@
  *
  * @module
  */
-import { stat } from 'node:fs/promises';
 import { DataEmptyError, DataParseError, LabelNotFoundError } from '../errors.js';
 import type { RowScratch } from './batch-builder.js';
 import { readCsvRecords, type CsvRecord } from './csv-records.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
-import { assertDataFileSize, toReadError } from './file-access.js';
+import { LocalFile, type DataFile } from './data-file.js';
 import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
 import { categoryFromText, labelFromText, numericFromText } from './text-fields.js';
@@ -29,7 +28,7 @@ export interface CsvSourceOptions {
   readonly description?: string;
   /** The label column's default, when the dataset has a conventional one. */
   readonly defaultLabel?: string;
-  /** The user named the file by absolute path (likely shared storage): see `SpanAccess.shared`. */
+  /** The user named the file by absolute path or URL (likely shared storage): see `SpanAccess.shared`. */
   readonly shared?: boolean;
 }
 
@@ -98,22 +97,25 @@ function recordDecoder(names: readonly string[], schema: Schema, path: string, h
 export class CsvSource implements DataSource {
   readonly description: string;
   readonly defaultLabel?: string;
-  /** The CSV file, as used in messages. */
+  /** The CSV file, as used in messages: its path or URL. */
   readonly path: string;
   readonly byteRanges: SpanAccess;
+  readonly #file: DataFile;
   /** The header, read once per source by a worker reading byte ranges. */
   #header: Promise<CsvRecord> | undefined;
 
   /**
-   * @param path - The CSV file (resolved against the process's working directory).
+   * @param file - The CSV file: a path (resolved against the process's working directory), or
+   *   where to read it (e.g. an `HttpFile`).
    * @param options - Description and default label.
    */
-  constructor(path: string, options: CsvSourceOptions = {}) {
-    this.path = path;
-    this.description = options.description ?? `csv:${path}`;
+  constructor(file: string | DataFile, options: CsvSourceOptions = {}) {
+    this.#file = typeof file === 'string' ? new LocalFile(file) : file;
+    this.path = this.#file.name;
+    this.description = options.description ?? `csv:${this.#file.location}`;
     if (options.defaultLabel !== undefined) this.defaultLabel = options.defaultLabel;
     this.byteRanges = {
-      reference: `csv:${path}`,
+      reference: `csv:${this.#file.location}`,
       shared: options.shared === true,
       spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
@@ -133,7 +135,7 @@ export class CsvSource implements DataSource {
     let names: string[] | undefined;
     let stats: ColumnStats[] = [];
     let rows = 0;
-    for await (const record of readCsvRecords(this.path)) {
+    for await (const record of readCsvRecords(this.#file)) {
       if (names === undefined) {
         names = headerNames(record, this.path);
         stats = names.map(() => new ColumnStats());
@@ -161,7 +163,7 @@ export class CsvSource implements DataSource {
   async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
     const filled = resolveBatchOptions(options);
     const path = this.path;
-    const records = readCsvRecords(path);
+    const records = readCsvRecords(this.#file);
     try {
       const first = await records.next();
       if (first.done === true) throw new DataEmptyError(`${path} is empty`);
@@ -177,18 +179,14 @@ export class CsvSource implements DataSource {
   async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
     const path = this.path;
-    let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch (err) {
-      throw toReadError(err, path);
-    }
-    const records = readCsvRecords(path, { offsets: true });
+    const version = await this.#file.version();
+    // The pass reads the version it noted: a file that changes meanwhile fails here, not on a worker.
+    const records = readCsvRecords(this.#file, { offsets: true, expect: version });
     try {
       const first = await records.next();
       if (first.done === true) throw new DataEmptyError(`${path} is empty`);
       const decode = recordDecoder(headerNames(first.value, path), schema, path, first.value.line);
-      yield* recordsToSpans(records, decode, schema, filled, path, size);
+      yield* recordsToSpans(records, decode, schema, filled, path, version);
     } finally {
       await records.return(undefined);
     }
@@ -198,9 +196,10 @@ export class CsvSource implements DataSource {
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
     const path = this.path;
-    await assertDataFileSize(path, span.size);
+    const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
     this.#header ??= (async () => {
-      const records = readCsvRecords(path);
+      // Only the header's bytes are read: the stream stops after the first record.
+      const records = readCsvRecords(this.#file, { expect });
       try {
         const first = await records.next();
         if (first.done === true) throw new DataEmptyError(`${path} is empty`);
@@ -215,7 +214,7 @@ export class CsvSource implements DataSource {
       throw err;
     });
     const decode = recordDecoder(headerNames(header, path), schema, path, header.line);
-    const records = readCsvRecords(path, { start: span.start, end: span.end, line: span.line });
+    const records = readCsvRecords(this.#file, { start: span.start, end: span.end, line: span.line, expect });
     return spanBatch(recordsToBatches(records, decode, schema, filled, path, { id: span.id, row: span.row }), span, path);
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { stat } from 'node:fs/promises';
-import { DataNotFoundError, DataParseError, isMlscaleError } from '../errors.js';
+import { DataNotFoundError, isMlscaleError } from '../errors.js';
 
 /**
  * Checks, before streaming, that a data file exists and is not a directory, so the user gets a
@@ -21,29 +21,6 @@ export async function assertDataFile(path: string): Promise<void> {
     throw toReadError(err, path);
   }
   if (isDirectory) throw new DataNotFoundError(`${path} is a directory, not a data file`);
-}
-
-/**
- * Checks that a data file a worker is about to read by byte range has the size it had where the
- * driver read it: another file at the same path would give other rows, or cut records apart.
- *
- * @param path - The data file.
- * @param size - Its size in bytes on the driver.
- * @throws DataNotFoundError when it is missing or unreadable; DataParseError when its size differs.
- */
-export async function assertDataFileSize(path: string, size: number): Promise<void> {
-  let actual: number;
-  try {
-    actual = (await stat(path)).size;
-  } catch (err) {
-    throw toReadError(err, path);
-  }
-  if (actual !== size) {
-    throw new DataParseError(
-      `${path} is ${actual} bytes here but was ${size} bytes where the driver read it: ` +
-        'give every machine the same file, or ship the rows (mlscale train --ship-rows)',
-    );
-  }
 }
 
 /**

@@ -15,12 +15,11 @@
  *
  * @module
  */
-import { stat } from 'node:fs/promises';
 import { DataEmptyError, DataParseError } from '../errors.js';
 import type { RowScratch } from './batch-builder.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { categoryFromJson, describeJson, labelFromJson, numericFromJson } from './json-fields.js';
-import { assertDataFileSize, toReadError } from './file-access.js';
+import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
 import { readTextLines, type TextLine, type TextRange } from './text-lines.js';
@@ -32,7 +31,7 @@ export interface JsonlSourceOptions {
   readonly description?: string;
   /** The label column's default, when the dataset has a conventional one. */
   readonly defaultLabel?: string;
-  /** The user named the file by absolute path (likely shared storage): see `SpanAccess.shared`. */
+  /** The user named the file by absolute path or URL (likely shared storage): see `SpanAccess.shared`. */
   readonly shared?: boolean;
 }
 
@@ -60,8 +59,8 @@ function own(object: JsonObject, key: string): unknown {
 }
 
 /** Non-blank lines: the records of a JSON Lines file (or of a byte range of it). */
-async function* records(path: string, range?: TextRange, offsets = false): AsyncGenerator<TextLine> {
-  for await (const line of readTextLines(path, range, offsets)) if (line.text.trim().length > 0) yield line;
+async function* records(file: DataFile, range?: TextRange, offsets = false, expect?: FileVersion): AsyncGenerator<TextLine> {
+  for await (const line of readTextLines(file, range, offsets, expect)) if (line.text.trim().length > 0) yield line;
 }
 
 /** Decodes a line into a row; throws on a bad row. */
@@ -91,20 +90,23 @@ function recordDecoder(schema: Schema, path: string): RecordDecoder<TextLine> {
 export class JsonlSource implements DataSource {
   readonly description: string;
   readonly defaultLabel?: string;
-  /** The JSON Lines file, as used in messages. */
+  /** The JSON Lines file, as used in messages: its path or URL. */
   readonly path: string;
   readonly byteRanges: SpanAccess;
+  readonly #file: DataFile;
 
   /**
-   * @param path - The file (resolved against the process's working directory).
+   * @param file - The file: a path (resolved against the process's working directory), or where
+   *   to read it (e.g. an `HttpFile`).
    * @param options - Description and default label.
    */
-  constructor(path: string, options: JsonlSourceOptions = {}) {
-    this.path = path;
-    this.description = options.description ?? `jsonl:${path}`;
+  constructor(file: string | DataFile, options: JsonlSourceOptions = {}) {
+    this.#file = typeof file === 'string' ? new LocalFile(file) : file;
+    this.path = this.#file.name;
+    this.description = options.description ?? `jsonl:${this.#file.location}`;
     if (options.defaultLabel !== undefined) this.defaultLabel = options.defaultLabel;
     this.byteRanges = {
-      reference: `jsonl:${path}`,
+      reference: `jsonl:${this.#file.location}`,
       shared: options.shared === true,
       spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
@@ -123,7 +125,7 @@ export class JsonlSource implements DataSource {
     const columns = new Map<string, ColumnStats>();
     let rows = 0;
     let firstError: unknown;
-    for await (const record of records(this.path)) {
+    for await (const record of records(this.#file)) {
       rows++;
       try {
         const object = parseObject(record, this.path);
@@ -157,28 +159,24 @@ export class JsonlSource implements DataSource {
    */
   async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
     const filled = resolveBatchOptions(options);
-    yield* recordsToBatches(records(this.path), recordDecoder(schema, this.path), schema, filled, this.path);
+    yield* recordsToBatches(records(this.#file), recordDecoder(schema, this.path), schema, filled, this.path);
   }
 
   /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
   async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
     const path = this.path;
-    let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch (err) {
-      throw toReadError(err, path);
-    }
-    yield* recordsToSpans(records(path, undefined, true), recordDecoder(schema, path), schema, filled, path, size);
+    const version = await this.#file.version();
+    // The pass reads the version it noted: a file that changes meanwhile fails here, not on a worker.
+    yield* recordsToSpans(records(this.#file, undefined, true, version), recordDecoder(schema, path), schema, filled, path, version);
   }
 
   /** Reads one batch by its byte range, as a worker does. */
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
     const path = this.path;
-    await assertDataFileSize(path, span.size);
-    const batches = recordsToBatches(records(path, span), recordDecoder(schema, path), schema, filled, path, { id: span.id, row: span.row });
+    const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
+    const batches = recordsToBatches(records(this.#file, span, false, expect), recordDecoder(schema, path), schema, filled, path, { id: span.id, row: span.row });
     return spanBatch(batches, span, path);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { DataEmptyError, DataParseError, DataValueError } from '../errors.js';
 import { BatchBuilder, type RowScratch } from './batch-builder.js';
+import type { FileVersion } from './data-file.js';
 import type { BatchOptions, BatchSpan, RawBatch, Schema } from './types.js';
 
 /**
@@ -80,7 +81,8 @@ export interface PlacedRecord {
  * building no batch: the driver of a distributed run hands out these ranges, and each worker
  * reads its own.
  *
- * @param size - The file's size in bytes: where the last range ends.
+ * @param version - The file's size in bytes (where the last range ends) and tag, noted in each
+ *   range so that a worker can check its file is the same.
  * @throws The errors of `recordsToBatches`, at the same records.
  */
 export async function* recordsToSpans<R extends PlacedRecord>(
@@ -89,8 +91,10 @@ export async function* recordsToSpans<R extends PlacedRecord>(
   schema: Schema,
   options: BatchOptions,
   where: string,
-  size: number,
+  version: FileVersion,
 ): AsyncGenerator<BatchSpan> {
+  const { size } = version;
+  const tag = version.tag === undefined ? {} : { tag: version.tag };
   const row = new BatchBuilder(schema, 1).row;
   const skipBadRows = options.onBadRow === 'skip';
   let rowIndex = 0;
@@ -111,7 +115,7 @@ export async function* recordsToSpans<R extends PlacedRecord>(
       continue;
     }
     if (open !== undefined && open.rows === options.batchRows) {
-      yield { ...open, end: record.offset, size };
+      yield { ...open, end: record.offset, size, ...tag };
       open = undefined;
     }
     if (open === undefined) {
@@ -123,7 +127,7 @@ export async function* recordsToSpans<R extends PlacedRecord>(
     rowIndex++;
   }
   if (open !== undefined) {
-    yield { ...open, end: size, size };
+    yield { ...open, end: size, size, ...tag };
   } else if (skipped > 0) {
     throw new DataEmptyError(`every one of the ${skipped} data rows of ${where} was bad and skipped`);
   } else {

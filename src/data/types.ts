@@ -121,13 +121,15 @@ export interface BatchSpan {
   readonly rows: number;
   /** The file's size in bytes when the driver read it. */
   readonly size: number;
+  /** For a file at a URL: its ETag, else its Last-Modified date, when the driver read it. */
+  readonly tag?: string;
 }
 
 /** Reading a file's batches by byte range (CSV, JSON Lines). */
 export interface SpanAccess {
-  /** What a worker passes to `openSource` to reopen the file: its kind and absolute path. */
+  /** What a worker passes to `openSource` to reopen the file: its kind and absolute path or URL. */
   readonly reference: string;
-  /** True when the user named the file by absolute path, so it is likely on shared storage. */
+  /** True when the user named the file by absolute path or URL, so it is likely on shared storage. */
   readonly shared: boolean;
   /**
    * One pass over the file that finds the batches' byte ranges, parsing every record as

@@ -177,11 +177,10 @@ async function resolveBatch(input: BatchInput, context: TaskContext): Promise<Ra
       return await source.byteRanges.readSpan(context.schema, ref.span, ref.options);
     } catch (err) {
       if (!(err instanceof DataNotFoundError)) throw err;
-      throw new DataNotFoundError(
-        `${err.message}: batches of a file named by absolute path are read by each worker from that path; ` +
-          'put the file there on every worker machine, or run mlscale train with --ship-rows to send the rows',
-        { cause: err },
-      );
+      const where = /^(csv|jsonl):https?:\/\//i.test(ref.source)
+        ? 'batches of a file named by URL are read by each worker from that URL; make it reachable from every worker machine'
+        : 'batches of a file named by absolute path are read by each worker from that path; put the file there on every worker machine';
+      throw new DataNotFoundError(`${err.message}: ${where}, or run mlscale train with --ship-rows to send the rows`, { cause: err });
     }
   }
   if (!source.randomAccess) throw new TypeError(`${ref.source} cannot build batches by reference`);
