@@ -13,7 +13,7 @@ import { InvalidOptionError } from '../errors.js';
 import { openSource } from '../data/open-source.js';
 import type { BatchOptions, DataSource, RandomAccess, Schema } from '../data/types.js';
 import { createExecutor } from '../pipeline/executors/index.js';
-import { parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from '../pipeline/executors/redis-connection.js';
+import { deleteKeysUnder, parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from '../pipeline/executors/redis-connection.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../pipeline/options.js';
 import { runTraining } from '../pipeline/run-training.js';
 import { machineInfo } from './machine-info.js';
@@ -179,12 +179,7 @@ async function timedRun(o: Readonly<PipelineSweepOptions>, training: Readonly<Tr
 async function dropKeys(target: RedisTarget, prefix: string): Promise<void> {
   const client = payloadClient(target, 'mlscale-sweep-cleanup');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(client, prefix);
   } catch {
     // Left-over keys are harmless (completed jobs expire); a Redis gone now must not fail the sweep.
   } finally {

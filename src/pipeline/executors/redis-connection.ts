@@ -132,3 +132,16 @@ function describe(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
 }
+
+/**
+ * Deletes every key under `prefix:` (a finished run's or sweep's queue, jobs and payloads), with
+ * SCAN so that a large keyspace is never blocked by one KEYS call.
+ */
+export async function deleteKeysUnder(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== '0');
+}
