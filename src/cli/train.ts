@@ -23,7 +23,7 @@ then aggregates the results. Writes DIR/model.onnx (preprocessing included: it t
 and DIR/metadata.json.
 
 Data
-  --data SOURCE          a .csv or .jsonl file, synthetic:rows=N,features=F,classes=C,seed=S,
+  --data SOURCE          a .csv or .jsonl file or http(s):// URL, synthetic:rows=N,features=F,classes=C,seed=S,
                          or sample:digits (the shipped handwritten digits set)  [${d.data}]
   --label COLUMN         the column to predict (synthetic and sample data know theirs)
   --task KIND            classification | regression (default: inferred from the label)
