@@ -29,6 +29,7 @@ import { openSource } from '../src/data/open-source.js';
 import { linearFit, median } from '../src/bench/fit.js';
 import { BullmqExecutor } from '../src/pipeline/executors/bullmq.js';
 import { createExecutor, type Executor } from '../src/pipeline/executors/index.js';
+import { deleteKeysUnder } from '../src/pipeline/executors/redis-connection.js';
 import { batchCall, batchInputs, type BatchInput } from '../src/pipeline/batch-stream.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../src/pipeline/options.js';
 import { runTraining } from '../src/pipeline/run-training.js';
@@ -348,11 +349,6 @@ try {
 } finally {
   await stopAll(children);
   const client = new Redis(url);
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysUnder(client, prefix);
   client.disconnect();
 }

@@ -5,13 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildExportGraph } from '../src/model/export-graph.js';
 import { initParameters } from '../src/model/parameters.js';
 import type { ModelSpec, PreprocessingSpec } from '../src/model/spec.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { freePort } from '../src/util/free-port.js';
 
 export const root = packageRoot();
 export const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -68,15 +68,7 @@ export function inferBody(width: number): string {
   return JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: row(width, 7) }] });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { freePort } from '../src/util/free-port.js';
 
 export async function waitFor(url: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -7,11 +7,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { deleteKeysUnder } from '../src/pipeline/executors/redis-connection.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { freePort } from '../src/util/free-port.js';
 
 /** A Redis for the tests, or why there is none. */
 export type TestRedis = { readonly url: string; readonly skip?: undefined; stop(): Promise<void> } | { readonly skip: string; readonly url?: undefined; stop(): Promise<void> };
@@ -66,17 +66,7 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** A free TCP port on the loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort } from '../src/util/free-port.js';
 
 /** A fresh key prefix: one per test. */
 export function testPrefix(name: string): string {

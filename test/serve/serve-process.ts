@@ -3,7 +3,6 @@
  * lines; a free TCP port; a closed-loop load that counts answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../src/util/package-root.js';
@@ -73,17 +72,7 @@ export function serveProcess(args: string[], options: { timeoutMs?: number; read
   });
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/util/free-port.js';
 
 /** Outcomes of a closed-loop load: status code (or 'network') → count. */
 export type Outcomes = Map<number | 'network', number>;
