@@ -8,7 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
-import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/executor.js';
+import type { Executor } from '../../src/pipeline/executors/executor.js';
+import { watchInputs } from './watch-inputs.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
 import { startStaticServer, type StaticServer } from '../data/static-server.js';
@@ -80,21 +81,3 @@ describe('distributed pipeline on data at an HTTP URL', { skip: redis.skip }, ()
     }
   });
 });
-
-/** The executor, counting the batches it is handed as byte ranges and as rows. */
-function watchInputs(executor: BullmqExecutor, seen: { ranges: number; rows: number }): Executor {
-  return {
-    kind: executor.kind,
-    remote: executor.remote,
-    concurrency: executor.concurrency,
-    close: () => executor.close(),
-    map: <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]) => {
-      for (const { input } of calls) {
-        const i = input as { ref?: { span?: unknown }; batch?: unknown };
-        if (i.ref?.span !== undefined) seen.ranges++;
-        if (i.batch !== undefined) seen.rows++;
-      }
-      return executor.map<I, O>(task, calls);
-    },
-  };
-}

@@ -18,7 +18,8 @@ import { decodePayload, kTaskQueue, parseFailure } from '../../src/pipeline/exec
 import { trainModel } from '../../src/pipeline/train-model.js';
 import { openSource } from '../../src/data/open-source.js';
 import { batchCall, batchInputs } from '../../src/pipeline/batch-stream.js';
-import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/executor.js';
+import type { Executor } from '../../src/pipeline/executors/executor.js';
+import { watchInputs } from './watch-inputs.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
 import { runCli, tempDir } from '../helpers.js';
@@ -407,23 +408,6 @@ function tabularFiles(): Promise<{ csv: string; jsonl: string }> {
   return tabular;
 }
 
-/** The executor, counting the batches it is handed as byte ranges and as rows. */
-function watchInputs(executor: BullmqExecutor, seen: { ranges: number; rows: number }): Executor {
-  return {
-    kind: executor.kind,
-    remote: executor.remote,
-    concurrency: executor.concurrency,
-    close: () => executor.close(),
-    map: <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]) => {
-      for (const { input } of calls) {
-        const i = input as { ref?: { span?: unknown }; batch?: unknown };
-        if (i.ref?.span !== undefined) seen.ranges++;
-        if (i.batch !== undefined) seen.rows++;
-      }
-      return executor.map<I, O>(task, calls);
-    },
-  };
-}
 
 function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;

@@ -1,0 +1,21 @@
+/** A test helper: an executor wrapper that counts how the batches it is handed travel. */
+import type { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
+import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/executor.js';
+
+/** The executor, counting the batches it is handed as byte ranges and as rows. */
+export function watchInputs(executor: BullmqExecutor, seen: { ranges: number; rows: number }): Executor {
+  return {
+    kind: executor.kind,
+    remote: executor.remote,
+    concurrency: executor.concurrency,
+    close: () => executor.close(),
+    map: <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]) => {
+      for (const { input } of calls) {
+        const i = input as { ref?: { span?: unknown }; batch?: unknown };
+        if (i.ref?.span !== undefined) seen.ranges++;
+        if (i.batch !== undefined) seen.rows++;
+      }
+      return executor.map<I, O>(task, calls);
+    },
+  };
+}
