@@ -335,7 +335,9 @@ export class LoadEngine {
 
   #result(eventLoopUtilisation: number): LoadResult {
     const o = this.#o;
-    const durationS = Math.max(this.#windowEndMs - this.#windowStartMs, 1) / 1000;
+    // Rounded to the microsecond: the window's ends are clock readings plus the duration, and
+    // their difference carries float error (500 ms came out as 0.5000000000000001 s).
+    const durationS = Math.round(Math.max(this.#windowEndMs - this.#windowStartMs, 1) * 1000) / 1e6;
     const sentRate = (this.#measuredSent - this.#backlogSkipped) / durationS;
     const achievedRate = this.#okInWindow / durationS;
     let generatorBound = false;
