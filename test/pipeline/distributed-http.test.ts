@@ -4,11 +4,12 @@
  * with Range requests, compared with inline.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
 import type { Executor } from '../../src/pipeline/executors/executor.js';
+import { writeTabularFiles } from './tabular-files.js';
 import { watchInputs } from './watch-inputs.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
@@ -37,19 +38,7 @@ describe('distributed pipeline on data at an HTTP URL', { skip: redis.skip }, ()
   let server: StaticServer;
   let workers: WorkerProcess[] = [];
   before(async () => {
-    let csv = 'a,b,note,city,y\r\n';
-    let jsonl = '';
-    for (let i = 0; i < 1200; i++) {
-      const a = ((i * 37) % 101) / 10;
-      const b = ((i * 53) % 97) / 7 - 5;
-      const city = ['Oslo', 'Rome', 'Lima', 'Åre'][i % 4]!;
-      const y = a + b > 8 ? 'high' : a > 5 ? 'mid' : 'low';
-      const note = i % 5 === 0 ? '"two\r\nlines, and ""quotes"" in it"' : 'x';
-      csv += `${a},${b},${note},${city},${y}\r\n`;
-      jsonl += `${JSON.stringify({ a, b, city, y })}\n`;
-    }
-    await writeFile(join(dir, 'tabular.csv'), csv);
-    await writeFile(join(dir, 'tabular.jsonl'), jsonl);
+    await writeTabularFiles(dir);
     server = await startStaticServer(dir);
   });
   after(async () => {

@@ -19,6 +19,7 @@ import { trainModel } from '../../src/pipeline/train-model.js';
 import { openSource } from '../../src/data/open-source.js';
 import { batchCall, batchInputs } from '../../src/pipeline/batch-stream.js';
 import type { Executor } from '../../src/pipeline/executors/executor.js';
+import { writeTabularFiles } from './tabular-files.js';
 import { watchInputs } from './watch-inputs.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { siblingModuleUrl } from '../../src/util/module-url.js';
@@ -387,24 +388,7 @@ describe('distributed pipeline when Redis goes away for good', { skip: redis.ski
 /** A CSV file (quoted commas and line breaks, CRLF) and a JSON Lines file of the same rows, by absolute path. */
 let tabular: Promise<{ csv: string; jsonl: string }> | undefined;
 function tabularFiles(): Promise<{ csv: string; jsonl: string }> {
-  tabular ??= (async () => {
-    const csvPath = join(dir, 'tabular.csv');
-    const jsonlPath = join(dir, 'tabular.jsonl');
-    let csv = 'a,b,note,city,y\r\n';
-    let jsonl = '';
-    for (let i = 0; i < 1200; i++) {
-      const a = ((i * 37) % 101) / 10;
-      const b = ((i * 53) % 97) / 7 - 5;
-      const city = ['Oslo', 'Rome', 'Lima', 'Åre'][i % 4]!;
-      const y = a + b > 8 ? 'high' : a > 5 ? 'mid' : 'low';
-      const note = i % 5 === 0 ? '"two\r\nlines, and ""quotes"" in it"' : 'x';
-      csv += `${a},${b},${note},${city},${y}\r\n`;
-      jsonl += `${JSON.stringify({ a, b, city, y })}\n`;
-    }
-    await writeFile(csvPath, csv);
-    await writeFile(jsonlPath, jsonl);
-    return { csv: csvPath, jsonl: jsonlPath };
-  })();
+  tabular ??= writeTabularFiles(dir);
   return tabular;
 }
 
