@@ -1,12 +1,12 @@
 /**
- * The engine behind `runLoad`: sends requests through an undici Pool on an open-loop schedule or
- * from N closed loops, and counts what comes back. Takes filled, validated options; the public
- * facade is `loadgen.ts`.
+ * The engine behind `runLoad`: sends requests through a keep-alive connection pool
+ * (`http-load-pool.ts`) on an open-loop schedule or from N closed loops, and counts what comes
+ * back. Takes filled, validated options; the public facade is `loadgen.ts`.
  *
  * Open loop (constant arrival rate): request i is due at `start + i / rate`. A scheduler tick
  * sends every request that is due, computing the count from the clock rather than from a timer per
  * request, and latency is measured from the request's *scheduled* time. A server that stalls
- * therefore cannot hide the queue it builds: requests that wait for a busy connection (the Pool
+ * therefore cannot hide the queue it builds: requests that wait for a busy connection (the pool
  * queues them) are charged for the wait — the coordinated-omission correction of wrk2
  * (https://github.com/giltene/wrk2, "Acknowledgements" and the README's latency examples).
  *
@@ -16,7 +16,7 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import { HttpLoadPool, type LoadReceiver, type LoadRequest } from './http-load-pool.js';
 import type * as hdr from 'hdr-histogram-js';
 import { createHistogram, errorKind, recordMs, summarise } from './load-recorder.js';
 import type { LoadProgress, LoadResult } from './loadgen.js';
@@ -52,47 +52,20 @@ const kOpenLoopGraceMs = 1000;
 /** Closed loop: event-loop utilisation above this says the generator itself may be the bottleneck. */
 const kBusyEventLoop = 0.95;
 
-/** A request that waited for a connection longer than the request timeout. */
-export class QueuedTooLongError extends Error {
-  override readonly name = 'QueuedTooLongError';
-}
-
-/** One request in flight: the legacy undici handler interface, which undici calls without a wrapper. */
-class RequestHandler implements Dispatcher.DispatchHandler {
-  status = 0;
+/** One request: when its latency counts from, and whether it belongs to the measured window. */
+class Sent implements LoadRequest {
   constructor(
-    private readonly engine: LoadEngine,
     /** performance.now() the latency counts from: scheduled time (open) or send time (closed). */
     readonly fromMs: number,
     /** Sent in the measured window (after warm-up, before the end). */
     readonly measured: boolean,
   ) {}
-  onConnect(): void {
-    // A request that waited in the Pool's queue past the request timeout is a timeout already:
-    // throwing here fails it without sending and without closing the connection (undici's
-    // client-h1 catches it), so an overloaded server's backlog drains in bounded time.
-    if (performance.now() - this.fromMs > this.engine.requestTimeoutMs) throw new QueuedTooLongError();
-  }
-  onHeaders(statusCode: number): boolean {
-    this.status = statusCode;
-    return true;
-  }
-  onData(): boolean {
-    return true;
-  }
-  onComplete(): void {
-    this.engine.complete(this);
-  }
-  onError(err: Error): void {
-    this.engine.fail(this, err);
-  }
 }
 
 /** One run; `run()` once. */
-export class LoadEngine {
+export class LoadEngine implements LoadReceiver<Sent> {
   readonly #o: FilledLoadOptions;
-  readonly #pool: Pool;
-  readonly #dispatchOptions: Dispatcher.DispatchOptions;
+  readonly #pool: HttpLoadPool<Sent>;
   readonly #latency: hdr.Histogram = createHistogram();
   readonly #intervalLatency: hdr.Histogram = createHistogram();
   readonly #sendLag: hdr.Histogram = createHistogram();
@@ -116,28 +89,19 @@ export class LoadEngine {
   #intervalOk = 0;
   #onDrained: (() => void) | null = null;
   #onStopped: (() => void) | null = null;
-  /** ms; read by every request handler. */
-  readonly requestTimeoutMs: number;
-
   constructor(options: FilledLoadOptions) {
     this.#o = options;
-    this.requestTimeoutMs = options.requestTimeoutMs;
-    const timeout = options.requestTimeoutMs;
-    this.#pool = new Pool(options.url.origin, {
-      connections: options.connections,
-      pipelining: 1,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connect: { timeout: Math.min(timeout, 10_000) },
-      keepAliveTimeout: 60_000,
-    });
-    this.#dispatchOptions = {
-      origin: options.url.origin,
-      path: options.url.pathname + options.url.search,
-      method: options.method,
-      headers: options.headers as string[],
-      body: options.body,
-    };
+    this.#pool = new HttpLoadPool<Sent>(
+      {
+        url: options.url,
+        method: options.method,
+        headers: options.headers,
+        body: options.body,
+        connections: options.connections,
+        timeoutMs: options.requestTimeoutMs,
+      },
+      this,
+    );
   }
 
   /** Runs the load and resolves with its result; an abort ends it early with what was measured. */
@@ -164,7 +128,7 @@ export class LoadEngine {
       if (progress) clearInterval(progress);
       o.signal?.removeEventListener('abort', onAbort);
       this.#closed = true;
-      await this.#pool.destroy().catch(() => {});
+      this.#pool.close();
     }
     const elu = performance.eventLoopUtilization(elu0);
     const result = this.#result(elu.utilization);
@@ -174,12 +138,12 @@ export class LoadEngine {
     return result;
   }
 
-  /** Called by a handler when its response has ended. */
-  complete(h: RequestHandler): void {
+  /** Called by the pool when a request's answer is complete. */
+  onResponse(h: Sent, status: number): void {
     if (this.#closed) return;
     const now = performance.now();
     this.#finish(h);
-    if (h.status >= 200 && h.status < 300) {
+    if (status >= 200 && status < 300) {
       const ms = now - h.fromMs;
       if (h.measured) {
         recordMs(this.#latency, ms);
@@ -190,26 +154,26 @@ export class LoadEngine {
       if (now >= this.#windowStartMs && now <= this.#windowEndMs) this.#okInWindow++;
     } else {
       // Non-2xx answers are counted by status and kept out of the latency histogram.
-      this.#countError(h, `status ${h.status}`);
+      this.#countError(h, `status ${status}`);
     }
     this.#next();
   }
 
-  /** Called by a handler when its request failed (refused, reset, timed out). */
-  fail(h: RequestHandler, err: Error): void {
+  /** Called by the pool when a request failed (refused, reset, timed out). */
+  onFailure(h: Sent, err: Error): void {
     if (this.#closed) return;
     this.#finish(h);
     this.#countError(h, errorKind(err));
     this.#next();
   }
 
-  #finish(h: RequestHandler): void {
+  #finish(h: Sent): void {
     this.#inflight--;
     this.#completed++;
     if (h.measured) this.#inflightMeasured--;
   }
 
-  #countError(h: RequestHandler, kind: string): void {
+  #countError(h: Sent, kind: string): void {
     this.#errorsTotal++;
     if (!h.measured) return;
     this.#measuredErrors++;
@@ -230,7 +194,7 @@ export class LoadEngine {
       this.#inflightMeasured++;
       this.#measuredSent++;
     }
-    this.#pool.dispatch(this.#dispatchOptions, new RequestHandler(this, fromMs, measured));
+    this.#pool.send(new Sent(fromMs, measured));
   }
 
   #stop(): void {

@@ -56,20 +56,17 @@ export function summarise(h: hdr.Histogram): LatencySummaryMs {
 }
 
 /**
- * The kind of a failed request, as shown in `errorsByKind`: `timeout` for undici's connect, headers
- * and body timeouts, `socket closed` when the server closed the connection mid-request, otherwise
- * `timeout` too for a request that waited for a connection past the timeout, otherwise
- * the OS error code (`ECONNREFUSED`, `ECONNRESET`, …) or the error's name.
+ * The kind of a failed request, as shown in `errorsByKind`: `timeout` for a request with no
+ * complete answer in time or that waited for a connection past the timeout, `socket closed` when
+ * the server closed the connection mid-request, `invalid answer` for a response that is not
+ * HTTP/1.1, otherwise the OS error code (`ECONNREFUSED`, `ECONNRESET`, …) or the error's name.
  */
 export function errorKind(err: unknown): string {
-  if ((err as Error | null)?.name === 'QueuedTooLongError') return 'timeout';
+  const name = (err as Error | null)?.name;
+  if (name === 'LoadTimeoutError') return 'timeout';
+  if (name === 'SocketClosedError') return 'socket closed';
+  if (name === 'ResponseParseError') return 'invalid answer';
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      return 'timeout';
-    }
-    if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'socket closed';
-    return code;
-  }
-  return (err as Error | null)?.name ?? 'error';
+  if (typeof code === 'string') return code;
+  return name ?? 'error';
 }

@@ -1,7 +1,7 @@
 /**
  * The load generator: `runLoad` sends HTTP requests to one URL at a constant arrival rate (open
  * loop, latency from the scheduled send time, so queueing behind a stalled server is seen) or from
- * N eager clients (closed loop), through an undici Pool, and reports HdrHistogram percentiles,
+ * N eager clients (closed loop), over N keep-alive connections (http-load-pool.ts), and reports HdrHistogram percentiles,
  * throughput and errors by kind. `mlscale load` and `mlscale sweep serve` are built on it.
  *
  * @module
@@ -27,7 +27,7 @@ export interface LoadOptions {
   rate?: number;
   /** Length of the measured window (ms). */
   durationMs: number;
-  /** The Pool's connections (open loop) or the concurrent loops (closed loop). Default 64. */
+  /** The connections (open loop) or the concurrent loops (closed loop). Default 64. */
   connections?: number;
   /** Load sent before the measured window and not recorded (ms). Default 0. */
   warmupMs?: number;
@@ -155,7 +155,15 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new InvalidOptionError(`options.headers has an invalid header name ${JSON.stringify(name)}`);
     }
-    if (name.toLowerCase() === 'content-type') hasContentType = true;
+    // The request is serialised by hand (http-load-pool.ts): a value may not break its line.
+    if (/[\r\n\0]/.test(value)) {
+      throw new InvalidOptionError(`options.headers['${name}'] may not contain CR, LF or NUL characters`);
+    }
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') {
+      throw new InvalidOptionError(`options.headers['${name}'] is set by the load generator; remove it`);
+    }
+    if (lower === 'content-type') hasContentType = true;
     headers.push(name, value);
   }
   const body = o.body === undefined ? null : typeof o.body === 'string' ? Buffer.from(o.body) : Buffer.from(o.body);

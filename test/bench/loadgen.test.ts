@@ -158,6 +158,8 @@ describe('runLoad option validation', () => {
     ['a body with GET', { method: 'GET', body: 'x' }, /^options\.body cannot be sent with method GET/],
     ['an unknown method', { method: 'PUT' }, /^options\.method must be 'GET' or 'POST', got "PUT"$/],
     ['a header that is not a string', { headers: { a: 1 } }, /^options\.headers\['a'\] must be a string, got 1$/],
+    ['a header value with a line break', { headers: { a: 'x\r\nb: y' } }, /^options\.headers\['a'\] may not contain CR, LF or NUL characters$/],
+    ['a content-length header', { headers: { 'Content-Length': '3' } }, /^options\.headers\['Content-Length'\] is set by the load generator; remove it$/],
   ];
   for (const [what, patch, message] of cases) {
     test(`should reject ${what}`, async () => {
