@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { ServerUnreachableError } from '../errors.js';
 import { packageRoot } from '../util/package-root.js';
 import { freePort } from '../util/free-port.js';
+import { kExitWithParentEnv } from '../util/exit-with-parent.js';
 
 /** A running `mlscale serve` child. */
 export interface ServerProcess {
@@ -45,7 +46,12 @@ export async function startServerProcess(args: readonly string[], options: Start
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
-  const child = spawn(process.execPath, [bin, 'serve', ...args, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is a pipe this process holds: when it dies, even by SIGKILL, the pipe ends and the
+  // server stops itself (exit-with-parent.ts), so no orphan keeps the port and the CPU.
+  const child = spawn(process.execPath, [bin, 'serve', ...args, '--port', String(port), '--host', '127.0.0.1'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, [kExitWithParentEnv]: '1' },
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

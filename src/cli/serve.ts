@@ -11,6 +11,7 @@ import { kDefaultAutoscalerConfig, resolveAutoscalerConfig } from '../serve/auto
 import { isReplicaProcess, runPrimary, runReplica, type ClusterOptions } from '../serve/cluster.js';
 import { createServer } from '../serve/server.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { exitWithParent } from '../util/exit-with-parent.js';
 
 const cores = availableParallelism();
 const m = defaultModelSettings(cores);
@@ -171,6 +172,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
   const logger = pino({ level: logLevel, base: { pid: process.pid } });
   if (replica) return runReplica(options, logger);
+  // A stdin that ends before the SIGTERM handlers below (or runPrimary's) are in place ends the
+  // process by SIGTERM's default action: as good, since the parent is gone and nothing is served.
+  exitWithParent();
   if (cluster) return runPrimary(options, cluster, logger.child({ role: 'primary' }));
   const server = await createServer(options, logger);
   const url = await server.listen();
