@@ -264,21 +264,25 @@ export class LoadEngine implements LoadReceiver<Sent> {
   /** Waits for the requests in flight, up to the request timeout; the rest count as timeouts. */
   #drain(): Promise<void> {
     if (this.#inflight === 0) return Promise.resolve();
+    const signal = this.#o.signal;
     return new Promise<void>((resolve) => {
+      const onAbort = (): void => this.#onDrained?.();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#onDrained = null;
+        resolve();
+      };
       const timer = setTimeout(() => {
         if (this.#inflightMeasured > 0) {
           this.#measuredErrors += this.#inflightMeasured;
           this.#errorsByKind.set('timeout', (this.#errorsByKind.get('timeout') ?? 0) + this.#inflightMeasured);
         }
-        this.#onDrained = null;
-        resolve();
+        done();
       }, this.#o.requestTimeoutMs);
-      this.#onDrained = () => {
-        clearTimeout(timer);
-        this.#onDrained = null;
-        resolve();
-      };
-      this.#o.signal?.addEventListener('abort', () => this.#onDrained?.(), { once: true });
+      this.#onDrained = done;
+      // One signal may serve many runs (a sweep's points): the listener goes when the drain ends.
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

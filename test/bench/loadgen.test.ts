@@ -1,5 +1,6 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { InvalidOptionError, LoadTargetUnreachableError } from '../../src/errors.js';
 import { runLoad, type LoadOptions, type LoadProgress } from '../../src/bench/loadgen.js';
 import { answer, startServer, startStallingServer, type TestServer } from './load-servers.js';
@@ -130,6 +131,16 @@ describe('runLoad', () => {
       assert.equal(r.requests, 0);
     }
     assert.equal(server.seen(), 0);
+  });
+
+  test('should leave no listener on a signal that serves many runs', async () => {
+    // A sweep passes one signal to every point's run; each run must take its listeners away.
+    server = await startServer((_req, res, n) => answer(res, 200, n % 2 === 0 ? 30 : 0));
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      await runLoad({ url: server.url, mode: 'open', rate: 200, durationMs: 100, signal: controller.signal });
+    }
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
   test('should send the body, method and headers given', async () => {
