@@ -100,13 +100,27 @@ export class HttpFile implements DataFile {
   }
 
   async version(): Promise<FileVersion> {
-    const res = await this.#send('HEAD', {});
-    await res.body.dump();
-    const size = contentLength(res.headers);
-    if (size === undefined) {
-      throw new DataNotFoundError(`cannot read data file ${this.name}: the server gives no Content-Length, so the file's size is unknown`);
+    const head = await this.#send('HEAD', {}, kHeadRefused);
+    await head.body.dump();
+    const size = head.statusCode >= 200 && head.statusCode <= 299 ? contentLength(head.headers) : undefined;
+    if (size !== undefined) return withTag(size, head.headers);
+    // Some servers refuse HEAD or answer it without Content-Length (a dynamic handler, a proxy
+    // that streams): a one-byte range GET gives the size in Content-Range (RFC 9110 §14.4).
+    const res = await this.#send('GET', { range: 'bytes=0-0' });
+    res.body.destroy();
+    const total =
+      res.statusCode === 206
+        ? contentRange(res.headers)?.size
+        : res.statusCode === 416
+          ? Number(/^bytes \*\/(\d+)$/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? NaN)
+          : contentLength(res.headers);
+    if (total === undefined || !Number.isFinite(total)) {
+      const how = head.statusCode >= 200 && head.statusCode <= 299 ? 'no Content-Length to HEAD' : `HTTP ${head.statusCode} to HEAD`;
+      throw new DataNotFoundError(
+        `cannot read data file ${this.name}: the server gives ${how} and no size to a range GET (Content-Range), so the file's size is unknown`,
+      );
     }
-    return withTag(size, res.headers);
+    return withTag(total, res.headers);
   }
 
   async open(range?: ByteRange, expect?: FileVersion): Promise<Readable> {
@@ -172,8 +186,11 @@ export class HttpFile implements DataFile {
     }
   }
 
-  /** Sends a request, following up to `maxRedirects` redirects; resolves with a 2xx answer. */
-  async #send(method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  /**
+   * Sends a request, following up to `maxRedirects` redirects; resolves with a 2xx answer, or one
+   * of `passed` statuses.
+   */
+  async #send(method: 'GET' | 'HEAD', headers: Record<string, string>, passed: readonly number[] = []): Promise<Dispatcher.ResponseData> {
     let url = this.#url;
     for (let hop = 0; ; hop++) {
       const sent: Record<string, string> = { 'accept-encoding': 'identity', ...headers };
@@ -207,7 +224,7 @@ export class HttpFile implements DataFile {
         continue;
       }
       // 416 answers a range request on a file now too short for it: `open` says so.
-      if ((status < 200 || status > 299) && !(status === 416 && headers.range !== undefined)) {
+      if ((status < 200 || status > 299) && !(status === 416 && headers.range !== undefined) && !passed.includes(status)) {
         await res.body.dump().catch(() => undefined);
         const where = url.href === target.href && hop === 0 ? '' : ` (redirected to ${target.href})`;
         const what = status === 404 || status === 410 ? 'data file not found' : 'cannot read data file';
@@ -217,6 +234,9 @@ export class HttpFile implements DataFile {
     }
   }
 }
+
+/** Answers to HEAD that mean "not this method" rather than "no such file": a range GET is tried. */
+const kHeadRefused = [405, 501];
 
 /** One header's value (the first, when repeated). */
 function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openSource } from '../../src/data/open-source.js';
@@ -141,6 +143,40 @@ describe('HTTP data source', () => {
       assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.csv`), 'y'), full);
       assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.jsonl`), 'y'), await collect(openSource(join(dir, 'data.jsonl')), await openSource(join(dir, 'data.jsonl')).inferSchema({ label: 'y' }), options));
     } finally {
+      server.ignoreRanges = false;
+    }
+  });
+
+  test('should find the size by a one-byte range GET when HEAD is refused or has no Content-Length', async () => {
+    const expected = await readByRanges(openSource(join(dir, 'data.csv')), 'y');
+    try {
+      for (const head of ['refused', 'no-length'] as const) {
+        server.head = head;
+        server.requests.length = 0;
+        assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.csv`), 'y'), expected, head);
+        assert.ok(server.requests.includes('GET /data.csv bytes=0-0'), `${head}: no size probe among ${server.requests.join('; ')}`);
+      }
+      // No ranges either: a 200 to the range GET still carries the whole file's Content-Length.
+      server.ignoreRanges = true;
+      server.head = 'no-length';
+      assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.csv`), 'y'), expected);
+      // No size anywhere (HEAD refused, the file streamed in chunks): the error says so.
+      const csv = await readFile(join(dir, 'data.csv'));
+      const streaming = createServer((req, res) => {
+        if (req.method === 'HEAD') return void res.writeHead(405).end();
+        res.write(csv); // written before the end, with no Content-Length: node:http frames it chunked
+        res.end();
+      });
+      await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}/data.csv`;
+        await rejectsWith(spansOf(openSource(url), 'y'), DataNotFoundError, 'E_DATA_NOT_FOUND', [url, 'HTTP 405 to HEAD', "the file's size is unknown"]);
+      } finally {
+        streaming.closeAllConnections();
+        await new Promise<void>((resolve) => streaming.close(() => resolve()));
+      }
+    } finally {
+      server.head = 'normal';
       server.ignoreRanges = false;
     }
   });

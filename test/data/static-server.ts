@@ -17,6 +17,8 @@ export interface StaticServer {
   readonly requests: string[];
   /** Answer every GET with 200 and the whole file, as servers without range support do. */
   ignoreRanges: boolean;
+  /** How HEAD is answered: as GET without a body, 405 Method Not Allowed, or with no Content-Length. */
+  head: 'normal' | 'refused' | 'no-length';
   close(): Promise<void>;
 }
 
@@ -27,7 +29,7 @@ export interface StaticServer {
  */
 export async function startStaticServer(root: string): Promise<StaticServer> {
   const requests: string[] = [];
-  const state = { ignoreRanges: false };
+  const state = { ignoreRanges: false, head: 'normal' as StaticServer['head'] };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(`${req.method} ${url.pathname} ${req.headers.range ?? ''}`.trimEnd());
@@ -62,6 +64,17 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       res.end(body.subarray(start, end + 1));
       return;
     }
+    if (req.method === 'HEAD' && state.head === 'refused') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    if (req.method === 'HEAD' && state.head === 'no-length') {
+      // Headers flushed with no Content-Length: node:http then frames a HEAD answer as chunked.
+      res.writeHead(200, headers);
+      res.flushHeaders();
+      res.end();
+      return;
+    }
     res.writeHead(200, { ...headers, 'content-length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
@@ -78,6 +91,12 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
     },
     set ignoreRanges(value: boolean) {
       state.ignoreRanges = value;
+    },
+    get head() {
+      return state.head;
+    },
+    set head(value: StaticServer['head']) {
+      state.head = value;
     },
     close: () =>
       new Promise<void>((resolve) => {
