@@ -112,13 +112,13 @@ export class LoadEngine implements LoadReceiver<Sent> {
     this.#windowStartMs = this.#startMs + o.warmupMs;
     this.#windowEndMs = this.#windowStartMs + o.durationMs;
     const progress = o.onProgress ? setInterval(() => this.#progress(), 1000) : null;
-    const onAbort = () => this.#stop();
+    const onAbort = () => this.#stop(true);
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) this.#stop();
+    if (o.signal?.aborted) this.#stop(true);
     // The open loop ends itself once the last scheduled request is sent; its timer only cuts off
     // a schedule that fell this far behind, and the requests left unsent show in the sent rate.
     const stopAfterMs = o.warmupMs + o.durationMs + (o.mode === 'open' ? kOpenLoopGraceMs : 0);
-    const stopTimer = setTimeout(() => this.#stop(), stopAfterMs);
+    const stopTimer = setTimeout(() => this.#stop(false), stopAfterMs);
     try {
       if (o.mode === 'open') await this.#openLoop();
       else await this.#closedLoop();
@@ -197,14 +197,18 @@ export class LoadEngine implements LoadReceiver<Sent> {
     this.#pool.send(new Sent(fromMs, measured));
   }
 
-  #stop(): void {
+  /** Ends sending; `aborted`: before the planned end, so the measured window ends now. */
+  #stop(aborted: boolean): void {
     if (!this.#sending) return;
     this.#sending = false;
-    // An abort before the planned end: the window ends now.
+    // Only an abort shortens the window: the planned stop's timer can fire a few microseconds
+    // before the window's end by performance.now() (timers keep millisecond time), and must not
+    // cut it to 0.49996 s.
     const now = performance.now();
-    if (now < this.#windowEndMs) this.#windowEndMs = Math.max(now, this.#windowStartMs);
+    if (aborted && now < this.#windowEndMs) this.#windowEndMs = Math.max(now, this.#windowStartMs);
     this.#onStopped?.();
   }
+
 
   #openLoop(): Promise<void> {
     const intervalMs = 1000 / this.#o.rate;
