@@ -149,7 +149,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (instances !== undefined && overrides.instances === undefined) overrides.instances = Number(instances);
     if (threads !== undefined && overrides.intraOpThreads === undefined) overrides.intraOpThreads = Number(threads);
   }
-  const cluster = replica ? undefined : replicasOptions(v, overrides);
+  const cluster = replica ? undefined : replicasOptions(v);
   const logLevel = textFlag(v['log-level']) ?? s.logLevel;
   if (!kLogLevels.includes(logLevel)) {
     throw new InvalidOptionError(`--log-level must be one of ${kLogLevels.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -211,7 +211,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 }
 
 /** `--replicas` and the autoscaler's flags, validated; undefined without `--replicas`. */
-function replicasOptions(v: Record<string, string | boolean | undefined>, overrides: Partial<ModelSettings>): ClusterOptions | undefined {
+function replicasOptions(v: Record<string, string | boolean | undefined>): ClusterOptions | undefined {
   const replicas = textFlag(v.replicas);
   const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms', 'cpu-idle-threshold'].filter((f) => v[f] !== undefined);
   if (replicas === undefined) {
@@ -223,7 +223,7 @@ function replicasOptions(v: Record<string, string | boolean | undefined>, overri
   if (typeof spares !== 'number' || !Number.isInteger(spares) || spares < 0 || spares > 16) {
     throw new InvalidOptionError(`--spare-replicas must be an integer from 0 to 16, got ${JSON.stringify(spares)}`);
   }
-  const common = { threadsGiven: overrides.intraOpThreads !== undefined, instancesGiven: overrides.instances !== undefined, spares };
+  const common = { spares };
   if (replicas === 'auto') {
     const autoscaler = resolveAutoscalerConfig({
       minReplicas: numberFlag(v['min-replicas']) ?? 1,

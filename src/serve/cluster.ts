@@ -49,10 +49,6 @@ export interface ClusterOptions {
   /** A fixed count, or `auto` (then `autoscaler` bounds it). */
   readonly replicas: number | 'auto';
   readonly autoscaler?: AutoscalerConfig;
-  /** Whether the user set the intra-op threads; if not, each replica gets cores / replicas. */
-  readonly threadsGiven: boolean;
-  /** Whether the user set instances per model; with `auto` the policy may change them. */
-  readonly instancesGiven: boolean;
   /** Replicas kept loaded but not listening, to replace a dead one at once. */
   readonly spares: number;
 }
