@@ -326,10 +326,13 @@ export class DynamicBatcher {
   #pumpOnce(): void {
     clearTimeout(this.#wake);
     this.#wake = undefined;
+    // No free instance: nothing can start or be held; the instance's onIdle pumps again. Under load
+    // this is most requests, and skips a copy and sort of the lanes for each.
+    if (this.#runner.idle === 0) return;
     const now = performance.now();
     let wakeAt = Infinity;
     // Oldest request first, as Triton does; a lane that is held open does not block the others.
-    const lanes = [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
+    const lanes = this.#lanes.size === 1 ? [...this.#lanes.values()] : [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
     for (const lane of lanes) {
       while (this.#runner.idle > 0 && lane.live > 0) {
         const batch = this.#collect(lane);
