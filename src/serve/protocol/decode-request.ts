@@ -129,7 +129,11 @@ export function decodeInferRequest(
     throw new InferenceRequestError(`inputs: expected an array, got ${formatValue(inputs)}`);
   const plans = planInputs(inputs, signature, options.maxBatchSize);
   const outputs = readOutputs(own(request, 'outputs'), signature, binaryDataOutput);
-  const segments = binary === undefined && plans.every((p) => p.binarySize === undefined) ? undefined : binarySegments(plans, binary);
+  // Most requests carry no binary data: no segment map for them.
+  const segments =
+    binary === undefined && plans.every((p) => p.binarySize === undefined)
+      ? undefined
+      : binarySegments(plans, binary);
 
   const tensors = new Array<Tensor>(signature.inputs.length);
   for (const plan of plans) {
