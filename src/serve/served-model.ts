@@ -20,7 +20,7 @@ import { DynamicBatcher, type BatchInfo, type CancelSignal, type DynamicBatcherS
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
 import type { ModelSettings } from './options.js';
-import { decodeInferRequest, encodeInferResponse, type EncodedResponse, type RequestHeaders } from './protocol/index.js';
+import { decodeInferRequest, encodeInferResponse, type EncodedResponse, type RequestedOutput, type RequestHeaders } from './protocol/index.js';
 import type { ModelSignature, TensorMetadata } from './types.js';
 
 /** Where a model version's files are and how to serve it. */
@@ -233,14 +233,12 @@ export class ServedModel {
     try {
       const request = decodeInferRequest(body, headers, this.signature, { maxBatchSize: this.signature.batchable ? this.settings.maxBatchSize : 0 });
       const tensors = await this.#batcher.submit(request.work, signal);
-      const binary: Record<string, boolean> = {};
-      for (const o of request.outputs) binary[o.name] = o.binary;
       const response = encodeInferResponse({
         modelName: this.name,
         modelVersion: this.version,
-        ...(request.id === undefined ? {} : { id: request.id }),
+        id: request.id,
         outputs: tensors,
-        binary,
+        binary: binaryOutputs(request.outputs),
       });
       this.#finish('success', started, request.work.rows);
       return response;
@@ -346,6 +344,21 @@ export class ServedModel {
       series.batchCostPerRow.set(info.cost.perRowMs / 1000);
     }
   }
+}
+
+/** Which outputs go back as binary data, per outputs list: the decoder shares one list among most requests. */
+const binaryByOutputs = new WeakMap<readonly RequestedOutput[], Readonly<Record<string, boolean>>>();
+
+function binaryOutputs(outputs: readonly RequestedOutput[]): Readonly<Record<string, boolean>> {
+  let binary = binaryByOutputs.get(outputs);
+  if (binary === undefined) {
+    const record: Record<string, boolean> = {};
+    for (const o of outputs) record[o.name] = o.binary;
+    binary = record;
+    // Only frozen lists are shared: a request's own list is not worth an entry.
+    if (Object.isFrozen(outputs)) binaryByOutputs.set(outputs, binary);
+  }
+  return binary;
 }
 
 interface BoundSeries {

@@ -196,7 +196,10 @@ export class InstancePool implements BatchRunner {
 
   /** Instances that could start a batch now. */
   get idle(): number {
-    return this.#slots.filter((s) => s.state === 'idle').length;
+    // Read several times per request by the batcher: a loop, not a filtered copy.
+    let idle = 0;
+    for (const slot of this.#slots) if (slot.state === 'idle') idle++;
+    return idle;
   }
 
   /** Calls `listener` whenever an instance becomes free (a batch finished, or a replacement is ready). */

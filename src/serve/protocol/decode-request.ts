@@ -60,6 +60,13 @@ interface InputPlan {
 interface SignatureIndex {
   readonly inputs: ReadonlyMap<string, number>;
   readonly outputs: ReadonlyMap<string, number>;
+  /**
+   * The outputs of a request that names none, without and with `binary_data_output`, and their
+   * names: shared by every such request (most of them), frozen, so that the batcher's
+   * per-outputs caches (see `signatureKey`) hit instead of rebuilding per request.
+   */
+  readonly allOutputs: readonly [readonly RequestedOutput[], readonly RequestedOutput[]];
+  readonly allOutputNames: readonly string[];
 }
 const indexes = new WeakMap<ModelSignature, SignatureIndex>();
 
@@ -69,6 +76,10 @@ function indexOf(signature: ModelSignature): SignatureIndex {
     index = {
       inputs: new Map(signature.inputs.map((t, i) => [t.name, i])),
       outputs: new Map(signature.outputs.map((t, i) => [t.name, i])),
+      allOutputs: [false, true].map((binary) =>
+        Object.freeze(signature.outputs.map((t) => Object.freeze({ name: t.name, binary }))),
+      ) as unknown as SignatureIndex['allOutputs'],
+      allOutputNames: Object.freeze(signature.outputs.map((t) => t.name)),
     };
     indexes.set(signature, index);
   }
@@ -118,11 +129,15 @@ export function decodeInferRequest(
     throw new InferenceRequestError(`inputs: expected an array, got ${formatValue(inputs)}`);
   const plans = planInputs(inputs, signature, options.maxBatchSize);
   const outputs = readOutputs(own(request, 'outputs'), signature, binaryDataOutput);
-  const segments = binarySegments(plans, binary);
+  // Most requests carry no binary data: no segment map for them.
+  const segments =
+    binary === undefined && plans.every((p) => p.binarySize === undefined)
+      ? undefined
+      : binarySegments(plans, binary);
 
   const tensors = new Array<Tensor>(signature.inputs.length);
   for (const plan of plans) {
-    const segment = segments.get(plan);
+    const segment = segments?.get(plan);
     const data: TensorData =
       segment === undefined
         ? readJsonData(plan.data, plan.shape, plan.count, plan.datatype, plan.path)
@@ -130,12 +145,18 @@ export function decodeInferRequest(
     tensors[plan.slot] = { name: plan.name, datatype: plan.datatype, shape: plan.shape, data };
   }
   const rows = signature.batchable ? (plans[0]?.shape[0] ?? 1) : 1;
-  return {
-    ...(id === undefined ? {} : { id }),
-    ...(parameters === undefined ? {} : { parameters }),
-    work: { inputs: tensors, outputs: outputs.map((o) => o.name), rows },
+  const index = indexOf(signature);
+  const names =
+    outputs === index.allOutputs[0] || outputs === index.allOutputs[1]
+      ? index.allOutputNames
+      : outputs.map((o) => o.name);
+  const decoded: { -readonly [K in keyof DecodedRequest]: DecodedRequest[K] } = {
+    work: { inputs: tensors, outputs: names, rows },
     outputs,
   };
+  if (id !== undefined) decoded.id = id;
+  if (parameters !== undefined) decoded.parameters = parameters;
+  return decoded;
 }
 
 /** The JSON part of the body and the binary data after it (undefined without the binary extension). */
@@ -277,10 +298,10 @@ function readOutputs(
   value: unknown,
   signature: ModelSignature,
   binaryDataOutput: boolean,
-): RequestedOutput[] {
+): readonly RequestedOutput[] {
   // An empty list is read like an absent one, as "no preference": a request for nothing is never useful.
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    return signature.outputs.map((t) => ({ name: t.name, binary: binaryDataOutput }));
+    return indexOf(signature).allOutputs[binaryDataOutput ? 1 : 0];
   }
   if (!Array.isArray(value))
     throw new InferenceRequestError(`outputs: expected an array, got ${formatValue(value)}`);

@@ -19,7 +19,7 @@ export interface InferResponse {
   readonly modelName: string;
   readonly modelVersion: string;
   /** The request's id, echoed when the request had one. */
-  readonly id?: string;
+  readonly id?: string | undefined;
   /** The outputs, in the order to return them. */
   readonly outputs: readonly Tensor[];
   /**

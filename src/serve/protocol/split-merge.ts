@@ -17,9 +17,24 @@ import { formatShape } from './format.js';
  */
 export function signatureKey(work: InferenceWork): string {
   let key = '';
-  for (const t of work.inputs)
-    key += `${JSON.stringify(t.name)}:${t.datatype}[${t.shape.slice(1).join(',')}];`;
-  return key + '>' + JSON.stringify(work.outputs);
+  for (const t of work.inputs) {
+    key += `${JSON.stringify(t.name)}:${t.datatype}[`;
+    for (let d = 1; d < t.shape.length; d++) key += d > 1 ? `,${t.shape[d]}` : String(t.shape[d]);
+    key += '];';
+  }
+  return key + '>' + outputsKey(work.outputs);
+}
+
+/** The output list's part of the key, kept for frozen lists (the decoder shares one among most requests). */
+const outputKeys = new WeakMap<readonly string[], string>();
+
+function outputsKey(outputs: readonly string[]): string {
+  let key = outputKeys.get(outputs);
+  if (key === undefined) {
+    key = JSON.stringify(outputs);
+    if (Object.isFrozen(outputs)) outputKeys.set(outputs, key);
+  }
+  return key;
 }
 
 /**

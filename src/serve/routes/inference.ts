@@ -88,7 +88,8 @@ class ConnectionSignal implements CancelSignal {
   #listener: (() => void) | undefined;
 
   constructor(response: ServerResponse) {
-    response.once('close', () => {
+    // 'close' fires once per response: `on` spares the wrapper `once` allocates per request.
+    response.on('close', () => {
       if (response.writableFinished) return;
       this.aborted = true;
       this.reason = new ClientClosedError('the client closed the connection before the answer was ready');
