@@ -97,6 +97,11 @@ export function startsKey(prefix: string, run: string): string {
   return `${prefix}:${kTaskQueue}:starts:${run}`;
 }
 
+/** The key of a run's checkpoint (msgpack), read by a resumed driver and by the dashboard. */
+export function checkpointKey(prefix: string, run: string): string {
+  return `${prefix}:${kTaskQueue}:checkpoint:${run}`;
+}
+
 /** The hashes of a round's inputs and outputs (field = batch id), and its shared input. */
 export function payloadKeys(prefix: string, run: string, round: string): { inputs: string; outputs: string; shared: string } {
   const base = `${prefix}:${kTaskQueue}:payload:${run}:${round}`;
