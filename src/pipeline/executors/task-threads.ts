@@ -11,7 +11,7 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
-import { kSharedKept, type ThreadMessage, type ThreadReply, type ThreadRequest } from './thread-worker.js';
+import { kSharedKept, type ThreadReply, type ThreadRequest } from './thread-worker.js';
 
 interface Pending {
   readonly request: ThreadRequest;
@@ -22,8 +22,6 @@ interface Pending {
 interface Slot {
   worker: Worker;
   readonly pending: Map<number, Pending>;
-  /** Requests posted at the end of this turn of the event loop, in one message. */
-  readonly outbox: ThreadMessage[];
   /** Keys of the shared inputs sent to this thread, the newest last (the thread keeps as many). */
   readonly shared: Set<string>;
 }
@@ -41,7 +39,7 @@ export class TaskThreads {
    */
   constructor(size: number, entry: URL) {
     this.#entry = entry;
-    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set(), outbox: [] } as unknown as Slot));
+    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }
 
   /** Starts (or restarts) the thread of a slot. */
@@ -49,19 +47,17 @@ export class TaskThreads {
     const worker = new Worker(this.#entry);
     slot.worker = worker;
     slot.shared.clear();
-    worker.on('message', (replies: ThreadReply[]) => {
-      for (const { id, ok, value, message, lacksShared } of replies) {
-        const pending = slot.pending.get(id);
-        if (!pending) continue;
-        slot.pending.delete(id);
-        if (ok) pending.resolve(value);
-        else if (lacksShared === true) {
-          // The thread let the shared input go: send the request again, bytes included.
-          slot.shared.delete(pending.request.shared!.key);
-          slot.pending.set(id, pending);
-          this.#post(slot, id, pending);
-        } else pending.reject(new Error(message));
-      }
+    worker.on('message', ({ id, ok, value, message, lacksShared }: ThreadReply) => {
+      const pending = slot.pending.get(id);
+      if (!pending) return;
+      slot.pending.delete(id);
+      if (ok) pending.resolve(value);
+      else if (lacksShared === true) {
+        // The thread let the shared input go: send the request again, bytes included.
+        slot.shared.delete(pending.request.shared!.key);
+        slot.pending.set(id, pending);
+        this.#post(slot, id, pending);
+      } else pending.reject(new Error(message));
     });
     // An error that escaped the task's envelope (an uncaught exception, out of memory) ends the
     // thread: its requests fail, and a fresh thread takes its place.
@@ -71,7 +67,6 @@ export class TaskThreads {
       const reason = failure ?? new Error(`the thread exited with code ${code}`);
       for (const pending of slot.pending.values()) pending.reject(reason);
       slot.pending.clear();
-      slot.outbox.length = 0;
       if (!this.#destroyed) this.#spawn(slot);
     });
     return slot;
@@ -90,25 +85,18 @@ export class TaskThreads {
     });
   }
 
-  /**
-   * Queues a request for the thread, without the shared input's bytes when the thread has them
-   * already. The requests of one turn of the event loop go in one message: jobs reach a worker in
-   * bursts (several replies in one read from Redis), and each message wakes the thread.
-   */
+  /** Posts a request, without the shared input's bytes when the thread has them already. */
   #post(slot: Slot, id: number, { request }: Pending): void {
     const shared = request.shared;
     if (shared?.bytes !== undefined && slot.shared.has(shared.key)) {
-      request = { ...request, shared: { key: shared.key } };
-    } else if (shared?.bytes !== undefined) {
+      slot.worker.postMessage({ id, request: { ...request, shared: { key: shared.key } } });
+      return;
+    }
+    if (shared?.bytes !== undefined) {
       slot.shared.add(shared.key);
       if (slot.shared.size > kSharedKept) slot.shared.delete(slot.shared.values().next().value!);
     }
-    if (slot.outbox.push({ id, request }) === 1) {
-      setImmediate(() => {
-        if (slot.outbox.length === 0) return;
-        slot.worker.postMessage(slot.outbox.splice(0));
-      });
-    }
+    slot.worker.postMessage({ id, request });
   }
 
   /** Stops every thread; requests in flight fail. */

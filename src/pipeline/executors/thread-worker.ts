@@ -72,10 +72,7 @@ export function lacksSharedInput(request: ThreadRequest): boolean {
   return false;
 }
 
-/** What `TaskThreads` posts to a thread: the requests of one turn of its event loop, each with an id. */
-export type ThreadMessage = { readonly id: number; readonly request: ThreadRequest };
-
-/** A `TaskThreads` thread's answer to one request (posted in arrays, like the requests). */
+/** A `TaskThreads` thread's answer to one request. */
 export type ThreadReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown; readonly message?: undefined; readonly lacksShared?: undefined }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly value?: undefined; readonly lacksShared?: boolean };
