@@ -1,7 +1,7 @@
 /**
  * Distributed (`--executor bullmq`) runs in progress, read from Redis for `mlscale dashboard
  * --redis`: a run is in progress while its driver-start counter exists (the driver deletes it with
- * the checkpoint at the end, see executors/bullmq.ts); its progress comes from its last checkpoint
+ * the checkpoint at the end, see executors/bullmq-checkpoints.ts); its progress comes from its last checkpoint
  * (epoch, rounds, batches trained), the workers from the queue's connected workers, and retries and
  * failures from the run's failed jobs kept in the queue.
  *
@@ -9,7 +9,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { decodePayload, kTaskQueue, startsKey } from '../pipeline/executors/bullmq-protocol.js';
+import { checkpointKey, decodePayload, kTaskQueue, startsKey } from '../pipeline/executors/bullmq-protocol.js';
 import { payloadClient, type RedisTarget } from '../pipeline/executors/redis-connection.js';
 import type { RunSummary } from './runs.js';
 
@@ -44,7 +44,7 @@ export class RedisRuns {
     const [workers, failed] = await Promise.all([this.#queue.getWorkersCount().catch(() => -1), this.#queue.getFailed(0, kFailedScan - 1).catch(() => [])]);
     const out: RunSummary[] = [];
     for (const run of runs) {
-      const bytes = await this.#redis.getBuffer(`${this.#prefix}:${kTaskQueue}:checkpoint:${run}`);
+      const bytes = await this.#redis.getBuffer(checkpointKey(this.#prefix, run));
       const checkpoint = bytes ? decodePayload<{ epoch?: number; rounds?: number; trained?: number; stats?: { batches?: number } }>(bytes) : undefined;
       const mine = failed.filter((j) => j?.data?.run === run);
       out.push({

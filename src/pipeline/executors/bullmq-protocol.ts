@@ -63,9 +63,9 @@ export const kEventStreamLength = 2000;
  */
 export type TaskReturn = string;
 
-/** Encodes a packed output as a return value, or undefined when it is too large to inline. */
-export function inlineReturn(bytes: Buffer, worker: string): TaskReturn | undefined {
-  return bytes.length <= kInlinePayloadBytes ? `i:${bytes.toString('base64')}@${worker}` : undefined;
+/** The return value of a packed output of at most `kInlinePayloadBytes`, given as base64. */
+export function inlineReturn(base64: string, worker: string): TaskReturn {
+  return `i:${base64}@${worker}`;
 }
 
 /** The return value of an output written to the output hash. */
@@ -95,6 +95,11 @@ export function taskJobId(run: string, round: string, batch: number): string {
 /** The counter of a run's driver starts. */
 export function startsKey(prefix: string, run: string): string {
   return `${prefix}:${kTaskQueue}:starts:${run}`;
+}
+
+/** The key of a run's checkpoint (msgpack), read by a resumed driver and by the dashboard. */
+export function checkpointKey(prefix: string, run: string): string {
+  return `${prefix}:${kTaskQueue}:checkpoint:${run}`;
 }
 
 /** The hashes of a round's inputs and outputs (field = batch id), and its shared input. */

@@ -188,26 +188,26 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
       formatFailure('WorkerIncompatibleError', `worker ${name} runs mlscale ${version} but the driver runs ${d.version}; run one version everywhere`),
     );
   }
-  const keys = payloadKeys(prefix, d.run, d.round);
-  const field = String(d.batch);
-  let bytes: Buffer | null;
-  if (d.input !== undefined) bytes = Buffer.from(d.input, 'base64');
+  let input: string | Uint8Array;
+  if (d.input !== undefined) input = d.input;
   else {
-    bytes = await client.hgetBuffer(keys.inputs, field);
+    const bytes = await client.hgetBuffer(payloadKeys(prefix, d.run, d.round).inputs, String(d.batch));
     // The driver finished or abandoned the round: nothing to do.
     if (bytes === null) return 'gone';
+    // An owned copy: the reply may be a view of a larger buffer, which structured clone would copy whole.
+    input = new Uint8Array(bytes);
   }
   let shared: ThreadRequest['shared'];
   if (d.shared === true) {
     const key = `${d.run}:${d.round}`;
-    const sharedBytes = await sharedInputs.get(client, key, keys.shared);
+    const sharedBytes = await sharedInputs.get(client, key, payloadKeys(prefix, d.run, d.round).shared);
     if (sharedBytes === null) return 'gone';
     shared = { key, bytes: sharedBytes };
   }
   let envelopes: TaskEnvelope<unknown>[];
   try {
     // The thread unpacks the input and packs the output (see ThreadRequest.packed).
-    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [bytes], packed: true, shared } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
+    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [input], packed: true, shared } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
   } catch (err) {
     // The thread itself died (out of memory, process.exit in a task): worth another attempt.
     throw new Error(formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`));
@@ -220,10 +220,10 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
     if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name) throw new UnrecoverableError(reason);
     throw new Error(reason);
   }
+  // A small output came back as base64, ready to ride in the return value; a large one as bytes.
+  if (typeof envelope.value === 'string') return inlineReturn(envelope.value, name);
   const packed = envelope.value as Uint8Array;
-  const output = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
-  const inline = inlineReturn(output, name);
-  if (inline !== undefined) return inline;
-  await client.multi().hsetnx(keys.outputs, field, output).expire(keys.outputs, kPayloadTtlSeconds).exec();
+  const outputs = payloadKeys(prefix, d.run, d.round).outputs;
+  await client.multi().hsetnx(outputs, String(d.batch), Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength)).expire(outputs, kPayloadTtlSeconds).exec();
   return hashReturn(name);
 }

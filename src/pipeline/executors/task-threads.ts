@@ -11,9 +11,10 @@
  * @module
  */
 import { Worker } from 'node:worker_threads';
-import type { ThreadReply, ThreadRequest } from './thread-worker.js';
+import { kSharedKept, type ThreadReply, type ThreadRequest } from './thread-worker.js';
 
 interface Pending {
+  readonly request: ThreadRequest;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -21,6 +22,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   readonly pending: Map<number, Pending>;
+  /** Keys of the shared inputs sent to this thread, the newest last (the thread keeps as many). */
+  readonly shared: Set<string>;
 }
 
 /** Worker threads running `ThreadRequest`s. */
@@ -36,19 +39,25 @@ export class TaskThreads {
    */
   constructor(size: number, entry: URL) {
     this.#entry = entry;
-    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map() } as Slot));
+    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }
 
   /** Starts (or restarts) the thread of a slot. */
   #spawn(slot: Slot): Slot {
     const worker = new Worker(this.#entry);
     slot.worker = worker;
-    worker.on('message', ({ id, ok, value, message }: ThreadReply) => {
+    slot.shared.clear();
+    worker.on('message', ({ id, ok, value, message, lacksShared }: ThreadReply) => {
       const pending = slot.pending.get(id);
       if (!pending) return;
       slot.pending.delete(id);
       if (ok) pending.resolve(value);
-      else pending.reject(new Error(message));
+      else if (lacksShared === true) {
+        // The thread let the shared input go: send the request again, bytes included.
+        slot.shared.delete(pending.request.shared!.key);
+        slot.pending.set(id, pending);
+        this.#post(slot, id, pending);
+      } else pending.reject(new Error(message));
     });
     // An error that escaped the task's envelope (an uncaught exception, out of memory) ends the
     // thread: its requests fail, and a fresh thread takes its place.
@@ -70,9 +79,24 @@ export class TaskThreads {
     for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
     const id = this.#next;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, request });
+      const pending = { request, resolve, reject };
+      slot.pending.set(id, pending);
+      this.#post(slot, id, pending);
     });
+  }
+
+  /** Posts a request, without the shared input's bytes when the thread has them already. */
+  #post(slot: Slot, id: number, { request }: Pending): void {
+    const shared = request.shared;
+    if (shared?.bytes !== undefined && slot.shared.has(shared.key)) {
+      slot.worker.postMessage({ id, request: { ...request, shared: { key: shared.key } } });
+      return;
+    }
+    if (shared?.bytes !== undefined) {
+      slot.shared.add(shared.key);
+      if (slot.shared.size > kSharedKept) slot.shared.delete(slot.shared.values().next().value!);
+    }
+    slot.worker.postMessage({ id, request });
   }
 
   /** Stops every thread; requests in flight fail. */

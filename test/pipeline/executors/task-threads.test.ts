@@ -1,0 +1,64 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodePayload, encodePayload, kInlinePayloadBytes } from '../../../src/pipeline/executors/bullmq-protocol.js';
+import { TaskThreads } from '../../../src/pipeline/executors/task-threads.js';
+import type { TaskEnvelope } from '../../../src/pipeline/executors/task-envelope.js';
+import { siblingModuleUrl } from '../../../src/util/module-url.js';
+
+const entry = new URL(siblingModuleUrl(import.meta.url, '../../../src/pipeline/executors/thread-entry'));
+const fixtures = siblingModuleUrl(import.meta.url, '../../fixtures/tasks');
+
+/** Runs one packed call and gives its envelope. */
+async function runPacked(pool: TaskThreads, name: string, input: unknown, shared?: { key: string; bytes: Uint8Array }): Promise<TaskEnvelope<unknown>> {
+  const envelopes = (await pool.run({ task: { module: fixtures, name }, inputs: [encodePayload(input).toString('base64')], packed: true, shared })) as TaskEnvelope<unknown>[];
+  return envelopes[0]!;
+}
+
+/** The value of a successful envelope. */
+function valueOf(envelope: TaskEnvelope<unknown>): unknown {
+  assert.ok(envelope.ok, 'the call should succeed');
+  return envelope.value;
+}
+
+/** Unpacks a small output, which comes back as base64 text. */
+function unpackText(envelope: TaskEnvelope<unknown>): unknown {
+  const value = valueOf(envelope);
+  assert.equal(typeof value, 'string');
+  return decodePayload(Buffer.from(value as string, 'base64'));
+}
+
+describe('TaskThreads (mlscale worker threads)', () => {
+  const pool = new TaskThreads(1, entry);
+  after(() => pool.destroy());
+
+  test('should answer a small packed output as base64 text', async () => {
+    assert.deepEqual(unpackText(await runPacked(pool, 'double', { value: 21 })), { value: 42 });
+  });
+
+  test('should answer a packed output above the inline size as bytes', async () => {
+    const data = new Float32Array(kInlinePayloadBytes / 4 + 1).fill(1.5);
+    const value = valueOf(await runPacked(pool, 'sumAndDouble', { data }));
+    assert.ok(value instanceof Uint8Array);
+    const out = decodePayload<{ sum: number; doubled: Float32Array }>(value);
+    assert.equal(out.sum, 1.5 * data.length);
+    assert.deepEqual([...out.doubled.subarray(0, 3)], [3, 3, 3]);
+  });
+
+  test('should merge a round\'s shared input under each call, sent once or again', async () => {
+    const shared = { key: 'run-a:1.0', bytes: encodePayload({ value: 5, note: 'shared' }) };
+    // The second call goes without the bytes (the thread has them); both see the shared part.
+    const [a, b] = await Promise.all([runPacked(pool, 'double', {}, shared), runPacked(pool, 'double', { value: 7 }, shared)]);
+    assert.deepEqual(unpackText(a), { value: 10 });
+    assert.deepEqual(unpackText(b), { value: 14 });
+  });
+
+  test('should report bad shared bytes on every call instead of waiting forever', async () => {
+    // A truncated msgpack array: the thread cannot unpack it, so it holds nothing for the key: the next call, sent
+    // without the bytes, is sent again with them, and fails the same way.
+    const shared = { key: 'run-b:1.0', bytes: Uint8Array.of(0x92) };
+    for (let i = 0; i < 2; i++) {
+      const envelope = await runPacked(pool, 'double', { value: 1 }, shared);
+      assert.equal(envelope.ok, false);
+    }
+  });
+});
