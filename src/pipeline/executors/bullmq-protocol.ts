@@ -48,13 +48,21 @@ export interface TaskJobData {
 
 /**
  * Packed payloads up to this size travel inside the job (input) or its return value (output).
- * Return values are also copied into BullMQ's event stream, which keeps the last
- * `kEventStreamLength` events: at most about 44 MB of Redis for the stream.
+ * Return values are also copied into BullMQ's event stream (the `completed` event), which keeps
+ * the last `kEventStreamLength` events.
  */
 export const kInlinePayloadBytes = 16 * 1024;
 
-/** Events kept in the queue's event stream (BullMQ's default is 10,000). */
-export const kEventStreamLength = 2000;
+/**
+ * Events kept in the queue's event stream: BullMQ's default. A job writes about five (added,
+ * waiting, active, completed, removed), and the driver reads `completed` from the stream, so the
+ * stream must hold a round's burst of submissions until the driver has read past them: at 2,000
+ * a 1,000-batch round could trim events before they were read (about one run in 30 of the
+ * dispatch benchmark), and the lost outputs were found only by the state check, 5-10 s later.
+ * Only `completed` events carry a payload (at most 16 KB as ~22 KB of base64), so the stream
+ * holds at most about 2,000 of them: some 45 MB of Redis in the worst case, a few MB in practice.
+ */
+export const kEventStreamLength = 10_000;
 
 /**
  * A job's return value: `i:<base64>@<worker>` is the packed output itself; `h@<worker>` means it
