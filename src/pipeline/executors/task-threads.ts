@@ -8,13 +8,41 @@
  * this 2-core machine) — a third of a no-op job's whole cost in the worker. What Piscina gives
  * beyond that (queues, abort, histograms, idle shrinking) a fixed set of threads does not need.
  *
+ * Trivial stages run on the calling thread. A trip to a thread and back costs 40-70 µs of CPU and
+ * two wake-ups; for a stage that runs in microseconds that is most of a job's cost in the worker
+ * (BENCHMARKS.md, "distributed"). Threads exist so that a CPU-heavy stage cannot stop the process
+ * from renewing its jobs' locks; a stage that has run `kFastStreak` requests in a row on a thread,
+ * each in under `kFastMs`, is not one, and from then on runs here. One run here that takes over
+ * `kSlowInlineMs` sends the stage back to the threads for good, so a stage that turns heavy blocks
+ * the event loop at most once, for that one run (locks last 30 s by default). `inlineFastStages:
+ * false` (`mlscale worker --no-inline`) keeps every stage on the threads.
+ *
  * @module
  */
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { kSharedKept, type ThreadReply, type ThreadRequest } from './thread-worker.js';
+import { loadTask } from './task-loader.js';
+import runThreadTasks, { kSharedKept, type ThreadReply, type ThreadRequest } from './thread-worker.js';
+
+/** Requests in a row, each under `kFastMs` on a thread, after which a stage runs on the calling thread. */
+export const kFastStreak = 64;
+/** ms */
+export const kFastMs = 1;
+/** A request on the calling thread longer than this (ms) sends its stage back to the threads for good. */
+export const kSlowInlineMs = 20;
+
+/** Where one stage (module and export) runs, from what its runs took. */
+interface StageRecord {
+  /** Requests in a row that ran on a thread in under `kFastMs`. */
+  streak: number;
+  inline: boolean;
+  /** Ran slow on the calling thread once: stays on the threads. */
+  demoted: boolean;
+}
 
 interface Pending {
   readonly request: ThreadRequest;
+  readonly stage: StageRecord;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -30,15 +58,22 @@ interface Slot {
 export class TaskThreads {
   readonly #entry: URL;
   readonly #slots: Slot[] = [];
+  readonly #stages = new Map<string, StageRecord>();
+  readonly #inlineFastStages: boolean;
   #next = 0;
   #destroyed = false;
+  /** Requests run on the calling thread so far (for tests and the worker's summary). */
+  inlineRuns = 0;
 
   /**
    * @param size - Number of threads.
    * @param entry - The thread's module (`thread-entry.js`).
+   * @param options.inlineFastStages - Run stages measured to be trivial on the calling thread
+   *   (default true; see the module's comment).
    */
-  constructor(size: number, entry: URL) {
+  constructor(size: number, entry: URL, options: { inlineFastStages?: boolean } = {}) {
     this.#entry = entry;
+    this.#inlineFastStages = options.inlineFastStages ?? true;
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }
 
@@ -47,11 +82,14 @@ export class TaskThreads {
     const worker = new Worker(this.#entry);
     slot.worker = worker;
     slot.shared.clear();
-    worker.on('message', ({ id, ok, value, message, lacksShared }: ThreadReply) => {
+    worker.on('message', ({ id, ok, value, message, lacksShared, ms }: ThreadReply) => {
       const pending = slot.pending.get(id);
       if (!pending) return;
       slot.pending.delete(id);
-      if (ok) pending.resolve(value);
+      if (ok) {
+        this.#observe(pending.stage, pending.request, ms!);
+        pending.resolve(value);
+      }
       else if (lacksShared === true) {
         // The thread let the shared input go: send the request again, bytes included.
         slot.shared.delete(pending.request.shared!.key);
@@ -72,14 +110,16 @@ export class TaskThreads {
     return slot;
   }
 
-  /** Runs a request on the least busy thread; resolves with its envelopes. */
+  /** Runs a request on the least busy thread, or here when its stage is trivial; resolves with its envelopes. */
   run(request: ThreadRequest): Promise<unknown> {
     if (this.#destroyed) return Promise.reject(new Error('the worker threads are stopped'));
+    const stage = this.#stage(request);
+    if (stage.inline) return this.#runHere(request, stage);
     let slot = this.#slots[this.#next++ % this.#slots.length]!;
     for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
     const id = this.#next;
     return new Promise((resolve, reject) => {
-      const pending = { request, resolve, reject };
+      const pending = { request, stage, resolve, reject };
       slot.pending.set(id, pending);
       this.#post(slot, id, pending);
     });
@@ -97,6 +137,43 @@ export class TaskThreads {
       if (slot.shared.size > kSharedKept) slot.shared.delete(slot.shared.values().next().value!);
     }
     slot.worker.postMessage({ id, request });
+  }
+
+  #stage(request: ThreadRequest): StageRecord {
+    const key = `${request.task.module}#${request.task.name}`;
+    let stage = this.#stages.get(key);
+    if (stage === undefined) {
+      stage = { streak: 0, inline: false, demoted: false };
+      this.#stages.set(key, stage);
+    }
+    return stage;
+  }
+
+  /** A thread ran a request of `stage` in `ms`: a long enough run of fast ones moves it here. */
+  #observe(stage: StageRecord, request: ThreadRequest, ms: number): void {
+    // Only packed requests (a worker's jobs) have the same answer here as on a thread.
+    if (!this.#inlineFastStages || stage.demoted || stage.inline || request.packed !== true) return;
+    stage.streak = ms < kFastMs ? stage.streak + 1 : 0;
+    if (stage.streak !== kFastStreak) return;
+    // The module is imported here before the first run here, so that its loading time (which
+    // may be long: onnxruntime, say) is not taken for the stage's own.
+    loadTask(request.task).then(
+      () => (stage.inline = !stage.demoted),
+      () => (stage.demoted = true),
+    );
+  }
+
+  async #runHere(request: ThreadRequest, stage: StageRecord): Promise<unknown> {
+    this.inlineRuns++;
+    const started = performance.now();
+    try {
+      return await runThreadTasks(request);
+    } finally {
+      if (performance.now() - started > kSlowInlineMs) {
+        stage.inline = false;
+        stage.demoted = true;
+      }
+    }
   }
 
   /** Stops every thread; requests in flight fail. */

@@ -72,10 +72,10 @@ export function lacksSharedInput(request: ThreadRequest): boolean {
   return false;
 }
 
-/** A `TaskThreads` thread's answer to one request. */
+/** A `TaskThreads` thread's answer to one request; `ms`: how long the thread spent running it. */
 export type ThreadReply =
-  | { readonly id: number; readonly ok: true; readonly value: unknown; readonly message?: undefined; readonly lacksShared?: undefined }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly value?: undefined; readonly lacksShared?: boolean };
+  | { readonly id: number; readonly ok: true; readonly value: unknown; readonly ms: number; readonly message?: undefined; readonly lacksShared?: undefined }
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly value?: undefined; readonly lacksShared?: boolean; readonly ms?: undefined };
 
 /**
  * Runs the calls of a request in order and answers with one envelope per call. The outputs' typed

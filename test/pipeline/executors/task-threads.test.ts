@@ -62,3 +62,53 @@ describe('TaskThreads (mlscale worker threads)', () => {
     }
   });
 });
+
+describe('TaskThreads: trivial stages on the calling thread', () => {
+  /** Runs `spin` with `ms` until `until` holds or `limit` calls; gives the last call's thread id. */
+  async function spinUntil(pool: TaskThreads, ms: number, until: () => boolean, limit: number): Promise<number> {
+    let threadId = -1;
+    for (let i = 0; i < limit && !until(); i++) threadId = (unpackText(await runPacked(pool, 'spin', { ms })) as { threadId: number }).threadId;
+    return threadId;
+  }
+
+  test('should move a stage that keeps running in microseconds to the calling thread, with the same answers', async () => {
+    const pool = new TaskThreads(1, entry);
+    try {
+      // The threshold counts runs in a row: a busy machine may break a streak now and then.
+      await spinUntil(pool, 0, () => pool.inlineRuns > 0, 5000);
+      assert.ok(pool.inlineRuns > 0, 'the stage never moved to the calling thread');
+      assert.equal((unpackText(await runPacked(pool, 'spin', { ms: 0 })) as { threadId: number }).threadId, 0, 'runs on the main thread');
+      assert.deepEqual(unpackText(await runPacked(pool, 'double', { value: 4 })), { value: 8 }, 'another stage keeps its own record');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  test('should send a stage back to the threads for good after one slow run on the calling thread', async () => {
+    const pool = new TaskThreads(1, entry);
+    try {
+      await spinUntil(pool, 0, () => pool.inlineRuns > 0, 5000);
+      const before = pool.inlineRuns;
+      // Now heavy: this run blocks the calling thread once (30 ms), then the stage leaves it.
+      assert.equal((unpackText(await runPacked(pool, 'spin', { ms: 30 })) as { threadId: number }).threadId, 0);
+      for (let i = 0; i < 200; i++) {
+        const { threadId } = unpackText(await runPacked(pool, 'spin', { ms: 0 })) as { threadId: number };
+        assert.ok(threadId > 0, `call ${i} after the slow run ran on the calling thread`);
+      }
+      assert.equal(pool.inlineRuns, before + 1);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  test('should keep every stage on the threads with inlineFastStages false', async () => {
+    const pool = new TaskThreads(1, entry, { inlineFastStages: false });
+    try {
+      const threadId = await spinUntil(pool, 0, () => false, 300);
+      assert.ok(threadId > 0);
+      assert.equal(pool.inlineRuns, 0);
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
