@@ -62,8 +62,7 @@ export class TaskThreads {
   readonly #inlineFastStages: boolean;
   #next = 0;
   #destroyed = false;
-  /** Requests run on the calling thread so far (for tests and the worker's summary). */
-  inlineRuns = 0;
+  #inlineRuns = 0;
 
   /**
    * @param size - Number of threads.
@@ -108,6 +107,11 @@ export class TaskThreads {
       if (!this.#destroyed) this.#spawn(slot);
     });
     return slot;
+  }
+
+  /** Requests run on the calling thread so far. */
+  get inlineRuns(): number {
+    return this.#inlineRuns;
   }
 
   /** Runs a request on the least busy thread, or here when its stage is trivial; resolves with its envelopes. */
@@ -164,7 +168,7 @@ export class TaskThreads {
   }
 
   async #runHere(request: ThreadRequest, stage: StageRecord): Promise<unknown> {
-    this.inlineRuns++;
+    this.#inlineRuns++;
     const started = performance.now();
     try {
       return await runThreadTasks(request);
