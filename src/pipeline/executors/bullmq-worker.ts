@@ -115,7 +115,10 @@ export class DistributedWorker {
     const prefix = options.prefix ?? kDefaultPrefix;
     const name = `${hostname()}:${process.pid}`;
     const log = options.log ?? (() => undefined);
-    const pool = new TaskThreads(threads, new URL(siblingModuleUrl(import.meta.url, './thread-entry')), { inlineFastStages: options.inlineFastStages ?? true });
+    const pool = new TaskThreads(threads, new URL(siblingModuleUrl(import.meta.url, './thread-entry')), {
+      inlineFastStages: options.inlineFastStages ?? true,
+      onStageMoved: log,
+    });
     let self: DistributedWorker | undefined;
     const client = payloadClient(target, `mlscale-worker-${name}`);
     const worker: Worker<TaskJobData> = new Worker<TaskJobData>(

@@ -33,6 +33,8 @@ export const kSlowInlineMs = 20;
 
 /** Where one stage (module and export) runs, from what its runs took. */
 interface StageRecord {
+  /** `module#export`, for log lines. */
+  readonly name: string;
   /** Requests in a row that ran on a thread in under `kFastMs`. */
   streak: number;
   inline: boolean;
@@ -60,6 +62,8 @@ export class TaskThreads {
   readonly #slots: Slot[] = [];
   readonly #stages = new Map<string, StageRecord>();
   readonly #inlineFastStages: boolean;
+  /** Told, in words, when a stage moves to the calling thread or back. */
+  readonly #onStageMoved: (line: string) => void;
   #next = 0;
   #destroyed = false;
   #inlineRuns = 0;
@@ -69,10 +73,12 @@ export class TaskThreads {
    * @param entry - The thread's module (`thread-entry.js`).
    * @param options.inlineFastStages - Run stages measured to be trivial on the calling thread
    *   (default true; see the module's comment).
+   * @param options.onStageMoved - Told, in words, when a stage moves to the calling thread or back.
    */
-  constructor(size: number, entry: URL, options: { inlineFastStages?: boolean } = {}) {
+  constructor(size: number, entry: URL, options: { inlineFastStages?: boolean; onStageMoved?: (line: string) => void } = {}) {
     this.#entry = entry;
     this.#inlineFastStages = options.inlineFastStages ?? true;
+    this.#onStageMoved = options.onStageMoved ?? (() => undefined);
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }
 
@@ -147,7 +153,7 @@ export class TaskThreads {
     const key = `${request.task.module}#${request.task.name}`;
     let stage = this.#stages.get(key);
     if (stage === undefined) {
-      stage = { streak: 0, inline: false, demoted: false };
+      stage = { name: key, streak: 0, inline: false, demoted: false };
       this.#stages.set(key, stage);
     }
     return stage;
@@ -162,7 +168,11 @@ export class TaskThreads {
     // The module is imported here before the first run here, so that its loading time (which
     // may be long: onnxruntime, say) is not taken for the stage's own.
     loadTask(request.task).then(
-      () => (stage.inline = !stage.demoted),
+      () => {
+        if (stage.demoted) return;
+        stage.inline = true;
+        this.#onStageMoved(`stage ${stage.name} ran ${kFastStreak} batches in a row in under ${kFastMs} ms each on a thread: it runs on the main thread from now on`);
+      },
       () => (stage.demoted = true),
     );
   }
@@ -173,9 +183,11 @@ export class TaskThreads {
     try {
       return await runThreadTasks(request);
     } finally {
-      if (performance.now() - started > kSlowInlineMs) {
+      const ms = performance.now() - started;
+      if (ms > kSlowInlineMs && !stage.demoted) {
         stage.inline = false;
         stage.demoted = true;
+        this.#onStageMoved(`stage ${stage.name} took ${ms.toFixed(0)} ms on the main thread: it runs on the threads for good`);
       }
     }
   }

@@ -84,8 +84,9 @@ describe('TaskThreads: trivial stages on the calling thread', () => {
     }
   });
 
-  test('should send a stage back to the threads for good after one slow run on the calling thread', async () => {
-    const pool = new TaskThreads(1, entry);
+  test('should send a stage back to the threads for good after one slow run on the calling thread, and say so', async () => {
+    const lines: string[] = [];
+    const pool = new TaskThreads(1, entry, { onStageMoved: (line) => lines.push(line) });
     try {
       await spinUntil(pool, 0, () => pool.inlineRuns > 0, 5000);
       const before = pool.inlineRuns;
@@ -96,6 +97,9 @@ describe('TaskThreads: trivial stages on the calling thread', () => {
         assert.ok(threadId > 0, `call ${i} after the slow run ran on the calling thread`);
       }
       assert.equal(pool.inlineRuns, before + 1);
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0]!, /^stage .*tasks\.js#spin ran 64 batches in a row in under 1 ms each on a thread: it runs on the main thread from now on$/);
+      assert.match(lines[1]!, /^stage .*tasks\.js#spin took \d+ ms on the main thread: it runs on the threads for good$/);
     } finally {
       await pool.destroy();
     }
