@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Prng } from '../../src/model/prng.js';
 import type { DashboardState } from '../../src/dashboard/types.js';
 import { tempDir } from '../helpers.js';
-import { serveProcess, type Served } from '../serve/serve-process.js';
+import { serveProcess, stopServed, type Served } from '../serve/serve-process.js';
 import { inferBody, randomInput, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';
 
 describe('serve dashboard with replicas', () => {
@@ -24,12 +24,7 @@ describe('serve dashboard with replicas', () => {
     });
   });
   after(async () => {
-    if (served && served.child.exitCode === null) {
-      served.child.kill('SIGTERM');
-      const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
-      await served.exited;
-      clearTimeout(timer);
-    }
+    await stopServed(served);
     await cleanup?.();
   });
 
@@ -75,12 +70,7 @@ describe('serve dashboard with the autoscaler', () => {
     );
   });
   after(async () => {
-    if (served && served.child.exitCode === null) {
-      served.child.kill('SIGTERM');
-      const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
-      await served.exited;
-      clearTimeout(timer);
-    }
+    await stopServed(served);
     await cleanup?.();
   });
 

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { Prng } from '../../src/model/prng.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { tempDir } from '../helpers.js';
-import { serveProcess, type Served } from '../serve/serve-process.js';
+import { serveProcess, stopServed, type Served } from '../serve/serve-process.js';
 import { inferBody, randomInput, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';
 import { browserSkipReason, launchBrowser } from './browser.js';
 
@@ -59,12 +59,7 @@ describe('serve dashboard in a browser', { skip }, () => {
   });
   after(async () => {
     await browser?.close();
-    if (served && served.child.exitCode === null) {
-      served.child.kill('SIGTERM');
-      const timer = setTimeout(() => served.child.kill('SIGKILL'), 10_000);
-      await served.exited;
-      clearTimeout(timer);
-    }
+    await stopServed(served, 10_000);
     await cleanup?.();
   });
 

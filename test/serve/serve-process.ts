@@ -18,6 +18,15 @@ export interface Served {
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
+/** Stops a served child: SIGTERM, SIGKILL after `graceMs`, and waits for it to exit. */
+export async function stopServed(served: Served | undefined, graceMs = 15_000): Promise<void> {
+  if (!served || served.child.exitCode !== null || served.child.signalCode !== null) return;
+  served.child.kill('SIGTERM');
+  const timer = setTimeout(() => served.child.kill('SIGKILL'), graceMs);
+  await served.exited;
+  clearTimeout(timer);
+}
+
 /**
  * Starts `mlscale serve` with `args` and waits for the log line that carries its URL (the line
  * whose `url` is a string, and which `ready` accepts, if given).

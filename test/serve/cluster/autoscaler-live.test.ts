@@ -18,17 +18,9 @@ import { availableParallelism } from 'node:os';
 import { Prng } from '../../../src/model/prng.js';
 import { tempDir } from '../../helpers.js';
 import { findSamples, inferBody, randomInput, scrape, sleep, slowModelBytes, writeModel } from '../server/server-fixture.js';
-import { closedLoopLoad, serveProcess, type Served } from '../serve-process.js';
+import { closedLoopLoad, serveProcess, stopServed, type Served } from '../serve-process.js';
 
 const cores = availableParallelism();
-
-async function stopServed(served: Served | undefined): Promise<void> {
-  if (!served || served.child.exitCode !== null || served.child.signalCode !== null) return;
-  served.child.kill('SIGTERM');
-  const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
-  await served.exited;
-  clearTimeout(timer);
-}
 
 /** The merged gauge's value for model `s`. */
 async function gauge(url: string, name: string): Promise<number | undefined> {

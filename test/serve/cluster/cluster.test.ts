@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Prng } from '../../../src/model/prng.js';
 import { runCli, tempDir } from '../../helpers.js';
 import { findSamples, get, infer, inferBody, randomInput, scrape, sleep, slowModelBytes, smallModelBytes, writeModel } from '../server/server-fixture.js';
-import { closedLoopLoad, freePort, serveProcess, type Served } from '../serve-process.js';
+import { closedLoopLoad, freePort, serveProcess, stopServed, type Served } from '../serve-process.js';
 
 /** Worker pids the primary reported as listening, in order, with the log time. */
 function listeningReplicas(served: Served): { pid: number; time: number }[] {
@@ -22,14 +22,6 @@ function alivePids(served: Served): number[] {
   return listeningReplicas(served)
     .map((r) => r.pid)
     .filter((p) => !gone.has(p));
-}
-
-async function stopServed(served: Served | undefined): Promise<void> {
-  if (!served || served.child.exitCode !== null || served.child.signalCode !== null) return;
-  served.child.kill('SIGTERM');
-  const timer = setTimeout(() => served.child.kill('SIGKILL'), 15_000);
-  await served.exited;
-  clearTimeout(timer);
 }
 
 function total(outcomes: Map<number | 'network', number>): number {
