@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { HTTPParser } from 'http-parser-js';
@@ -186,7 +186,6 @@ export class HttpLoadPool<R extends LoadRequest> {
 /** One keep-alive connection: at most one request in flight (no pipelining, as wrk and undici). */
 class Connection<R extends LoadRequest> {
   #socket: Socket | null = null;
-  #parser: InstanceType<typeof HTTPParser> | null = null;
   #connected = false;
   #current: R | null = null;
   #status = 0;
@@ -221,15 +220,13 @@ class Connection<R extends LoadRequest> {
 
   #open(): void {
     const url = this.o.url;
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const { host, port } = hostAndPort(url);
     this.#connected = false;
     this.#lastError = null;
     const socket =
-      url.protocol === 'https:' ? tlsConnect({ host, port, servername: isIp(host) ? undefined : host, ca: this.o.ca }) : netConnect({ host, port });
+      url.protocol === 'https:' ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ca: this.o.ca }) : netConnect({ host, port });
     this.#socket = socket;
     const parser = new HTTPParser(HTTPParser.RESPONSE);
-    this.#parser = parser;
     parser[HTTPParser.kOnHeadersComplete] = (info) => {
       this.#status = info.statusCode;
       this.#keepAlive = info.shouldKeepAlive;
@@ -254,9 +251,7 @@ class Connection<R extends LoadRequest> {
     });
     socket.on('close', () => {
       if (this.#socket !== socket) return;
-      this.#socket = null;
-      this.#parser = null;
-      this.#connected = false;
+      this.#drop();
       const r = this.#current;
       if (!r) return;
       this.#current = null;
@@ -269,14 +264,8 @@ class Connection<R extends LoadRequest> {
     const r = this.#current;
     if (!r) return;
     this.#current = null;
-    if (!this.#keepAlive) {
-      // The server will close it: the next request opens a new connection.
-      const s = this.#socket;
-      this.#socket = null;
-      this.#parser = null;
-      this.#connected = false;
-      s?.destroy();
-    }
+    // The server will close it: the next request opens a new connection.
+    if (!this.#keepAlive) this.#drop();
     this.pool.answered(r, this.#status);
     this.pool.released(this);
   }
@@ -284,18 +273,23 @@ class Connection<R extends LoadRequest> {
   #broken(err: Error): void {
     const r = this.#current;
     this.#current = null;
-    const s = this.#socket;
-    this.#socket = null;
-    this.#parser = null;
-    this.#connected = false;
-    s?.destroy();
+    this.#drop();
     if (r) {
       this.pool.failed(r, err);
       this.pool.released(this);
     }
   }
+
+  /** Forgets the socket (its events are ignored from now on) and destroys it. */
+  #drop(): void {
+    const s = this.#socket;
+    this.#socket = null;
+    this.#connected = false;
+    s?.destroy();
+  }
 }
 
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
+/** The host (IPv6 without brackets) and port an http(s) URL connects to. */
+export function hostAndPort(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
 }

@@ -9,6 +9,7 @@
 import { connect } from 'node:net';
 import { InvalidOptionError, LoadTargetUnreachableError } from '../errors.js';
 import type { LatencySummaryMs } from './sweep-schema.js';
+import { hostAndPort } from './http-load-pool.js';
 import { LoadEngine, type FilledLoadOptions } from './load-engine.js';
 import { initHistograms } from './load-recorder.js';
 
@@ -189,8 +190,7 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
  * seconds with the OS error instead of as a run full of ECONNREFUSED.
  */
 function checkReachable(url: URL, timeoutMs: number): Promise<void> {
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const { host, port } = hostAndPort(url);
   return new Promise<void>((resolve, reject) => {
     const socket = connect({ host, port });
     const fail = (reason: string, cause?: unknown) => {
