@@ -156,15 +156,9 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new InvalidOptionError(`options.headers has an invalid header name ${JSON.stringify(name)}`);
     }
-    // The request is serialised by hand (http-load-pool.ts): a value may not break its line.
-    if (/[\r\n\0]/.test(value)) {
-      throw new InvalidOptionError(`options.headers['${name}'] may not contain CR, LF or NUL characters`);
-    }
-    const lower = name.toLowerCase();
-    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') {
-      throw new InvalidOptionError(`options.headers['${name}'] is set by the load generator; remove it`);
-    }
-    if (lower === 'content-type') hasContentType = true;
+    const problem = headerProblem(name, value);
+    if (problem !== undefined) throw new InvalidOptionError(`options.headers['${name}'] ${problem}`);
+    if (name.toLowerCase() === 'content-type') hasContentType = true;
     headers.push(name, value);
   }
   const body = o.body === undefined ? null : typeof o.body === 'string' ? Buffer.from(o.body) : Buffer.from(o.body);
@@ -183,6 +177,18 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
     onProgress: o.onProgress ?? null,
     signal: o.signal ?? null,
   });
+}
+
+/**
+ * What is wrong with a request header the load generator cannot send, or undefined. The request
+ * is serialised by hand (http-load-pool.ts), so a value may not break its line, and the framing
+ * headers are the generator's own.
+ */
+export function headerProblem(name: string, value: string): string | undefined {
+  if (/[\r\n\0]/.test(value)) return 'may not contain CR, LF or NUL characters';
+  const lower = name.toLowerCase();
+  if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') return 'is set by the load generator; remove it';
+  return undefined;
 }
 
 /**

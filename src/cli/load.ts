@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidOptionError } from '../errors.js';
 import { jsonErrorOffset, lineColumn } from '../bench/json-position.js';
-import { kDefaultLoadOptions, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from '../bench/loadgen.js';
+import { headerProblem, kDefaultLoadOptions, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from '../bench/loadgen.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
 const d = kDefaultLoadOptions;
@@ -126,7 +126,10 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new InvalidOptionError(`--header must be "Name: value", got ${JSON.stringify(h)}`);
     }
-    headers[name] = h.slice(colon + 1).trim();
+    const value = h.slice(colon + 1).trim();
+    const problem = headerProblem(name, value);
+    if (problem !== undefined) throw new InvalidOptionError(`--header ${JSON.stringify(h)}: ${name} ${problem}`);
+    headers[name] = value;
   }
   return {
     url,

@@ -31,6 +31,7 @@ describe('mlscale load', () => {
     ['a bad --duration', ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--duration', '30x'], /--duration must be a duration such as 30s, 500ms or 2m, above zero and at most 24h, got "30x"/],
     ['a bad --connections', ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--connections', '0'], /--connections must be an integer from 1 to 100000, got "0"/],
     ['a bad --header', ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--header', 'no-colon'], /--header must be "Name: value", got "no-colon"/],
+    ['a --header the generator sets itself', ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--header', 'Content-Length: 3'], /--header "Content-Length: 3": Content-Length is set by the load generator; remove it/],
     ['an unknown --method', ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--method', 'PUT'], /--method must be GET or POST, got "PUT"/],
     ['an unknown flag', ['--url', 'http://127.0.0.1:9/', '--rat', '5'], /mlscale load: Unknown option '--rat'/],
   ];
