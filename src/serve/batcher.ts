@@ -2,30 +2,69 @@
  * The dynamic batcher, one per model version: merges concurrent requests into batches for the
  * model's instances, with Triton's semantics.
  *
- * - Requests queue. When an instance is free, the batcher takes the oldest request and merges the
- *   following queued requests with the same signature (input datatypes, shapes beyond dim 0,
- *   requested outputs) up to `maxBatchSize` rows, in arrival order. A batch that is not full waits
- *   until its oldest request has waited `maxQueueDelayMs` (Triton's `max_queue_delay_microseconds`)
- *   or until it fills. `maxBatchSize` 0 runs one request per batch; use it for models without a
- *   dynamic first dimension.
+ * - Requests queue. When an instance is free, the batcher takes the oldest request and the
+ *   following queued requests with the same key (requests that may share a batch) up to
+ *   `maxBatchSize` rows, in arrival order. A batch that is not full waits until its oldest request
+ *   has waited `maxQueueDelayMs` (Triton's `max_queue_delay_microseconds`) or until it fills.
+ *   `maxBatchSize` 0 runs one request per batch; use it for models without a dynamic first
+ *   dimension.
  * - `maxQueueDelayMs: 'auto'` decides the hold from a fitted cost of the batches and the arrival
  *   rate instead; see `adaptive-delay.ts` for the rule.
  * - Load shedding: a request that would take the queue past `maxQueue` is rejected at once with
  *   QueueFullError. A request whose total time passes `requestTimeoutMs` rejects with
  *   RequestTimeoutError; still queued, it is removed and never runs. An aborted signal (the client
  *   went away) removes it the same way.
- * - Requests are validated before they get here, so a failed batch is the instance's fault, not a
- *   request's: every request of the batch rejects with InstanceFailedError.
+ * - The runner answers each request of a batch on its own: a result, or an error for that request
+ *   alone (the model server's instances decode each request before they merge any, so a bad one is
+ *   answered 400 and never joins the others). A batch that fails as a whole rejects every request
+ *   of it with InstanceFailedError.
  *
- * Responses are bit-for-bit what the model gives each request alone: rows are only concatenated
- * and split, and onnxruntime's CPU kernels compute each row the same way whatever the batch size.
+ * The batcher does not look inside the work: what a request is, how requests merge, and how the
+ * answers split is the runner's (see `instances/infer-batch.ts` for the model server's). It decides
+ * only when a batch starts and which requests it holds.
  *
  * @module
  */
-import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShapeError, ShuttingDownError } from '../errors.js';
+import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShuttingDownError } from '../errors.js';
 import { ArrivalRate, decideWait, fitBatchCost, kCostWindow, type BatchCost, type BatchSample } from './adaptive-delay.js';
-import { mergeRows, signatureKey, splitRows } from './protocol/split-merge.js';
-import type { BatchRunner, InferenceWork, Tensor } from './types.js';
+
+/** What the batcher needs of a request. */
+export interface BatchWork {
+  /**
+   * Rows the request holds, or the best estimate of them when they are known only once the runner
+   * has decoded it (the runner then reports the batch's real rows in `BatchRun.rows`).
+   */
+  readonly rows: number;
+  /** Requests with equal keys may share a batch. */
+  readonly key: string;
+}
+
+/** What a runner answers for one batch. */
+export interface BatchRun<R> {
+  /** One entry per request, in the order given: its result, or an Error that rejects it alone. */
+  readonly results: readonly (R | Error)[];
+  /** Rows the batch really held, when the requests' `rows` were estimates. */
+  readonly rows?: number;
+  /**
+   * How long the instance itself worked on the batch, in ms, when the runner knows it. Without it
+   * the batcher counts from the start to the answer, which also counts how long the answer waited
+   * for this thread's event loop: under load, as long as a light batch's work.
+   */
+  readonly computeMs?: number;
+}
+
+/** Runs batches on a model's instances. */
+export interface BatchRunner<W extends BatchWork, R> {
+  /**
+   * Runs one batch and answers each request of it. Rejects when the batch fails as a whole.
+   * `R` must not be an Error: an Error in `results` is a request's failure.
+   */
+  run(works: readonly W[]): Promise<BatchRun<R>>;
+  /** Instances that could start a batch now. */
+  readonly idle: number;
+  /** Calls `listener` whenever an instance becomes free. */
+  onIdle(listener: () => void): void;
+}
 
 /** Options of a `DynamicBatcher`. */
 export interface DynamicBatcherOptions {
@@ -47,7 +86,7 @@ export interface BatchInfo {
   readonly requests: number;
   /** How long each request waited in the queue before the batch started, in ms. */
   readonly queueWaitMs: readonly number[];
-  /** How long the instance took, round trip included, in ms. */
+  /** How long the instance took, in ms: its own time when the runner reports it, else the round trip. */
   readonly computeMs: number;
   /** How long the batcher deliberately held the batch open for more requests, in ms. */
   readonly delayMs: number;
@@ -85,17 +124,18 @@ export interface DynamicBatcherStats {
   readonly holdArrivalIntervalMs?: number;
 }
 
-interface Pending {
-  /** Dropped (set to `kAnswered`) once answered and out of its batch: it may wait in `#deadlines` a while. */
-  work: InferenceWork;
+interface Pending<W, R> {
+  /** Dropped once answered and out of its batch: it may wait in `#deadlines` a while. */
+  work: W | undefined;
+  readonly rows: number;
   readonly key: string;
   readonly seq: number;
   readonly enqueuedAt: number;
   state: 'queued' | 'running' | 'done';
-  readonly resolve: (outputs: Tensor[]) => void;
+  readonly resolve: (result: R) => void;
   readonly reject: (err: unknown) => void;
-  signal?: CancelSignal;
-  onAbort?: () => void;
+  readonly signal: CancelSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 /**
@@ -110,10 +150,10 @@ export interface CancelSignal {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
-/** Queued requests of one signature, oldest first. Removed requests stay until skipped (lazy deletion). */
-interface Lane {
+/** Queued requests of one key, oldest first. Removed requests stay until skipped (lazy deletion). */
+interface Lane<W, R> {
   readonly key: string;
-  items: Pending[];
+  items: Pending<W, R>[];
   head: number;
   live: number;
   /** When the batcher first chose to hold this lane's batch open with an instance free. */
@@ -123,21 +163,15 @@ interface Lane {
   holdLastArrival: number;
 }
 
-/** What an answered request keeps instead of its work, so that its buffers can be collected. */
-const kAnswered: InferenceWork = Object.freeze({ inputs: [], outputs: [], rows: 0 });
-
 /** Weight of the newest hold in the arrival rate during holds (an exponential moving average). */
 const kHoldRateWeight = 0.3;
 
-/** The key under which requests may share a batch (re-exported from the protocol codec). */
-export { signatureKey };
-
 /** Merges concurrent requests for one model version into batches for its instances. */
-export class DynamicBatcher {
-  readonly #runner: BatchRunner;
+export class DynamicBatcher<W extends BatchWork, R> {
+  readonly #runner: BatchRunner<W, R>;
   readonly #options: Readonly<DynamicBatcherOptions>;
   readonly #hooks: DynamicBatcherHooks;
-  readonly #lanes = new Map<string, Lane>();
+  readonly #lanes = new Map<string, Lane<W, R>>();
   readonly #arrivals = new ArrivalRate();
   readonly #samples: BatchSample[] = [];
   #cost?: BatchCost;
@@ -158,7 +192,7 @@ export class DynamicBatcher {
    * budget, so this is deadline order too, and one timer for the oldest replaces a timer per
    * request (a setTimeout and a clearTimeout each, ~1.5% of the HTTP thread under load).
    */
-  #deadlines: Pending[] = [];
+  #deadlines: Pending<W, R>[] = [];
   #deadlineHead = 0;
   #deadlineTimer?: NodeJS.Timeout;
   #pumping = false;
@@ -172,7 +206,7 @@ export class DynamicBatcher {
    * @param options Batching limits, validated here (TypeError on a bad value).
    * @param hooks `onBatch` is called after each successful batch.
    */
-  constructor(runner: BatchRunner, options: DynamicBatcherOptions, hooks: DynamicBatcherHooks = {}) {
+  constructor(runner: BatchRunner<W, R>, options: DynamicBatcherOptions, hooks: DynamicBatcherHooks = {}) {
     validateOptions(options);
     if (hooks.onBatch !== undefined && typeof hooks.onBatch !== 'function') {
       throw new TypeError(`hooks.onBatch must be a function, got ${typeof hooks.onBatch}`);
@@ -194,40 +228,33 @@ export class DynamicBatcher {
   }
 
   /**
-   * Queues one validated request.
-   * Takes ownership of the inputs' buffers: they may be transferred to an instance thread and left
-   * detached, so do not reuse them afterwards.
+   * Queues one request.
+   * Takes ownership of the work: the runner may transfer its buffers to an instance thread and
+   * leave them detached, so do not reuse them afterwards.
    * @param signal Aborting it (the client disconnected) removes the request if it is still queued.
-   * @returns the request's outputs, in `work.outputs` order, each with `work.rows` rows.
+   * @returns the request's result, as the runner answered it.
+   * @throws the Error the runner answered for this request alone (rejects).
    * @throws {QueueFullError} (rejects) at once when the queue is full.
    * @throws {RequestTimeoutError} (rejects) after `requestTimeoutMs`.
    * @throws {InstanceFailedError} (rejects) when the batch it was part of failed.
    * @throws {ShuttingDownError} (rejects) after `close()`.
    */
-  submit(work: InferenceWork, signal?: CancelSignal): Promise<Tensor[]> {
+  submit(work: W, signal?: CancelSignal): Promise<R> {
     if (this.#closing) return Promise.reject(new ShuttingDownError('the model is shutting down and takes no new requests'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#depth >= this.#options.maxQueue) {
       this.#shed++;
       return Promise.reject(new QueueFullError(`the model's queue is full (${this.#options.maxQueue} requests waiting); retry later`));
     }
-    const batching = this.#options.maxBatchSize > 0;
-    if (batching) {
-      for (const t of work.inputs) {
-        if (t.shape[0] !== work.rows) {
-          return Promise.reject(new ShapeError(`input "${t.name}" has ${t.shape[0]} rows, but the request says ${work.rows}`));
-        }
-      }
-    }
     const now = performance.now();
     this.#arrivals.record(now, work.rows);
-    return new Promise<Tensor[]>((resolve, reject) => {
-      const key = batching ? signatureKey(work) : '';
-      const p: Pending = { work, key, seq: this.#seq++, enqueuedAt: now, state: 'queued', resolve, reject };
+    return new Promise<R>((resolve, reject) => {
+      const key = this.#options.maxBatchSize > 0 ? work.key : '';
+      // Every field set here, none added later: one object shape for all requests.
+      const p: Pending<W, R> = { work, rows: work.rows, key, seq: this.#seq++, enqueuedAt: now, state: 'queued', resolve, reject, signal, onAbort: undefined };
       this.#deadlines.push(p);
       this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#options.requestTimeoutMs);
       if (signal) {
-        p.signal = signal;
         p.onAbort = () => this.#settle(p, () => reject(signal.reason));
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
@@ -334,14 +361,14 @@ export class DynamicBatcher {
     }
   }
 
-  #timeout(p: Pending): void {
+  #timeout(p: Pending<W, R>): void {
     this.#timedOut++;
     const where = p.state === 'queued' ? 'in the queue' : 'while its batch ran';
     this.#settle(p, () => p.reject(new RequestTimeoutError(`the request timed out after ${this.#options.requestTimeoutMs} ms (${where})`)));
   }
 
   /** Answers `p` once: unhooks its timer and signal and, if still queued, takes it out of the queue. */
-  #settle(p: Pending, answer: () => void): void {
+  #settle(p: Pending<W, R>, answer: () => void): void {
     if (p.state === 'done') return;
     const wasQueued = p.state === 'queued';
     p.state = 'done';
@@ -355,8 +382,8 @@ export class DynamicBatcher {
       else while (lane.items[lane.head]!.state !== 'queued') lane.head++;
     }
     answer();
-    // A running request's rows are still needed to split its batch's outputs; the batch drops them.
-    if (wasQueued) p.work = kAnswered;
+    // A running request's work belongs to its batch until the batch is answered.
+    if (wasQueued) p.work = undefined;
     this.#forgetDeadline();
     this.#checkClosed();
   }
@@ -405,24 +432,24 @@ export class DynamicBatcher {
   }
 
   /** The batch the lane would run now: queued requests from the oldest, up to maxBatchSize rows. */
-  #collect(lane: Lane): { items: Pending[]; rows: number; full: boolean } {
+  #collect(lane: Lane<W, R>): { items: Pending<W, R>[]; rows: number; full: boolean } {
     const max = this.#options.maxBatchSize;
-    const items: Pending[] = [];
+    const items: Pending<W, R>[] = [];
     let rows = 0;
     for (let i = lane.head; i < lane.items.length; i++) {
       const p = lane.items[i]!;
       if (p.state !== 'queued') continue;
       // The first request always goes, even one larger than maxBatchSize (validation's job to refuse).
-      if (items.length > 0 && (max === 0 || rows + p.work.rows > max)) return { items, rows, full: true };
+      if (items.length > 0 && (max === 0 || rows + p.rows > max)) return { items, rows, full: true };
       items.push(p);
-      rows += p.work.rows;
+      rows += p.rows;
       if (max === 0 || rows >= max) return { items, rows, full: true };
     }
     return { items, rows, full: false };
   }
 
   /** How much longer to hold a partial batch open, in ms. */
-  #holdFor(lane: Lane, batch: { items: Pending[]; rows: number }, now: number): number {
+  #holdFor(lane: Lane<W, R>, batch: { items: Pending<W, R>[]; rows: number }, now: number): number {
     const delay = this.#options.maxQueueDelayMs;
     if (delay !== 'auto') return batch.items[0]!.enqueuedAt + delay - now;
     const recent = this.#arrivals.intervalMs(now);
@@ -445,7 +472,7 @@ export class DynamicBatcher {
     });
   }
 
-  #start(lane: Lane, items: Pending[], rows: number, now: number): void {
+  #start(lane: Lane<W, R>, items: Pending<W, R>[], rows: number, now: number): void {
     for (const p of items) p.state = 'running';
     lane.live -= items.length;
     this.#depth -= items.length;
@@ -470,16 +497,15 @@ export class DynamicBatcher {
     const queueWaitMs = items.map((p) => now - p.enqueuedAt);
     this.#runningBatches++;
     this.#batches++;
-    let run: Promise<Tensor[]>;
+    let run: Promise<BatchRun<R>>;
     try {
-      const inputs = items.length === 1 ? items[0]!.work.inputs : mergeRows(items.map((p) => p.work.inputs));
-      run = this.#runner.run(inputs, items[0]!.work.outputs);
+      run = this.#runner.run(items.map((p) => p.work!));
     } catch (err) {
       run = Promise.reject(err);
     }
     run
       .then(
-        (outputs) => this.#succeeded(items, rows, outputs, { size: rows, requests: items.length, queueWaitMs, computeMs: performance.now() - now, delayMs }),
+        (answered) => this.#succeeded(items, answered, { size: answered.rows ?? rows, requests: items.length, queueWaitMs, computeMs: answered.computeMs ?? performance.now() - now, delayMs }),
         (err: unknown) => this.#failed(items, err),
       )
       .finally(() => {
@@ -489,20 +515,24 @@ export class DynamicBatcher {
       });
   }
 
-  #succeeded(items: Pending[], rows: number, outputs: Tensor[], info: BatchInfo): void {
-    let parts: Tensor[][];
-    try {
-      // Copies: each response owns its buffers and never pins the whole batch.
-      parts = items.length === 1 ? [outputs] : splitRows(outputs, items.map((p) => p.work.rows), { copy: true });
-    } catch (err) {
-      this.#failed(items, new InstanceFailedError(`${(err as Error).message}: the model's outputs cannot be split per request; serve it with maxBatchSize 0`, { cause: err }));
+  #succeeded(items: Pending<W, R>[], answered: BatchRun<R>, info: BatchInfo): void {
+    const results = answered.results;
+    if (results.length !== items.length) {
+      this.#failed(items, new InstanceFailedError(`the model instance answered ${results.length} requests of a batch of ${items.length}`));
       return;
     }
-    items.forEach((p, i) => this.#settle(p, () => p.resolve(parts[i]!)));
-    for (const p of items) p.work = kAnswered;
-    this.#samples.push({ rows, computeMs: info.computeMs });
-    if (this.#samples.length > kCostWindow) this.#samples.shift();
-    this.#cost = fitBatchCost(this.#samples);
+    for (let i = 0; i < items.length; i++) {
+      const p = items[i]!;
+      const result = results[i]!;
+      this.#settle(p, result instanceof Error ? () => p.reject(result) : () => p.resolve(result));
+      p.work = undefined;
+    }
+    // A batch whose requests were all refused ran nothing: it says nothing about the cost of a run.
+    if (info.size > 0) {
+      this.#samples.push({ rows: info.size, computeMs: info.computeMs });
+      if (this.#samples.length > kCostWindow) this.#samples.shift();
+      this.#cost = fitBatchCost(this.#samples);
+    }
     try {
       this.#hooks.onBatch?.(this.#cost ? { ...info, cost: this.#cost } : info);
     } catch {
@@ -510,7 +540,7 @@ export class DynamicBatcher {
     }
   }
 
-  #failed(items: Pending[], err: unknown): void {
+  #failed(items: Pending<W, R>[], err: unknown): void {
     this.#failedBatches++;
     // A merged batch holds validated requests: the failure belongs to the instance, never to a request.
     const error =
@@ -518,11 +548,11 @@ export class DynamicBatcher {
         ? err
         : new InstanceFailedError(`the model instance failed to run the batch: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     for (const p of items) this.#settle(p, () => p.reject(error));
-    for (const p of items) p.work = kAnswered;
+    for (const p of items) p.work = undefined;
   }
 }
 
-function headOf(lane: Lane): Pending | undefined {
+function headOf<W, R>(lane: Lane<W, R>): Pending<W, R> | undefined {
   for (let i = lane.head; i < lane.items.length; i++) {
     if (lane.items[i]!.state === 'queued') return lane.items[i];
   }

@@ -1,7 +1,9 @@
 /**
  * One loaded model version: its instances (worker threads with onnxruntime sessions), its dynamic
  * batcher, its metrics and statistics. The HTTP layer hands it request bodies; it answers with
- * encoded responses.
+ * encoded responses. The bodies go to the batcher undecoded: an instance decodes, runs and encodes
+ * a whole batch on its own thread (see instances/infer-batch.ts), so the HTTP thread only queues
+ * the bytes and sends back the bytes it gets.
  *
  * @module
  */
@@ -10,17 +12,19 @@ import {
   BatchTooLargeError,
   ClientClosedError,
   InferenceRequestError,
+  InstanceFailedError,
   ModelLoadError,
   ModelNotReadyError,
   QueueFullError,
   RequestTimeoutError,
 } from '../errors.js';
 import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
-import { DynamicBatcher, type BatchInfo, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
+import { DynamicBatcher, type BatchInfo, type BatchRun, type BatchWork, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
+import { kAnswerBadRequest, kAnswerBinary, kAnswerJson, kAnswerTooLarge, packBytes, packedItem, type InferredMessage } from './instances/messages.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
 import type { ModelSettings } from './options.js';
-import { decodeInferRequest, encodeInferResponse, type EncodedResponse, type RequestedOutput, type RequestHeaders } from './protocol/index.js';
+import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
 import type { ModelSignature, TensorMetadata } from './types.js';
 
 /** Where a model version's files are and how to serve it. */
@@ -85,6 +89,23 @@ export interface ModelStatistics {
 
 const kNsPerMs = 1e6;
 
+/** A request as the batcher queues it: its body, undecoded. */
+interface RawWork extends BatchWork {
+  readonly body: Uint8Array;
+  /** Its `Inference-Header-Content-Length` header (the binary extension), if any. */
+  readonly headerLength: string | undefined;
+}
+
+/** A request's encoded response and the rows it held. */
+interface Answered {
+  readonly response: EncodedResponse;
+  readonly rows: number;
+}
+
+const kJsonHeaders: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+/** Weight of the newest batch in the estimate of rows per request. */
+const kRowsWeight = 0.2;
+
 /** One model version being served. */
 export class ServedModel {
   readonly name: string;
@@ -92,7 +113,12 @@ export class ServedModel {
   readonly signature: ModelSignature;
   #settings: ModelSettings;
   readonly #pool: InstancePool;
-  readonly #batcher: DynamicBatcher;
+  readonly #batcher: DynamicBatcher<RawWork, Answered>;
+  /**
+   * Rows per request, estimated from the answered ones: the batcher counts rows to fill batches
+   * before any request is decoded; an instance reports the real rows of each batch.
+   */
+  #rowsPerRequest = 1;
   readonly #metrics: ServerMetrics | undefined;
   readonly #labels: { model: string; version: string };
   /** Series bound to this version's labels once: prom-client hashes labels on every unbound call. */
@@ -125,8 +151,8 @@ export class ServedModel {
     this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
     this.#parameters = parameters;
     const s = spec.settings;
-    this.#batcher = new DynamicBatcher(
-      pool,
+    this.#batcher = new DynamicBatcher<RawWork, Answered>(
+      { run: (works) => this.#runBatch(works), get idle() { return pool.idle; }, onIdle: (listener) => pool.onIdle(listener) },
       {
         // A model without a dynamic first dimension cannot merge requests.
         maxBatchSize: this.signature.batchable ? s.maxBatchSize : 0,
@@ -219,35 +245,36 @@ export class ServedModel {
   }
 
   /**
-   * Answers one inference request: decodes and validates the body, queues it for a batch, and
-   * encodes the outputs.
-   * @param body The parsed JSON object, or the raw Buffer of a binary-extension request.
+   * Answers one inference request: queues its body for a batch, which an instance decodes,
+   * checks, runs and encodes.
+   * @param body The request body: a Buffer (JSON, or the binary extension's layout), a string of
+   *   JSON, or an object, which is sent as its JSON.
+   * @param headers Request headers; only `inference-header-content-length` is read.
    * @param signal Aborted when the client goes away; a queued request is then dropped unrun.
-   * @throws {InferenceRequestError | BatchTooLargeError} (400/413) for a request that does not fit the model.
+   * @throws {InferenceRequestError | BatchTooLargeError} (400) for a request that does not fit the model.
    * @throws {QueueFullError} (503) when the queue is full; {RequestTimeoutError} (504) past the budget.
    */
-  async infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
+  infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
     const started = performance.now();
-    if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
-    this.#inFlight++;
-    try {
-      const request = decodeInferRequest(body, headers, this.signature, { maxBatchSize: this.signature.batchable ? this.settings.maxBatchSize : 0 });
-      const tensors = await this.#batcher.submit(request.work, signal);
-      const response = encodeInferResponse({
-        modelName: this.name,
-        modelVersion: this.version,
-        id: request.id,
-        outputs: tensors,
-        binary: binaryOutputs(request.outputs),
-      });
-      this.#finish('success', started, request.work.rows);
-      return response;
-    } catch (err) {
-      this.#finish(outcomeOf(err), started, 0);
-      throw err;
-    } finally {
-      this.#inFlight--;
+    if (this.#closing) return Promise.reject(new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`));
+    const headerLength = headers['inference-header-content-length'];
+    if (headerLength !== undefined && typeof headerLength !== 'string') {
+      return Promise.reject(new InferenceRequestError(`Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length}`));
     }
+    const work: RawWork = { body: bodyBytes(body), headerLength, rows: this.#rowsPerRequest, key: '' };
+    this.#inFlight++;
+    return this.#batcher.submit(work, signal).then(
+      (answered) => {
+        this.#inFlight--;
+        this.#finish('success', started, answered.rows);
+        return answered.response;
+      },
+      (err: unknown) => {
+        this.#inFlight--;
+        this.#finish(outcomeOf(err), started, 0);
+        throw err;
+      },
+    );
   }
 
   /** Triton-shaped statistics since the version was loaded. */
@@ -293,6 +320,43 @@ export class ServedModel {
     return this.#closing;
   }
 
+  /** The batcher's runner: sends a batch's bodies to an instance and reads back each answer. */
+  async #runBatch(works: readonly RawWork[]): Promise<BatchRun<Answered>> {
+    let headerLengths: (string | undefined)[] | undefined;
+    for (let i = 0; i < works.length; i++) {
+      if (works[i]!.headerLength !== undefined) (headerLengths ??= new Array<string | undefined>(works.length))[i] = works[i]!.headerLength;
+    }
+    const inferred = await this.#pool.infer({
+      modelName: this.name,
+      modelVersion: this.version,
+      maxBatchSize: this.signature.batchable ? this.#settings.maxBatchSize : 0,
+      requests: packBytes(works.map((w) => w.body)),
+      ...(headerLengths ? { headerLengths } : {}),
+    });
+    return { results: this.#readAnswers(inferred), rows: inferred.runRows, computeMs: inferred.workMs };
+  }
+
+  #readAnswers(inferred: InferredMessage): (Answered | Error)[] {
+    const results = new Array<Answered | Error>(inferred.kinds.length);
+    let rows = 0;
+    let answered = 0;
+    for (let i = 0; i < results.length; i++) {
+      const kind = inferred.kinds[i];
+      const bytes = packedItem(inferred.answers, i);
+      if (kind === kAnswerJson || kind === kAnswerBinary) {
+        const headers = kind === kAnswerJson ? kJsonHeaders : { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(inferred.headerLengths[i]) };
+        results[i] = { response: { body: bytes, headers }, rows: inferred.rows[i]! };
+        rows += inferred.rows[i]!;
+        answered++;
+      } else {
+        const message = bytes.toString('utf8');
+        results[i] = kind === kAnswerBadRequest ? new InferenceRequestError(message) : kind === kAnswerTooLarge ? new BatchTooLargeError(message) : new InstanceFailedError(`the model instance failed: ${message}`);
+      }
+    }
+    if (answered > 0) this.#rowsPerRequest = Math.max(1, (1 - kRowsWeight) * this.#rowsPerRequest + (kRowsWeight * rows) / answered);
+    return results;
+  }
+
   #finish(outcome: Outcome, started: number, rows: number): void {
     const ms = performance.now() - started;
     const stat = outcome === 'success' ? this.#success : this.#fail;
@@ -322,6 +386,8 @@ export class ServedModel {
   }
 
   #recordBatch(info: BatchInfo): void {
+    // A batch of requests that were all refused ran nothing.
+    if (info.size === 0) return;
     this.#executionCount++;
     this.#compute.count++;
     this.#compute.ns += Math.round(info.computeMs * kNsPerMs);
@@ -344,21 +410,6 @@ export class ServedModel {
       series.batchCostPerRow.set(info.cost.perRowMs / 1000);
     }
   }
-}
-
-/** Which outputs go back as binary data, per outputs list: the decoder shares one list among most requests. */
-const binaryByOutputs = new WeakMap<readonly RequestedOutput[], Readonly<Record<string, boolean>>>();
-
-function binaryOutputs(outputs: readonly RequestedOutput[]): Readonly<Record<string, boolean>> {
-  let binary = binaryByOutputs.get(outputs);
-  if (binary === undefined) {
-    const record: Record<string, boolean> = {};
-    for (const o of outputs) record[o.name] = o.binary;
-    binary = record;
-    // Only frozen lists are shared: a request's own list is not worth an entry.
-    if (Object.isFrozen(outputs)) binaryByOutputs.set(outputs, binary);
-  }
-  return binary;
 }
 
 interface BoundSeries {
@@ -385,6 +436,14 @@ function bindSeries(m: ServerMetrics, labels: { model: string; version: string }
     batchCostFixed: m.batchCostFixed.labels(labels),
     batchCostPerRow: m.batchCostPerRow.labels(labels),
   };
+}
+
+/** A request body as bytes for an instance. */
+function bodyBytes(body: unknown): Uint8Array {
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  // Parsed elsewhere: its JSON, as a client would have sent it (undefined: an empty body).
+  return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
 }
 
 function outcomeOf(err: unknown): Outcome {

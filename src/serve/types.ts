@@ -63,7 +63,7 @@ export interface ModelSignature {
   readonly batchable: boolean;
 }
 
-/** A validated inference request, ready for the batcher. */
+/** A validated inference request, ready to merge into a run (see instances/infer-batch.ts). */
 export interface InferenceWork {
   /** Inputs in the model's input order, each with the request's batch size as its first dimension. */
   readonly inputs: readonly Tensor[];
@@ -71,14 +71,4 @@ export interface InferenceWork {
   readonly outputs: readonly string[];
   /** Rows in this request: the first dimension shared by its inputs (1 for non-batchable models). */
   readonly rows: number;
-}
-
-/** Runs one (possibly merged) batch on a model instance. */
-export interface BatchRunner {
-  /** Runs `inputs` and returns the named outputs, in `outputs` order. */
-  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
-  /** Instances that could start a batch now. */
-  readonly idle: number;
-  /** Calls `listener` whenever an instance becomes free. */
-  onIdle(listener: () => void): void;
 }

@@ -22,18 +22,21 @@ import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../errors.js';
 import { siblingModuleUrl } from '../../util/module-url.js';
-import { datatypeFromOnnx } from '../protocol/datatypes.js';
-import type { BatchRunner, ModelSignature, Tensor, TensorMetadata } from '../types.js';
+import type { ModelSignature, Tensor } from '../types.js';
 import {
+  kAnswerRunFailed,
   ownedTensor,
   transferListOf,
   type FromWorker,
+  type InferMessage,
+  type InferredMessage,
   type InstanceWorkerData,
-  type RawValueMetadata,
+  type ResultMessage,
   type RunMessage,
   type StallMessage,
   type ToWorker,
 } from './messages.js';
+import { toSignature, type RawMetadata } from './signature.js';
 
 /** Options of `InstancePool.create`. Give exactly one of `modelPath` and `modelBytes`. */
 export interface InstancePoolOptions {
@@ -106,10 +109,13 @@ export interface InstancePoolTestHooks {
   stall(options: { sleepMs: number; exitCode?: number }): Promise<void>;
 }
 
+/** What a job's worker answers when it succeeds. */
+type Answer = ResultMessage | InferredMessage;
+
 interface Job {
-  readonly message: RunMessage | StallMessage;
+  readonly message: RunMessage | InferMessage | StallMessage;
   readonly transfer: ArrayBuffer[];
-  readonly resolve: (outputs: Tensor[]) => void;
+  readonly resolve: (answer: Answer) => void;
   readonly reject: (err: Error) => void;
   startedAt: number;
   timer?: NodeJS.Timeout;
@@ -119,7 +125,16 @@ interface Slot {
   readonly index: number;
   worker: Worker;
   state: 'starting' | 'idle' | 'busy' | 'down';
-  job?: Job;
+  /** Jobs sent to the thread and not yet answered here, oldest first (answers come in order). */
+  jobs: Job[];
+  /** Jobs sent to the current thread. */
+  sent: number;
+  /**
+   * Jobs the current thread has finished, counted by the thread itself in shared memory. When it
+   * equals `sent` the thread is free, even while its last answer still waits for this thread's
+   * event loop: under load that wait is as long as a light batch, and the instance would idle it.
+   */
+  done: Int32Array;
   /** Why the slot is restarting, for `health()`. */
   reason?: string;
   /** onnxruntime's message when the session failed to load. */
@@ -137,13 +152,8 @@ interface Slot {
   retiring?: boolean;
 }
 
-interface RawMetadata {
-  readonly inputs: readonly RawValueMetadata[];
-  readonly outputs: readonly RawValueMetadata[];
-}
-
 /** N sessions of one model in N worker threads; runs one batch per instance at a time. */
-export class InstancePool implements BatchRunner {
+export class InstancePool {
   #options: FilledOptions;
   readonly #slots: Slot[] = [];
   /** Slots `resize()` is starting (loading) or ending (finishing a batch). */
@@ -198,8 +208,13 @@ export class InstancePool implements BatchRunner {
   get idle(): number {
     // Read several times per request by the batcher: a loop, not a filtered copy.
     let idle = 0;
-    for (const slot of this.#slots) if (slot.state === 'idle') idle++;
+    for (const slot of this.#slots) if (this.#free(slot)) idle++;
     return idle;
+  }
+
+  /** Whether `slot` can take a job now: its thread has finished every job it was sent. */
+  #free(slot: Slot): boolean {
+    return slot.state === 'idle' || (slot.state === 'busy' && Atomics.load(slot.done, 0) === slot.sent);
   }
 
   /** Calls `listener` whenever an instance becomes free (a batch finished, or a replacement is ready). */
@@ -219,7 +234,21 @@ export class InstancePool implements BatchRunner {
     if (this.#closing) return Promise.reject(new ShuttingDownError('the model instances are closing'));
     const owned = inputs.map(ownedTensor);
     const message: RunMessage = { type: 'run', id: this.#nextId++, inputs: owned, outputs: [...outputs] };
-    return this.#submit(message, transferListOf(owned));
+    return this.#submit(message, transferListOf(owned)).then((answer) => [...(answer as ResultMessage).outputs]);
+  }
+
+  /**
+   * Answers a batch of inference requests on a free instance (or the first to become free): the
+   * instance decodes each request's body, runs the good ones merged (see `InferMessage`), and
+   * encodes each response. The request bytes are transferred (left detached here).
+   * @returns each request's answer, in order: a response body, or what was wrong with it.
+   * @throws {InstanceFailedError} (rejects) when the thread dies or fails outside onnxruntime.
+   * @throws {ShuttingDownError} (rejects) after `close()`.
+   */
+  infer(batch: Omit<InferMessage, 'type' | 'id'>): Promise<InferredMessage> {
+    if (this.#closing) return Promise.reject(new ShuttingDownError('the model instances are closing'));
+    const message: InferMessage = { ...batch, type: 'infer', id: this.#nextId++ };
+    return this.#submit(message, [batch.requests.bytes.buffer as ArrayBuffer, batch.requests.ends.buffer as ArrayBuffer]) as Promise<InferredMessage>;
   }
 
   /** The model's inputs and outputs, with -1 for dynamic (symbolic or unknown) dimensions. */
@@ -235,8 +264,8 @@ export class InstancePool implements BatchRunner {
     for (const slot of this.#slots) {
       if (slot.state === 'starting' || slot.state === 'down') {
         reasons.push(`instance ${slot.index} is restarting: ${slot.reason ?? 'its thread stopped'}`);
-      } else if (slot.job && now - slot.job.startedAt > this.#options.wedgedAfterMs) {
-        const seconds = ((now - slot.job.startedAt) / 1000).toFixed(1);
+      } else if (slot.jobs.length > 0 && now - slot.jobs[0]!.startedAt > this.#options.wedgedAfterMs) {
+        const seconds = ((now - slot.jobs[0]!.startedAt) / 1000).toFixed(1);
         reasons.push(`instance ${slot.index} has been running one batch for ${seconds} s (wedged after ${this.#options.wedgedAfterMs} ms)`);
       }
     }
@@ -386,10 +415,10 @@ export class InstancePool implements BatchRunner {
     await slot.exited;
   }
 
-  #submit(message: RunMessage | StallMessage, transfer: ArrayBuffer[]): Promise<Tensor[]> {
-    return new Promise<Tensor[]>((resolve, reject) => {
+  #submit(message: Job['message'], transfer: ArrayBuffer[]): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
       const job: Job = { message, transfer, resolve, reject, startedAt: 0 };
-      const slot = this.#slots.find((s) => s.state === 'idle');
+      const slot = this.#slots.find((s) => this.#free(s));
       if (slot) this.#dispatch(slot, job);
       else this.#waiting.push(job);
     });
@@ -397,7 +426,8 @@ export class InstancePool implements BatchRunner {
 
   #dispatch(slot: Slot, job: Job): void {
     slot.state = 'busy';
-    slot.job = job;
+    slot.jobs.push(job);
+    slot.sent++;
     job.startedAt = performance.now();
     this.#runs++;
     if (this.#options.runTimeoutMs > 0) job.timer = setTimeout(() => this.#timedOut(slot, job), this.#options.runTimeoutMs);
@@ -405,6 +435,7 @@ export class InstancePool implements BatchRunner {
       slot.worker.postMessage(job.message satisfies ToWorker, job.transfer);
     } catch (err) {
       // A tensor that cannot be cloned (it should have been validated); the thread never saw it.
+      slot.sent--;
       this.#finish(slot, job, () => job.reject(new InstanceFailedError(`instance ${slot.index}: cannot send the batch: ${(err as Error).message}`, { cause: err })));
     }
   }
@@ -412,21 +443,24 @@ export class InstancePool implements BatchRunner {
   /** Ends `job` on `slot`, frees the slot and hands it the next waiting job, or tells listeners. */
   #finish(slot: Slot, job: Job, settle: () => void): void {
     clearTimeout(job.timer);
-    if (slot.job === job) {
-      slot.job = undefined;
-      if (slot.state === 'busy') slot.state = 'idle';
+    const at = slot.jobs.indexOf(job);
+    if (at >= 0) {
+      slot.jobs.splice(at, 1);
+      if (slot.jobs.length === 0 && slot.state === 'busy') slot.state = 'idle';
     }
     settle();
     this.#slotFreed(slot);
   }
 
   #slotFreed(slot: Slot): void {
-    if (slot.state !== 'idle' || slot.joining) return;
+    if (slot.joining) return;
     if (slot.retiring) {
+      if (slot.state !== 'idle') return;
       this.#endThread(slot);
       if (this.#closing && this.#idleAll()) this.#drained?.();
       return;
     }
+    if (!this.#free(slot)) return;
     const next = this.#waiting.shift();
     if (next) {
       this.#dispatch(slot, next);
@@ -447,20 +481,25 @@ export class InstancePool implements BatchRunner {
 
   /** Whether no instance, serving or retiring, runs a batch. */
   #idleAll(): boolean {
-    return this.#slots.every((s) => s.job === undefined) && [...this.#retiring].every((s) => s.job === undefined);
+    return this.#slots.every((s) => s.jobs.length === 0) && [...this.#retiring].every((s) => s.jobs.length === 0);
   }
 
   #spawn(index: number, previous?: Slot, joining = false): Slot {
+    const done = new Int32Array(new SharedArrayBuffer(4));
     const data: InstanceWorkerData = {
       instance: index,
       modelBytes: this.#options.modelBytes,
       intraOpThreads: this.#options.intraOpThreads,
       allowSpinning: this.#options.allowSpinning,
+      done: done.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), { workerData: data });
     const slot: Slot = previous ?? ({ index, failedStarts: 0 } as Slot);
     slot.worker = worker;
     slot.state = 'starting';
+    slot.jobs = [];
+    slot.sent = 0;
+    slot.done = done;
     if (joining) slot.joining = true;
     slot.loadError = undefined;
     slot.threadError = undefined;
@@ -480,6 +519,7 @@ export class InstancePool implements BatchRunner {
             slot.loadError = message.message;
             break;
           case 'result':
+          case 'inferred':
           case 'run-failed':
             this.#answered(slot, message);
             break;
@@ -503,11 +543,13 @@ export class InstancePool implements BatchRunner {
     return slot;
   }
 
-  #answered(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'run-failed' }>): void {
-    const job = slot.job;
+  #answered(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'inferred' | 'run-failed' }>): void {
+    const job = slot.jobs[0];
     if (!job || job.message.id !== message.id) return;
-    if (message.type === 'result') {
-      this.#finish(slot, job, () => job.resolve([...message.outputs]));
+    if (message.type !== 'run-failed') {
+      // A run of an infer batch that onnxruntime failed is answered per request; it counts here too.
+      if (message.type === 'inferred' && message.kinds.includes(kAnswerRunFailed)) this.#failures++;
+      this.#finish(slot, job, () => job.resolve(message));
     } else {
       this.#failures++;
       const err = new InstanceFailedError(`instance ${slot.index}: onnxruntime failed to run the batch: ${message.message}`);
@@ -517,11 +559,11 @@ export class InstancePool implements BatchRunner {
 
   /** The slot's thread ended without being asked to. */
   #died(slot: Slot, code: number): void {
-    const job = slot.job;
+    const jobs = slot.jobs;
     const why = `its thread exited with code ${code}${slot.threadError ? ` (${slot.threadError})` : ''}`;
     slot.state = 'down';
-    slot.job = undefined;
-    if (job) {
+    slot.jobs = [];
+    for (const job of jobs) {
       clearTimeout(job.timer);
       this.#failures++;
       job.reject(new InstanceFailedError(`instance ${slot.index} failed while running the batch: ${why}`));
@@ -534,10 +576,15 @@ export class InstancePool implements BatchRunner {
   }
 
   #timedOut(slot: Slot, job: Job): void {
-    if (slot.job !== job) return;
+    if (!slot.jobs.includes(job)) return;
     this.#failures++;
-    slot.job = undefined;
-    job.reject(new InstanceFailedError(`instance ${slot.index} did not finish the batch within runTimeoutMs (${this.#options.runTimeoutMs} ms); its thread is being replaced`));
+    // The thread is replaced: a batch sent after this one would never be answered either.
+    const jobs = slot.jobs;
+    slot.jobs = [];
+    for (const j of jobs) {
+      clearTimeout(j.timer);
+      j.reject(new InstanceFailedError(`instance ${slot.index} did not finish ${j === job ? 'the' : 'an earlier'} batch within runTimeoutMs (${this.#options.runTimeoutMs} ms); its thread is being replaced`));
+    }
     const old = slot.worker;
     this.#restart(slot, `a batch ran longer than runTimeoutMs (${this.#options.runTimeoutMs} ms)`);
     // terminate() stops JavaScript at once but waits for a native run() in progress to return.
@@ -630,30 +677,4 @@ function positiveInteger(what: string, value: unknown): void {
 
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/**
- * The protocol view of onnxruntime's metadata. Inputs must be tensors of protocol datatypes;
- * outputs that are not (sequences, maps, bfloat16, ...) are left out, since no request could
- * receive them.
- */
-function toSignature(raw: RawMetadata, source: string): ModelSignature {
-  const convert = (m: RawValueMetadata): TensorMetadata | undefined => {
-    const datatype = m.type === undefined ? undefined : datatypeFromOnnx(m.type);
-    if (datatype === undefined) return undefined;
-    // Symbolic ("N") and unknown dimensions both come back as strings.
-    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
-  };
-  const inputs = raw.inputs.map((m) => {
-    const meta = convert(m);
-    if (!meta) {
-      const what = m.type === undefined ? 'is not a tensor' : `has type ${m.type}`;
-      throw new ModelLoadError(`${source}: input "${m.name}" ${what}, which the inference protocol cannot carry`);
-    }
-    return meta;
-  });
-  const outputs = raw.outputs.map(convert).filter((m): m is TensorMetadata => m !== undefined);
-  if (outputs.length === 0) throw new ModelLoadError(`${source}: the model has no output the inference protocol can carry`);
-  const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
-  return { inputs, outputs, batchable };
 }

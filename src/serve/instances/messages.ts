@@ -15,6 +15,8 @@ export interface InstanceWorkerData {
   readonly modelBytes: Uint8Array;
   readonly intraOpThreads: number;
   readonly allowSpinning: boolean;
+  /** An Int32 the worker adds 1 to each time it has answered a job: the pool's "is it free" without a message. */
+  readonly done: SharedArrayBuffer;
 }
 
 /** Main → worker: run one batch. */
@@ -23,6 +25,70 @@ export interface RunMessage {
   readonly id: number;
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly string[];
+}
+
+/**
+ * Main → worker: answer a batch of inference requests, given as their raw bodies. The worker
+ * decodes and checks each against the model, merges the good ones into runs of at most
+ * `maxBatchSize` rows (requests whose inputs differ beyond the first dimension, or that ask for
+ * other outputs, in runs of their own), runs them, and encodes each request's response.
+ */
+export interface InferMessage {
+  readonly type: 'infer';
+  readonly id: number;
+  /** The model name and version the responses carry. */
+  readonly modelName: string;
+  readonly modelVersion: string;
+  /** Most rows in one run, and in one request; 0 runs each request alone, with no row limit. */
+  readonly maxBatchSize: number;
+  /** The requests: their bodies, back to back in one buffer (transferred), and where each ends. */
+  readonly requests: PackedBytes;
+  /**
+   * Each request's `Inference-Header-Content-Length` header (the binary extension), where any
+   * request has one; undefined when none has.
+   */
+  readonly headerLengths?: readonly (string | undefined)[];
+}
+
+/**
+ * Byte strings packed back to back in one buffer, so that a whole batch of them crosses between
+ * threads as one transferred ArrayBuffer: structured clone of each would copy, and a Buffer that is
+ * a view into Node's shared 8 KB pool would copy the whole pool.
+ */
+export interface PackedBytes {
+  readonly bytes: Uint8Array;
+  /** `ends[i]` is where item i ends in `bytes`; item i starts where item i - 1 ends. */
+  readonly ends: Uint32Array;
+}
+
+/** How a request of an `infer` batch was answered. */
+export const kAnswerJson = 0;
+/** The binary tensor data extension: JSON header, then bytes; `headerLengths[i]` is the header's size. */
+export const kAnswerBinary = 1;
+/** The request is malformed or does not fit the model (400); the bytes are the message. */
+export const kAnswerBadRequest = 2;
+/** The request holds more rows than the model's max_batch_size (400); the bytes are the message. */
+export const kAnswerTooLarge = 3;
+/** Its run failed in onnxruntime (500); the bytes are the message. */
+export const kAnswerRunFailed = 4;
+export type AnswerKind = typeof kAnswerJson | typeof kAnswerBinary | typeof kAnswerBadRequest | typeof kAnswerTooLarge | typeof kAnswerRunFailed;
+
+/** Worker → main: the answers of an `infer` batch, in request order. */
+export interface InferredMessage {
+  readonly type: 'inferred';
+  readonly id: number;
+  /** Each answer's bytes: a response body, or an error message (UTF-8). */
+  readonly answers: PackedBytes;
+  /** Each answer's kind (`kAnswer…`). */
+  readonly kinds: Uint8Array;
+  /** Rows of each answered request (0 for errors). */
+  readonly rows: Uint32Array;
+  /** For a binary-extension answer, the size of its JSON header in bytes; else 0. */
+  readonly headerLengths: Uint32Array;
+  /** Rows in the batch's runs, all together. */
+  readonly runRows: number;
+  /** How long the worker took over the batch, decoding and encoding included, in ms. */
+  readonly workMs: number;
 }
 
 /**
@@ -42,7 +108,7 @@ export interface CloseMessage {
 }
 
 /** Every message the main side sends. */
-export type ToWorker = RunMessage | StallMessage | CloseMessage;
+export type ToWorker = RunMessage | InferMessage | StallMessage | CloseMessage;
 
 /** A model input or output as onnxruntime describes it: its type name and dimensions, symbolic ones as strings. */
 export interface RawValueMetadata {
@@ -80,7 +146,7 @@ export interface RunFailedMessage {
 }
 
 /** Every message a worker sends. */
-export type FromWorker = ReadyMessage | LoadFailedMessage | ResultMessage | RunFailedMessage;
+export type FromWorker = ReadyMessage | LoadFailedMessage | ResultMessage | InferredMessage | RunFailedMessage;
 
 /**
  * The buffers to transfer with `tensors`: each typed array's buffer, which must be one it owns
@@ -106,4 +172,26 @@ export function ownedTensor(tensor: Tensor): Tensor {
   const typed = data as Exclude<Tensor['data'], string[]>;
   const whole = typed.buffer instanceof ArrayBuffer && typed.byteOffset === 0 && typed.byteLength === typed.buffer.byteLength;
   return whole ? tensor : { ...tensor, data: typed.slice() };
+}
+
+/** Packs byte strings into one fresh buffer of their own (see `PackedBytes`). */
+export function packBytes(items: readonly Uint8Array[]): PackedBytes {
+  let total = 0;
+  for (const item of items) total += item.length;
+  // Not Buffer.allocUnsafe: small ones come from the shared pool, which cannot be transferred.
+  const bytes = new Uint8Array(total);
+  const ends = new Uint32Array(items.length);
+  let offset = 0;
+  for (let i = 0; i < items.length; i++) {
+    bytes.set(items[i]!, offset);
+    offset += items[i]!.length;
+    ends[i] = offset;
+  }
+  return { bytes, ends };
+}
+
+/** Item `i` of packed bytes, as a Buffer view (no copy). */
+export function packedItem(packed: PackedBytes, i: number): Buffer {
+  const start = i === 0 ? 0 : packed.ends[i - 1]!;
+  return Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset + start, packed.ends[i]! - start);
 }

@@ -1,6 +1,6 @@
 /**
  * The Open Inference Protocol (KServe v2 / Triton) codec: pure functions from request bodies to
- * validated tensors and from output tensors to response bodies, plus the batcher's merge and split.
+ * validated tensors and from output tensors to response bodies, plus merging and splitting batches.
  * No HTTP framework inside; the server calls these.
  *
  * @module

@@ -1,9 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShapeError, ShuttingDownError } from '../../../src/errors.js';
-import { DynamicBatcher, signatureKey, type BatchInfo, type DynamicBatcherOptions } from '../../../src/serve/batcher.js';
-import type { InferenceWork, Tensor } from '../../../src/serve/types.js';
-import { FakeRunner } from './fake-runner.js';
+import { InferenceRequestError, InstanceFailedError, QueueFullError, RequestTimeoutError, ShuttingDownError } from '../../../src/errors.js';
+import { DynamicBatcher, type BatchInfo, type DynamicBatcherOptions } from '../../../src/serve/batcher.js';
+import { signatureKey } from '../../../src/serve/protocol/split-merge.js';
+import type { Tensor } from '../../../src/serve/types.js';
+import { FakeRunner, type TensorWork } from './fake-runner.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** Lets queued promise callbacks run. */
@@ -12,11 +13,12 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 const base: DynamicBatcherOptions = { maxBatchSize: 4, maxQueueDelayMs: 0, maxQueue: 100, requestTimeoutMs: 10_000 };
 
 /** A request of `rows` rows of width `width`; row r of request `id` holds id*100 + r in every column. */
-function work(id: number, rows = 1, options: { width?: number; outputs?: string[] } = {}): InferenceWork {
+function work(id: number, rows = 1, options: { width?: number; outputs?: string[]; fail?: Error } = {}): TensorWork {
   const width = options.width ?? 3;
   const data = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) data.fill(id * 100 + r, r * width, (r + 1) * width);
-  return { inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, width], data }], outputs: options.outputs ?? ['double', 'sum'], rows };
+  const tensors = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [rows, width], data }], outputs: options.outputs ?? ['double', 'sum'], rows };
+  return { ...tensors, key: signatureKey(tensors), ...(options.fail ? { fail: options.fail } : {}) };
 }
 
 /** What FakeRunner computes for `work(id, rows)` alone. */
@@ -61,14 +63,18 @@ describe('DynamicBatcher', () => {
     assert.equal(batcher.inFlight, 0);
   });
 
-  test('should give each request outputs that own their buffers', async () => {
+  test("should reject a request the runner answers with an error, and answer the others of its batch", async () => {
     const runner = new FakeRunner({ latencyMs: 0 });
-    const batcher = new DynamicBatcher(runner, { ...base, maxQueueDelayMs: 5 });
-    const results = await Promise.all([batcher.submit(work(1)), batcher.submit(work(2))]);
-    assert.deepEqual(runner.batches.map((b) => b.rows), [2]);
-    const [a, b] = results.map((r) => r[0]!.data as Float32Array);
-    assert.notEqual(a!.buffer, b!.buffer);
-    assert.equal(a!.byteLength, a!.buffer.byteLength);
+    const infos: BatchInfo[] = [];
+    const batcher = new DynamicBatcher(runner, { ...base, maxQueueDelayMs: 5 }, { onBatch: (info) => infos.push(info) });
+    const bad = new InferenceRequestError('inputs[0].shape: expected [-1, 3], got [1, 4]');
+    const [a, b, c] = [batcher.submit(work(1)), batcher.submit(work(2, 1, { fail: bad })), batcher.submit(work(3))];
+    await assert.rejects(b, (err: unknown) => err === bad);
+    assert.deepEqual(values((await a)[1]!), expected(1).sum);
+    assert.deepEqual(values((await c)[1]!), expected(3).sum);
+    assert.equal(runner.batches.length, 1, 'one batch for all three');
+    assert.equal(infos[0]!.requests, 3);
+    assert.equal(infos[0]!.size, 2, 'the size is the rows the runner says it ran');
   });
 
   test('should start a full batch at once without waiting for the delay', async () => {
@@ -225,11 +231,12 @@ describe('DynamicBatcher', () => {
     assert.equal(batcher.stats().failedBatches, 2);
   });
 
-  test('should fail the whole batch when an output cannot be split by rows', async () => {
+  test('should fail every request of a batch the runner rejects, with InstanceFailedError', async () => {
     const runner = new FakeRunner();
     const batcher = new DynamicBatcher(runner, { ...base, maxQueueDelayMs: 20 });
+    // A scalar output cannot be split by rows: the fake runner's whole batch fails.
     const all = [1, 2].map((id) =>
-      assert.rejects(batcher.submit(work(id, 1, { outputs: ['scalar'] })), (err: unknown) => err instanceof InstanceFailedError && /cannot be split per request/.test((err as Error).message)),
+      assert.rejects(batcher.submit(work(id, 1, { outputs: ['scalar'] })), (err: unknown) => err instanceof InstanceFailedError && /failed to run the batch: splitRows/.test((err as Error).message)),
     );
     await sleep(30);
     runner.finishAll();
@@ -304,27 +311,11 @@ describe('DynamicBatcher', () => {
     await batcher.close({ drain: true });
   });
 
-  test('should reject a request whose inputs disagree with its row count', async () => {
-    const batcher = new DynamicBatcher(new FakeRunner(), base);
-    const bad: InferenceWork = { ...work(1, 2), rows: 3 };
-    await assert.rejects(batcher.submit(bad), ShapeError);
-  });
-
   test('should reject invalid options with the option path and the value given', () => {
     const runner = new FakeRunner();
     assert.throws(() => new DynamicBatcher(runner, { ...base, maxBatchSize: -1 }), /options\.maxBatchSize must be an integer >= 0, got -1/);
     assert.throws(() => new DynamicBatcher(runner, { ...base, maxQueue: 0 }), /options\.maxQueue must be an integer >= 1, got 0/);
     assert.throws(() => new DynamicBatcher(runner, { ...base, maxQueueDelayMs: -2 }), /options\.maxQueueDelayMs must be a non-negative number of milliseconds or "auto", got -2/);
     assert.throws(() => new DynamicBatcher(runner, { ...base, requestTimeoutMs: 0 }), TypeError);
-  });
-});
-
-describe('signatureKey', () => {
-  test('should ignore the batch dimension and the data, and tell apart shapes, datatypes and outputs', () => {
-    assert.equal(signatureKey(work(1, 1)), signatureKey(work(2, 5)));
-    assert.notEqual(signatureKey(work(1)), signatureKey(work(1, 1, { width: 4 })));
-    assert.notEqual(signatureKey(work(1)), signatureKey(work(1, 1, { outputs: ['sum', 'double'] })));
-    const int = work(1);
-    assert.notEqual(signatureKey(int), signatureKey({ ...int, inputs: [{ ...int.inputs[0]!, datatype: 'FP64' }] }));
   });
 });

@@ -1,15 +1,26 @@
 /**
  * An in-process BatchRunner for the batcher tests: records every batch, and finishes it only when
- * the test says so (or after a fixed latency), so that tests control what is queued when.
+ * the test says so (or after a fixed latency), so that tests control what is queued when. It
+ * merges a batch's tensors and splits the outputs back, as a model instance does.
  *
  * Outputs: `double` is the input `x` times two (same shape); `sum` is each row's sum, [rows].
+ * A request whose `fail` is set is answered with that error alone.
  *
  * @module
  */
-import type { BatchRunner, Tensor } from '../../../src/serve/types.js';
+import type { BatchRun, BatchRunner } from '../../../src/serve/batcher.js';
+import { mergeRows, splitRows } from '../../../src/serve/protocol/split-merge.js';
+import type { InferenceWork, Tensor } from '../../../src/serve/types.js';
+
+/** A request for the fake model: tensors, the batcher's key, and an error to answer it with, if any. */
+export interface TensorWork extends InferenceWork {
+  readonly key: string;
+  readonly fail?: Error;
+}
 
 /** One batch the runner was given. */
 export interface RecordedBatch {
+  readonly works: readonly TensorWork[];
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly string[];
   readonly rows: number;
@@ -20,7 +31,7 @@ export interface RecordedBatch {
 }
 
 /** A fake model with `instances` slots; `latencyMs` undefined means batches wait for `finish()`. */
-export class FakeRunner implements BatchRunner {
+export class FakeRunner implements BatchRunner<TensorWork, Tensor[]> {
   readonly batches: RecordedBatch[] = [];
   readonly #listeners: (() => void)[] = [];
   #idle: number;
@@ -39,10 +50,13 @@ export class FakeRunner implements BatchRunner {
     this.#listeners.push(listener);
   }
 
-  run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
+  run(works: readonly TensorWork[]): Promise<BatchRun<Tensor[]>> {
     if (this.#idle <= 0) throw new Error('FakeRunner: run() called with no idle instance');
     this.#idle--;
-    return new Promise<Tensor[]>((resolve, reject) => {
+    const good = works.filter((w) => w.fail === undefined);
+    const inputs = good.length > 0 ? mergeRows(good.map((w) => w.inputs)) : [];
+    const outputs = works[0]!.outputs;
+    return new Promise<BatchRun<Tensor[]>>((resolve, reject) => {
       let done = false;
       const free = (): void => {
         done = true;
@@ -50,13 +64,22 @@ export class FakeRunner implements BatchRunner {
         for (const listener of this.#listeners) listener();
       };
       const batch: RecordedBatch = {
+        works,
         inputs,
         outputs,
-        rows: inputs[0]!.shape[0]!,
+        rows: good.reduce((n, w) => n + w.rows, 0),
         finish: () => {
           if (done) return;
           free();
-          resolve(compute(inputs, outputs));
+          let parts: Tensor[][] = [];
+          try {
+            if (good.length > 0) parts = splitRows(compute(inputs, outputs), good.map((w) => w.rows), { copy: true });
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          let k = 0;
+          resolve({ results: works.map((w) => w.fail ?? parts[k++]!), rows: batch.rows });
         },
         fail: (err) => {
           if (done) return;

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../../src/errors.js';
 import { Prng } from '../../../src/model/prng.js';
-import { DynamicBatcher, type BatchInfo } from '../../../src/serve/batcher.js';
 import { InstancePool, kInstancePoolTestHooks } from '../../../src/serve/instances/instance-pool.js';
+import { kAnswerBadRequest, kAnswerBinary, packBytes, packedItem } from '../../../src/serve/instances/messages.js';
 import { tempDir } from '../../helpers.js';
 import { bytesOf, directRun, kFeatures, randomInput, smallModelBytes, workFor } from './model-fixture.js';
 
@@ -71,19 +71,53 @@ describe('InstancePool', () => {
     assert.ok(pool.health().ready, 'a failed run does not make the pool unhealthy');
   });
 
-  test('should give bit-for-bit the same outputs through the batcher as one request at a time', async () => {
+  test('should answer a batch of raw requests bit-for-bit as onnxruntime answers each alone', async () => {
     const rng = new Prng(21);
     const xs = Array.from({ length: 40 }, (_, i) => randomInput(rng, 1 + (i % 3)));
     const expected = await directRun(bytes, xs);
-    const infos: BatchInfo[] = [];
-    const batcher = new DynamicBatcher(pool, { maxBatchSize: 64, maxQueueDelayMs: 5, maxQueue: 100, requestTimeoutMs: 10_000 }, { onBatch: (info) => infos.push(info) });
-    const results = await Promise.all(xs.map((x) => batcher.submit(workFor(x))));
-    await batcher.close({ drain: true });
-    assert.ok(infos.some((info) => info.requests > 1), 'some requests were merged');
-    for (const [i, [probabilities, label]] of results.entries()) {
+    const body = (x: Float32Array): Buffer =>
+      Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [x.length / kFeatures, kFeatures], data: Array.from(x) }], parameters: { binary_data_output: true } }));
+    const bodies = xs.map(body);
+    bodies.splice(7, 0, Buffer.from('{"inputs": []}'));
+    const inferred = await pool.infer({ modelName: 'm', modelVersion: '3', maxBatchSize: 64, requests: packBytes(bodies) });
+    assert.equal(inferred.kinds.length, 41);
+    assert.equal(inferred.kinds[7], kAnswerBadRequest, 'the bad request is answered alone');
+    assert.match(packedItem(inferred.answers, 7).toString(), /inputs: missing input "x"/);
+    assert.equal(inferred.runRows, xs.reduce((n, x) => n + x.length / kFeatures, 0));
+    for (const [i, want] of expected.entries()) {
+      const at = i < 7 ? i : i + 1;
+      assert.equal(inferred.kinds[at], kAnswerBinary);
+      const answer = packedItem(inferred.answers, at);
+      const headerLength = inferred.headerLengths[at]!;
+      const header = JSON.parse(answer.subarray(0, headerLength).toString()) as { model_name: string; model_version: string; outputs: { name: string; shape: number[]; parameters: { binary_data_size: number } }[] };
+      assert.equal(header.model_name, 'm');
+      assert.equal(header.model_version, '3');
+      const [probabilities, label] = header.outputs;
       assert.deepEqual(probabilities!.shape, [xs[i]!.length / kFeatures, 3]);
-      assert.ok(bytesOf(probabilities!.data).equals(bytesOf(expected[i]!.probabilities)), `probabilities of request ${i}`);
-      assert.ok(bytesOf(label!.data).equals(bytesOf(expected[i]!.label)), `labels of request ${i}`);
+      const data = answer.subarray(headerLength);
+      assert.ok(data.subarray(0, probabilities!.parameters.binary_data_size).equals(bytesOf(want.probabilities)), `probabilities of request ${i}`);
+      assert.ok(data.subarray(probabilities!.parameters.binary_data_size).equals(bytesOf(want.label)), `labels of request ${i}`);
+      assert.equal(inferred.rows[at], xs[i]!.length / kFeatures);
+    }
+  });
+
+  test('should take the next job once its thread has answered, before this thread has read the answer', async () => {
+    const p = await InstancePool.create({ modelBytes: bytes, instances: 1 });
+    try {
+      const stalled = p[kInstancePoolTestHooks].stall({ sleepMs: 20 });
+      assert.equal(p.idle, 0);
+      // Block this thread (no event loop turn, so the answer stays unread) until the worker is done.
+      const until = performance.now() + 5000;
+      while (p.idle === 0 && performance.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      assert.equal(p.idle, 1, 'free as soon as its thread has answered');
+      assert.equal(p.stats().busy, 1, 'though its answer is not read yet');
+      const next = p.run(workFor(randomInput(new Prng(2), 1)).inputs, ['label']);
+      await stalled;
+      const [label] = await next;
+      assert.equal(label!.shape[0], 1);
+      assert.equal(p.stats().runs, 2);
+    } finally {
+      await p.close();
     }
   });
 
