@@ -118,16 +118,16 @@ export interface WaitState {
   /** Idle instances besides the one this batch would take. */
   readonly spareInstances: number;
   /** The fitted batch cost; undefined until enough batches ran. */
-  readonly cost?: BatchCost;
+  readonly cost?: BatchCost | undefined;
   /**
    * Recent mean time between requests; undefined until two arrived. The batcher gives the shorter
    * of the overall interval and the one seen while batches were held open (the rate a hold sees).
    */
-  readonly arrivalIntervalMs?: number;
+  readonly arrivalIntervalMs?: number | undefined;
   /** Recent mean rows per request; 1 if unknown. */
-  readonly meanRequestRows?: number;
+  readonly meanRequestRows?: number | undefined;
   /** Time since the last request arrived; unknown means no lull is detected. */
-  readonly sinceLastArrivalMs?: number;
+  readonly sinceLastArrivalMs?: number | undefined;
   /** Upper bound on the total hold; `kAutoMaxDelayMs` by default. */
   readonly maxDelayMs?: number;
 }
@@ -161,6 +161,8 @@ export class ArrivalRate {
   readonly #rows: number[];
   #next = 0;
   #count = 0;
+  /** The rows of the recorded requests, summed as they come and go: read at every decision. */
+  #rowSum = 0;
 
   constructor(capacity = 32) {
     this.#times = new Array<number>(capacity).fill(0);
@@ -170,7 +172,9 @@ export class ArrivalRate {
   /** Records a request of `rows` rows arriving at `now` (ms). */
   record(now: number, rows: number): void {
     this.#times[this.#next] = now;
+    if (this.#count === this.#times.length) this.#rowSum -= this.#rows[this.#next]!;
     this.#rows[this.#next] = rows;
+    this.#rowSum += rows;
     this.#next = (this.#next + 1) % this.#times.length;
     this.#count = Math.min(this.#count + 1, this.#times.length);
   }
@@ -192,8 +196,6 @@ export class ArrivalRate {
   /** Mean rows per recent request; undefined before any arrived. */
   meanRows(): number | undefined {
     if (this.#count === 0) return undefined;
-    let sum = 0;
-    for (let i = 0; i < this.#count; i++) sum += this.#rows[i]!;
-    return sum / this.#count;
+    return this.#rowSum / this.#count;
   }
 }

@@ -155,7 +155,9 @@ interface Lane<W, R> {
   readonly key: string;
   items: Pending<W, R>[];
   head: number;
+  /** Queued requests, and their rows: whether the lane holds a full batch, without a walk. */
   live: number;
+  rows: number;
   /** When the batcher first chose to hold this lane's batch open with an instance free. */
   holdSince?: number;
   /** Requests that joined the lane while it was held, and when the last of them came. */
@@ -186,7 +188,9 @@ export class DynamicBatcher<W extends BatchWork, R> {
   #shed = 0;
   #timedOut = 0;
   #lastDelayMs = 0;
+  /** The timer that pumps again when a held batch's wait is over, and when it fires. */
   #wake?: NodeJS.Timeout;
+  #wakeAt = Infinity;
   /**
    * Unanswered requests, oldest first, answered ones skipped lazily: every request has the same
    * budget, so this is deadline order too, and one timer for the oldest replaces a timer per
@@ -260,7 +264,7 @@ export class DynamicBatcher<W extends BatchWork, R> {
       }
       let lane = this.#lanes.get(key);
       if (!lane) {
-        lane = { key, items: [], head: 0, live: 0, holdArrivals: 0, holdLastArrival: 0 };
+        lane = { key, items: [], head: 0, live: 0, rows: 0, holdArrivals: 0, holdLastArrival: 0 };
         this.#lanes.set(key, lane);
       }
       if (lane.holdSince !== undefined) {
@@ -269,6 +273,7 @@ export class DynamicBatcher<W extends BatchWork, R> {
       }
       lane.items.push(p);
       lane.live++;
+      lane.rows += p.rows;
       this.#depth++;
       this.#inFlight++;
       this.#pump();
@@ -378,6 +383,7 @@ export class DynamicBatcher<W extends BatchWork, R> {
       this.#depth--;
       const lane = this.#lanes.get(p.key)!;
       lane.live--;
+      lane.rows -= p.rows;
       if (lane.live === 0) this.#lanes.delete(p.key);
       else while (lane.items[lane.head]!.state !== 'queued') lane.head++;
     }
@@ -406,33 +412,45 @@ export class DynamicBatcher<W extends BatchWork, R> {
   }
 
   #pumpOnce(): void {
-    clearTimeout(this.#wake);
-    this.#wake = undefined;
     // No free instance: nothing can start or be held; the instance's onIdle pumps again. Under load
     // this is most requests, and skips a copy and sort of the lanes for each.
     if (this.#runner.idle === 0) return;
     const now = performance.now();
+    const max = this.#options.maxBatchSize;
     let wakeAt = Infinity;
     // Oldest request first, as Triton does; a lane that is held open does not block the others.
-    const lanes = this.#lanes.size === 1 ? [...this.#lanes.values()] : [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
+    const lanes = this.#lanes.size === 1 ? this.#lanes.values() : [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
     for (const lane of lanes) {
       while (this.#runner.idle > 0 && lane.live > 0) {
-        const batch = this.#collect(lane);
-        const wait = this.#closing || batch.full ? 0 : this.#holdFor(lane, batch, now);
+        // Every queued request fits in one batch unless they hold maxBatchSize rows or more: no walk
+        // of the queue for the decision, which is taken again at every arrival while a batch is held.
+        const full = max === 0 || lane.rows >= max;
+        const wait = this.#closing || full ? 0 : this.#holdFor(lane, now);
         if (wait > 0) {
           lane.holdSince ??= now;
           wakeAt = Math.min(wakeAt, now + wait);
           break;
         }
+        const batch = this.#collect(lane);
         this.#start(lane, batch.items, batch.rows, now);
       }
       if (this.#runner.idle === 0) break;
     }
-    if (wakeAt < Infinity) this.#wake = setTimeout(() => this.#pump(), wakeAt - now);
+    // A timer that fires no later than needed is kept: it pumps, and the pump decides again. Setting
+    // one at every arrival of a held batch would cost a clearTimeout and a setTimeout each.
+    if (wakeAt < Infinity && !(this.#wake !== undefined && this.#wakeAt <= wakeAt)) {
+      clearTimeout(this.#wake);
+      this.#wakeAt = wakeAt;
+      this.#wake = setTimeout(() => {
+        this.#wake = undefined;
+        this.#wakeAt = Infinity;
+        this.#pump();
+      }, wakeAt - now);
+    }
   }
 
-  /** The batch the lane would run now: queued requests from the oldest, up to maxBatchSize rows. */
-  #collect(lane: Lane<W, R>): { items: Pending<W, R>[]; rows: number; full: boolean } {
+  /** The batch the lane runs now: queued requests from the oldest, up to maxBatchSize rows. */
+  #collect(lane: Lane<W, R>): { items: Pending<W, R>[]; rows: number } {
     const max = this.#options.maxBatchSize;
     const items: Pending<W, R>[] = [];
     let rows = 0;
@@ -440,18 +458,19 @@ export class DynamicBatcher<W extends BatchWork, R> {
       const p = lane.items[i]!;
       if (p.state !== 'queued') continue;
       // The first request always goes, even one larger than maxBatchSize (validation's job to refuse).
-      if (items.length > 0 && (max === 0 || rows + p.rows > max)) return { items, rows, full: true };
+      if (items.length > 0 && (max === 0 || rows + p.rows > max)) break;
       items.push(p);
       rows += p.rows;
-      if (max === 0 || rows >= max) return { items, rows, full: true };
+      if (max === 0 || rows >= max) break;
     }
-    return { items, rows, full: false };
+    return { items, rows };
   }
 
-  /** How much longer to hold a partial batch open, in ms. */
-  #holdFor(lane: Lane<W, R>, batch: { items: Pending<W, R>[]; rows: number }, now: number): number {
+  /** How much longer to hold the lane's queued requests open as a partial batch, in ms. */
+  #holdFor(lane: Lane<W, R>, now: number): number {
     const delay = this.#options.maxQueueDelayMs;
-    if (delay !== 'auto') return batch.items[0]!.enqueuedAt + delay - now;
+    // The lane's head is always a queued request (settling and starting move it past the others).
+    if (delay !== 'auto') return lane.items[lane.head]!.enqueuedAt + delay - now;
     const recent = this.#arrivals.intervalMs(now);
     // While a batch is held the instance is idle and the HTTP thread has the cores it shared with
     // it: requests can come faster than on average. That rate is the one a hold sees.
@@ -460,21 +479,22 @@ export class DynamicBatcher<W extends BatchWork, R> {
     const meanRows = this.#arrivals.meanRows();
     const sinceLast = this.#arrivals.sinceLastMs(now);
     return decideWait({
-      rows: batch.rows,
-      requests: batch.items.length,
+      rows: lane.rows,
+      requests: lane.live,
       maxBatchSize: this.#options.maxBatchSize,
       heldMs: lane.holdSince === undefined ? 0 : now - lane.holdSince,
       spareInstances: this.#runner.idle - 1,
-      ...(this.#cost ? { cost: this.#cost } : {}),
-      ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
-      ...(meanRows === undefined ? {} : { meanRequestRows: meanRows }),
-      ...(sinceLast === undefined ? {} : { sinceLastArrivalMs: sinceLast }),
+      cost: this.#cost,
+      arrivalIntervalMs: interval,
+      meanRequestRows: meanRows,
+      sinceLastArrivalMs: sinceLast,
     });
   }
 
   #start(lane: Lane<W, R>, items: Pending<W, R>[], rows: number, now: number): void {
     for (const p of items) p.state = 'running';
     lane.live -= items.length;
+    lane.rows -= rows;
     this.#depth -= items.length;
     while (lane.head < lane.items.length && lane.items[lane.head]!.state !== 'queued') lane.head++;
     if (lane.live === 0) this.#lanes.delete(lane.key);

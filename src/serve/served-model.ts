@@ -261,7 +261,8 @@ export class ServedModel {
     if (headerLength !== undefined && typeof headerLength !== 'string') {
       return Promise.reject(new InferenceRequestError(`Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length}`));
     }
-    const work: RawWork = { body: bodyBytes(body), headerLength, rows: this.#rowsPerRequest, key: '' };
+    // Whole rows: a fraction would keep a batch of one-row requests from filling to maxBatchSize exactly.
+    const work: RawWork = { body: bodyBytes(body), headerLength, rows: Math.max(1, Math.round(this.#rowsPerRequest)), key: '' };
     this.#inFlight++;
     return this.#batcher.submit(work, signal).then(
       (answered) => {
