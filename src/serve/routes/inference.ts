@@ -65,17 +65,23 @@ export async function inferenceRoutes(app: FastifyInstance, { context }: { conte
 
     app.get<{ Params: ModelParams }>(`${base}/stats`, async (request) => ({ model_stats: [modelOf(context, request.params).statistics()] }));
 
-    app.post<{ Params: ModelParams }>(`${base}/infer`, async (request, reply) => infer(context, request, reply));
+    // Not an async handler: the answer is sent from the inference's own promise, one layer fewer.
+    app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => {
+      infer(context, request, reply);
+    });
   }
 }
 
-async function infer(context: ServerContext, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): Promise<unknown> {
+/** Answers an inference request; a throw (unknown model) is Fastify's to send, as is a rejection. */
+function infer(context: ServerContext, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): void {
   const model = modelOf(context, request.params);
   // The client going away drops its request if it is still queued: no work for no one.
   const signal = new ConnectionSignal(reply.raw);
   const body = request.body ?? Buffer.alloc(0);
-  const response = await model.infer(body, request.headers, signal);
-  return reply.headers(response.headers).send(response.body);
+  model.infer(body, request.headers, signal).then(
+    (response) => void reply.headers(response.headers).send(response.body),
+    (err: unknown) => void reply.send(err),
+  );
 }
 
 /**
