@@ -42,6 +42,8 @@ export interface Load {
   errors: number;
   non2xx: number;
   timeouts: number;
+  /** The load generator's own CPU time per request, µs (wrk only; NaN otherwise). */
+  generatorCpuUs?: number;
 }
 
 /** An MLP classifier with raw-feature input `x` FP32 [N, inputs]. */
@@ -118,7 +120,8 @@ export async function wrk(url: string, body: string, seconds: number): Promise<L
   }
   const bodyFile = join(luaScript, '..', 'body.json');
   await writeFile(bodyFile, body);
-  const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaScript, url], {
+  // Through bash, whose `times` then prints wrk's CPU time (its children's user and system time).
+  const child = spawn('bash', ['-c', 'wrk "$@"; times', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaScript, url], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, MLSCALE_BODY: bodyFile },
   });
@@ -132,7 +135,10 @@ export async function wrk(url: string, body: string, seconds: number): Promise<L
   };
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
   const requests = num(/(\d+) requests in/);
+  const times = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(out.trim());
+  const cpuSeconds = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
   return {
+    generatorCpuUs: requests > 0 ? (cpuSeconds * 1e6) / requests : NaN,
     rps: num(/Requests\/sec:\s+([\d.]+)/),
     p50: ms('50'),
     p99: ms('99'),

@@ -13,6 +13,10 @@
  * - what bounds the heavy model on a shared machine: raw onnxruntime at batch 64 while a bare
  *   Fastify server answers the heavy request body at the server's measured rate beside it (the
  *   HTTP work the server's own thread must do), and raw onnxruntime at the server's mean batch;
+ * - the CPU bound on the heavy model: raw onnxruntime's CPU time per row c, bare Fastify's HTTP-thread
+ *   CPU time per heavy request h and wrk's g; a server that needs no more than bare Fastify per
+ *   request cannot pass c / (c + h + g) of raw's rate on cores it shares with its load generator;
+ *   and the server's own CPU time per request, all threads, beside c;
  * - what bounds the light model likewise: bare Fastify while onnxruntime runs the light model
  *   beside it at the server's mean batch and batch rate (the compute the server's instance does).
  *
@@ -75,6 +79,17 @@ function mainThreadCpuMs(pid: number | undefined): number | undefined {
 }
 const kClockTicks = 100; // USER_HZ on Linux
 
+/** CPU time (user + system, ms) of a whole process, every thread, so far; undefined without /proc. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / kClockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs `measureIt` and the main thread's CPU µs per request of `pid` during it. */
 async function withCpu(pid: number | undefined, measureIt: () => Promise<Load>): Promise<Load & { cpuUsPerRequest: number }> {
   await load(currentUrl, currentBody, 2);
@@ -94,31 +109,44 @@ async function batchCounts(url: string, model: string): Promise<{ rows: number; 
   return { rows: s.inference_count, batches: s.execution_count };
 }
 
-/** Warms up, then measures a closed-loop run and the mean batch size the server formed during it. */
-async function measureBatched(url: string, model: string, body: string): Promise<Load & { meanBatch: number }> {
+/**
+ * Warms up, then measures a closed-loop run, the mean batch size the server formed during it, and
+ * the server's CPU time per request over all its threads (µs).
+ */
+async function measureBatched(url: string, model: string, body: string, pid?: number): Promise<Load & { meanBatch: number; serverCpuUs: number }> {
   const infer = `${url}/v2/models/${model}/infer`;
   await load(infer, body, 2);
   const before = await batchCounts(url, model);
+  const cpuBefore = processCpuMs(pid);
   const result = await load(infer, body, duration);
+  const cpuAfter = processCpuMs(pid);
   const after = await batchCounts(url, model);
-  return { ...result, meanBatch: (after.rows - before.rows) / Math.max(1, after.batches - before.batches) };
+  const serverCpuUs = cpuBefore === undefined || cpuAfter === undefined || result.requests === 0 ? NaN : ((cpuAfter - cpuBefore) * 1000) / result.requests;
+  return { ...result, meanBatch: (after.rows - before.rows) / Math.max(1, after.batches - before.batches), serverCpuUs };
 }
 
 /** Raw onnxruntime-node rows/s at a batch size: one session with every core, run back to back. */
 async function rawOrt(bytes: Uint8Array, width: number, batch: number): Promise<number> {
+  return (await rawOrtCost(bytes, width, batch)).rps;
+}
+
+/** As `rawOrt`, with this process's CPU time per row (µs) over the run: the compute's cost. */
+async function rawOrtCost(bytes: Uint8Array, width: number, batch: number): Promise<{ rps: number; cpuUsPerRow: number }> {
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cores, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const data = new Float32Array(batch * width).map((_, i) => ((i * 7919) % 2000) / 1000 - 1);
   const feeds = { x: new ort.Tensor('float32', data, [batch, width]) };
   for (let i = 0; i < 5; i++) await session.run(feeds);
   let rows = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   while (performance.now() - t0 < duration * 1000) {
     await session.run(feeds);
     rows += batch;
   }
   const rps = rows / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await session.release();
-  return rps;
+  return { rps, cpuUsPerRow: (cpu.user + cpu.system) / rows };
 }
 
 /**
@@ -157,18 +185,20 @@ async function main(): Promise<void> {
 
     for (let rep = 1; rep <= repeats; rep++) {
       log(`\n## repeat ${rep}/${repeats}`);
-      const raw64 = await rawOrt(heavy, 256, 64);
+      const { rps: raw64, cpuUsPerRow: rawCpu } = await rawOrtCost(heavy, 256, 64);
       const raw1 = await rawOrt(heavy, 256, 1);
       keep('raw64', raw64);
+      keep('rawCpu', rawCpu);
       keep('raw1', raw1);
       log(`raw onnxruntime heavy: batch 64 ${fmt(raw64)} rows/s, batch 1 ${fmt(raw1)} rows/s (${cores} intra-op threads)`);
 
       let server = await startMlscale(repo, []);
       const heavyUrl = `${server.url}/v2/models/heavy/infer`;
-      const batched = await measureBatched(server.url, 'heavy', heavyBody);
+      const batched = await measureBatched(server.url, 'heavy', heavyBody, server.child.pid);
       keep('batched', batched.rps);
+      keep('serverCpu', batched.serverCpuUs);
       keep('batchedMean', batched.meanBatch);
-      log(`mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}, mean batch ${fmt(batched.meanBatch, 1)}`);
+      log(`mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}, mean batch ${fmt(batched.meanBatch, 1)}; server CPU ${fmt(batched.serverCpuUs)} µs per request, all threads`);
       for (const fraction of [0.5, 0.8]) {
         const l = await measure(heavyUrl, heavyBody, batched.rps * fraction);
         (latencies[String(fraction)] ??= []).push(l);
@@ -207,7 +237,21 @@ async function main(): Promise<void> {
         rawOrt(heavy, 256, 64),
         autocannonLoad(`${bareHeavy.url}/v2/models/heavy/infer`, heavyBody, duration + 1, batched.rps),
       ]);
+      // The least HTTP work a server can do per heavy request, and the load generator's, in CPU time.
+      currentUrl = `${bareHeavy.url}/v2/models/heavy/infer`;
+      currentBody = heavyBody;
+      const bareHeavyLoad = await withCpu(bareHeavy.child.pid, () => load(currentUrl, heavyBody, duration));
       await stop(bareHeavy.child);
+      keep('bareHeavyCpu', bareHeavyLoad.cpuUsPerRequest);
+      keep('generatorCpu', bareHeavyLoad.generatorCpuUs ?? NaN);
+      // A server that needs no more CPU per request than bare Fastify, beside a load generator on the
+      // same cores, keeps at most this share of them for the compute: c / (c + h + g) of raw's rate.
+      const cpuBound = rawCpu / (rawCpu + bareHeavyLoad.cpuUsPerRequest + (bareHeavyLoad.generatorCpuUs ?? NaN));
+      keep('cpuBound', cpuBound);
+      log(
+        `CPU per heavy row or request: raw onnxruntime ${fmt(rawCpu)} µs, bare Fastify's HTTP thread ${fmt(bareHeavyLoad.cpuUsPerRequest, 1)} µs, wrk ${fmt(bareHeavyLoad.generatorCpuUs ?? NaN, 1)} µs: ` +
+          `no server on these cores exceeds ${fmt(100 * cpuBound)}% of raw`,
+      );
       keep('rawShared', shared);
       log(`raw onnxruntime heavy batch 64 beside bare Fastify answering the heavy body at ${fmt(batched.rps)} req/s (got ${fmt(beside.rps)}): ${fmt(shared)} rows/s`);
       const meanBatch = Math.max(1, Math.round(batched.meanBatch));
@@ -246,7 +290,7 @@ async function main(): Promise<void> {
       keep('ratioFixed8', r('batched') / r('fixed8'));
       keep('ratioShared', r('batched') / r('rawShared'));
       keep('ratioLightShared', r('light') / r('bareBeside'));
-      log(`ratios this repeat: heavy/raw ${fmt(100 * r('ratioHeavy'))}%, light/bare ${fmt(100 * r('ratioLight'))}%, HTTP CPU ${fmt(r('ratioCpu'), 2)}x, batching ${fmt(r('ratioBatching'), 1)}x, auto/fixed 2 ms ${fmt(100 * r('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * r('ratioFixed8'))}%, heavy/raw beside HTTP ${fmt(100 * r('ratioShared'))}%`);
+      log(`ratios this repeat: heavy/raw ${fmt(100 * r('ratioHeavy'))}%, light/bare ${fmt(100 * r('ratioLight'))}%, HTTP CPU ${fmt(r('ratioCpu'), 2)}x, batching ${fmt(r('ratioBatching'), 1)}x, auto/fixed 2 ms ${fmt(100 * r('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * r('ratioFixed8'))}%, heavy/raw beside HTTP ${fmt(100 * r('ratioShared'))}%, CPU bound ${fmt(100 * r('cpuBound'))}%`);
       log(`bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}; main thread ${fmt(bareLoad.cpuUsPerRequest, 1)} µs CPU per request`);
       log(`bare Fastify beside onnxruntime running the light model (batch ${lightRows} at ${fmt(lightLoad.rps / lightRows)} batches/s): ${describe(bareBeside)}; light/bare beside the compute ${fmt(100 * r('ratioLightShared'))}%`);
       await stop(bare.child);
@@ -255,7 +299,7 @@ async function main(): Promise<void> {
     const m = (key: string) => median(results[key] ?? [NaN]);
     const pct = (a: number, b: number) => `${fmt((100 * a) / b)}%`;
     log('\n## Ratios within each repeat (medians over repeats: on a busy machine, the figures to read)');
-    log(`heavy/raw ${fmt(100 * m('ratioHeavy'))}% (target ≥ 80%), light/bare ${fmt(100 * m('ratioLight'))}% (target ≥ 80%), HTTP-thread CPU per request ${fmt(m('ratioCpu'), 2)}x bare's, batching ${fmt(m('ratioBatching'), 1)}x (target ≥ 5x), auto/fixed 2 ms ${fmt(100 * m('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * m('ratioFixed8'))}%, heavy/raw beside the HTTP work ${fmt(100 * m('ratioShared'))}%`);
+    log(`heavy/raw ${fmt(100 * m('ratioHeavy'))}% (target ≥ 80%), light/bare ${fmt(100 * m('ratioLight'))}% (target ≥ 80%), HTTP-thread CPU per request ${fmt(m('ratioCpu'), 2)}x bare's, batching ${fmt(m('ratioBatching'), 1)}x (target ≥ 5x), auto/fixed 2 ms ${fmt(100 * m('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * m('ratioFixed8'))}%, heavy/raw beside the HTTP work ${fmt(100 * m('ratioShared'))}%, CPU bound on heavy ${fmt(100 * m('cpuBound'))}% of raw`);
     log('\n## Summary (medians)');
     log('| measure | mlscale | limit / peer | ratio | target |');
     log('| --- | --- | --- | --- | --- |');
@@ -268,6 +312,10 @@ async function main(): Promise<void> {
       log(`| heavy, adaptive delay (default, mean batch ${fmt(m('batchedMean'), 1)}) vs fixed ${delay} ms (mean batch ${fmt(m(`fixed${delay}Mean`), 1)}), rows/s | ${fmt(m('batched'))} | fixed ${delay} ms: ${fmt(m(`fixed${delay}`))} | ${pct(m('batched'), m(`fixed${delay}`))} | — |`);
     }
     log(`| heavy, against raw onnxruntime batch 64 sharing the cores with the HTTP work | ${fmt(m('batched'))} | ${fmt(m('rawShared'))} | ${pct(m('batched'), m('rawShared'))} | (the bound on this machine) |`);
+    log(`| heavy, server CPU per request (all threads) against raw onnxruntime's per row, µs | ${fmt(m('serverCpu'))} | ${fmt(m('rawCpu'))} | ${fmt(m('serverCpu') / m('rawCpu'), 2)}x | — |`);
+    log(
+      `| heavy, the most of raw a server can reach on these cores: c / (c + h + g), from raw's CPU per row c (${fmt(m('rawCpu'))} µs), bare Fastify's HTTP-thread CPU per heavy request h (${fmt(m('bareHeavyCpu'), 1)} µs) and wrk's g (${fmt(m('generatorCpu'), 1)} µs) | ${pct(m('batched'), m('raw64'))} of raw | ${fmt(100 * m('cpuBound'))}% of raw | — | (the bound on this machine) |`,
+    );
     log(`| heavy, against raw onnxruntime at the server's mean batch | ${fmt(m('batched'))} | ${fmt(m('rawAtMean'))} | ${pct(m('batched'), m('rawAtMean'))} | — |`);
     log(`| raw onnxruntime heavy, batch 64 vs batch 1 | ${fmt(m('raw64'))} | ${fmt(m('raw1'))} | ${fmt(m('raw64') / m('raw1'), 1)}x | (the batching limit) |`);
     for (const [fraction, runs] of Object.entries(latencies)) {
