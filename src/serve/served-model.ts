@@ -259,7 +259,8 @@ export class ServedModel {
     if (this.#closing) return Promise.reject(new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`));
     const headerLength = headers['inference-header-content-length'];
     if (headerLength !== undefined && typeof headerLength !== 'string') {
-      return Promise.reject(new InferenceRequestError(`Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length}`));
+      this.#finish('client_error', started, 0);
+      return Promise.reject(new InferenceRequestError(`Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length} of them`));
     }
     // Whole rows: a fraction would keep a batch of one-row requests from filling to maxBatchSize exactly.
     const work: RawWork = { body: bodyBytes(body), headerLength, rows: Math.max(1, Math.round(this.#rowsPerRequest)), key: '' };
