@@ -86,7 +86,8 @@ with cores / instances onnxruntime threads, so instances x intra-op threads = co
 never fight over them; few instances, because each one splits the queue and makes batches
 smaller. No spinning, so idle onnxruntime threads leave the cores to the HTTP thread.
 onnxruntime runs a session synchronously on its calling thread, so every session lives in a
-worker thread and the HTTP thread only parses, batches and answers. Running several replicas on
+worker thread, which also decodes, checks and encodes its batches' requests: the HTTP thread only
+reads requests, batches them and sends the answers. Running several replicas on
 one machine? Divide the cores between them (--intra-op-threads = cores / replicas); --replicas
 does it for you.`;
 
