@@ -44,6 +44,8 @@ Per-model settings (override each model's config.json)
                             the batch cost and wait only while waiting pays  [${m.maxQueueDelayMs}]
   --max-queue N             requests queued per model; beyond it, 503 with Retry-After  [${m.maxQueue}]
   --request-timeout-ms MS   a request's whole budget, queueing included; then 504  [${m.requestTimeoutMs}]
+  --load-timeout-ms MS      an instance still loading the model after this long has failed to load:
+                            the model is not ready with that reason, and the server goes on  [${m.loadTimeoutMs}]
 Operations
   --admin-token TOKEN       require 'Authorization: Bearer TOKEN' on the repository API (load,
                             unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
@@ -104,6 +106,7 @@ const flags: FlagSpec = {
   'max-queue-delay-ms': { type: 'string' },
   'max-queue': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
+  'load-timeout-ms': { type: 'string' },
   'admin-token': { type: 'string' },
   'no-repository-api': { type: 'boolean' },
   'no-dashboard': { type: 'boolean' },
@@ -141,6 +144,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxQueueDelayMs: delay === 'auto' ? 'auto' : numberFlag(v['max-queue-delay-ms']),
     maxQueue: numberFlag(v['max-queue']),
     requestTimeoutMs: numberFlag(v['request-timeout-ms']),
+    loadTimeoutMs: numberFlag(v['load-timeout-ms']),
   };
   const replica = isReplicaProcess();
   if (replica) {

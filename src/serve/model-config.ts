@@ -4,7 +4,7 @@
  *
  * ```json
  * { "maxBatchSize": 64, "maxQueueDelayMs": "auto", "maxQueue": 1024, "instances": 2,
- *   "intraOpThreads": 1, "allowSpinning": false, "requestTimeoutMs": 30000 }
+ *   "intraOpThreads": 1, "allowSpinning": false, "requestTimeoutMs": 30000, "loadTimeoutMs": 300000 }
  * ```
  *
  * @module
@@ -21,6 +21,7 @@ const keys: readonly (keyof ModelSettings)[] = [
   'intraOpThreads',
   'allowSpinning',
   'requestTimeoutMs',
+  'loadTimeoutMs',
 ];
 
 /** Reads and checks a config.json; a missing file is an empty config. */

@@ -25,6 +25,8 @@ export interface ModelSettings {
   readonly allowSpinning: boolean;
   /** A request's whole time budget, queueing included, in ms. */
   readonly requestTimeoutMs: number;
+  /** How long an instance may take to load the model before the load counts as failed, in ms. */
+  readonly loadTimeoutMs: number;
 }
 
 /** Everything `mlscale serve` takes, filled. */
@@ -78,6 +80,9 @@ export function defaultModelSettings(cores = availableParallelism()): ModelSetti
     intraOpThreads: Math.max(1, Math.floor(cores / instances)),
     allowSpinning: false,
     requestTimeoutMs: 30_000,
+    // Generous: a session for a model of gigabytes takes seconds to minutes. What it bounds is a
+    // load that never ends, which would otherwise hold the server before it ever listens.
+    loadTimeoutMs: 300_000,
   };
 }
 
@@ -127,6 +132,7 @@ export function validateModelSettings(s: Partial<ModelSettings>, where: (key: ke
   if (s.intraOpThreads !== undefined) integer(where('intraOpThreads'), s.intraOpThreads, 1, 256);
   if (s.allowSpinning !== undefined && typeof s.allowSpinning !== 'boolean') fail(where('allowSpinning'), 'true or false', s.allowSpinning);
   if (s.requestTimeoutMs !== undefined) integer(where('requestTimeoutMs'), s.requestTimeoutMs, 1, 3_600_000);
+  if (s.loadTimeoutMs !== undefined) integer(where('loadTimeoutMs'), s.loadTimeoutMs, 1000, 86_400_000);
 }
 
 function kebab(key: string): string {

@@ -188,6 +188,7 @@ export class ServedModel {
       allowSpinning: s.allowSpinning,
       // A batch running past a request's whole budget has no one left to answer: report it.
       wedgedAfterMs: s.requestTimeoutMs,
+      loadTimeoutMs: s.loadTimeoutMs,
     }).catch((err: unknown) => {
       if (err instanceof ModelLoadError) throw new ModelLoadError(`${spec.name} version ${spec.version}: ${err.message}`, { cause: err });
       throw err;

@@ -15,6 +15,9 @@
  *   than `wedgedAfterMs`). With `runTimeoutMs`, a batch that runs too long rejects and its thread
  *   is terminated and replaced; note that termination takes effect only once onnxruntime's native
  *   `run()` returns to JavaScript, so the old thread may use a core until then.
+ * - An instance that has not loaded the model within `loadTimeoutMs` counts as failed to load: the
+ *   pool, or the restart, fails with that reason instead of waiting for ever. Its thread is
+ *   terminated but not waited for, since a thread stuck in native code ends only when that returns.
  *
  * @module
  */
@@ -54,6 +57,8 @@ export interface InstancePoolOptions {
   readonly runTimeoutMs?: number;
   /** A batch running longer than this makes `health()` not ready, in ms. */
   readonly wedgedAfterMs?: number;
+  /** An instance that has not loaded the model after this long has failed to load, in ms. */
+  readonly loadTimeoutMs?: number;
 }
 
 /** Defaults of `InstancePoolOptions`. */
@@ -63,9 +68,15 @@ export const kDefaultInstancePoolOptions = {
   allowSpinning: false, // idle ORT threads must not take cores from the HTTP thread and other instances
   runTimeoutMs: 0, // no limit
   wedgedAfterMs: 30_000, // 30 s
+  loadTimeoutMs: 300_000, // 5 min: a large model's session takes seconds to minutes; a hung one, for ever
 } as const;
 
-type FilledOptions = Omit<Required<InstancePoolOptions>, 'modelPath' | 'modelBytes'> & { readonly modelBytes: Uint8Array; readonly source: string };
+type FilledOptions = Omit<Required<InstancePoolOptions>, 'modelPath' | 'modelBytes'> & {
+  readonly modelBytes: Uint8Array;
+  readonly source: string;
+  /** Test hook: each new thread blocks this long before it loads, as a hung load would. */
+  readonly loadStallMs?: number;
+};
 
 /** `health()`: whether every instance can take work, and why not. */
 export interface InstancePoolHealth {
@@ -107,6 +118,13 @@ export const kInstancePoolTestHooks = Symbol('mlscale.instancePool.testHooks');
 export interface InstancePoolTestHooks {
   /** Occupies an instance as a batch would: blocks its thread for `sleepMs`, then answers, or exits with `exitCode`. */
   stall(options: { sleepMs: number; exitCode?: number }): Promise<void>;
+  /** Makes every thread started from now on block for `sleepMs` before it loads the model (0: no more). */
+  stallLoads(sleepMs: number): void;
+}
+
+/** Test options of `InstancePool.create`, under `kInstancePoolTestHooks`: `{ loadStallMs }`, as `stallLoads()`. */
+export interface InstancePoolTestOptions {
+  readonly loadStallMs?: number;
 }
 
 /** What a job's worker answers when it succeeds. */
@@ -329,6 +347,9 @@ export class InstancePool {
         if (this.#closing) throw new ShuttingDownError('the model instances are closing');
         await this.#submit({ type: 'stall', id: this.#nextId++, sleepMs, ...(exitCode === undefined ? {} : { exitCode }) }, []);
       },
+      stallLoads: (sleepMs) => {
+        this.#options = { ...this.#options, loadStallMs: sleepMs };
+      },
     };
   }
 
@@ -492,6 +513,7 @@ export class InstancePool {
       intraOpThreads: this.#options.intraOpThreads,
       allowSpinning: this.#options.allowSpinning,
       done: done.buffer as SharedArrayBuffer,
+      ...(this.#options.loadStallMs ? { loadStallMs: this.#options.loadStallMs } : {}),
     };
     const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), { workerData: data });
     const slot: Slot = previous ?? ({ index, failedStarts: 0 } as Slot);
@@ -503,12 +525,30 @@ export class InstancePool {
     if (joining) slot.joining = true;
     slot.loadError = undefined;
     slot.threadError = undefined;
-    slot.exited = new Promise((resolve) => worker.once('exit', resolve));
+    // Set when the load times out: from then on the thread counts as gone, whatever it does later.
+    let abandon: (() => void) | undefined;
+    let abandoned = false;
+    slot.exited = new Promise((resolve) => {
+      worker.once('exit', resolve);
+      abandon = () => resolve(-1);
+    });
     slot.started = new Promise<RawMetadata>((resolve, reject) => {
+      const loadTimeoutMs = this.#options.loadTimeoutMs;
+      const loadTimer = setTimeout(() => {
+        if (slot.worker !== worker || slot.state !== 'starting') return;
+        abandoned = true;
+        slot.state = 'down';
+        reject(new Error(`it was still loading after ${loadTimeoutMs} ms (loadTimeoutMs); the instance's thread was stopped`));
+        // terminate() waits for native code (a hung session load) to return: do not wait for it.
+        void worker.terminate();
+        abandon!();
+      }, loadTimeoutMs);
+      void slot.exited.then(() => clearTimeout(loadTimer));
       worker.on('message', (message: FromWorker) => {
-        if (slot.worker !== worker) return;
+        if (slot.worker !== worker || abandoned) return;
         switch (message.type) {
           case 'ready':
+            clearTimeout(loadTimer);
             slot.state = 'idle';
             slot.reason = undefined;
             slot.failedStarts = 0;
@@ -529,7 +569,7 @@ export class InstancePool {
         if (slot.worker === worker) slot.threadError = err.message;
       });
       worker.once('exit', (code) => {
-        if (slot.worker !== worker) return;
+        if (slot.worker !== worker || abandoned) return;
         if (slot.state === 'starting') {
           slot.state = 'down';
           reject(new Error(slot.loadError ?? slot.threadError ?? `the thread exited with code ${code} while loading`));
@@ -633,7 +673,9 @@ export class InstancePool {
           await slot.exited;
           clearTimeout(timer);
         } else {
-          await slot.worker.terminate();
+          // Through `exited`, which an abandoned thread (a load that timed out) has already settled.
+          void slot.worker.terminate();
+          await slot.exited;
         }
         slot.state = 'down';
       }),
@@ -644,10 +686,13 @@ export class InstancePool {
 
 async function fillOptions(options: InstancePoolOptions): Promise<FilledOptions> {
   if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${String(options)}`);
-  const o = { ...kDefaultInstancePoolOptions, ...dropUndefined(options) };
+  const test = (options as { readonly [kInstancePoolTestHooks]?: InstancePoolTestOptions })[kInstancePoolTestHooks];
+  const o = { ...kDefaultInstancePoolOptions, ...dropUndefined(options), ...(test?.loadStallMs ? { loadStallMs: test.loadStallMs } : {}) };
   positiveInteger('options.instances', o.instances);
   positiveInteger('options.intraOpThreads', o.intraOpThreads);
   positiveInteger('options.wedgedAfterMs', o.wedgedAfterMs);
+  positiveInteger('options.loadTimeoutMs', o.loadTimeoutMs);
+
   if (!(Number.isInteger(o.runTimeoutMs) && o.runTimeoutMs >= 0)) {
     throw new TypeError(`options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`);
   }

@@ -47,6 +47,8 @@ async function load(): Promise<ort.InferenceSession | undefined> {
   // Idle intra-/inter-op threads spin-wait for work by default, which keeps cores busy between
   // batches and starves the HTTP thread and the other instances; off unless asked for.
   const spinning = data.allowSpinning ? '1' : '0';
+  // Blocks as a load stuck in native code would (see `stall`).
+  if (data.loadStallMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, data.loadStallMs);
   try {
     const session = await ort.InferenceSession.create(data.modelBytes, {
       intraOpNumThreads: data.intraOpThreads,

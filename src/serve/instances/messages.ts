@@ -17,6 +17,8 @@ export interface InstanceWorkerData {
   readonly allowSpinning: boolean;
   /** An Int32 the worker adds 1 to each time it has answered a job: the pool's "is it free" without a message. */
   readonly done: SharedArrayBuffer;
+  /** Test hook: block this long before loading, as a hung load would. */
+  readonly loadStallMs?: number;
 }
 
 /** Main → worker: run one batch. */

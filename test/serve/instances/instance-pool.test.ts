@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../../src/errors.js';
 import { Prng } from '../../../src/model/prng.js';
-import { InstancePool, kInstancePoolTestHooks } from '../../../src/serve/instances/instance-pool.js';
+import { InstancePool, kInstancePoolTestHooks, type InstancePoolOptions } from '../../../src/serve/instances/instance-pool.js';
 import { kAnswerBadRequest, kAnswerBinary, packBytes, packedItem } from '../../../src/serve/instances/messages.js';
 import { tempDir } from '../../helpers.js';
 import { bytesOf, directRun, kFeatures, randomInput, smallModelBytes, workFor } from './model-fixture.js';
@@ -153,6 +153,25 @@ describe('InstancePool', () => {
     }
   });
 
+  test('should report a reload that passes loadTimeoutMs as the reason it is not ready, then load again', async () => {
+    const p = await InstancePool.create({ modelBytes: bytes, instances: 1, loadTimeoutMs: 300 });
+    try {
+      const hooks = p[kInstancePoolTestHooks];
+      hooks.stallLoads(20_000);
+      await assert.rejects(hooks.stall({ sleepMs: 10, exitCode: 7 }), InstanceFailedError);
+      while (!/still loading after 300 ms/.test(p.health().reason ?? '')) await sleep(20);
+      assert.equal(p.health().ready, false);
+      assert.match(p.health().reason!, /exited with code 7; reloading failed: it was still loading after 300 ms \(loadTimeoutMs\)/);
+      // The next attempt (after a 1 s back-off) loads normally.
+      hooks.stallLoads(0);
+      while (!p.health().ready) await sleep(20);
+      const [label] = await p.run(workFor(randomInput(new Prng(12), 2)).inputs, ['label']);
+      assert.equal(label!.data.length, 2);
+    } finally {
+      await p.close();
+    }
+  });
+
   test('should reject a batch that passes runTimeoutMs and replace its thread', async () => {
     const p = await InstancePool.create({ modelBytes: bytes, instances: 1, runTimeoutMs: 100 });
     try {
@@ -241,11 +260,22 @@ describe('InstancePool.create', () => {
     }
   });
 
+  test('should reject with ModelLoadError when the model does not load within loadTimeoutMs, without waiting for the thread', async () => {
+    const started = performance.now();
+    await assert.rejects(
+      InstancePool.create({ modelBytes: smallModelBytes(), loadTimeoutMs: 200, [kInstancePoolTestHooks]: { loadStallMs: 20_000 } } as InstancePoolOptions),
+      (err: unknown) => err instanceof ModelLoadError && /still loading after 200 ms \(loadTimeoutMs\)/.test((err as Error).message),
+    );
+    // The stalled thread would have held create() and its close() for 20 s.
+    assert.ok(performance.now() - started < 15_000, 'create() rejected before the stalled load ended');
+  });
+
   test('should reject invalid options with the option path and the value given', async () => {
     const modelBytes = new Uint8Array(1);
     await assert.rejects(InstancePool.create({ modelBytes, instances: 0 }), /options\.instances must be a positive integer, got 0/);
     await assert.rejects(InstancePool.create({ modelBytes, intraOpThreads: 1.5 }), /options\.intraOpThreads must be a positive integer, got 1\.5/);
     await assert.rejects(InstancePool.create({ modelBytes, runTimeoutMs: -1 }), /options\.runTimeoutMs must be a non-negative integer/);
+    await assert.rejects(InstancePool.create({ modelBytes, loadTimeoutMs: 0 }), /options\.loadTimeoutMs must be a positive integer, got 0/);
     await assert.rejects(InstancePool.create({}), TypeError);
     await assert.rejects(InstancePool.create({ modelBytes, modelPath: 'x.onnx' }), RangeError);
   });

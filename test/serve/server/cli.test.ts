@@ -131,6 +131,7 @@ describe('mlscale serve (command line)', () => {
     { name: '--port 70000', args: () => ['--model-repository', repo, '--port', '70000'], message: /--port must be an integer from 0 to 65535, got 70000/ },
     { name: '--max-queue-delay-ms soon', args: () => ['--model-repository', repo, '--max-queue-delay-ms', 'soon'], message: /--max-queue-delay-ms must be a number of milliseconds from 0 to 60000, or "auto", got "soon"/ },
     { name: '--instances 0', args: () => ['--model-repository', repo, '--instances', '0'], message: /--instances must be an integer from 1 to 256, got 0/ },
+    { name: '--load-timeout-ms 0', args: () => ['--model-repository', repo, '--load-timeout-ms', '0'], message: /--load-timeout-ms must be an integer from 1000 to 86400000, got 0/ },
     { name: '--model and --model-repository', args: () => ['--model', join(repo, 'slow', '1', 'model.onnx'), '--model-repository', repo], message: /give exactly one of --model .* and --model-repository/ },
     { name: 'neither --model nor --model-repository', args: () => ['--port', '0'], message: /give exactly one of --model .* and --model-repository/ },
     { name: 'an unknown flag', args: () => ['--model-repository', repo, '--colour'], message: /--colour/ },
