@@ -692,7 +692,6 @@ async function fillOptions(options: InstancePoolOptions): Promise<FilledOptions>
   positiveInteger('options.intraOpThreads', o.intraOpThreads);
   positiveInteger('options.wedgedAfterMs', o.wedgedAfterMs);
   positiveInteger('options.loadTimeoutMs', o.loadTimeoutMs);
-
   if (!(Number.isInteger(o.runTimeoutMs) && o.runTimeoutMs >= 0)) {
     throw new TypeError(`options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`);
   }
