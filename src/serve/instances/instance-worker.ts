@@ -47,8 +47,7 @@ async function load(): Promise<ort.InferenceSession | undefined> {
   // Idle intra-/inter-op threads spin-wait for work by default, which keeps cores busy between
   // batches and starves the HTTP thread and the other instances; off unless asked for.
   const spinning = data.allowSpinning ? '1' : '0';
-  // Blocks as a load stuck in native code would (see `stall`).
-  if (data.loadStallMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, data.loadStallMs);
+  if (data.loadStallMs) block(data.loadStallMs); // as a load stuck in native code would
   try {
     const session = await ort.InferenceSession.create(data.modelBytes, {
       intraOpNumThreads: data.intraOpThreads,
@@ -121,10 +120,16 @@ async function infer(session: ort.InferenceSession, message: InferMessage): Prom
   }
 }
 
+/**
+ * Blocks the thread for `ms` the way a long native call does (no event loop turns), yet
+ * worker.terminate() still interrupts it, so tests stay quick.
+ */
+function block(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function stall(message: StallMessage): void {
-  // Atomics.wait blocks the thread the way a long native run does (no event loop turns), yet
-  // worker.terminate() still interrupts it, so tests stay quick.
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, message.sleepMs);
+  block(message.sleepMs);
   if (message.exitCode !== undefined) process.exit(message.exitCode);
   send({ type: 'result', id: message.id, outputs: [] });
 }
