@@ -45,3 +45,28 @@ export function numberListFlag(value: string | boolean | undefined): number[] | 
 export function textFlag(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
+
+/** A comma-separated list of texts (`--categorical city,plan`); empty items are dropped, `''` is the empty list. */
+export function textListFlag(value: string | boolean | undefined): string[] | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  return value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+}
+
+const kSizeUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
+
+/**
+ * A size in bytes: `512M`, `2G`, `1.5GiB`, `4096` (units are powers of 1024), or a share of
+ * `whole` such as `25%`. Anything else is kept as text for the error message.
+ *
+ * @param whole - What a percentage is of (e.g. the machine's memory).
+ */
+export function sizeFlag(value: string | boolean | undefined, whole: number): number | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%|[a-z]*)\s*$/i.exec(value);
+  if (match === null) return value as unknown as number;
+  const amount = Number(match[1]);
+  const unit = match[2]!.toLowerCase();
+  if (unit === '%') return amount <= 100 ? Math.floor((amount / 100) * whole) : (value as unknown as number);
+  const scale = kSizeUnits[unit];
+  return scale === undefined ? (value as unknown as number) : Math.floor(amount * scale);
+}

@@ -9,6 +9,8 @@ import type { TrainedModel } from '../pipeline/train-model.js';
 const n = (v: number) => v.toLocaleString('en-US');
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const f = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /** A machine-readable summary (`--json`). */
 export function summaryJson(t: TrainedModel): Record<string, unknown> {
@@ -20,7 +22,8 @@ export function summaryJson(t: TrainedModel): Record<string, unknown> {
     customMetrics: r.customMetrics,
     data: r.data,
     executor: t.metadata.executor,
-    training: { epochs: t.options.epochs, rounds: r.rounds, epochLoss: r.epochLoss },
+    training: { ...r.training, rounds: r.rounds, epochLoss: r.epochLoss },
+    cache: r.cache,
     timings: { ...r.timings, exportMs: t.exportMs },
     throughput: throughput(t),
     // Peak resident memory of the whole process (worker threads included), for the streaming check.
@@ -31,10 +34,11 @@ export function summaryJson(t: TrainedModel): Record<string, unknown> {
 function throughput(t: TrainedModel) {
   const r = t.result;
   const trainSeconds = r.timings.phases.train / 1000;
-  const batches = r.data.batches * t.options.epochs;
+  const epochs = r.training.epochs;
+  const batches = r.data.batches * epochs;
   return {
     trainBatchesPerSecond: trainSeconds > 0 ? batches / trainSeconds : NaN,
-    trainRowsPerSecond: trainSeconds > 0 ? (r.data.trainRows * t.options.epochs) / trainSeconds : NaN,
+    trainRowsPerSecond: trainSeconds > 0 ? (r.data.trainRows * epochs) / trainSeconds : NaN,
   };
 }
 
@@ -63,10 +67,28 @@ export function summaryText(t: TrainedModel): string {
     : undefined;
   const tp = throughput(t);
   const { phases, stages } = r.timings;
+  const tr = r.training;
+  const epochs =
+    tr.asked === 'auto'
+      ? `${tr.epochs} epochs (auto: stopped because ${tr.stopReason}; weights of epoch ${tr.bestEpoch})`
+      : `${tr.epochs} epochs`;
+  const categories = r.data.categories.map((c) => `${c.name} (${n(c.distinct)}${c.kept < c.distinct ? `, ${n(c.kept)} kept` : ''})`).join(', ');
+  const epochTimes = r.timings.epochs;
+  const cache =
+    r.cache.mode === 'none'
+      ? 'none: every pass parses the data'
+      : `${r.cache.reused ? 'reused from ' + (r.cache.dir ?? 'disk') : r.cache.mode}; ` +
+        (r.cache.where === 'workers' && r.cache.totalBytes === 0
+          ? 'each worker process keeps the batches it parsed on its own disk'
+          : `${mb(r.cache.memoryBytes)} in memory, ${mb(r.cache.totalBytes - r.cache.memoryBytes)} on disk`) +
+        (epochTimes.length > 1 ? `; first pass (fit) ${s(phases.fit)}, epochs ${s(epochTimes[0]!)} then ${s(median(epochTimes.slice(1)))} (median)` : '');
   const lines = [
     `mlscale train: ${r.data.source}`,
-    `  task        ${r.spec.task}${m.task === 'classification' ? `, ${r.spec.outputs} classes` : ''}; ${model}; ${o.optimizer} lr ${o.learningRate}, ${o.epochs} epochs`,
+    `  task        ${r.spec.task}${m.task === 'classification' ? `, ${r.spec.outputs} classes` : ''}; ${model}; ${o.optimizer} lr ${o.learningRate}, minibatch ${o.minibatch}`,
+    `  epochs      ${epochs}`,
     `  data        ${n(r.data.rows)} rows (${n(r.data.trainRows)} train, ${n(r.data.heldOutRows)} held out), ${n(r.data.skippedRows)} skipped; ${n(r.data.batches)} batches of up to ${n(o.batchSize)} rows`,
+    ...(categories ? [`  categorical ${categories}`] : []),
+    `  cache       ${cache}`,
     `  executor    ${exec.kind}${workers}; ${r.rounds} rounds of ${o.syncEvery} batches`,
     `  metrics     ${metrics}  (${n(m.rows)} held-out rows)`,
     ...(custom ? [`  custom      ${custom}`] : []),

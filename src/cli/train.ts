@@ -3,12 +3,12 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import type { Task } from '../data/types.js';
 import type { TrainingOptions } from '../pipeline/options.js';
 import { kDefaultTrainingOptions } from '../pipeline/options.js';
 import { trainModel } from '../pipeline/train-model.js';
-import { numberFlag, numberListFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { numberFlag, numberListFlag, parseFlags, sizeFlag, textFlag, textListFlag, type FlagSpec } from './args.js';
 import { BullmqExecutor } from '../pipeline/executors/bullmq.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { summaryJson, summaryText } from './summary.js';
@@ -23,10 +23,15 @@ then aggregates the results. Writes DIR/model.onnx (preprocessing included: it t
 and DIR/metadata.json.
 
 Data
-  --data SOURCE          a .csv or .jsonl file or http(s):// URL, synthetic:rows=N,features=F,classes=C,seed=S,
-                         or sample:digits (the shipped handwritten digits set)  [${d.data}]
+  --data SOURCE          a .csv or .jsonl file (or .csv.gz, .jsonl.gz) or http(s):// URL,
+                         synthetic:rows=N,features=F,classes=C,seed=S, or sample:digits  [${d.data}]
   --label COLUMN         the column to predict (synthetic and sample data know theirs)
   --task KIND            classification | regression (default: inferred from the label)
+  --na-values LIST       text read as a missing value, comma-separated, besides the empty
+                         field  [pandas' list: NA, N/A, NaN, nan, NULL, null, None, #N/A, <NA>, ...]
+  --categorical COLS     columns to treat as categorical whatever their values (comma-separated)
+  --numeric COLS         columns to treat as numeric: their non-numbers are bad values
+                         (by default a column is numeric when 99% of its sampled values are numbers)
   --holdout FRACTION     rows held out for evaluation, chosen by row hash  [${d.holdout}]
   --on-bad-row POLICY    error | skip (skip counts bad rows in the summary)  [${d.onBadRow}]
   --max-categories N     categories kept per categorical column  [${d.maxCategories}]
@@ -48,11 +53,19 @@ Execution
   --batch-size ROWS      pipeline batch: rows per task handed to the executor  [${d.batchSize}]
   --sync-every K         batches trained from the same weights per averaging round  [${d.syncEvery}]
   --stages FILE          a module with your own preprocess/evaluate/aggregate stages
+  --cache MODE           the batch cache: the first pass stores each parsed batch and later
+                         passes read it instead of the text. auto (memory within --cache-memory,
+                         then disk) | disk | none (parse on every pass)  [${d.cache}]
+  --cache-memory SIZE    memory for cached batches, e.g. 2G, 512M, 25%  [30% of RAM: ${(d.cacheMemory / 1024 ** 3).toFixed(1)} GiB]
+  --cache-dir DIR        cache files there (default: a temporary folder, removed at the end);
+                         a folder you name is kept, and later runs on the same data reuse it
 Model and training
   --model FAMILY         linear | mlp  [${d.model}]
   --hidden WIDTHS        mlp hidden layers, e.g. 64,32  [${d.hidden.join(',')}]
   --activation FN        relu | tanh  [${d.activation}]
-  --epochs N             passes over the data  [${d.epochs}]
+  --epochs N|auto        passes over the data; auto stops early on a validation slice of the
+                         training rows (10%), halving the learning rate on a plateau, and keeps
+                         the best epoch's weights  [${d.epochs}]
   --minibatch ROWS       optimiser mini-batch inside a task  [${d.minibatch}]
   --optimizer KIND       adam | sgd (with momentum)  [${d.optimizer}]
   --learning-rate LR     [${d.learningRate}]
@@ -96,6 +109,12 @@ const flags: FlagSpec = {
   attempts: { type: 'string' },
   'keep-failed-hours': { type: 'string' },
   'ship-rows': { type: 'boolean' },
+  'na-values': { type: 'string' },
+  categorical: { type: 'string' },
+  numeric: { type: 'string' },
+  cache: { type: 'string' },
+  'cache-memory': { type: 'string' },
+  'cache-dir': { type: 'string' },
   'redis-ca': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -113,7 +132,7 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     workers: numberFlag(v.workers),
     batchSize: numberFlag(v['batch-size']),
     syncEvery: numberFlag(v['sync-every']),
-    epochs: numberFlag(v.epochs),
+    epochs: v.epochs === 'auto' ? 'auto' : numberFlag(v.epochs),
     minibatch: numberFlag(v.minibatch),
     model: textFlag(v.model) as TrainingOptions['model'] | undefined,
     hidden: numberListFlag(v.hidden),
@@ -134,6 +153,12 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     keepFailedHours: numberFlag(v['keep-failed-hours']),
     shipRows: v['ship-rows'] === true ? true : undefined,
     redisCa: textFlag(v['redis-ca']),
+    naValues: textListFlag(v['na-values']),
+    categorical: textListFlag(v.categorical),
+    numeric: textListFlag(v.numeric),
+    cache: textFlag(v.cache) as TrainingOptions['cache'] | undefined,
+    cacheMemory: sizeFlag(v['cache-memory'], totalmem()),
+    cacheDir: textFlag(v['cache-dir']),
   };
   return { options, json: v.json === true, help: v.help === true };
 }

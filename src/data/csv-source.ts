@@ -1,25 +1,34 @@
 /**
- * A CSV file as a data source: a header row, then one row per line (quoted fields may hold
- * commas, quotes and line breaks). The file is streamed; memory does not grow with its length.
+ * A CSV file as a data source: a header row, then one record per line (quoted fields may hold
+ * commas, quotes and line breaks). Local, at a URL, or gzip-compressed (`.csv.gz`).
  *
- * Values follow `field-values.ts`: `''` and `NA` (surrounding whitespace ignored) are missing —
- * NaN in a numeric column, code -1 in a categorical one, a bad row in the label column. Blank
- * lines are ignored and do not count as rows. Line numbers in messages are 1-based file lines
- * (the header is line 1) of the line where the record starts.
+ * Reading is two passes over bytes, so that the expensive one can run anywhere:
+ * 1. a **scan** (`record-scan.ts`) cuts the file into byte ranges of `batchRows` whole records,
+ *    at memory speed, parsing nothing;
+ * 2. each range is **parsed** on its own (`csv-chunk.ts`), by whichever thread or machine gets it:
+ *    `readSpan` reads a range by offset, so a driver hands out ranges and its workers parse them in
+ *    parallel. A gzip file cannot be entered mid-stream: its ranges carry their bytes.
  *
- * Existence of the file is checked at first read (`inferSchema` or `batches`), not on
- * construction, so a source can be described before its file exists.
+ * Values follow `field-values.ts` and the missing-value tokens (`na-values.ts`): the empty field,
+ * pandas' tokens (`NA`, `nan`, `NULL`, ...) or the schema's own list are missing — NaN in a
+ * numeric column, code -1 in a categorical one, a bad row in the label column. Blank lines are
+ * ignored and do not count as rows. Line numbers in messages are 1-based file lines (the header
+ * is line 1) of the line where the record starts.
+ *
+ * A file that is not text (a workbook, an archive, compressed data without a .gz name) is refused
+ * at the first read with what it looks like.
  *
  * @module
  */
-import { DataEmptyError, DataParseError, LabelNotFoundError } from '../errors.js';
-import type { RowScratch } from './batch-builder.js';
-import { readCsvRecords, type CsvRecord } from './csv-records.js';
+import type { Readable } from 'node:stream';
+import { DataEmptyError, DataParseError } from '../errors.js';
+import { describeBinary } from './byte-sniff.js';
+import { csvLayout, csvTextRecords, parseCsvChunk, parseQuotedRecord, type CsvLayout } from './csv-chunk.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
-import { LocalFile, type DataFile } from './data-file.js';
-import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
+import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
+import { naValuesOf } from './na-values.js';
+import { lineBreakOf, scanRecords } from './record-scan.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
-import { categoryFromText, labelFromText, numericFromText } from './text-fields.js';
 import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
 
 /** Options of {@link CsvSource}. */
@@ -32,58 +41,39 @@ export interface CsvSourceOptions {
   readonly shared?: boolean;
 }
 
+/** A file's header and where its data starts. */
+interface CsvHeader {
+  readonly names: string[];
+  /** The header record's line. */
+  readonly line: number;
+  /** Byte offset and line where the data records start. */
+  readonly dataStart: number;
+  readonly dataLine: number;
+  /** The line-break byte. */
+  readonly term: number;
+}
+
 /** Checks a header row and returns its column names. */
-function headerNames(header: CsvRecord, path: string): string[] {
+function headerNames(fields: string[], path: string, line: number): string[] {
   const seen = new Set<string>();
-  for (const name of header.fields) {
-    if (seen.has(name)) {
-      throw new DataParseError(
-        `${path}:${header.line}: column name '${name}' appears twice in the header`,
-      );
-    }
+  for (const name of fields) {
+    if (seen.has(name)) throw new DataParseError(`${path}:${line}: column name '${name}' appears twice in the header`);
     seen.add(name);
   }
-  return header.fields;
+  return fields;
 }
 
-/** Where each schema column sits in the file's rows. */
-function columnIndexes(names: readonly string[], schema: Schema, path: string, line: number) {
-  const find = (name: string): number => {
-    const at = names.indexOf(name);
-    if (at < 0) {
-      throw new DataParseError(
-        `${path}:${line}: schema column '${name}' is not in the header; columns: ${names.join(', ')}`,
-      );
+/** The stream's buffers, after checking that the first ones look like text. */
+async function* sniffed(stream: Readable, path: string): AsyncGenerator<Uint8Array> {
+  let checked = false;
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    if (!checked) {
+      checked = true;
+      const what = describeBinary(chunk.subarray(0, 4096));
+      if (what !== undefined) throw new DataParseError(`${path} is not a CSV file: it looks like ${what}`);
     }
-    return at;
-  };
-  const label = names.indexOf(schema.label);
-  if (label < 0) {
-    throw new LabelNotFoundError(
-      `label column '${schema.label}' is not in ${path}; columns: ${names.join(', ')}`,
-    );
+    yield chunk;
   }
-  return { numeric: schema.numeric.map(find), categorical: schema.categorical.map(find), label };
-}
-
-/** Decodes a record into a row by the header's column positions; throws on a bad row. */
-function recordDecoder(names: readonly string[], schema: Schema, path: string, headerLine: number): RecordDecoder<CsvRecord> {
-  const width = names.length;
-  const at = columnIndexes(names, schema, path, headerLine);
-  return ({ fields, line }, row: RowScratch): void => {
-    if (fields.length !== width) {
-      throw new DataParseError(
-        `${path}:${line}: expected ${width} fields (as in the header), got ${fields.length}`,
-      );
-    }
-    for (let i = 0; i < at.numeric.length; i++) {
-      row.numeric[i] = numericFromText(fields[at.numeric[i]!]!, path, line, schema.numeric[i]!);
-    }
-    for (let i = 0; i < at.categorical.length; i++) {
-      row.categorical[i] = categoryFromText(fields[at.categorical[i]!]!);
-    }
-    row.label = labelFromText(fields[at.label]!, schema.task, path, line, schema.label);
-  };
 }
 
 /**
@@ -102,11 +92,11 @@ export class CsvSource implements DataSource {
   readonly byteRanges: SpanAccess;
   readonly #file: DataFile;
   /** The header, read once per source by a worker reading byte ranges. */
-  #header: Promise<CsvRecord> | undefined;
+  #header: Promise<CsvHeader> | undefined;
 
   /**
    * @param file - The CSV file: a path (resolved against the process's working directory), or
-   *   where to read it (e.g. an `HttpFile`).
+   *   where to read it (e.g. an `HttpFile`, a `GzipFile`).
    * @param options - Description and default label.
    */
   constructor(file: string | DataFile, options: CsvSourceOptions = {}) {
@@ -117,9 +107,17 @@ export class CsvSource implements DataSource {
     this.byteRanges = {
       reference: `csv:${this.#file.location}`,
       shared: options.shared === true,
-      spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
+      ranged: this.#file.ranged,
+      local: this.#file.local,
+      spans: (schema, batchOptions, withBytes) => this.#spans(schema, batchOptions, withBytes === true),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
     };
+  }
+
+  /** The file's path or URL with its size and modification time or ETag. */
+  async identity(): Promise<string> {
+    const { size, modified, tag } = await this.#file.version();
+    return JSON.stringify([this.byteRanges.reference, size, modified ?? null, tag ?? null]);
   }
 
   /**
@@ -128,32 +126,37 @@ export class CsvSource implements DataSource {
    * the bad-row policy when batches are read.
    *
    * @throws DataNotFoundError, DataEmptyError (empty file or header only), DataParseError
-   *   (malformed CSV, duplicate column names), LabelNotFoundError listing the columns.
+   *   (malformed CSV, duplicate column names, not a text file), LabelNotFoundError listing the
+   *   columns, InvalidOptionError for a forced column that is not in the file.
    */
   async inferSchema(options: InferOptions): Promise<Schema> {
     const filled = resolveInferOptions(options);
-    let names: string[] | undefined;
-    let stats: ColumnStats[] = [];
+    const na = naValuesOf(filled.naValues);
+    const header = await this.#readHeader();
+    const stats = header.names.map(() => new ColumnStats());
     let rows = 0;
-    for await (const record of readCsvRecords(this.#file)) {
-      if (names === undefined) {
-        names = headerNames(record, this.path);
-        stats = names.map(() => new ColumnStats());
-        continue;
+    const stream = await this.#file.open(this.#file.ranged ? { start: header.dataStart } : undefined);
+    try {
+      const source = this.#file.ranged ? (stream as AsyncIterable<Uint8Array>) : skipBytes(stream, header.dataStart);
+      const scan = scanRecords(source, { quotes: true, records: filled.sampleRows, keepBytes: true, start: header.dataStart, line: header.dataLine, path: this.path, maxChunks: 1, term: header.term });
+      for await (const chunk of scan) {
+        for (const record of csvTextRecords(chunk.bytes!, header.term, this.path, chunk.line)) {
+          rows++;
+          if (record.fields.length === header.names.length) record.fields.forEach((text, i) => stats[i]!.observeText(text, na));
+        }
       }
-      rows++;
-      if (record.fields.length === names.length) {
-        record.fields.forEach((text, i) => stats[i]!.observeText(text));
-      }
-      if (rows >= filled.sampleRows) break;
+    } catch (err) {
+      throw this.#file.readError(err);
+    } finally {
+      stream.destroy();
     }
-    if (names === undefined) throw new DataEmptyError(`${this.path} is empty`);
-    return buildSchema({ names, stats, rows, typedNumbers: false }, filled, this.path);
+    return buildSchema({ names: header.names, stats, rows, typedNumbers: false }, filled, this.path);
   }
 
   /**
-   * Streams the file as raw batches. Columns are matched to the schema by header name; extra
-   * columns are ignored.
+   * Streams the file as raw batches of `batchRows` records each (bad records skipped under
+   * `onBadRow: 'skip'` leave their batch shorter). Columns are matched to the schema by header
+   * name; extra columns are ignored.
    *
    * @throws (by rejecting) InvalidOptionError for bad options; DataNotFoundError; DataEmptyError;
    *   LabelNotFoundError; DataParseError for a schema column missing from the header, malformed
@@ -162,59 +165,138 @@ export class CsvSource implements DataSource {
    */
   async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
     const filled = resolveBatchOptions(options);
-    const path = this.path;
-    const records = readCsvRecords(this.#file);
+    const header = await this.#readHeader();
+    const layout = this.#layout(header, schema);
+    let skipped = 0;
+    let any = false;
+    for await (const span of this.#scan(header, filled.batchRows, true)) {
+      const batch = parseCsvChunk(span.bytes!, layout, span, span.records, filled.onBadRow);
+      skipped += batch.skippedRows;
+      any ||= batch.rowCount > 0;
+      yield batch;
+    }
+    if (!any) throw emptyError(this.path, skipped);
+  }
+
+  /** Reads the header (and checks the file looks like text). */
+  #readHeader(expect?: FileVersion): Promise<CsvHeader> {
+    const read = async (): Promise<CsvHeader> => {
+      const stream = await this.#file.open(undefined, expect);
+      try {
+        const scan = scanRecords(sniffed(stream, this.path), { quotes: true, records: 1, keepBytes: true, path: this.path, maxChunks: 1 });
+        for await (const chunk of scan) {
+          const bytes = chunk.bytes!;
+          const term = lineBreakOf(bytes);
+          let blank = 0;
+          while (blank < bytes.length && (bytes[blank] === term || bytes[blank] === 13)) blank++;
+          const line = 1 + countLines(bytes.subarray(0, blank), term);
+          const names = headerNames(parseQuotedRecord(bytes, this.path, line), this.path, line);
+          return { names, line, dataStart: chunk.end, dataLine: 1 + countLines(bytes, term), term };
+        }
+      } catch (err) {
+        throw this.#file.readError(err);
+      } finally {
+        stream.destroy();
+      }
+      throw new DataEmptyError(`${this.path} is empty`);
+    };
+    if (expect === undefined) return read();
+    // Workers read the header once per source; a failed read is not kept, the next batch tries again.
+    this.#header ??= read().catch((err: unknown) => {
+      this.#header = undefined;
+      throw err;
+    });
+    return this.#header;
+  }
+
+  #layout(header: CsvHeader, schema: Schema): CsvLayout {
+    return csvLayout(header.names, schema, naValuesOf(schema.naValues), this.path, header.line, header.term);
+  }
+
+  /** Chunks of whole records after the header. */
+  async *#scan(header: CsvHeader, records: number, keepBytes: boolean, expect?: FileVersion) {
+    const ranged = this.#file.ranged;
+    const stream = await this.#file.open(ranged ? { start: header.dataStart } : undefined, expect);
     try {
-      const first = await records.next();
-      if (first.done === true) throw new DataEmptyError(`${path} is empty`);
-      const decode = recordDecoder(headerNames(first.value, path), schema, path, first.value.line);
-      yield* recordsToBatches(records, decode, schema, filled, path);
+      const source = ranged ? (stream as AsyncIterable<Uint8Array>) : skipBytes(stream, header.dataStart);
+      yield* scanRecords(source, { quotes: true, records, keepBytes, start: header.dataStart, line: header.dataLine, path: this.path, term: header.term });
+    } catch (err) {
+      throw this.#file.readError(err);
     } finally {
-      // Closes the file when the header check fails or the caller stops early.
-      await records.return(undefined);
+      stream.destroy();
     }
   }
 
   /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
-  async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
+  async *#spans(schema: Schema, options: BatchOptions, withBytes: boolean): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
-    const path = this.path;
     const version = await this.#file.version();
-    // The pass reads the version it noted: a file that changes meanwhile fails here, not on a worker.
-    const records = readCsvRecords(this.#file, { offsets: true, expect: version });
-    try {
-      const first = await records.next();
-      if (first.done === true) throw new DataEmptyError(`${path} is empty`);
-      const decode = recordDecoder(headerNames(first.value, path), schema, path, first.value.line);
-      yield* recordsToSpans(records, decode, schema, filled, path, version);
-    } finally {
-      await records.return(undefined);
+    const header = await this.#readHeader();
+    // Checks the schema against the header here, on the driver, before any worker reads a range.
+    this.#layout(header, schema);
+    const tag = version.tag === undefined ? {} : { tag: version.tag };
+    let any = false;
+    // The scan reads the version it noted: a file that changes meanwhile fails here, not on a worker.
+    for await (const chunk of this.#scan(header, filled.batchRows, withBytes || !this.#file.ranged, version)) {
+      any = true;
+      yield { id: chunk.id, start: chunk.start, end: chunk.end, line: chunk.line, row: chunk.row, rows: chunk.records, size: version.size, ...tag, ...(chunk.bytes ? { bytes: chunk.bytes } : {}) };
     }
+    if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
   }
 
-  /** Reads one batch by its byte range, as a worker does. */
+  /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
-    const path = this.path;
     const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
-    this.#header ??= (async () => {
-      // Only the header's bytes are read: the stream stops after the first record.
-      const records = readCsvRecords(this.#file, { expect });
-      try {
-        const first = await records.next();
-        if (first.done === true) throw new DataEmptyError(`${path} is empty`);
-        return first.value;
-      } finally {
-        await records.return(undefined);
-      }
-    })();
-    // A failed read is not kept: the next batch tries again.
-    const header = await this.#header.catch((err: unknown) => {
-      this.#header = undefined;
-      throw err;
-    });
-    const decode = recordDecoder(headerNames(header, path), schema, path, header.line);
-    const records = readCsvRecords(this.#file, { start: span.start, end: span.end, line: span.line, expect });
-    return spanBatch(recordsToBatches(records, decode, schema, filled, path, { id: span.id, row: span.row }), span, path);
+    let header: CsvHeader;
+    let bytes: Uint8Array;
+    if (span.bytes !== undefined) {
+      // The bytes came with the reference; only the header's column names are needed.
+      header = await this.#readHeader(expect);
+      bytes = span.bytes;
+    } else {
+      [header, bytes] = await Promise.all([this.#readHeader(expect), this.#file.read({ start: span.start, end: span.end }, expect)]);
+    }
+    const batch = parseCsvChunk(bytes, this.#layout(header, schema), span, span.rows, filled.onBadRow);
+    checkSpanRows(batch, span, this.path);
+    return batch;
+  }
+}
+
+/** Line breaks in `bytes`. */
+function countLines(bytes: Uint8Array, term: number): number {
+  let count = 0;
+  for (let i = bytes.indexOf(term); i !== -1; i = bytes.indexOf(term, i + 1)) count++;
+  return count;
+}
+
+/** A stream without its first `count` bytes (a compressed file's header, read already). */
+async function* skipBytes(stream: AsyncIterable<Uint8Array>, count: number): AsyncGenerator<Uint8Array> {
+  let left = count;
+  for await (const chunk of stream) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+/** The error for a file with no usable row. */
+export function emptyError(path: string, skipped: number): DataEmptyError {
+  return skipped > 0 ? new DataEmptyError(`every one of the ${skipped} data rows of ${path} was bad and skipped`) : new DataEmptyError(`${path} has no data rows`);
+}
+
+/**
+ * Checks a range's batch against what the driver's scan found there: a worker whose file differs
+ * from the driver's fails instead of training on other rows.
+ */
+export function checkSpanRows(batch: RawBatch, span: BatchSpan, where: string): void {
+  if (batch.rowCount + batch.skippedRows !== span.rows) {
+    throw new DataParseError(
+      `${where}:${span.line}: batch ${span.id} (bytes ${span.start}-${span.end}) does not hold the ${span.rows} records the driver found there: ` +
+        "the file differs from the driver's; give every machine the same file, or ship the rows (mlscale train --ship-rows)",
+    );
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Where a CSV or JSON Lines source reads its bytes from: a local file, or an HTTP(S) URL
- * (`http-file.ts`). The readers (`csv-records.ts`, `text-lines.ts`) only ever ask for a stream of
+ * (`http-file.ts`). The readers (`record-scan.ts` and the sources) only ever ask for a stream of
  * bytes, whole or of a byte range, so both kinds parse the same way, with the same errors.
  *
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DataParseError } from '../errors.js';
 import { assertDataFile, toReadError } from './file-access.js';
@@ -26,6 +26,11 @@ export interface FileVersion {
   readonly size: number;
   /** For a URL: the server's ETag, else its Last-Modified date, when it gave one. */
   readonly tag?: string;
+  /**
+   * For a local file: its modification time (ms). Not compared between machines (a copy of the
+   * file at the same path on each machine has its own), only part of the batch cache's key.
+   */
+  readonly modified?: number;
 }
 
 /** Bytes of a data file, as the file sources read them. */
@@ -43,6 +48,15 @@ export interface DataFile {
    *   here differs (another size, ETag or Last-Modified).
    */
   open(range?: ByteRange, expect?: FileVersion): Promise<Readable>;
+  /**
+   * Reads a byte range whole, into a buffer of its own (safe to transfer to another thread).
+   * Rejects as `open` does.
+   */
+  read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array>;
+  /** False when the file cannot be read by byte range (a compressed stream): `read` rejects. */
+  readonly ranged: boolean;
+  /** True for a file on this machine's file system, false for one at a URL. */
+  readonly local: boolean;
   /** The file's current version (its size, and for a URL its ETag or Last-Modified). */
   version(): Promise<FileVersion>;
   /** Maps an error met while streaming the bytes `open` gave to a coded error naming the file. */
@@ -59,10 +73,34 @@ export function changedFileError(name: string, what: string): DataParseError {
   return new DataParseError(`${name} ${what}: give every machine the same file, or ship the rows (mlscale train --ship-rows)`);
 }
 
+/**
+ * Reads a stream whole into one buffer of its own.
+ *
+ * @param stream - The bytes.
+ * @param length - The expected length, when known: the buffer is allocated once.
+ */
+export async function collectBytes(stream: AsyncIterable<Uint8Array>, length?: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const part of stream) {
+    parts.push(part);
+    total += part.length;
+  }
+  const out = new Uint8Array(length !== undefined && length === total ? length : total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** A file on a local (or mounted) file system. */
 export class LocalFile implements DataFile {
   readonly name: string;
   readonly location: string;
+  readonly ranged = true;
+  readonly local = true;
 
   /** @param path - The file's path, also its name in messages. */
   constructor(path: string) {
@@ -71,22 +109,51 @@ export class LocalFile implements DataFile {
   }
 
   async open(range?: ByteRange, expect?: FileVersion): Promise<Readable> {
-    await assertDataFile(this.name);
-    if (expect !== undefined) {
-      const { size } = await this.version();
-      if (size !== expect.size) {
-        throw changedFileError(this.name, `is ${size} bytes here but was ${expect.size} bytes where the driver read it`);
+    await this.#check(expect);
+    // 1 MiB reads: the scan runs at memory speed, and 64 kB reads would cost a syscall each.
+    const highWaterMark = 1 << 20;
+    if (range === undefined) return createReadStream(this.name, { highWaterMark });
+    return createReadStream(this.name, range.end === undefined ? { start: range.start, highWaterMark } : { start: range.start, end: range.end - 1, highWaterMark });
+  }
+
+  async read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array> {
+    await this.#check(expect);
+    const out = new Uint8Array(Math.max(0, range.end - range.start));
+    let handle;
+    try {
+      handle = await open(this.name, 'r');
+      let at = 0;
+      while (at < out.length) {
+        const { bytesRead } = await handle.read(out, at, out.length - at, range.start + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
       }
+      if (at < out.length) {
+        throw changedFileError(this.name, `ends before byte ${range.end}, where the driver read a record`);
+      }
+    } catch (err) {
+      throw toReadError(err, this.name);
+    } finally {
+      await handle?.close();
     }
-    if (range === undefined) return createReadStream(this.name);
-    return createReadStream(this.name, range.end === undefined ? { start: range.start } : { start: range.start, end: range.end - 1 });
+    return out;
   }
 
   async version(): Promise<FileVersion> {
     try {
-      return { size: (await stat(this.name)).size };
+      const info = await stat(this.name);
+      return { size: info.size, modified: info.mtimeMs };
     } catch (err) {
       throw toReadError(err, this.name);
+    }
+  }
+
+  async #check(expect: FileVersion | undefined): Promise<void> {
+    await assertDataFile(this.name);
+    if (expect === undefined) return;
+    const { size } = await this.version();
+    if (size !== expect.size) {
+      throw changedFileError(this.name, `is ${size} bytes here but was ${expect.size} bytes where the driver read it`);
     }
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
+import { kDefaultNaValues } from './na-values.js';
 import type { BatchOptions, InferOptions, Task } from './types.js';
 
 /** `InferOptions` with every default filled in. */
@@ -13,6 +14,11 @@ export interface FilledInferOptions {
   /** Undefined: infer the task from the label column. */
   readonly task: Task | undefined;
   readonly sampleRows: number;
+  /** Missing-value tokens (`kDefaultNaValues` itself when not given). */
+  readonly naValues: readonly string[];
+  /** Columns forced categorical / numeric. */
+  readonly categorical: readonly string[];
+  readonly numeric: readonly string[];
 }
 
 /** Default inference options. */
@@ -53,7 +59,7 @@ function isPositiveInteger(value: unknown): value is number {
  */
 export function resolveInferOptions(options: InferOptions): FilledInferOptions {
   assertObject(options);
-  const { label, task, sampleRows = kDefaultInferOptions.sampleRows } = options;
+  const { label, task, sampleRows = kDefaultInferOptions.sampleRows, naValues = kDefaultNaValues, categorical = [], numeric = [] } = options;
   if (typeof label !== 'string' || label.length === 0) {
     throw new InvalidOptionError(`options.label must be a non-empty string, got ${show(label)}`);
   }
@@ -67,7 +73,15 @@ export function resolveInferOptions(options: InferOptions): FilledInferOptions {
       `options.sampleRows must be a positive integer, got ${show(sampleRows)}`,
     );
   }
-  return Object.freeze({ label, task, sampleRows });
+  if (!Array.isArray(naValues) || naValues.some((v) => typeof v !== 'string')) {
+    throw new InvalidOptionError(`options.naValues must be an array of strings, got ${show(naValues)}`);
+  }
+  for (const [name, list] of [['categorical', categorical], ['numeric', numeric]] as const) {
+    if (!Array.isArray(list) || list.some((v) => typeof v !== 'string' || v === '')) {
+      throw new InvalidOptionError(`options.${name} must be an array of column names, got ${show(list)}`);
+    }
+  }
+  return Object.freeze({ label, task, sampleRows, naValues, categorical, numeric });
 }
 
 /**

@@ -21,7 +21,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { DataNotFoundError, DataParseError, isMlscaleError } from '../errors.js';
-import { changedFileError, type ByteRange, type DataFile, type FileVersion } from './data-file.js';
+import { changedFileError, collectBytes, type ByteRange, type DataFile, type FileVersion } from './data-file.js';
 
 /** Limits of HTTP data reads. */
 export interface HttpFileOptions {
@@ -75,6 +75,8 @@ let warnedNoRanges = false;
 export class HttpFile implements DataFile {
   readonly name: string;
   readonly location: string;
+  readonly ranged = true;
+  readonly local = false;
   readonly #url: URL;
   readonly #options: HttpFileOptions;
 
@@ -167,6 +169,16 @@ export class HttpFile implements DataFile {
     } catch (err) {
       res.body.destroy();
       throw err;
+    }
+  }
+
+  async read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array> {
+    if (range.end <= range.start) return new Uint8Array(0);
+    const body = await this.open(range, expect);
+    try {
+      return await collectBytes(body, range.end - range.start);
+    } catch (err) {
+      throw this.readError(err);
     }
   }
 

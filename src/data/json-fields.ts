@@ -7,6 +7,7 @@
  */
 import { DataValueError } from '../errors.js';
 import { fitsFloat32 } from './field-values.js';
+import { kDefaultNa, type NaValues } from './na-values.js';
 import { categoryFromText, labelFromText, missingLabel, numericFromText } from './text-fields.js';
 import type { Task } from './types.js';
 
@@ -24,15 +25,25 @@ export function describeJson(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
+/** A short quote of a JSON value; a value nested too deeply to serialise is described instead. */
+function excerptJson(value: unknown): string {
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // JSON.stringify recurses: a value nested thousands deep overflows the stack (RangeError).
+    return `${describeJson(value)} nested too deeply to quote`;
+  }
+  return json.length > kMaxExcerpt ? `${json.slice(0, kMaxExcerpt)}...` : json;
+}
+
 function badValue(file: string, line: number, column: string, value: unknown): never {
   let why: string;
   if (typeof value === 'number') {
     // JSON.parse turns numbers beyond float64 into Infinity.
     why = `value ${value} is outside the float32 range`;
   } else {
-    const json = JSON.stringify(value);
-    const excerpt = json.length > kMaxExcerpt ? `${json.slice(0, kMaxExcerpt)}...` : json;
-    why = `${describeJson(value)} is not allowed here, got ${excerpt}`;
+    why = `${describeJson(value)} is not allowed here, got ${excerptJson(value)}`;
   }
   throw new DataValueError(`${file}:${line}: column '${column}': ${why}`);
 }
@@ -49,10 +60,11 @@ export function numericFromJson(
   file: string,
   line: number,
   column: string,
+  na: NaValues = kDefaultNa,
 ): number {
   if (value === null || value === undefined) return NaN;
   if (typeof value === 'number' && fitsFloat32(value)) return value;
-  if (typeof value === 'string') return numericFromText(value, file, line, column);
+  if (typeof value === 'string') return numericFromText(value, file, line, column, na);
   return badValue(file, line, column, value);
 }
 
@@ -67,9 +79,10 @@ export function categoryFromJson(
   file: string,
   line: number,
   column: string,
+  na: NaValues = kDefaultNa,
 ): string | undefined {
   if (value === null || value === undefined) return undefined;
-  if (typeof value === 'string') return categoryFromText(value);
+  if (typeof value === 'string') return categoryFromText(value, na);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return badValue(file, line, column, value);
 }
@@ -86,9 +99,10 @@ export function labelFromJson(
   file: string,
   line: number,
   column: string,
+  na: NaValues = kDefaultNa,
 ): string | number {
   if (value === null || value === undefined) return missingLabel(file, line, column);
-  if (typeof value === 'string') return labelFromText(value, task, file, line, column);
+  if (typeof value === 'string') return labelFromText(value, task, file, line, column, na);
   if (task === 'regression') {
     if (typeof value === 'number' && fitsFloat32(value)) return value;
   } else if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') {

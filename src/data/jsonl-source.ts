@@ -15,14 +15,16 @@
  *
  * @module
  */
+import type { Readable } from 'node:stream';
 import { DataEmptyError, DataParseError } from '../errors.js';
-import type { RowScratch } from './batch-builder.js';
+import { describeBinary } from './byte-sniff.js';
+import { checkSpanRows, emptyError } from './csv-source.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
-import { categoryFromJson, describeJson, labelFromJson, numericFromJson } from './json-fields.js';
 import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
-import { recordsToBatches, recordsToSpans, spanBatch, type RecordDecoder } from './row-batches.js';
+import { jsonlLines, parseJsonlChunk, parseJsonObject } from './jsonl-chunk.js';
+import { naValuesOf } from './na-values.js';
+import { scanRecords } from './record-scan.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
-import { readTextLines, type TextLine, type TextRange } from './text-lines.js';
 import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
 
 /** Options of {@link JsonlSource}. */
@@ -35,49 +37,17 @@ export interface JsonlSourceOptions {
   readonly shared?: boolean;
 }
 
-type JsonObject = Record<string, unknown>;
-
-/** Parses one line into an object, or throws the bad-row error. */
-function parseObject({ text, line }: TextLine, path: string): JsonObject {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new DataParseError(`${path}:${line}: malformed JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DataParseError(`${path}:${line}: expected a JSON object, got ${describeJson(value)}`);
-  }
-  return value as JsonObject;
-}
-
-/** The value of an own key; inherited names such as `constructor` are absent keys. */
-function own(object: JsonObject, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
-/** Non-blank lines: the records of a JSON Lines file (or of a byte range of it). */
-async function* records(file: DataFile, range?: TextRange, offsets = false, expect?: FileVersion): AsyncGenerator<TextLine> {
-  for await (const line of readTextLines(file, range, offsets, expect)) if (line.text.trim().length > 0) yield line;
-}
-
-/** Decodes a line into a row; throws on a bad row. */
-function recordDecoder(schema: Schema, path: string): RecordDecoder<TextLine> {
-  const { numeric, categorical, label, task } = schema;
-  return (record: TextLine, row: RowScratch): void => {
-    const object = parseObject(record, path);
-    const { line } = record;
-    for (let i = 0; i < numeric.length; i++) {
-      row.numeric[i] = numericFromJson(own(object, numeric[i]!), path, line, numeric[i]!);
+/** The stream's buffers, after checking that the first ones look like text. */
+async function* sniffed(stream: Readable, path: string): AsyncGenerator<Uint8Array> {
+  let checked = false;
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    if (!checked) {
+      checked = true;
+      const what = describeBinary(chunk.subarray(0, 4096));
+      if (what !== undefined) throw new DataParseError(`${path} is not a JSON Lines file: it looks like ${what}`);
     }
-    for (let i = 0; i < categorical.length; i++) {
-      const name = categorical[i]!;
-      row.categorical[i] = categoryFromJson(own(object, name), path, line, name);
-    }
-    row.label = labelFromJson(own(object, label), task, path, line, label);
-  };
+    yield chunk;
+  }
 }
 
 /**
@@ -97,7 +67,7 @@ export class JsonlSource implements DataSource {
 
   /**
    * @param file - The file: a path (resolved against the process's working directory), or where
-   *   to read it (e.g. an `HttpFile`).
+   *   to read it (e.g. an `HttpFile`, a `GzipFile`).
    * @param options - Description and default label.
    */
   constructor(file: string | DataFile, options: JsonlSourceOptions = {}) {
@@ -108,9 +78,17 @@ export class JsonlSource implements DataSource {
     this.byteRanges = {
       reference: `jsonl:${this.#file.location}`,
       shared: options.shared === true,
-      spans: (schema, batchOptions) => this.#spans(schema, batchOptions),
+      ranged: this.#file.ranged,
+      local: this.#file.local,
+      spans: (schema, batchOptions, withBytes) => this.#spans(schema, batchOptions, withBytes === true),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
     };
+  }
+
+  /** The file's path or URL with its size and modification time or ETag. */
+  async identity(): Promise<string> {
+    const { size, modified, tag } = await this.#file.version();
+    return JSON.stringify([this.byteRanges.reference, size, modified ?? null, tag ?? null]);
   }
 
   /**
@@ -122,36 +100,34 @@ export class JsonlSource implements DataSource {
    */
   async inferSchema(options: InferOptions): Promise<Schema> {
     const filled = resolveInferOptions(options);
+    const na = naValuesOf(filled.naValues);
     const columns = new Map<string, ColumnStats>();
     let rows = 0;
     let firstError: unknown;
-    for await (const record of records(this.#file)) {
-      rows++;
-      try {
-        const object = parseObject(record, this.path);
-        for (const [key, value] of Object.entries(object)) {
-          let stats = columns.get(key);
-          if (stats === undefined) columns.set(key, (stats = new ColumnStats()));
-          stats.observeJson(value);
+    for await (const chunk of this.#scan(filled.sampleRows, true, undefined, 1)) {
+      for (const record of jsonlLines(chunk.bytes!, chunk.line, true)) {
+        rows++;
+        try {
+          const object = parseJsonObject(record.text, this.path, record.line);
+          for (const [key, value] of Object.entries(object)) {
+            let stats = columns.get(key);
+            if (stats === undefined) columns.set(key, (stats = new ColumnStats()));
+            stats.observeJson(value, na);
+          }
+        } catch (err) {
+          firstError ??= err;
         }
-      } catch (err) {
-        firstError ??= err;
       }
-      if (rows >= filled.sampleRows) break;
     }
     if (rows === 0) throw new DataEmptyError(`${this.path} has no data rows`);
     if (columns.size === 0 && firstError !== undefined) throw firstError;
-    const sample = {
-      names: [...columns.keys()],
-      stats: [...columns.values()],
-      rows,
-      typedNumbers: true,
-    };
+    const sample = { names: [...columns.keys()], stats: [...columns.values()], rows, typedNumbers: true };
     return buildSchema(sample, filled, this.path);
   }
 
   /**
-   * Streams the file as raw batches; keys not in the schema are ignored.
+   * Streams the file as raw batches of `batchRows` lines each (bad lines skipped under
+   * `onBadRow: 'skip'` leave their batch shorter); keys not in the schema are ignored.
    *
    * @throws (by rejecting) InvalidOptionError for bad options; DataNotFoundError; DataEmptyError;
    *   DataParseError (bad row) for a line that is not a JSON object; DataValueError (bad row) for a
@@ -159,24 +135,50 @@ export class JsonlSource implements DataSource {
    */
   async *batches(schema: Schema, options: BatchOptions): AsyncGenerator<RawBatch> {
     const filled = resolveBatchOptions(options);
-    yield* recordsToBatches(records(this.#file), recordDecoder(schema, this.path), schema, filled, this.path);
+    const na = naValuesOf(schema.naValues);
+    let skipped = 0;
+    let any = false;
+    for await (const chunk of this.#scan(filled.batchRows, true)) {
+      const batch = parseJsonlChunk(chunk.bytes!, schema, na, this.path, chunk, chunk.records, filled.onBadRow);
+      skipped += batch.skippedRows;
+      any ||= batch.rowCount > 0;
+      yield batch;
+    }
+    if (!any) throw emptyError(this.path, skipped);
+  }
+
+  /** Chunks of whole lines, the first buffer checked to be text. */
+  async *#scan(records: number, keepBytes: boolean, expect?: FileVersion, maxChunks?: number) {
+    const stream = await this.#file.open(undefined, expect);
+    try {
+      yield* scanRecords(sniffed(stream, this.path), { quotes: false, records, keepBytes, path: this.path, ...(maxChunks === undefined ? {} : { maxChunks }) });
+    } catch (err) {
+      throw this.#file.readError(err);
+    } finally {
+      stream.destroy();
+    }
   }
 
   /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
-  async *#spans(schema: Schema, options: BatchOptions): AsyncGenerator<BatchSpan> {
+  async *#spans(schema: Schema, options: BatchOptions, withBytes: boolean): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
-    const path = this.path;
     const version = await this.#file.version();
-    // The pass reads the version it noted: a file that changes meanwhile fails here, not on a worker.
-    yield* recordsToSpans(records(this.#file, undefined, true, version), recordDecoder(schema, path), schema, filled, path, version);
+    const tag = version.tag === undefined ? {} : { tag: version.tag };
+    let any = false;
+    for await (const chunk of this.#scan(filled.batchRows, withBytes || !this.#file.ranged, version)) {
+      any = true;
+      yield { id: chunk.id, start: chunk.start, end: chunk.end, line: chunk.line, row: chunk.row, rows: chunk.records, size: version.size, ...tag, ...(chunk.bytes ? { bytes: chunk.bytes } : {}) };
+    }
+    if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
   }
 
-  /** Reads one batch by its byte range, as a worker does. */
+  /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
-    const path = this.path;
     const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
-    const batches = recordsToBatches(records(this.#file, span, false, expect), recordDecoder(schema, path), schema, filled, path, { id: span.id, row: span.row });
-    return spanBatch(batches, span, path);
+    const bytes = span.bytes ?? (await this.#file.read({ start: span.start, end: span.end }, expect));
+    const batch = parseJsonlChunk(bytes, schema, naValuesOf(schema.naValues), this.path, span, span.rows, filled.onBadRow);
+    checkSpanRows(batch, span, this.path);
+    return batch;
   }
 }

@@ -8,6 +8,8 @@
  * - `jsonl:PATH`, or a path ending in `.jsonl` or `.ndjson` → {@link JsonlSource}
  * - an `http://` or `https://` URL in place of PATH (`csv:URL`, `jsonl:URL`, or a URL whose path
  *   ends in `.csv`, `.jsonl` or `.ndjson`) → the same sources, reading over HTTP (`HttpFile`)
+ * - any of these with a `.gz` ending (`sales.csv.gz`, `csv:dump.gz`) → the same sources over the
+ *   decompressed bytes (`GzipFile`)
  *
  * Paths are resolved against `cwd`. Opening never touches the file system: whether the file
  * exists is checked at first read (`inferSchema` or `batches`), which rejects with
@@ -19,6 +21,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
 import { CsvSource } from './csv-source.js';
+import { LocalFile, type DataFile } from './data-file.js';
+import { GzipFile, isGzipName } from './gzip-file.js';
 import { HttpFile, isHttpUrl } from './http-file.js';
 import { JsonlSource } from './jsonl-source.js';
 import { kSamplePrefix, SampleSource, sampleNames } from './sample-source.js';
@@ -33,26 +37,43 @@ export interface OpenSourceOptions {
 }
 
 const kAcceptedForms =
-  'synthetic:key=value,..., sample:NAME (or digits), csv:PATH or *.csv, jsonl:PATH or *.jsonl / *.ndjson (PATH may be an http(s):// URL)';
+  'synthetic:key=value,..., sample:NAME (or digits), csv:PATH or *.csv, jsonl:PATH or *.jsonl / *.ndjson, each also gzip-compressed (*.csv.gz, ...) (PATH may be an http(s):// URL)';
+
+/** The file under a source: decompressed on the fly when its name ends in `.gz`. */
+function dataFile(file: DataFile, name: string): DataFile {
+  return isGzipName(name) ? new GzipFile(file) : file;
+}
 
 /** A source over HTTP: a URL is storage every machine reads, so it is shared. */
 function urlSource(kind: 'csv' | 'jsonl', url: string, description: string): DataSource {
   if (!URL.canParse(url)) throw new InvalidOptionError(`data source '${description}': '${url}' is not a valid URL`);
-  const file = new HttpFile(url);
+  const file = dataFile(new HttpFile(url), new URL(url).pathname);
   return kind === 'csv' ? new CsvSource(file, { description, shared: true }) : new JsonlSource(file, { description, shared: true });
+}
+
+/** A source over a local file; `shared` when named by absolute path. */
+function fileSource(kind: 'csv' | 'jsonl', path: string, description: string, shared: boolean): DataSource {
+  const file = dataFile(new LocalFile(path), path);
+  return kind === 'csv' ? new CsvSource(file, { description, shared }) : new JsonlSource(file, { description, shared });
+}
+
+/** The format a path names by its ending, `.gz` aside. */
+function kindOf(path: string): 'csv' | 'jsonl' | undefined {
+  const lower = path.toLowerCase().replace(/\.gz$/, '');
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  return undefined;
 }
 
 /** The kind a URL's path names by its extension (the query string is not part of it). */
 function urlKind(url: string): 'csv' | 'jsonl' | undefined {
   let path: string;
   try {
-    path = new URL(url).pathname.toLowerCase();
+    path = new URL(url).pathname;
   } catch {
     throw new InvalidOptionError(`data source '${url}' is not a valid URL`);
   }
-  if (path.endsWith('.csv')) return 'csv';
-  if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return 'jsonl';
-  return undefined;
+  return kindOf(path);
 }
 
 function pathOf(spec: string, prefixLength: number, cwd: string): string {
@@ -84,7 +105,6 @@ export function openSource(spec: string, options: OpenSourceOptions = {}): DataS
     );
   }
   const cwd = options.cwd ?? process.cwd();
-  const lower = spec.toLowerCase();
   if (spec.startsWith(kSyntheticPrefix)) return new SyntheticSource(spec);
   if (spec.startsWith(kSamplePrefix) || sampleNames.includes(spec)) return new SampleSource(spec);
   if (spec.startsWith('csv:') && isHttpUrl(spec.slice(4))) return urlSource('csv', spec.slice(4), spec);
@@ -93,19 +113,15 @@ export function openSource(spec: string, options: OpenSourceOptions = {}): DataS
     const kind = urlKind(spec);
     if (kind !== undefined) return urlSource(kind, spec, spec);
     throw new InvalidOptionError(
-      `data source '${spec}': the URL's path does not end in .csv, .jsonl or .ndjson; name the format with csv:URL or jsonl:URL`,
+      `data source '${spec}': the URL's path does not end in .csv, .jsonl or .ndjson (or those with .gz); name the format with csv:URL or jsonl:URL`,
     );
   }
   // A file named by absolute path is taken to be where every machine sees it (shared storage):
   // a distributed run then hands out byte ranges instead of rows.
-  if (spec.startsWith('csv:')) return new CsvSource(pathOf(spec, 4, cwd), { description: spec, shared: isAbsolute(spec.slice(4)) });
-  if (spec.startsWith('jsonl:')) {
-    return new JsonlSource(pathOf(spec, 6, cwd), { description: spec, shared: isAbsolute(spec.slice(6)) });
-  }
-  if (lower.endsWith('.csv')) return new CsvSource(resolve(cwd, spec), { description: spec, shared: isAbsolute(spec) });
-  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) {
-    return new JsonlSource(resolve(cwd, spec), { description: spec, shared: isAbsolute(spec) });
-  }
+  if (spec.startsWith('csv:')) return fileSource('csv', pathOf(spec, 4, cwd), spec, isAbsolute(spec.slice(4)));
+  if (spec.startsWith('jsonl:')) return fileSource('jsonl', pathOf(spec, 6, cwd), spec, isAbsolute(spec.slice(6)));
+  const kind = kindOf(spec);
+  if (kind !== undefined) return fileSource(kind, resolve(cwd, spec), spec, isAbsolute(spec));
   throw new InvalidOptionError(
     `data source '${spec}' is not recognised; expected one of: ${kAcceptedForms}`,
   );

@@ -2,8 +2,11 @@
  * Schema inference shared by the file sources: per-column statistics over the sampled rows, and
  * the rules that turn them into column kinds and a task.
  *
- * - A feature column is numeric when every non-missing sampled value is a number (see
- *   `field-values.ts`); otherwise categorical. A column with no sampled values is numeric.
+ * - A feature column is numeric when at least 99% of its non-missing sampled values are numbers
+ *   (see `field-values.ts`); otherwise categorical. A column with no sampled values is numeric.
+ *   So one typo in a numeric column does not turn it into hundreds of one-hot inputs: the typo is
+ *   a bad value when batches are read (an error naming file, line and column, or a skipped row).
+ *   `categorical` and `numeric` in the options override the rule per column.
  * - With `typedNumbers` (JSON Lines) a column also needs at least one JSON number to be numeric:
  *   a column whose values are all strings was quoted on purpose (zip codes, ids) and stays
  *   categorical, while a numeric column may still carry the odd number written as a string.
@@ -13,17 +16,36 @@
  *
  * @module
  */
-import { DataEmptyError, LabelNotFoundError } from '../errors.js';
+import { DataEmptyError, InvalidOptionError, LabelNotFoundError } from '../errors.js';
 import { kMaxInferredClasses, type FilledInferOptions } from './data-options.js';
-import { isMissingText, isNonFiniteText, isNumberText } from './field-values.js';
+import { isNonFiniteText, isNumberText } from './field-values.js';
+import { kDefaultNa, kDefaultNaValues, type NaValues } from './na-values.js';
 import type { ColumnSchema, Schema, Task } from './types.js';
+
+/** Share of a column's non-missing sampled values that must be numbers for it to be numeric. */
+export const kNumericShare = 0.99;
+
+/**
+ * Column names for a message: at most 20, then how many there are in all (a header may have
+ * thousands).
+ *
+ * @param names - The columns.
+ */
+export function listColumns(names: readonly string[]): string {
+  const shown = names.slice(0, 20).join(', ');
+  return names.length > 20 ? `${shown}, ... (${names.length} columns in all)` : shown;
+}
 
 /** What the sampled values of one column looked like. */
 export class ColumnStats {
   /** Sampled values that were not missing. */
   nonMissing = 0;
-  /** Every non-missing value was a number, a number-like string or a non-finite literal. */
-  numberLike = true;
+  /** Non-missing values that were numbers, number-like strings or non-finite literals. */
+  numbers = 0;
+  /** Every non-missing value was number-like. */
+  get numberLike(): boolean {
+    return this.numbers === this.nonMissing;
+  }
   /** At least one value was a JSON number (not a string). */
   sawTypedNumber = false;
   /** Every finite numeric value was an integer. */
@@ -31,34 +53,41 @@ export class ColumnStats {
   /** Distinct finite numeric values, as canonical strings; stops growing past the class limit. */
   readonly distinct = new Set<string>();
 
-  /** Records one text value (a CSV field or a JSON string). */
-  observeText(text: string): void {
-    if (isMissingText(text)) return;
+  /**
+   * Records one text value (a CSV field or a JSON string).
+   *
+   * @param na - The missing-value tokens.
+   */
+  observeText(text: string, na: NaValues = kDefaultNa): void {
+    if (na.isMissing(text)) return;
     this.nonMissing++;
-    if (!this.numberLike) return;
-    if (isNumberText(text)) this.#observeNumber(Number(text));
-    else if (!isNonFiniteText(text)) this.numberLike = false;
+    if (isNumberText(text)) {
+      this.numbers++;
+      this.#observeNumber(Number(text));
+    } else if (isNonFiniteText(text)) {
+      this.numbers++;
+    }
   }
 
   /** Records one JSON value: null is missing, strings follow the text rules. */
-  observeJson(value: unknown): void {
+  observeJson(value: unknown, na: NaValues = kDefaultNa): void {
     if (value === null || value === undefined) return;
     if (typeof value === 'string') {
-      this.observeText(value);
+      this.observeText(value, na);
       return;
     }
     this.nonMissing++;
     if (typeof value === 'number') {
       this.sawTypedNumber = true;
-      if (this.numberLike) this.#observeNumber(value);
-    } else {
-      this.numberLike = false;
+      this.numbers++;
+      this.#observeNumber(value);
     }
   }
 
-  /** Whether the column counts as numeric. */
+  /** Whether the column counts as numeric: at least {@link kNumericShare} of its values are numbers. */
   isNumeric(typedNumbers: boolean): boolean {
-    return this.numberLike && (!typedNumbers || this.sawTypedNumber || this.nonMissing === 0);
+    if (this.nonMissing === 0) return true;
+    return this.numbers >= kNumericShare * this.nonMissing && (!typedNumbers || this.sawTypedNumber);
   }
 
   #observeNumber(value: number): void {
@@ -98,14 +127,13 @@ export function buildSchema(
   if (sample.rows === 0) throw new DataEmptyError(`${where} has no data rows`);
   const labelAt = sample.names.indexOf(options.label);
   if (labelAt < 0) {
-    throw new LabelNotFoundError(
-      `label column '${options.label}' is not in ${where}; columns: ${sample.names.join(', ')}`,
-    );
+    throw new LabelNotFoundError(`label column '${options.label}' is not in ${where}; columns: ${listColumns(sample.names)}`);
   }
+  const forced = forcedKinds(sample.names, options, where);
   const columns: ColumnSchema[] = [];
   sample.names.forEach((name, i) => {
     if (i === labelAt) return;
-    const kind = sample.stats[i]!.isNumeric(sample.typedNumbers) ? 'numeric' : 'categorical';
+    const kind = forced.get(name) ?? (sample.stats[i]!.isNumeric(sample.typedNumbers) ? 'numeric' : 'categorical');
     columns.push(Object.freeze({ name, kind }));
   });
   const task =
@@ -116,7 +144,28 @@ export function buildSchema(
     categorical: Object.freeze(columns.filter((c) => c.kind === 'categorical').map((c) => c.name)),
     label: options.label,
     task,
+    ...(options.naValues === kDefaultNaValues ? {} : { naValues: Object.freeze([...options.naValues]) }),
   });
+}
+
+/** The kinds the options force, checked against the file's columns. */
+function forcedKinds(names: readonly string[], options: FilledInferOptions, where: string): Map<string, 'numeric' | 'categorical'> {
+  const forced = new Map<string, 'numeric' | 'categorical'>();
+  for (const kind of ['categorical', 'numeric'] as const) {
+    for (const name of options[kind]) {
+      if (name === options.label) {
+        throw new InvalidOptionError(`column '${name}' is the label; it cannot also be a ${kind} feature`);
+      }
+      if (!names.includes(name)) {
+        throw new InvalidOptionError(`column '${name}' (given as ${kind}) is not in ${where}; columns: ${listColumns(names)}`);
+      }
+      if (forced.has(name)) {
+        throw new InvalidOptionError(`column '${name}' is given as both categorical and numeric; give it once`);
+      }
+      forced.set(name, kind);
+    }
+  }
+  return forced;
 }
 
 function inferTask(

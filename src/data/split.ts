@@ -31,3 +31,18 @@ const kTwo32 = 4294967296;
 export function isHeldOut(rowIndex: number, seed: number, fraction: number): boolean {
   return hashRow(rowIndex, seed, kSplitSalt) / kTwo32 < fraction;
 }
+
+/** Salt of the validation slice's hash (ASCII "vald"): independent of the held-out split. */
+const kValidationSalt = 0x76616c64;
+
+/**
+ * Decides whether a training row belongs to the validation slice that early stopping watches.
+ * Like the held-out split, it depends only on (row index, seed).
+ *
+ * @param rowIndex - Dataset row index, a non-negative integer.
+ * @param seed - Split seed.
+ * @param fraction - Share of training rows in the slice, in [0, 1].
+ */
+export function isValidation(rowIndex: number, seed: number, fraction: number): boolean {
+  return hashRow(rowIndex, seed, kValidationSalt) / kTwo32 < fraction;
+}

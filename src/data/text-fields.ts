@@ -11,6 +11,7 @@ import {
   isMissingText,
   readNumberText,
 } from './field-values.js';
+import { kDefaultNa, type NaValues } from './na-values.js';
 import type { Task } from './types.js';
 
 /**
@@ -20,11 +21,12 @@ import type { Task } from './types.js';
  * @param file - The data file, for messages.
  * @param line - The row's line, for messages.
  * @param column - Column name, for messages.
+ * @param na - The missing-value tokens.
  * @returns The number, or NaN when missing.
  * @throws DataValueError when the value is not a finite float32 number.
  */
-export function numericFromText(text: string, file: string, line: number, column: string): number {
-  const value = readNumberText(text);
+export function numericFromText(text: string, file: string, line: number, column: string, na: NaValues = kDefaultNa): number {
+  const value = readNumberText(text, na);
   if (value === undefined) {
     throw new DataValueError(`${file}:${line}: column '${column}': ${describeBadNumber(text)}`);
   }
@@ -35,10 +37,11 @@ export function numericFromText(text: string, file: string, line: number, column
  * Reads a categorical feature value.
  *
  * @param text - The raw value.
+ * @param na - The missing-value tokens.
  * @returns The value, or `undefined` when missing.
  */
-export function categoryFromText(text: string): string | undefined {
-  return isMissingText(text) ? undefined : text;
+export function categoryFromText(text: string, na: NaValues = kDefaultNa): string | undefined {
+  return isMissingText(text, na) ? undefined : text;
 }
 
 /**
@@ -60,6 +63,7 @@ export function missingLabel(file: string, line: number, column: string): never 
  * @param file - The data file, for messages.
  * @param line - The row's line, for messages.
  * @param column - Label column name, for messages.
+ * @param na - The missing-value tokens.
  * @throws DataValueError when the label is missing, non-finite, or (regression) not a number.
  */
 export function labelFromText(
@@ -68,10 +72,11 @@ export function labelFromText(
   file: string,
   line: number,
   column: string,
+  na: NaValues = kDefaultNa,
 ): string | number {
-  if (isMissingText(text)) missingLabel(file, line, column);
+  if (isMissingText(text, na)) missingLabel(file, line, column);
   if (task === 'classification') {
-    const label = classLabelText(text);
+    const label = classLabelText(text, na);
     if (label === undefined) {
       throw new DataValueError(
         `${file}:${line}: label column '${column}': ${describeBadNumber(text)}`,
@@ -79,7 +84,7 @@ export function labelFromText(
     }
     return label;
   }
-  const value = readNumberText(text);
+  const value = readNumberText(text, na);
   if (value === undefined) {
     throw new DataValueError(
       `${file}:${line}: label column '${column}': ${describeBadNumber(text)}`,

@@ -32,6 +32,11 @@ export interface Schema {
   /** Name of the label column. */
   readonly label: string;
   readonly task: Task;
+  /**
+   * Text values read as missing, besides the empty field (CSV fields and JSON strings); pandas'
+   * list when absent (`na-values.ts`).
+   */
+  readonly naValues?: readonly string[];
 }
 
 /** Labels of a raw batch: numeric targets (regression) or dictionary-encoded classes. */
@@ -84,6 +89,12 @@ export interface InferOptions {
   readonly task?: Task;
   /** How many leading rows to look at (default 10,000). */
   readonly sampleRows?: number;
+  /** Text values read as missing, besides the empty field (default: pandas' list). */
+  readonly naValues?: readonly string[];
+  /** Columns to treat as categorical whatever their values. */
+  readonly categorical?: readonly string[];
+  /** Columns to treat as numeric whatever their values (non-numbers are then bad values). */
+  readonly numeric?: readonly string[];
 }
 
 /**
@@ -100,29 +111,34 @@ export interface BatchRef {
 }
 
 /**
- * One batch of a file as a byte range: what a worker that sees the same file needs to read and
- * parse that batch alone, bitwise the batch a full read yields.
+ * One batch of a file as a byte range of whole records: what a worker that sees the same file
+ * needs to read and parse that batch alone, bitwise the batch a full read yields.
  *
- * The range runs from the batch's first record (for batch 0, the first data record) up to the
- * next batch's first good record, so the bad rows skipped between two batches fall in the
- * earlier one, as in a full read.
+ * Batches of a file are cut by records (`batchRows` records each, bad ones included), so the cut
+ * is found by a scan of the bytes that parses nothing; bad records skipped under
+ * `onBadRow: 'skip'` leave their batch shorter.
  */
 export interface BatchSpan {
   readonly id: number;
-  /** Byte offset of the range's first record. */
+  /** Byte offset of the range's first byte (just after the previous range). */
   readonly start: number;
-  /** Byte offset just past the range (the next batch's first record, or the file's size). */
+  /** Byte offset just past the range (the next range's start, or the file's size). */
   readonly end: number;
-  /** 1-based file line of the range's first record, for messages. */
+  /** 1-based file line at `start`, for messages. */
   readonly line: number;
   /** Dataset row index of the range's first record (bad rows count), for the held-out split. */
   readonly row: number;
-  /** Good rows the batch holds: a worker that parses another count has another file. */
+  /** Records in the range, bad ones included: a worker that parses another count has another file. */
   readonly rows: number;
   /** The file's size in bytes when the driver read it. */
   readonly size: number;
   /** For a file at a URL: its ETag, else its Last-Modified date, when the driver read it. */
   readonly tag?: string;
+  /**
+   * The range's bytes, for a file that cannot be read again by byte range (a compressed one):
+   * they travel with the reference instead.
+   */
+  readonly bytes?: Uint8Array;
 }
 
 /** Reading a file's batches by byte range (CSV, JSON Lines). */
@@ -131,12 +147,18 @@ export interface SpanAccess {
   readonly reference: string;
   /** True when the user named the file by absolute path or URL, so it is likely on shared storage. */
   readonly shared: boolean;
+  /** False when the file cannot be read by byte range (gzip): its spans carry their bytes. */
+  readonly ranged: boolean;
+  /** True when the file is on this machine's file system (not at a URL). */
+  readonly local: boolean;
   /**
-   * One pass over the file that finds the batches' byte ranges, parsing every record as
-   * `batches()` does (same errors, same bad-row policy) but building no batch.
+   * One pass over the file that finds the batches' byte ranges: a scan of the bytes for record
+   * boundaries that parses no record (so bad rows are found by whoever parses the range).
+   *
+   * @param withBytes - Attach each range's bytes (always done when the file is not `ranged`).
    */
-  spans(schema: Schema, options: BatchOptions): AsyncIterable<BatchSpan>;
-  /** Reads and parses one range: the same batch `batches()` yields with that id. */
+  spans(schema: Schema, options: BatchOptions, withBytes?: boolean): AsyncIterable<BatchSpan>;
+  /** Reads (or takes from `span.bytes`) and parses one range: the batch `batches()` yields with that id. */
   readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch>;
 }
 
@@ -158,6 +180,12 @@ export interface DataSource {
   readonly description: string;
   /** The label column's default, if the source has one (synthetic and sample sources do). */
   readonly defaultLabel?: string;
+  /**
+   * What identifies the data's content now (a file's path, size and modification time or ETag),
+   * for the batch cache's key; sources whose description fixes their content (synthetic, sample)
+   * have none.
+   */
+  identity?(): Promise<string>;
   /** Infers the schema from the first rows. Rejects with a coded error on bad input. */
   inferSchema(options: InferOptions): Promise<Schema>;
   /** Streams the dataset as raw batches in row order. Memory does not grow with the row count. */

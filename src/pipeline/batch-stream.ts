@@ -1,53 +1,66 @@
 /**
- * Helpers for walking a stream of batches in windows while the next window is read ahead,
- * so reading (main thread) overlaps computing (workers) and memory stays bounded by a few windows.
+ * Task inputs for passes over a source, and helpers for walking them in windows while the next
+ * window is read ahead, so reading (main thread) overlaps computing (workers) and memory stays
+ * bounded by a few windows.
  *
  * @module
  */
+import type { CachedBatch } from '../data/cached-batch.js';
 import type { BatchOptions, BatchRef, DataSource, RawBatch, Schema } from '../data/types.js';
 import type { TaskCall } from './executors/executor.js';
 
-/** What a task is handed: the batch itself, or a reference the task builds it from. */
-export type BatchInput = { readonly batch: RawBatch; readonly ref?: undefined } | { readonly ref: BatchRef; readonly batch?: undefined };
+/**
+ * What a task is handed: the batch itself, a reference the task builds it from (a synthetic batch
+ * id, a file's byte range, maybe with its bytes), or the batch cache's copy of it.
+ */
+export type BatchInput =
+  | { readonly batch: RawBatch; readonly ref?: undefined; readonly cached?: undefined; readonly id?: undefined }
+  | { readonly ref: BatchRef; readonly batch?: undefined; readonly cached?: undefined; readonly id?: undefined }
+  | { readonly cached: CachedBatch; readonly id: number; readonly batch?: undefined; readonly ref?: undefined };
+
+/** Where the tasks of a pass run, which decides how a file's batches travel. */
+export interface InputMode {
+  /** Tasks run in other processes, maybe on other machines (`bullmq`). */
+  readonly remote: boolean;
+  /** Remote: the workers cannot be assumed to see the file (`--ship-rows`, or a relative path). */
+  readonly shipRows: boolean;
+}
 
 /**
- * One pass over a source as task inputs. Random-access sources give references, so the batches
- * are built by the workers, in parallel, and the driver's thread only hands out ids. With
- * `byteRanges` (a distributed run on a file every worker sees), a file source gives references
- * too: the driver parses the file only to find each batch's byte range, and each worker reads and
- * parses its own range. Others are read here and their buffers moved to the workers.
+ * One pass over a source as task inputs; the driver's thread parses nothing.
+ *
+ * - Random-access sources (synthetic) give references: the workers build the batches.
+ * - Files give byte ranges found by a scan of their bytes: a worker reads and parses its own
+ *   range. The range carries its bytes when the worker could not read it itself: a compressed
+ *   file (no byte ranges), a file at a URL for threads of this process (the driver has just
+ *   downloaded those bytes; a second download per range would be waste), and, for workers in
+ *   other processes, a file they are not known to see (shipped in the job, parsed there).
+ * - Other sources are read here and their buffers moved to the workers.
  */
-export async function* batchInputs(source: DataSource, schema: Schema, options: BatchOptions, byteRanges = false): AsyncGenerator<BatchInput> {
+export async function* batchInputs(source: DataSource, schema: Schema, options: BatchOptions, mode: InputMode = { remote: false, shipRows: false }): AsyncGenerator<BatchInput> {
   if (source.randomAccess) {
     const count = source.randomAccess.batchCount(options);
     for (let id = 0; id < count; id++) yield { ref: { source: source.description, id, options } };
     return;
   }
   const ranges = source.byteRanges;
-  if (byteRanges && ranges) {
-    for await (const span of ranges.spans(schema, options)) yield { ref: { source: ranges.reference, id: span.id, options, span } };
+  if (ranges) {
+    const withBytes = mode.remote ? mode.shipRows || !ranges.shared || !ranges.ranged : !ranges.local || !ranges.ranged;
+    for await (const span of ranges.spans(schema, options, withBytes)) yield { ref: { source: ranges.reference, id: span.id, options, span } };
     return;
   }
   for await (const batch of source.batches(schema, options)) yield { batch };
 }
 
-/**
- * `batchInputs` for the passes of one run: with byte ranges, the first pass that reads the whole
- * file keeps the ranges it found (a few numbers a batch), and later passes (epochs, evaluation)
- * hand them out again without parsing the file on the driver a second time.
- */
-export function runInputs(source: DataSource, schema: Schema, options: BatchOptions, byteRanges: boolean): () => AsyncGenerator<BatchInput> {
-  let found: BatchInput[] | undefined;
-  return async function* () {
-    if (found) return yield* found;
-    if (!byteRanges || !source.byteRanges) return yield* batchInputs(source, schema, options, byteRanges);
-    const seen: BatchInput[] = [];
-    for await (const input of batchInputs(source, schema, options, true)) {
-      seen.push(input);
-      yield input;
-    }
-    found = seen;
-  };
+/** The id of the batch an input names. */
+export function inputId(input: BatchInput): number {
+  if (input.cached !== undefined) return input.id;
+  return input.batch?.id ?? input.ref!.id;
+}
+
+/** True when another pass can hand out the same input again (a reference without bytes). */
+export function reusable(input: BatchInput): boolean {
+  return input.ref !== undefined && input.ref.span?.bytes === undefined;
 }
 
 /** Yields arrays of up to `size` items, reading the next window while the caller works on this one. */
@@ -86,8 +99,10 @@ export function batchBuffers(batch: RawBatch): ArrayBuffer[] {
   return [...buffers];
 }
 
-/** A call that moves its batch (if it carries one rather than a reference) to the worker. */
+/** A call that moves its batch, or its range's bytes, to the worker (buffers of its own only). */
 export function batchCall<I extends BatchInput>(input: I): TaskCall<I> {
   if (input.batch) return { input, id: input.batch.id, transfer: batchBuffers(input.batch) };
-  return { input, id: input.ref!.id };
+  const bytes = input.ref?.span?.bytes;
+  if (bytes !== undefined && bytes.buffer instanceof ArrayBuffer) return { input, id: inputId(input), transfer: [bytes.buffer] };
+  return { input, id: inputId(input) };
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
 import type { BadRowPolicy, Task } from '../data/types.js';
 import type { Activation, ModelFamily } from '../model/spec.js';
@@ -26,7 +26,11 @@ export interface TrainingOptions {
   readonly batchSize: number;
   /** Batches trained from the same weights before they are averaged (K). Not the worker count. */
   readonly syncEvery: number;
-  readonly epochs: number;
+  /**
+   * Passes over the data, or `auto`: early stopping on a validation slice of the training rows
+   * (see `early-stopping.ts`).
+   */
+  readonly epochs: number | 'auto';
   /** Optimiser mini-batch inside a task, in rows. */
   readonly minibatch: number;
   readonly model: ModelFamily;
@@ -45,6 +49,20 @@ export interface TrainingOptions {
   /** Most categories kept per categorical column. */
   readonly maxCategories: number;
   readonly onBadRow: BadRowPolicy;
+  /** Text values read as missing (besides the empty field); default pandas' list. */
+  readonly naValues?: readonly string[];
+  /** Columns to treat as categorical / numeric whatever their values. */
+  readonly categorical?: readonly string[];
+  readonly numeric?: readonly string[];
+  /**
+   * The batch cache: `auto` keeps parsed batches in memory within `cacheMemory`, then on disk;
+   * `disk` writes them all to files; `none` parses the data again on every pass.
+   */
+  readonly cache: 'auto' | 'disk' | 'none';
+  /** Memory for cached batches, in bytes. */
+  readonly cacheMemory: number;
+  /** Folder for cached batch files; given, it is kept and reused by later runs on the same data. */
+  readonly cacheDir?: string;
   /** Path of a user stages module. */
   readonly stages?: string;
   /** Redis URL of the `bullmq` executor's queue. */
@@ -74,7 +92,7 @@ export const kDefaultTrainingOptions = {
   workers: availableParallelism(),
   batchSize: 4096, // rows
   syncEvery: 4, // batches per averaging round
-  epochs: 10,
+  epochs: 'auto',
   minibatch: 64, // rows
   model: 'mlp',
   hidden: [64],
@@ -87,7 +105,11 @@ export const kDefaultTrainingOptions = {
   holdout: 0.2,
   maxCategories: 100,
   onBadRow: 'error',
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours' | 'shipRows' | 'redisCa'>;
+  cache: 'auto',
+  // 30% of RAM, as Ray's object store takes by default: room for the batches of most tables
+  // while the rest of the machine works.
+  cacheMemory: Math.floor(0.3 * totalmem()), // bytes
+} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours' | 'shipRows' | 'redisCa' | 'naValues' | 'categorical' | 'numeric' | 'cacheDir'>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
@@ -109,7 +131,7 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
   positiveInt('--batch-size', o.batchSize, 1 << 24);
   positiveInt('--sync-every', o.syncEvery, 1 << 16);
-  positiveInt('--epochs', o.epochs, 100_000);
+  if (o.epochs !== 'auto') positiveInt('--epochs', o.epochs, 100_000);
   positiveInt('--minibatch', o.minibatch, 1 << 24);
   oneOf('--model', o.model, ['linear', 'mlp']);
   if (!Array.isArray(o.hidden) || o.hidden.length === 0 || o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)) {
@@ -124,6 +146,13 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   if (!(o.holdout > 0 && o.holdout < 1)) fail('--holdout', 'a fraction strictly between 0 and 1', o.holdout);
   positiveInt('--max-categories', o.maxCategories, 1 << 20);
   oneOf('--on-bad-row', o.onBadRow, ['error', 'skip']);
+  oneOf('--cache', o.cache, ['auto', 'disk', 'none']);
+  if (typeof o.cacheMemory !== 'number' || !Number.isSafeInteger(o.cacheMemory) || o.cacheMemory < 0) fail('--cache-memory', 'a size in bytes >= 0', o.cacheMemory);
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) fail('--cache-dir', 'a folder path', o.cacheDir);
+  if (o.cacheDir !== undefined && o.cache === 'none') fail('--cache-dir', 'left out with --cache none', o.cacheDir);
+  for (const [flag, list] of [['--na-values', o.naValues], ['--categorical', o.categorical], ['--numeric', o.numeric]] as const) {
+    if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) fail(flag, 'a list of strings', list);
+  }
   if (o.out === undefined || o.out === '') fail('--out', 'a folder path', o.out);
   return Object.freeze({ ...o, hidden: Object.freeze([...o.hidden]) });
 }

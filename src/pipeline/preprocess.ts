@@ -7,11 +7,11 @@
  */
 import type { RawBatch } from '../data/types.js';
 import type { PreprocessingSpec } from '../model/spec.js';
-import { heldOutMask, type SplitConfig } from './split-config.js';
+import { RowSet, rowSets, type SplitConfig } from './split-config.js';
 import { featureWidth } from './stats.js';
 
-/** Which rows of a batch to prepare. */
-export type RowSet = 'train' | 'heldOut';
+/** Which rows of a batch to prepare: training rows (less the validation slice), held-out rows, or the slice. */
+export type RowChoice = 'train' | 'heldOut' | 'validation';
 
 /** Model-ready rows. */
 export interface PreparedRows {
@@ -32,10 +32,10 @@ export function prepareRows(
   batch: RawBatch,
   pre: PreprocessingSpec,
   split: SplitConfig,
-  which: RowSet,
+  which: RowChoice,
 ): PreparedRows {
-  const mask = heldOutMask(batch, split);
-  const wanted = which === 'heldOut' ? 1 : 0;
+  const mask = rowSets(batch, split);
+  const wanted = which === 'heldOut' ? RowSet.HeldOut : which === 'validation' ? RowSet.Validation : RowSet.Train;
   let rows = 0;
   for (let r = 0; r < batch.rowCount; r++) if (mask[r] === wanted) rows++;
 

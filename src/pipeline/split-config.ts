@@ -1,20 +1,42 @@
 /**
- * Which rows are held out for evaluation: chosen by a hash of the row index and the seed, so the
- * split does not depend on batch size, executor or worker count.
+ * Which rows of a batch are for training, held out for evaluation, or in the validation slice
+ * that early stopping watches: chosen by hashes of the row index and the seed, so the split does
+ * not depend on batch size, executor or worker count.
  *
  * @module
  */
-import { isHeldOut } from '../data/split.js';
+import { isHeldOut, isValidation } from '../data/split.js';
 import type { RawBatch } from '../data/types.js';
 
-/** The held-out split's settings. */
+/** The split's settings. */
 export interface SplitConfig {
   readonly seed: number;
-  /** Fraction of rows held out, in [0, 1). */
+  /** Fraction of rows held out for evaluation, in [0, 1). */
   readonly fraction: number;
+  /** Fraction of the other rows kept out of training to decide when to stop; 0 or absent: none. */
+  readonly validation?: number;
 }
 
-/** A mask over a batch's rows: 1 where the row is held out. */
+/** A row's set: what `rowSets` marks it with. */
+export const enum RowSet {
+  Train = 0,
+  HeldOut = 1,
+  Validation = 2,
+}
+
+/** Each row's set (train 0, held out 1, validation 2). */
+export function rowSets(batch: RawBatch, split: SplitConfig): Uint8Array {
+  const mask = new Uint8Array(batch.rowCount);
+  const validation = split.validation ?? 0;
+  for (let r = 0; r < batch.rowCount; r++) {
+    const row = batch.rowIndex[r]!;
+    if (isHeldOut(row, split.seed, split.fraction)) mask[r] = RowSet.HeldOut;
+    else if (validation > 0 && isValidation(row, split.seed, validation)) mask[r] = RowSet.Validation;
+  }
+  return mask;
+}
+
+/** A mask over a batch's rows: 1 where the row is held out (training and validation rows: 0). */
 export function heldOutMask(batch: RawBatch, split: SplitConfig): Uint8Array {
   const mask = new Uint8Array(batch.rowCount);
   for (let r = 0; r < batch.rowCount; r++) {

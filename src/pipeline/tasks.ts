@@ -8,9 +8,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DataNotFoundError, StagesModuleError } from '../errors.js';
+import { loadBatch, localCache, storeBatch, type CachedBatch, type CachePlacement } from '../data/cached-batch.js';
 import type { DataSource, RawBatch, Schema } from '../data/types.js';
 import { openSource } from '../data/open-source.js';
-import type { BatchInput } from './batch-stream.js';
+import { inputId, type BatchInput } from './batch-stream.js';
 import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import type { OptimizerConfig, OptimizerState } from '../model/optimizers.js';
 import { forwardBatch, trainOnBatch } from '../model/trainer.js';
@@ -26,6 +27,11 @@ export interface TaskContext {
   readonly split: SplitConfig;
   /** URL of a user stages module, if any. */
   readonly stages?: string;
+  /**
+   * Workers in other processes: the key of their own batch caches. A task handed a reference
+   * looks there first, and a first-pass task told `local` stores its batch there.
+   */
+  readonly localCacheKey?: string;
 }
 
 /** Wall time spent in each stage by one task, in milliseconds. */
@@ -37,10 +43,15 @@ export interface StageTimings {
 
 export type StatsInput = BatchInput & {
   readonly context: TaskContext;
+  /** Where to store the parsed batch for later passes (the batch cache), if anywhere. */
+  readonly cache?: CachePlacement;
 }
 export interface StatsOutput {
+  readonly batchId: number;
   readonly stats: BatchStats;
   readonly timings: StageTimings;
+  /** Where the batch was cached, for the driver's index (nothing for a worker-local entry). */
+  readonly cached?: CachedBatch;
 }
 
 export type TrainInput = BatchInput & {
@@ -71,6 +82,8 @@ export type EvaluateInput = BatchInput & {
   readonly preprocessing: PreprocessingSpec;
   readonly spec: ModelSpec;
   readonly params: readonly Float32Array[];
+  /** The rows to score: the held-out rows (default), or the validation slice (early stopping). */
+  readonly rows?: 'heldOut' | 'validation';
 }
 export interface EvaluateOutput {
   readonly batchId: number;
@@ -80,12 +93,15 @@ export interface EvaluateOutput {
   readonly timings: StageTimings;
 }
 
-/** Map side of the preprocessing fit. */
+/** Map side of the preprocessing fit; on the first pass, also stores the batch in the cache. */
 export async function statsTask(input: StatsInput): Promise<StatsOutput> {
   const t0 = performance.now();
-  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const parsed = await resolveBatch(input, input.context);
+  const cached = input.cache === undefined ? undefined : await storeBatch(parsed, input.cache);
+  const batch = await customPreprocess(parsed, input.context);
   const stats = fitBatchStats(batch, input.context.schema, input.context.split);
-  return { stats, timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 } };
+  const out = { batchId: parsed.id, stats, timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 } };
+  return cached === undefined ? out : { ...out, cached };
 }
 
 /** preprocess → train on one batch, starting from the round's weights. */
@@ -125,7 +141,8 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
   const t0 = performance.now();
   const { context, preprocessing: pre, spec } = input;
   const batch = await customPreprocess(await resolveBatch(input, context), context);
-  const rows = prepareRows(batch, pre, context.split, 'heldOut');
+  const which = input.rows ?? 'heldOut';
+  const rows = prepareRows(batch, pre, context.split, which);
   const t1 = performance.now();
   const raw = rows.rows > 0 ? await forwardBatch(spec, input.params as Float32Array[], rows.x, rows.rows) : new Float32Array(0);
   let output = raw;
@@ -139,7 +156,7 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
     stats = regressionStats(rows, output);
   }
   let custom: unknown;
-  if (context.stages) {
+  if (context.stages && which === 'heldOut') {
     const stages = await loadStagesModule(context.stages);
     if (stages.evaluate) {
       custom = await stages.evaluate({
@@ -154,18 +171,32 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
   return { batchId: batch.id, stats, custom, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
 }
 
+/** Scores the validation slice with an epoch's weights: what early stopping watches. */
+export function validateTask(input: EvaluateInput): Promise<EvaluateOutput> {
+  return evaluateTask({ ...input, rows: 'validation' });
+}
+
 /** A task that does nothing: measures an executor's dispatch overhead. */
 export function noopTask(input: BatchInput): { batchId: number } {
-  return { batchId: input.batch?.id ?? input.ref!.id };
+  return { batchId: inputId(input) };
 }
 
 /** Sources reopened by reference in this thread, kept for the next batches of the run. */
 const sources = new Map<string, DataSource>();
 
-/** The task's batch: the one it was handed, or the one its reference names, built here. */
+/**
+ * The task's batch: the one it was handed, the cache's copy, or the one its reference names
+ * (from this worker process's own cache when it has it, else built here).
+ */
 async function resolveBatch(input: BatchInput, context: TaskContext): Promise<RawBatch> {
   if (input.batch) return input.batch;
-  const { ref } = input;
+  // A stages module may change its batch in place: it then gets a copy, and the cache stays as it was.
+  if (input.cached) return loadBatch(input.cached, context.stages !== undefined);
+  const ref = input.ref!;
+  if (context.localCacheKey !== undefined) {
+    const local = await localCache().load(context.localCacheKey, ref.id);
+    if (local !== undefined) return local;
+  }
   let source = sources.get(ref.source);
   if (!source) {
     source = openSource(ref.source);

@@ -14,7 +14,8 @@ export type WindowTiming = [phase: 'fit' | 'train' | 'evaluate', startMs: number
 /** At most this many windows are kept; past it, neighbours of the same phase merge (half the detail). */
 const kMaxWindows = 2_000;
 
-const kPhaseOfTask: Record<string, WindowTiming[0]> = { statsTask: 'fit', trainTask: 'train', evaluateTask: 'evaluate' };
+// Validation passes decide when training stops: they are part of the training phase.
+const kPhaseOfTask: Record<string, WindowTiming[0]> = { statsTask: 'fit', trainTask: 'train', validateTask: 'train', evaluateTask: 'evaluate' };
 
 /**
  * An executor that forwards everything to `executor` and appends each map call's timing to `into`.

@@ -70,10 +70,10 @@ describe('mlscale train (command line)', () => {
       message: /text\.csv:10032\b.*"?b"?/,
     },
     {
-      name: 'a NaN literal',
-      args: async () => ['--data', await csv('nan.csv', 'a,b,label\n' + goodRows(5) + '\nNaN,1,yes\n'), '--label', 'label'],
+      name: 'an Infinity literal',
+      args: async () => ['--data', await csv('inf.csv', 'a,b,label\n' + goodRows(5) + '\nInfinity,1,yes\n'), '--label', 'label'],
       code: 'E_DATA_VALUE',
-      message: /nan\.csv:7\b/,
+      message: /inf\.csv:7\b/,
     },
     {
       name: 'one class only',

@@ -117,19 +117,24 @@ describe('CsvSource bad input', () => {
     await rejectsWith(read, DataValueError, 'E_DATA_VALUE', [`${path}:4`, "'x'", "'abc'"]);
   });
 
-  for (const literal of ['NaN', 'Infinity', '-Infinity', 'inf']) {
+  for (const literal of ['Infinity', '-Infinity', 'inf', '-inf']) {
     test(`should reject the literal ${literal} in a numeric column`, async () => {
       const { path, read } = await readXY(`1,a,0\n${literal},b,1\n`);
       await rejectsWith(read, DataValueError, 'E_DATA_VALUE', [`${path}:3`, "'x'", `'${literal}'`]);
     });
   }
 
-  test('should keep a column holding NaN numeric, so the literal is reported when batches are read', async () => {
-    const path = await files.write('.csv', 'x,y\n1,0\nNaN,1\n');
+  test('should keep a column holding inf numeric, so the literal is reported when batches are read', async () => {
+    const path = await files.write('.csv', 'x,y\n1,0\ninf,1\n');
     const source = new CsvSource(path);
     const schema = await source.inferSchema({ label: 'y' });
     assert.deepEqual(schema.numeric, ['x']);
     await rejectsWith(collect(source, schema), DataValueError, 'E_DATA_VALUE', [`${path}:3`]);
+  });
+
+  test('should reject NaN as a value when a custom missing-value list leaves it out', async () => {
+    const path = await files.write('.csv', 'x,c,y\n1,a,0\nNaN,b,1\n');
+    await rejectsWith(collect(new CsvSource(path), { ...schemaXY, naValues: ['NA'] }), DataValueError, 'E_DATA_VALUE', [`${path}:3`, "'NaN'"]);
   });
 
   test('should reject a number outside the float32 range', async () => {
@@ -145,23 +150,29 @@ describe('CsvSource bad input', () => {
   test('should reject a non-numeric or non-finite regression label', async () => {
     const text = await readXY('1,a,0.5\n2,b,high\n', 'regression');
     await rejectsWith(text.read, DataValueError, 'E_DATA_VALUE', [`${text.path}:3`, "'high'"]);
+    const inf = await readXY('1,a,0.5\n2,b,inf\n', 'regression');
+    await rejectsWith(inf.read, DataValueError, 'E_DATA_VALUE', [`${inf.path}:3`, "'inf'"]);
     const nan = await readXY('1,a,0.5\n2,b,NaN\n', 'regression');
-    await rejectsWith(nan.read, DataValueError, 'E_DATA_VALUE', [`${nan.path}:3`, "'NaN'"]);
+    await rejectsWith(nan.read, DataValueError, 'E_DATA_VALUE', [`${nan.path}:3`, "'y' has no value"]);
   });
 
-  test('should reject malformed quoting with DataParseError even when skipping bad rows', async () => {
-    const path = await files.write('.csv', 'x,c,y\n1,"a"b,0\n');
-    const error = await rejectsWith(
-      collect(new CsvSource(path), schemaXY, { onBadRow: 'skip' }),
-      DataParseError,
-      'E_DATA_PARSE',
-      [`${path}:2`],
-    );
+  test('should reject an invalid quote with DataParseError at its line, and skip that record under skip', async () => {
+    const path = await files.write('.csv', 'x,c,y\n1,"a"b,0\n2,c,1\n');
+    const error = await rejectsWith(collect(new CsvSource(path), schemaXY), DataParseError, 'E_DATA_PARSE', [`${path}:2`, 'malformed CSV']);
     assert.ok(error.cause !== undefined);
+    const batches = await collect(new CsvSource(path), schemaXY, { onBadRow: 'skip' });
+    assert.deepEqual(batches.map((b) => [b.rowCount, b.skippedRows]), [[1, 1]]);
   });
 
-  test('should skip bad rows, count them in the batch they fall in and keep row indexes stable', async () => {
-    // Bad rows: 2 (field count), 3 (text), 6 (NaN), 9 (no label), 10 (non-finite label).
+  test('should reject an unterminated quote at the line where the field opened, even when skipping bad rows', async () => {
+    const path = await files.write('.csv', 'x,c,y\n1,a,0\n2,"b,1\n3,c,0\n4,d,1\n');
+    for (const onBadRow of ['error', 'skip'] as const) {
+      await rejectsWith(collect(new CsvSource(path), schemaXY, { onBadRow }), DataParseError, 'E_DATA_PARSE', [`${path}:3`, 'never closed']);
+    }
+  });
+
+  test('should skip bad rows, count them in the batch of records they fall in and keep row indexes stable', async () => {
+    // Bad rows: 2 (field count), 3 (text), 6 (Infinity), 9 (no label), 10 (non-finite label).
     const body = [
       '0,a,0',
       '1,a,1',
@@ -169,7 +180,7 @@ describe('CsvSource bad input', () => {
       'x,a,0',
       '4,a,1',
       '5,a,0',
-      'NaN,a,1',
+      'Infinity,a,1',
       '7,a,0',
       '8,a,1',
       '9,a,',
@@ -181,29 +192,30 @@ describe('CsvSource bad input', () => {
       batchRows: 3,
       onBadRow: 'skip',
     });
+    // Batches are cut by records (3 each, bad ones included), so a bad record shortens its batch.
     assert.deepEqual(
       batches.map((b) => [...b.rowIndex]),
-      [[0, 1, 4], [5, 7, 8], [11]],
+      [[0, 1], [4, 5], [7, 8], [11]],
     );
     assert.deepEqual(
       batches.map((b) => b.skippedRows),
-      [2, 3, 0],
+      [1, 1, 1, 2],
     );
     assert.deepEqual(
       batches.map((b) => [...b.numeric]),
-      [[0, 1, 4], [5, 7, 8], [11]],
+      [[0, 1], [4, 5], [7, 8], [11]],
     );
   });
 
-  test('should count bad rows after the last good row in the last batch', async () => {
+  test('should count the bad rows of a batch of records with no good row in that batch', async () => {
     const path = await files.write('.csv', 'x,c,y\n1,a,0\n2,b,1\nbad,c,0\n3,d\n');
     const batches = await collect(new CsvSource(path), schemaXY, {
       batchRows: 2,
       onBadRow: 'skip',
     });
     assert.deepEqual(
-      batches.map((b) => [b.rowCount, b.skippedRows]),
-      [[2, 2]],
+      batches.map((b) => [b.id, b.rowCount, b.skippedRows]),
+      [[0, 2, 0], [1, 0, 2]],
     );
   });
 

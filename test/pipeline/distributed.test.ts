@@ -154,7 +154,7 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
     const source = openSource(csv);
     const schema = await source.inferSchema({ label: 'y' });
     const calls = [];
-    for await (const input of batchInputs(source, schema, { batchRows: 150, onBadRow: 'error' }, true)) {
+    for await (const input of batchInputs(source, schema, { batchRows: 150, onBadRow: "error" }, { remote: true, shipRows: false })) {
       const ref = { ...input.ref!, source: `csv:${join(dir, 'not-on-this-worker.csv')}` };
       calls.push(batchCall({ ref, context: { schema, split: { seed: 1, fraction: 0.2 } } }));
       if (calls.length === 4) break;

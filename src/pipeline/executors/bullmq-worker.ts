@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { localCache } from '../../data/cached-batch.js';
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { InvalidOptionError, TaskFailedError } from '../../errors.js';
@@ -115,6 +116,9 @@ export class DistributedWorker {
     const prefix = options.prefix ?? kDefaultPrefix;
     const name = `${hostname()}:${process.pid}`;
     const log = options.log ?? (() => undefined);
+    // The process's own batch cache: created here, on the main thread, so that it is removed when
+    // the process exits (threads store into the same folder).
+    localCache();
     const pool = new TaskThreads(threads, new URL(siblingModuleUrl(import.meta.url, './thread-entry')), {
       inlineFastStages: options.inlineFastStages ?? true,
       onStageMoved: log,
