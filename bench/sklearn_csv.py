@@ -92,7 +92,7 @@ def main():
         "pandas": pd.__version__,
         "read": t_read, "preprocess": t_prep, "fit": t_fit, "score": t_score,
         "total": time.perf_counter() - t0,
-        "epochs": int(getattr(model, "n_iter_", 0) if np.isscalar(getattr(model, "n_iter_", 0)) else max(model.n_iter_)),
+        "epochs": int(np.max(getattr(model, "n_iter_", None) or 0)),
         "trainRows": int((~mask).sum()), "heldOutRows": int(mask.sum()),
         "metric": "r2" if regression else "accuracy", "value": score,
     }))

@@ -9,6 +9,7 @@ import type { TrainedModel } from '../pipeline/train-model.js';
 const n = (v: number) => v.toLocaleString('en-US');
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const f = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+const pct = (v: number) => `${Math.round(v * 100)}%`;
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
@@ -69,9 +70,11 @@ export function summaryText(t: TrainedModel): string {
   const { phases, stages } = r.timings;
   const tr = r.training;
   const epochs =
-    tr.asked === 'auto'
-      ? `${tr.epochs} epochs (auto: stopped because ${tr.stopReason}; weights of epoch ${tr.bestEpoch})`
-      : `${tr.epochs} epochs`;
+    tr.asked !== 'auto'
+      ? `${tr.epochs} epochs`
+      : tr.selectionEpochs !== undefined
+        ? `${tr.epochs} (auto: ${tr.selectionEpochs} epochs on ${pct(1 - tr.validationFraction!)} of the training rows chose ${tr.epochs}, stopping because ${tr.stopReason}; then the model was refit on every training row)`
+        : `${tr.epochs} (auto: stopped because ${tr.stopReason}; weights of epoch ${tr.bestEpoch})`;
   const categories = r.data.categories.map((c) => `${c.name} (${n(c.distinct)}${c.kept < c.distinct ? `, ${n(c.kept)} kept` : ''})`).join(', ');
   const epochTimes = r.timings.epochs;
   const cache =

@@ -46,3 +46,17 @@ const kValidationSalt = 0x76616c64;
 export function isValidation(rowIndex: number, seed: number, fraction: number): boolean {
   return hashRow(rowIndex, seed, kValidationSalt) / kTwo32 < fraction;
 }
+
+/** Salt of the hash that halves the validation slice (ASCII "half"). */
+const kHalfSalt = 0x68616c66;
+
+/**
+ * Which half of the validation slice a row falls in: the first decides when training stops, the
+ * second compares the models of an automatic run (so that comparison is not made on the rows
+ * that picked the MLP's epoch).
+ *
+ * @returns True for the second half.
+ */
+export function isSecondHalf(rowIndex: number, seed: number): boolean {
+  return hashRow(rowIndex, seed, kHalfSalt) / kTwo32 < 0.5;
+}

@@ -33,7 +33,11 @@ export interface TrainingOptions {
   readonly epochs: number | 'auto';
   /** Optimiser mini-batch inside a task, in rows. */
   readonly minibatch: number;
-  readonly model: ModelFamily;
+  /**
+   * `auto`: on a small table (up to `kRefitRows` training rows) with `epochs: 'auto'`, a linear
+   * model and an MLP are both tried on the validation slice and the better is kept; otherwise an MLP.
+   */
+  readonly model: ModelFamily | 'auto';
   /** Hidden layer widths for `mlp`. */
   readonly hidden: readonly number[];
   readonly activation: Activation;
@@ -94,7 +98,7 @@ export const kDefaultTrainingOptions = {
   syncEvery: 4, // batches per averaging round
   epochs: 'auto',
   minibatch: 64, // rows
-  model: 'mlp',
+  model: 'auto',
   hidden: [64],
   activation: 'relu',
   optimizer: 'adam',
@@ -133,7 +137,7 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   positiveInt('--sync-every', o.syncEvery, 1 << 16);
   if (o.epochs !== 'auto') positiveInt('--epochs', o.epochs, 100_000);
   positiveInt('--minibatch', o.minibatch, 1 << 24);
-  oneOf('--model', o.model, ['linear', 'mlp']);
+  oneOf('--model', o.model, ['auto', 'linear', 'mlp']);
   if (!Array.isArray(o.hidden) || o.hidden.length === 0 || o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)) {
     fail('--hidden', 'a comma-separated list of positive layer widths, e.g. 64,32', o.hidden);
   }

@@ -10,8 +10,11 @@ import type { PreprocessingSpec } from '../model/spec.js';
 import { RowSet, rowSets, type SplitConfig } from './split-config.js';
 import { featureWidth } from './stats.js';
 
-/** Which rows of a batch to prepare: training rows (less the validation slice), held-out rows, or the slice. */
-export type RowChoice = 'train' | 'heldOut' | 'validation';
+/**
+ * Which rows of a batch to prepare: training rows (less the validation slice), held-out rows, the
+ * slice (its first half when it is halved), or the slice's second half.
+ */
+export type RowChoice = 'train' | 'heldOut' | 'validation' | 'comparison';
 
 /** Model-ready rows. */
 export interface PreparedRows {
@@ -35,7 +38,7 @@ export function prepareRows(
   which: RowChoice,
 ): PreparedRows {
   const mask = rowSets(batch, split);
-  const wanted = which === 'heldOut' ? RowSet.HeldOut : which === 'validation' ? RowSet.Validation : RowSet.Train;
+  const wanted = which === 'heldOut' ? RowSet.HeldOut : which === 'validation' ? RowSet.Validation : which === 'comparison' ? RowSet.Comparison : RowSet.Train;
   let rows = 0;
   for (let r = 0; r < batch.rowCount; r++) if (mask[r] === wanted) rows++;
 

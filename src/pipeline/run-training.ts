@@ -17,10 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { BatchCache } from '../data/batch-cache.js';
 import { DataEmptyError, InvalidOptionError, SingleClassError } from '../errors.js';
 import type { DataSource, Schema } from '../data/types.js';
-import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
+import type { ModelFamily, ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import { batchCall, windows } from './batch-stream.js';
 import { DataPasses } from './data-passes.js';
-import { kValidationFraction } from './early-stopping.js';
+import { autoStoppingPolicy } from './early-stopping.js';
 import { computeMetrics, emptyEvalStats, mergeEvalStats, type Metrics } from './evaluate.js';
 import type { Executor, TaskRef } from './executors/executor.js';
 import type { TrainingOptions } from './options.js';
@@ -28,7 +28,9 @@ import type { SplitConfig } from './split-config.js';
 import { loadStagesModule } from './stages-module.js';
 import { featureWidth, finalizePreprocessing, mergeBatchStats, type BatchStats } from './stats.js';
 import type { EvaluateInput, EvaluateOutput, StageTimings, StatsInput, StatsOutput, TaskContext } from './tasks.js';
-import { trainLoop, type TrainingCheckpoint } from './train-loop.js';
+import { compareModels, type ModelComparison } from './model-choice.js';
+import { ridgePass, solvesExactly } from './ridge-pass.js';
+import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop.js';
 import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
 
@@ -79,6 +81,13 @@ export interface TrainingRun {
   readonly validationLoss?: number[];
   /** Training rows set aside as the validation slice (auto). */
   readonly validationFraction?: number;
+  /**
+   * Epochs run to choose the number of epochs, for a small table whose model was then refit on
+   * every training row for `epochs` epochs (auto).
+   */
+  readonly selectionEpochs?: number;
+  /** `model: 'auto'` on a small table: the two families tried and how they compared on the validation slice (`model-choice.ts`). */
+  readonly modelChoice?: ModelComparison & { readonly families: ModelFamily[]; readonly chosen: ModelFamily };
 }
 
 /** What the batch cache held. */
@@ -152,8 +161,7 @@ export async function runTraining(
     ...(options.categorical ? { categorical: options.categorical } : {}),
     ...(options.numeric ? { numeric: options.numeric } : {}),
   });
-  const auto = options.epochs === 'auto';
-  const split: SplitConfig = auto ? { seed: options.seed, fraction: options.holdout, validation: kValidationFraction } : { seed: options.seed, fraction: options.holdout };
+  const split: SplitConfig = { seed: options.seed, fraction: options.holdout };
   const batchOptions = { batchRows: options.batchSize, onBadRow: options.onBadRow };
   const stages: StageTimings = { preprocess: 0, train: 0, evaluate: 0 };
   const addTimings = (t: StageTimings) => {
@@ -197,28 +205,73 @@ export async function runTraining(
 
     // 2. train.
     t = performance.now();
-    const spec: ModelSpec = {
-      family: options.model,
+    const specFor = (family: ModelFamily): ModelSpec => ({
+      family,
       task: schema.task,
       inputs: featureWidth(preprocessing),
       outputs: schema.task === 'classification' ? preprocessing.classes!.length : 1,
-      hidden: options.model === 'mlp' ? options.hidden : [],
+      hidden: family === 'mlp' ? options.hidden : [],
       activation: options.activation,
-    };
-    const trained = await trainLoop({
+    });
+    // With early stopping, the training rows lose a validation slice (see early-stopping.ts).
+    const policy = options.epochs === 'auto' ? autoStoppingPolicy(stats.trainRows) : undefined;
+    const families: ModelFamily[] = options.model !== 'auto' ? [options.model] : policy?.refit ? ['linear', 'mlp'] : ['mlp'];
+    const loop = {
       executor,
       options,
-      context,
-      spec,
+      context: policy ? { ...context, split: { ...split, validation: policy.validationFraction, compare: families.length > 1 } } : context,
       preprocessing,
       stats,
       pass: () => passes.again(),
       tasks: { train: task('trainTask'), validate: task('validateTask') },
       fingerprint,
-      ...(resumed ? { resumed } : {}),
       addTimings,
-      onRound: (p) => onProgress({ phase: 'train', ...p }),
-    });
+      onRound: (p: Omit<Progress, 'phase'>) => onProgress({ phase: 'train', ...p }),
+    };
+    // `model: 'auto'` on a small table tries a linear model and an MLP on the validation slice
+    // and keeps the MLP only when it is clearly better (`model-choice.ts`); elsewhere it is an
+    // MLP. A checkpoint of a later step carries the results of the earlier ones: they are not
+    // run again.
+    const candidates: Candidate[] = resumed?.refit ? [] : [...(resumed?.candidates ?? [])];
+    for (const family of resumed?.refit ? [] : families) {
+      if (candidates.some((c) => c.family === family)) continue;
+      const resumedHere = resumed !== undefined && (resumed.family ?? family) === family ? resumed : undefined;
+      const spec = specFor(family);
+      const selection =
+        policy && solvesExactly(spec)
+          ? await ridgePass({ executor, context: loop.context, spec, preprocessing, pass: loop.pass, task: task('gramTask'), addTimings })
+          : await trainLoop({ ...loop, spec, checkpointExtra: { family, candidates: [...candidates] }, ...(resumedHere ? { resumed: resumedHere } : {}) });
+      candidates.push({ family, selection });
+    }
+    let comparison: ModelComparison | undefined;
+    let chosen: Candidate;
+    if (resumed?.refit) chosen = { family: resumed.family!, selection: resumed.refit.selection };
+    else if (candidates.length === 2) {
+      comparison = await compareModels({
+        executor,
+        context: loop.context,
+        preprocessing,
+        models: [
+          { spec: specFor(candidates[0]!.family), params: candidates[0]!.selection.params },
+          { spec: specFor(candidates[1]!.family), params: candidates[1]!.selection.params },
+        ],
+        pass: loop.pass,
+        task: task('compareTask'),
+        addTimings,
+      });
+      chosen = candidates[comparison.second ? 1 : 0]!;
+    } else chosen = candidates[0]!;
+    const spec = specFor(chosen.family);
+    const selection = chosen.selection;
+    let trained = selection;
+    const exact = (selection as { refitParams?: Float32Array[] }).refitParams;
+    if (exact) trained = { ...selection, params: exact };
+    // An exact linear solve already used every training row.
+    else if (policy?.refit) {
+      const refit = { epochs: selection.bestEpoch, learningRates: selection.learningRates.slice(0, selection.bestEpoch), selection };
+      const resumedRefit = resumed?.refit ? resumed : undefined;
+      trained = await trainLoop({ ...loop, spec, context, refit, checkpointExtra: { family: chosen.family, candidates }, ...(resumedRefit ? { resumed: resumedRefit } : {}) });
+    }
     const trainMs = performance.now() - t;
 
     // 3. evaluate: held-out statistics, merged in batch-id order.
@@ -270,8 +323,15 @@ export async function runTraining(
         asked: options.epochs,
         epochs: trained.epochs,
         bestEpoch: trained.bestEpoch,
-        stopReason: trained.stopReason,
-        ...(trained.validationLoss ? { validationLoss: trained.validationLoss, validationFraction: kValidationFraction } : {}),
+        stopReason: selection.stopReason,
+        ...(policy
+          ? {
+              validationLoss: selection.validationLoss!,
+              validationFraction: policy.validationFraction,
+              ...(policy.refit ? { selectionEpochs: selection.epochs } : {}),
+            }
+          : {}),
+        ...(comparison ? { modelChoice: { families: candidates.map((c) => c.family), chosen: chosen.family, ...comparison } } : {}),
       },
       cache: {
         mode: options.cache,
@@ -281,13 +341,13 @@ export async function runTraining(
         where: passes.localCacheKey === undefined ? 'driver' : 'workers',
         ...(options.cacheDir && cache ? { dir: cache.dir } : {}),
       },
-      rounds: trained.rounds,
+      rounds: trained.rounds + (trained.epochMs === selection.epochMs ? 0 : candidates.reduce((n, c) => n + c.selection.rounds, 0)),
       resumedRounds: resumed?.rounds ?? 0,
       timings: {
         phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
         stages,
         total: performance.now() - started,
-        epochs: trained.epochMs,
+        epochs: [...candidates.flatMap((c) => c.selection.epochMs), ...(trained.epochMs === selection.epochMs ? [] : trained.epochMs)],
         windows: timeline,
       },
     };

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isHeldOut, isValidation } from '../data/split.js';
+import { isHeldOut, isSecondHalf, isValidation } from '../data/split.js';
 import type { RawBatch } from '../data/types.js';
 
 /** The split's settings. */
@@ -15,6 +15,11 @@ export interface SplitConfig {
   readonly fraction: number;
   /** Fraction of the other rows kept out of training to decide when to stop; 0 or absent: none. */
   readonly validation?: number;
+  /**
+   * Halve the validation slice: the first half decides when to stop, the second compares the
+   * models of an automatic run (`model-choice.ts`).
+   */
+  readonly compare?: boolean;
 }
 
 /** A row's set: what `rowSets` marks it with. */
@@ -22,16 +27,19 @@ export const enum RowSet {
   Train = 0,
   HeldOut = 1,
   Validation = 2,
+  Comparison = 3,
 }
 
-/** Each row's set (train 0, held out 1, validation 2). */
+/** Each row's set (train 0, held out 1, validation 2, comparison 3). */
 export function rowSets(batch: RawBatch, split: SplitConfig): Uint8Array {
   const mask = new Uint8Array(batch.rowCount);
   const validation = split.validation ?? 0;
   for (let r = 0; r < batch.rowCount; r++) {
     const row = batch.rowIndex[r]!;
     if (isHeldOut(row, split.seed, split.fraction)) mask[r] = RowSet.HeldOut;
-    else if (validation > 0 && isValidation(row, split.seed, validation)) mask[r] = RowSet.Validation;
+    else if (validation > 0 && isValidation(row, split.seed, validation)) {
+      mask[r] = split.compare === true && isSecondHalf(row, split.seed) ? RowSet.Comparison : RowSet.Validation;
+    }
   }
   return mask;
 }

@@ -16,9 +16,10 @@ import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import type { OptimizerConfig, OptimizerState } from '../model/optimizers.js';
 import { forwardBatch, trainOnBatch } from '../model/trainer.js';
 import { classificationStats, regressionStats, type EvalStats } from './evaluate.js';
-import { prepareRows } from './preprocess.js';
+import { prepareRows, type PreparedRows } from './preprocess.js';
 import type { SplitConfig } from './split-config.js';
 import { loadStagesModule } from './stages-module.js';
+import { addGram, gramOf, type GramSums } from './ridge.js';
 import { fitBatchStats, type BatchStats } from './stats.js';
 
 /** What every task is given besides its batch. */
@@ -169,6 +170,84 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
     }
   }
   return { batchId: batch.id, stats, custom, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
+}
+
+export type GramInput = BatchInput & {
+  readonly context: TaskContext;
+  readonly preprocessing: PreprocessingSpec;
+  readonly spec: ModelSpec;
+};
+export interface GramOutput {
+  readonly batchId: number;
+  readonly train: GramSums;
+  /** The validation slice's rows (both halves). */
+  readonly validation: GramSums;
+  readonly timings: StageTimings;
+}
+
+/** The normal equations' sums of one batch's training rows and validation rows (`ridge.ts`). */
+export async function gramTask(input: GramInput): Promise<GramOutput> {
+  const t0 = performance.now();
+  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const train = prepareRows(batch, input.preprocessing, input.context.split, 'train');
+  // The whole slice, both halves: the final solve uses every training row.
+  const first = prepareRows(batch, input.preprocessing, input.context.split, 'validation');
+  const second = prepareRows(batch, input.preprocessing, input.context.split, 'comparison');
+  const t1 = performance.now();
+  const width = input.spec.inputs;
+  return {
+    batchId: batch.id,
+    train: gramOf(train.x, train.y, train.rows, width),
+    validation: addGram(gramOf(first.x, first.y, first.rows, width), gramOf(second.x, second.y, second.rows, width)),
+    timings: { preprocess: t1 - t0, train: performance.now() - t1, evaluate: 0 },
+  };
+}
+
+export type CompareInput = BatchInput & {
+  readonly context: TaskContext;
+  readonly preprocessing: PreprocessingSpec;
+  /** The two models to compare on the validation rows: the simpler first. */
+  readonly models: readonly [{ readonly spec: ModelSpec; readonly params: readonly Float32Array[] }, { readonly spec: ModelSpec; readonly params: readonly Float32Array[] }];
+};
+export interface CompareOutput {
+  readonly batchId: number;
+  /** Rows, and sums of d and d² where d = loss of the second model − loss of the first, per row. */
+  readonly rows: number;
+  readonly sum: number;
+  readonly sumSquares: number;
+  readonly timings: StageTimings;
+}
+
+/**
+ * Paired losses of two models on the second half of one batch's validation slice: per row,
+ * log-loss (classification) or squared error of the standardised target (regression), second
+ * model minus first.
+ */
+export async function compareTask(input: CompareInput): Promise<CompareOutput> {
+  const t0 = performance.now();
+  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const rows = prepareRows(batch, input.preprocessing, input.context.split, 'comparison');
+  const t1 = performance.now();
+  const losses = await Promise.all(input.models.map(async ({ spec, params }) => rowLosses(spec, await forwardBatch(spec, params as Float32Array[], rows.x, rows.rows), rows)));
+  let sum = 0;
+  let sumSquares = 0;
+  for (let r = 0; r < rows.rows; r++) {
+    const d = losses[1]![r]! - losses[0]![r]!;
+    sum += d;
+    sumSquares += d * d;
+  }
+  return { batchId: batch.id, rows: rows.rows, sum, sumSquares, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
+}
+
+/** Per-row loss of a model's outputs: -log p(true class), or the squared error of the standardised target. */
+function rowLosses(spec: ModelSpec, output: Float32Array, rows: PreparedRows): Float64Array {
+  const out = new Float64Array(rows.rows);
+  const k = spec.outputs;
+  for (let r = 0; r < rows.rows; r++) {
+    if (spec.task === 'classification') out[r] = -Math.log(Math.min(1, Math.max(1e-15, output[r * k + (rows.target as Int32Array)[r]!]!)));
+    else out[r] = (output[r]! - rows.y[r]!) ** 2;
+  }
+  return out;
 }
 
 /** Scores the validation slice with an epoch's weights: what early stopping watches. */

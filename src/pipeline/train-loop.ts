@@ -3,7 +3,8 @@
  * batches the same weights and averages what they return, weighted by rows, in batch-id order.
  * With `epochs: 'auto'`, each epoch ends with a pass over the validation slice, and
  * `early-stopping.ts` decides whether to go on, halve the learning rate or stop; the best epoch's
- * weights are the result.
+ * weights are the result, or, for a small table, the weights of a second run (`refit`) over every
+ * training row for that many epochs.
  *
  * The driver saves its state after every round (on executors with durable storage), so a
  * restarted driver continues from the last round done.
@@ -14,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { TrainingDivergedError } from '../errors.js';
 import { createOptimizerState, type OptimizerConfig, type OptimizerState } from '../model/optimizers.js';
 import { initParameters, parameterShapes } from '../model/parameters.js';
-import type { ModelSpec, PreprocessingSpec } from '../model/spec.js';
+import type { ModelFamily, ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import { weightedAverage } from './average.js';
 import { batchCall, inputId, windows, type BatchInput } from './batch-stream.js';
 import { autoStoppingPolicy, EarlyStopping } from './early-stopping.js';
@@ -44,7 +45,25 @@ export interface TrainingCheckpoint {
   /** `epochs: 'auto'`: the validation losses so far, the learning rate now and the best weights. */
   readonly validationLoss?: number[];
   readonly learningRate?: number;
+  readonly learningRates?: number[];
   readonly best?: { readonly params: Float32Array[] };
+  /** The refit's plan, when the checkpoint is of the refit (the selection's result rides along). */
+  readonly refit?: RefitPlan & { readonly selection: TrainLoopResult };
+  /** `model: 'auto'`: the model family this checkpoint trains, and the candidates done before it. */
+  readonly family?: ModelFamily;
+  readonly candidates?: Candidate[];
+}
+
+/** A model family tried on the validation slice, with how it did. */
+export interface Candidate {
+  readonly family: ModelFamily;
+  readonly selection: TrainLoopResult;
+}
+
+/** A fixed run of epochs with a given learning rate per epoch: a small table's refit. */
+export interface RefitPlan {
+  readonly epochs: number;
+  readonly learningRates: readonly number[];
 }
 
 /** How training went. */
@@ -60,6 +79,10 @@ export interface TrainLoopResult {
   /** Epochs run, and the one whose weights were kept (1-based). */
   readonly epochs: number;
   readonly bestEpoch: number;
+  /** The learning rate of each epoch run. */
+  readonly learningRates: number[];
+  /** The best validation loss (auto; the training loss when the slice is empty). */
+  readonly bestValidationLoss?: number;
   /** Why training stopped, in words. */
   readonly stopReason: string;
 }
@@ -77,17 +100,22 @@ export interface TrainLoopArgs {
   readonly tasks: { readonly train: TaskRef; readonly validate: TaskRef };
   readonly fingerprint: string;
   readonly resumed?: TrainingCheckpoint;
+  /** Run exactly these epochs, with these learning rates, and no validation (the refit). */
+  readonly refit?: RefitPlan & { readonly selection: TrainLoopResult };
+  /** Saved with every checkpoint (which candidate of `model: 'auto'` this is). */
+  readonly checkpointExtra?: Pick<TrainingCheckpoint, 'family' | 'candidates'>;
   readonly addTimings: (t: StageTimings) => void;
   readonly onRound: (p: { done: number; total: number; rows: number; epoch: number; round: number; loss?: number }) => void;
 }
 
 /** Runs the training phase. */
 export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
-  const { executor, options, spec, stats, resumed } = a;
-  const auto = options.epochs === 'auto';
+  const { executor, options, spec, stats, resumed, refit } = a;
+  const auto = options.epochs === 'auto' && refit === undefined;
   const stopping = auto ? new EarlyStopping(autoStoppingPolicy(stats.trainRows)) : undefined;
-  const maxEpochs = stopping?.policy.maxEpochs ?? (options.epochs as number);
+  const maxEpochs = refit?.epochs ?? stopping?.policy.maxEpochs ?? (options.epochs as number);
   let learningRate = resumed?.learningRate ?? options.learningRate;
+  const learningRates: number[] = resumed?.learningRates ? [...resumed.learningRates] : [];
   const optimizer = (): OptimizerConfig => ({ kind: options.optimizer, learningRate, momentum: options.momentum, l2: options.l2 });
   let params = resumed?.params ?? initParameters(spec, options.seed);
   let optimizerState: OptimizerState = resumed?.optimizerState ?? createOptimizerState(options.optimizer, parameterShapes(spec));
@@ -97,10 +125,12 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
   const epochMs: number[] = [];
   let rounds = resumed?.rounds ?? 0;
   let trained = resumed?.trained ?? 0;
-  let stopReason = auto ? '' : `it ran the ${maxEpochs} epochs asked for`;
+  let stopReason = auto ? '' : refit ? `the refit ran the ${maxEpochs} epochs the validation slice chose` : `it ran the ${maxEpochs} epochs asked for`;
   let epoch = resumed?.epoch ?? 0;
   for (; epoch < maxEpochs; epoch++) {
     const started = performance.now();
+    if (refit) learningRate = refit.learningRates[epoch] ?? learningRate;
+    if (learningRates.length === epoch) learningRates.push(learningRate);
     const continuing = resumed !== undefined && epoch === resumed.epoch;
     let lossSum = continuing ? resumed.lossSum : 0;
     let lossRows = continuing ? resumed.lossRows : 0;
@@ -157,7 +187,10 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
         rows,
         rounds,
         trained,
+        learningRates,
         ...(stopping ? { validationLoss: stopping.losses, learningRate, ...(best ? { best } : {}) } : {}),
+        ...(refit ? { refit } : {}),
+        ...a.checkpointExtra,
       } satisfies TrainingCheckpoint);
       a.onRound({ done: trained, total: stats.batches * maxEpochs, rows, epoch: epoch + 1, round: rounds, loss: roundRows > 0 ? roundLoss / roundRows : undefined });
     }
@@ -182,11 +215,12 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
   return {
     params,
     epochLoss,
-    ...(stopping ? { validationLoss: [...stopping.losses] } : {}),
+    ...(stopping ? { validationLoss: [...stopping.losses], bestValidationLoss: stopping.bestLoss } : {}),
     rounds,
     epochMs,
     epochs: epoch,
     bestEpoch: stopping ? stopping.bestEpoch + 1 : epoch,
+    learningRates: learningRates.slice(0, epoch),
     stopReason,
   };
 }

@@ -15,7 +15,7 @@ export type WindowTiming = [phase: 'fit' | 'train' | 'evaluate', startMs: number
 const kMaxWindows = 2_000;
 
 // Validation passes decide when training stops: they are part of the training phase.
-const kPhaseOfTask: Record<string, WindowTiming[0]> = { statsTask: 'fit', trainTask: 'train', validateTask: 'train', evaluateTask: 'evaluate' };
+const kPhaseOfTask: Record<string, WindowTiming[0]> = { statsTask: 'fit', trainTask: 'train', validateTask: 'train', gramTask: 'train', compareTask: 'train', evaluateTask: 'evaluate' };
 
 /**
  * An executor that forwards everything to `executor` and appends each map call's timing to `into`.
