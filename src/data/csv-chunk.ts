@@ -226,7 +226,9 @@ function decodeFast(buf: Buffer, s: number, end: number, layout: CsvLayout, out:
       } else {
         value = fastNumber(buf, s, end);
         e = numberEnd;
-        if (!(value === value && (e === end || buf[e] === kComma) && fitsFloat32(value))) {
+        // A token such as -999 looks like a number: such fields take the text path, which knows the tokens.
+        const token = na.numericTokenLength > 0 && e - s <= na.numericTokenLength + 2;
+        if (token || !(value === value && (e === end || buf[e] === kComma) && fitsFloat32(value))) {
           e = fieldEnd(buf, s, end);
           const text = buf.toString('utf8', s, e);
           value = use === Use.Numeric ? numericFromText(text, path, line, schema.numeric[slots[field]!]!, na) : (labelFromText(text, 'regression', path, line, schema.label, na) as number);

@@ -53,9 +53,13 @@ interface CsvHeader {
   readonly term: number;
 }
 
-/** Checks a header row and returns its column names. */
+/**
+ * Checks a header row and returns its column names. An empty name becomes `Unnamed: <index>`,
+ * as pandas names it (R's `write.csv` leaves the row-name column's name empty).
+ */
 function headerNames(fields: string[], path: string, line: number): string[] {
   const seen = new Set<string>();
+  fields = fields.map((name, i) => (name.trim() === '' ? `Unnamed: ${i}` : name));
   for (const name of fields) {
     if (seen.has(name)) throw new DataParseError(`${path}:${line}: column name '${name}' appears twice in the header`);
     seen.add(name);

@@ -41,12 +41,19 @@ export class NaValues {
   readonly #set: ReadonlySet<string>;
   /** Longest token, in UTF-16 units: longer fields skip the set look-up. */
   readonly #longest: number;
+  /**
+   * Longest token that reads as a number (`-999`), 0 when none does: a parser that reads numbers
+   * straight from bytes must check fields up to this long against the tokens first.
+   */
+  readonly numericTokenLength: number;
 
   /** @param tokens - Strings that mean "missing" (the empty string always does). */
   constructor(tokens: readonly string[]) {
     this.tokens = Object.freeze([...tokens]);
     this.#set = new Set(tokens.map((t) => t.trim()).filter((t) => t.length > 0));
     this.#longest = Math.max(0, ...[...this.#set].map((t) => t.length));
+    const numeric = [...this.#set].filter((t) => /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(t));
+    this.numericTokenLength = Math.max(0, ...numeric.map((t) => Buffer.byteLength(t)));
   }
 
   /**
