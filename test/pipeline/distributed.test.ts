@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Queue, QueueEvents } from 'bullmq';
 import { DataNotFoundError, RedisUnavailableError, StagesModuleError, TaskFailedError, WorkerIncompatibleError } from '../../src/errors.js';
 import { fromErrorPayload } from '../../src/pipeline/executors/task-envelope.js';
@@ -142,6 +143,28 @@ describe('distributed pipeline (bullmq executor, mlscale worker processes)', { s
         }
         if (shipRows) assert.deepEqual({ ranges: seen.ranges, rows: seen.rows > 0 }, { ranges: 0, rows: true }, `${data}: --ship-rows sent ranges`);
         else assert.deepEqual({ ranges: seen.ranges > 0, rows: seen.rows }, { ranges: true, rows: 0 }, `${data}: sent rows, not byte ranges`);
+      }
+    }
+  });
+
+  test('should train the same model as inline from a gzip file (its ranges travel with their bytes) and with automatic epochs', { timeout: 90_000 }, async () => {
+    const { csv } = await tabularFiles();
+    const packed = `${csv}.gz`;
+    await writeFile(packed, gzipSync(await readFile(csv)));
+    const p = prefix('gzip');
+    await start(p, 2);
+    for (const options of [
+      { data: packed, label: 'y', batchSize: 150, syncEvery: 3, epochs: 2, hidden: [8] },
+      { data: csv, label: 'y', batchSize: 150, hidden: [8] },
+    ] satisfies Partial<TrainingOptions>[]) {
+      const reference = await train(`gz-inline-${options.data.slice(-3)}`, { ...options, executor: 'inline' });
+      const executor = new BullmqExecutor({ redis: url, prefix: p, concurrency: 2, pollMs: 200 });
+      try {
+        const run = await train(`gz-bullmq-${options.data.slice(-3)}`, options, executor);
+        assertSame(run, reference);
+        assert.deepEqual(run.trained.result.training, reference.trained.result.training);
+      } finally {
+        await executor.close();
       }
     }
   });
