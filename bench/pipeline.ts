@@ -5,7 +5,9 @@
  * - dispatch: per-batch overhead of each executor with a no-op stage;
  * - linear:   time against the number of batches (10, 100, 1000 of the same size), fit a + b·n;
  * - speedup:  threads (2 workers) over inline on compute-bound training;
- * - sklearn:  training time and accuracy against scikit-learn's MLPClassifier on the same rows.
+ * - sklearn:  training time and accuracy against scikit-learn's MLPClassifier on the same rows;
+ * - csv:      a user's CSV file end to end (`pipeline-csv.ts`): parsing, the threads speed-up
+ *             and its ceiling, the batch cache, pandas + scikit-learn, memory, small real tables.
  *
  * Repeats each measurement (`--repeats`, default 3) and reports medians; this machine is noisy.
  */
@@ -26,12 +28,13 @@ import { resolveTrainingOptions, type TrainingOptions } from '../src/pipeline/op
 import { runTraining } from '../src/pipeline/run-training.js';
 import { siblingModuleUrl } from '../src/util/module-url.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { csvSection } from './pipeline-csv.js';
 
 const { values: args } = parseArgs({
   options: { only: { type: 'string' }, repeats: { type: 'string' }, quick: { type: 'boolean' } },
 });
 const repeats = Number(args.repeats ?? 3);
-const sections = new Set((args.only ?? 'dispatch,linear,speedup,sklearn').split(','));
+const sections = new Set((args.only ?? 'dispatch,linear,speedup,sklearn,csv').split(','));
 const quick = args.quick === true;
 const tasks = siblingModuleUrl(import.meta.url, '../src/pipeline/tasks');
 const log = (line = '') => process.stdout.write(line + '\n');
@@ -252,3 +255,4 @@ if (sections.has('dispatch')) await dispatch();
 if (sections.has('linear')) await linear();
 if (sections.has('speedup')) await speedup();
 if (sections.has('sklearn')) await sklearn();
+if (sections.has('csv')) await csvSection({ repeats, quick, log });

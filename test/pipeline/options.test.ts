@@ -15,7 +15,7 @@ describe('resolveTrainingOptions', () => {
     ['--workers', { workers: 'many' }, /--workers must be an integer from 1 to 1024, got "many"/],
     ['--batch-size', { batchSize: -5 }, /--batch-size must be an integer from 1/],
     ['--executor', { executor: 'gpu' }, /--executor must be one of inline, threads, bullmq, got "gpu"/],
-    ['--model', { model: 'forest' }, /--model must be one of linear, mlp, got "forest"/],
+    ['--model', { model: 'forest' as 'mlp' }, /--model must be one of auto, linear, mlp, got "forest"/],
     ['--hidden', { hidden: [64, 0] }, /--hidden must be a comma-separated list of positive layer widths/],
     ['--holdout', { holdout: 1 }, /--holdout must be a fraction strictly between 0 and 1, got 1/],
     ['--learning-rate', { learningRate: -1 }, /--learning-rate must be a positive number, got -1/],
