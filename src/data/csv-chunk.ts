@@ -22,7 +22,7 @@ import { DataParseError, DataValueError, LabelNotFoundError } from '../errors.js
 import { ChunkWriter } from './chunk-writer.js';
 import { fitsFloat32 } from './field-values.js';
 import type { NaValues } from './na-values.js';
-import { listColumns } from './schema-inference.js';
+import { listColumns, type ColumnStats } from './schema-inference.js';
 import { hasContentBytes, quotedRecordEnd } from './record-scan.js';
 import { categoryFromText, labelFromText, missingLabel, numericFromText } from './text-fields.js';
 import type { BadRowPolicy, RawBatch, Schema } from './types.js';
@@ -362,25 +362,23 @@ export function parseCsvChunk(data: Uint8Array, layout: CsvLayout, from: ChunkSt
   return out.finish(from.id);
 }
 
-/** One record as text fields, with its line. */
-export interface TextRecord {
-  readonly fields: string[];
-  readonly line: number;
-}
-
 /**
- * The records of a chunk as text fields: for schema inference, which looks at a sample of rows as
- * strings. Same splitting rules as {@link parseCsvChunk}.
+ * Feeds every field of a chunk's records to per-column statistics, for schema inference: the
+ * same splitting as {@link parseCsvChunk}, and numbers read from bytes on the fast path (so a
+ * sample of 10,000 rows costs milliseconds, not a regular expression per field). Records whose
+ * field count differs from `stats.length` are left out (whether they are errors is decided when
+ * batches are read).
  *
- * @param data - Whole records.
- * @param term - The line-break byte.
- * @param path - The file, for messages.
- * @param line - The line at the chunk's start.
+ * @returns The records seen.
  */
-export function* csvTextRecords(data: Uint8Array, term: number, path: string, line: number): Generator<TextRecord> {
+export function observeCsvChunk(data: Uint8Array, term: number, stats: readonly ColumnStats[], na: NaValues, path: string, line: number): number {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const width = stats.length;
   const n = buf.length;
+  const checkTokens = na.numericTokenLength > 0;
+  let records = 0;
   let pos = 0;
+  let nextQuote = -1;
   while (pos < n) {
     const nl = buf.indexOf(term, pos);
     const lineEnd = nl === -1 ? n : nl;
@@ -389,18 +387,39 @@ export function* csvTextRecords(data: Uint8Array, term: number, path: string, li
       line++;
       continue;
     }
-    const quote = buf.indexOf(kQuote, pos);
-    if (quote !== -1 && quote < lineEnd) {
+    records++;
+    // The next quote is searched for once, not from every record: a quote-free chunk is scanned once.
+    if (nextQuote < pos) {
+      nextQuote = buf.indexOf(kQuote, pos);
+      if (nextQuote === -1) nextQuote = n;
+    }
+    if (nextQuote < lineEnd) {
       const { end, lines } = quotedRecordEnd(buf, pos, n, term);
       if (end === -1) throw new DataParseError(`${path}:${line}: a quoted field in this record is never closed (unterminated quote)`);
-      yield { fields: parseQuotedRecord(buf.subarray(pos, end), path, line), line };
+      const fields = parseQuotedRecord(buf.subarray(pos, end), path, line);
+      if (fields.length === width) fields.forEach((text, i) => stats[i]!.observeText(text, na));
       line += lines + 1;
       pos = end + 1;
-    } else {
-      const end = term === kLf && lineEnd > pos && buf[lineEnd - 1] === kCr ? lineEnd - 1 : lineEnd;
-      yield { fields: buf.toString('utf8', pos, end).split(','), line };
-      line++;
-      pos = lineEnd + 1;
+      continue;
     }
+    const end = term === kLf && lineEnd > pos && buf[lineEnd - 1] === kCr ? lineEnd - 1 : lineEnd;
+    let fields = 1;
+    for (let i = pos; i < end; i++) if (buf[i] === kComma) fields++;
+    if (fields === width) {
+      let s = pos;
+      for (let field = 0; field < width; field++) {
+        const value = s < end && buf[s] !== kComma ? fastNumber(buf, s, end) : NaN;
+        let e = numberEnd;
+        if (value === value && !checkTokens && (e === end || buf[e] === kComma)) stats[field]!.observeNumber(value);
+        else {
+          e = fieldEnd(buf, s, end);
+          stats[field]!.observeText(buf.toString('utf8', s, e), na);
+        }
+        s = e + 1;
+      }
+    }
+    line++;
+    pos = lineEnd + 1;
   }
+  return records;
 }

@@ -23,7 +23,7 @@
 import type { Readable } from 'node:stream';
 import { DataEmptyError, DataParseError } from '../errors.js';
 import { describeBinary } from './byte-sniff.js';
-import { csvLayout, csvTextRecords, parseCsvChunk, parseQuotedRecord, type CsvLayout } from './csv-chunk.js';
+import { csvLayout, observeCsvChunk, parseCsvChunk, parseQuotedRecord, type CsvLayout } from './csv-chunk.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { naValuesOf } from './na-values.js';
@@ -143,12 +143,7 @@ export class CsvSource implements DataSource {
     try {
       const source = this.#file.ranged ? (stream as AsyncIterable<Uint8Array>) : skipBytes(stream, header.dataStart);
       const scan = scanRecords(source, { quotes: true, records: filled.sampleRows, keepBytes: true, start: header.dataStart, line: header.dataLine, path: this.path, maxChunks: 1, term: header.term });
-      for await (const chunk of scan) {
-        for (const record of csvTextRecords(chunk.bytes!, header.term, this.path, chunk.line)) {
-          rows++;
-          if (record.fields.length === header.names.length) record.fields.forEach((text, i) => stats[i]!.observeText(text, na));
-        }
-      }
+      for await (const chunk of scan) rows += observeCsvChunk(chunk.bytes!, header.term, stats, na, this.path, chunk.line);
     } catch (err) {
       throw this.#file.readError(err);
     } finally {

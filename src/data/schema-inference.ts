@@ -69,6 +69,13 @@ export class ColumnStats {
     }
   }
 
+  /** Records one value a parser already read as a finite number (never a missing-value token). */
+  observeNumber(value: number): void {
+    this.nonMissing++;
+    this.numbers++;
+    this.#observeNumber(value);
+  }
+
   /** Records one JSON value: null is missing, strings follow the text rules. */
   observeJson(value: unknown, na: NaValues = kDefaultNa): void {
     if (value === null || value === undefined) return;

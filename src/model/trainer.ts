@@ -121,10 +121,15 @@ export async function trainOnBatch(args: TrainOnBatchArgs): Promise<TrainOnBatch
   let steps = 0;
   for (let start = 0; start < rows; start += mb) {
     const count = Math.min(mb, rows - start);
+    // Plain loops: a subarray and a set per row cost more than the copy itself at these widths.
     for (let r = 0; r < count; r++) {
       const row = order[start + r]!;
-      xBuf.set(x.subarray(row * nIn, row * nIn + nIn), r * nIn);
-      yBuf.set(y.subarray(row * nOut, row * nOut + nOut), r * nOut);
+      const xFrom = row * nIn;
+      const xTo = r * nIn;
+      for (let c = 0; c < nIn; c++) xBuf[xTo + c] = x[xFrom + c]!;
+      const yFrom = row * nOut;
+      const yTo = r * nOut;
+      for (let c = 0; c < nOut; c++) yBuf[yTo + c] = y[yFrom + c]!;
     }
     if (count === mb) {
       feeds['x'] = fullX;

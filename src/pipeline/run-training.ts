@@ -150,6 +150,9 @@ export async function runTraining(
   const started = performance.now();
   const timeline: WindowTiming[] = [];
   executor = recordWindows(executor, timeline, started);
+  // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
+  // the schema, instead of after it.
+  const warming = executor.remote === true ? undefined : executor.map(task('warmTask'), Array.from({ length: executor.concurrency }, (_, id) => ({ input: {}, id }))).catch(() => undefined);
   const label = options.label ?? source.defaultLabel;
   if (label === undefined) {
     throw new InvalidOptionError(`--label is required for ${source.description}: name the column to predict`);
@@ -169,7 +172,9 @@ export async function runTraining(
     stages.train += t.train;
     stages.evaluate += t.evaluate;
   };
-  const window = Math.max(2, executor.concurrency * 2);
+  // Passes without a synchronisation point (fit, evaluation) hand out many batches per map call,
+  // so that one slow batch does not idle the other workers at every window's end.
+  const window = Math.max(8, executor.concurrency * 8);
   const remote = executor.remote === true;
   const cache =
     options.cache === 'none'
@@ -178,6 +183,7 @@ export async function runTraining(
   const passes = new DataPasses(source, schema, batchOptions, { remote, shipRows: options.shipRows === true }, cache);
   const context: TaskContext = { schema, split, stages: options.stages, ...(passes.localCacheKey ? { localCacheKey: passes.localCacheKey } : {}) };
   const fingerprint = runFingerprint(source, options);
+  await warming;
   try {
     // Only a run asked to resume reads a checkpoint: an executor may serve several runs in turn.
     const resumed = (options.resume !== undefined ? await executor.checkpoints?.load() : undefined) as TrainingCheckpoint | undefined;

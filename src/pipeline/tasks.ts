@@ -255,6 +255,14 @@ export function validateTask(input: EvaluateInput): Promise<EvaluateOutput> {
   return evaluateTask({ ...input, rows: 'validation' });
 }
 
+/**
+ * Loads this module (and onnxruntime with it) on a worker thread and does nothing else: the driver
+ * sends one per thread while it reads the schema, so threads start in parallel with it.
+ */
+export function warmTask(): null {
+  return null;
+}
+
 /** A task that does nothing: measures an executor's dispatch overhead. */
 export function noopTask(input: BatchInput): { batchId: number } {
   return { batchId: inputId(input) };
