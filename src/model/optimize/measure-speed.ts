@@ -28,6 +28,8 @@ export interface SpeedPoint {
   readonly rowsPerS: number;
   /** Median over the repeats of (this model's rows/s ÷ the original's in the same repeat); 1 for the original. */
   readonly ratio: number;
+  /** That ratio in each repeat, in order. */
+  readonly ratios: readonly number[];
 }
 
 /** Per model name (the first is the original), its speed at each batch size. */
@@ -80,7 +82,7 @@ export async function measureSpeeds(models: readonly TimedModel[], feedsFor: (ba
     }
     models.forEach((m, i) => {
       const ratios = rates[i]!.map((x, r) => x / rates[0]![r]!);
-      table.get(m.name)!.push({ batch, rowsPerS: median(rates[i]!), ratio: i === 0 ? 1 : median(ratios) });
+      table.get(m.name)!.push({ batch, rowsPerS: median(rates[i]!), ratio: median(ratios), ratios });
     });
   }
   return table;

@@ -188,7 +188,7 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
       const quality = qualities.get(m.kind);
       const atServing = speed.find((p) => p.batch === servingBatch);
       const problems: string[] = [];
-      if (atServing && atServing.ratio < kSlowerBelow) problems.push(`is slower than the original at batch ${servingBatch} (${atServing.ratio.toFixed(2)}x rows/s)`);
+      if (atServing && atServing.ratio < kSlowerBelow && atServing.ratios.every((q) => q < 1)) problems.push(`is slower than the original at batch ${servingBatch} (${atServing.ratio.toFixed(2)}x rows/s)`);
       if (quality?.drop !== undefined && (Number.isNaN(quality.drop) || quality.drop > o.maxAccuracyDrop)) {
         problems.push(
           quality.kind === 'data'
