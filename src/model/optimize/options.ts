@@ -63,7 +63,7 @@ export const kDefaultOptimizeOptions = {
   force: false,
   batchSize: 64, // rows
   repeats: 5,
-  measureMs: 200, // ms per model, repeat and batch size
+  measureMs: 150, // ms per model, repeat and batch size
   threads: 1,
   agreementRows: 1024, // rows
   maxDataRows: 100_000, // rows

@@ -153,7 +153,7 @@ export function quantizeInt8(bytes: Uint8Array, file: string, options: Int8Optio
       qw = addQuantizedWeights(weights, alpha, qmax, fresh, newInitializers);
       quantizedWeights.set(key, qw);
     }
-    replaced.add(weights.name);
+    for (const input of node.input ?? []) replaced.add(input);
     nodes.push(...quantizedLayer(node, qw, weights.n, constants, options.ops, fresh, newInitializers));
     layers.push({ ...base, quantized: true });
   }
@@ -163,7 +163,8 @@ export function quantizeInt8(bytes: Uint8Array, file: string, options: Int8Optio
   }
   const quantized = layers.filter((l) => l.quantized).length;
   g.node = nodes;
-  // The FP32 weights that only quantised layers read go: that is where the file shrinks.
+  // The FP32 weights (and Gemm biases rewritten as [N] vectors) that only quantised layers read
+  // go: that is where the file shrinks, and onnxruntime warns of every unused initializer it finds.
   const used = new Set<string>();
   for (const n of nodes) for (const i of n.input ?? []) used.add(i);
   for (const o of g.output ?? []) used.add(o.name ?? '');
@@ -273,6 +274,7 @@ function gemmBias(node: Node, n: number, constants: Map<string, Tensor>, fresh: 
   const t = constants.get(c);
   const dims = (t?.dims ?? []).map(toNumber);
   const rowVector = t !== undefined && t.dataType === DataType.FLOAT && !isExternal(t) && (dims.length === 0 || dims.every((d, i) => (i === dims.length - 1 ? d === n || d === 1 : d === 1)));
+  if (rowVector && beta === 1 && dims.length === 1 && dims[0] === n) return { kind: 'vector', name: c };
   if (rowVector) {
     const values = floatValues(t);
     const vector = new Float32Array(n);

@@ -1,0 +1,83 @@
+/**
+ * Pieces of `bench:optimize`: the FP32 MLP written in float16 end to end (the whole-graph FP16
+ * form `mlscale optimize --fp16` does not write, measured here to say why), the INT8 formulations
+ * side by side, and a serving comparison of two models under the same load.
+ */
+import { performance } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
+import { toHalfBits } from '../src/model/optimize/convert-fp16.js';
+import { DataType, constantInitializers, decodeModel, encodeModel, float16Tensor, floatValues, intAttribute, toNumber } from '../src/model/optimize/onnx-model.js';
+import { median } from '../src/model/optimize/measure-speed.js';
+import { configureLoad, inferBody, measure, startMlscale, stop, type Load } from './serve-kit.js';
+
+/**
+ * The model computed in float16: every float initializer stored as float16, the float input cast
+ * to float16 first and the float outputs cast back, every Cast to float retargeted to float16.
+ * Fits mlscale's export MLPs (Where/IsNaN/Sub/Div/Gemm/Relu/Softmax/ArgMax), which is all the
+ * benchmark asks of it.
+ */
+export function wholeGraphFp16(bytes: Uint8Array): Uint8Array {
+  const model = decodeModel(bytes, 'fp32');
+  const g = model.graph!;
+  const constants = constantInitializers(model);
+  g.initializer = (g.initializer ?? []).map((t) => (t.dataType === DataType.FLOAT && constants.has(t.name ?? '') ? float16Tensor(t.name!, Uint16Array.from(floatValues(t), toHalfBits), (t.dims ?? []).map(toNumber)) : t));
+  for (const n of g.node ?? []) {
+    for (const a of n.attribute ?? []) if (n.opType === 'Cast' && a.name === 'to' && Number(a.i) === DataType.FLOAT) a.i = DataType.FLOAT16;
+  }
+  const casts: typeof g.node = [];
+  for (const input of g.input ?? []) {
+    if (input.type?.tensorType?.elemType !== DataType.FLOAT) continue;
+    const half = `${input.name}_fp16`;
+    for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (i === input.name ? half : i));
+    casts.push({ name: `${half}_cast`, opType: 'Cast', input: [input.name!], output: [half], attribute: [intAttribute('to', DataType.FLOAT16)] });
+  }
+  const tail: typeof g.node = [];
+  for (const output of g.output ?? []) {
+    if (output.type?.tensorType?.elemType !== DataType.FLOAT) continue;
+    const half = `${output.name}_fp16`;
+    for (const n of g.node ?? []) {
+      n.output = (n.output ?? []).map((o) => (o === output.name ? half : o));
+      n.input = (n.input ?? []).map((i) => (i === output.name ? half : i));
+    }
+    tail.push({ name: `${output.name}_cast`, opType: 'Cast', input: [half], output: [output.name!], attribute: [intAttribute('to', DataType.FLOAT)] });
+  }
+  g.node = [...casts, ...(g.node ?? []), ...tail];
+  return encodeModel(model);
+}
+
+/** Largest |a − b| of two sessions' output `name` on the same feeds. */
+export async function maxDiff(a: ort.InferenceSession, b: ort.InferenceSession, feeds: Record<string, ort.Tensor>, name: string): Promise<number> {
+  const x = (await a.run(feeds))[name]!.data as Float32Array;
+  const y = (await b.run(feeds))[name]!.data as Float32Array;
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+  return m;
+}
+
+/** `mlscale serve` rows/s of two models of one repository under the same closed-loop load, alternated. */
+export async function serveComparison(repo: string, models: readonly [string, string], width: number, repeats: number, seconds: number): Promise<{ rates: [number[], number[]]; ratio: number; last: [Load, Load] }> {
+  configureLoad({ connections: 64, duration: seconds });
+  const { url, child } = await startMlscale(repo, []);
+  const rates: [number[], number[]] = [[], []];
+  let last: [Load, Load] | undefined;
+  try {
+    const body = inferBody(width);
+    for (let r = 0; r < repeats; r++) {
+      const a = await measure(`${url}/v2/models/${models[0]}/infer`, body);
+      const b = await measure(`${url}/v2/models/${models[1]}/infer`, body);
+      rates[0].push(a.rps);
+      rates[1].push(b.rps);
+      last = [a, b];
+    }
+  } finally {
+    await stop(child);
+  }
+  return { rates, ratio: median(rates[1].map((x, i) => x / rates[0][i]!)), last: last! };
+}
+
+/** Wall time of a function, in seconds. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const t = performance.now();
+  const value = await fn();
+  return { value, seconds: (performance.now() - t) / 1000 };
+}
