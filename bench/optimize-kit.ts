@@ -8,6 +8,8 @@ import ort from 'onnxruntime-node';
 import { toHalfBits } from '../src/model/optimize/convert-fp16.js';
 import { DataType, constantInitializers, decodeModel, encodeModel, float16Tensor, floatValues, intAttribute, toNumber } from '../src/model/optimize/onnx-model.js';
 import { median } from '../src/model/optimize/measure-speed.js';
+import { OnnxGraph } from '../src/model/onnx-graph.js';
+import { Prng } from '../src/model/prng.js';
 import { configureLoad, inferBody, measure, startMlscale, stop, type Load } from './serve-kit.js';
 
 /**
@@ -43,6 +45,17 @@ export function wholeGraphFp16(bytes: Uint8Array): Uint8Array {
   }
   g.node = [...casts, ...(g.node ?? []), ...tail];
   return encodeModel(model);
+}
+
+/** One Gemm layer y = x·W + b of K × N random weights, input `x` [N, K]. */
+export function gemmLayerBytes(k: number, n: number): Uint8Array {
+  const rng = new Prng(k * 7919 + n);
+  const g = new OnnxGraph('layer');
+  const x = g.input('x', 'float', ['N', k]);
+  const w = Float32Array.from({ length: k * n }, () => (2 * rng.nextFloat() - 1) * Math.sqrt(6 / (k + n)));
+  g.op('Gemm', [x, g.floatConstant('W', w, [k, n]), g.floatConstant('b', new Float32Array(n), [n])], {}, 'y');
+  g.output('y', 'float', ['N', n]);
+  return g.toBytes();
 }
 
 /** Largest |a − b| of two sessions' output `name` on the same feeds. */

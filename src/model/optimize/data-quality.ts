@@ -79,7 +79,11 @@ export async function loadLabelledRows(data: string, label: string | undefined, 
     const { seed, holdout } = own.training;
     // A model trained with no held-out rows has none to score: every row is used, and the report says so.
     const keep = holdout > 0 ? (row: number) => isHeldOut(row, seed, holdout) : () => true;
-    const split = holdout > 0 ? `the held-out rows of the training split (seed ${seed}, fraction ${holdout})` : 'all rows (the model was trained with no held-out split)';
+    const stages = (metadata as { stages?: { module?: string } }).stages?.module;
+    // A stages module's preprocess ran before the model in training; it is not in the graph, so
+    // rows are scored as read, and the report says so.
+    const caveat = stages ? `; the model was trained with the stages module ${stages}, whose preprocess stage (if it has one) is not applied here` : '';
+    const split = (holdout > 0 ? `the held-out rows of the training split (seed ${seed}, fraction ${holdout})` : 'all rows (the model was trained with no held-out split)') + caveat;
     return collect(source.batches(schema, { batchRows: 8192, onBadRow: own.training.onBadRow ?? 'error' }), schema, keep, own.classes, maxRows, split);
   }
   if (label === undefined) throw new InvalidOptionError('--label is required with --data for a model mlscale did not train (its metadata names no label)');
