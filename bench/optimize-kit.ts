@@ -6,8 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import { toHalfBits } from '../src/model/optimize/convert-fp16.js';
-import { DataType, constantInitializers, decodeModel, encodeModel, float16Tensor, floatValues, intAttribute, toNumber } from '../src/model/optimize/onnx-model.js';
-import { median } from '../src/model/optimize/measure-speed.js';
+import { DataType, constantInitializers, decodeModel, encodeModel, float16Tensor, floatValues, intAttribute, newModel, tensorValueInfo, toNumber } from '../src/model/optimize/onnx-model.js';
+import { measureSpeeds, median } from '../src/model/optimize/measure-speed.js';
 import { OnnxGraph } from '../src/model/onnx-graph.js';
 import { Prng } from '../src/model/prng.js';
 import { configureLoad, inferBody, measure, startMlscale, stop, type Load } from './serve-kit.js';
@@ -56,6 +56,42 @@ export function gemmLayerBytes(k: number, n: number): Uint8Array {
   g.op('Gemm', [x, g.floatConstant('W', w, [k, n]), g.floatConstant('b', new Float32Array(n), [n])], {}, 'y');
   g.output('y', 'float', ['N', n]);
   return g.toBytes();
+}
+
+/**
+ * The integer kernel's own ceiling on this CPU: a bare MatMulInteger (uint8 input already
+ * quantised, int8 weights) against a bare float MatMul of the same K × N, one thread, so no
+ * activation quantisation, scaling, bias or fusion is counted. INT8 over FP32 for a whole model
+ * cannot beat this ratio by much.
+ */
+export async function kernelCeiling(k: number, n: number, batchSizes: readonly number[], repeats: number, blockMs: number): Promise<Map<string, { batch: number; rowsPerS: number; ratio: number }[]>> {
+  const weights = (int: boolean) =>
+    int ? { name: 'w', dims: [k, n], dataType: DataType.INT8, rawData: new Uint8Array(Int8Array.from({ length: k * n }, (_, i) => ((i * 7919) % 127) - 63).buffer) } : floatWeights(k, n);
+  const build = (int: boolean) =>
+    newModel({
+      name: int ? 'matmul_integer' : 'matmul',
+      node: [{ opType: int ? 'MatMulInteger' : 'MatMul', input: int ? ['a', 'w', 'az'] : ['a', 'w'], output: ['y'] }],
+      initializer: int ? [weights(true), { name: 'az', dims: [], dataType: DataType.UINT8, rawData: new Uint8Array([3]) }] : [weights(false)],
+      input: [tensorValueInfo('a', int ? DataType.UINT8 : DataType.FLOAT, ['M', k])],
+      output: [tensorValueInfo('y', int ? DataType.INT32 : DataType.FLOAT, ['M', n])],
+    });
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const };
+  const sessions = [await ort.InferenceSession.create(build(false), options), await ort.InferenceSession.create(build(true), options)];
+  const feeds = (int: boolean, b: number) => ({ a: int ? new ort.Tensor('uint8', Uint8Array.from({ length: b * k }, (_, i) => i % 251), [b, k]) : new ort.Tensor('float32', Float32Array.from({ length: b * k }, (_, i) => (i % 251) / 100), [b, k]) });
+  // measureSpeeds hands every model the same feeds; each of these runs its own, of its own type.
+  const cache = new Map<string, Record<string, ort.Tensor>>();
+  const own = (int: boolean, b: number) => cache.get(`${int}/${b}`) ?? cache.set(`${int}/${b}`, feeds(int, b)).get(`${int}/${b}`)!;
+  const models = [false, true].map((int, i) => ({
+    name: int ? 'MatMulInteger u8 × s8' : 'MatMul fp32',
+    session: { run: (f: Record<string, ort.Tensor>) => sessions[i]!.run(own(int, f.a!.dims[0]!)) } as unknown as ort.InferenceSession,
+  }));
+  const table = await measureSpeeds(models, (b) => ({ a: new ort.Tensor('float32', new Float32Array(b), [b, 1]) }), { batchSizes, repeats, blockMs });
+  for (const s of sessions) await s.release();
+  return table;
+}
+
+function floatWeights(k: number, n: number) {
+  return { name: 'w', dims: [k, n], dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.from({ length: k * n }, (_, i) => (((i * 7919) % 127) - 63) / 100).buffer) };
 }
 
 /** Largest |a − b| of two sessions' output `name` on the same feeds. */

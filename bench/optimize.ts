@@ -17,7 +17,8 @@
  * `mlscale optimize`'s wall time on a ~50 MB model.
  *
  * Run under `flock /tmp/mlscale-bench.lock` (the machine is shared). `--quick` runs short;
- * `--only targets,formulations,layers,walltime` runs some sections.
+ * `--only targets,formulations,kernel,layers,walltime` runs some sections (kernel: bare
+ * MatMulInteger against bare MatMul, the integer kernel's ceiling on this CPU).
  */
 import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -33,12 +34,12 @@ import { convertFp16 } from '../src/model/optimize/convert-fp16.js';
 import { isPreprocessingName } from '../src/model/optimize/onnx-model.js';
 import { u8s8Saturates } from '../src/model/optimize/saturation-probe.js';
 import { trainModel } from '../src/pipeline/train-model.js';
-import { gemmLayerBytes, maxDiff, serveComparison, timed, wholeGraphFp16 } from './optimize-kit.js';
+import { gemmLayerBytes, kernelCeiling, maxDiff, serveComparison, timed, wholeGraphFp16 } from './optimize-kit.js';
 import { fmt, mlpBytes, root } from './serve-kit.js';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, repeats: { type: 'string' }, only: { type: 'string' } } });
 const quick = args.quick === true;
-const kSections = ['targets', 'formulations', 'layers', 'walltime'] as const;
+const kSections = ['targets', 'formulations', 'kernel', 'layers', 'walltime'] as const;
 const only = new Set(typeof args.only === 'string' ? args.only.split(',') : kSections);
 for (const name of only) if (!(kSections as readonly string[]).includes(name)) throw new Error(`--only takes ${kSections.join(', ')}; got ${name}`);
 const repeats = Number(args.repeats ?? (quick ? 3 : 7));
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   try {
     if (only.has('targets')) await targets(dir);
     if (only.has('formulations')) await formulations();
+    if (only.has('kernel')) await kernel();
     if (only.has('layers')) await layers();
     if (only.has('walltime')) await wallTime(dir);
   } finally {
@@ -181,6 +183,15 @@ async function formulations(): Promise<void> {
     }
     for (const m of models) await m.session.release();
   }
+}
+
+/** The integer kernel's ceiling: bare MatMulInteger against bare MatMul, 2048 × 2048, one thread. */
+async function kernel(): Promise<void> {
+  const t = await kernelCeiling(2048, 2048, [1, 64], repeats, quick ? 150 : 300);
+  log('\n## Kernel ceiling: bare MatMulInteger (u8 × s8, input already quantised) against bare MatMul (fp32), 2048 × 2048, 1 thread\n');
+  log('| kernel | @1 | @64 |');
+  log('| --- | --- | --- |');
+  for (const [name, points] of t) log(`| ${name} | ${fmt(points[0]!.rowsPerS)} (${x(points[0]!.ratio)}) | ${fmt(points[1]!.rowsPerS)} (${x(points[1]!.ratio)}) |`);
 }
 
 /**
