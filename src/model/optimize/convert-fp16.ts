@@ -5,9 +5,9 @@
  *
  * Why not the whole graph in float16 with Casts at the edges: onnxruntime's CPU provider has no
  * float16 Gemm on x86, so it inserts casts back to float32 around each layer; measured on this
- * machine it ran 2–6% slower than FP32, while weights-only FP16 ran at FP32's speed (onnxruntime
- * folds the Casts of constants away when it loads the model) with the same halved file
- * (docs/optimize.md). Whole-graph FP16 pays on GPUs and accelerators with FP16 units, which this
+ * machine it ran at 0.83–1.08x of FP32 across runs, never faster, while weights-only FP16 runs
+ * FP32's own kernels (onnxruntime folds the Casts of constants away when it loads the model) with
+ * the same halved file (BENCHMARKS.md, "Model variants"). Whole-graph FP16 pays on GPUs and accelerators with FP16 units, which this
  * pass does not target.
  *
  * mlscale's preprocessing constants (`pre_*`) and output scaling (`target_*`) stay FP32: they
