@@ -242,6 +242,33 @@ export class LoadTargetUnreachableError extends MlscaleError {
   override readonly status = 502;
 }
 
+/**
+ * A file given as an ONNX model is not one: it does not decode as an ONNX ModelProto, or decodes
+ * to something with no graph (a CSV, a JSON file, an archive). Names the file.
+ */
+export class NotOnnxError extends MlscaleError {
+  readonly code = 'E_NOT_ONNX';
+  override readonly status = 400;
+}
+
+/**
+ * An ONNX model file is damaged: it starts as an ONNX model but cannot be decoded to the end
+ * (truncated, overwritten), or onnxruntime refuses its graph. Names the file and the reason.
+ */
+export class OnnxCorruptError extends MlscaleError {
+  readonly code = 'E_ONNX_CORRUPT';
+  override readonly status = 400;
+}
+
+/**
+ * `mlscale optimize --int8` was asked of a model with no MatMul or Gemm whose weights are a
+ * constant float tensor: there is nothing dynamic quantisation can act on. Lists what was found.
+ */
+export class NothingToQuantizeError extends MlscaleError {
+  readonly code = 'E_NOTHING_TO_QUANTIZE';
+  override readonly status = 400;
+}
+
 /** Every error class, for the registry test and for documentation. */
 export const errorClasses = [
   InvalidOptionError,
@@ -276,6 +303,9 @@ export const errorClasses = [
   SweepVersionError,
   ServerUnreachableError,
   LoadTargetUnreachableError,
+  NotOnnxError,
+  OnnxCorruptError,
+  NothingToQuantizeError,
 ] as const;
 
 /** True when `err` is an MlscaleError (also across realms, e.g. after a worker thread rebuilt it). */

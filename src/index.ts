@@ -17,6 +17,9 @@ export { openSource } from './data/open-source.js';
 export type { DataSource, RawBatch, Schema, BatchRef, RandomAccess } from './data/types.js';
 /** Reading model artifact folders. */
 export { readArtifact } from './model/artifact.js';
+/** INT8, FP16 and graph-optimised variants of any ONNX model, measured against it (`mlscale optimize`). */
+export { optimizeModel, type OptimizeReport, type VariantReport, type OptimizeHooks } from './model/optimize/optimize.js';
+export { resolveOptimizeOptions, kDefaultOptimizeOptions, type OptimizeOptions, type VariantKind } from './model/optimize/options.js';
 /** Load generation against one URL: open loop at a fixed rate (latency from the scheduled send) or closed loop. */
 export { runLoad, kDefaultLoadOptions, type LoadOptions, type LoadProgress, type LoadResult } from './bench/loadgen.js';
 /** Scaling analysis: sweep files, the fits (linear, Amdahl, USL) and the advisor. */
@@ -32,4 +35,4 @@ export async function writeReport(...args: Parameters<typeof import('./bench/rep
   return (await import('./bench/report.js')).writeReport(...args);
 }
 /** Coded errors. */
-export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, SweepFileError, SweepVersionError, ServerUnreachableError, isMlscaleError, errorClasses } from './errors.js';
+export { MlscaleError, InvalidOptionError, DataNotFoundError, DataEmptyError, DataParseError, DataValueError, LabelNotFoundError, SingleClassError, ShapeError, StagesModuleError, TaskFailedError, TrainingDivergedError, ArtifactError, ExecutorClosedError, InferenceRequestError, BatchTooLargeError, PayloadTooLargeError, ModelNotFoundError, ModelNotReadyError, ModelLoadError, QueueFullError, RequestTimeoutError, InstanceFailedError, ShuttingDownError, UnauthorizedError, ForbiddenError, LoadTargetUnreachableError, SweepFileError, SweepVersionError, ServerUnreachableError, NotOnnxError, OnnxCorruptError, NothingToQuantizeError, isMlscaleError, errorClasses } from './errors.js';

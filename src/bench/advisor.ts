@@ -27,7 +27,7 @@ export interface AdviseOptions {
 }
 
 /** The lever a recommendation pulls. */
-export type Lever = 'batch' | 'vertical' | 'horizontal' | 'none';
+export type Lever = 'batch' | 'optimize' | 'vertical' | 'horizontal' | 'none';
 
 /** One recommendation: the lever for one sweep, and why (with the numbers). */
 export interface Recommendation {
@@ -35,7 +35,7 @@ export interface Recommendation {
   /** The sweep it is about, in words. */
   readonly source: string;
   readonly lever: Lever;
-  /** The lever after this one, when the first is a larger batch. */
+  /** The lever after this one, when the first is a larger batch or a cheaper model. */
   readonly then?: Lever;
   readonly text: string;
 }
@@ -45,8 +45,13 @@ export interface CostOption {
   readonly scope: 'serve' | 'pipeline';
   readonly label: string;
   readonly cpus: number;
-  /** horizontal: machines of the measured size; vertical: bigger ones; smaller: smaller ones. */
-  readonly direction: 'horizontal' | 'vertical' | 'smaller';
+  /**
+   * horizontal: machines of the measured size; vertical: bigger ones; smaller: smaller ones;
+   * optimize: machines of the measured size serving the cheaper model variant `model`.
+   */
+  readonly direction: 'horizontal' | 'vertical' | 'smaller' | 'optimize';
+  /** The model variant served, for `optimize`. */
+  readonly model?: string;
   readonly machines: number;
   /** Per machine: req/s at the SLO (serve) or rows/s (pipeline). */
   readonly throughput: number;
@@ -123,6 +128,8 @@ export function leverWords(lever: Lever): string {
   switch (lever) {
     case 'batch':
       return 'a larger batch';
+    case 'optimize':
+      return 'optimise the model (serve its faster variant)';
     case 'vertical':
       return 'vertical (more replicas, instances or workers on this machine, or a bigger machine)';
     case 'horizontal':
@@ -138,8 +145,16 @@ function recommend(a: ServeAnalysis | PipelineAnalysis): Recommendation {
   if (a.kind === 'serve' && a.unreliable) {
     return { scope: a.kind, source: a.source, lever: 'none', text: a.statements.find((s) => s.startsWith('Caution: ')) ?? '' };
   }
-  const lever: Lever = a.batchLever ? 'batch' : scalingLever;
   const pick = (re: RegExp) => a.statements.find((s) => re.test(s));
+  // A faster model cuts the cost of every prediction, where scaling only buys more of them at the
+  // same cost or a higher one: when a variant pays, it is the first lever; then batching or scaling.
+  const variant = a.kind === 'serve' ? [...a.variants].filter((v) => v.pays).sort((p, q) => q.speedup - p.speedup)[0] : undefined;
+  if (variant) {
+    const then: Lever = a.batchLever ? 'batch' : scalingLever;
+    const text = variant.statements.find((s) => s.startsWith('Optimising the model is a lever')) ?? '';
+    return { scope: a.kind, source: a.source, lever: 'optimize', ...(then !== 'none' ? { then } : {}), text };
+  }
+  const lever: Lever = a.batchLever ? 'batch' : scalingLever;
   const text = (a.batchLever ? pick(/^A larger batch is a lever/) : pick(/^(Vertical|Horizontal) is the lever/)) ?? a.statements[a.statements.length - 1] ?? '';
   return { scope: a.kind, source: a.source, lever, ...(a.batchLever && scalingLever !== 'none' ? { then: scalingLever } : {}), text };
 }
@@ -176,7 +191,10 @@ function cheapest<T extends CostOption>(options: T[], key: (o: T) => number): st
   const v = sorted.find((o) => o.direction === 'vertical');
   const first = sorted[0]!;
   const vs = h && v ? ` Horizontal (${h.machines} × ${h.label}) ${money(key(h))} against vertical (${v.machines} × ${v.label}, ${v.predicted ? 'predicted' : 'measured'}) ${money(key(v))}.` : '';
-  return `Cheapest: ${first.machines} × ${first.label} (${first.direction}${first.predicted ? ', predicted' : ''}).${vs}`;
+  const o = sorted.find((x) => x.direction === 'optimize');
+  const opt = o && h ? ` Optimising the model (${o.machines} × ${o.label} serving ${o.model}) ${money(key(o))} against ${money(key(h))} for the model as it is.` : '';
+  const how = first.direction === 'optimize' ? `optimise the model: serve ${first.model}` : first.direction;
+  return `Cheapest: ${first.machines} × ${first.label} (${how}${first.predicted ? ', predicted' : ''}).${vs}${opt}`;
 }
 
 function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate: number | undefined): { options: CostOption[]; statements: string[] } {
@@ -210,15 +228,50 @@ function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate
       };
     })
     .sort((p, q) => p.cpus - q.cpus);
+  options.push(...variantCosts(a, prices, targetRate));
   const statements = options.map(
     (o) =>
-      `Serving on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} req/s at the SLO per machine (${o.basis}); ${
+      `Serving${o.model ? ` ${o.model}` : ''} on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} req/s at the SLO per machine (${o.basis}); ${
         targetRate !== undefined ? `${o.machines} machine${o.machines === 1 ? '' : 's'} for ${num(targetRate)} req/s, ${money(o.costPerHour)}/h` : 'one machine at full load'
       } — ${money(o.costPerMillion!)} per million predictions (price/h ÷ (predictions/s × 3600) × 10⁶).`,
   );
   if (options.length > 1) statements.push(`Serving: ${cheapest(options, (o) => o.costPerMillion!)} (per million predictions)`);
   if (!options.some((o) => o.direction === 'horizontal')) statements.push(`Serving: no price was given for the measured size (${cores}cpu), so horizontal cannot be priced.`);
   return { options, statements };
+}
+
+/**
+ * Prices of serving each variant that pays, on the measured machine size (the only size its rate
+ * was measured on): machines for the target rate (or one at full load) and the cost of a million
+ * predictions, to set against the model as it is.
+ */
+function variantCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate: number | undefined): CostOption[] {
+  const cores = a.sweep.machine.cpus;
+  const rows = a.sweep.rowsPerRequest;
+  const label = Object.keys(prices).find((l) => labelCpus(l) === cores);
+  if (label === undefined) return [];
+  const price = prices[label]!;
+  return a.variants
+    .filter((v) => v.pays && v.variantRate > 0)
+    .map((v) => {
+      const machines = targetRate !== undefined ? Math.ceil(targetRate / v.variantRate) : 1;
+      const rate = targetRate ?? v.variantRate;
+      const costPerHour = machines * price;
+      return {
+        scope: 'serve' as const,
+        label,
+        cpus: cores,
+        direction: 'optimize' as const,
+        model: v.model,
+        machines,
+        throughput: v.variantRate,
+        predicted: false,
+        basis: `measured serving ${v.model} on this ${cores}-CPU machine`,
+        pricePerHour: price,
+        costPerHour,
+        costPerMillion: (costPerHour / (rate * rows * 3600)) * 1e6,
+      };
+    });
 }
 
 function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, target: { rows: number; seconds: number } | undefined): { options: CostOption[]; statements: string[] } {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { ServeConfig, ServeConfigResult, ServeSweep } from './sweep-schema.js';
+import { configModel, type ServeConfig, type ServeConfigResult, type ServeSweep } from './sweep-schema.js';
+import { analyseVariants, type VariantLever } from './analyse-variants.js';
 import { configLabel } from './sweep-file.js';
 import { num, pct, ratio } from './format.js';
 import { judgeScaling, kScalingGain, type ScalingSeries, type ScalingVerdict } from './scaling.js';
@@ -35,10 +36,12 @@ export interface ServeAnalysis {
   readonly unreliable: boolean;
   /** Machines of the measured size for options.targetRate (requests/s), when given. */
   readonly capacity?: { readonly targetRate: number; readonly machines: number; readonly perMachine: number };
+  /** The sweep's model variants (INT8, FP16, ...) against the base model: the "optimise the model" lever. */
+  readonly variants: readonly VariantLever[];
   readonly statements: readonly string[];
 }
 
-type Field = keyof ServeConfig;
+type Field = Exclude<keyof ServeConfig, 'model'>;
 const kFields: readonly Field[] = ['replicas', 'instances', 'intraOpThreads', 'maxBatchSize', 'maxQueueDelayMs'];
 
 /** Configurations that differ only in `field`, the largest such group, sorted by it; undefined when none has two. */
@@ -68,15 +71,21 @@ function fixedLabel(c: ServeConfig, field: Field): string {
   return kFields.filter((f) => f !== field).map((f) => parts[f]).join(', ');
 }
 
-/** Analyses one serve sweep; `targetRate` in requests/s. */
-export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnalysis {
+/**
+ * Analyses one serve sweep; `targetRate` in requests/s. Batching and scaling are read from the
+ * base model's configurations; the variants are weighed against them (analyseVariants).
+ */
+export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnalysis {
+  const variants = analyseVariants(whole);
+  const sweep: ServeSweep = { ...whole, configs: whole.configs.filter((c) => configModel(whole, c) === whole.model) };
   const cores = sweep.machine.cpus;
   const slo = `p99 ≤ ${num(sweep.sloP99Ms)} ms`;
   const statements: string[] = [];
   // The highest rate at the SLO; when none met it, the highest throughput achieved at all.
   const peak = (c: ServeConfigResult) => Math.max(0, ...c.points.map((p) => p.achievedRate));
   const best = sweep.configs.reduce((p, q) => (q.maxRateAtSlo > p.maxRateAtSlo || (q.maxRateAtSlo === p.maxRateAtSlo && peak(q) > peak(p)) ? q : p));
-  const source = `serve sweep of model ${sweep.model} (${sweep.rowsPerRequest} row${sweep.rowsPerRequest === 1 ? '' : 's'} per request, SLO ${slo}, ${cores} CPUs, ${sweep.configs.length} configurations)`;
+  const against = variants.length > 0 ? ` against ${variants.map((v) => v.model).join(', ')}` : '';
+  const source = `serve sweep of model ${sweep.model}${against} (${sweep.rowsPerRequest} row${sweep.rowsPerRequest === 1 ? '' : 's'} per request, SLO ${slo}, ${cores} CPUs, ${sweep.configs.length} configurations)`;
   if (best.maxRateAtSlo === 0) {
     const lowest = (c: ServeConfigResult) => [...c.points].sort((p, q) => (p.offeredRate ?? p.achievedRate) - (q.offeredRate ?? q.achievedRate))[0];
     const at = sweep.configs.map((c) => {
@@ -84,7 +93,8 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
       return p ? `${configLabel(c.config)}: p99 ${num(p.latencyMs.p99)} ms at ${num(p.offeredRate ?? p.achievedRate)} req/s` : `${configLabel(c.config)}: no points`;
     });
     statements.push(`No configuration met the SLO (${slo}) at any rate tried, so there is no capacity to plan from — at the lowest rates: ${at.join('; ')}. Check that the load generator had cores to itself (generator-bound points say so), then raise the SLO or speed up the model.`);
-    return { kind: 'serve', source, sweep, best, batchLever: false, unreliable: false, statements };
+    statements.push(...variants.flatMap((v) => v.statements));
+    return { kind: 'serve', source, sweep, best, batchLever: false, unreliable: false, variants, statements };
   }
   // An open-loop point whose generator could not send at the offered rate measured the client, not
   // the server: say how many there were before any advice is read.
@@ -159,5 +169,6 @@ export function analyseServe(sweep: ServeSweep, targetRate?: number): ServeAnaly
       `Capacity: ${num(targetRate)} req/s at the SLO needs ceil(${num(targetRate)} / ${num(best.maxRateAtSlo)}) = ${machines} machine${machines === 1 ? '' : 's'} of ${cores} CPUs, each running ${configLabel(best.config)} (no headroom included; add some for failures and peaks).`,
     );
   }
-  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, unreliable, ...(capacity ? { capacity } : {}), statements };
+  statements.push(...variants.flatMap((v) => v.statements));
+  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, unreliable, ...(capacity ? { capacity } : {}), variants, statements };
 }

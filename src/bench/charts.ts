@@ -244,6 +244,34 @@ export async function chartsFor(a: ServeAnalysis | PipelineAnalysis, prefix: str
     out.push(await kneeChart(a, `${prefix}-knee`));
     out.push(await kneeByConfigChart(a, `${prefix}-knee-by-config`));
     out.push(await batchChart(a, `${prefix}-batch`));
+    out.push(await variantChart(a, `${prefix}-variants`));
   }
   return out.filter((c): c is Chart => c !== undefined);
+}
+
+/** The base model and its variants side by side: each one's best rate at the SLO. */
+export async function variantChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
+  if (a.variants.length === 0) return undefined;
+  const rows: Row[] = [
+    { model: a.sweep.model, y: a.variants[0]!.baseRate, series: 'the model as trained' },
+    ...a.variants.map((v) => ({ model: v.model, y: v.variantRate, series: v.pays ? 'pays (faster, accuracy within the limit)' : 'does not pay' })),
+  ];
+  const svg = await renderSvg({
+    title: { text: 'Throughput at the SLO per model variant', subtitle: 'each in its best configuration of the grid' },
+    data: { values: rows },
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'model', type: 'nominal', sort: null, title: 'Model', axis: { labelAngle: 0 } },
+      y: { field: 'y', type: 'quantitative', title: 'Throughput at the SLO (requests/s)' },
+      color: { field: 'series', type: 'nominal', legend, scale: { range: ['#4c78a8', '#59a14f', '#bab0ac'] } },
+    },
+  });
+  return {
+    id,
+    title: 'Throughput at the SLO per model variant',
+    svg,
+    reading: `Each bar is the highest rate a model met the SLO at, in its best configuration. ${a.variants
+      .map((v) => `${v.model}: ${num(v.variantRate)} req/s against ${num(v.baseRate)} for ${v.of} (${ratio(v.speedup)})${v.drop !== undefined ? `, ${num(v.drop)} points of accuracy${v.accuracy === 'beyond' ? ', beyond the limit' : ''}` : ''}`)
+      .join('; ')}. A variant that serves more on the same machine cuts the cost of every prediction by the same factor.`,
+  };
 }

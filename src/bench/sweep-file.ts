@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, stat, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SweepFileError, SweepVersionError } from '../errors.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
-import { kSweepSchemaVersion, type SweepFile } from './sweep-schema.js';
+import { kReadableSweepVersions, kSweepSchemaVersion, type SweepFile } from './sweep-schema.js';
 
 /** The file name a sweep folder holds. */
 export const kSweepFileName = 'sweep.json';
@@ -92,8 +92,8 @@ export function checkSweep(value: unknown, file: string): SweepFile {
   if (!isObject(value)) return at('the top level', 'an object (a sweep)', value);
   const version = value.schemaVersion;
   if (typeof version !== 'number') return at('schemaVersion', 'a number', version);
-  if (version !== kSweepSchemaVersion) {
-    throw new SweepVersionError(`${file} has schema version ${version}; this mlscale reads version ${kSweepSchemaVersion}`);
+  if (!kReadableSweepVersions.includes(version)) {
+    throw new SweepVersionError(`${file} has schema version ${version}; this mlscale reads versions ${kReadableSweepVersions.join(' and ')} (and writes ${kSweepSchemaVersion})`);
   }
   if (value.kind !== 'serve' && value.kind !== 'pipeline') return at('kind', `"serve" or "pipeline"`, value.kind);
   const num = (obj: Json, key: string, path: string, min = 0): number => {
@@ -116,6 +116,9 @@ export function checkSweep(value: unknown, file: string): SweepFile {
   if (value.kind === 'serve') {
     num(value, 'rowsPerRequest', '$', 1);
     num(value, 'sloP99Ms', '$', 0);
+    if (typeof value.model !== 'string' || value.model === '') at('$.model', 'a model name', value.model);
+    if (value.models !== undefined && (!Array.isArray(value.models) || value.models.some((m) => typeof m !== 'string'))) at('$.models', 'an array of model names', value.models);
+    if (value.variants !== undefined && (!Array.isArray(value.variants) || value.variants.some((v) => !isObject(v) || typeof v.model !== 'string'))) at('$.variants', 'an array of { model, variant, of, ... }', value.variants);
     const seen = new Map<string, number>();
     arr(value, 'configs', '$').forEach((c, i) => {
       const p = `$.configs[${i}]`;
@@ -124,9 +127,10 @@ export function checkSweep(value: unknown, file: string): SweepFile {
       for (const k of ['replicas', 'instances', 'intraOpThreads', 'maxBatchSize']) num(config, k, `${p}.config`, 1);
       const delay = config.maxQueueDelayMs;
       if (delay !== 'auto' && (typeof delay !== 'number' || delay < 0)) at(`${p}.config.maxQueueDelayMs`, `a number ≥ 0 or "auto"`, delay);
-      const key = JSON.stringify([config.replicas, config.instances, config.intraOpThreads, config.maxBatchSize, delay]);
+      if (config.model !== undefined && (typeof config.model !== 'string' || config.model === '')) at(`${p}.config.model`, 'a model name', config.model);
+      const key = JSON.stringify([config.model ?? value.model, config.replicas, config.instances, config.intraOpThreads, config.maxBatchSize, delay]);
       const first = seen.get(key);
-      if (first !== undefined) throw new SweepFileError(`${file}: ${p} measures the same configuration as $.configs[${first}] (${configLabel(config)}): the grid is inconsistent`);
+      if (first !== undefined) throw new SweepFileError(`${file}: ${p} measures the same configuration as $.configs[${first}] (${config.model ?? value.model}: ${configLabel(config)}): the grid is inconsistent`);
       seen.set(key, i);
       num(c, 'maxRateAtSlo', p);
       if (!Array.isArray(c.points)) at(`${p}.points`, 'an array', c.points);
@@ -142,6 +146,10 @@ export function checkSweep(value: unknown, file: string): SweepFile {
       if (c.cpuUtilisation !== null && c.cpuUtilisation !== undefined) num(c, 'cpuUtilisation', p);
       if (c.meanBatchSize !== null && c.meanBatchSize !== undefined) num(c, 'meanBatchSize', p);
     });
+    // Variants are weighed against the base model: it must have been measured.
+    if (![...seen.keys()].some((k) => JSON.parse(k)[0] === value.model)) {
+      throw new SweepFileError(`${file}: no configuration measured the model "${value.model}" ($.model), which the other models are compared to`);
+    }
   } else {
     if (value.executor !== 'inline' && value.executor !== 'threads' && value.executor !== 'bullmq') at('$.executor', '"inline", "threads" or "bullmq"', value.executor);
     const seen = new Map<string, number>();

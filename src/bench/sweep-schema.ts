@@ -8,8 +8,18 @@
  * @module
  */
 
-/** The version of the sweep file format this build reads and writes. */
-export const kSweepSchemaVersion = 1;
+/**
+ * The version of the sweep file format this build writes. Version 2 added model variants to serve
+ * sweeps (`configs[].config.model`, `models`, `variants`); version 1 files, which measured one
+ * model, are still read: their configurations are all of `model`.
+ */
+export const kSweepSchemaVersion = 2;
+
+/** The versions this build reads. */
+export const kReadableSweepVersions: readonly number[] = [1, 2];
+
+/** A schema version this build reads. */
+export type SweepSchemaVersion = 1 | 2;
 
 /** The machine a sweep ran on, so that a report can say what its numbers mean. */
 export interface MachineInfo {
@@ -52,6 +62,11 @@ export interface LoadPoint {
 
 /** One server configuration of a serve sweep. */
 export interface ServeConfig {
+  /**
+   * The model measured, by its served name (schema 2). Absent in version 1 files, whose
+   * configurations all measured the sweep's `model`: read it with `configModel`.
+   */
+  readonly model?: string;
   readonly replicas: number;
   readonly instances: number;
   readonly intraOpThreads: number;
@@ -75,16 +90,46 @@ export interface ServeConfigResult {
   readonly cpuUtilisation: number | null;
 }
 
+/**
+ * What `mlscale optimize` measured for a model variant the sweep served, copied from the
+ * variant's metadata when the sweep ran: what it cost in accuracy, where `mlscale optimize`
+ * measured it.
+ */
+export interface VariantInfo {
+  /** The variant's served name, e.g. `digits-int8`. */
+  readonly model: string;
+  /** `int8`, `fp16`, `graph`; null when the model's metadata records no optimisation. */
+  readonly variant: string | null;
+  /** The sweep's base model it is a variant of. */
+  readonly of: string;
+  /** Variant file size ÷ the original's, as mlscale optimize measured it. */
+  readonly sizeRatio?: number;
+  /**
+   * Accuracy (or R²) against the original on labelled rows (`kind: 'data'`, `drop` in
+   * percentage points), or the agreement of outputs without data (`kind: 'agreement'`, `top1`
+   * share of rows with an unchanged class); absent when nothing was measured.
+   */
+  readonly quality?:
+    | { readonly kind: 'data'; readonly metric: 'accuracy' | 'r2'; readonly original: number; readonly value: number; readonly drop: number; readonly rows: number; readonly split: string }
+    | { readonly kind: 'agreement'; readonly rows: number; readonly top1?: number; readonly maxAbsDiff: number; readonly drop?: number };
+  /** The accuracy limit mlscale optimize applied, in points. */
+  readonly maxAccuracyDrop?: number;
+}
+
 /** A `mlscale sweep serve` file. */
 export interface ServeSweep {
   readonly kind: 'serve';
-  readonly schemaVersion: typeof kSweepSchemaVersion;
+  readonly schemaVersion: SweepSchemaVersion;
   /** ISO 8601. */
   readonly createdAt: string;
   readonly machine: MachineInfo;
-  /** Model name as served, and the repository it came from. */
+  /** Model name as served, and the repository it came from; with variants, the base model they are compared to. */
   readonly model: string;
   readonly modelRepository: string;
+  /** Every model measured, by served name, the base first (schema 2). */
+  readonly models?: readonly string[];
+  /** What is known of the models other than the base (schema 2). */
+  readonly variants?: readonly VariantInfo[];
   /** Rows in each request body the sweep sent. */
   readonly rowsPerRequest: number;
   readonly sloP99Ms: number;
@@ -110,7 +155,7 @@ export interface PipelinePoint {
 /** A `mlscale sweep pipeline` file. */
 export interface PipelineSweep {
   readonly kind: 'pipeline';
-  readonly schemaVersion: typeof kSweepSchemaVersion;
+  readonly schemaVersion: SweepSchemaVersion;
   readonly createdAt: string;
   readonly machine: MachineInfo;
   /** The --data given, e.g. `synthetic:rows=2000000,features=32`. */
@@ -123,3 +168,8 @@ export interface PipelineSweep {
 
 /** Either kind of sweep file. */
 export type SweepFile = ServeSweep | PipelineSweep;
+
+/** The model a serve configuration measured: its own (schema 2), or the sweep's (schema 1). */
+export function configModel(sweep: Pick<ServeSweep, 'model'>, c: ServeConfigResult): string {
+  return c.config.model ?? sweep.model;
+}

@@ -13,7 +13,7 @@
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { InvalidOptionError, ServerUnreachableError } from '../errors.js';
 import { requestBody } from './request-body.js';
 import { runLoad, type LoadResult } from './loadgen.js';
@@ -21,13 +21,23 @@ import { machineInfo } from './machine-info.js';
 import { histogramTotals, processTreeCpuSeconds, startServerProcess, type ServerProcess } from './server-process.js';
 import { cartesian, parseGridList, parseNumberList } from './sweep-grid.js';
 import { kSweepSchemaVersion, type LoadPoint, type ServeConfig, type ServeConfigResult, type ServeSweep } from './sweep-schema.js';
+import { sweepTargets, variantInfo } from './sweep-targets.js';
 
 /** What `sweepServe` takes. Lists are the grid; every other value is one setting for the whole sweep. */
 export interface ServeSweepOptions {
   /** A model repository folder (`<repo>/<model>/<version>/model.onnx`); with `model` naming one of its models. */
   readonly modelRepository?: string;
-  /** The model's name in the repository, or, without `modelRepository`, an artifact folder or .onnx file. */
+  /**
+   * The model's name in the repository, or, without `modelRepository`, an artifact folder or .onnx
+   * file; several, comma-separated, are measured one after the other on every configuration, the
+   * first being the base the others are weighed against.
+   */
   readonly model: string;
+  /**
+   * Variants of the first model to measure beside it, e.g. `['int8']`: the repository's sibling
+   * model `<model>-int8`, or an artifact folder's `model.int8.onnx` (served with --variant).
+   */
+  readonly variants?: readonly string[];
   readonly replicas: readonly number[];
   readonly instances: readonly number[];
   readonly maxBatchSize: readonly number[];
@@ -100,6 +110,11 @@ export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & {
   integer('--probe-connections', o.probeConnections, 1, 4096);
   number('--error-allowance', o.errorAllowance, 0, 0.5);
   integer('--ready-timeout-ms', o.readyTimeoutMs, 1000, 3_600_000);
+  const models = o.model.split(',').map((m) => m.trim());
+  if (models.some((m) => m === '') || new Set(models).size !== models.length) throw new InvalidOptionError(`--model must name each model once, comma-separated, got ${JSON.stringify(o.model)}`);
+  if (o.variants !== undefined && (!Array.isArray(o.variants) || o.variants.some((v) => typeof v !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v)))) {
+    throw new InvalidOptionError(`--variants must be a comma-separated list of variant names such as int8,fp16, got ${JSON.stringify(o.variants)}`);
+  }
   const tooSmall = maxBatchSize.filter((b) => b < o.rowsPerRequest);
   if (tooSmall.length > 0) {
     throw new InvalidOptionError(
@@ -123,31 +138,40 @@ export async function sweepServe(options: Partial<ServeSweepOptions> & { model?:
   const say = o.onProgress ?? (() => undefined);
   const grid = cartesian({ replicas: o.replicas, instances: o.instances, maxBatchSize: o.maxBatchSize, maxQueueDelayMs: o.maxQueueDelayMs });
   const perPointS = (o.pointDurationMs + o.warmupMs) / 1000;
-  say(`sweep serve: ${grid.length} configuration(s), at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`);
-  const served = o.modelRepository !== undefined ? { repository: resolve(o.modelRepository), name: o.model } : { repository: resolve(o.model), name: modelNameOf(o.model) };
+  const modelCount = o.model.split(',').length + (o.variants?.length ?? 0);
+  say(`sweep serve: ${grid.length} configuration(s)${modelCount > 1 ? ` × ${modelCount} models` : ''}, at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * modelCount * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`);
+  const targets = await sweepTargets(o);
   const configs: ServeConfigResult[] = [];
   const largest = Math.max(...grid.map((c) => c.replicas * c.instances));
   const intraOpThreads = o.intraOpThreads ?? Math.max(1, Math.floor(cores / largest));
+  const runs = grid.length * targets.length;
+  // Models vary fastest: the variants of one configuration run back to back, so a drift in the
+  // machine's load between configurations does not fall between the models compared.
   for (const [i, cell] of grid.entries()) {
-    const config: ServeConfig = { ...cell, intraOpThreads };
-    const label = `[config ${i + 1}/${grid.length}] ${describeConfig(config)}`;
-    say(`${label}: starting the server`);
-    const server = await startServerProcess(serverArgs(o, config), { readyTimeoutMs: o.readyTimeoutMs, signal: o.signal });
-    try {
-      configs.push(await measureConfig(o, server, served.name, config, cores, (line) => say(`${label}: ${line}`)));
-    } finally {
-      await server.stop();
+    for (const [j, target] of targets.entries()) {
+      const config: ServeConfig = { ...(targets.length > 1 ? { model: target.name } : {}), ...cell, intraOpThreads };
+      const label = `[config ${i * targets.length + j + 1}/${runs}] ${targets.length > 1 ? `model=${target.name} ` : ''}${describeConfig(config)}`;
+      say(`${label}: starting the server`);
+      const server = await startServerProcess([...target.args, ...serverArgs(config)], { readyTimeoutMs: o.readyTimeoutMs, signal: o.signal });
+      try {
+        configs.push(await measureConfig(o, server, target.name, config, cores, (line) => say(`${label}: ${line}`)));
+      } finally {
+        await server.stop();
+      }
+      const last = configs[configs.length - 1]!;
+      say(`${label}: max rate at p99 <= ${o.sloP99Ms} ms: ${last.maxRateAtSlo} req/s${last.p99AtMaxMs !== null ? ` (p99 ${last.p99AtMaxMs.toFixed(2)} ms)` : ''}`);
     }
-    const last = configs[configs.length - 1]!;
-    say(`${label}: max rate at p99 <= ${o.sloP99Ms} ms: ${last.maxRateAtSlo} req/s${last.p99AtMaxMs !== null ? ` (p99 ${last.p99AtMaxMs.toFixed(2)} ms)` : ''}`);
   }
+  const base = targets[0]!;
+  const variants = await Promise.all(targets.slice(1).map((t) => variantInfo(t, base.name)));
   return {
     kind: 'serve',
     schemaVersion: kSweepSchemaVersion,
     createdAt: new Date().toISOString(),
     machine: machineInfo(),
-    model: served.name,
-    modelRepository: served.repository,
+    model: base.name,
+    modelRepository: o.modelRepository !== undefined ? resolve(o.modelRepository) : resolve(o.model.split(',')[0]!.trim()),
+    ...(targets.length > 1 ? { models: targets.map((t) => t.name), variants } : {}),
     rowsPerRequest: o.rowsPerRequest,
     sloP99Ms: o.sloP99Ms,
     pointDurationS: o.pointDurationMs / 1000,
@@ -160,13 +184,8 @@ export function describeConfig(c: ServeConfig): string {
   return `replicas=${c.replicas} instances=${c.instances} threads=${c.intraOpThreads} max-batch-size=${c.maxBatchSize} delay=${c.maxQueueDelayMs}`;
 }
 
-/** A served artifact's name, as `mlscale serve --model PATH` names it: the folder's or file's name. */
-function modelNameOf(path: string): string {
-  return basename(resolve(path)).replace(/\.onnx$/i, '');
-}
-
-function serverArgs(o: Readonly<ServeSweepOptions>, c: ServeConfig): string[] {
-  const args = o.modelRepository !== undefined ? ['--model-repository', o.modelRepository] : ['--model', o.model];
+function serverArgs(c: ServeConfig): string[] {
+  const args: string[] = [];
   args.push(
     '--instances', String(c.instances),
     '--intra-op-threads', String(c.intraOpThreads),

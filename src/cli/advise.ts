@@ -15,11 +15,13 @@ import { numberFlag, textFlag, type FlagSpec } from './args.js';
 export const adviseHelp = `Usage: mlscale advise <dir|sweep.json>... [options]
 
 Reads the sweep files that 'mlscale sweep serve|pipeline' wrote (a folder holding sweep.json, or
-the file) and says which lever to pull next — a larger batch, vertical (more on this machine) or
-horizontal (more machines) — citing the measurements behind it.
+the file) and says which lever to pull next — a larger batch, a cheaper model (a variant from
+'mlscale optimize' that the sweep measured: 'sweep serve --variants int8'), vertical (more on
+this machine) or horizontal (more machines) — citing the measurements behind it.
 
   --price LIST          prices per machine size, e.g. 2cpu=0.10/h,8cpu=0.38/h: compares the cost of
-                        vertical and horizontal (per million predictions, per pipeline run)
+                        a model variant, vertical and horizontal (per million predictions, per
+                        pipeline run)
   --target-rate N       requests/s the service must answer within the sweep's SLO: how many
                         machines of the measured size that takes
   --target-rows N       rows a pipeline run must process...

@@ -26,6 +26,29 @@ export function parseFlags(command: string, argv: string[], flags: FlagSpec): Re
 }
 
 /**
+ * Parses `argv` strictly, allowing up to `maxPositionals` arguments that are not flags (e.g. the
+ * model of `mlscale optimize MODEL`); more, unknown flags and missing values become `InvalidOptionError`.
+ */
+export function parseFlagsAndArguments(
+  command: string,
+  argv: string[],
+  flags: FlagSpec,
+  maxPositionals: number,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: true });
+    if (positionals.length > maxPositionals) {
+      throw new InvalidOptionError(`mlscale ${command}: unexpected argument "${positionals[maxPositionals]}" (see mlscale ${command} --help)`);
+    }
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (err) {
+    if (err instanceof InvalidOptionError) throw err;
+    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, { cause: err });
+  }
+}
+
+/**
  * A flag's value as a number when it is one; otherwise the text itself, so that validation can say
  * what was given ("--epochs must be an integer from 1 to 100000, got \"ten\"").
  */

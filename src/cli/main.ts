@@ -12,10 +12,12 @@ Commands
   train     train a model with the batch pipeline (inline, threads or bullmq executor)
   worker    run batches for 'train --executor bullmq' drivers, taken from Redis
   serve     serve ONNX models over the Open Inference Protocol (KServe v2 / Triton REST)
+  optimize  make INT8, FP16 and graph-optimised variants of an ONNX model, measured against it
   deploy    write an nginx or HAProxy configuration for many replicas, or Kubernetes manifests
   load      send HTTP load to a URL (open loop at a fixed rate, or closed loop) and report latency
   sweep     measure a server (serve) or the pipeline (pipeline) over a grid of configurations; write the sweep file and report
-  advise    read sweep files and say which lever to pull next (batch, vertical, horizontal), with a capacity plan and costs
+  advise    read sweep files and say which lever to pull next (batch, optimise the model, vertical,
+            horizontal), with a capacity plan and costs
   dashboard a web page of pipeline runs (local folder, bullmq runs on Redis) and scaling reports
   demo      the quick start: train, serve, load-test and sweep the digits sample, and write a report
   version   print the version
@@ -30,6 +32,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   train: async (argv) => (await import('./train.js')).trainCommand(argv),
   serve: async (argv) => (await import('./serve.js')).serveCommand(argv),
+  optimize: async (argv) => (await import('./optimize.js')).optimizeCommand(argv),
   deploy: async (argv) => (await import('./deploy.js')).deployCommand(argv),
   load: async (argv) => (await import('./load.js')).loadCommand(argv),
   worker: async (argv) => (await import('./worker.js')).workerCommand(argv),

@@ -31,6 +31,8 @@ Models
                             metadata.json) or one .onnx file; served under the folder's or file's name
   --model-repository DIR    a repository: DIR/<model>/<version>/model.onnx, highest version served,
                             optional DIR/<model>/config.json with per-model settings
+  --variant NAME            with --model DIR: serve DIR/model.NAME.onnx (int8, fp16, graph: written
+                            by 'mlscale optimize' or 'mlscale train --optimize') as <dir>-NAME
 Network
   --host ADDRESS            address to bind; loopback unless you say otherwise  [${s.host}]
   --port N                  TCP port; 0 picks a free one  [${s.port}]
@@ -96,6 +98,7 @@ does it for you.`;
 const flags: FlagSpec = {
   model: { type: 'string' },
   'model-repository': { type: 'string' },
+  variant: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   'body-limit': { type: 'string' },
@@ -162,6 +165,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const options = resolveServeOptions({
     model: textFlag(v.model),
     modelRepository: textFlag(v['model-repository']),
+    variant: textFlag(v.variant),
     host: textFlag(v.host),
     port: numberFlag(v.port),
     bodyLimit: numberFlag(v['body-limit']),

@@ -41,7 +41,14 @@ server's processes. Stops each server before the next starts.
 Model
   --model-repository DIR      a model repository, as 'mlscale serve' takes it
   --model NAME|PATH           the model to load: its name in the repository, or, without
-                              --model-repository, an artifact folder or .onnx file
+                              --model-repository, an artifact folder or .onnx file; several,
+                              comma-separated (digits,digits-int8), are each measured on every
+                              configuration, and the others weighed against the first
+  --variants LIST             variants of the model to measure beside it, e.g. int8,fp16: the
+                              repository's NAME-int8 (from 'mlscale optimize'), or an artifact
+                              folder's model.int8.onnx; the report weighs "optimise the model"
+                              (speed-up at the SLO, accuracy cost, cost per prediction) against
+                              batching and scaling
 Grid (comma-separated lists)
   --replicas LIST             serving processes (1 = one plain process)  [${s.replicas.join(',')}]
   --instances LIST            onnxruntime instances per model and process  [${s.instances.join(',')}]
@@ -61,8 +68,8 @@ Output
   --out DIR                   where sweep.json and the report go  [reports/serve]
   -h, --help                  this help
 
-A sweep takes at most configurations x (1 + max points) x (point + warm-up), plus start-ups:
-the first line it prints says how long.`;
+A sweep takes at most configurations x models x (1 + max points) x (point + warm-up), plus
+start-ups: the first line it prints says how long.`;
 
 /** `mlscale sweep pipeline --help`. */
 export const sweepPipelineHelp = `Usage: mlscale sweep pipeline --data SOURCE --batches LIST [options]
@@ -89,6 +96,7 @@ run and of each phase.
 const serveFlags: FlagSpec = {
   'model-repository': { type: 'string' },
   model: { type: 'string' },
+  variants: { type: 'string' },
   replicas: { type: 'string' },
   instances: { type: 'string' },
   'max-batch-size': { type: 'string' },
@@ -186,6 +194,7 @@ export function serveOptionsFromFlags(v: Record<string, string | boolean | undef
   return {
     modelRepository: textFlag(v['model-repository']),
     model: textFlag(v.model),
+    variants: typeof v.variants === 'string' ? v.variants.split(',').map((x) => x.trim()) : undefined,
     replicas: listFlag(v.replicas) as number[] | undefined,
     instances: listFlag(v.instances) as number[] | undefined,
     maxBatchSize: listFlag(v['max-batch-size']) as number[] | undefined,

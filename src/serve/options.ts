@@ -35,6 +35,11 @@ export interface ServeOptions {
   readonly model?: string;
   /** A repository folder: `<repo>/<model>/<version>/model.onnx`. */
   readonly modelRepository?: string;
+  /**
+   * With `model` an artifact folder: serve its variant `model.<variant>.onnx` (written by
+   * `mlscale optimize` or `mlscale train --optimize`) instead of model.onnx, as `<folder>-<variant>`.
+   */
+  readonly variant?: string;
   readonly host: string;
   /** TCP port; 0 picks a free one. */
   readonly port: number;
@@ -103,6 +108,9 @@ export function resolveServeOptions(options: Partial<ServeOptions>): Readonly<Se
   const o: ServeOptions = { ...kDefaultServeOptions, ...dropUndefined(options) };
   if ((o.model === undefined) === (o.modelRepository === undefined)) {
     throw new InvalidOptionError('give exactly one of --model (an artifact folder or .onnx file) and --model-repository (a folder of models)');
+  }
+  if (o.variant !== undefined && (typeof o.variant !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(o.variant) || o.model === undefined)) {
+    fail('--variant', "a variant name such as int8, fp16 or graph (lower-case letters, digits, '-', '_'), with --model DIR", o.variant);
   }
   if (typeof o.host !== 'string' || o.host === '') fail('--host', 'a host name or address', o.host);
   integer('--port', o.port, 0, 65535);

@@ -31,7 +31,9 @@ export interface IndexEntry {
 }
 
 /** Where models come from. */
-export type RepositorySource = { readonly kind: 'single'; readonly path: string } | { readonly kind: 'repository'; readonly root: string };
+export type RepositorySource =
+  | { readonly kind: 'single'; readonly path: string; /** Serve the folder's `model.<variant>.onnx`. */ readonly variant?: string }
+  | { readonly kind: 'repository'; readonly root: string };
 
 /** Model names: letters, digits, `_`, `-`, `.`; never a path. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -81,7 +83,7 @@ export class ModelRepository {
 
   /** Names of the models on disk. */
   async scan(): Promise<string[]> {
-    if (this.#source.kind === 'single') return [singleModelName(this.#source.path)];
+    if (this.#source.kind === 'single') return [singleModelName(this.#source.path, this.#source.variant)];
     const root = resolve(this.#source.root);
     let entries;
     try {
@@ -290,12 +292,20 @@ export class ModelRepository {
   async #locate(name: string): Promise<{ version: string; modelPath: string; configPath: string; metadataPath: string }> {
     if (this.#source.kind === 'single') {
       const path = resolve(this.#source.path);
-      if (name !== singleModelName(path)) throw new ModelNotFoundError(`unknown model "${name}"`);
+      const variant = this.#source.variant;
+      if (name !== singleModelName(path, variant)) throw new ModelNotFoundError(`unknown model "${name}"`);
       const info = await stat(path).catch(() => undefined);
       if (!info) throw new ModelLoadError(`--model ${path}: no such file or folder`);
       if (info.isDirectory()) {
-        return { version: '1', modelPath: join(path, 'model.onnx'), configPath: join(path, 'config.json'), metadataPath: join(path, 'metadata.json') };
+        const stem = variant === undefined ? 'model' : `model.${variant}`;
+        const modelPath = join(path, `${stem}.onnx`);
+        if (variant !== undefined && !(await stat(modelPath).catch(() => undefined))) {
+          throw new ModelLoadError(`--variant ${variant}: ${path} holds no ${stem}.onnx (write it with 'mlscale optimize ${path} --${variant}')`);
+        }
+        // A variant keeps the folder's config.json: it is the same model, served the same way.
+        return { version: '1', modelPath, configPath: join(path, 'config.json'), metadataPath: join(path, variant === undefined ? 'metadata.json' : `${stem}.metadata.json`) };
       }
+      if (variant !== undefined) throw new ModelLoadError(`--variant ${variant} needs --model to be a model folder; ${path} is a file (serve the variant's own .onnx file instead)`);
       return { version: '1', modelPath: path, configPath: path.replace(/\.onnx$/, '.config.json'), metadataPath: path.replace(/\.onnx$/, '.metadata.json') };
     }
     const root = resolve(this.#source.root);
@@ -335,9 +345,14 @@ function checkNotReserved(name: string): void {
   }
 }
 
-/** The served name of a single model: the artifact folder's name, or the .onnx file's stem. */
-export function singleModelName(path: string): string {
+/**
+ * The served name of a single model: the artifact folder's name, or the .onnx file's stem; a
+ * folder's variant is served as `<folder>-<variant>`, the name `mlscale optimize` gives a
+ * repository model's variant.
+ */
+export function singleModelName(path: string, variant?: string): string {
   const base = basename(resolve(path));
   const name = extname(base) === '.onnx' ? base.slice(0, -'.onnx'.length) : base;
-  return MODEL_NAME.test(name) ? name : 'model';
+  const served = variant === undefined ? name : `${name}-${variant}`;
+  return MODEL_NAME.test(served) ? served : variant === undefined ? 'model' : `model-${variant}`;
 }

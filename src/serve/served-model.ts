@@ -472,7 +472,7 @@ async function readParameters(path: string): Promise<Record<string, unknown> | u
     throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
   const out: Record<string, unknown> = {};
-  for (const key of ['format', 'task', 'label', 'classes', 'model', 'createdAt'] as const) {
+  for (const key of ['format', 'task', 'label', 'classes', 'model', 'variant', 'createdAt'] as const) {
     if (meta[key] !== undefined) out[key] = meta[key];
   }
   return Object.keys(out).length ? out : undefined;

@@ -67,7 +67,10 @@ export interface ModelServer {
 /** Builds the server and loads its models. A model that fails to load is kept as not ready with its reason. */
 export async function createServer(options: Readonly<ServeOptions>, logger?: Logger, hooks: ServerHooks = {}): Promise<ModelServer> {
   const metrics = new ServerMetrics();
-  const source: RepositorySource = options.model !== undefined ? { kind: 'single', path: options.model } : { kind: 'repository', root: options.modelRepository! };
+  const source: RepositorySource =
+    options.model !== undefined
+      ? { kind: 'single', path: options.model, ...(options.variant !== undefined ? { variant: options.variant } : {}) }
+      : { kind: 'repository', root: options.modelRepository! };
   const repository = new ModelRepository(source, options.modelOverrides, { metrics });
   let draining = false;
   const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(hooks.metricsText ? { metricsText: hooks.metricsText } : {}) };

@@ -51,9 +51,9 @@ describe('sweep files', () => {
   });
 
   test('should refuse another schema version, naming the file and both versions', async () => {
-    const sweep = { ...(await serve()), schemaVersion: 2 };
+    const sweep = { ...(await serve()), schemaVersion: 3 };
     const path = await writeRaw(JSON.stringify(sweep), 'v2');
-    await assert.rejects(readSweepFile(join(dir, 'v2')), (err: unknown) => err instanceof SweepVersionError && err.message === `${path} has schema version 2; this mlscale reads version 1`);
+    await assert.rejects(readSweepFile(join(dir, 'v2')), (err: unknown) => err instanceof SweepVersionError && err.message === `${path} has schema version 3; this mlscale reads versions 1 and 2 (and writes 2)`);
   });
 
   test('should refuse a wrong kind and a field of the wrong type with its JSON path', async () => {
@@ -71,7 +71,7 @@ describe('sweep files', () => {
     await assert.rejects(readSweepFile(await writeRaw(JSON.stringify({ ...(await pipeline()), points: [] }), 'empty-pipeline')), /\$\.points is empty/);
     const s = await serve();
     const dup = { ...s, configs: [...s.configs, s.configs[0]] };
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(dup), 'dup')), /\$\.configs\[7\] measures the same configuration as \$\.configs\[0\] \(1 replica × 1 instance × 1 thread, batch ≤ 32, auto delay\)/);
+    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(dup), 'dup')), /\$\.configs\[7\] measures the same configuration as \$\.configs\[0\] \(digits-mlp: 1 replica × 1 instance × 1 thread, batch ≤ 32, auto delay\)/);
     const p = await pipeline();
     const rows = { ...p, points: p.points.map((q, i) => (i === 0 ? { ...q, rows: q.rows * 10 } : q)) };
     await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(rows), 'rows')), /more rows than the batches hold/);

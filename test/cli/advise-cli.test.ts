@@ -41,7 +41,7 @@ describe('mlscale advise', () => {
 
   test('should refuse no paths, bad prices, bad targets and unreadable sweeps with clear messages', async () => {
     await mkdir(join(dir, 'v2'));
-    const text = (await readFile(join(serve, 'sweep.json'), 'utf8')).replace('"schemaVersion": 1', '"schemaVersion": 2');
+    const text = (await readFile(join(serve, 'sweep.json'), 'utf8')).replace('"schemaVersion": 1', '"schemaVersion": 3');
     await writeFile(join(dir, 'v2', 'sweep.json'), text);
     const cases: [string[], number, RegExp][] = [
       [['advise'], 2, /needs one or more sweep folders or sweep\.json files.*\[E_INVALID_OPTION\]/],
@@ -52,7 +52,7 @@ describe('mlscale advise', () => {
       [['advise', pipeline, '--target-rate', '100'], 2, /--target-rate plans serving capacity, but none of .* is a serve sweep/],
       [['advise', serve, '--bogus'], 2, /Unknown option '--bogus'/],
       [['advise', join(dir, 'missing')], 1, /missing: no such file or folder .*\[E_SWEEP_FILE\]/],
-      [['advise', join(dir, 'v2')], 1, /v2\/sweep\.json has schema version 2; this mlscale reads version 1 \[E_SWEEP_VERSION\]/],
+      [['advise', join(dir, 'v2')], 1, /v2\/sweep\.json has schema version 3; this mlscale reads versions 1 and 2 \(and writes 2\) \[E_SWEEP_VERSION\]/],
     ];
     for (const [args, code, re] of cases) {
       const r = await runCli(args);
