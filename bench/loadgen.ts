@@ -25,7 +25,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
-import type { LoadResult } from '../src/bench/loadgen.js';
+import type { LoadResult } from '../src/analysis/loadgen.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { freePort } from '../src/util/free-port.js';
 

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { parse } from 'csv-parse';
-import { median } from '../src/bench/fit.js';
+import { median } from '../src/analysis/fit.js';
 import { CsvSource } from '../src/data/csv-source.js';
 import { openSource } from '../src/data/open-source.js';
 import type { BatchSpan } from '../src/data/types.js';

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openSource } from '../src/data/open-source.js';
 import type { RawBatch } from '../src/data/types.js';
-import { linearFit, median } from '../src/bench/fit.js';
+import { linearFit, median } from '../src/analysis/fit.js';
 import { createExecutor } from '../src/pipeline/executors/index.js';
 import { batchCall } from '../src/pipeline/batch-stream.js';
 import { prepareRows } from '../src/pipeline/preprocess.js';

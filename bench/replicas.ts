@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median } from '../src/bench/fit.js';
+import { median } from '../src/analysis/fit.js';
 import { configureLoad, describe, fmt, inferBody, measure, mlpBytes, startMlscale, stop, type Load } from './serve-kit.js';
 
 const { values: args } = parseArgs({

@@ -31,7 +31,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { median } from '../src/bench/fit.js';
+import { median } from '../src/analysis/fit.js';
 import { autocannonLoad, configureLoad, describe, fmt, freePort, inferBody, load, measure, mlpBytes, root, startMlscale, stop, type Load } from './serve-kit.js';
 
 const { values: args } = parseArgs({

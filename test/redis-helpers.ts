@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { deleteKeysUnder } from '../src/pipeline/executors/redis-connection.js';
+import { deleteKeysUnder } from '../src/pipeline/executors/bullmq/redis-connection.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { freePort } from '../src/util/free-port.js';
 

@@ -5,9 +5,9 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { advise, type Advice, type AdviseOptions } from '../bench/advisor.js';
-import { parsePrices } from '../bench/prices.js';
-import { readSweepFile } from '../bench/sweep-file.js';
+import { advise, type Advice, type AdviseOptions } from '../analysis/advisor.js';
+import { parsePrices } from '../analysis/prices.js';
+import { readSweepFile } from '../analysis/sweep-file.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, textFlag, type FlagSpec } from './args.js';
 
@@ -103,7 +103,7 @@ export async function adviseCommand(argv: string[]): Promise<number> {
 
   const advice = advise(sweeps, options);
   // The report's charts load Vega (about a second): only when a report is asked for.
-  const report = out !== undefined ? await (await import('../bench/report.js')).writeReport(out, sweeps, advice) : undefined;
+  const report = out !== undefined ? await (await import('../analysis/report.js')).writeReport(out, sweeps, advice) : undefined;
   if (values.json) {
     process.stdout.write(JSON.stringify({ ...adviceJson(advice), ...(report ? { report } : {}) }, null, 2) + '\n');
   } else {

@@ -6,8 +6,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidOptionError } from '../errors.js';
-import { jsonErrorOffset, lineColumn } from '../bench/json-position.js';
-import { headerProblem, kDefaultLoadOptions, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from '../bench/loadgen.js';
+import { jsonErrorOffset, lineColumn } from '../analysis/json-position.js';
+import { headerProblem, kDefaultLoadOptions, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from '../analysis/loadgen.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
 const d = kDefaultLoadOptions;

@@ -8,12 +8,12 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../errors.js';
-import { advise } from '../bench/advisor.js';
-import { writeReport } from '../bench/report.js';
-import { writeSweepFile } from '../bench/sweep-file.js';
-import { kDefaultPipelineSweepOptions, sweepPipeline } from '../bench/sweep-pipeline.js';
-import { kDefaultServeSweepOptions, sweepServe } from '../bench/sweep-serve.js';
-import type { SweepFile } from '../bench/sweep-schema.js';
+import { advise } from '../analysis/advisor.js';
+import { writeReport } from '../analysis/report.js';
+import { writeSweepFile } from '../analysis/sweep-file.js';
+import { kDefaultPipelineSweepOptions, sweepPipeline } from '../analysis/sweep-pipeline.js';
+import { kDefaultServeSweepOptions, sweepServe } from '../analysis/sweep-serve.js';
+import type { SweepFile } from '../analysis/sweep-schema.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
 const s = kDefaultServeSweepOptions;

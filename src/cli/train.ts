@@ -9,7 +9,7 @@ import type { TrainingOptions } from '../pipeline/options.js';
 import { kDefaultTrainingOptions } from '../pipeline/options.js';
 import { trainModel } from '../pipeline/train-model.js';
 import { numberFlag, numberListFlag, parseFlags, sizeFlag, textFlag, textListFlag, type FlagSpec } from './args.js';
-import { BullmqExecutor } from '../pipeline/executors/bullmq.js';
+import { BullmqExecutor } from '../pipeline/executors/bullmq/bullmq-executor.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { summaryJson, summaryText } from './summary.js';
 import { InvalidOptionError } from '../errors.js';

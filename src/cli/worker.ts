@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { DistributedWorker } from '../pipeline/executors/bullmq-worker.js';
-import { kDefaultPrefix } from '../pipeline/executors/bullmq-protocol.js';
+import { DistributedWorker } from '../pipeline/executors/bullmq/worker.js';
+import { kDefaultPrefix } from '../pipeline/executors/bullmq/protocol.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 

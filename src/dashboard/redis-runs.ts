@@ -1,7 +1,7 @@
 /**
  * Distributed (`--executor bullmq`) runs in progress, read from Redis for `mlscale dashboard
  * --redis`: a run is in progress while its driver-start counter exists (the driver deletes it with
- * the checkpoint at the end, see executors/bullmq-checkpoints.ts); its progress comes from its last checkpoint
+ * the checkpoint at the end, see pipeline/executors/bullmq/checkpoints.ts); its progress comes from its last checkpoint
  * (epoch, rounds, batches trained), the workers from the queue's connected workers, and retries and
  * failures from the run's failed jobs kept in the queue.
  *
@@ -9,8 +9,8 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { checkpointKey, decodePayload, kTaskQueue, startsKey } from '../pipeline/executors/bullmq-protocol.js';
-import { payloadClient, type RedisTarget } from '../pipeline/executors/redis-connection.js';
+import { checkpointKey, decodePayload, kTaskQueue, startsKey } from '../pipeline/executors/bullmq/protocol.js';
+import { payloadClient, type RedisTarget } from '../pipeline/executors/bullmq/redis-connection.js';
 import type { RunSummary } from './runs.js';
 
 /** Failed jobs looked at per refresh, to count a run's failures. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, tempDir } from '../helpers.js';
-import { answer, startServer, type TestServer } from '../bench/load-servers.js';
+import { answer, startServer, type TestServer } from '../analysis/load-servers.js';
 
 describe('mlscale load', () => {
   let server: TestServer;

@@ -9,7 +9,7 @@ import { access, readFile } from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSweepFile } from '../../src/bench/sweep-file.js';
+import { readSweepFile } from '../../src/analysis/sweep-file.js';
 import { durationFlag } from '../../src/cli/sweep.js';
 import { runCli, tempDir } from '../helpers.js';
 import { sleep, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { createPipelineDashboard } from '../../src/dashboard/pipeline-app.js';
 import { RedisRuns } from '../../src/dashboard/redis-runs.js';
 import type { RunDetail, RunSummary } from '../../src/dashboard/runs.js';
-import { parseRedisUrl } from '../../src/pipeline/executors/redis-connection.js';
+import { parseRedisUrl } from '../../src/pipeline/executors/bullmq/redis-connection.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { runCli, tempDir } from '../helpers.js';
 import { dropPrefix, killWorkers, startWorkers, testPrefix, testRedis, type TestRedis, type WorkerProcess } from '../redis-helpers.js';

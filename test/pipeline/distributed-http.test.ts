@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
+import { BullmqExecutor } from '../../src/pipeline/executors/bullmq/bullmq-executor.js';
 import type { Executor } from '../../src/pipeline/executors/executor.js';
 import { writeTabularFiles } from './tabular-files.js';
 import { watchInputs } from './watch-inputs.js';

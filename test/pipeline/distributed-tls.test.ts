@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { InvalidOptionError, RedisUnavailableError } from '../../src/errors.js';
-import { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
+import { BullmqExecutor } from '../../src/pipeline/executors/bullmq/bullmq-executor.js';
 import { trainModel } from '../../src/pipeline/train-model.js';
 import type { TrainingOptions } from '../../src/pipeline/options.js';
 import { runCli, tempDir } from '../helpers.js';

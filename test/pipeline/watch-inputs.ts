@@ -1,5 +1,5 @@
 /** A test helper: an executor wrapper that counts how the batches it is handed travel. */
-import type { BullmqExecutor } from '../../src/pipeline/executors/bullmq.js';
+import type { BullmqExecutor } from '../../src/pipeline/executors/bullmq/bullmq-executor.js';
 import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/executor.js';
 
 /**

@@ -5,15 +5,15 @@
  */
 import { InvalidOptionError } from '../../errors.js';
 import { executorKinds, type Executor, type ExecutorKind } from './executor.js';
-import { BullmqExecutor } from './bullmq.js';
+import { BullmqExecutor } from './bullmq/bullmq-executor.js';
 import { InlineExecutor } from './inline.js';
-import { ThreadsExecutor } from './threads.js';
+import { ThreadsExecutor } from './threads/threads-executor.js';
 
 export type { Executor, ExecutorKind, TaskCall, TaskRef } from './executor.js';
 export { executorKinds } from './executor.js';
 export { InlineExecutor } from './inline.js';
-export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads.js';
-export { BullmqExecutor, type BullmqActivity, type BullmqExecutorOptions } from './bullmq.js';
+export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads/threads-executor.js';
+export { BullmqExecutor, type BullmqActivity, type BullmqExecutorOptions } from './bullmq/bullmq-executor.js';
 
 /** Options for `createExecutor`. */
 export interface CreateExecutorOptions {
