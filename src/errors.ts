@@ -31,6 +31,16 @@ export abstract class MlscaleError extends Error {
 export class InvalidOptionError extends MlscaleError {
   readonly code = 'E_INVALID_OPTION';
   override readonly status = 400;
+  /**
+   * The option the message names as `options.<option>` (a library call's option), which the
+   * command line shows as its flag (`--max-batch-size` for `maxBatchSize`).
+   */
+  readonly option?: string;
+
+  constructor(message: string, options: MlscaleErrorOptions & { option?: string } = {}) {
+    super(message, options);
+    if (options.option !== undefined) this.option = options.option;
+  }
 }
 
 /** A data file does not exist or cannot be read. */

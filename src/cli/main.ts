@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { messageForCli } from './flag-names.js';
 import { InvalidOptionError, MlscaleError } from '../errors.js';
 import { version } from '../version.js';
 
@@ -69,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
 /** Prints an error as `mlscale: <message> [<code>]` and picks the exit code. */
 export function reportError(err: unknown): number {
   if (err instanceof MlscaleError) {
-    process.stderr.write(`mlscale: ${err.message} [${err.code}]\n`);
+    process.stderr.write(`mlscale: ${messageForCli(err)} [${err.code}]\n`);
     return err instanceof InvalidOptionError ? 2 : 1;
   }
   process.stderr.write(`mlscale: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

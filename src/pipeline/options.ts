@@ -4,7 +4,7 @@
  * @module
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { InvalidOptionError } from '../errors.js';
+import { checkInteger, checkOneOf, checkPositive, dropUndefined, invalidOption } from '../util/options.js';
 import type { BadRowPolicy, Task } from '../data/types.js';
 import type { Activation, ModelFamily } from '../model/spec.js';
 import { executorKinds, type ExecutorKind } from './executors/executor.js';
@@ -118,66 +118,46 @@ export const kDefaultTrainingOptions = {
 /** Validates user options over the defaults and returns a frozen, filled copy. */
 export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
   const o: TrainingOptions = { ...kDefaultTrainingOptions, ...dropUndefined(options) };
-  if (typeof o.data !== 'string' || o.data.length === 0) fail('--data', 'a path or a source spec', o.data);
-  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) fail('--label', 'a column name', o.label);
-  oneOf('--task', o.task, ['classification', 'regression'], true);
-  oneOf('--executor', o.executor, executorKinds);
-  positiveInt('--workers', o.workers, 1024);
+  if (typeof o.data !== 'string' || o.data.length === 0) invalidOption('data', 'a path or a source spec', o.data);
+  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) invalidOption('label', 'a column name', o.label);
+  checkOneOf('task', o.task, ['classification', 'regression'], true);
+  checkOneOf('executor', o.executor, executorKinds);
+  checkInteger('workers', o.workers, 1, 1024);
   if (o.resume !== undefined && (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))) {
-    fail('--resume', 'the run id a bullmq run printed (letters, digits, _ and -), with --executor bullmq', o.resume);
+    invalidOption('resume', 'the run id a bullmq run printed (letters, digits, _ and -), with executor bullmq', o.resume);
   }
-  if (o.attempts !== undefined) positiveInt('--attempts', o.attempts, 1000);
+  if (o.attempts !== undefined) checkInteger('attempts', o.attempts, 1, 1000);
   if (o.keepFailedHours !== undefined && !(typeof o.keepFailedHours === 'number' && o.keepFailedHours > 0 && o.keepFailedHours <= 24 * 365)) {
-    fail('--keep-failed-hours', 'a number of hours above 0, at most a year', o.keepFailedHours);
+    invalidOption('keepFailedHours', 'a number of hours above 0, at most a year', o.keepFailedHours);
   }
-  if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean') fail('--ship-rows', 'true or false', o.shipRows);
-  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) fail('--redis-ca', 'a PEM file, with --executor bullmq', o.redisCa);
-  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) fail('--redis', 'the URL of the queue\'s Redis with --executor bullmq, e.g. redis://127.0.0.1:6379', o.redis);
-  positiveInt('--batch-size', o.batchSize, 1 << 24);
-  positiveInt('--sync-every', o.syncEvery, 1 << 16);
-  if (o.epochs !== 'auto') positiveInt('--epochs', o.epochs, 100_000);
-  positiveInt('--minibatch', o.minibatch, 1 << 24);
-  oneOf('--model', o.model, ['auto', 'linear', 'mlp']);
+  if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean') invalidOption('shipRows', 'true or false', o.shipRows);
+  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) invalidOption('redisCa', 'a PEM file, with executor bullmq', o.redisCa);
+  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) invalidOption('redis', "the URL of the queue's Redis with executor bullmq, e.g. redis://127.0.0.1:6379", o.redis);
+  checkInteger('batchSize', o.batchSize, 1, 1 << 24);
+  checkInteger('syncEvery', o.syncEvery, 1, 1 << 16);
+  if (o.epochs !== 'auto') checkInteger('epochs', o.epochs, 1, 100_000);
+  checkInteger('minibatch', o.minibatch, 1, 1 << 24);
+  checkOneOf('model', o.model, ['auto', 'linear', 'mlp']);
   if (!Array.isArray(o.hidden) || o.hidden.length === 0 || o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)) {
-    fail('--hidden', 'a comma-separated list of positive layer widths, e.g. 64,32', o.hidden);
+    invalidOption('hidden', 'a comma-separated list of positive layer widths, e.g. 64,32', o.hidden);
   }
-  oneOf('--activation', o.activation, ['relu', 'tanh']);
-  oneOf('--optimizer', o.optimizer, ['adam', 'sgd']);
-  positiveNumber('--learning-rate', o.learningRate);
-  if (!(o.momentum >= 0 && o.momentum < 1)) fail('--momentum', 'a number in [0, 1)', o.momentum);
-  if (!(o.l2 >= 0 && Number.isFinite(o.l2))) fail('--l2', 'a number >= 0', o.l2);
-  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) fail('--seed', 'an integer from 0 to 4294967295', o.seed);
-  if (!(o.holdout > 0 && o.holdout < 1)) fail('--holdout', 'a fraction strictly between 0 and 1', o.holdout);
-  positiveInt('--max-categories', o.maxCategories, 1 << 20);
-  oneOf('--on-bad-row', o.onBadRow, ['error', 'skip']);
-  oneOf('--cache', o.cache, ['auto', 'disk', 'none']);
-  if (typeof o.cacheMemory !== 'number' || !Number.isSafeInteger(o.cacheMemory) || o.cacheMemory < 0) fail('--cache-memory', 'a size in bytes >= 0', o.cacheMemory);
-  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) fail('--cache-dir', 'a folder path', o.cacheDir);
-  if (o.cacheDir !== undefined && o.cache === 'none') fail('--cache-dir', 'left out with --cache none', o.cacheDir);
-  for (const [flag, list] of [['--na-values', o.naValues], ['--categorical', o.categorical], ['--numeric', o.numeric]] as const) {
-    if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) fail(flag, 'a list of strings', list);
+  checkOneOf('activation', o.activation, ['relu', 'tanh']);
+  checkOneOf('optimizer', o.optimizer, ['adam', 'sgd']);
+  checkPositive('learningRate', o.learningRate);
+  if (!(o.momentum >= 0 && o.momentum < 1)) invalidOption('momentum', 'a number in [0, 1)', o.momentum);
+  if (!(o.l2 >= 0 && Number.isFinite(o.l2))) invalidOption('l2', 'a number >= 0', o.l2);
+  checkInteger('seed', o.seed, 0, 0xffffffff);
+  if (!(o.holdout > 0 && o.holdout < 1)) invalidOption('holdout', 'a fraction strictly between 0 and 1', o.holdout);
+  checkInteger('maxCategories', o.maxCategories, 1, 1 << 20);
+  checkOneOf('onBadRow', o.onBadRow, ['error', 'skip']);
+  checkOneOf('cache', o.cache, ['auto', 'disk', 'none']);
+  if (typeof o.cacheMemory !== 'number' || !Number.isSafeInteger(o.cacheMemory) || o.cacheMemory < 0) invalidOption('cacheMemory', 'a size in bytes >= 0 (2G, 512M, 25%)', o.cacheMemory);
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) invalidOption('cacheDir', 'a folder path', o.cacheDir);
+  if (o.cacheDir !== undefined && o.cache === 'none') invalidOption('cacheDir', 'left out with cache none', o.cacheDir);
+  for (const name of ['naValues', 'categorical', 'numeric'] as const) {
+    const list = o[name];
+    if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) invalidOption(name, 'a list of strings', list);
   }
-  if (o.out === undefined || o.out === '') fail('--out', 'a folder path', o.out);
+  if (o.out === undefined || o.out === '') invalidOption('out', 'a folder path', o.out);
   return Object.freeze({ ...o, hidden: Object.freeze([...o.hidden]) });
-}
-
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function fail(flag: string, expected: string, given: unknown): never {
-  throw new InvalidOptionError(`${flag} must be ${expected}, got ${JSON.stringify(given) ?? String(given)}`);
-}
-
-function positiveInt(flag: string, v: unknown, max: number): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) fail(flag, `an integer from 1 to ${max}`, v);
-}
-
-function positiveNumber(flag: string, v: unknown): void {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(flag, 'a positive number', v);
-}
-
-function oneOf(flag: string, v: unknown, allowed: readonly string[], optional = false): void {
-  if (optional && v === undefined) return;
-  if (typeof v !== 'string' || !allowed.includes(v)) fail(flag, `one of ${allowed.join(', ')}`, v);
 }
