@@ -14,10 +14,11 @@ export function flagOf(option: string): string {
   return kFlagOf[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-/** The message of an error as the command line shows it: option names become flag names. */
+/**
+ * The message of an error as the command line shows it: every option it names
+ * (`options.executor`) becomes that option's flag (`--executor`).
+ */
 export function messageForCli(err: Error): string {
-  if (err instanceof InvalidOptionError && err.option !== undefined && !err.option.includes('.')) {
-    return err.message.replaceAll(`options.${err.option}`, flagOf(err.option));
-  }
-  return err.message;
+  if (!(err instanceof InvalidOptionError)) return err.message;
+  return err.message.replace(/\boptions\.([a-zA-Z][a-zA-Z0-9]*)\b(?!\.)/g, (_, name: string) => flagOf(name));
 }

@@ -124,15 +124,15 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   checkOneOf('executor', o.executor, executorKinds);
   checkInteger('workers', o.workers, 1, 1024);
   if (o.resume !== undefined && (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))) {
-    invalidOption('resume', 'the run id a bullmq run printed (letters, digits, _ and -), with executor bullmq', o.resume);
+    invalidOption('resume', 'the run id a bullmq run printed (letters, digits, _ and -), with options.executor bullmq', o.resume);
   }
   if (o.attempts !== undefined) checkInteger('attempts', o.attempts, 1, 1000);
   if (o.keepFailedHours !== undefined && !(typeof o.keepFailedHours === 'number' && o.keepFailedHours > 0 && o.keepFailedHours <= 24 * 365)) {
     invalidOption('keepFailedHours', 'a number of hours above 0, at most a year', o.keepFailedHours);
   }
   if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean') invalidOption('shipRows', 'true or false', o.shipRows);
-  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) invalidOption('redisCa', 'a PEM file, with executor bullmq', o.redisCa);
-  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) invalidOption('redis', "the URL of the queue's Redis with executor bullmq, e.g. redis://127.0.0.1:6379", o.redis);
+  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) invalidOption('redisCa', 'a PEM file, with options.executor bullmq', o.redisCa);
+  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) invalidOption('redis', "the URL of the queue's Redis with options.executor bullmq, e.g. redis://127.0.0.1:6379", o.redis);
   checkInteger('batchSize', o.batchSize, 1, 1 << 24);
   checkInteger('syncEvery', o.syncEvery, 1, 1 << 16);
   if (o.epochs !== 'auto') checkInteger('epochs', o.epochs, 1, 100_000);
@@ -153,7 +153,7 @@ export function resolveTrainingOptions(options: Partial<TrainingOptions>): Reado
   checkOneOf('cache', o.cache, ['auto', 'disk', 'none']);
   if (typeof o.cacheMemory !== 'number' || !Number.isSafeInteger(o.cacheMemory) || o.cacheMemory < 0) invalidOption('cacheMemory', 'a size in bytes >= 0 (2G, 512M, 25%)', o.cacheMemory);
   if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) invalidOption('cacheDir', 'a folder path', o.cacheDir);
-  if (o.cacheDir !== undefined && o.cache === 'none') invalidOption('cacheDir', 'left out with cache none', o.cacheDir);
+  if (o.cacheDir !== undefined && o.cache === 'none') invalidOption('cacheDir', 'left out with options.cache none', o.cacheDir);
   for (const name of ['naValues', 'categorical', 'numeric'] as const) {
     const list = o[name];
     if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) invalidOption(name, 'a list of strings', list);

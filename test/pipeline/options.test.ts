@@ -22,8 +22,8 @@ describe('resolveTrainingOptions', () => {
     ['onBadRow', { onBadRow: 'ignore' }, /options.onBadRow must be one of error, skip, got "ignore"/],
     ['task', { task: 'ranking' }, /options.task must be one of classification, regression, got "ranking"/],
     ['seed', { seed: 1.5 }, /options.seed must be an integer/],
-    ['redis', { executor: 'bullmq' }, /options.redis must be the URL of the queue's Redis with executor bullmq/],
-    ['resume', { executor: 'threads', resume: 'run-1' }, /options.resume must be the run id a bullmq run printed .* with executor bullmq, got "run-1"/],
+    ['redis', { executor: 'bullmq' }, /options.redis must be the URL of the queue's Redis with options.executor bullmq/],
+    ['resume', { executor: 'threads', resume: 'run-1' }, /options.resume must be the run id a bullmq run printed .* with options.executor bullmq, got "run-1"/],
     ['attempts', { attempts: 0 }, /options.attempts must be an integer from 1 to 1000, got 0/],
     ['keepFailedHours', { keepFailedHours: -1 }, /options.keepFailedHours must be a number of hours above 0, at most a year, got -1/],
   ];
