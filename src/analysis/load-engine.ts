@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { HttpLoadPool, type LoadReceiver, type LoadRequest } from './http-load-pool.js';
 import type * as hdr from 'hdr-histogram-js';
 import { createHistogram, errorKind, recordMs, summarise } from './load-recorder.js';
-import type { LoadProgress, LoadResult } from './loadgen.js';
+import type { LoadProgress, LoadResult } from './load-result.js';
 
 /** Options after defaults and validation; every field present. */
 export interface FilledLoadOptions {

@@ -8,7 +8,7 @@
  */
 import { connect } from 'node:net';
 import { InvalidOptionError, LoadTargetUnreachableError } from '../errors.js';
-import type { LatencySummaryMs } from './sweep-schema.js';
+import type { LoadProgress, LoadResult } from './load-result.js';
 import { hostAndPort } from './http-load-pool.js';
 import { LoadEngine, type FilledLoadOptions } from './load-engine.js';
 import { initHistograms } from './load-recorder.js';
@@ -40,44 +40,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** The live figures `onProgress` gets, about once a second. */
-export interface LoadProgress {
-  /** Seconds since the start, warm-up included. */
-  elapsedS: number;
-  /** Requests sent and answered (or failed) so far, warm-up included. */
-  sent: number;
-  completed: number;
-  errors: number;
-  /** 2xx answers in the last interval (per second). */
-  currentRate: number;
-  /** p99 latency of the 2xx answers in the last interval (ms). */
-  p99Ms: number;
-}
-
-/** What a run measured, over the measured window (warm-up excluded). */
-export interface LoadResult {
-  mode: 'open' | 'closed';
-  /** Requests/s offered (open loop); null for closed loop. */
-  offeredRate: number | null;
-  /** 2xx responses received per second during the measured window. */
-  achievedRate: number;
-  /** Requests actually sent per second during the measured window. */
-  sentRate: number;
-  /** Length of the measured window (s). */
-  durationS: number;
-  /** Requests sent in the window; each is counted once as ok or as an error. */
-  requests: number;
-  ok: number;
-  errors: number;
-  /** Errors by kind: `status 503`, `ECONNREFUSED`, `timeout`, `socket closed`, … */
-  errorsByKind: Record<string, number>;
-  /** Of 2xx responses only; open loop: from the scheduled send time. */
-  latencyMs: LatencySummaryMs;
-  /** Open loop: the generator could not send at the offered rate, so the run says nothing of the server. */
-  generatorBound: boolean;
-  /** Why, in words: "offered 50000/s, achieved 21000/s, generator-bound"; null when nothing to say. */
-  generatorNote: string | null;
-}
+export type { LoadProgress, LoadResult } from './load-result.js';
 
 /** Defaults of the optional fields of `LoadOptions`. */
 export const kDefaultLoadOptions = Object.freeze({

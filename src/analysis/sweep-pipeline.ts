@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { dropUndefined } from '../util/options.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -61,29 +62,29 @@ export const kDefaultPipelineSweepOptions = {
 
 const kExecutors: readonly SweepExecutor[] = ['inline', 'threads', 'bullmq'];
 
-/** Validates and fills pipeline sweep options; throws `InvalidOptionError` naming the flag. */
+/** Validates and fills pipeline sweep options; throws `InvalidOptionError` naming the option (the CLI shows its flag). */
 export function resolvePipelineSweepOptions(options: Partial<PipelineSweepOptions>): Readonly<PipelineSweepOptions> {
   const o = { ...kDefaultPipelineSweepOptions, ...dropUndefined(options) } as PipelineSweepOptions;
-  if (typeof o.data !== 'string' || o.data === '') throw new InvalidOptionError('--data is required: a .csv or .jsonl file, synthetic:rows=N,features=F or sample:digits');
-  if (!kExecutors.includes(o.executor)) throw new InvalidOptionError(`--executor must be one of ${kExecutors.join(', ')}, got ${JSON.stringify(o.executor)}`);
+  if (typeof o.data !== 'string' || o.data === '') throw new InvalidOptionError('options.data is required: a .csv or .jsonl file, synthetic:rows=N,features=F or sample:digits');
+  if (!kExecutors.includes(o.executor)) throw new InvalidOptionError(`options.executor must be one of ${kExecutors.join(', ')}, got ${JSON.stringify(o.executor)}`);
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) {
-    throw new InvalidOptionError('--redis is required with --executor bullmq: the URL of a Redis for the queue, e.g. --redis redis://127.0.0.1:6379 (the sweep starts its own mlscale worker processes on this machine)');
+    throw new InvalidOptionError('options.redis is required with options.executor bullmq: the URL of a Redis for the queue, e.g. options.redis redis://127.0.0.1:6379 (the sweep starts its own mlscale worker processes on this machine)');
   }
-  if (o.executor !== 'bullmq' && o.redis !== undefined) throw new InvalidOptionError(`--redis applies only with --executor bullmq, not ${o.executor}`);
+  if (o.executor !== 'bullmq' && o.redis !== undefined) throw new InvalidOptionError(`options.redis applies only with options.executor bullmq, not ${o.executor}`);
   if (o.redis !== undefined) parseRedisUrl(o.redis);
-  if (o.batches === undefined) throw new InvalidOptionError('--batches is required: the data sizes to run, as numbers of batches, e.g. 10,100,1000');
-  const batches = parseNumberList('--batches', o.batches, { min: 1, max: 1 << 24 });
-  const workers = parseNumberList('--workers', o.workers ?? (o.executor === 'inline' ? [1] : [...new Set([1, availableParallelism()])]), { min: 1, max: 1024 });
+  if (o.batches === undefined) throw new InvalidOptionError('options.batches is required: the data sizes to run, as numbers of batches, e.g. 10,100,1000');
+  const batches = parseNumberList('options.batches', o.batches, { min: 1, max: 1 << 24 });
+  const workers = parseNumberList('options.workers', o.workers ?? (o.executor === 'inline' ? [1] : [...new Set([1, availableParallelism()])]), { min: 1, max: 1024 });
   if (o.executor === 'inline' && workers.some((w) => w !== 1)) {
-    throw new InvalidOptionError(`--workers must be 1 with --executor inline (it runs every task on one thread), got ${JSON.stringify(workers.join(','))}`);
+    throw new InvalidOptionError(`options.workers must be 1 with options.executor inline (it runs every task on one thread), got ${JSON.stringify(workers.join(','))}`);
   }
   if (o.batchSize !== undefined && (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 1 << 24)) {
-    throw new InvalidOptionError(`--batch-size must be an integer from 1 to ${1 << 24}, got ${JSON.stringify(o.batchSize)}`);
+    throw new InvalidOptionError(`options.batchSize must be an integer from 1 to ${1 << 24}, got ${JSON.stringify(o.batchSize)}`);
   }
-  for (const [flag, v, max] of [['--repeats', o.repeats, 100], ['--epochs', o.epochs, 100_000]] as const) {
+  for (const [flag, v, max] of [['options.repeats', o.repeats, 100], ['options.epochs', o.epochs, 100_000]] as const) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new InvalidOptionError(`${flag} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
   }
-  if (o.model !== 'linear' && o.model !== 'mlp') throw new InvalidOptionError(`--model must be one of linear, mlp, got ${JSON.stringify(o.model)}`);
+  if (o.model !== 'linear' && o.model !== 'mlp') throw new InvalidOptionError(`options.model must be one of linear, mlp, got ${JSON.stringify(o.model)}`);
   return Object.freeze({ ...o, batches, workers });
 }
 
@@ -99,15 +100,15 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
   const say = o.onProgress ?? (() => undefined);
   const probe = openSource(o.data);
   const label = o.label ?? probe.defaultLabel;
-  if (label === undefined) throw new InvalidOptionError(`--label is required for ${probe.description}: name the column to predict`);
+  if (label === undefined) throw new InvalidOptionError(`options.label is required for ${probe.description}: name the column to predict`);
   const available = await countRows(probe, label);
   const most = Math.max(...o.batches);
   const batchSize = o.batchSize ?? Math.floor(available / most);
   if (batchSize < 1) {
-    throw new InvalidOptionError(`--data ${o.data} has ${available} rows, fewer than --batches ${most}: every batch needs at least one row; list fewer batches or give more rows`);
+    throw new InvalidOptionError(`options.data ${o.data} has ${available} rows, fewer than options.batches ${most}: every batch needs at least one row; list fewer batches or give more rows`);
   }
   if (most * batchSize > available) {
-    throw new InvalidOptionError(`--batches ${most} × --batch-size ${batchSize} needs ${most * batchSize} rows, but --data ${o.data} has ${available}; lower --batch-size or the largest --batches`);
+    throw new InvalidOptionError(`options.batches ${most} × options.batchSize ${batchSize} needs ${most * batchSize} rows, but options.data ${o.data} has ${available}; lower options.batchSize or the largest options.batches`);
   }
   const grid = cartesian({ batches: o.batches, workers: o.workers });
   say(`sweep pipeline: ${grid.length} run(s) × ${o.repeats} repeat(s), ${o.executor} executor, ${batchSize} rows per batch, ${o.epochs} epoch(s)`);
@@ -224,6 +225,3 @@ export function firstBatches(source: DataSource, count: number): DataSource {
   };
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

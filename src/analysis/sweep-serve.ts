@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { checkInteger, checkNumber, dropUndefined } from '../util/options.js';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { InvalidOptionError, ServerUnreachableError } from '../errors.js';
@@ -91,34 +92,34 @@ const kBracketTolerance = 0.05;
 /** Rates below this (requests/s) are not worth a point: the configuration has failed the SLO. */
 const kMinRate = 1;
 
-/** Validates and fills serve sweep options; throws `InvalidOptionError` naming the flag. */
+/** Validates and fills serve sweep options; throws `InvalidOptionError` naming the option (the CLI shows its flag). */
 export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & { model?: string }): Readonly<ServeSweepOptions> {
   const o = { ...kDefaultServeSweepOptions, ...dropUndefined(options) } as ServeSweepOptions;
   if (typeof o.model !== 'string' || o.model === '') {
-    throw new InvalidOptionError('--model is required: a model name in --model-repository, or an artifact folder');
+    throw new InvalidOptionError('options.model is required: a model name in options.modelRepository, or an artifact folder');
   }
-  const replicas = parseNumberList('--replicas', o.replicas, { min: 1, max: 64 });
-  const instances = parseNumberList('--instances', o.instances, { min: 1, max: 64 });
-  const maxBatchSize = parseNumberList('--max-batch-size', o.maxBatchSize, { min: 1, max: 1 << 20 });
-  const maxQueueDelayMs = parseGridList('--max-queue-delay-ms', o.maxQueueDelayMs, { min: 0, max: 60_000, integer: false, words: ['auto'] }) as (number | 'auto')[];
-  if (o.intraOpThreads !== undefined) integer('--intra-op-threads', o.intraOpThreads, 1, 256);
-  number('--slo-p99-ms', o.sloP99Ms, 0.01, 600_000);
-  integer('--rows-per-request', o.rowsPerRequest, 1, 1 << 20);
-  integer('--point-duration-ms', o.pointDurationMs, 100, 3_600_000);
-  integer('--warmup-ms', o.warmupMs, 0, 600_000);
-  integer('--max-points', o.maxPoints, 1, 100);
-  integer('--probe-connections', o.probeConnections, 1, 4096);
-  number('--error-allowance', o.errorAllowance, 0, 0.5);
-  integer('--ready-timeout-ms', o.readyTimeoutMs, 1000, 3_600_000);
+  const replicas = parseNumberList('options.replicas', o.replicas, { min: 1, max: 64 });
+  const instances = parseNumberList('options.instances', o.instances, { min: 1, max: 64 });
+  const maxBatchSize = parseNumberList('options.maxBatchSize', o.maxBatchSize, { min: 1, max: 1 << 20 });
+  const maxQueueDelayMs = parseGridList('options.maxQueueDelayMs', o.maxQueueDelayMs, { min: 0, max: 60_000, integer: false, words: ['auto'] }) as (number | 'auto')[];
+  if (o.intraOpThreads !== undefined) checkInteger('intraOpThreads', o.intraOpThreads, 1, 256);
+  checkNumber('sloP99Ms', o.sloP99Ms, 0.01, 600_000);
+  checkInteger('rowsPerRequest', o.rowsPerRequest, 1, 1 << 20);
+  checkInteger('pointDurationMs', o.pointDurationMs, 100, 3_600_000);
+  checkInteger('warmupMs', o.warmupMs, 0, 600_000);
+  checkInteger('maxPoints', o.maxPoints, 1, 100);
+  checkInteger('probeConnections', o.probeConnections, 1, 4096);
+  checkNumber('errorAllowance', o.errorAllowance, 0, 0.5);
+  checkInteger('readyTimeoutMs', o.readyTimeoutMs, 1000, 3_600_000);
   const models = o.model.split(',').map((m) => m.trim());
-  if (models.some((m) => m === '') || new Set(models).size !== models.length) throw new InvalidOptionError(`--model must name each model once, comma-separated, got ${JSON.stringify(o.model)}`);
+  if (models.some((m) => m === '') || new Set(models).size !== models.length) throw new InvalidOptionError(`options.model must name each model once, comma-separated, got ${JSON.stringify(o.model)}`);
   if (o.variants !== undefined && (!Array.isArray(o.variants) || o.variants.some((v) => typeof v !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v)))) {
-    throw new InvalidOptionError(`--variants must be a comma-separated list of variant names such as int8,fp16, got ${JSON.stringify(o.variants)}`);
+    throw new InvalidOptionError(`options.variants must be a comma-separated list of variant names such as int8,fp16, got ${JSON.stringify(o.variants)}`);
   }
   const tooSmall = maxBatchSize.filter((b) => b < o.rowsPerRequest);
   if (tooSmall.length > 0) {
     throw new InvalidOptionError(
-      `--max-batch-size ${tooSmall[0]} is smaller than --rows-per-request ${o.rowsPerRequest}: every request would be refused as too large; list batch sizes of at least ${o.rowsPerRequest}`,
+      `options.maxBatchSize ${tooSmall[0]} is smaller than options.rowsPerRequest ${o.rowsPerRequest}: every request would be refused as too large; list batch sizes of at least ${o.rowsPerRequest}`,
     );
   }
   return Object.freeze({ ...o, replicas, instances, maxBatchSize, maxQueueDelayMs });
@@ -336,18 +337,3 @@ async function scrapeMetrics(url: string): Promise<string | undefined> {
   }
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function integer(flag: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidOptionError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-}
-
-function number(flag: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new InvalidOptionError(`${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-}

@@ -22,7 +22,8 @@ import { DataParseError, DataValueError, LabelNotFoundError } from '../errors.js
 import { ChunkWriter } from './chunk-writer.js';
 import { fitsFloat32 } from './field-values.js';
 import type { NaValues } from './na-values.js';
-import { listColumns, type ColumnStats } from './schema-inference.js';
+import { fastNumber, numberEnd } from './csv-number.js';
+import { listColumns } from './schema-inference.js';
 import { hasContentBytes, quotedRecordEnd } from './record-scan.js';
 import { categoryFromText, labelFromText, missingLabel, numericFromText } from './text-fields.js';
 import type { BadRowPolicy, RawBatch, Schema } from './types.js';
@@ -61,16 +62,11 @@ export interface ChunkStart {
   readonly line: number;
 }
 
-const kLf = 10;
-const kCr = 13;
-const kQuote = 34;
-const kComma = 44;
-const kDot = 46;
-const kSpace = 32;
-const kTab = 9;
+export const kLf = 10;
+export const kCr = 13;
+export const kQuote = 34;
+export const kComma = 44;
 
-/** Exact powers of ten as doubles: 1e0 to 1e22 (10^22 is the largest with an exact double). */
-const kPow10 = Float64Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
 /**
  * Builds the layout of a file's columns for a schema.
@@ -101,84 +97,8 @@ export function csvLayout(names: readonly string[], schema: Schema, na: NaValues
   return { path, schema, na, width: names.length, uses, slots, term };
 }
 
-/** Where the last {@link fastNumber} stopped. */
-let numberEnd = 0;
-
-/**
- * Reads a decimal number at `buf[s, end)`, stopping at the first byte that cannot continue it.
- *
- * @returns The value (exactly `Number(text)`), or NaN when the fast path does not apply: not a
- *   plain decimal, more than 15 significant digits, or a power of ten beyond 22. `numberEnd` is
- *   where it stopped, trailing spaces skipped.
- */
-function fastNumber(buf: Uint8Array, s: number, end: number): number {
-  let i = s;
-  let c = buf[i]!;
-  if (c === kSpace || c === kTab) {
-    while (i < end && (buf[i] === kSpace || buf[i] === kTab)) i++;
-    c = buf[i]!;
-  }
-  let negative = false;
-  if (c === 45) {
-    negative = true;
-    i++;
-  } else if (c === 43) i++;
-  // One loop for the integer and fraction digits. Leading zeros leave m at 0 and are not
-  // significant; past 15 significant digits m may be inexact, and the slow path takes over.
-  let m = 0;
-  let significant = 0;
-  let fraction = -1; // digits after the point, -1 before it
-  let digits = 0;
-  for (; i < end; i++) {
-    c = buf[i]!;
-    const d = c - 48;
-    if (d >= 0 && d <= 9) {
-      m = m * 10 + d;
-      if (m !== 0) significant++;
-      digits++;
-      if (fraction >= 0) fraction++;
-    } else if (c === kDot && fraction < 0) {
-      fraction = 0;
-    } else break;
-  }
-  if (digits === 0 || significant > 15) return NaN;
-  let exponent = fraction > 0 ? -fraction : 0;
-  if (i < end && (c === 101 || c === 69)) {
-    i++;
-    let negativeExponent = false;
-    c = buf[i]!;
-    if (c === 45) {
-      negativeExponent = true;
-      i++;
-    } else if (c === 43) i++;
-    let e = 0;
-    let expDigits = false;
-    while (i < end) {
-      const d = buf[i]! - 48;
-      if (d < 0 || d > 9) break;
-      i++;
-      expDigits = true;
-      if (e < 100_000) e = e * 10 + d;
-    }
-    if (!expDigits) return NaN;
-    exponent += negativeExponent ? -e : e;
-  }
-  if (i < end && (buf[i] === kSpace || buf[i] === kTab)) while (i < end && (buf[i] === kSpace || buf[i] === kTab)) i++;
-  numberEnd = i;
-  let value: number;
-  if (m === 0 || exponent === 0) value = m;
-  else if (exponent > 0) {
-    if (exponent > 22) return NaN;
-    value = m * kPow10[exponent]!;
-  } else {
-    if (exponent < -22) return NaN;
-    value = m / kPow10[-exponent]!;
-  }
-  return negative ? -value : value;
-}
-
 /** The end of the field that starts at `s`: the next comma, or `end`. */
-function fieldEnd(buf: Uint8Array, s: number, end: number): number {
+export function fieldEnd(buf: Uint8Array, s: number, end: number): number {
   let e = s;
   while (e < end && buf[e] !== kComma) e++;
   return e;
@@ -360,66 +280,4 @@ export function parseCsvChunk(data: Uint8Array, layout: CsvLayout, from: ChunkSt
     pos = next;
   }
   return out.finish(from.id);
-}
-
-/**
- * Feeds every field of a chunk's records to per-column statistics, for schema inference: the
- * same splitting as {@link parseCsvChunk}, and numbers read from bytes on the fast path (so a
- * sample of 10,000 rows costs milliseconds, not a regular expression per field). Records whose
- * field count differs from `stats.length` are left out (whether they are errors is decided when
- * batches are read).
- *
- * @returns The records seen.
- */
-export function observeCsvChunk(data: Uint8Array, term: number, stats: readonly ColumnStats[], na: NaValues, path: string, line: number): number {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const width = stats.length;
-  const n = buf.length;
-  const checkTokens = na.numericTokenLength > 0;
-  let records = 0;
-  let pos = 0;
-  let nextQuote = -1;
-  while (pos < n) {
-    const nl = buf.indexOf(term, pos);
-    const lineEnd = nl === -1 ? n : nl;
-    if (!hasContentBytes(buf, pos, lineEnd, true)) {
-      pos = lineEnd + 1;
-      line++;
-      continue;
-    }
-    records++;
-    // The next quote is searched for once, not from every record: a quote-free chunk is scanned once.
-    if (nextQuote < pos) {
-      nextQuote = buf.indexOf(kQuote, pos);
-      if (nextQuote === -1) nextQuote = n;
-    }
-    if (nextQuote < lineEnd) {
-      const { end, lines } = quotedRecordEnd(buf, pos, n, term);
-      if (end === -1) throw new DataParseError(`${path}:${line}: a quoted field in this record is never closed (unterminated quote)`);
-      const fields = parseQuotedRecord(buf.subarray(pos, end), path, line);
-      if (fields.length === width) fields.forEach((text, i) => stats[i]!.observeText(text, na));
-      line += lines + 1;
-      pos = end + 1;
-      continue;
-    }
-    const end = term === kLf && lineEnd > pos && buf[lineEnd - 1] === kCr ? lineEnd - 1 : lineEnd;
-    let fields = 1;
-    for (let i = pos; i < end; i++) if (buf[i] === kComma) fields++;
-    if (fields === width) {
-      let s = pos;
-      for (let field = 0; field < width; field++) {
-        const value = s < end && buf[s] !== kComma ? fastNumber(buf, s, end) : NaN;
-        let e = numberEnd;
-        if (value === value && !checkTokens && (e === end || buf[e] === kComma)) stats[field]!.observeNumber(value);
-        else {
-          e = fieldEnd(buf, s, end);
-          stats[field]!.observeText(buf.toString('utf8', s, e), na);
-        }
-        s = e + 1;
-      }
-    }
-    line++;
-    pos = lineEnd + 1;
-  }
-  return records;
 }

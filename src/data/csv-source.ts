@@ -23,7 +23,8 @@
 import type { Readable } from 'node:stream';
 import { DataEmptyError, DataParseError } from '../errors.js';
 import { describeBinary } from './byte-sniff.js';
-import { csvLayout, observeCsvChunk, parseCsvChunk, parseQuotedRecord, type CsvLayout } from './csv-chunk.js';
+import { csvLayout, parseCsvChunk, parseQuotedRecord, type CsvLayout } from './csv-chunk.js';
+import { observeCsvChunk } from './csv-sample.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { naValuesOf } from './na-values.js';

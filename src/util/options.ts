@@ -34,6 +34,11 @@ export function checkInteger(option: string, value: unknown, min: number, max: n
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) invalidOption(option, `an integer from ${min} to ${max}`, value);
 }
 
+/** Checks a finite number in [min, max]. */
+export function checkNumber(option: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) invalidOption(option, `a number from ${min} to ${max}`, value);
+}
+
 /** Checks a finite number above 0. */
 export function checkPositive(option: string, value: unknown): void {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) invalidOption(option, 'a positive number', value);

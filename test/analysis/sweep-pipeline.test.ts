@@ -19,44 +19,44 @@ describe('sweepPipeline options', () => {
     assert.throws(() => resolvePipelineSweepOptions(options), (err: Error) => err instanceof InvalidOptionError && message.test(err.message), message.source);
 
   test('should require --data and --batches', () => {
-    bad({ batches: [1] }, /--data is required/);
-    bad({ data }, /--batches is required/);
+    bad({ batches: [1] }, /options.data is required/);
+    bad({ data }, /options.batches is required/);
   });
 
   test('should reject zero, duplicate and non-number batch counts', () => {
-    bad({ data, batches: [0] }, /--batches must list integers from 1/);
-    bad({ data, batches: [2, 2] }, /--batches lists 2 twice/);
-    bad({ data, batches: ['ten' as unknown as number] }, /--batches must list .*got "ten"/);
+    bad({ data, batches: [0] }, /options.batches must list integers from 1/);
+    bad({ data, batches: [2, 2] }, /options.batches lists 2 twice/);
+    bad({ data, batches: ['ten' as unknown as number] }, /options.batches must list .*got "ten"/);
   });
 
   test('should reject more than one worker on the inline executor', () => {
-    bad({ data, batches: [2], executor: 'inline', workers: [1, 2] }, /--workers must be 1 with --executor inline/);
+    bad({ data, batches: [2], executor: 'inline', workers: [1, 2] }, /options.workers must be 1 with options.executor inline/);
   });
 
   test('should reject an unknown executor, bullmq without Redis, and Redis without bullmq', () => {
-    bad({ data, batches: [2], executor: 'gpu' as 'inline' }, /--executor must be one of inline, threads, bullmq, got "gpu"/);
-    bad({ data, batches: [2], executor: 'bullmq' }, /--redis is required with --executor bullmq/);
-    bad({ data, batches: [2], executor: 'threads', redis: 'redis://127.0.0.1:6379' }, /--redis applies only with --executor bullmq, not threads/);
-    bad({ data, batches: [2], executor: 'bullmq', redis: 'http://x' }, /--redis/);
+    bad({ data, batches: [2], executor: 'gpu' as 'inline' }, /options.executor must be one of inline, threads, bullmq, got "gpu"/);
+    bad({ data, batches: [2], executor: 'bullmq' }, /options.redis is required with options.executor bullmq/);
+    bad({ data, batches: [2], executor: 'threads', redis: 'redis://127.0.0.1:6379' }, /options.redis applies only with options.executor bullmq, not threads/);
+    bad({ data, batches: [2], executor: 'bullmq', redis: 'http://x' }, /options.redis/);
   });
 
   test('should reject bad repeats, epochs and batch size', () => {
-    bad({ data, batches: [2], repeats: 0 }, /--repeats must be an integer from 1 to 100, got 0/);
-    bad({ data, batches: [2], epochs: 1.5 }, /--epochs must be an integer/);
-    bad({ data, batches: [2], batchSize: -3 }, /--batch-size must be an integer from 1/);
+    bad({ data, batches: [2], repeats: 0 }, /options.repeats must be an integer from 1 to 100, got 0/);
+    bad({ data, batches: [2], epochs: 1.5 }, /options.epochs must be an integer/);
+    bad({ data, batches: [2], batchSize: -3 }, /options.batchSize must be an integer from 1/);
   });
 
   test('should reject data with fewer rows than batches', async () => {
     await assert.rejects(
       sweepPipeline({ data: 'synthetic:rows=10,features=2', batches: [5, 20], executor: 'inline' }),
-      (err: Error) => err instanceof InvalidOptionError && /has 10 rows, fewer than --batches 20/.test(err.message),
+      (err: Error) => err instanceof InvalidOptionError && /has 10 rows, fewer than options.batches 20/.test(err.message),
     );
   });
 
   test('should reject a batch size that needs more rows than the data has', async () => {
     await assert.rejects(
       sweepPipeline({ data: 'synthetic:rows=100,features=2', batches: [5], batchSize: 30, executor: 'inline' }),
-      /--batches 5 × --batch-size 30 needs 150 rows, but --data synthetic:rows=100,features=2 has 100/,
+      /options.batches 5 × options.batchSize 30 needs 150 rows, but options.data synthetic:rows=100,features=2 has 100/,
     );
   });
 });

@@ -22,27 +22,27 @@ describe('sweepServe options', () => {
   const model = 'm';
 
   test('should require a model', () => {
-    bad({}, /--model is required/);
+    bad({}, /options.model is required/);
   });
 
   test('should reject zero replicas, duplicates and non-numbers in the grid', () => {
-    bad({ model, replicas: [0] }, /--replicas must list integers from 1 to 64, comma-separated, got 0/);
-    bad({ model, instances: [1, 2, 1] }, /--instances lists 1 twice/);
-    bad({ model, maxBatchSize: ['many' as unknown as number] }, /--max-batch-size must list .*got "many"/);
-    bad({ model, maxQueueDelayMs: ['later' as unknown as number] }, /--max-queue-delay-ms must list numbers from 0 to 60000 or "auto"/);
-    bad({ model, replicas: [] }, /--replicas must list .*got an empty list/);
+    bad({ model, replicas: [0] }, /options.replicas must list integers from 1 to 64, comma-separated, got 0/);
+    bad({ model, instances: [1, 2, 1] }, /options.instances lists 1 twice/);
+    bad({ model, maxBatchSize: ['many' as unknown as number] }, /options.maxBatchSize must list .*got "many"/);
+    bad({ model, maxQueueDelayMs: ['later' as unknown as number] }, /options.maxQueueDelayMs must list numbers from 0 to 60000 or "auto"/);
+    bad({ model, replicas: [] }, /options.replicas must list .*got an empty list/);
   });
 
   test('should reject a batch size smaller than the rows of a request', () => {
-    bad({ model, maxBatchSize: [1, 8], rowsPerRequest: 4 }, /--max-batch-size 1 is smaller than --rows-per-request 4/);
+    bad({ model, maxBatchSize: [1, 8], rowsPerRequest: 4 }, /options.maxBatchSize 1 is smaller than options.rowsPerRequest 4/);
   });
 
   test('should reject bad load settings, naming the flag', () => {
-    bad({ model, sloP99Ms: 0 }, /--slo-p99-ms must be a number from 0.01/);
-    bad({ model, pointDurationMs: 10 }, /--point-duration-ms must be an integer from 100/);
-    bad({ model, maxPoints: 0 }, /--max-points must be an integer from 1 to 100, got 0/);
-    bad({ model, rowsPerRequest: 0 }, /--rows-per-request must be an integer from 1/);
-    bad({ model, errorAllowance: 2 }, /--error-allowance must be a number from 0 to 0.5, got 2/);
+    bad({ model, sloP99Ms: 0 }, /options.sloP99Ms must be a number from 0.01/);
+    bad({ model, pointDurationMs: 10 }, /options.pointDurationMs must be an integer from 100/);
+    bad({ model, maxPoints: 0 }, /options.maxPoints must be an integer from 1 to 100, got 0/);
+    bad({ model, rowsPerRequest: 0 }, /options.rowsPerRequest must be an integer from 1/);
+    bad({ model, errorAllowance: 2 }, /options.errorAllowance must be a number from 0 to 0.5, got 2/);
   });
 
   test('should fill the defaults: one configuration with the adaptive delay', () => {

@@ -61,7 +61,7 @@ export async function locateModel(model: string, repository?: string, out?: stri
   if (info.isDirectory()) {
     const modelPath = join(path, 'model.onnx');
     if (!(await exists(modelPath))) throw new ModelNotFoundError(`${path} holds no model.onnx (a model folder holds model.onnx and, from mlscale train, metadata.json)`);
-    if (out !== undefined) throw new InvalidOptionError(`--out applies to a .onnx file; a model folder's variants go into the folder (model.<variant>.onnx)`);
+    if (out !== undefined) throw new InvalidOptionError(`options.out applies to a .onnx file; a model folder's variants go into the folder (model.<variant>.onnx)`);
     const metadataPath = join(path, 'metadata.json');
     return {
       kind: 'folder',

@@ -94,25 +94,25 @@ export function resolveOptimizeOptions(options: Partial<OptimizeOptions>): Reado
   if (typeof o.model !== 'string' || o.model === '') {
     fail('the model', 'a .onnx file, a model folder, or --model-repository DIR --model NAME', o.model);
   }
-  if (o.modelRepository !== undefined && (typeof o.modelRepository !== 'string' || o.modelRepository === '')) fail('--model-repository', 'a folder', o.modelRepository);
+  if (o.modelRepository !== undefined && (typeof o.modelRepository !== 'string' || o.modelRepository === '')) fail('options.modelRepository', 'a folder', o.modelRepository);
   if (!Array.isArray(o.variants) || o.variants.some((v) => !(kVariantKinds as readonly string[]).includes(v))) fail('the variants', `a list of ${kVariantKinds.join(', ')}`, o.variants);
-  if (o.int8Ops !== 'standard' && o.int8Ops !== 'ort') fail('--int8-ops', 'standard or ort', o.int8Ops);
-  if (!['auto', 'on', 'off'].includes(o.reduceRange)) fail('--reduce-range', 'auto, on or off', o.reduceRange);
-  int('--int8-min-weights', o.int8MinWeights, 0, 2 ** 31);
-  if (o.data !== undefined && (typeof o.data !== 'string' || o.data === '')) fail('--data', 'a data source (a .csv or .jsonl file, sample:NAME, synthetic:...)', o.data);
-  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) fail('--label', 'a column name', o.label);
-  if (o.label !== undefined && o.data === undefined) throw new InvalidOptionError('--label goes with --data: the label column of the data to score the variants on');
+  if (o.int8Ops !== 'standard' && o.int8Ops !== 'ort') fail('options.int8Ops', 'standard or ort', o.int8Ops);
+  if (!['auto', 'on', 'off'].includes(o.reduceRange)) fail('options.reduceRange', 'auto, on or off', o.reduceRange);
+  int('options.int8MinWeights', o.int8MinWeights, 0, 2 ** 31);
+  if (o.data !== undefined && (typeof o.data !== 'string' || o.data === '')) fail('options.data', 'a data source (a .csv or .jsonl file, sample:NAME, synthetic:...)', o.data);
+  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) fail('options.label', 'a column name', o.label);
+  if (o.label !== undefined && o.data === undefined) throw new InvalidOptionError('options.label goes with options.data: the label column of the data to score the variants on');
   if (typeof o.maxAccuracyDrop !== 'number' || !Number.isFinite(o.maxAccuracyDrop) || o.maxAccuracyDrop < 0 || o.maxAccuracyDrop > 100) {
-    fail('--max-accuracy-drop', 'a number of percentage points from 0 to 100', o.maxAccuracyDrop);
+    fail('options.maxAccuracyDrop', 'a number of percentage points from 0 to 100', o.maxAccuracyDrop);
   }
-  if (typeof o.force !== 'boolean') fail('--force', 'true or false', o.force);
-  int('--batch-size', o.batchSize, 1, 1 << 16);
-  int('--repeats', o.repeats, 1, 101);
-  int('--measure-ms', o.measureMs, 1, 60_000);
-  int('--threads', o.threads, 1, 256);
+  if (typeof o.force !== 'boolean') fail('options.force', 'true or false', o.force);
+  int('options.batchSize', o.batchSize, 1, 1 << 16);
+  int('options.repeats', o.repeats, 1, 101);
+  int('options.measureMs', o.measureMs, 1, 60_000);
+  int('options.threads', o.threads, 1, 256);
   int('agreementRows', o.agreementRows, 1, 1 << 20);
   int('maxDataRows', o.maxDataRows, 1, 1 << 24);
-  if (o.out !== undefined && (typeof o.out !== 'string' || o.out === '')) fail('--out', 'a folder', o.out);
-  if (o.out !== undefined && o.modelRepository !== undefined) throw new InvalidOptionError('--out applies to a .onnx file; a repository model\'s variants go beside it in the repository (<model>-<variant>)');
+  if (o.out !== undefined && (typeof o.out !== 'string' || o.out === '')) fail('options.out', 'a folder', o.out);
+  if (o.out !== undefined && o.modelRepository !== undefined) throw new InvalidOptionError('options.out applies to a .onnx file; a repository model\'s variants go beside it in the repository (<model>-<variant>)');
   return Object.freeze({ ...o, variants: Object.freeze([...new Set(o.variants)]) });
 }

@@ -143,8 +143,8 @@ describe('optimizeModel', () => {
   test('should refuse bad options and missing models with coded errors', async () => {
     await assert.rejects(optimizeModel({ model: join(dir, 'missing.onnx') }), ModelNotFoundError);
     await assert.rejects(optimizeModel({ model: 'nope', modelRepository: join(dir, 'repo') }), /model "nope" is not in the repository/);
-    await assert.rejects(optimizeModel({ model: digits, batchSize: 0 }), (err: unknown) => err instanceof InvalidOptionError && /--batch-size must be an integer from 1 to 65536, got 0/.test(err.message));
-    await assert.rejects(optimizeModel({ model: digits, label: 'digit' }), /--label goes with --data/);
-    await assert.rejects(optimizeModel({ model: digits, out: join(dir, 'x') }), /--out applies to a \.onnx file/);
+    await assert.rejects(optimizeModel({ model: digits, batchSize: 0 }), (err: unknown) => err instanceof InvalidOptionError && /options.batchSize must be an integer from 1 to 65536, got 0/.test(err.message));
+    await assert.rejects(optimizeModel({ model: digits, label: 'digit' }), /options.label goes with options.data/);
+    await assert.rejects(optimizeModel({ model: digits, out: join(dir, 'x') }), /options.out applies to a \.onnx file/);
   });
 });
