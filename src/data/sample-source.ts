@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
 import { CsvSource } from './csv-source.js';
 import { packageRoot } from '../util/package-root.js';
-import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema, Task } from './types.js';
+import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema, SpanAccess, Task } from './types.js';
 
 /** The `sample:` prefix. */
 export const kSamplePrefix = 'sample:';
@@ -63,6 +63,11 @@ export class SampleSource implements DataSource {
       description: this.description,
       defaultLabel: sample.label,
     });
+  }
+
+  /** The sample's CSV file read by byte range: workers parse their own batches, as for any CSV file. */
+  get byteRanges(): SpanAccess {
+    return this.#csv.byteRanges;
   }
 
   /** Infers the schema as for CSV; the task defaults to the sample's own. */
