@@ -139,17 +139,8 @@ export class BatchBuilder {
     return this.#open === undefined ? undefined : this.#seal();
   }
 
-  /**
-   * Ends a chunk that is one batch (a byte range of whole records): its batch, even with no good
-   * row, so that the skipped rows of the range are counted in the batch with its id.
-   */
-  finishChunk(): RawBatch {
-    this.#open ??= this.#allocate(0);
-    return this.#seal();
-  }
-
-  #allocate(capacity = this.#batchRows): OpenBatch {
-    const rows = capacity;
+  #allocate(): OpenBatch {
+    const rows = this.#batchRows;
     return {
       rowIndex: new Float64Array(rows),
       numeric: new Float32Array(rows * this.#numericWidth),
@@ -166,7 +157,7 @@ export class BatchBuilder {
     const n = open.rowCount;
     // A short (last) batch is copied to exact length: `slice` allocates a new buffer, where
     // `subarray` would keep the whole capacity alive behind a view.
-    const exact = n === open.rowIndex.length;
+    const exact = n === this.#batchRows;
     const labelValues = exact ? open.labels : open.labels.slice(0, n);
     const labels: RawLabels =
       labelValues instanceof Float32Array
