@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainedModel } from '../pipeline/train-model.js';
 
@@ -28,8 +29,22 @@ export function summaryJson(t: TrainedModel): Record<string, unknown> {
     timings: { ...r.timings, exportMs: t.exportMs },
     throughput: throughput(t),
     // Peak resident memory of the whole process (worker threads included), for the streaming check.
-    memory: { maxRssBytes: process.resourceUsage().maxRSS * 1024 },
+    memory: { maxRssBytes: peakRssBytes() },
   };
+}
+
+/**
+ * Peak resident memory of this process. On Linux, `VmHWM` from /proc/self/status: getrusage's
+ * maxrss survives exec, so a process started by a large parent would report the parent's peak.
+ */
+function peakRssBytes(): number {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // Not Linux: getrusage's figure.
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 function throughput(t: TrainedModel) {
