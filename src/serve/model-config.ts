@@ -13,6 +13,9 @@ import { readFile } from 'node:fs/promises';
 import { InvalidOptionError, ModelLoadError } from '../errors.js';
 import { validateModelSettings, type ModelSettings } from './options.js';
 
+/** Its name beside a repository model's versions, or in an artifact folder. */
+export const kModelConfigFile = 'config.json';
+
 const keys: readonly (keyof ModelSettings)[] = [
   'maxBatchSize',
   'maxQueueDelayMs',

@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  ArtifactError,
   BatchTooLargeError,
   ClientClosedError,
   InferenceRequestError,
@@ -18,6 +19,7 @@ import {
   QueueFullError,
   RequestTimeoutError,
 } from '../errors.js';
+import { metadataIdentity, readArtifactMetadata } from '../model/artifact.js';
 import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
 import { DynamicBatcher, type BatchInfo, type BatchRun, type BatchWork, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
@@ -25,7 +27,8 @@ import { kAnswerBadRequest, kAnswerBinary, kAnswerJson, kAnswerTooLarge, packByt
 import type { Outcome, ServerMetrics } from './metrics.js';
 import type { ModelSettings } from './options.js';
 import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
-import type { ModelSignature, TensorMetadata } from './types.js';
+import type { TensorDescription } from '../model/tensor-description.js';
+import type { ModelSignature } from './types.js';
 
 /** Where a model version's files are and how to serve it. */
 export interface ServedModelSpec {
@@ -54,8 +57,8 @@ export interface ModelMetadata {
   readonly name: string;
   readonly versions: readonly string[];
   readonly platform: string;
-  readonly inputs: readonly TensorMetadata[];
-  readonly outputs: readonly TensorMetadata[];
+  readonly inputs: readonly TensorDescription[];
+  readonly outputs: readonly TensorDescription[];
   readonly parameters?: Readonly<Record<string, unknown>>;
 }
 
@@ -457,23 +460,14 @@ function outcomeOf(err: unknown): Outcome {
   return 'error';
 }
 
-/** A few facts from an mlscale artifact's metadata.json, shown as model metadata parameters. */
+/** What an mlscale metadata file says of the model, shown as model metadata parameters. */
 async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined; // not an mlscale artifact: any ONNX model may be served
-  }
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(text) as Record<string, unknown>;
+    const metadata = await readArtifactMetadata(path);
+    return metadata && metadataIdentity(metadata);
   } catch (err) {
-    throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
+    // A model that cannot load: the repository reports it as such (not ready, with the reason).
+    if (err instanceof ArtifactError) throw new ModelLoadError(err.message, { cause: err });
+    throw err;
   }
-  const out: Record<string, unknown> = {};
-  for (const key of ['format', 'task', 'label', 'classes', 'model', 'variant', 'createdAt'] as const) {
-    if (meta[key] !== undefined) out[key] = meta[key];
-  }
-  return Object.keys(out).length ? out : undefined;
 }
