@@ -54,5 +54,6 @@ export type { ServerPlugin, ServerView } from './plugins.js';
 export type { ClusterObserver, FleetView, FleetSize, MetricsJson } from './cluster/observer.js';
 /** What a plugin reads: the models and the metrics. */
 export type { ModelRepository, IndexEntry, ModelState } from './repository.js';
-export type { ServedModel, ModelMetadata, ModelStatistics } from './served-model.js';
+export type { ServedModel, ModelMetadata } from './served-model.js';
+export type { ModelStatistics } from './model-statistics.js';
 export type { ServerMetrics } from './metrics.js';
