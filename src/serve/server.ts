@@ -1,6 +1,7 @@
 /**
  * The model server: a Fastify app speaking the Open Inference Protocol (KServe v2 / Triton REST)
- * over a model repository, plus its lifecycle (listen, drain, close).
+ * over a model repository, extended by plugins (plugins.ts), plus its lifecycle (listen, drain,
+ * close). `createModelServer` is the library's door to it (exported by `mlscale/serve`).
  *
  * Request bodies reach the routes as raw Buffers whatever their content type: the protocol codec
  * parses JSON itself (safely, with secure-json-parse) and needs the raw bytes for the binary tensor
