@@ -45,7 +45,14 @@ export function replicaServeOptions(options: Readonly<FilledServeOptions>, layou
 export async function runReplica(options: Readonly<FilledServeOptions>, setup: ReplicaProcessSetup): Promise<number> {
   const slot = Number(process.env['MLSCALE_REPLICA']);
   const logger = setup.logger;
-  const ipc = new IpcRequests((m) => process.send!(m), { peer: 'the primary', timeoutMs: kPrimaryAnswerMs });
+  // Checked first: sending on a closed channel emits 'error' on the process instead of throwing.
+  const ipc = new IpcRequests(
+    (m) => {
+      if (!process.connected) throw new Error('the IPC channel is closed');
+      process.send!(m);
+    },
+    { peer: 'the primary', timeoutMs: kPrimaryAnswerMs },
+  );
   const early = stopOrdersWhileLoading();
   let server: ModelServer;
   try {

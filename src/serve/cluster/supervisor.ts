@@ -123,7 +123,14 @@ export class Supervisor {
   fork(slot = this.#nextSlot++, standby = false): Replica {
     const l = this.#o.layout();
     const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...(standby ? { MLSCALE_STANDBY: '1' } : {}), ...layoutEnv(l) });
-    const ipc = new IpcRequests((m) => worker.send(m), { peer: `replica ${slot}`, timeoutMs: kReplicaAnswerMs });
+    // Checked first: sending on a closed channel emits 'error' on the worker instead of throwing.
+    const ipc = new IpcRequests(
+      (m) => {
+        if (!worker.isConnected()) throw new Error('its IPC channel is closed');
+        worker.send(m);
+      },
+      { peer: `replica ${slot}`, timeoutMs: kReplicaAnswerMs },
+    );
     const replica: Replica = { slot, layout: JSON.stringify(l), worker, ipc, startedAt: Date.now(), listening: false, retiring: false, standby, loaded: false };
     this.#replicas.set(worker.id, replica);
     this.#o.logger.info({ replica: slot, workerPid: worker.process.pid, spare: standby }, standby ? 'spare replica started' : 'replica started');
