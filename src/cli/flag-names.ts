@@ -9,6 +9,13 @@ import { InvalidOptionError } from '../errors.js';
 /** Options whose flag is not simply their name in kebab case. */
 const kFlagOf: Readonly<Record<string, string>> = {};
 
+/**
+ * Option groups whose members are each a flag of their own name: `options.autoscaler.minReplicas`
+ * is `--min-replicas`, `options.modelOverrides.maxBatchSize` is `--max-batch-size`.
+ */
+const kFlagGroups: readonly string[] = ['autoscaler', 'modelOverrides'];
+const kOptionName = new RegExp(`\\boptions\\.(?:(?:${kFlagGroups.join('|')})\\.)?([a-zA-Z][a-zA-Z0-9]*)\\b(?!\\.)`, 'g');
+
 /** The flag of an option: `maxBatchSize` → `--max-batch-size`. */
 export function flagOf(option: string): string {
   return kFlagOf[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -20,5 +27,5 @@ export function flagOf(option: string): string {
  */
 export function messageForCli(err: Error): string {
   if (!(err instanceof InvalidOptionError)) return err.message;
-  return err.message.replace(/\boptions\.([a-zA-Z][a-zA-Z0-9]*)\b(?!\.)/g, (_, name: string) => flagOf(name));
+  return err.message.replace(kOptionName, (_, name: string) => flagOf(name));
 }

@@ -1,15 +1,14 @@
 /**
- * `mlscale serve`: parse and validate flags, start the model server, drain on SIGTERM/SIGINT.
+ * `mlscale serve`: parses the flags into the serving library's options (`mlscale/serve`, which
+ * validates them and names options; errors print with flag names), registers the dashboard as a
+ * plugin and a cluster observer unless `--no-dashboard`, and serves until stopped.
  *
  * @module
  */
 import { availableParallelism } from 'node:os';
-import { pino } from 'pino';
-import { InvalidOptionError } from '../errors.js';
-import { defaultModelSettings, kDefaultServeOptions, resolveServeOptions, type ModelSettings } from '../serve/options.js';
-import { kDefaultAutoscalerConfig, resolveAutoscalerConfig } from '../serve/autoscaler.js';
-import { isReplicaProcess, runPrimary, runReplica, type ClusterOptions } from '../serve/cluster.js';
-import { createServer } from '../serve/server.js';
+import { fleetDashboard } from '../dashboard/fleet.js';
+import { serveDashboard } from '../dashboard/serve-dashboard.js';
+import { defaultModelSettings, isReplicaProcess, kDefaultAutoscalerConfig, kDefaultReplicaOptions, kDefaultServeOptions, serve, type ReplicaOptions, type ServeOptions } from '../serve/index.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 import { exitWithParent } from '../util/exit-with-parent.js';
 
@@ -72,7 +71,7 @@ Replicas (several serving processes on this host, sharing the port)
                             replica (unless --instances is given) when CPU idles while queues
                             hold; replicas resize in place, with no restart  [one process]
   --spare-replicas N        replicas kept loaded but not listening, to take a dead replica's
-                            place at once instead of after a start-up  [1]
+                            place at once instead of after a start-up  [${kDefaultReplicaOptions.spareReplicas}]
   --min-replicas N          with auto  [1]
   --max-replicas N          with auto  [cores]
   --target-ongoing-requests N
@@ -129,7 +128,16 @@ const flags: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** The autoscaler's flags, by the setting each gives. */
+const kAutoscalerFlags = {
+  minReplicas: 'min-replicas',
+  maxReplicas: 'max-replicas',
+  targetOngoingRequests: 'target-ongoing-requests',
+  upscaleDelayMs: 'upscale-delay-ms',
+  downscaleDelayMs: 'downscale-delay-ms',
+  smoothingWindowMs: 'smoothing-window-ms',
+  cpuIdleThreshold: 'cpu-idle-threshold',
+} as const;
 
 /** Runs `mlscale serve`; resolves with the exit code once the server has shut down. */
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -139,30 +147,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const delay = textFlag(v['max-queue-delay-ms']);
-  const overrides: { -readonly [K in keyof ModelSettings]?: ModelSettings[K] } = {
-    instances: numberFlag(v.instances),
-    intraOpThreads: numberFlag(v['intra-op-threads']),
-    allowSpinning: v['allow-spinning'] === true ? true : undefined,
-    maxBatchSize: numberFlag(v['max-batch-size']),
-    maxQueueDelayMs: delay === 'auto' ? 'auto' : numberFlag(v['max-queue-delay-ms']),
-    maxQueue: numberFlag(v['max-queue']),
-    requestTimeoutMs: numberFlag(v['request-timeout-ms']),
-    loadTimeoutMs: numberFlag(v['load-timeout-ms']),
-  };
-  const replica = isReplicaProcess();
-  if (replica) {
-    // Set by the primary, only for settings the user left to the defaults.
-    const instances = process.env['MLSCALE_INSTANCES'];
-    const threads = process.env['MLSCALE_INTRA_OP_THREADS'];
-    if (instances !== undefined && overrides.instances === undefined) overrides.instances = Number(instances);
-    if (threads !== undefined && overrides.intraOpThreads === undefined) overrides.intraOpThreads = Number(threads);
-  }
-  const cluster = replica ? undefined : replicasOptions(v);
-  const logLevel = textFlag(v['log-level']) ?? s.logLevel;
-  if (!kLogLevels.includes(logLevel)) {
-    throw new InvalidOptionError(`--log-level must be one of ${kLogLevels.join(', ')}, got ${JSON.stringify(logLevel)}`);
-  }
-  const options = resolveServeOptions({
+  const replicas = textFlag(v.replicas);
+  const dashboard = v['no-dashboard'] !== true;
+  const options: ServeOptions & ReplicaOptions = {
     model: textFlag(v.model),
     modelRepository: textFlag(v['model-repository']),
     variant: textFlag(v.variant),
@@ -173,82 +160,27 @@ export async function serveCommand(argv: string[]): Promise<number> {
     repositoryApi: v['no-repository-api'] === true ? false : undefined,
     gracePeriodMs: numberFlag(v['grace-period-ms']),
     unreadyDelayMs: numberFlag(v['unready-delay-ms']) ?? kCliUnreadyDelayMs,
-    logLevel,
-    modelOverrides: overrides,
-    dashboard: v['no-dashboard'] === true ? false : undefined,
-    reports: textFlag(v.reports),
-  });
-
-  const logger = pino({ level: logLevel, base: { pid: process.pid } });
-  if (replica) return runReplica(options, logger);
-  // A stdin that ends before the SIGTERM handlers below (or runPrimary's) are in place ends the
-  // process by SIGTERM's default action: as good, since the parent is gone and nothing is served.
-  exitWithParent();
-  if (cluster) return runPrimary(options, cluster, logger.child({ role: 'primary' }));
-  const server = await createServer(options, logger);
-  const url = await server.listen();
-  logger.info({ url, models: server.repository.index() }, `mlscale serve listening on ${url}`);
-
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const stop = (signal: NodeJS.Signals): void => {
-      signals++;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        // Resolving alone would change nothing: sockets and instance threads keep the process alive
-        // through the drain. This cuts the drain instead; batches already running still finish, since
-        // exiting while onnxruntime runs in a worker thread aborts the process.
-        void server.close({ now: true });
-        return;
-      }
-      logger.info({ signal, gracePeriodMs: options.gracePeriodMs }, 'shutting down: draining in-flight requests');
-      server.close().then(
-        () => {
-          if (signals > 1) return resolve(1);
-          logger.info('shut down cleanly');
-          resolve(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
-}
-
-/** `--replicas` and the autoscaler's flags, validated; undefined without `--replicas`. */
-function replicasOptions(v: Record<string, string | boolean | undefined>): ClusterOptions | undefined {
-  const replicas = textFlag(v.replicas);
-  const autoFlags = ['min-replicas', 'max-replicas', 'target-ongoing-requests', 'upscale-delay-ms', 'downscale-delay-ms', 'smoothing-window-ms', 'cpu-idle-threshold'].filter((f) => v[f] !== undefined);
-  if (replicas === undefined) {
-    if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto`);
-    if (v['spare-replicas'] !== undefined) throw new InvalidOptionError('--spare-replicas applies only with --replicas');
-    return undefined;
-  }
-  const spares = numberFlag(v['spare-replicas']) ?? 1;
-  if (typeof spares !== 'number' || !Number.isInteger(spares) || spares < 0 || spares > 16) {
-    throw new InvalidOptionError(`--spare-replicas must be an integer from 0 to 16, got ${JSON.stringify(spares)}`);
-  }
-  const common = { spares };
-  if (replicas === 'auto') {
-    const autoscaler = resolveAutoscalerConfig({
-      minReplicas: numberFlag(v['min-replicas']) ?? 1,
-      maxReplicas: numberFlag(v['max-replicas']) ?? Math.max(1, cores),
-      targetOngoingRequests: numberFlag(v['target-ongoing-requests']),
-      upscaleDelayMs: numberFlag(v['upscale-delay-ms']),
-      downscaleDelayMs: numberFlag(v['downscale-delay-ms']),
-      smoothingWindowMs: numberFlag(v['smoothing-window-ms']),
-      cpuIdleThreshold: numberFlag(v['cpu-idle-threshold']),
-    });
-    return { replicas: 'auto', autoscaler, ...common };
-  }
-  if (autoFlags.length > 0) throw new InvalidOptionError(`--${autoFlags[0]} applies only with --replicas auto, not a fixed --replicas ${replicas}`);
-  const n = numberFlag(replicas);
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 256) {
-    throw new InvalidOptionError(`--replicas must be an integer from 1 to 256, or "auto", got ${JSON.stringify(n)}`);
-  }
-  return { replicas: n, ...common };
+    logLevel: textFlag(v['log-level']),
+    modelOverrides: {
+      instances: numberFlag(v.instances),
+      intraOpThreads: numberFlag(v['intra-op-threads']),
+      allowSpinning: v['allow-spinning'] === true ? true : undefined,
+      maxBatchSize: numberFlag(v['max-batch-size']),
+      maxQueueDelayMs: delay === 'auto' ? 'auto' : numberFlag(v['max-queue-delay-ms']),
+      maxQueue: numberFlag(v['max-queue']),
+      requestTimeoutMs: numberFlag(v['request-timeout-ms']),
+      loadTimeoutMs: numberFlag(v['load-timeout-ms']),
+    },
+    replicas: replicas === 'auto' ? 'auto' : numberFlag(replicas),
+    spareReplicas: numberFlag(v['spare-replicas']),
+    autoscaler: Object.fromEntries(Object.entries(kAutoscalerFlags).map(([setting, flag]) => [setting, numberFlag(v[flag])])),
+  };
+  // The dashboard: a plugin of each server and, with replicas, the primary's fleet view.
+  const plugins = dashboard ? [serveDashboard({ reports: textFlag(v.reports) })] : [];
+  const observers = dashboard ? [fleetDashboard()] : [];
+  // A stdin that ends before the SIGTERM handlers are in place ends the process by SIGTERM's
+  // default action: as good, since the parent is gone and nothing is served. Replicas are the
+  // primary's to stop.
+  if (!isReplicaProcess()) exitWithParent();
+  return serve(options, { plugins, observers });
 }

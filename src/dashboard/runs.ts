@@ -7,6 +7,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { METADATA_FILE } from '../model/artifact.js';
 
 /** A run in the list. */
 export interface RunSummary {
@@ -64,7 +65,7 @@ export async function listLocalRuns(dir: string): Promise<RunSummary[]> {
 /** A finished run's detail, or undefined when there is no such run. */
 export async function readLocalRun(dir: string, id: string): Promise<RunDetail | undefined> {
   if (!kRunId.test(id)) return undefined;
-  const path = join(dir, id, 'metadata.json');
+  const path = join(dir, id, METADATA_FILE);
   let m: Record<string, any>;
   try {
     if (!(await stat(path)).isFile()) return undefined;

@@ -1,57 +1,67 @@
 /**
- * Wires the dashboard into a model server: the data source over the server's repository and
- * metrics (a local sampler, or the primary's fleet sampler through `activity` for a replica),
- * and the routes.
+ * The live dashboard as a model server plugin, which `mlscale serve` registers: the data source
+ * over the server's repository and metrics (a local sampler, or in a replica the primary's fleet
+ * view through `askPrimary`, see fleet.ts), and the routes.
  *
  * @module
  */
-import type { FastifyInstance } from 'fastify';
-import type { ServeOptions } from '../serve/options.js';
+import type { FilledServeOptions } from '../serve/options.js';
+import type { ServerPlugin } from '../serve/plugins.js';
 import type { ModelRepository } from '../serve/repository.js';
-import type { ServerMetrics } from '../serve/metrics.js';
+import { invalidOption } from '../util/options.js';
+import { kFleetTopic, type FleetRequest } from './fleet.js';
 import { dashboardRoutes, type DashboardSource } from './routes.js';
 import { MetricsSampler } from './sampler.js';
 import type { ActivitySnapshot, DashboardModel, DashboardState } from './types.js';
 
-/** What the dashboard reads from the server it is part of. */
-export interface ServeDashboardParts {
-  readonly options: Readonly<ServeOptions>;
-  readonly repository: ModelRepository;
-  readonly metrics: ServerMetrics;
-  /** Whether the server listens on a loopback address only (the repository API's guard needs it). */
-  readonly loopback: boolean;
-  /** The activity from elsewhere (a replica asks its primary); otherwise this process is sampled. */
-  readonly activity?: (since: number) => Promise<ActivitySnapshot>;
+/** Options of the serve dashboard. */
+export interface ServeDashboardOptions {
+  /** A folder of `mlscale sweep` reports that the dashboard links to and serves read-only. */
+  readonly reports?: string;
 }
 
 /**
- * Registers the dashboard on `app`.
- *
- * @returns a function that stops the local sampler, for the server's close.
+ * The dashboard at GET /dashboard (the page, its JSON API and event stream) as a server plugin.
+ * @throws {InvalidOptionError} when `options.reports` is not a folder path.
+ * @example
+ * const server = await createModelServer({ modelRepository: 'models' }, { plugins: [serveDashboard()] });
  */
-export async function registerServeDashboard(app: FastifyInstance, parts: ServeDashboardParts): Promise<() => void> {
-  const { options, repository, metrics } = parts;
+export function serveDashboard(options: ServeDashboardOptions = {}): ServerPlugin {
+  const reports = options.reports;
+  if (reports !== undefined && (typeof reports !== 'string' || reports === '')) invalidOption('reports', 'a folder', reports);
   let sampler: MetricsSampler | undefined;
-  let activity = parts.activity;
-  if (!activity) {
-    const local = new MetricsSampler({
-      collect: async () => {
-        // Gauges that are read, not counted, are set just before a reading, as for a scrape.
-        for (const model of repository.models()) model.refreshGauges();
-        return metrics.registry.getMetricsAsJSON();
-      },
-    }).start();
-    sampler = local;
-    activity = async (since) => local.snapshot(since);
-  }
-  const source: DashboardSource = {
-    activity,
-    models: async () => listModels(repository),
-    admin: () => adminState(options, parts.loopback),
-    ...(options.reports !== undefined ? { reportsDir: options.reports } : {}),
+  return {
+    name: 'dashboard',
+    async register(app, server) {
+      const { repository, metrics } = server;
+      let activity: (since: number) => Promise<ActivitySnapshot>;
+      const askPrimary = server.askPrimary;
+      if (askPrimary) {
+        // A replica: the fleet's activity lives in the primary.
+        activity = (since) => askPrimary(kFleetTopic, { since } satisfies FleetRequest).then((a) => a as ActivitySnapshot);
+      } else {
+        const local = new MetricsSampler({
+          collect: async () => {
+            // Gauges that are read, not counted, are set just before a reading, as for a scrape.
+            for (const model of repository.models()) model.refreshGauges();
+            return metrics.registry.getMetricsAsJSON();
+          },
+        }).start();
+        sampler = local;
+        activity = async (since) => local.snapshot(since);
+      }
+      const source: DashboardSource = {
+        activity,
+        models: async () => listModels(repository),
+        admin: () => adminState(server.options, server.loopback),
+        ...(reports !== undefined ? { reportsDir: reports } : {}),
+      };
+      await app.register(dashboardRoutes, { source });
+    },
+    onDrain() {
+      sampler?.stop();
+    },
   };
-  await app.register(dashboardRoutes, { source });
-  return () => sampler?.stop();
 }
 
 /** Loaded versions with their state, and the models on disk that are not loaded. */
@@ -64,8 +74,8 @@ async function listModels(repository: ModelRepository): Promise<DashboardModel[]
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Mirrors the repository API's guard (routes/repository.ts), so the page offers only what would work. */
-function adminState(options: Readonly<ServeOptions>, loopback: boolean): DashboardState['admin'] {
+/** Mirrors the repository API's guard (serve/routes/repository.ts), so the page offers only what would work. */
+function adminState(options: Readonly<FilledServeOptions>, loopback: boolean): DashboardState['admin'] {
   if (!options.repositoryApi) return { enabled: false, tokenRequired: false, why: 'the repository API is turned off (--no-repository-api)' };
   if (options.adminToken !== undefined) return { enabled: true, tokenRequired: true };
   if (loopback) return { enabled: true, tokenRequired: false };

@@ -1,6 +1,9 @@
 /**
- * Model artifact folders: `model.onnx` plus `metadata.json`, written so that a folder that looks
- * complete always is — both files go to a temporary sibling folder that is renamed into place.
+ * The model artifact format, its one owner: a folder with `model.onnx` plus `metadata.json`,
+ * written so that a folder that looks complete always is (both files go to a temporary sibling
+ * folder that is renamed into place); the names of its variants (`model.int8.onnx` +
+ * `model.int8.metadata.json`, written by `mlscale optimize`); the metadata that goes with a lone
+ * `.onnx` file (`<stem>.metadata.json`); and how metadata is read.
  *
  * @module
  */
@@ -15,6 +18,30 @@ export const MODEL_FILE = 'model.onnx';
 export const METADATA_FILE = 'metadata.json';
 /** Version tag of the metadata format. */
 export const METADATA_FORMAT = 'mlscale-model/1';
+
+/** A variant's files in an artifact folder: `model.<variant>.onnx` and `model.<variant>.metadata.json`. */
+export function variantFiles(variant: string): { readonly model: string; readonly metadata: string } {
+  return { model: `model.${variant}.onnx`, metadata: `model.${variant}.metadata.json` };
+}
+
+/** The stem of a `.onnx` file's name: `m` for `dir/m.onnx`. */
+export function onnxStem(path: string): string {
+  return basename(path).replace(/\.onnx$/i, '');
+}
+
+/** The metadata that goes with a lone `.onnx` file: `dir/m.onnx` → `dir/m.metadata.json`. */
+export function metadataPathOf(onnxPath: string): string {
+  return join(dirname(onnxPath), `${onnxStem(onnxPath)}.metadata.json`);
+}
+
+/** A lone `.onnx` file's variant: `dir/m.onnx` → `<dir>/m.int8.onnx` + `<dir>/m.int8.metadata.json`. */
+export function fileVariantPaths(onnxPath: string, variant: string, dir = dirname(onnxPath)): { readonly model: string; readonly metadata: string } {
+  const stem = onnxStem(onnxPath);
+  return { model: join(dir, `${stem}.${variant}.onnx`), metadata: join(dir, `${stem}.${variant}.metadata.json`) };
+}
+
+/** The facts of a metadata file that say which model it is, in this order; what a server shows of it. */
+const kIdentityKeys = ['format', 'task', 'label', 'classes', 'model', 'variant', 'createdAt'] as const;
 
 /**
  * Writes `model.onnx` and `metadata.json` into `out`, atomically: a crash leaves either the old
@@ -72,4 +99,36 @@ export async function readArtifact(folder: string): Promise<{ model: Uint8Array;
   } catch (err) {
     throw new ArtifactError(`${join(dir, METADATA_FILE)}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Reads a metadata file (an artifact's, a variant's or a lone `.onnx` file's).
+ *
+ * @returns its contents, or undefined when there is no such file (any ONNX model may come without).
+ * @throws ArtifactError when the file exists but is not a JSON object.
+ */
+export async function readArtifactMetadata(path: string): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ArtifactError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ArtifactError(`${path}: expected a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** The facts of a model's metadata that say which model it is (format, task, label, classes, ...); undefined if it has none. */
+export function metadataIdentity(metadata: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const key of kIdentityKeys) {
+    if (metadata[key] !== undefined) out[key] = metadata[key];
+  }
+  return Object.keys(out).length ? out : undefined;
 }

@@ -11,25 +11,18 @@ import { addForwardLayers } from './forward-graph.js';
 import { OnnxGraph } from './onnx-graph.js';
 import { parameterShapes } from './parameters.js';
 import type { ModelSpec, PreprocessingSpec } from './spec.js';
+import type { Datatype, TensorDescription } from './tensor-description.js';
 
 /** ONNX TensorProto.DataType.FLOAT, for Cast's `to` attribute. */
 const FLOAT = 1;
 
 /** KServe v2 datatype names of the tensors the export graph uses. */
-export type KServeDatatype = 'FP32' | 'INT64' | 'BYTES';
-
-/** One input or output of the exported model, as the KServe v2 model metadata describes it. */
-export interface TensorDescription {
-  readonly name: string;
-  readonly datatype: KServeDatatype;
-  /** -1 marks the dynamic batch dimension. */
-  readonly shape: readonly number[];
-}
+export type KServeDatatype = Extract<Datatype, 'FP32' | 'INT64' | 'BYTES'>;
 
 /** Inputs and outputs of the exported model, for `metadata.json` and the server's metadata route. */
 export interface ExportIO {
-  readonly inputs: readonly TensorDescription[];
-  readonly outputs: readonly TensorDescription[];
+  readonly inputs: readonly TensorDescription<KServeDatatype>[];
+  readonly outputs: readonly TensorDescription<KServeDatatype>[];
 }
 
 function checkPreprocessing(spec: ModelSpec, pre: PreprocessingSpec): void {
@@ -61,12 +54,12 @@ function checkPreprocessing(spec: ModelSpec, pre: PreprocessingSpec): void {
  * @example describeExportIO(spec, pre).inputs // [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }]
  */
 export function describeExportIO(spec: ModelSpec, pre: PreprocessingSpec): ExportIO {
-  const inputs: TensorDescription[] = [];
+  const inputs: TensorDescription<KServeDatatype>[] = [];
   if (pre.numeric.names.length > 0) inputs.push({ name: 'x', datatype: 'FP32', shape: [-1, pre.numeric.names.length] });
   if (pre.categorical.names.length > 0) {
     inputs.push({ name: 'x_cat', datatype: 'BYTES', shape: [-1, pre.categorical.names.length] });
   }
-  const outputs: TensorDescription[] =
+  const outputs: TensorDescription<KServeDatatype>[] =
     spec.task === 'classification'
       ? [
           { name: 'probabilities', datatype: 'FP32', shape: [-1, spec.outputs] },

@@ -35,6 +35,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
+import { checkInteger, checkPositive, dropUndefined, invalidOption } from '../util/options.js';
 
 /** The policy's settings. */
 export interface AutoscalerConfig {
@@ -137,27 +138,30 @@ export interface AutoscalerDecision {
   readonly signal: DecisionSignal;
 }
 
-/** Validates settings (partial ones are filled with the defaults); messages name the flags. */
-export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>): AutoscalerConfig {
-  const c: AutoscalerConfig = { ...kDefaultAutoscalerConfig, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };
-  integer('--min-replicas', c.minReplicas, 1, 256);
-  integer('--max-replicas', c.maxReplicas, 1, 256);
+/**
+ * Validates settings (partial ones are filled with the defaults). Messages name the options as
+ * the caller wrote them: `options.minReplicas`, or under `at` (`options.autoscaler.minReplicas`
+ * for the `autoscaler` of the replicas' options).
+ */
+export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>, at = ''): AutoscalerConfig {
+  const c: AutoscalerConfig = { ...kDefaultAutoscalerConfig, ...dropUndefined(partial) };
+  const name = (key: keyof AutoscalerConfig): string => `${at}${key}`;
+  checkInteger(name('minReplicas'), c.minReplicas, 1, 256);
+  checkInteger(name('maxReplicas'), c.maxReplicas, 1, 256);
   if (c.minReplicas > c.maxReplicas) {
-    throw new InvalidOptionError(`--min-replicas (${c.minReplicas}) must not be above --max-replicas (${c.maxReplicas})`);
+    throw new InvalidOptionError(`options.${name('minReplicas')} (${c.minReplicas}) must not be above options.${name('maxReplicas')} (${c.maxReplicas})`, { option: name('minReplicas') });
   }
-  positive('--target-ongoing-requests', c.targetOngoingRequests);
-  nonNegative('--upscale-delay-ms', c.upscaleDelayMs);
-  nonNegative('--downscale-delay-ms', c.downscaleDelayMs);
-  positive('--smoothing-window-ms', c.smoothingWindowMs);
-  positive('panicWindowMs', c.panicWindowMs);
-  if (!(c.panicThreshold > 1)) throw new InvalidOptionError(`panicThreshold must be above 1, got ${c.panicThreshold}`);
-  integer('minInstancesPerReplica', c.minInstancesPerReplica, 1, 256);
-  integer('maxInstancesPerReplica', c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
-  if (typeof c.cpuIdleThreshold !== 'number' || !(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) {
-    throw new InvalidOptionError(`--cpu-idle-threshold must be a number from 0 to 1, got ${JSON.stringify(c.cpuIdleThreshold)}`);
-  }
-  integer('cores', c.cores, 1, 65_536);
-  integer('--intra-op-threads', c.threadsPerInstance, 1, 256);
+  checkPositive(name('targetOngoingRequests'), c.targetOngoingRequests);
+  nonNegative(name('upscaleDelayMs'), c.upscaleDelayMs);
+  nonNegative(name('downscaleDelayMs'), c.downscaleDelayMs);
+  checkPositive(name('smoothingWindowMs'), c.smoothingWindowMs);
+  checkPositive(name('panicWindowMs'), c.panicWindowMs);
+  if (!(c.panicThreshold > 1)) invalidOption(name('panicThreshold'), 'a number above 1', c.panicThreshold);
+  checkInteger(name('minInstancesPerReplica'), c.minInstancesPerReplica, 1, 256);
+  checkInteger(name('maxInstancesPerReplica'), c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
+  if (typeof c.cpuIdleThreshold !== 'number' || !(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) invalidOption(name('cpuIdleThreshold'), 'a number from 0 to 1', c.cpuIdleThreshold);
+  checkInteger(name('cores'), c.cores, 1, 65_536);
+  checkInteger(name('threadsPerInstance'), c.threadsPerInstance, 1, 256);
   return Object.freeze(c);
 }
 
@@ -308,16 +312,6 @@ function pct(v: number): string {
   return `${Math.round(v * 100)}%`;
 }
 
-function integer(what: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidOptionError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-}
-
-function positive(what: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidOptionError(`${what} must be a positive number, got ${JSON.stringify(v)}`);
-}
-
-function nonNegative(what: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidOptionError(`${what} must be a number from 0 up, got ${JSON.stringify(v)}`);
+function nonNegative(option: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalidOption(option, 'a number from 0 up', v);
 }

@@ -23,9 +23,14 @@
  * answers split is the runner's (see `instances/infer-batch.ts` for the model server's). It decides
  * only when a batch starts and which requests it holds.
  *
+ * Why one file of more than 400 lines: it is one class and one state machine (lanes, holds, batch
+ * start and answers) whose steps share its private fields; its deadline queue is in
+ * deadline-queue.ts and the adaptive delay's rule in adaptive-delay.ts.
+ *
  * @module
  */
 import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShuttingDownError } from '../errors.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { ArrivalRate, decideWait, fitBatchCost, kCostWindow, type BatchCost, type BatchSample } from './adaptive-delay.js';
 
 /** What the batcher needs of a request. */
@@ -125,7 +130,7 @@ export interface DynamicBatcherStats {
 }
 
 interface Pending<W, R> {
-  /** Dropped once answered and out of its batch: it may wait in `#deadlines` a while. */
+  /** Dropped once answered and out of its batch: it may wait in the deadline queue a while. */
   work: W | undefined;
   readonly rows: number;
   readonly key: string;
@@ -191,14 +196,8 @@ export class DynamicBatcher<W extends BatchWork, R> {
   /** The timer that pumps again when a held batch's wait is over, and when it fires. */
   #wake?: NodeJS.Timeout;
   #wakeAt = Infinity;
-  /**
-   * Unanswered requests, oldest first, answered ones skipped lazily: every request has the same
-   * budget, so this is deadline order too, and one timer for the oldest replaces a timer per
-   * request (a setTimeout and a clearTimeout each, ~1.5% of the HTTP thread under load).
-   */
-  #deadlines: Pending<W, R>[] = [];
-  #deadlineHead = 0;
-  #deadlineTimer?: NodeJS.Timeout;
+  /** Unanswered requests in deadline order, with one timer for the oldest. */
+  readonly #deadlines: DeadlineQueue<Pending<W, R>>;
   #pumping = false;
   #pumpAgain = false;
   #closing = false;
@@ -217,6 +216,7 @@ export class DynamicBatcher<W extends BatchWork, R> {
     }
     this.#runner = runner;
     this.#options = Object.freeze({ ...options });
+    this.#deadlines = new DeadlineQueue(options.requestTimeoutMs, (p) => this.#timeout(p));
     this.#hooks = hooks;
     runner.onIdle(() => this.#pump());
   }
@@ -257,7 +257,6 @@ export class DynamicBatcher<W extends BatchWork, R> {
       // Every field set here, none added later: one object shape for all requests.
       const p: Pending<W, R> = { work, rows: work.rows, key, seq: this.#seq++, enqueuedAt: now, state: 'queued', resolve, reject, signal, onAbort: undefined };
       this.#deadlines.push(p);
-      this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#options.requestTimeoutMs);
       if (signal) {
         p.onAbort = () => this.#settle(p, () => reject(signal.reason));
         signal.addEventListener('abort', p.onAbort, { once: true });
@@ -325,47 +324,6 @@ export class DynamicBatcher<W extends BatchWork, R> {
     if (this.#closing && this.#depth === 0 && this.#runningBatches === 0) this.#settledAll?.();
   }
 
-  /** Times out every request past its budget, then waits for the oldest one left. */
-  #expire(): void {
-    this.#deadlineTimer = undefined;
-    const now = performance.now();
-    for (;;) {
-      // Re-read each turn: #timeout → #settle moves the head and may compact the list.
-      const p = this.#deadlines[this.#deadlineHead];
-      if (p === undefined) return;
-      if (p.state === 'done') {
-        this.#deadlineHead++;
-        continue;
-      }
-      const left = p.enqueuedAt + this.#options.requestTimeoutMs - now;
-      if (left > 0) {
-        this.#deadlineTimer = setTimeout(() => this.#expire(), left);
-        return;
-      }
-      this.#timeout(p);
-    }
-  }
-
-  /** After `p` was answered: moves the deadline list's head past answered requests and keeps the list small. */
-  #forgetDeadline(): void {
-    const list = this.#deadlines;
-    while (this.#deadlineHead < list.length && list[this.#deadlineHead]!.state === 'done') this.#deadlineHead++;
-    if (this.#deadlineHead === list.length) {
-      // Nothing left to time out: no timer holds the process open.
-      this.#deadlines = [];
-      this.#deadlineHead = 0;
-      clearTimeout(this.#deadlineTimer);
-      this.#deadlineTimer = undefined;
-    } else if (list.length - this.#deadlineHead > 2 * this.#inFlight + 1024) {
-      // A request that runs long holds the head: drop the answered ones behind it.
-      this.#deadlines = list.slice(this.#deadlineHead).filter((q) => q.state !== 'done');
-      this.#deadlineHead = 0;
-    } else if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > list.length) {
-      this.#deadlines = list.slice(this.#deadlineHead);
-      this.#deadlineHead = 0;
-    }
-  }
-
   #timeout(p: Pending<W, R>): void {
     this.#timedOut++;
     const where = p.state === 'queued' ? 'in the queue' : 'while its batch ran';
@@ -390,7 +348,7 @@ export class DynamicBatcher<W extends BatchWork, R> {
     answer();
     // A running request's work belongs to its batch until the batch is answered.
     if (wasQueued) p.work = undefined;
-    this.#forgetDeadline();
+    this.#deadlines.forget(this.#inFlight);
     this.#checkClosed();
   }
 

@@ -10,19 +10,14 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { InvalidOptionError, ModelLoadError } from '../errors.js';
-import { validateModelSettings, type ModelSettings } from './options.js';
+import { ModelLoadError } from '../errors.js';
+import { showValue } from '../util/options.js';
+import { kModelSettingKeys, validateModelSettings, type ModelSettings } from './options.js';
 
-const keys: readonly (keyof ModelSettings)[] = [
-  'maxBatchSize',
-  'maxQueueDelayMs',
-  'maxQueue',
-  'instances',
-  'intraOpThreads',
-  'allowSpinning',
-  'requestTimeoutMs',
-  'loadTimeoutMs',
-];
+/** Its name beside a repository model's versions, or in an artifact folder. */
+export const kModelConfigFile = 'config.json';
+
+const keys = kModelSettingKeys;
 
 /** Reads and checks a config.json; a missing file is an empty config. */
 export async function readModelConfig(path: string): Promise<Partial<ModelSettings>> {
@@ -49,11 +44,8 @@ export async function readModelConfig(path: string): Promise<Partial<ModelSettin
     }
     config[key] = (parsed as Record<string, unknown>)[key];
   }
-  try {
-    validateModelSettings(config as Partial<ModelSettings>, (key) => `${path}: "${key}"`);
-  } catch (err) {
-    if (err instanceof InvalidOptionError) throw new ModelLoadError(err.message, { cause: err });
-    throw err;
-  }
+  validateModelSettings(config as Partial<ModelSettings>, (key, expected, given) => {
+    throw new ModelLoadError(`${path}: "${key}" must be ${expected}, got ${showValue(given)}`);
+  });
   return config as Partial<ModelSettings>;
 }

@@ -15,7 +15,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, ShuttingDownError } from '../errors.js';
-import { readModelConfig } from './model-config.js';
+import { METADATA_FILE, MODEL_FILE, metadataPathOf, variantFiles } from '../model/artifact.js';
+import { kModelConfigFile, readModelConfig } from './model-config.js';
 import { defaultModelSettings, type ModelSettings } from './options.js';
 import { ServedModel, type ServedModelHooks } from './served-model.js';
 
@@ -297,16 +298,16 @@ export class ModelRepository {
       const info = await stat(path).catch(() => undefined);
       if (!info) throw new ModelLoadError(`--model ${path}: no such file or folder`);
       if (info.isDirectory()) {
-        const stem = variant === undefined ? 'model' : `model.${variant}`;
-        const modelPath = join(path, `${stem}.onnx`);
+        const files = variant === undefined ? { model: MODEL_FILE, metadata: METADATA_FILE } : variantFiles(variant);
+        const modelPath = join(path, files.model);
         if (variant !== undefined && !(await stat(modelPath).catch(() => undefined))) {
-          throw new ModelLoadError(`--variant ${variant}: ${path} holds no ${stem}.onnx (write it with 'mlscale optimize ${path} --${variant}')`);
+          throw new ModelLoadError(`--variant ${variant}: ${path} holds no ${files.model} (write it with 'mlscale optimize ${path} --${variant}')`);
         }
         // A variant keeps the folder's config.json: it is the same model, served the same way.
-        return { version: '1', modelPath, configPath: join(path, 'config.json'), metadataPath: join(path, variant === undefined ? 'metadata.json' : `${stem}.metadata.json`) };
+        return { version: '1', modelPath, configPath: join(path, kModelConfigFile), metadataPath: join(path, files.metadata) };
       }
       if (variant !== undefined) throw new ModelLoadError(`--variant ${variant} needs --model to be a model folder; ${path} is a file (serve the variant's own .onnx file instead)`);
-      return { version: '1', modelPath: path, configPath: path.replace(/\.onnx$/, '.config.json'), metadataPath: path.replace(/\.onnx$/, '.metadata.json') };
+      return { version: '1', modelPath: path, configPath: path.replace(/\.onnx$/, '.config.json'), metadataPath: metadataPathOf(path) };
     }
     const root = resolve(this.#source.root);
     const dir = resolve(root, name);
@@ -320,14 +321,14 @@ export class ModelRepository {
     }
     const versions = entries.filter((e) => e.isDirectory() && /^[1-9][0-9]{0,15}$/.test(e.name)).map((e) => e.name);
     if (versions.length === 0) {
-      throw new ModelLoadError(`${dir}: no version folders (expected ${dir}${sep}<version>${sep}model.onnx, version a positive integer)`);
+      throw new ModelLoadError(`${dir}: no version folders (expected ${dir}${sep}<version>${sep}${MODEL_FILE}, version a positive integer)`);
     }
     const version = versions.sort((a, b) => Number(b) - Number(a))[0]!;
     return {
       version,
-      modelPath: join(dir, version, 'model.onnx'),
-      configPath: join(dir, 'config.json'),
-      metadataPath: join(dir, version, 'metadata.json'),
+      modelPath: join(dir, version, MODEL_FILE),
+      configPath: join(dir, kModelConfigFile),
+      metadataPath: join(dir, version, METADATA_FILE),
     };
   }
 }

@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import {
+  ArtifactError,
   BatchTooLargeError,
   ClientClosedError,
   InferenceRequestError,
@@ -18,14 +19,17 @@ import {
   QueueFullError,
   RequestTimeoutError,
 } from '../errors.js';
-import { DeferredCounter, DeferredHistogram } from './deferred-series.js';
+import { metadataIdentity, readArtifactMetadata } from '../model/artifact.js';
 import { DynamicBatcher, type BatchInfo, type BatchRun, type BatchWork, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
 import { kAnswerBadRequest, kAnswerBinary, kAnswerJson, kAnswerTooLarge, packBytes, packedItem, type InferredMessage } from './instances/messages.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
+import { ModelSeries } from './model-series.js';
+import { StatisticsRecorder, type ModelStatistics } from './model-statistics.js';
 import type { ModelSettings } from './options.js';
 import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
-import type { ModelSignature, TensorMetadata } from './types.js';
+import type { TensorDescription } from '../model/tensor-description.js';
+import type { ModelSignature } from './types.js';
 
 /** Where a model version's files are and how to serve it. */
 export interface ServedModelSpec {
@@ -54,40 +58,10 @@ export interface ModelMetadata {
   readonly name: string;
   readonly versions: readonly string[];
   readonly platform: string;
-  readonly inputs: readonly TensorMetadata[];
-  readonly outputs: readonly TensorMetadata[];
+  readonly inputs: readonly TensorDescription[];
+  readonly outputs: readonly TensorDescription[];
   readonly parameters?: Readonly<Record<string, unknown>>;
 }
-
-/** A count and a total duration, Triton's `$duration_stat`. */
-interface DurationStat {
-  count: number;
-  ns: number;
-}
-
-/** Triton's per-model statistics (`GET /v2/models/{name}/stats`), the parts that apply here. */
-export interface ModelStatistics {
-  readonly name: string;
-  readonly version: string;
-  /** Milliseconds since the epoch of the last inference; 0 before the first. */
-  readonly last_inference: number;
-  /** Rows inferred (Triton counts a batch of 8 as 8). */
-  readonly inference_count: number;
-  /** Batches run by instances. */
-  readonly execution_count: number;
-  readonly inference_stats: {
-    readonly success: DurationStat;
-    readonly fail: DurationStat;
-    readonly queue: DurationStat;
-    readonly compute_infer: DurationStat;
-  };
-  readonly batch_stats: readonly { readonly batch_size: number; readonly compute_infer: DurationStat }[];
-  /** mlscale's own: the batcher's and the instances' live state. */
-  readonly batcher: DynamicBatcherStats;
-  readonly instances: InstancePoolStats;
-}
-
-const kNsPerMs = 1e6;
 
 /** A request as the batcher queues it: its body, undecoded. */
 interface RawWork extends BatchWork {
@@ -121,23 +95,14 @@ export class ServedModel {
   #rowsPerRequest = 1;
   readonly #metrics: ServerMetrics | undefined;
   readonly #labels: { model: string; version: string };
-  /** Series bound to this version's labels once: prom-client hashes labels on every unbound call. */
-  readonly #series: BoundSeries | undefined;
+  readonly #series: ModelSeries | undefined;
   /** Unregisters `#flushSeries` from the registry's reads. */
   readonly #stopCollect: (() => void) | undefined;
   /** Requests accepted and not yet answered; the in-flight gauge reads it when collected. */
   #inFlight = 0;
   readonly #parameters: Record<string, unknown> | undefined;
   #closing: Promise<void> | undefined;
-  // Statistics (Triton's shape).
-  #lastInference = 0;
-  #inferenceCount = 0;
-  #executionCount = 0;
-  readonly #success: DurationStat = { count: 0, ns: 0 };
-  readonly #fail: DurationStat = { count: 0, ns: 0 };
-  readonly #queue: DurationStat = { count: 0, ns: 0 };
-  readonly #compute: DurationStat = { count: 0, ns: 0 };
-  readonly #bySize = new Map<number, DurationStat>();
+  readonly #statistics = new StatisticsRecorder();
 
   private constructor(spec: ServedModelSpec, pool: InstancePool, hooks: ServedModelHooks, parameters: Record<string, unknown> | undefined) {
     this.name = spec.name;
@@ -147,7 +112,7 @@ export class ServedModel {
     this.#pool = pool;
     this.#metrics = hooks.metrics;
     this.#labels = { model: spec.name, version: spec.version };
-    this.#series = hooks.metrics ? bindSeries(hooks.metrics, this.#labels) : undefined;
+    this.#series = hooks.metrics ? new ModelSeries(hooks.metrics, this.#labels) : undefined;
     this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
     this.#parameters = parameters;
     const s = spec.settings;
@@ -282,17 +247,7 @@ export class ServedModel {
 
   /** Triton-shaped statistics since the version was loaded. */
   statistics(): ModelStatistics {
-    return {
-      name: this.name,
-      version: this.version,
-      last_inference: this.#lastInference,
-      inference_count: this.#inferenceCount,
-      execution_count: this.#executionCount,
-      inference_stats: { success: { ...this.#success }, fail: { ...this.#fail }, queue: { ...this.#queue }, compute_infer: { ...this.#compute } },
-      batch_stats: [...this.#bySize.entries()].sort(([a], [b]) => a - b).map(([batch_size, d]) => ({ batch_size, compute_infer: { ...d } })),
-      batcher: this.#batcher.stats(),
-      instances: this.#pool.stats(),
-    };
+    return this.#statistics.snapshot(this.name, this.version, this.#batcher.stats(), this.#pool.stats());
   }
 
   /** Sets the gauges that are read rather than counted (queue depth, readiness); call before a scrape. */
@@ -362,83 +317,21 @@ export class ServedModel {
 
   #finish(outcome: Outcome, started: number, rows: number): void {
     const ms = performance.now() - started;
-    const stat = outcome === 'success' ? this.#success : this.#fail;
-    stat.count++;
-    stat.ns += Math.round(ms * kNsPerMs);
-    if (outcome === 'success') {
-      this.#inferenceCount += rows;
-      this.#lastInference = Date.now();
-    }
-    const series = this.#series;
-    if (series) {
-      let counter = series.requests.get(outcome);
-      if (!counter) series.requests.set(outcome, (counter = new DeferredCounter(this.#metrics!.requests, { ...this.#labels, outcome })));
-      counter.inc();
-      if (outcome === 'success') series.requestDuration.observe(ms / 1000);
-    }
+    this.#statistics.request(outcome, ms, rows);
+    this.#series?.request(outcome, ms);
   }
 
   /** Adds the per-request buffers to the registry's series; `ServerMetrics` calls it when they are read. */
   #flushSeries(inFlight = true): void {
-    const series = this.#series;
-    if (!series) return;
-    if (inFlight) series.inFlight.set(this.#inFlight);
-    for (const counter of series.requests.values()) counter.flush();
-    series.requestDuration.flush();
-    series.queueDuration.flush();
+    this.#series?.flush(inFlight ? this.#inFlight : undefined);
   }
 
   #recordBatch(info: BatchInfo): void {
     // A batch of requests that were all refused ran nothing.
     if (info.size === 0) return;
-    this.#executionCount++;
-    this.#compute.count++;
-    this.#compute.ns += Math.round(info.computeMs * kNsPerMs);
-    let bySize = this.#bySize.get(info.size);
-    if (!bySize) this.#bySize.set(info.size, (bySize = { count: 0, ns: 0 }));
-    bySize.count++;
-    bySize.ns += Math.round(info.computeMs * kNsPerMs);
-    for (const wait of info.queueWaitMs) {
-      this.#queue.count++;
-      this.#queue.ns += Math.round(wait * kNsPerMs);
-    }
-    const series = this.#series;
-    if (!series) return;
-    series.computeDuration.observe(info.computeMs / 1000);
-    series.batchSize.observe(info.size);
-    series.batchDelay.observe(info.delayMs / 1000);
-    for (const wait of info.queueWaitMs) series.queueDuration.observe(wait / 1000);
-    if (info.cost) {
-      series.batchCostFixed.set(info.cost.fixedMs / 1000);
-      series.batchCostPerRow.set(info.cost.perRowMs / 1000);
-    }
+    this.#statistics.batch(info);
+    this.#series?.batch(info);
   }
-}
-
-interface BoundSeries {
-  readonly inFlight: { set(v: number): void };
-  readonly requests: Map<Outcome, DeferredCounter>;
-  readonly requestDuration: DeferredHistogram;
-  readonly queueDuration: DeferredHistogram;
-  readonly computeDuration: { observe(v: number): void };
-  readonly batchSize: { observe(v: number): void };
-  readonly batchDelay: { observe(v: number): void };
-  readonly batchCostFixed: { set(v: number): void };
-  readonly batchCostPerRow: { set(v: number): void };
-}
-
-function bindSeries(m: ServerMetrics, labels: { model: string; version: string }): BoundSeries {
-  return {
-    inFlight: m.inFlight.labels(labels),
-    requests: new Map(),
-    requestDuration: new DeferredHistogram(m.requestDuration, labels),
-    queueDuration: new DeferredHistogram(m.queueDuration, labels),
-    computeDuration: m.computeDuration.labels(labels),
-    batchSize: m.batchSize.labels(labels),
-    batchDelay: m.batchDelay.labels(labels),
-    batchCostFixed: m.batchCostFixed.labels(labels),
-    batchCostPerRow: m.batchCostPerRow.labels(labels),
-  };
 }
 
 /** A request body as bytes for an instance. */
@@ -457,23 +350,14 @@ function outcomeOf(err: unknown): Outcome {
   return 'error';
 }
 
-/** A few facts from an mlscale artifact's metadata.json, shown as model metadata parameters. */
+/** What an mlscale metadata file says of the model, shown as model metadata parameters. */
 async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined; // not an mlscale artifact: any ONNX model may be served
-  }
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(text) as Record<string, unknown>;
+    const metadata = await readArtifactMetadata(path);
+    return metadata && metadataIdentity(metadata);
   } catch (err) {
-    throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
+    // A model that cannot load: the repository reports it as such (not ready, with the reason).
+    if (err instanceof ArtifactError) throw new ModelLoadError(err.message, { cause: err });
+    throw err;
   }
-  const out: Record<string, unknown> = {};
-  for (const key of ['format', 'task', 'label', 'classes', 'model', 'variant', 'createdAt'] as const) {
-    if (meta[key] !== undefined) out[key] = meta[key];
-  }
-  return Object.keys(out).length ? out : undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * The model server: a Fastify app speaking the Open Inference Protocol (KServe v2 / Triton REST)
- * over a model repository, plus its lifecycle (listen, drain, close).
+ * over a model repository, extended by plugins (plugins.ts), plus its lifecycle (listen, drain,
+ * close). `createModelServer` is the library's door to it (exported by `mlscale/serve`).
  *
  * Request bodies reach the routes as raw Buffers whatever their content type: the protocol codec
  * parses JSON itself (safely, with secure-json-parse) and needs the raw bytes for the binary tensor
@@ -9,33 +10,31 @@
  * @module
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, Server as NetServer } from 'node:net';
+import { Server as NetServer } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
-import { registerServeDashboard } from '../dashboard/serve-dashboard.js';
-import type { ActivitySnapshot } from '../dashboard/types.js';
+import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
+import { checkPlugins, type ServerPlugin, type ServerView } from './plugins.js';
 import { lazyChildLogger } from './request-logger.js';
-import type { ServeOptions } from './options.js';
+import { resolveServeOptions, type FilledServeOptions, type ServeOptions } from './options.js';
 import { ModelRepository, type RepositorySource } from './repository.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { repositoryRoutes } from './routes/repository.js';
+import type { ServerContext } from './server-context.js';
 
-/** What every route can reach. */
-export interface ServerContext {
-  readonly options: Readonly<ServeOptions>;
-  readonly repository: ModelRepository;
-  readonly metrics: ServerMetrics;
-  /** True once shutdown has begun: readiness turns false first. */
-  draining(): boolean;
-  /** Where GET /metrics comes from when not this process's registry (a cluster replica asks its primary). */
-  readonly metricsText?: () => Promise<string>;
+/** What a library caller adds to a server: a logger and plugins. */
+export interface ServerSetup {
+  /** A pino logger for the server's log lines; none: the server logs nothing. */
+  readonly logger?: Logger;
+  /** Extensions registered after the protocol's routes, in order (the dashboard is one). */
+  readonly plugins?: readonly ServerPlugin[];
 }
 
-/** What the host process changes about a server it embeds. */
-export interface ServerHooks {
+/** What a replica of a cluster changes about the server it runs (serve/cluster/replica.ts). */
+export interface ReplicaSetup extends ServerSetup {
   /** GET /metrics answers with this text instead of the process's own registry. */
   readonly metricsText?: () => Promise<string>;
   /**
@@ -44,8 +43,8 @@ export interface ServerHooks {
    * connection accepted just before the listener closes would otherwise count as idle and be cut.
    */
   readonly stopAcceptingOnDrain?: boolean;
-  /** The dashboard's activity from elsewhere (a replica asks its primary for the fleet's). */
-  readonly dashboardActivity?: (since: number) => Promise<ActivitySnapshot>;
+  /** Asks the primary on an observer's topic; plugins see it as `ServerView.askPrimary`. */
+  readonly askPrimary?: (topic: string, body?: unknown) => Promise<unknown>;
 }
 
 /** A running (or ready to run) model server. */
@@ -53,7 +52,9 @@ export interface ModelServer {
   readonly app: FastifyInstance;
   readonly repository: ModelRepository;
   readonly metrics: ServerMetrics;
-  /** Starts listening; resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
+  /** The options it runs with, filled and frozen. */
+  readonly options: Readonly<FilledServeOptions>;
+  /** Starts listening on `options.host` and `options.port`; resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
   listen(): Promise<string>;
   /**
    * Graceful shutdown: readiness turns false, new connections are refused, in-flight and queued
@@ -64,8 +65,24 @@ export interface ModelServer {
   close(how?: { now?: boolean }): Promise<void>;
 }
 
-/** Builds the server and loads its models. A model that fails to load is kept as not ready with its reason. */
-export async function createServer(options: Readonly<ServeOptions>, logger?: Logger, hooks: ServerHooks = {}): Promise<ModelServer> {
+/**
+ * Builds a model server from options, validated here: loads its models (a model that fails to
+ * load is kept as not ready, with its reason), registers the plugins; it does not listen yet.
+ *
+ * @example
+ * const server = await createModelServer({ modelRepository: 'models', port: 0 });
+ * const url = await server.listen();
+ * // ... POST `${url}/v2/models/<name>/infer`
+ * await server.close();
+ */
+export async function createModelServer(options: ServeOptions, setup: ServerSetup = {}): Promise<ModelServer> {
+  return createServer(resolveServeOptions(options), setup);
+}
+
+/** Builds the server from filled options (see `createModelServer`, which validates them first). */
+export async function createServer(options: Readonly<FilledServeOptions>, setup: ReplicaSetup = {}): Promise<ModelServer> {
+  const plugins = checkPlugins(setup.plugins ?? [], 'setup.plugins');
+  const logger = setup.logger;
   const metrics = new ServerMetrics();
   const source: RepositorySource =
     options.model !== undefined
@@ -73,7 +90,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       : { kind: 'repository', root: options.modelRepository! };
   const repository = new ModelRepository(source, options.modelOverrides, { metrics });
   let draining = false;
-  const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(hooks.metricsText ? { metricsText: hooks.metricsText } : {}) };
+  const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(setup.metricsText ? { metricsText: setup.metricsText } : {}) };
 
   // Set when Fastify starts closing: from then on every request is refused with the protocol's body.
   let refusing = false;
@@ -134,9 +151,8 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
   await app.register(inferenceRoutes, { context });
   await app.register(repositoryRoutes, { context });
   await app.register(metricsRoutes, { context });
-  const stopDashboard = options.dashboard
-    ? await registerServeDashboard(app, { options, repository, metrics, loopback: isLoopback(options.host), ...(hooks.dashboardActivity ? { activity: hooks.dashboardActivity } : {}) })
-    : () => undefined;
+  const view: ServerView = { options, repository, metrics, loopback: isLoopback(options.host), ...(setup.askPrimary ? { askPrimary: setup.askPrimary } : {}) };
+  for (const plugin of plugins) await plugin.register(app, view);
 
   await repository.loadAll();
   for (const entry of repository.index()) {
@@ -152,6 +168,7 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
     app,
     repository,
     metrics,
+    options,
     async listen() {
       const address = await app.listen({ host: options.host, port: options.port });
       return address.replace(/^http:\/\/\[?::1\]?:/, 'http://[::1]:');
@@ -160,8 +177,14 @@ export async function createServer(options: Readonly<ServeOptions>, logger?: Log
       if (how.now) cutNow = true;
       closing ??= (async () => {
         draining = true;
-        stopDashboard();
-        if (hooks.stopAcceptingOnDrain && app.server.listening) {
+        for (const plugin of plugins) {
+          try {
+            plugin.onDrain?.();
+          } catch (err) {
+            app.log.error({ err, plugin: plugin.name }, 'a plugin failed to stop on drain; the drain goes on');
+          }
+        }
+        if (setup.stopAcceptingOnDrain && app.server.listening) {
           // net's close, not http's: that one would also cut kept-alive connections between two
           // requests; those get their last answer with "Connection: close" during the delay.
           NetServer.prototype.close.call(app.server);
@@ -247,11 +270,4 @@ function describeError(err: FastifyError | MlscaleError, bodyLimit: number): { s
   }
   const status = typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 ? fastifyError.statusCode : 500;
   return { status, message: status >= 500 ? 'internal server error' : fastifyError.message };
-}
-
-/** Whether a host binds only the loopback interface. */
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }

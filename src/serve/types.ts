@@ -4,24 +4,7 @@
  *
  * @module
  */
-
-/** The protocol's tensor datatypes. */
-export const datatypes = [
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-] as const;
-export type Datatype = (typeof datatypes)[number];
+import type { Datatype, TensorDescription } from '../model/tensor-description.js';
 
 /** Tensor data, decoded: one typed array per numeric datatype, strings for BYTES, 0/1 bytes for BOOL. */
 export type TensorData =
@@ -45,17 +28,10 @@ export interface Tensor {
   readonly data: TensorData;
 }
 
-/** A model input or output as the metadata endpoint describes it; -1 marks a dynamic dimension. */
-export interface TensorMetadata {
-  readonly name: string;
-  readonly datatype: Datatype;
-  readonly shape: readonly number[];
-}
-
 /** What the server knows of a loaded model version's signature. */
 export interface ModelSignature {
-  readonly inputs: readonly TensorMetadata[];
-  readonly outputs: readonly TensorMetadata[];
+  readonly inputs: readonly TensorDescription[];
+  readonly outputs: readonly TensorDescription[];
   /**
    * True when every input and output has a dynamic first dimension, so requests can be merged
    * along it. Models without one are run one request at a time.

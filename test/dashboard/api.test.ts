@@ -1,6 +1,7 @@
 /**
- * The serve dashboard's HTTP side: the page and its assets (uPlot from its package), the JSON
- * snapshot, the event stream, reports served read-only without path traversal, `dashboard: false`.
+ * The serve dashboard's HTTP side, as a plugin of the model server: the page and its assets (uPlot
+ * from its package), the JSON snapshot, the event stream, reports served read-only without path
+ * traversal, and `mlscale serve --no-dashboard`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,8 +9,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Prng } from '../../src/model/prng.js';
 import type { ModelServer } from '../../src/serve/server.js';
+import { serveDashboard } from '../../src/dashboard/serve-dashboard.js';
 import type { DashboardState } from '../../src/dashboard/types.js';
 import { tempDir } from '../helpers.js';
+import { serveProcess, stopServed } from '../serve/serve-process.js';
 import { get, infer, inferBody, randomInput, smallModelBytes, startServer, writeModel } from '../serve/server/server-fixture.js';
 
 const token = 'dashboard-admin-token';
@@ -29,7 +32,7 @@ describe('serve dashboard API', () => {
     await mkdir(join(root, 'reports', 'sweep-1'), { recursive: true });
     await writeFile(join(root, 'reports', 'sweep-1', 'report.html'), '<!doctype html><title>report</title>');
     await writeFile(join(root, 'secret.txt'), 'not for the web');
-    ({ server, url } = await startServer({ modelRepository: join(root, 'repo'), adminToken: token, reports: join(root, 'reports'), modelOverrides: { instances: 1 } }));
+    ({ server, url } = await startServer({ modelRepository: join(root, 'repo'), adminToken: token, modelOverrides: { instances: 1 } }, { plugins: [serveDashboard({ reports: join(root, 'reports') })] }));
   });
   after(async () => {
     await server?.close();
@@ -99,18 +102,23 @@ describe('serve dashboard API', () => {
     assert.equal((await fetch(url + '/dashboard/reports/sweep-1/report.html', { method: 'POST' })).status, 404);
   });
 
-  test('should be absent with dashboard: false', async () => {
-    const off = await startServer({ modelRepository: join(root, 'repo'), dashboard: false, modelOverrides: { instances: 1 } });
+  test('should be absent with mlscale serve --no-dashboard', async () => {
+    const off = await serveProcess(['--model-repository', join(root, 'repo'), '--port', '0', '--instances', '1', '--no-dashboard']);
     try {
+      assert.equal((await get(off.url, '/v2/health/ready')).status, 200);
       assert.equal((await get(off.url, '/dashboard')).status, 404);
       assert.equal((await get(off.url, '/dashboard/api/state')).status, 404);
     } finally {
-      await off.server.close();
+      await stopServed(off);
     }
   });
 
+  test('should refuse a reports option that is not a folder path', () => {
+    assert.throws(() => serveDashboard({ reports: '' }), /options\.reports must be a folder, got ""/);
+  });
+
   test('should offer no load/unload when the repository API is off, and say why', async () => {
-    const off = await startServer({ modelRepository: join(root, 'repo'), repositoryApi: false, modelOverrides: { instances: 1 } });
+    const off = await startServer({ modelRepository: join(root, 'repo'), repositoryApi: false, modelOverrides: { instances: 1 } }, { plugins: [serveDashboard()] });
     try {
       const state = (await get(off.url, '/dashboard/api/state')).json as DashboardState;
       assert.equal(state.admin.enabled, false);
@@ -121,7 +129,7 @@ describe('serve dashboard API', () => {
   });
 
   test('should close promptly with an event stream open', async () => {
-    const other = await startServer({ modelRepository: join(root, 'repo'), gracePeriodMs: 60_000, modelOverrides: { instances: 1 } });
+    const other = await startServer({ modelRepository: join(root, 'repo'), gracePeriodMs: 60_000, modelOverrides: { instances: 1 } }, { plugins: [serveDashboard()] });
     const res = await fetch(other.url + '/dashboard/api/events');
     const reader = res.body!.getReader();
     await reader.read();

@@ -18,6 +18,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, ModelNotFoundError } from '../../errors.js';
+import { METADATA_FILE, MODEL_FILE, fileVariantPaths, metadataPathOf, onnxStem, variantFiles } from '../artifact.js';
 import type { VariantKind } from './options.js';
 
 /** Where one variant is written. */
@@ -59,24 +60,24 @@ export async function locateModel(model: string, repository?: string, out?: stri
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new ModelNotFoundError(`${path}: no such file or folder`);
   if (info.isDirectory()) {
-    const modelPath = join(path, 'model.onnx');
-    if (!(await exists(modelPath))) throw new ModelNotFoundError(`${path} holds no model.onnx (a model folder holds model.onnx and, from mlscale train, metadata.json)`);
+    const modelPath = join(path, MODEL_FILE);
+    if (!(await exists(modelPath))) throw new ModelNotFoundError(`${path} holds no ${MODEL_FILE} (a model folder holds ${MODEL_FILE} and, from mlscale train, ${METADATA_FILE})`);
     if (out !== undefined) throw new InvalidOptionError(`options.out applies to a .onnx file; a model folder's variants go into the folder (model.<variant>.onnx)`);
-    const metadataPath = join(path, 'metadata.json');
+    const metadataPath = join(path, METADATA_FILE);
     return {
       kind: 'folder',
       modelPath,
       ...((await exists(metadataPath)) ? { metadataPath } : {}),
       name: basename(path),
       target: (v) => ({
-        modelPath: join(path, `model.${v}.onnx`),
-        metadataPath: join(path, `model.${v}.metadata.json`),
+        modelPath: join(path, variantFiles(v).model),
+        metadataPath: join(path, variantFiles(v).metadata),
         serveWith: `mlscale serve --model ${path} --variant ${v}`,
       }),
     };
   }
-  const stem = basename(path).replace(/\.onnx$/i, '');
-  const metadataPath = join(dirname(path), `${stem}.metadata.json`);
+  const stem = onnxStem(path);
+  const metadataPath = metadataPathOf(path);
   const dir = out !== undefined ? resolve(out) : dirname(path);
   return {
     kind: 'file',
@@ -84,8 +85,8 @@ export async function locateModel(model: string, repository?: string, out?: stri
     ...((await exists(metadataPath)) ? { metadataPath } : {}),
     name: stem,
     target: (v) => {
-      const modelPath = join(dir, `${stem}.${v}.onnx`);
-      return { modelPath, metadataPath: join(dir, `${stem}.${v}.metadata.json`), serveWith: `mlscale serve --model ${modelPath}` };
+      const { model: modelPath, metadata } = fileVariantPaths(path, v, dir);
+      return { modelPath, metadataPath: metadata, serveWith: `mlscale serve --model ${modelPath}` };
     },
   };
 }
@@ -101,9 +102,9 @@ async function locateInRepository(root: string, name: string): Promise<ModelLoca
   if (versions.length === 0) throw new ModelNotFoundError(`${dir}: no version folders (expected ${dir}/<version>/model.onnx)`);
   // The version a server serves: the highest.
   const version = versions.sort((a, b) => Number(b) - Number(a))[0]!;
-  const modelPath = join(dir, version, 'model.onnx');
-  if (!(await exists(modelPath))) throw new ModelNotFoundError(`${join(dir, version)} holds no model.onnx`);
-  const metadataPath = join(dir, version, 'metadata.json');
+  const modelPath = join(dir, version, MODEL_FILE);
+  if (!(await exists(modelPath))) throw new ModelNotFoundError(`${join(dir, version)} holds no ${MODEL_FILE}`);
+  const metadataPath = join(dir, version, METADATA_FILE);
   const configPath = join(dir, 'config.json');
   const config = await exists(configPath);
   return {
@@ -115,8 +116,8 @@ async function locateInRepository(root: string, name: string): Promise<ModelLoca
     target: (v) => {
       const sibling = join(root, `${name}-${v}`);
       return {
-        modelPath: join(sibling, version, 'model.onnx'),
-        metadataPath: join(sibling, version, 'metadata.json'),
+        modelPath: join(sibling, version, MODEL_FILE),
+        metadataPath: join(sibling, version, METADATA_FILE),
         ...(config ? { config: { from: configPath, to: join(sibling, 'config.json') } } : {}),
         serveWith: `mlscale serve --model-repository ${root} (model "${name}-${v}")`,
       };

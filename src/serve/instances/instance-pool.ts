@@ -1,5 +1,7 @@
 /**
- * Model instances: N onnxruntime sessions of one model, each in its own worker thread.
+ * The instance pool: N onnxruntime sessions of one model, each in its own worker thread
+ * (instance.ts: one instance's life), with the queue of batches waiting for a free one, their
+ * dispatch, resizing and closing. Options and defaults are in pool-options.ts.
  *
  * onnxruntime-node's `run()` does its native work synchronously on the calling thread, so a session
  * on the HTTP thread would stall every other request for the length of a batch. Each instance owns
@@ -19,64 +21,20 @@
  *   pool, or the restart, fails with that reason instead of waiting for ever. Its thread is
  *   terminated but not waited for, since a thread stuck in native code ends only when that returns.
  *
+ * Why one file of more than 400 lines: it is one state machine, the pool's (queue, dispatch,
+ * resize, close), whose steps share its private fields; each instance's own (start, load timeout,
+ * death, restart backoff) is in instance.ts.
+ *
  * @module
  */
-import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../errors.js';
-import { siblingModuleUrl } from '../../util/module-url.js';
 import type { ModelSignature, Tensor } from '../types.js';
-import {
-  kAnswerRunFailed,
-  ownedTensor,
-  transferListOf,
-  type FromWorker,
-  type InferMessage,
-  type InferredMessage,
-  type InstanceWorkerData,
-  type ResultMessage,
-  type RunMessage,
-  type StallMessage,
-  type ToWorker,
-} from './messages.js';
+import { Instance, type Answer, type Job, type JobAnswer } from './instance.js';
+import { kAnswerRunFailed, ownedTensor, transferListOf, type InferMessage, type InferredMessage, type ResultMessage, type RunMessage } from './messages.js';
+import { checkPositiveInteger, fillInstancePoolOptions, kInstancePoolTestHooks, type FilledInstancePoolOptions, type InstancePoolOptions } from './pool-options.js';
 import { toSignature, type RawMetadata } from './signature.js';
 
-/** Options of `InstancePool.create`. Give exactly one of `modelPath` and `modelBytes`. */
-export interface InstancePoolOptions {
-  /** An .onnx file; read once, so restarted instances load the same bytes even if the file changes. */
-  readonly modelPath?: string;
-  /** A serialized ONNX model. */
-  readonly modelBytes?: Uint8Array;
-  /** Sessions, one worker thread each. */
-  readonly instances?: number;
-  /** onnxruntime intra-op threads per session. Instances × intra-op threads should not exceed the cores. */
-  readonly intraOpThreads?: number;
-  /** Whether idle onnxruntime threads spin-wait (a little lower latency; burns CPU between batches). */
-  readonly allowSpinning?: boolean;
-  /** A batch running longer than this rejects and its thread is replaced, in ms; 0 = no limit. */
-  readonly runTimeoutMs?: number;
-  /** A batch running longer than this makes `health()` not ready, in ms. */
-  readonly wedgedAfterMs?: number;
-  /** An instance that has not loaded the model after this long has failed to load, in ms. */
-  readonly loadTimeoutMs?: number;
-}
-
-/** Defaults of `InstancePoolOptions`. */
-export const kDefaultInstancePoolOptions = {
-  instances: 1,
-  intraOpThreads: 1,
-  allowSpinning: false, // idle ORT threads must not take cores from the HTTP thread and other instances
-  runTimeoutMs: 0, // no limit
-  wedgedAfterMs: 30_000, // 30 s
-  loadTimeoutMs: 300_000, // 5 min: a large model's session takes seconds to minutes; a hung one, for ever
-} as const;
-
-type FilledOptions = Omit<Required<InstancePoolOptions>, 'modelPath' | 'modelBytes'> & {
-  readonly modelBytes: Uint8Array;
-  readonly source: string;
-  /** Test hook: each new thread blocks this long before it loads, as a hung load would. */
-  readonly loadStallMs?: number;
-};
+export { kInstancePoolTestHooks } from './pool-options.js';
 
 /** `health()`: whether every instance can take work, and why not. */
 export interface InstancePoolHealth {
@@ -111,9 +69,6 @@ export interface InstancePoolSize {
   readonly intraOpThreads?: number;
 }
 
-/** Test hooks, under a symbol so that they stay out of the public API. */
-export const kInstancePoolTestHooks = Symbol('mlscale.instancePool.testHooks');
-
 /** What `pool[kInstancePoolTestHooks]` offers. */
 export interface InstancePoolTestHooks {
   /** Occupies an instance as a batch would: blocks its thread for `sleepMs`, then answers, or exits with `exitCode`. */
@@ -122,61 +77,13 @@ export interface InstancePoolTestHooks {
   stallLoads(sleepMs: number): void;
 }
 
-/** Test options of `InstancePool.create`, under `kInstancePoolTestHooks`: `{ loadStallMs }`, as `stallLoads()`. */
-export interface InstancePoolTestOptions {
-  readonly loadStallMs?: number;
-}
-
-/** What a job's worker answers when it succeeds. */
-type Answer = ResultMessage | InferredMessage;
-
-interface Job {
-  readonly message: RunMessage | InferMessage | StallMessage;
-  readonly transfer: ArrayBuffer[];
-  readonly resolve: (answer: Answer) => void;
-  readonly reject: (err: Error) => void;
-  startedAt: number;
-  timer?: NodeJS.Timeout;
-}
-
-interface Slot {
-  readonly index: number;
-  worker: Worker;
-  state: 'starting' | 'idle' | 'busy' | 'down';
-  /** Jobs sent to the thread and not yet answered here, oldest first (answers come in order). */
-  jobs: Job[];
-  /** Jobs sent to the current thread. */
-  sent: number;
-  /**
-   * Jobs the current thread has finished, counted by the thread itself in shared memory. When it
-   * equals `sent` the thread is free, even while its last answer still waits for this thread's
-   * event loop: under load that wait is as long as a light batch, and the instance would idle it.
-   */
-  done: Int32Array;
-  /** Why the slot is restarting, for `health()`. */
-  reason?: string;
-  /** onnxruntime's message when the session failed to load. */
-  loadError?: string;
-  /** The last uncaught error of the thread. */
-  threadError?: string;
-  /** Settles when the current thread is ready or has failed to start. */
-  started: Promise<RawMetadata>;
-  exited: Promise<number>;
-  failedStarts: number;
-  retryTimer?: NodeJS.Timeout;
-  /** Started by `resize()` and not yet handed work: invisible to `health()` and dispatch until it joins. */
-  joining?: boolean;
-  /** Removed by `resize()`: takes no new batch; its thread ends once the running one is answered. */
-  retiring?: boolean;
-}
-
 /** N sessions of one model in N worker threads; runs one batch per instance at a time. */
 export class InstancePool {
-  #options: FilledOptions;
-  readonly #slots: Slot[] = [];
-  /** Slots `resize()` is starting (loading) or ending (finishing a batch). */
-  readonly #joining = new Set<Slot>();
-  readonly #retiring = new Set<Slot>();
+  #options: FilledInstancePoolOptions;
+  readonly #slots: Instance[] = [];
+  /** Instances `resize()` is starting (loading) or ending (finishing a batch). */
+  readonly #joining = new Set<Instance>();
+  readonly #retiring = new Set<Instance>();
   /** Serialises `resize()` calls. */
   #resizing: Promise<unknown> = Promise.resolve();
   readonly #waiting: Job[] = [];
@@ -191,7 +98,14 @@ export class InstancePool {
   #closed?: Promise<void>;
   #drained?: () => void;
 
-  private constructor(options: FilledOptions) {
+  /** What instances tell the pool. */
+  readonly #events = {
+    ready: (slot: Instance): void => this.#slotFreed(slot),
+    answered: (slot: Instance, message: JobAnswer): void => this.#answered(slot, message),
+    died: (slot: Instance, code: number): void => this.#died(slot, code),
+  };
+
+  private constructor(options: FilledInstancePoolOptions) {
     this.#options = options;
   }
 
@@ -203,7 +117,7 @@ export class InstancePool {
    * @example const pool = await InstancePool.create({ modelPath: 'model.onnx', instances: 2 });
    */
   static async create(options: InstancePoolOptions): Promise<InstancePool> {
-    const pool = new InstancePool(await fillOptions(options));
+    const pool = new InstancePool(await fillInstancePoolOptions(options));
     const slots = Array.from({ length: pool.#options.instances }, (_, index) => pool.#spawn(index));
     pool.#slots.push(...slots);
     const started = await Promise.allSettled(slots.map((s) => s.started));
@@ -226,13 +140,8 @@ export class InstancePool {
   get idle(): number {
     // Read several times per request by the batcher: a loop, not a filtered copy.
     let idle = 0;
-    for (const slot of this.#slots) if (this.#free(slot)) idle++;
+    for (const slot of this.#slots) if (slot.free) idle++;
     return idle;
-  }
-
-  /** Whether `slot` can take a job now: its thread has finished every job it was sent. */
-  #free(slot: Slot): boolean {
-    return slot.state === 'idle' || (slot.state === 'busy' && Atomics.load(slot.done, 0) === slot.sent);
   }
 
   /** Calls `listener` whenever an instance becomes free (a batch finished, or a replacement is ready). */
@@ -292,7 +201,7 @@ export class InstancePool {
 
   /** Counters and the instances' current states. */
   stats(): InstancePoolStats {
-    const count = (state: Slot['state']): number => this.#slots.filter((s) => s.state === state).length;
+    const count = (state: Instance['state']): number => this.#slots.filter((s) => s.state === state).length;
     return {
       instances: this.#slots.length,
       busy: count('busy'),
@@ -321,8 +230,8 @@ export class InstancePool {
   resize(size: InstancePoolSize): Promise<void> {
     try {
       if (size === null || typeof size !== 'object') throw new TypeError(`size must be an object, got ${String(size)}`);
-      positiveInteger('size.instances', size.instances);
-      if (size.intraOpThreads !== undefined) positiveInteger('size.intraOpThreads', size.intraOpThreads);
+      checkPositiveInteger('size.instances', size.instances);
+      if (size.intraOpThreads !== undefined) checkPositiveInteger('size.intraOpThreads', size.intraOpThreads);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -361,9 +270,9 @@ export class InstancePool {
     const previous = this.#options;
     if (replace) this.#options = { ...previous, intraOpThreads };
     const add = replace ? instances : Math.max(0, instances - have);
-    const fresh: Slot[] = [];
+    const fresh: Instance[] = [];
     for (let i = 0; i < add; i++) {
-      const slot = this.#spawn(this.#freeIndex(fresh), undefined, true);
+      const slot = this.#spawn(this.#freeIndex(fresh), true);
       this.#joining.add(slot);
       fresh.push(slot);
     }
@@ -373,7 +282,7 @@ export class InstancePool {
     if (failed || this.#closing) {
       // Nothing changes: the instances that did load end, the old ones keep serving.
       this.#options = previous;
-      await Promise.all(fresh.map((s) => this.#endStarted(s)));
+      await Promise.all(fresh.map((s) => s.end()));
       if (this.#closing) throw new ShuttingDownError('the model instances are closing');
       const message = ((failed as PromiseRejectedResult).reason as Error).message;
       throw new ModelLoadError(`${previous.source}: a new instance cannot load the model: ${message}`);
@@ -384,14 +293,14 @@ export class InstancePool {
     }
     // The old ones go: all of them for new threads, else the surplus, idle ones first, so that as
     // few running batches as possible have to finish before their thread ends.
-    const rank = (s: Slot): number => (s.state === 'idle' ? 0 : s.state === 'busy' ? 2 : 1);
+    const rank = (s: Instance): number => (s.state === 'idle' ? 0 : s.state === 'busy' ? 2 : 1);
     const old = replace ? this.#slots.filter((s) => !fresh.includes(s)) : [...this.#slots].sort((a, b) => rank(a) - rank(b) || b.index - a.index).slice(0, Math.max(0, have - instances));
     for (const s of old) this.#retire(s);
     for (const s of fresh) this.#slotFreed(s);
   }
 
   /** The lowest instance number that no instance (serving, joining, retiring) uses. */
-  #freeIndex(also: readonly Slot[]): number {
+  #freeIndex(also: readonly Instance[]): number {
     const used = new Set([...this.#slots, ...this.#joining, ...this.#retiring, ...also].map((s) => s.index));
     let i = 0;
     while (used.has(i)) i++;
@@ -399,7 +308,7 @@ export class InstancePool {
   }
 
   /** Takes `slot` out of service; its thread ends once its batch (if any) is answered. */
-  #retire(slot: Slot): void {
+  #retire(slot: Instance): void {
     slot.retiring = true;
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots.splice(at, 1);
@@ -409,43 +318,21 @@ export class InstancePool {
     void slot.exited.then(() => {
       if (slot.worker === worker) this.#retiring.delete(slot);
     });
-    if (slot.state === 'idle') this.#endThread(slot);
+    if (slot.state === 'idle') slot.endThread();
     else if (slot.state !== 'busy') void worker.terminate(); // loading after a death: nothing to finish
     // busy: #slotFreed ends the thread once the batch is answered.
-  }
-
-  /** Asks an idle instance's thread to release its session and end; terminates it if it does not. */
-  #endThread(slot: Slot): void {
-    slot.state = 'down';
-    const worker = slot.worker;
-    try {
-      worker.postMessage({ type: 'close' } satisfies ToWorker);
-    } catch {
-      void worker.terminate();
-      return;
-    }
-    const timer = setTimeout(() => void worker.terminate(), 2000);
-    void slot.exited.then(() => clearTimeout(timer));
-  }
-
-  /** Ends a slot that `resize()` started and will not use. */
-  async #endStarted(slot: Slot): Promise<void> {
-    slot.retiring = true;
-    if (slot.state === 'idle') this.#endThread(slot);
-    else void slot.worker.terminate();
-    await slot.exited;
   }
 
   #submit(message: Job['message'], transfer: ArrayBuffer[]): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       const job: Job = { message, transfer, resolve, reject, startedAt: 0 };
-      const slot = this.#slots.find((s) => this.#free(s));
+      const slot = this.#slots.find((s) => s.free);
       if (slot) this.#dispatch(slot, job);
       else this.#waiting.push(job);
     });
   }
 
-  #dispatch(slot: Slot, job: Job): void {
+  #dispatch(slot: Instance, job: Job): void {
     slot.state = 'busy';
     slot.jobs.push(job);
     slot.sent++;
@@ -453,7 +340,7 @@ export class InstancePool {
     this.#runs++;
     if (this.#options.runTimeoutMs > 0) job.timer = setTimeout(() => this.#timedOut(slot, job), this.#options.runTimeoutMs);
     try {
-      slot.worker.postMessage(job.message satisfies ToWorker, job.transfer);
+      slot.post(job);
     } catch (err) {
       // A tensor that cannot be cloned (it should have been validated); the thread never saw it.
       slot.sent--;
@@ -462,7 +349,7 @@ export class InstancePool {
   }
 
   /** Ends `job` on `slot`, frees the slot and hands it the next waiting job, or tells listeners. */
-  #finish(slot: Slot, job: Job, settle: () => void): void {
+  #finish(slot: Instance, job: Job, settle: () => void): void {
     clearTimeout(job.timer);
     const at = slot.jobs.indexOf(job);
     if (at >= 0) {
@@ -473,15 +360,15 @@ export class InstancePool {
     this.#slotFreed(slot);
   }
 
-  #slotFreed(slot: Slot): void {
+  #slotFreed(slot: Instance): void {
     if (slot.joining) return;
     if (slot.retiring) {
       if (slot.state !== 'idle') return;
-      this.#endThread(slot);
+      slot.endThread();
       if (this.#closing && this.#idleAll()) this.#drained?.();
       return;
     }
-    if (!this.#free(slot)) return;
+    if (!slot.free) return;
     const next = this.#waiting.shift();
     if (next) {
       this.#dispatch(slot, next);
@@ -505,85 +392,12 @@ export class InstancePool {
     return this.#slots.every((s) => s.jobs.length === 0) && [...this.#retiring].every((s) => s.jobs.length === 0);
   }
 
-  #spawn(index: number, previous?: Slot, joining = false): Slot {
-    const done = new Int32Array(new SharedArrayBuffer(4));
-    const data: InstanceWorkerData = {
-      instance: index,
-      modelBytes: this.#options.modelBytes,
-      intraOpThreads: this.#options.intraOpThreads,
-      allowSpinning: this.#options.allowSpinning,
-      done: done.buffer as SharedArrayBuffer,
-      ...(this.#options.loadStallMs ? { loadStallMs: this.#options.loadStallMs } : {}),
-    };
-    const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), { workerData: data });
-    const slot: Slot = previous ?? ({ index, failedStarts: 0 } as Slot);
-    slot.worker = worker;
-    slot.state = 'starting';
-    slot.jobs = [];
-    slot.sent = 0;
-    slot.done = done;
-    if (joining) slot.joining = true;
-    slot.loadError = undefined;
-    slot.threadError = undefined;
-    // Set when the load times out: from then on the thread counts as gone, whatever it does later.
-    let abandon: (() => void) | undefined;
-    let abandoned = false;
-    slot.exited = new Promise((resolve) => {
-      worker.once('exit', resolve);
-      abandon = () => resolve(-1);
-    });
-    slot.started = new Promise<RawMetadata>((resolve, reject) => {
-      const loadTimeoutMs = this.#options.loadTimeoutMs;
-      const loadTimer = setTimeout(() => {
-        if (slot.worker !== worker || slot.state !== 'starting') return;
-        abandoned = true;
-        slot.state = 'down';
-        reject(new Error(`it was still loading after ${loadTimeoutMs} ms (loadTimeoutMs); the instance's thread was stopped`));
-        // terminate() waits for native code (a hung session load) to return: do not wait for it.
-        void worker.terminate();
-        abandon!();
-      }, loadTimeoutMs);
-      void slot.exited.then(() => clearTimeout(loadTimer));
-      worker.on('message', (message: FromWorker) => {
-        if (slot.worker !== worker || abandoned) return;
-        switch (message.type) {
-          case 'ready':
-            clearTimeout(loadTimer);
-            slot.state = 'idle';
-            slot.reason = undefined;
-            slot.failedStarts = 0;
-            resolve({ inputs: message.inputs, outputs: message.outputs });
-            this.#slotFreed(slot);
-            break;
-          case 'load-failed':
-            slot.loadError = message.message;
-            break;
-          case 'result':
-          case 'inferred':
-          case 'run-failed':
-            this.#answered(slot, message);
-            break;
-        }
-      });
-      worker.on('error', (err) => {
-        if (slot.worker === worker) slot.threadError = err.message;
-      });
-      worker.once('exit', (code) => {
-        if (slot.worker !== worker || abandoned) return;
-        if (slot.state === 'starting') {
-          slot.state = 'down';
-          reject(new Error(slot.loadError ?? slot.threadError ?? `the thread exited with code ${code} while loading`));
-          return;
-        }
-        this.#died(slot, code);
-      });
-    });
-    // Restarts handle a failed start themselves; this keeps it from counting as unhandled.
-    slot.started.catch(() => undefined);
-    return slot;
+  /** A new instance's thread, started; `joining` for one that `resize()` adds. */
+  #spawn(index: number, joining = false): Instance {
+    return new Instance(index, this.#events).start(this.#options, joining);
   }
 
-  #answered(slot: Slot, message: Extract<FromWorker, { type: 'result' | 'inferred' | 'run-failed' }>): void {
+  #answered(slot: Instance, message: JobAnswer): void {
     const job = slot.jobs[0];
     if (!job || job.message.id !== message.id) return;
     if (message.type !== 'run-failed') {
@@ -598,7 +412,7 @@ export class InstancePool {
   }
 
   /** The slot's thread ended without being asked to. */
-  #died(slot: Slot, code: number): void {
+  #died(slot: Instance, code: number): void {
     const jobs = slot.jobs;
     const why = `its thread exited with code ${code}${slot.threadError ? ` (${slot.threadError})` : ''}`;
     slot.state = 'down';
@@ -615,7 +429,7 @@ export class InstancePool {
     this.#restart(slot, why);
   }
 
-  #timedOut(slot: Slot, job: Job): void {
+  #timedOut(slot: Instance, job: Job): void {
     if (!slot.jobs.includes(job)) return;
     this.#failures++;
     // The thread is replaced: a batch sent after this one would never be answered either.
@@ -632,21 +446,11 @@ export class InstancePool {
     if (this.#closing && this.#idleAll()) this.#drained?.();
   }
 
-  #restart(slot: Slot, reason: string): void {
+  #restart(slot: Instance, reason: string): void {
     // A retiring instance is not replaced: its thread was to end anyway.
     if (this.#closing || !this.#created || slot.retiring) return;
     this.#restarts++;
-    slot.reason = reason;
-    this.#spawn(slot.index, slot);
-    slot.started.catch((err: Error) => {
-      if (this.#closing) return;
-      slot.failedStarts++;
-      slot.reason = `${reason}; reloading failed: ${err.message}`;
-      // Back off (1 s, 2 s, ... 30 s) so a model that cannot load does not spin threads.
-      const delay = Math.min(30_000, 1000 * 2 ** (slot.failedStarts - 1));
-      slot.retryTimer = setTimeout(() => this.#restart(slot, reason), delay);
-      slot.retryTimer.unref();
-    });
+    slot.restart(reason, this.#options, { closing: () => this.#closing, retry: () => this.#restart(slot, reason) });
   }
 
   async #close(): Promise<void> {
@@ -663,62 +467,7 @@ export class InstancePool {
       void slot.exited.then(() => clearTimeout(timer));
     }
     const others = Promise.all([...this.#joining, ...this.#retiring].map((s) => s.exited));
-    await Promise.all(
-      this.#slots.map(async (slot) => {
-        clearTimeout(slot.retryTimer);
-        if (slot.state === 'idle') {
-          slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
-          // The worker releases its session and ends; terminate only if it does not.
-          const timer = setTimeout(() => void slot.worker.terminate(), 2000);
-          await slot.exited;
-          clearTimeout(timer);
-        } else {
-          // Through `exited`, which an abandoned thread (a load that timed out) has already settled.
-          void slot.worker.terminate();
-          await slot.exited;
-        }
-        slot.state = 'down';
-      }),
-    );
+    await Promise.all(this.#slots.map((slot) => slot.close()));
     await others;
   }
-}
-
-async function fillOptions(options: InstancePoolOptions): Promise<FilledOptions> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${String(options)}`);
-  const test = (options as { readonly [kInstancePoolTestHooks]?: InstancePoolTestOptions })[kInstancePoolTestHooks];
-  const o = { ...kDefaultInstancePoolOptions, ...dropUndefined(options), ...(test?.loadStallMs ? { loadStallMs: test.loadStallMs } : {}) };
-  positiveInteger('options.instances', o.instances);
-  positiveInteger('options.intraOpThreads', o.intraOpThreads);
-  positiveInteger('options.wedgedAfterMs', o.wedgedAfterMs);
-  positiveInteger('options.loadTimeoutMs', o.loadTimeoutMs);
-  if (!(Number.isInteger(o.runTimeoutMs) && o.runTimeoutMs >= 0)) {
-    throw new TypeError(`options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`);
-  }
-  if (typeof o.allowSpinning !== 'boolean') throw new TypeError(`options.allowSpinning must be a boolean, got ${String(o.allowSpinning)}`);
-  const { modelPath, modelBytes } = options;
-  if (modelPath !== undefined && modelBytes !== undefined) throw new RangeError('give options.modelPath or options.modelBytes, not both');
-  if (modelBytes !== undefined) {
-    if (!(modelBytes instanceof Uint8Array)) throw new TypeError(`options.modelBytes must be a Uint8Array, got ${typeof modelBytes}`);
-    // A private copy: restarted instances must load exactly what the first ones did.
-    return { ...o, modelBytes: modelBytes.slice(), source: 'model bytes' };
-  }
-  if (typeof modelPath !== 'string' || modelPath === '') {
-    throw new TypeError(`options.modelPath must be a file path (or give options.modelBytes), got ${JSON.stringify(modelPath)}`);
-  }
-  try {
-    return { ...o, modelBytes: new Uint8Array(await readFile(modelPath)), source: modelPath };
-  } catch (err) {
-    throw new ModelLoadError(`${modelPath}: cannot read the model: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function positiveInteger(what: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`${what} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

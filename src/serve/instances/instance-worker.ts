@@ -11,7 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { datatypeFromOnnx, ortTensorType } from '../protocol/datatypes.js';
-import type { Datatype, ModelSignature, Tensor, TensorData } from '../types.js';
+import type { Datatype } from '../../model/tensor-description.js';
+import type { ModelSignature, Tensor, TensorData } from '../types.js';
 import { answerBatch, packAnswers, type RawRequest } from './infer-batch.js';
 import {
   ownedTensor,

@@ -7,7 +7,8 @@
  */
 import { ModelLoadError } from '../../errors.js';
 import { datatypeFromOnnx } from '../protocol/datatypes.js';
-import type { ModelSignature, TensorMetadata } from '../types.js';
+import type { TensorDescription } from '../../model/tensor-description.js';
+import type { ModelSignature } from '../types.js';
 import type { RawValueMetadata } from './messages.js';
 
 /** onnxruntime's description of a model's inputs and outputs. */
@@ -22,7 +23,7 @@ export interface RawMetadata {
  * receive them.
  */
 export function toSignature(raw: RawMetadata, source: string): ModelSignature {
-  const convert = (m: RawValueMetadata): TensorMetadata | undefined => {
+  const convert = (m: RawValueMetadata): TensorDescription | undefined => {
     const datatype = m.type === undefined ? undefined : datatypeFromOnnx(m.type);
     if (datatype === undefined) return undefined;
     // Symbolic ("N") and unknown dimensions both come back as strings.
@@ -36,7 +37,7 @@ export function toSignature(raw: RawMetadata, source: string): ModelSignature {
     }
     return meta;
   });
-  const outputs = raw.outputs.map(convert).filter((m): m is TensorMetadata => m !== undefined);
+  const outputs = raw.outputs.map(convert).filter((m): m is TensorDescription => m !== undefined);
   if (outputs.length === 0) throw new ModelLoadError(`${source}: the model has no output the inference protocol can carry`);
   const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
   return { inputs, outputs, batchable };

@@ -6,7 +6,8 @@
  * @module
  */
 import { InferenceRequestError } from '../../errors.js';
-import type { Datatype, Tensor, TensorData } from '../types.js';
+import type { Datatype } from '../../model/tensor-description.js';
+import type { Tensor, TensorData } from '../types.js';
 import { datatypeInfo, type NumericTensorData } from './datatypes.js';
 import { formatShape } from './format.js';
 

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { datatypes, type Datatype, type TensorData } from '../types.js';
+import { datatypes, type Datatype } from '../../model/tensor-description.js';
+import type { TensorData } from '../types.js';
 
 /** Every typed array a decoded tensor can hold (all TensorData but BYTES' string[]). */
 export type NumericTensorData = Exclude<TensorData, string[]>;

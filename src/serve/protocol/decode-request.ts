@@ -12,7 +12,8 @@
  * @module
  */
 import { BatchTooLargeError, InferenceRequestError } from '../../errors.js';
-import type { Datatype, InferenceWork, ModelSignature, Tensor, TensorData } from '../types.js';
+import type { Datatype } from '../../model/tensor-description.js';
+import type { InferenceWork, ModelSignature, Tensor, TensorData } from '../types.js';
 import { binaryRemainder, jsonText, type RequestHeaders } from './request-body.js';
 import { readBinaryData } from './binary-data.js';
 import { isDatatype } from './datatypes.js';

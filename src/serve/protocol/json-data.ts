@@ -11,7 +11,8 @@
  * @module
  */
 import { InferenceRequestError } from '../../errors.js';
-import type { Datatype, TensorData } from '../types.js';
+import type { Datatype } from '../../model/tensor-description.js';
+import type { TensorData } from '../types.js';
 import {
   datatypeInfo,
   floatToHalfBits,

@@ -14,7 +14,7 @@ import type { CancelSignal } from '../batcher.js';
 import { ClientClosedError, ModelNotReadyError } from '../../errors.js';
 import { version as mlscaleVersion } from '../../version.js';
 import type { ServedModel } from '../served-model.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../server-context.js';
 
 interface ModelParams {
   name: string;

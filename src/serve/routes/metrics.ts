@@ -4,7 +4,7 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../server-context.js';
 
 export async function metricsRoutes(app: FastifyInstance, { context }: { context: ServerContext }): Promise<void> {
   app.get('/metrics', async (_request, reply) => {

@@ -13,7 +13,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForbiddenError, InferenceRequestError, UnauthorizedError } from '../../errors.js';
 import { jsonText } from '../protocol/request-body.js';
-import { isLoopback, type ServerContext } from '../server.js';
+import { isLoopback } from '../loopback.js';
+import type { ServerContext } from '../server-context.js';
 
 interface NameParams {
   name: string;

@@ -197,10 +197,10 @@ describe('autoscaler policy', () => {
   });
 
   test('bad settings are named: min above max, zero or non-numeric counts', () => {
-    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 5, maxReplicas: 2 }), (e: Error) => e instanceof InvalidOptionError && /--min-replicas \(5\) must not be above --max-replicas \(2\)/.test(e.message));
-    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 0 }), /--min-replicas must be an integer from 1 to 256, got 0/);
-    assert.throws(() => resolveAutoscalerConfig({ maxReplicas: 'many' as unknown as number }), /--max-replicas must be an integer from 1 to 256, got "many"/);
-    assert.throws(() => resolveAutoscalerConfig({ targetOngoingRequests: -1 }), /--target-ongoing-requests must be a positive number, got -1/);
-    assert.throws(() => resolveAutoscalerConfig({ cores: 0 }), /cores must be an integer from 1 to 65536, got 0/);
+    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 5, maxReplicas: 2 }), (e: Error) => e instanceof InvalidOptionError && /options\.minReplicas \(5\) must not be above options\.maxReplicas \(2\)/.test(e.message));
+    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 0 }), /options\.minReplicas must be an integer from 1 to 256, got 0/);
+    assert.throws(() => resolveAutoscalerConfig({ maxReplicas: 'many' as unknown as number }), /options\.maxReplicas must be an integer from 1 to 256, got "many"/);
+    assert.throws(() => resolveAutoscalerConfig({ targetOngoingRequests: -1 }), /options\.targetOngoingRequests must be a positive number, got -1/);
+    assert.throws(() => resolveAutoscalerConfig({ cores: 0 }), /options\.cores must be an integer from 1 to 65536, got 0/);
   });
 });

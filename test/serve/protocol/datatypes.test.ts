@@ -9,7 +9,7 @@ import {
   isDatatype,
   ortTensorType,
 } from '../../../src/serve/protocol/index.js';
-import { datatypes } from '../../../src/serve/types.js';
+import { datatypes } from '../../../src/model/tensor-description.js';
 
 describe('datatypes', () => {
   test('should give the protocol element sizes and matching typed arrays', () => {

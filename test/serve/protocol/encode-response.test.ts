@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeInferRequest, encodeInferResponse } from '../../../src/serve/protocol/index.js';
-import type { Datatype, Tensor } from '../../../src/serve/types.js';
+import type { Datatype } from '../../../src/model/tensor-description.js';
+import type { Tensor } from '../../../src/serve/types.js';
 import { single } from './protocol-helpers.js';
 
 /** The JSON part of an encoded response, parsed. */

@@ -3,7 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import type { MlscaleError } from '../../../src/errors.js';
-import type { Datatype, ModelSignature } from '../../../src/serve/types.js';
+import type { Datatype } from '../../../src/model/tensor-description.js';
+import type { ModelSignature } from '../../../src/serve/types.js';
 
 /** A churn-like classifier: one 64-wide FP32 input, two outputs. */
 export const classifier: ModelSignature = {

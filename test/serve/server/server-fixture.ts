@@ -8,7 +8,7 @@ import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'no
 import { join } from 'node:path';
 import { OnnxGraph } from '../../../src/model/onnx-graph.js';
 import { resolveServeOptions, type ServeOptions } from '../../../src/serve/options.js';
-import { createServer, type ModelServer } from '../../../src/serve/server.js';
+import { createServer, type ModelServer, type ServerSetup } from '../../../src/serve/server.js';
 import { kFeatures } from '../instances/model-fixture.js';
 
 export { kFeatures, randomInput, smallModelBytes } from '../instances/model-fixture.js';
@@ -45,9 +45,9 @@ export function slowModelBytes(size = 384, depth = 8): Uint8Array {
   return g.toBytes();
 }
 
-/** A server on 127.0.0.1, port 0, quiet, with `options` (a repository or a model must be given). */
-export async function startServer(options: Partial<ServeOptions>): Promise<{ server: ModelServer; url: string }> {
-  const server = await createServer(resolveServeOptions({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options }));
+/** A server on 127.0.0.1, port 0, quiet, with `options` (a repository or a model must be given) and `setup` (plugins). */
+export async function startServer(options: ServeOptions, setup: ServerSetup = {}): Promise<{ server: ModelServer; url: string }> {
+  const server = await createServer(resolveServeOptions({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options }), setup);
   try {
     return { server, url: await server.listen() };
   } catch (err) {

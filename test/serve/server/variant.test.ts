@@ -77,7 +77,7 @@ describe('mlscale serve: model variants', () => {
   });
 
   test('should refuse --variant without a model folder, or with a name that is not one', () => {
-    assert.throws(() => resolveServeOptions({ modelRepository: dir, variant: 'int8' }), (err: unknown) => err instanceof InvalidOptionError && /--variant must be a variant name .*with --model DIR/.test(err.message));
-    assert.throws(() => resolveServeOptions({ model: dir, variant: '../x' }), /--variant must be a variant name/);
+    assert.throws(() => resolveServeOptions({ modelRepository: dir, variant: 'int8' }), (err: unknown) => err instanceof InvalidOptionError && /options\.variant must be a variant name .*with options\.model a model folder/.test(err.message));
+    assert.throws(() => resolveServeOptions({ model: dir, variant: '../x' }), /options\.variant must be a variant name/);
   });
 });
