@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { METADATA_FILE, metadataPathOf, variantFiles } from '../model/artifact.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
@@ -43,13 +44,13 @@ export async function sweepTargets(o: { readonly model: string; readonly modelRe
 /** `<dir>/<highest version>/metadata.json`, as the server would read it. */
 async function latestMetadata(dir: string): Promise<string | undefined> {
   const versions = (await readdir(dir).catch(() => [] as string[])).filter((v) => /^[1-9][0-9]{0,15}$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  return versions.length > 0 ? join(dir, versions[0]!, 'metadata.json') : undefined;
+  return versions.length > 0 ? join(dir, versions[0]!, METADATA_FILE) : undefined;
 }
 
 async function singleMetadata(path: string, variant?: string): Promise<string | undefined> {
   const info = await stat(path).catch(() => undefined);
-  if (info?.isDirectory()) return join(path, variant === undefined ? 'metadata.json' : `model.${variant}.metadata.json`);
-  return path.replace(/\.onnx$/i, '.metadata.json');
+  if (info?.isDirectory()) return join(path, variant === undefined ? METADATA_FILE : variantFiles(variant).metadata);
+  return metadataPathOf(path);
 }
 
 /** What mlscale optimize recorded in a variant's metadata: its variant kind, size and accuracy cost. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { METADATA_FILE, MODEL_FILE } from '../model/artifact.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainedModel } from '../pipeline/train-model.js';
@@ -19,7 +20,7 @@ export function summaryJson(t: TrainedModel): Record<string, unknown> {
   const r = t.result;
   return {
     artifact: t.artifact,
-    model: join(t.artifact, 'model.onnx'),
+    model: join(t.artifact, MODEL_FILE),
     metrics: r.metrics,
     customMetrics: r.customMetrics,
     data: r.data,
@@ -113,7 +114,7 @@ export function summaryText(t: TrainedModel): string {
     `  time        ${s(r.timings.total + t.exportMs)}: fit ${s(phases.fit)}, train ${s(phases.train)}, evaluate ${s(phases.evaluate)}, export ${s(t.exportMs)}`,
     `  stage time  preprocess ${s(stages.preprocess)}, train ${s(stages.train)}, evaluate ${s(stages.evaluate)} (summed over tasks)`,
     `  throughput  ${f(tp.trainBatchesPerSecond, 1)} batches/s, ${n(Math.round(tp.trainRowsPerSecond))} rows/s in training`,
-    `  model       ${join(t.artifact, 'model.onnx')} (+ metadata.json)`,
+    `  model       ${join(t.artifact, MODEL_FILE)} (+ ${METADATA_FILE})`,
   ];
   return lines.join('\n');
 }
