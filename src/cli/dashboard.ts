@@ -74,7 +74,7 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     // Loaded only when asked for: BullMQ and ioredis are not needed for a local runs folder.
     const { parseRedisUrl, probeRedis } = await import('../pipeline/executors/bullmq/redis-connection.js');
     const { RedisRuns } = await import('../dashboard/redis-runs.js');
-    const target = parseRedisUrl(redis, '--redis');
+    const target = parseRedisUrl(redis, 'redis');
     await probeRedis(target);
     redisRuns = new RedisRuns(target, prefix);
   }

@@ -74,7 +74,7 @@ describe('sweepServe over model variants', () => {
   });
 
   test('should refuse a model named twice and a bad variant name', () => {
-    assert.throws(() => resolveServeSweepOptions({ model: 'a,a' }), (err: unknown) => err instanceof InvalidOptionError && /--model must name each model once/.test(err.message));
-    assert.throws(() => resolveServeSweepOptions({ model: 'a', variants: ['INT 8'] }), /--variants must be a comma-separated list of variant names/);
+    assert.throws(() => resolveServeSweepOptions({ model: 'a,a' }), (err: unknown) => err instanceof InvalidOptionError && /options.model must name each model once/.test(err.message));
+    assert.throws(() => resolveServeSweepOptions({ model: 'a', variants: ['INT 8'] }), /options.variants must be a comma-separated list of variant names/);
   });
 });

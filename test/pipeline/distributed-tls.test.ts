@@ -116,8 +116,8 @@ describe('--redis-ca validation', () => {
   test('should refuse a CA file with a redis:// URL, a missing file and a file that is no certificate', async () => {
     const notPem = join(dir, 'not-a-cert.pem');
     await writeFile(notPem, 'hello\n');
-    assert.throws(() => new BullmqExecutor({ redis: 'redis://127.0.0.1:6379', redisCa: notPem }), (err: unknown) => err instanceof InvalidOptionError && /--redis-ca is for TLS: give a rediss:\/\/ URL/.test(err.message));
-    assert.throws(() => new BullmqExecutor({ redis: 'rediss://127.0.0.1:6379', redisCa: join(dir, 'nowhere.pem') }), (err: unknown) => err instanceof InvalidOptionError && /--redis-ca: cannot read the CA file .*nowhere\.pem \(ENOENT\)/.test(err.message));
+    assert.throws(() => new BullmqExecutor({ redis: 'redis://127.0.0.1:6379', redisCa: notPem }), (err: unknown) => err instanceof InvalidOptionError && /options\.redisCa is for TLS: give a rediss:\/\/ URL/.test(err.message));
+    assert.throws(() => new BullmqExecutor({ redis: 'rediss://127.0.0.1:6379', redisCa: join(dir, 'nowhere.pem') }), (err: unknown) => err instanceof InvalidOptionError && /options\.redisCa: cannot read the CA file .*nowhere\.pem \(ENOENT\)/.test(err.message));
     assert.throws(() => new BullmqExecutor({ redis: 'rediss://127.0.0.1:6379', redisCa: notPem }), (err: unknown) => err instanceof InvalidOptionError && /holds no PEM certificate/.test(err.message));
   });
 

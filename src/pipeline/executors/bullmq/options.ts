@@ -75,7 +75,7 @@ export function resolveBullmqOptions(options: BullmqExecutorOptions): Readonly<R
   if (typeof options.redis !== 'string' || options.redis === '') {
     throw new InvalidOptionError('options.redis is required with options.executor bullmq: the URL of the queue\'s Redis, e.g. redis://127.0.0.1:6379');
   }
-  const target = parseRedisUrl(options.redis, '--redis', { ca: options.redisCa });
+  const target = parseRedisUrl(options.redis, 'redis', { ca: options.redisCa });
   const prefix = options.prefix ?? kDefaultPrefix;
   if (prefix === '' || /[\s{}]/.test(prefix)) throw new InvalidOptionError(`options.prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(prefix)}`);
   const run = options.run ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

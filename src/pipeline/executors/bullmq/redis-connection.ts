@@ -32,10 +32,11 @@ export interface RedisTlsOptions {
 /**
  * Parses `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS).
  *
- * @param tls - `ca`: a CA file for `rediss://` (the `--redis-ca` flag).
+ * @param tls - `ca`: a CA file for `rediss://` (option `redisCa`, the `--redis-ca` flag).
  * @throws InvalidOptionError for a bad URL, a CA without `rediss://`, or a CA file that cannot be read.
  */
-export function parseRedisUrl(url: string, flag = '--redis', tls: RedisTlsOptions = {}): RedisTarget {
+export function parseRedisUrl(url: string, option = 'redis', tls: RedisTlsOptions = {}): RedisTarget {
+  const flag = `options.${option}`;
   let u: URL;
   try {
     u = new URL(url);
@@ -60,7 +61,7 @@ export function parseRedisUrl(url: string, flag = '--redis', tls: RedisTlsOption
     tls: u.protocol === 'rediss:' ? tlsOptions(host, tls, flag) : undefined,
   };
   if (tls.ca !== undefined && u.protocol !== 'rediss:') {
-    throw new InvalidOptionError(`${flag}-ca is for TLS: give a rediss:// URL with it, got ${JSON.stringify(`${u.protocol}//${u.host}`)}`);
+    throw new InvalidOptionError(`${flag}Ca is for TLS: give a rediss:// URL with it, got ${JSON.stringify(`${u.protocol}//${u.host}`)}`);
   }
   const bullmq: BullmqRedisOptions = { host, port, db };
   if (options.username !== undefined) bullmq.username = options.username;
@@ -76,10 +77,10 @@ function tlsOptions(host: string, tls: RedisTlsOptions, flag: string): NonNullab
     try {
       options.ca = readFileSync(tls.ca);
     } catch (err) {
-      throw new InvalidOptionError(`${flag}-ca: cannot read the CA file ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw new InvalidOptionError(`${flag}Ca: cannot read the CA file ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
     if (!options.ca.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new InvalidOptionError(`${flag}-ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
+      throw new InvalidOptionError(`${flag}Ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
     }
   }
   return options;

@@ -97,7 +97,7 @@ export class DistributedWorker {
 
   /** Connects (failing within the connect timeout if Redis does not answer) and starts taking jobs. */
   static async start(options: DistributedWorkerOptions): Promise<DistributedWorker> {
-    const target = parseRedisUrl(options.redis, '--redis', { ca: options.redisCa });
+    const target = parseRedisUrl(options.redis, 'redis', { ca: options.redisCa });
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
       throw new InvalidOptionError(`--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`);

@@ -31,7 +31,7 @@ describe('Redis URLs', () => {
 
   test('should reject what is not a Redis URL, naming the flag', () => {
     for (const bad of ['queue-host:6379', 'http://queue-host', 'redis://queue-host/zero']) {
-      assert.throws(() => parseRedisUrl(bad), (err: unknown) => err instanceof InvalidOptionError && /--redis/.test((err as Error).message), bad);
+      assert.throws(() => parseRedisUrl(bad), (err: unknown) => err instanceof InvalidOptionError && /options\.redis/.test((err as Error).message), bad);
     }
   });
 });
