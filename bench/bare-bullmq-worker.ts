@@ -5,7 +5,11 @@
 import { Worker } from 'bullmq';
 
 const [url, prefix, concurrency] = process.argv.slice(2);
-const worker = new Worker('bare', async () => null, { connection: { url, maxRetriesPerRequest: null }, prefix, concurrency: Number(concurrency) });
+const worker = new Worker('bare', async () => null, {
+  connection: { url, maxRetriesPerRequest: null },
+  prefix,
+  concurrency: Number(concurrency),
+});
 await worker.waitUntilReady();
 process.stdout.write('ready\n');
 process.on('SIGTERM', () => void worker.close().then(() => process.exit(0)));

@@ -10,8 +10,18 @@ import { initParameters, parameterShapes } from '../src/model/parameters.js';
 import type { ModelSpec } from '../src/model/spec.js';
 import { trainOnBatch } from '../src/model/trainer.js';
 
-const { hidden, features, classes, rows, minibatch, repeats } = workerData as Record<string, number> & { hidden: number[] };
-const spec: ModelSpec = { family: 'mlp', task: 'classification', inputs: features, outputs: classes, hidden: hidden as unknown as number[], activation: 'relu' };
+const { hidden, features, classes, rows, minibatch, repeats } = workerData as Record<
+  string,
+  number
+> & { hidden: number[] };
+const spec: ModelSpec = {
+  family: 'mlp',
+  task: 'classification',
+  inputs: features,
+  outputs: classes,
+  hidden: hidden as unknown as number[],
+  activation: 'relu',
+};
 const x = new Float32Array(rows * features).map((_, i) => ((i * 7919) % 1000) / 500 - 1);
 const y = new Float32Array(rows * classes);
 for (let r = 0; r < rows; r++) y[r * classes + (r % classes)] = 1;

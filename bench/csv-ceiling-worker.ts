@@ -29,13 +29,26 @@ const split = { seed: 42, fraction: 0.2 };
 const optimizer = { kind: 'adam', learningRate: 0.005, momentum: 0.9, l2: 1e-4 } as const;
 const t0 = performance.now();
 const batches: RawBatch[] = [];
-for (const span of spans) batches.push(await source.byteRanges.readSpan(schema, span, { batchRows: span.rows, onBadRow: 'error' }));
+for (const span of spans)
+  batches.push(
+    await source.byteRanges.readSpan(schema, span, { batchRows: span.rows, onBadRow: 'error' }),
+  );
 const params = initParameters(spec, 1);
 const optState = createOptimizerState('adam', parameterShapes(spec));
 for (let e = 0; e < epochs; e++) {
   for (const batch of batches) {
     const rows = prepareRows(batch, preprocessing, split, 'train');
-    await trainOnBatch({ spec, params, optState, optimizer, x: rows.x, y: rows.y, rows: rows.rows, minibatch, seed: e });
+    await trainOnBatch({
+      spec,
+      params,
+      optState,
+      optimizer,
+      x: rows.x,
+      y: rows.y,
+      rows: rows.rows,
+      minibatch,
+      seed: e,
+    });
   }
 }
 parentPort!.postMessage(performance.now() - t0);

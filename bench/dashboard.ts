@@ -16,18 +16,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsSampler } from '../src/dashboard/sampler.js';
 import { ServerMetrics } from '../src/serve/metrics.js';
-import { configureLoad, describe, fmt, inferBody, measure, mlpBytes, startMlscale, stop, type Load } from './serve-kit.js';
+import {
+  configureLoad,
+  describe,
+  fmt,
+  inferBody,
+  measure,
+  mlpBytes,
+  startMlscale,
+  stop,
+  type Load,
+} from './serve-kit.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   if (i < 0) return fallback;
   const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${process.argv[i + 1]}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`--${name} must be a positive integer, got ${process.argv[i + 1]}`);
   return v;
 }
 
 const repeats = flag('repeats', 3);
-const generator = configureLoad({ connections: flag('connections', 32), duration: flag('duration', 8) });
+const generator = configureLoad({
+  connections: flag('connections', 32),
+  duration: flag('duration', 8),
+});
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 {
@@ -49,7 +63,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
   const wall = (performance.now() - t0) / readings;
   const used = process.cpuUsage(cpu);
   const cpuMs = (used.user + used.system) / 1000 / readings;
-  console.log(`sampler: ${cpuMs.toFixed(3)} ms CPU per reading (${wall.toFixed(3)} ms wall), ${(cpuMs / 10).toFixed(3)}% of one core at one reading a second (${readings} readings, 4 models, default process metrics included)`);
+  console.log(
+    `sampler: ${cpuMs.toFixed(3)} ms CPU per reading (${wall.toFixed(3)} ms wall), ${(cpuMs / 10).toFixed(3)}% of one core at one reading a second (${readings} readings, 4 models, default process metrics included)`,
+  );
 }
 if (process.argv.includes('--sampler-only')) process.exit(0);
 
@@ -63,10 +79,17 @@ try {
   for (let r = 0; r < repeats; r++) {
     // The order alternates, so that a machine getting busier or quieter does not favour one side.
     for (const variant of r % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
-      const { url, child } = await startMlscale(dir, ['--instances', '1', ...(variant === 'off' ? ['--no-dashboard'] : [])]);
+      const { url, child } = await startMlscale(dir, [
+        '--instances',
+        '1',
+        ...(variant === 'off' ? ['--no-dashboard'] : []),
+      ]);
       // Someone watching: the page's event stream stays open during the run.
       const watcher = new AbortController();
-      if (variant === 'on') void fetch(`${url}/dashboard/api/events`, { signal: watcher.signal }).then((res) => res.body?.pipeTo(new WritableStream())).catch(() => undefined);
+      if (variant === 'on')
+        void fetch(`${url}/dashboard/api/events`, { signal: watcher.signal })
+          .then((res) => res.body?.pipeTo(new WritableStream()))
+          .catch(() => undefined);
       try {
         const l = await measure(`${url}/v2/models/mlp/infer`, body);
         runs[variant].push(l);
@@ -79,8 +102,12 @@ try {
   }
   const on = { rps: median(runs.on.map((l) => l.rps)), p99: median(runs.on.map((l) => l.p99)) };
   const off = { rps: median(runs.off.map((l) => l.rps)), p99: median(runs.off.map((l) => l.p99)) };
-  console.log(`\nmedians of ${repeats} (${generator}): dashboard on ${fmt(on.rps)} req/s, p99 ${fmt(on.p99, 1)} ms; off ${fmt(off.rps)} req/s, p99 ${fmt(off.p99, 1)} ms`);
-  console.log(`throughput on/off ${(on.rps / off.rps).toFixed(3)}, p99 on/off ${(on.p99 / off.p99).toFixed(3)}`);
+  console.log(
+    `\nmedians of ${repeats} (${generator}): dashboard on ${fmt(on.rps)} req/s, p99 ${fmt(on.p99, 1)} ms; off ${fmt(off.rps)} req/s, p99 ${fmt(off.p99, 1)} ms`,
+  );
+  console.log(
+    `throughput on/off ${(on.rps / off.rps).toFixed(3)}, p99 on/off ${(on.p99 / off.p99).toFixed(3)}`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -50,7 +50,9 @@ const fmt = (v: number, d = 2) => v.toFixed(d);
 const children: ChildProcess[] = [];
 
 log(`# mlscale distributed benchmark — ${new Date().toISOString()}`);
-log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, node ${process.versions.node}; Redis ${url}; repeats ${repeats} (medians)`);
+log(
+  `machine: ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, node ${process.versions.node}; Redis ${url}; repeats ${repeats} (medians)`,
+);
 
 /** Starts a process and waits for its first line containing `ready`. */
 async function startProcess(argv: string[]): Promise<ChildProcess> {
@@ -82,7 +84,21 @@ async function stopAll(list: ChildProcess[]): Promise<void> {
 
 const mlscale = join(packageRoot(), 'bin', 'mlscale.js');
 const workers = (n: number, concurrency = 1, extra: string[] = []) =>
-  Promise.all(Array.from({ length: n }, () => startProcess([mlscale, 'worker', '--redis', url, '--prefix', prefix, '--concurrency', String(concurrency), ...extra])));
+  Promise.all(
+    Array.from({ length: n }, () =>
+      startProcess([
+        mlscale,
+        'worker',
+        '--redis',
+        url,
+        '--prefix',
+        prefix,
+        '--concurrency',
+        String(concurrency),
+        ...extra,
+      ]),
+    ),
+  );
 
 /** A measurement that can be repeated: one call runs `n` jobs and gives µs per job. */
 interface Runner {
@@ -94,7 +110,12 @@ interface Runner {
 
 /** `n` no-op jobs on a bare BullMQ queue, added in bulk, awaited via QueueEvents. */
 async function bareRunner(n: number, concurrency: number): Promise<Runner> {
-  const worker = await startProcess([siblingModuleUrl(import.meta.url, './bare-bullmq-worker').replace('file://', ''), url, prefix, String(concurrency)]);
+  const worker = await startProcess([
+    siblingModuleUrl(import.meta.url, './bare-bullmq-worker').replace('file://', ''),
+    url,
+    prefix,
+    String(concurrency),
+  ]);
   const queue = new Queue('bare', { connection: { url }, prefix });
   const events = new QueueEvents('bare', { connection: { url }, prefix });
   await events.waitUntilReady();
@@ -112,7 +133,13 @@ async function bareRunner(n: number, concurrency: number): Promise<Runner> {
         events.on('completed', on);
       });
       const t0 = performance.now();
-      await queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
+      await queue.addBulk(
+        Array.from({ length: n }, (_, i) => ({
+          name: 'noop',
+          data: { i },
+          opts: { removeOnComplete: true },
+        })),
+      );
       await all;
       return ((performance.now() - t0) * 1000) / n;
     },
@@ -130,12 +157,16 @@ async function noopRunner(executor: Executor, n: number, perMap: number): Promis
   const schema = await source.inferSchema({ label: 'label' });
   const context = { schema, split: { seed: 1, fraction: 0.2 } };
   const inputs: BatchInput[] = [];
-  for await (const input of batchInputs(source, schema, { batchRows: 256, onBadRow: 'error' })) inputs.push(input);
+  for await (const input of batchInputs(source, schema, { batchRows: 256, onBadRow: 'error' }))
+    inputs.push(input);
   return {
     async once() {
       const t0 = performance.now();
       for (let i = 0; i < inputs.length; i += perMap) {
-        await executor.map({ module: tasks, name: 'noopTask' }, inputs.slice(i, i + perMap).map((item) => batchCall({ context, ...item })));
+        await executor.map(
+          { module: tasks, name: 'noopTask' },
+          inputs.slice(i, i + perMap).map((item) => batchCall({ context, ...item })),
+        );
       }
       return ((performance.now() - t0) * 1000) / inputs.length;
     },
@@ -160,12 +191,20 @@ const bullmq = (concurrency: number) => new BullmqExecutor({ redis: url, prefix,
 
 async function dispatch(): Promise<void> {
   const n = quick ? 200 : 1000;
-  log(`\n## Dispatch overhead per batch, no-op stage (${n} batches by reference, one map of all of them)`);
-  log('bullmq and the bare BullMQ floor run alternately, both worker processes up, so both see the same load.\n');
+  log(
+    `\n## Dispatch overhead per batch, no-op stage (${n} batches by reference, one map of all of them)`,
+  );
+  log(
+    'bullmq and the bare BullMQ floor run alternately, both worker processes up, so both see the same load.\n',
+  );
   log('| executor | µs per batch (median) | runs |');
   log('| --- | --- | --- |');
-  const row = (name: string, times: number[]) => log(`| ${name} | ${fmt(median(times), 1)} | ${times.map((t) => fmt(t, 1)).join(', ')} |`);
-  for (const [kind, w] of [['inline', 1], ['threads', 2]] as const) {
+  const row = (name: string, times: number[]) =>
+    log(`| ${name} | ${fmt(median(times), 1)} | ${times.map((t) => fmt(t, 1)).join(', ')} |`);
+  for (const [kind, w] of [
+    ['inline', 1],
+    ['threads', 2],
+  ] as const) {
     const executor = createExecutor(kind, { workers: w });
     row(kind === 'threads' ? 'threads (2)' : kind, await noop(executor, n, n));
     await executor.close();
@@ -173,7 +212,12 @@ async function dispatch(): Promise<void> {
   const ratios: Record<string, number[]> = {};
   // Default workers run a stage measured to be trivial on their main thread (the no-op stage
   // becomes one during the warm-up run); `--no-inline` keeps it on a worker thread: both shown.
-  for (const [concurrency, inline] of [[1, true], [16, true], [1, false], [16, false]] as const) {
+  for (const [concurrency, inline] of [
+    [1, true],
+    [16, true],
+    [1, false],
+    [16, false],
+  ] as const) {
     const procs = await workers(1, concurrency, inline ? [] : ['--no-inline']);
     const ours = await noopRunner(bullmq(concurrency), n, n);
     const floor = await bareRunner(n, concurrency);
@@ -192,13 +236,18 @@ async function dispatch(): Promise<void> {
     row(`bare BullMQ no-op job, concurrency ${concurrency}`, b);
     ratios[`${concurrency}${inline ? '' : 'n'}`] = a.map((v, i) => v / b[i]!);
   }
-  const show = (key: string) => `${fmt(median(ratios[key]!))}× at concurrency ${key.replace('n', '')} (runs ${ratios[key]!.map((r) => fmt(r)).join(', ')})`;
-  log(`\nbullmq / bare BullMQ, median of the paired runs: ${show('1')}; ${show('16')} (target ≤ 1.5×).`);
+  const show = (key: string) =>
+    `${fmt(median(ratios[key]!))}× at concurrency ${key.replace('n', '')} (runs ${ratios[key]!.map((r) => fmt(r)).join(', ')})`;
+  log(
+    `\nbullmq / bare BullMQ, median of the paired runs: ${show('1')}; ${show('16')} (target ≤ 1.5×).`,
+  );
   log(`With --no-inline (the no-op stage on a worker thread): ${show('1n')}; ${show('16n')}.`);
 }
 
 async function linear(): Promise<void> {
-  log('\n## bullmq time against the number of batches (no-op stage, one worker, maps of 64 batches)');
+  log(
+    '\n## bullmq time against the number of batches (no-op stage, one worker, maps of 64 batches)',
+  );
   log('| batches | ms (median) | runs |');
   log('| --- | --- | --- |');
   const procs = await workers(1, 1);
@@ -217,37 +266,64 @@ async function linear(): Promise<void> {
   log(`\nfit: t = ${fmt(f.a, 1)} ms + ${fmt(f.b * 1000, 1)} µs × batches (R² ${fmt(f.r2, 4)})`);
 }
 
-async function timeRun(options: Partial<TrainingOptions>, executor: Executor): Promise<{ total: number; rows: number; trainStage: number }> {
+async function timeRun(
+  options: Partial<TrainingOptions>,
+  executor: Executor,
+): Promise<{ total: number; rows: number; trainStage: number }> {
   const o = resolveTrainingOptions({ out: '/dev/null', ...options });
   const r = await runTraining(openSource(o.data), executor, o);
-  return { total: r.timings.total, rows: r.data.rows, trainStage: r.timings.stages.train + r.timings.stages.preprocess };
+  return {
+    total: r.timings.total,
+    rows: r.data.rows,
+    trainStage: r.timings.stages.train + r.timings.stages.preprocess,
+  };
 }
 
 async function throughput(): Promise<void> {
   const rows = quick ? 20_000 : 80_000;
-  const base: Partial<TrainingOptions> = { data: `synthetic:rows=${rows},features=32,classes=4,seed=2`, epochs: 2, batchSize: 2000, syncEvery: 4, hidden: [64] };
-  log(`\n## Training throughput with 1, 2 and 4 worker processes (${rows} rows × 32 features, MLP 64, 2 epochs, 2000-row batches)`);
+  const base: Partial<TrainingOptions> = {
+    data: `synthetic:rows=${rows},features=32,classes=4,seed=2`,
+    epochs: 2,
+    batchSize: 2000,
+    syncEvery: 4,
+    hidden: [64],
+  };
+  log(
+    `\n## Training throughput with 1, 2 and 4 worker processes (${rows} rows × 32 features, MLP 64, 2 epochs, 2000-row batches)`,
+  );
   log('| executor | s (median) | rows/s | runs |');
   log('| --- | --- | --- | --- |');
   const inline = createExecutor('inline');
   const t: number[] = [];
-  for (let rep = 0; rep < repeats; rep++) t.push((await timeRun({ ...base, executor: 'inline' }, inline)).total / 1000);
-  log(`| inline | ${fmt(median(t))} | ${Math.round((rows * 2) / median(t)).toLocaleString('en-US')} | ${t.map((v) => fmt(v)).join(', ')} |`);
+  for (let rep = 0; rep < repeats; rep++)
+    t.push((await timeRun({ ...base, executor: 'inline' }, inline)).total / 1000);
+  log(
+    `| inline | ${fmt(median(t))} | ${Math.round((rows * 2) / median(t)).toLocaleString('en-US')} | ${t.map((v) => fmt(v)).join(', ')} |`,
+  );
   for (const n of [1, 2, 4]) {
     const procs = await workers(n, 1);
     const executor = bullmq(n);
     const times: number[] = [];
-    for (let rep = 0; rep < repeats; rep++) times.push((await timeRun({ ...base, executor: 'bullmq', redis: url }, executor)).total / 1000);
+    for (let rep = 0; rep < repeats; rep++)
+      times.push(
+        (await timeRun({ ...base, executor: 'bullmq', redis: url }, executor)).total / 1000,
+      );
     await executor.close();
     await stopAll(procs);
-    log(`| bullmq, ${n} worker process${n > 1 ? 'es' : ''} | ${fmt(median(times))} | ${Math.round((rows * 2) / median(times)).toLocaleString('en-US')} | ${times.map((v) => fmt(v)).join(', ')} |`);
+    log(
+      `| bullmq, ${n} worker process${n > 1 ? 'es' : ''} | ${fmt(median(times))} | ${Math.round((rows * 2) / median(times)).toLocaleString('en-US')} | ${times.map((v) => fmt(v)).join(', ')} |`,
+    );
   }
-  log(`\n(${availableParallelism()} cores here: more worker processes than cores cannot add throughput.)`);
+  log(
+    `\n(${availableParallelism()} cores here: more worker processes than cores cannot add throughput.)`,
+  );
 }
 
 async function batchsize(): Promise<void> {
   const rows = quick ? 16_384 : 65_536;
-  log(`\n## bullmq overhead against batch size (${rows} rows × 32 features, MLP 64, 1 epoch; one worker process vs inline)`);
+  log(
+    `\n## bullmq overhead against batch size (${rows} rows × 32 features, MLP 64, 1 epoch; one worker process vs inline)`,
+  );
   log('| batch rows | inline s | bullmq s | overhead |');
   log('| --- | --- | --- | --- |');
   const procs = await workers(1, 1);
@@ -255,7 +331,13 @@ async function batchsize(): Promise<void> {
   const inline = createExecutor('inline');
   let below: number | undefined;
   for (const batchSize of [64, 256, 1024, 4096, 16_384]) {
-    const base: Partial<TrainingOptions> = { data: `synthetic:rows=${rows},features=32,classes=4,seed=2`, epochs: 1, batchSize, syncEvery: 4, hidden: [64] };
+    const base: Partial<TrainingOptions> = {
+      data: `synthetic:rows=${rows},features=32,classes=4,seed=2`,
+      epochs: 1,
+      batchSize,
+      syncEvery: 4,
+      hidden: [64],
+    };
     const a: number[] = [];
     const b: number[] = [];
     for (let rep = 0; rep < repeats; rep++) {
@@ -264,11 +346,17 @@ async function batchsize(): Promise<void> {
     }
     const overhead = (median(b) - median(a)) / median(b);
     if (below === undefined && overhead < 0.05) below = batchSize;
-    log(`| ${batchSize} | ${fmt(median(a) / 1000)} | ${fmt(median(b) / 1000)} | ${fmt(overhead * 100, 1)}% |`);
+    log(
+      `| ${batchSize} | ${fmt(median(a) / 1000)} | ${fmt(median(b) / 1000)} | ${fmt(overhead * 100, 1)}% |`,
+    );
   }
   await executor.close();
   await stopAll(procs);
-  log(below === undefined ? '\nbullmq overhead stayed above 5% at every batch size tried.' : `\nbullmq overhead falls below 5% of the work at about ${below} rows per batch (this model, this machine).`);
+  log(
+    below === undefined
+      ? '\nbullmq overhead stayed above 5% at every batch size tried.'
+      : `\nbullmq overhead falls below 5% of the work at about ${below} rows per batch (this model, this machine).`,
+  );
 }
 
 /** CPU time of a process so far, in µs, from /proc (Linux; clock ticks of 10 ms). */
@@ -286,12 +374,23 @@ async function redisStats(client: Redis): Promise<{ cpu: number; calls: Map<stri
   const cpu = await client.info('cpu');
   const used = (key: string) => Number(new RegExp(`${key}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
   const calls = new Map<string, number>();
-  for (const m of (await client.info('commandstats')).matchAll(/cmdstat_(\S+?):calls=(\d+)/g)) calls.set(m[1]!, Number(m[2]));
+  for (const m of (await client.info('commandstats')).matchAll(/cmdstat_(\S+?):calls=(\d+)/g))
+    calls.set(m[1]!, Number(m[2]));
   return { cpu: (used('used_cpu_sys') + used('used_cpu_user')) * 1e6, calls };
 }
 
 /** Per-job CPU of the driver (this process), the worker process and Redis, over one batch of jobs. */
-async function profiled(worker: number, n: number, run: () => Promise<void>): Promise<{ wall: number; driver: number; worker: number; redis: number; calls: Map<string, number> }> {
+async function profiled(
+  worker: number,
+  n: number,
+  run: () => Promise<void>,
+): Promise<{
+  wall: number;
+  driver: number;
+  worker: number;
+  redis: number;
+  calls: Map<string, number>;
+}> {
   const client = new Redis(url);
   try {
     const r0 = await redisStats(client);
@@ -308,7 +407,13 @@ async function profiled(worker: number, n: number, run: () => Promise<void>): Pr
       const per = (v - (r0.calls.get(k) ?? 0)) / n;
       if (per >= 0.05) calls.set(k, per);
     }
-    return { wall, driver: (d.user + d.system) / n, worker: (w1 - w0) / n, redis: (r1.cpu - r0.cpu) / n, calls };
+    return {
+      wall,
+      driver: (d.user + d.system) / n,
+      worker: (w1 - w0) / n,
+      redis: (r1.cpu - r0.cpu) / n,
+      calls,
+    };
   } finally {
     client.disconnect();
   }
@@ -317,7 +422,9 @@ async function profiled(worker: number, n: number, run: () => Promise<void>): Pr
 async function profile(): Promise<void> {
   const n = quick ? 300 : 1000;
   const concurrency = 16;
-  log(`\n## Where a no-op job's time goes (${n} jobs, one worker process, concurrency ${concurrency}; µs per job, medians of ${repeats}, the two run alternately)`);
+  log(
+    `\n## Where a no-op job's time goes (${n} jobs, one worker process, concurrency ${concurrency}; µs per job, medians of ${repeats}, the two run alternately)`,
+  );
   log('| | wall | driver CPU | worker CPU | Redis CPU | Redis commands per job |');
   log('| --- | --- | --- | --- | --- | --- |');
   const [proc] = await workers(1, concurrency);
@@ -336,8 +443,13 @@ async function profile(): Promise<void> {
   await stopAll([proc!]);
   const row = (name: string, runs: Awaited<ReturnType<typeof profiled>>[]) => {
     const m = (f: (r: (typeof runs)[number]) => number) => fmt(median(runs.map(f)), 0);
-    const calls = [...runs[0]!.calls].sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ');
-    log(`| ${name} | ${m((r) => r.wall)} | ${m((r) => r.driver)} | ${m((r) => r.worker)} | ${m((r) => r.redis)} | ${calls} |`);
+    const calls = [...runs[0]!.calls]
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+      .join(', ');
+    log(
+      `| ${name} | ${m((r) => r.wall)} | ${m((r) => r.driver)} | ${m((r) => r.worker)} | ${m((r) => r.redis)} | ${calls} |`,
+    );
   };
   row('bullmq', a);
   row('bare BullMQ', b);

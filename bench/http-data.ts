@@ -36,7 +36,8 @@ async function spans(source: DataSource, schema: Schema): Promise<BatchSpan[]> {
 async function rangeReads(source: DataSource, schema: Schema, found: BatchSpan[]): Promise<number> {
   const worker = openSource(source.byteRanges!.reference);
   let n = 0;
-  for (const span of found) n += (await worker.byteRanges!.readSpan(schema, span, options)).rowCount;
+  for (const span of found)
+    n += (await worker.byteRanges!.readSpan(schema, span, options)).rowCount;
   return n;
 }
 
@@ -53,7 +54,9 @@ const server = await startStaticServer(dir);
 try {
   const lines = ['a,b,c,city,note,y'];
   for (let i = 0; i < rows; i++) {
-    lines.push(`${(i * 37) % 101 / 10},${(i * 53) % 97 / 7},${i % 13},${['Oslo', 'Rome', 'Lima', 'Åre'][i % 4]},"n, ${i}",${['low', 'mid', 'high'][i % 3]}`);
+    lines.push(
+      `${((i * 37) % 101) / 10},${((i * 53) % 97) / 7},${i % 13},${['Oslo', 'Rome', 'Lima', 'Åre'][i % 4]},"n, ${i}",${['low', 'mid', 'high'][i % 3]}`,
+    );
   }
   const text = `${lines.join('\n')}\n`;
   await writeFile(join(dir, 'data.csv'), text);
@@ -62,10 +65,21 @@ try {
   const schema = await local.inferSchema({ label: 'y' });
   const found = await spans(local, schema);
   const kinds = ['full read', 'byte-range pass', 'every batch by range'] as const;
-  const results = new Map<string, { local: number[]; url: number[] }>(kinds.map((k) => [k, { local: [], url: [] }]));
+  const results = new Map<string, { local: number[]; url: number[] }>(
+    kinds.map((k) => [k, { local: [], url: [] }]),
+  );
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first, so warm-up and drift fall on both.
-    const order: [string, DataSource][] = r % 2 === 0 ? [['local', local], ['url', remote]] : [['url', remote], ['local', local]];
+    const order: [string, DataSource][] =
+      r % 2 === 0
+        ? [
+            ['local', local],
+            ['url', remote],
+          ]
+        : [
+            ['url', remote],
+            ['local', local],
+          ];
     for (const [side, source] of order) {
       const into = (k: string) => results.get(k)![side as 'local' | 'url'];
       into('full read').push(await time(() => fullRead(source, schema)));
@@ -73,10 +87,14 @@ try {
       into('every batch by range').push(await time(() => rangeReads(source, schema, found)));
     }
   }
-  console.log(`${rows} rows, ${(text.length / 1e6).toFixed(1)} MB, ${found.length} batches of ${options.batchRows}; ${rounds} rounds; ${cpus().length} × ${cpus()[0]?.model ?? '?'}`);
+  console.log(
+    `${rows} rows, ${(text.length / 1e6).toFixed(1)} MB, ${found.length} batches of ${options.batchRows}; ${rounds} rounds; ${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+  );
   for (const k of kinds) {
     const { local: l, url: u } = results.get(k)!;
-    console.log(`${k}: local ${median(l).toFixed(0)} ms, URL ${median(u).toFixed(0)} ms, URL/local ${(median(u) / median(l)).toFixed(2)}x (local ${l.map((x) => x.toFixed(0)).join(' ')}; URL ${u.map((x) => x.toFixed(0)).join(' ')})`);
+    console.log(
+      `${k}: local ${median(l).toFixed(0)} ms, URL ${median(u).toFixed(0)} ms, URL/local ${(median(u) / median(l)).toFixed(2)}x (local ${l.map((x) => x.toFixed(0)).join(' ')}; URL ${u.map((x) => x.toFixed(0)).join(' ')})`,
+    );
   }
 } finally {
   await server.close();

@@ -17,7 +17,10 @@ import { createServer } from 'node:http';
 const port = Number(process.argv[2]);
 const periodMs = Number(process.argv[3] ?? 0);
 const stallMs = Number(process.argv[4] ?? 0);
-const response = JSON.stringify({ model_name: 'bare', outputs: [{ name: 'label', shape: [1], datatype: 'INT64', data: [1] }] });
+const response = JSON.stringify({
+  model_name: 'bare',
+  outputs: [{ name: 'label', shape: [1], datatype: 'INT64', data: [1] }],
+});
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 let arrivals: number[] = [];

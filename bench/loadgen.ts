@@ -47,19 +47,29 @@ const stallPeriodMs = 1000;
 const stallMs = 200;
 const root = packageRoot();
 const log = (line = '') => process.stdout.write(line + '\n');
-const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const fmt = (v: number, d = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }] });
+const body = JSON.stringify({
+  inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }],
+});
 
-async function startTarget(period: number, stall: number): Promise<{ url: string; child: ChildProcess }> {
+async function startTarget(
+  period: number,
+  stall: number,
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist/bench/loadgen-target.js'), String(port), String(period), String(stall)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist/bench/loadgen-target.js'), String(port), String(period), String(stall)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`target server exited with ${code}`)));
@@ -78,7 +88,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Output and CPU seconds (user + system, from /usr/bin/time) of a finished command. */
 function run(cmd: string, argv: string[]): Promise<{ out: string; cpuS: number }> {
-  const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -101,10 +113,24 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function mlscaleLoad(url: string, extra: string[], seconds = duration): Promise<LoadResult & { cpuS: number }> {
+async function mlscaleLoad(
+  url: string,
+  extra: string[],
+  seconds = duration,
+): Promise<LoadResult & { cpuS: number }> {
   const { out, cpuS } = await run(process.execPath, [
-    join(root, 'bin/mlscale.js'), 'load', '--url', url, '--body', bodyFile, '--connections', String(connections),
-    '--duration', `${seconds}s`, '--json', ...extra,
+    join(root, 'bin/mlscale.js'),
+    'load',
+    '--url',
+    url,
+    '--body',
+    bodyFile,
+    '--connections',
+    String(connections),
+    '--duration',
+    `${seconds}s`,
+    '--json',
+    ...extra,
   ]);
   return { ...(JSON.parse(out) as LoadResult), cpuS };
 }
@@ -121,7 +147,15 @@ interface WrkResult {
 }
 
 async function wrk(url: string, seconds = duration): Promise<WrkResult> {
-  const { out, cpuS } = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaFile, url]);
+  const { out, cpuS } = await run('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '-s',
+    luaFile,
+    url,
+  ]);
   const ms = (re: RegExp): number => {
     const m = re.exec(out);
     if (!m) return NaN;
@@ -141,9 +175,17 @@ async function wrk(url: string, seconds = duration): Promise<WrkResult> {
 /** ns per recordValue for the WebAssembly and the JavaScript histograms. */
 async function histogramCost(): Promise<{ wasm: number; js: number }> {
   await hdr.initWebAssembly();
-  const values = Float64Array.from({ length: 4096 }, (_, i) => 1 + Math.floor(((i * 7919) % 4096) ** 2 / 8));
+  const values = Float64Array.from(
+    { length: 4096 },
+    (_, i) => 1 + Math.floor(((i * 7919) % 4096) ** 2 / 8),
+  );
   const cost = (useWebAssembly: boolean) => {
-    const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly });
+    const h = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000,
+      numberOfSignificantValueDigits: 3,
+      useWebAssembly,
+    });
     const n = 2_000_000;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < n; i++) h.recordValue(values[i & 4095]!);
@@ -161,16 +203,32 @@ async function histogramCost(): Promise<{ wasm: number; js: number }> {
 }
 
 /** wrk2-style corrected percentiles (ms) from the server's log of one open-loop run at `rate`. */
-function reference(logged: { arrivals: number[]; completions: number[] }, offered: number): Record<string, number> {
+function reference(
+  logged: { arrivals: number[]; completions: number[] },
+  offered: number,
+): Record<string, number> {
   const { arrivals, completions } = logged;
   const stepUs = 1e6 / offered;
   let t0 = Infinity;
   for (let i = 0; i < arrivals.length; i++) t0 = Math.min(t0, arrivals[i]! - i * stepUs);
-  const lat = arrivals.map((_, i) => (completions[i]! - (t0 + i * stepUs)) / 1000).sort((a, b) => a - b);
-  const at = (p: number) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil((p / 100) * lat.length) - 1))]!;
+  const lat = arrivals
+    .map((_, i) => (completions[i]! - (t0 + i * stepUs)) / 1000)
+    .sort((a, b) => a - b);
+  const at = (p: number) =>
+    lat[Math.min(lat.length - 1, Math.max(0, Math.ceil((p / 100) * lat.length) - 1))]!;
   const service = arrivals.map((a, i) => (completions[i]! - a) / 1000).sort((a, b) => a - b);
-  const sat = (p: number) => service[Math.min(service.length - 1, Math.ceil((p / 100) * service.length) - 1)]!;
-  return { n: lat.length, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: lat.at(-1)!, serviceP99: sat(99), serviceMax: service.at(-1)! };
+  const sat = (p: number) =>
+    service[Math.min(service.length - 1, Math.ceil((p / 100) * service.length) - 1)]!;
+  return {
+    n: lat.length,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max: lat.at(-1)!,
+    serviceP99: sat(99),
+    serviceMax: service.at(-1)!,
+  };
 }
 
 let bodyFile = '';
@@ -181,14 +239,23 @@ async function main(): Promise<void> {
   bodyFile = join(dir, 'req.json');
   luaFile = join(dir, 'post.lua');
   await writeFile(bodyFile, body);
-  await writeFile(luaFile, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+  await writeFile(
+    luaFile,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+  );
   log(`# mlscale load benchmark — ${new Date().toISOString()}`);
-  log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.versions.node}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  log(
+    `machine: ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, node ${process.versions.node}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   log(`${connections} connections, ${duration} s runs, repeats ${repeats} (medians); wrk -t1`);
   const children: ChildProcess[] = [];
   try {
     const hist = await histogramCost();
-    log(`\n## HdrHistogram recordValue: WebAssembly ${hist.wasm.toFixed(1)} ns, JavaScript ${hist.js.toFixed(1)} ns (${(hist.js / hist.wasm).toFixed(1)}x)`);
+    log(
+      `\n## HdrHistogram recordValue: WebAssembly ${hist.wasm.toFixed(1)} ns, JavaScript ${hist.js.toFixed(1)} ns (${(hist.js / hist.wasm).toFixed(1)}x)`,
+    );
 
     log('\n## Closed loop against a bare node:http server (requests/s)');
     const bare = await startTarget(0, 0);
@@ -200,7 +267,12 @@ async function main(): Promise<void> {
     // CPU microseconds per request of each generator and of the server during its runs: when the
     // machine is busy, server and generator share what CPU there is, and requests/s follows
     // 1 / (server + generator cost per request).
-    const cost = { wrk: [] as number[], ours: [] as number[], serverWrk: [] as number[], serverOurs: [] as number[] };
+    const cost = {
+      wrk: [] as number[],
+      ours: [] as number[],
+      serverWrk: [] as number[],
+      serverOurs: [] as number[],
+    };
     const pid = bare.child.pid!;
     for (let r = 0; r < repeats; r++) {
       // Alternate which goes first, so a drift in the machine's load falls on both.
@@ -229,14 +301,21 @@ async function main(): Promise<void> {
     log(
       `  median: wrk ${fmt(median(wrkRps))}/s, mlscale load ${fmt(median(ourRps))}/s; median of the paired ratios ${(ratio * 100).toFixed(1)}% of wrk (target ≥ 90%: ${ratio >= 0.9 ? 'met' : 'NOT met'})`,
     );
-    const [w, m, sw, sm] = [median(cost.wrk), median(cost.ours), median(cost.serverWrk), median(cost.serverOurs)];
+    const [w, m, sw, sm] = [
+      median(cost.wrk),
+      median(cost.ours),
+      median(cost.serverWrk),
+      median(cost.serverOurs),
+    ];
     log(
       `  median CPU µs per request: wrk ${fmt(w, 1)}, mlscale load ${fmt(m, 1)} (its process start included), server ${fmt(sw, 1)} (under wrk) / ${fmt(sm, 1)} (under mlscale load); ` +
         `if server and generator share one CPU budget, mlscale load / wrk ≈ (server + wrk) / (server + mlscale) = ${(((sw + w) / (sm + m)) * 100).toFixed(0)}%`,
     );
     await stopChild(bare.child);
 
-    log(`\n## Open loop at ${rate}/s against the stalling server (${stallMs} ms stall every ${stallPeriodMs} ms): percentiles in ms`);
+    log(
+      `\n## Open loop at ${rate}/s against the stalling server (${stallMs} ms stall every ${stallPeriodMs} ms): percentiles in ms`,
+    );
     const stalling = await startTarget(stallPeriodMs, stallMs);
     children.push(stalling.child);
     const control = stalling.url.replace(/\/v2\/.*$/, '');
@@ -246,19 +325,38 @@ async function main(): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       await fetch(`${control}/__reset`).then((res) => res.text());
       const ours = await mlscaleLoad(stalling.url, ['--rate', String(rate)]);
-      const logged = (await (await fetch(`${control}/__log`)).json()) as { arrivals: number[]; completions: number[] };
+      const logged = (await (await fetch(`${control}/__log`)).json()) as {
+        arrivals: number[];
+        completions: number[];
+      };
       const ref = reference(logged, rate);
       for (const k of keys) ratios[k]!.push(ours.latencyMs[k] / ref[k]!);
-      log(`  ${r + 1}    | mlscale     | ` + keys.map((k) => fmt(ours.latencyMs[k], 2).padStart(8)).join(' | ') + `   (${ours.requests} requests, ${ours.errors} errors${ours.generatorNote ? '; ' + ours.generatorNote : ''})`);
-      log(`       | reference   | ` + keys.map((k) => fmt(ref[k]!, 2).padStart(8)).join(' | ') + `   (${ref.n} logged; server-side service time p99 ${fmt(ref.serviceP99!, 2)}, max ${fmt(ref.serviceMax!, 2)})`);
+      log(
+        `  ${r + 1}    | mlscale     | ` +
+          keys.map((k) => fmt(ours.latencyMs[k], 2).padStart(8)).join(' | ') +
+          `   (${ours.requests} requests, ${ours.errors} errors${ours.generatorNote ? '; ' + ours.generatorNote : ''})`,
+      );
+      log(
+        `       | reference   | ` +
+          keys.map((k) => fmt(ref[k]!, 2).padStart(8)).join(' | ') +
+          `   (${ref.n} logged; server-side service time p99 ${fmt(ref.serviceP99!, 2)}, max ${fmt(ref.serviceMax!, 2)})`,
+      );
     }
     const worst = Math.max(...keys.map((k) => Math.abs(median(ratios[k]!) - 1)));
-    log('  median mlscale / reference: ' + keys.map((k) => `${k} ${median(ratios[k]!).toFixed(3)}`).join(', ') + ` → worst ${(worst * 100).toFixed(1)}% off (target ≤ 10%: ${worst <= 0.1 ? 'met' : 'NOT met'})`);
+    log(
+      '  median mlscale / reference: ' +
+        keys.map((k) => `${k} ${median(ratios[k]!).toFixed(3)}`).join(', ') +
+        ` → worst ${(worst * 100).toFixed(1)}% off (target ≤ 10%: ${worst <= 0.1 ? 'met' : 'NOT met'})`,
+    );
     const closedWrk = await wrk(stalling.url);
-    log(`  wrk (closed loop, ${connections} connections) against the same stalls: ${fmt(closedWrk.rps)}/s, p50 ${fmt(closedWrk.p50, 2)}, p90 ${fmt(closedWrk.p90, 2)}, p99 ${fmt(closedWrk.p99, 2)}, max ${fmt(closedWrk.max, 2)}`);
+    log(
+      `  wrk (closed loop, ${connections} connections) against the same stalls: ${fmt(closedWrk.rps)}/s, p50 ${fmt(closedWrk.p50, 2)}, p90 ${fmt(closedWrk.p90, 2)}, p99 ${fmt(closedWrk.p99, 2)}, max ${fmt(closedWrk.max, 2)}`,
+    );
     const closedOurs = await mlscaleLoad(stalling.url, ['--mode', 'closed']);
     const l = closedOurs.latencyMs;
-    log(`  mlscale load --mode closed against the same stalls: ${fmt(closedOurs.achievedRate)}/s, p50 ${fmt(l.p50, 2)}, p90 ${fmt(l.p90, 2)}, p99 ${fmt(l.p99, 2)}, max ${fmt(l.max, 2)}`);
+    log(
+      `  mlscale load --mode closed against the same stalls: ${fmt(closedOurs.achievedRate)}/s, p50 ${fmt(l.p50, 2)}, p90 ${fmt(l.p90, 2)}, p99 ${fmt(l.p99, 2)}, max ${fmt(l.max, 2)}`,
+    );
   } finally {
     for (const c of children) await stopChild(c);
     await rm(dir, { recursive: true, force: true });

@@ -33,7 +33,9 @@ export async function writeTable(options: TableOptions): Promise<void> {
   const plans = Array.from({ length: 40 }, (_, i) => `plan_${String(i).padStart(2, '0')}`);
   // Per-column scale and decimals: features measured in different units, as real tables are.
   const scales = Array.from({ length: kNumeric }, (_, i) => [1, 10, 0.01, 1000, 3][i % 5]!);
-  const decimals = Array.from({ length: kNumeric }, (_, i) => (i % 5 === 3 ? 0 : [4, 3, 6, 0, 5][i % 5]!));
+  const decimals = Array.from({ length: kNumeric }, (_, i) =>
+    i % 5 === 3 ? 0 : [4, 3, 6, 0, 5][i % 5]!,
+  );
   const weights = Array.from({ length: kNumeric }, () => rng.nextFloat() * 2 - 1);
   const cityEffect = cities.map(() => rng.nextFloat() * 1.6 - 0.8);
   const planEffect = plans.map(() => rng.nextFloat() * 1.2 - 0.6);
@@ -41,7 +43,9 @@ export async function writeTable(options: TableOptions): Promise<void> {
     const u = Math.max(rng.nextFloat(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.nextFloat());
   };
-  const header = [...Array.from({ length: kNumeric }, (_, i) => `f${i}`), 'city', 'plan', 'churned'].join(',') + '\n';
+  const header =
+    [...Array.from({ length: kNumeric }, (_, i) => `f${i}`), 'city', 'plan', 'churned'].join(',') +
+    '\n';
   const file = createWriteStream(options.out);
   const sink = options.gzip ? createGzip({ level: 6 }) : undefined;
   if (sink) sink.pipe(file);
@@ -67,9 +71,17 @@ export async function writeTable(options: TableOptions): Promise<void> {
     const p = 1 / (1 + Math.exp(-2.2 * z));
     const label = rng.nextFloat() < p ? 1 : 0;
     for (let i = 0; i < kNumeric; i++) {
-      fields.push(rng.nextFloat() < kMissing ? '' : (x[i]! * scales[i]! + (i % 5 === 3 ? 5000 : 0)).toFixed(decimals[i]!));
+      fields.push(
+        rng.nextFloat() < kMissing
+          ? ''
+          : (x[i]! * scales[i]! + (i % 5 === 3 ? 5000 : 0)).toFixed(decimals[i]!),
+      );
     }
-    fields.push(rng.nextFloat() < kMissing ? '' : cities[city]!, rng.nextFloat() < kMissing ? '' : plans[plan]!, String(label));
+    fields.push(
+      rng.nextFloat() < kMissing ? '' : cities[city]!,
+      rng.nextFloat() < kMissing ? '' : plans[plan]!,
+      String(label),
+    );
     chunk += fields.join(',') + '\n';
     if (chunk.length > 1 << 16) {
       await write(chunk);
@@ -92,5 +104,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     },
   });
   if (args.out === undefined) throw new Error('--out FILE is required');
-  await writeTable({ rows: Number(args.rows), out: args.out, seed: Number(args.seed), gzip: args.gzip === true });
+  await writeTable({
+    rows: Number(args.rows),
+    out: args.out,
+    seed: Number(args.seed),
+    gzip: args.gzip === true,
+  });
 }

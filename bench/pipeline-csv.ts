@@ -59,10 +59,19 @@ export async function csvSection({ repeats, quick, log }: CsvSectionOptions): Pr
     const file = join(dir, 'table.csv');
     await writeTable({ rows, out: file });
     const size = (await stat(file)).size;
-    log(`\n## A user's CSV file: ${rows.toLocaleString('en-US')} rows, ${fmt(mb(size), 0)} MB (20 numeric columns, 2 categorical, a binary label, ~2% missing)`);
-    const sklearn = spawnSync(python, ['-c', 'import sklearn, pandas; print(sklearn.__version__, pandas.__version__)'], { encoding: 'utf8' });
+    log(
+      `\n## A user's CSV file: ${rows.toLocaleString('en-US')} rows, ${fmt(mb(size), 0)} MB (20 numeric columns, 2 categorical, a binary label, ~2% missing)`,
+    );
+    const sklearn = spawnSync(
+      python,
+      ['-c', 'import sklearn, pandas; print(sklearn.__version__, pandas.__version__)'],
+      { encoding: 'utf8' },
+    );
     const peers = sklearn.status === 0 ? sklearn.stdout.trim().split(' ') : undefined;
-    if (!peers) log(`(scikit-learn/pandas are not importable by ${python}: apt-get install python3-sklearn python3-pandas; their columns are left out)`);
+    if (!peers)
+      log(
+        `(scikit-learn/pandas are not importable by ${python}: apt-get install python3-sklearn python3-pandas; their columns are left out)`,
+      );
 
     await parsing(file, size, repeats, peers !== undefined, log);
     const runs = await wholeRun(file, epochs, repeats, log);
@@ -76,7 +85,13 @@ export async function csvSection({ repeats, quick, log }: CsvSectionOptions): Pr
 }
 
 /** Parsing throughput on one core. */
-async function parsing(file: string, size: number, repeats: number, pandas: boolean, log: (l?: string) => void): Promise<void> {
+async function parsing(
+  file: string,
+  size: number,
+  repeats: number,
+  pandas: boolean,
+  log: (l?: string) => void,
+): Promise<void> {
   const source = new CsvSource(file);
   const schema = await source.inferSchema({ label: 'churned' });
   const time = async (f: () => Promise<unknown>) => {
@@ -89,16 +104,20 @@ async function parsing(file: string, size: number, repeats: number, pandas: bool
     return median(t);
   };
   const mlscale = await time(async () => {
-    for await (const batch of source.batches(schema, { batchRows: 8192, onBadRow: 'error' })) void batch;
+    for await (const batch of source.batches(schema, { batchRows: 8192, onBadRow: 'error' }))
+      void batch;
   });
   const csvParse = await time(async () => {
     let n = 0;
-    for await (const record of createReadStream(file).pipe(parse({ relax_column_count: true }))) n += (record as string[]).length > 0 ? 1 : 0;
+    for await (const record of createReadStream(file).pipe(parse({ relax_column_count: true })))
+      n += (record as string[]).length > 0 ? 1 : 0;
     return n;
   });
   const byteLoop = await time(async () => {
     let lines = 0;
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(file, {
+      highWaterMark: 1 << 20,
+    }) as AsyncIterable<Buffer>) {
       for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
     }
     return lines;
@@ -107,7 +126,14 @@ async function parsing(file: string, size: number, repeats: number, pandas: bool
   if (pandas) {
     const t: number[] = [];
     for (let i = 0; i < repeats; i++) {
-      const out = spawnSync(python, ['-c', `import time, pandas as pd\nt=time.perf_counter(); pd.read_csv(${JSON.stringify(file)}); print(time.perf_counter()-t)`], { encoding: 'utf8' });
+      const out = spawnSync(
+        python,
+        [
+          '-c',
+          `import time, pandas as pd\nt=time.perf_counter(); pd.read_csv(${JSON.stringify(file)}); print(time.perf_counter()-t)`,
+        ],
+        { encoding: 'utf8' },
+      );
       t.push(Number(out.stdout) * 1000);
     }
     pandasMs = median(t);
@@ -116,10 +142,16 @@ async function parsing(file: string, size: number, repeats: number, pandas: bool
   log('\n### Parsing on one core (MB/s, median)');
   log('| reader | MB/s | what it produces |');
   log('| --- | --- | --- |');
-  log(`| mlscale (scan + byte-level parse) | **${fmt(rate(mlscale), 0)}** | raw batches: float32 columns, dictionary-coded categories |`);
+  log(
+    `| mlscale (scan + byte-level parse) | **${fmt(rate(mlscale), 0)}** | raw batches: float32 columns, dictionary-coded categories |`,
+  );
   log(`| csv-parse 7 | ${fmt(rate(csvParse), 0)} | arrays of strings |`);
-  log(`| pandas ${pandas ? '' : '(not installed) '}read_csv (C parser) | ${fmt(rate(pandasMs), 0)} | a DataFrame |`);
-  log(`| a bare byte loop (counting line breaks) | ${fmt(rate(byteLoop), 0)} | nothing: the memory-speed bound |`);
+  log(
+    `| pandas ${pandas ? '' : '(not installed) '}read_csv (C parser) | ${fmt(rate(pandasMs), 0)} | a DataFrame |`,
+  );
+  log(
+    `| a bare byte loop (counting line breaks) | ${fmt(rate(byteLoop), 0)} | nothing: the memory-speed bound |`,
+  );
 }
 
 interface Run {
@@ -139,43 +171,88 @@ async function timeRun(options: Partial<TrainingOptions>): Promise<Run> {
 }
 
 /** Inline, 1 and 2 threads on the whole run, and the bare-thread ceiling. */
-async function wholeRun(file: string, epochs: number, repeats: number, log: (l?: string) => void): Promise<Record<string, Run[]>> {
-  const base: Partial<TrainingOptions> = { data: file, label: 'churned', epochs, model: 'mlp', hidden: [64] };
-  const configs = { inline: { executor: 'inline' }, 'threads (1)': { executor: 'threads', workers: 1 }, 'threads (2)': { executor: 'threads', workers: 2 } } as const;
+async function wholeRun(
+  file: string,
+  epochs: number,
+  repeats: number,
+  log: (l?: string) => void,
+): Promise<Record<string, Run[]>> {
+  const base: Partial<TrainingOptions> = {
+    data: file,
+    label: 'churned',
+    epochs,
+    model: 'mlp',
+    hidden: [64],
+  };
+  const configs = {
+    inline: { executor: 'inline' },
+    'threads (1)': { executor: 'threads', workers: 1 },
+    'threads (2)': { executor: 'threads', workers: 2 },
+  } as const;
   const runs: Record<string, Run[]> = { inline: [], 'threads (1)': [], 'threads (2)': [] };
   for (let rep = 0; rep < repeats; rep++) {
-    for (const [name, c] of Object.entries(configs)) runs[name]!.push(await timeRun({ ...base, ...c }));
+    for (const [name, c] of Object.entries(configs))
+      runs[name]!.push(await timeRun({ ...base, ...c }));
   }
   const ceiling = await bareCeiling(file, runs.inline![0]!.result, epochs, repeats);
   const med = (name: string) => median(runs[name]!.map((r) => r.total));
   const ratio = med('inline') / med('threads (2)');
   const accuracy = (name: string) => runs[name]![0]!.result.metrics;
-  log(`\n### The whole run (read, fit, train ${epochs} epochs, evaluate; MLP ${runs.inline![0]!.result.spec.inputs}-64-2, batch 4,096 rows)`);
+  log(
+    `\n### The whole run (read, fit, train ${epochs} epochs, evaluate; MLP ${runs.inline![0]!.result.spec.inputs}-64-2, batch 4,096 rows)`,
+  );
   log('| executor | whole run (s, median) | fit | train | evaluate | runs (s) |');
   log('| --- | --- | --- | --- | --- | --- |');
   for (const name of Object.keys(configs)) {
-    const mid = runs[name]!.slice().sort((a, b) => a.total - b.total)[Math.floor(runs[name]!.length / 2)]!;
+    const mid = runs[name]!.slice().sort((a, b) => a.total - b.total)[
+      Math.floor(runs[name]!.length / 2)
+    ]!;
     const p = mid.result.timings.phases;
-    log(`| ${name} | ${fmt(med(name) / 1000)} | ${fmt(p.fit / 1000)} | ${fmt(p.train / 1000)} | ${fmt(p.evaluate / 1000)} | ${runs[name]!.map((r) => fmt(r.total / 1000)).join(', ')} |`);
+    log(
+      `| ${name} | ${fmt(med(name) / 1000)} | ${fmt(p.fit / 1000)} | ${fmt(p.train / 1000)} | ${fmt(p.evaluate / 1000)} | ${runs[name]!.map((r) => fmt(r.total / 1000)).join(', ')} |`,
+    );
   }
   const same = JSON.stringify(accuracy('inline')) === JSON.stringify(accuracy('threads (2)'));
-  log(`threads (2) over inline: **${fmt(ratio)}x** (per repeat ${runs.inline!.map((r, i) => fmt(r.total / runs['threads (2)']![i]!.total)).join(', ')}); identical metrics on every executor: ${same ? 'yes' : 'NO'}`);
-  log(`this machine's two-thread ceiling for the same work (bare threads reading, parsing and training the same batches): **${fmt(ceiling)}x**; the pipeline reaches **${fmt((100 * ratio) / ceiling, 0)}%** of it`);
+  log(
+    `threads (2) over inline: **${fmt(ratio)}x** (per repeat ${runs.inline!.map((r, i) => fmt(r.total / runs['threads (2)']![i]!.total)).join(', ')}); identical metrics on every executor: ${same ? 'yes' : 'NO'}`,
+  );
+  log(
+    `this machine's two-thread ceiling for the same work (bare threads reading, parsing and training the same batches): **${fmt(ceiling)}x**; the pipeline reaches **${fmt((100 * ratio) / ceiling, 0)}%** of it`,
+  );
   return runs;
 }
 
 /** Two bare threads on half the batches each, against one thread on all of them. */
-async function bareCeiling(file: string, fitted: TrainingResult, epochs: number, repeats: number): Promise<number> {
+async function bareCeiling(
+  file: string,
+  fitted: TrainingResult,
+  epochs: number,
+  repeats: number,
+): Promise<number> {
   const source = new CsvSource(file);
   const spans: BatchSpan[] = [];
-  for await (const span of source.byteRanges.spans(fitted.schema, { batchRows: 4096, onBadRow: 'error' })) spans.push(span);
+  for await (const span of source.byteRanges.spans(fitted.schema, {
+    batchRows: 4096,
+    onBadRow: 'error',
+  }))
+    spans.push(span);
   const url = new URL('./csv-ceiling-worker.js', import.meta.url);
   const run = (parts: BatchSpan[][]) =>
     Promise.all(
       parts.map(
         (part) =>
           new Promise<number>((resolve, reject) => {
-            const worker = new Worker(url, { workerData: { path: file, spans: part, schema: fitted.schema, preprocessing: fitted.preprocessing, spec: fitted.spec, epochs, minibatch: 64 } });
+            const worker = new Worker(url, {
+              workerData: {
+                path: file,
+                spans: part,
+                schema: fitted.schema,
+                preprocessing: fitted.preprocessing,
+                spec: fitted.spec,
+                epochs,
+                minibatch: 64,
+              },
+            });
             worker.once('message', resolve);
             worker.once('error', reject);
           }),
@@ -184,7 +261,10 @@ async function bareCeiling(file: string, fitted: TrainingResult, epochs: number,
   const ratios: number[] = [];
   for (let rep = 0; rep < repeats; rep++) {
     const [one] = await run([spans]);
-    const two = await run([spans.filter((_, i) => i % 2 === 0), spans.filter((_, i) => i % 2 === 1)]);
+    const two = await run([
+      spans.filter((_, i) => i % 2 === 0),
+      spans.filter((_, i) => i % 2 === 1),
+    ]);
     ratios.push(one! / Math.max(...two));
   }
   return median(ratios);
@@ -196,16 +276,32 @@ async function cachePasses(file: string, log: (l?: string) => void): Promise<voi
   const schema = await source.inferSchema({ label: 'churned' });
   const options = { batchRows: 4096, onBadRow: 'error' } as const;
   const executor = createExecutor('threads', { workers: 2 });
-  const cache = await BatchCache.open(source, schema, options, { mode: 'auto', memoryBytes: 4 * 1024 ** 3, remote: false });
+  const cache = await BatchCache.open(source, schema, options, {
+    mode: 'auto',
+    memoryBytes: 4 * 1024 ** 3,
+    remote: false,
+  });
   try {
-    const passes = new DataPasses(source, schema, options, { remote: false, shipRows: false }, cache);
+    const passes = new DataPasses(
+      source,
+      schema,
+      options,
+      { remote: false, shipRows: false },
+      cache,
+    );
     const context = { schema, split: { seed: 42, fraction: 0.2 } };
     const task = { module: tasks, name: 'statsTask' };
     let t0 = performance.now();
     let batches = 0;
     for await (const items of windows(passes.first(), 4)) {
-      const out = await executor.map<unknown, { batchId: number; cached?: never }>(task, items.map((i) => batchCall({ context, ...i.input, ...(i.cache ? { cache: i.cache } : {}) })));
-      for (let k = 0; k < out.length; k++) await passes.stored(out[k]!.batchId, out[k]!.cached, items[k]!.estimate);
+      const out = await executor.map<unknown, { batchId: number; cached?: never }>(
+        task,
+        items.map((i) =>
+          batchCall({ context, ...i.input, ...(i.cache ? { cache: i.cache } : {}) }),
+        ),
+      );
+      for (let k = 0; k < out.length; k++)
+        await passes.stored(out[k]!.batchId, out[k]!.cached, items[k]!.estimate);
       batches += out.length;
     }
     await passes.firstDone(batches);
@@ -213,11 +309,19 @@ async function cachePasses(file: string, log: (l?: string) => void): Promise<voi
     const cached: number[] = [];
     for (let rep = 0; rep < 3; rep++) {
       t0 = performance.now();
-      for await (const items of windows(passes.again(), 4)) await executor.map(task, items.map((i) => batchCall({ context, ...i })));
+      for await (const items of windows(passes.again(), 4))
+        await executor.map(
+          task,
+          items.map((i) => batchCall({ context, ...i })),
+        );
       cached.push(performance.now() - t0);
     }
-    log('\n### What the batch cache buys a pass (2 threads; the statistics stage, cheap, so the pass is mostly reading)');
-    log(`first pass over the text (scan + parse + cache): ${fmt(text / 1000)} s; a pass over the cache (${fmt(cache.memoryUsed / 1e6, 0)} MB in memory): ${fmt(median(cached) / 1000)} s — **${fmt(text / median(cached), 1)}x** faster`);
+    log(
+      '\n### What the batch cache buys a pass (2 threads; the statistics stage, cheap, so the pass is mostly reading)',
+    );
+    log(
+      `first pass over the text (scan + parse + cache): ${fmt(text / 1000)} s; a pass over the cache (${fmt(cache.memoryUsed / 1e6, 0)} MB in memory): ${fmt(median(cached) / 1000)} s — **${fmt(text / median(cached), 1)}x** faster`,
+    );
   } finally {
     await cache.close();
     await executor.close();
@@ -225,13 +329,41 @@ async function cachePasses(file: string, log: (l?: string) => void): Promise<voi
 }
 
 /** The whole run against pandas + scikit-learn, same hidden layer, epochs and held-out rows. */
-async function againstSklearn(file: string, runs: Record<string, Run[]>, epochs: number, repeats: number, versions: string[], log: (l?: string) => void): Promise<void> {
+async function againstSklearn(
+  file: string,
+  runs: Record<string, Run[]>,
+  epochs: number,
+  repeats: number,
+  versions: string[],
+  log: (l?: string) => void,
+): Promise<void> {
   const script = join(packageRoot(), 'bench', 'sklearn_csv.py');
   const results: { total: number; value: number }[] = [];
   for (let rep = 0; rep < repeats; rep++) {
-    const out = spawnSync(python, [script, JSON.stringify({ file, label: 'churned', seed: 42, holdout: 0.2, model: 'mlp', hidden: [64], epochs })], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const out = spawnSync(
+      python,
+      [
+        script,
+        JSON.stringify({
+          file,
+          label: 'churned',
+          seed: 42,
+          holdout: 0.2,
+          model: 'mlp',
+          hidden: [64],
+          epochs,
+        }),
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
     if (out.status !== 0) throw new Error(`scikit-learn run failed: ${out.stderr}`);
-    const r = JSON.parse(out.stdout) as { total: number; value: number; read: number; preprocess: number; fit: number };
+    const r = JSON.parse(out.stdout) as {
+      total: number;
+      value: number;
+      read: number;
+      preprocess: number;
+      fit: number;
+    };
     results.push({ total: r.total * 1000, value: r.value });
   }
   const sk = median(results.map((r) => r.total));
@@ -241,24 +373,40 @@ async function againstSklearn(file: string, runs: Record<string, Run[]>, epochs:
     return m.task === 'classification' ? m.accuracy : NaN;
   };
   const med = (name: string) => median(runs[name]!.map((r) => r.total));
-  log(`\n### Against pandas read_csv + scikit-learn ${versions[0]} MLPClassifier (hidden 64, ${epochs} epochs, each tool's default minibatch and learning rate; same held-out rows)`);
-  log('| trainer | whole run (s, median) | held-out accuracy | time / scikit-learn\'s |');
+  log(
+    `\n### Against pandas read_csv + scikit-learn ${versions[0]} MLPClassifier (hidden 64, ${epochs} epochs, each tool's default minibatch and learning rate; same held-out rows)`,
+  );
+  log("| trainer | whole run (s, median) | held-out accuracy | time / scikit-learn's |");
   log('| --- | --- | --- | --- |');
-  log(`| pandas ${versions[1]} + scikit-learn | ${fmt(sk / 1000)} | ${fmt(skAccuracy, 4)} | 1.00 |`);
-  for (const name of ['threads (2)', 'threads (1)', 'inline']) log(`| mlscale ${name} | ${fmt(med(name) / 1000)} | ${fmt(acc(name), 4)} | **${fmt(med(name) / sk)}** |`);
+  log(
+    `| pandas ${versions[1]} + scikit-learn | ${fmt(sk / 1000)} | ${fmt(skAccuracy, 4)} | 1.00 |`,
+  );
+  for (const name of ['threads (2)', 'threads (1)', 'inline'])
+    log(
+      `| mlscale ${name} | ${fmt(med(name) / 1000)} | ${fmt(acc(name), 4)} | **${fmt(med(name) / sk)}** |`,
+    );
 }
 
 /** Peak RSS of `mlscale train` as a process, from its --json summary. */
-function trainRss(args: string[]): Promise<{ rss: number; cache: { memoryBytes: number; totalBytes: number } }> {
+function trainRss(
+  args: string[],
+): Promise<{ rss: number; cache: { memoryBytes: number; totalBytes: number } }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...args, '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (err += d));
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`mlscale train failed: ${err}`));
-      const s = JSON.parse(out) as { memory: { maxRssBytes: number }; cache: { memoryBytes: number; totalBytes: number } };
+      const s = JSON.parse(out) as {
+        memory: { maxRssBytes: number };
+        cache: { memoryBytes: number; totalBytes: number };
+      };
       resolve({ rss: s.memory.maxRssBytes, cache: s.cache });
     });
   });
@@ -269,26 +417,51 @@ async function memory(dir: string, quick: boolean, log: (l?: string) => void): P
   const paths = { small: join(dir, 'rss-1x.csv'), large: join(dir, 'rss-4x.csv') };
   await writeTable({ rows: small, out: paths.small, seed: 3 });
   await writeTable({ rows: 4 * small, out: paths.large, seed: 3 });
-  const common = ['--label', 'churned', '--epochs', '1', '--model', 'mlp', '--executor', 'threads', '--workers', '2', '--out', join(dir, 'rss-model')];
+  const common = [
+    '--label',
+    'churned',
+    '--epochs',
+    '1',
+    '--model',
+    'mlp',
+    '--executor',
+    'threads',
+    '--workers',
+    '2',
+    '--out',
+    join(dir, 'rss-model'),
+  ];
   const a = await trainRss(['--data', paths.small, '--cache', 'disk', ...common]);
   const b = await trainRss(['--data', paths.large, '--cache', 'disk', ...common]);
   const budget = 64 * 1024 * 1024;
   const c = await trainRss(['--data', paths.large, '--cache-memory', String(budget), ...common]);
   log('\n### Memory (peak RSS of `mlscale train`, 2 threads, 1 epoch)');
-  log(`disk cache: ${small.toLocaleString('en-US')} rows ${fmt(a.rss / 2 ** 20, 0)} MiB, ${(4 * small).toLocaleString('en-US')} rows ${fmt(b.rss / 2 ** 20, 0)} MiB: **${fmt((100 * (b.rss - a.rss)) / a.rss, 1)}%** more for 4x the rows (cache on disk: ${fmt(b.cache.totalBytes / 2 ** 20, 0)} MiB)`);
-  log(`memory cache with --cache-memory 64M on ${(4 * small).toLocaleString('en-US')} rows: ${fmt(c.cache.memoryBytes / 2 ** 20, 1)} MiB in memory (budget 64 MiB), ${fmt((c.cache.totalBytes - c.cache.memoryBytes) / 2 ** 20, 0)} MiB on disk`);
+  log(
+    `disk cache: ${small.toLocaleString('en-US')} rows ${fmt(a.rss / 2 ** 20, 0)} MiB, ${(4 * small).toLocaleString('en-US')} rows ${fmt(b.rss / 2 ** 20, 0)} MiB: **${fmt((100 * (b.rss - a.rss)) / a.rss, 1)}%** more for 4x the rows (cache on disk: ${fmt(b.cache.totalBytes / 2 ** 20, 0)} MiB)`,
+  );
+  log(
+    `memory cache with --cache-memory 64M on ${(4 * small).toLocaleString('en-US')} rows: ${fmt(c.cache.memoryBytes / 2 ** 20, 1)} MiB in memory (budget 64 MiB), ${fmt((c.cache.totalBytes - c.cache.memoryBytes) / 2 ** 20, 0)} MiB on disk`,
+  );
 }
 
 /** scikit-learn's bundled tables: default `mlscale train` against LogisticRegression / Ridge. */
 async function smallTables(dir: string, log: (l?: string) => void): Promise<void> {
   const exported = spawnSync(
     python,
-    ['-c', `from sklearn import datasets\nfor n in ['breast_cancer','iris','wine','digits','diabetes']:\n    getattr(datasets, 'load_' + n)(as_frame=True).frame.to_csv(${JSON.stringify(dir)} + '/' + n + '.csv', index=False)`],
+    [
+      '-c',
+      `from sklearn import datasets\nfor n in ['breast_cancer','iris','wine','digits','diabetes']:\n    getattr(datasets, 'load_' + n)(as_frame=True).frame.to_csv(${JSON.stringify(dir)} + '/' + n + '.csv', index=False)`,
+    ],
     { encoding: 'utf8' },
   );
-  if (exported.status !== 0) throw new Error(`exporting scikit-learn's datasets failed: ${exported.stderr}`);
-  log("\n### Small real tables: default `mlscale train` against scikit-learn (StandardScaler + LogisticRegression / Ridge), same held-out rows (20%), mean of seeds 1-3");
-  log('| dataset | rows × features | scikit-learn | mlscale default | difference (points) | mlscale chose |');
+  if (exported.status !== 0)
+    throw new Error(`exporting scikit-learn's datasets failed: ${exported.stderr}`);
+  log(
+    '\n### Small real tables: default `mlscale train` against scikit-learn (StandardScaler + LogisticRegression / Ridge), same held-out rows (20%), mean of seeds 1-3',
+  );
+  log(
+    '| dataset | rows × features | scikit-learn | mlscale default | difference (points) | mlscale chose |',
+  );
   log('| --- | --- | --- | --- | --- | --- |');
   for (const name of ['breast_cancer', 'iris', 'wine', 'digits', 'diabetes']) {
     const file = join(dir, `${name}.csv`);
@@ -298,7 +471,21 @@ async function smallTables(dir: string, log: (l?: string) => void): Promise<void
     const chose: string[] = [];
     let shape = '';
     for (const seed of [1, 2, 3]) {
-      const out = spawnSync(python, [join(packageRoot(), 'bench', 'sklearn_csv.py'), JSON.stringify({ file, label: 'target', seed, holdout: 0.2, model: 'linear', ...(regression ? { task: 'regression' } : {}) })], { encoding: 'utf8' });
+      const out = spawnSync(
+        python,
+        [
+          join(packageRoot(), 'bench', 'sklearn_csv.py'),
+          JSON.stringify({
+            file,
+            label: 'target',
+            seed,
+            holdout: 0.2,
+            model: 'linear',
+            ...(regression ? { task: 'regression' } : {}),
+          }),
+        ],
+        { encoding: 'utf8' },
+      );
       if (out.status !== 0) throw new Error(`scikit-learn on ${name} failed: ${out.stderr}`);
       sk.push((JSON.parse(out.stdout) as { value: number }).value);
       const run = await timeRun({ data: file, label: 'target', seed, executor: 'inline' });
@@ -309,6 +496,8 @@ async function smallTables(dir: string, log: (l?: string) => void): Promise<void
       shape = `${run.result.data.rows} × ${run.result.schema.columns.length}`;
     }
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    log(`| ${name} (${regression ? 'R²' : 'accuracy'}) | ${shape} | ${fmt(mean(sk), 4)} | ${fmt(mean(ours), 4)} | **${fmt(100 * (mean(ours) - mean(sk)), 2)}** | ${chose.join('; ')} |`);
+    log(
+      `| ${name} (${regression ? 'R²' : 'accuracy'}) | ${shape} | ${fmt(mean(sk), 4)} | ${fmt(mean(ours), 4)} | **${fmt(100 * (mean(ours) - mean(sk)), 2)}** | ${chose.join('; ')} |`,
+    );
   }
 }

@@ -15,7 +15,17 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from '../src/analysis/fit.js';
-import { configureLoad, describe, fmt, inferBody, measure, mlpBytes, startMlscale, stop, type Load } from './serve-kit.js';
+import {
+  configureLoad,
+  describe,
+  fmt,
+  inferBody,
+  measure,
+  mlpBytes,
+  startMlscale,
+  stop,
+  type Load,
+} from './serve-kit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,11 +52,33 @@ interface Config {
 }
 
 const configs: Config[] = [
-  { name: `1 process, 1 instance x ${cores} threads`, flags: ['--instances', '1', '--intra-op-threads', String(cores)] },
-  { name: `1 process, ${cores} instances x 1 thread`, flags: ['--instances', String(cores), '--intra-op-threads', '1'] },
-  { name: `--replicas 1, 1 instance x ${cores} threads`, flags: ['--replicas', '1', '--instances', '1', '--intra-op-threads', String(cores)], replicas: 1 },
-  { name: `--replicas ${cores}, 1 instance x 1 thread each`, flags: ['--replicas', String(cores), '--instances', '1', '--intra-op-threads', '1'], replicas: cores },
-  ...(quick || cores === 4 ? [] : [{ name: '--replicas 4, 1 instance x 1 thread each', flags: ['--replicas', '4', '--instances', '1', '--intra-op-threads', '1'], replicas: 4 }]),
+  {
+    name: `1 process, 1 instance x ${cores} threads`,
+    flags: ['--instances', '1', '--intra-op-threads', String(cores)],
+  },
+  {
+    name: `1 process, ${cores} instances x 1 thread`,
+    flags: ['--instances', String(cores), '--intra-op-threads', '1'],
+  },
+  {
+    name: `--replicas 1, 1 instance x ${cores} threads`,
+    flags: ['--replicas', '1', '--instances', '1', '--intra-op-threads', String(cores)],
+    replicas: 1,
+  },
+  {
+    name: `--replicas ${cores}, 1 instance x 1 thread each`,
+    flags: ['--replicas', String(cores), '--instances', '1', '--intra-op-threads', '1'],
+    replicas: cores,
+  },
+  ...(quick || cores === 4
+    ? []
+    : [
+        {
+          name: '--replicas 4, 1 instance x 1 thread each',
+          flags: ['--replicas', '4', '--instances', '1', '--intra-op-threads', '1'],
+          replicas: 4,
+        },
+      ]),
 ];
 
 /** Waits until the primary's merged /metrics counts `n` listening replicas. */
@@ -56,18 +88,24 @@ async function waitForReplicas(url: string, n: number, timeoutMs = 60_000): Prom
     const text = await (await fetch(`${url}/metrics`)).text();
     const m = /^mlscale_cluster_replicas (\d+)/m.exec(text);
     if (m && Number(m[1]) >= n) return;
-    if (Date.now() > end) throw new Error(`${n} replicas were not listening within ${timeoutMs} ms`);
+    if (Date.now() > end)
+      throw new Error(`${n} replicas were not listening within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 async function main(): Promise<void> {
   log(`# mlscale serve: replicas (processes) against threads — ${new Date().toISOString()}`);
-  log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; ${generator} with ${connections} connections, ${duration} s runs; repeats ${repeats} (medians)`);
+  log(
+    `machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; ${generator} with ${connections} connections, ${duration} s runs; repeats ${repeats} (medians)`,
+  );
   const dir = await mkdtemp(join(tmpdir(), 'mlscale-bench-replicas-'));
   try {
     const repo = join(dir, 'repo');
-    const models = { heavy: { bytes: mlpBytes(256, [2048, 2048, 2048], 10), width: 256 }, light: { bytes: mlpBytes(64, [256, 256], 10), width: 64 } };
+    const models = {
+      heavy: { bytes: mlpBytes(256, [2048, 2048, 2048], 10), width: 256 },
+      light: { bytes: mlpBytes(64, [256, 256], 10), width: 64 },
+    };
     for (const [name, m] of Object.entries(models)) {
       await mkdir(join(repo, name, '1'), { recursive: true });
       await writeFile(join(repo, name, '1', 'model.onnx'), m.bytes);
@@ -76,7 +114,10 @@ async function main(): Promise<void> {
     for (let rep = 1; rep <= repeats; rep++) {
       log(`\n## repeat ${rep}/${repeats}`);
       for (const config of configs) {
-        const server = await startMlscale(repo, [...config.flags, ...(config.replicas ? ['--spare-replicas', '0'] : [])]);
+        const server = await startMlscale(repo, [
+          ...config.flags,
+          ...(config.replicas ? ['--spare-replicas', '0'] : []),
+        ]);
         try {
           if (config.replicas) await waitForReplicas(server.url, config.replicas);
           for (const [name, m] of Object.entries(models)) {
@@ -98,7 +139,9 @@ async function main(): Promise<void> {
       for (const config of configs) {
         const runs = results.get(`${name}\0${config.name}`) ?? [];
         const rps = median(runs.map((l) => l.rps));
-        log(`| ${name} | ${config.name} | ${fmt(rps)} | ${fmt(median(runs.map((l) => l.p99)), 1)} | ${fmt(rps / base, 2)}x |`);
+        log(
+          `| ${name} | ${config.name} | ${fmt(rps)} | ${fmt(median(runs.map((l) => l.p99)), 1)} | ${fmt(rps / base, 2)}x |`,
+        );
       }
     }
   } finally {

@@ -14,7 +14,8 @@ import { packageRoot } from '../src/util/package-root.js';
 import { freePort } from '../src/util/free-port.js';
 
 export const root = packageRoot();
-export const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+export const fmt = (v: number, d = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
 /** Whether wrk is on PATH. */
 export const hasWrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
@@ -24,12 +25,18 @@ let duration = 10;
 let generator: 'wrk' | 'autocannon' = hasWrk ? 'wrk' : 'autocannon';
 
 /** Sets the load generator's connections, run length and program (validated). */
-export function configureLoad(options: { connections: number; duration: number; generator?: string }): 'wrk' | 'autocannon' {
+export function configureLoad(options: {
+  connections: number;
+  duration: number;
+  generator?: string;
+}): 'wrk' | 'autocannon' {
   connections = options.connections;
   duration = options.duration;
   const g = options.generator ?? (hasWrk ? 'wrk' : 'autocannon');
-  if (g !== 'wrk' && g !== 'autocannon') throw new Error(`--generator must be wrk or autocannon, got ${g}`);
-  if (g === 'wrk' && !hasWrk) throw new Error('--generator wrk: wrk is not on PATH (apt-get install wrk)');
+  if (g !== 'wrk' && g !== 'autocannon')
+    throw new Error(`--generator must be wrk or autocannon, got ${g}`);
+  if (g === 'wrk' && !hasWrk)
+    throw new Error('--generator wrk: wrk is not on PATH (apt-get install wrk)');
   generator = g;
   return g;
 }
@@ -48,7 +55,14 @@ export interface Load {
 
 /** An MLP classifier with raw-feature input `x` FP32 [N, inputs]. */
 export function mlpBytes(inputs: number, hidden: number[], outputs: number): Uint8Array {
-  const spec: ModelSpec = { family: 'mlp', task: 'classification', inputs, outputs, hidden, activation: 'relu' };
+  const spec: ModelSpec = {
+    family: 'mlp',
+    task: 'classification',
+    inputs,
+    outputs,
+    hidden,
+    activation: 'relu',
+  };
   const names = Array.from({ length: inputs }, (_, i) => `f${i}`);
   const pre: PreprocessingSpec = {
     numeric: { names, mean: new Float32Array(inputs), std: new Float32Array(inputs).fill(1) },
@@ -67,7 +81,9 @@ export function row(width: number, seed: number): number[] {
 }
 
 export function inferBody(width: number): string {
-  return JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: row(width, 7) }] });
+  return JSON.stringify({
+    inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: row(width, 7) }],
+  });
 }
 
 export { freePort } from '../src/util/free-port.js';
@@ -93,19 +109,43 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** Starts `mlscale serve` on the repository with extra flags; resolves with its base URL and process. */
-export async function startMlscale(repo: string, flags: string[]): Promise<{ url: string; child: ChildProcess }> {
+export async function startMlscale(
+  repo: string,
+  flags: string[],
+): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'bin/mlscale.js'), 'serve', '--model-repository', repo, '--port', String(port), '--log-level', 'warn', ...flags], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/mlscale.js'),
+      'serve',
+      '--model-repository',
+      repo,
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+      ...flags,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/v2/health/ready`);
   return { url, child };
 }
 
 /** Runs the load generator in its own process against one URL: wrk for closed-loop runs when present, autocannon at a fixed rate. */
-export async function load(url: string, body: string, seconds: number, rate?: number): Promise<Load> {
-  return rate === undefined && generator === 'wrk' ? wrk(url, body, seconds) : autocannonLoad(url, body, seconds, rate);
+export async function load(
+  url: string,
+  body: string,
+  seconds: number,
+  rate?: number,
+): Promise<Load> {
+  return rate === undefined && generator === 'wrk'
+    ? wrk(url, body, seconds)
+    : autocannonLoad(url, body, seconds, rate);
 }
 
 let luaScript: string | undefined;
@@ -121,10 +161,25 @@ export async function wrk(url: string, body: string, seconds: number): Promise<L
   const bodyFile = join(luaScript, '..', 'body.json');
   await writeFile(bodyFile, body);
   // Through bash, whose `times` then prints wrk's CPU time (its children's user and system time).
-  const child = spawn('bash', ['-c', 'wrk "$@"; times', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', luaScript, url], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MLSCALE_BODY: bodyFile },
-  });
+  const child = spawn(
+    'bash',
+    [
+      '-c',
+      'wrk "$@"; times',
+      'wrk',
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      luaScript,
+      url,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, MLSCALE_BODY: bodyFile },
+    },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
@@ -136,7 +191,9 @@ export async function wrk(url: string, body: string, seconds: number): Promise<L
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
   const requests = num(/(\d+) requests in/);
   const times = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(out.trim());
-  const cpuSeconds = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
+  const cpuSeconds = times
+    ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])
+    : NaN;
   return {
     generatorCpuUs: requests > 0 ? (cpuSeconds * 1e6) / requests : NaN,
     rps: num(/Requests\/sec:\s+([\d.]+)/),
@@ -149,7 +206,12 @@ export async function wrk(url: string, body: string, seconds: number): Promise<L
   };
 }
 
-export async function autocannonLoad(url: string, body: string, seconds: number, rate?: number): Promise<Load> {
+export async function autocannonLoad(
+  url: string,
+  body: string,
+  seconds: number,
+  rate?: number,
+): Promise<Load> {
   const options = {
     url,
     method: 'POST',
@@ -159,7 +221,11 @@ export async function autocannonLoad(url: string, body: string, seconds: number,
     duration: seconds,
     ...(rate ? { overallRate: Math.round(rate) } : {}),
   };
-  const child = spawn(process.execPath, [join(root, 'dist/bench/serve-load.js'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist/bench/serve-load.js'), JSON.stringify(options)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((r) => child.once('exit', r));
@@ -176,4 +242,3 @@ export function describe(l: Load): string {
   const failed = l.errors + l.non2xx + l.timeouts;
   return `${fmt(l.rps)} req/s, p50 ${fmt(l.p50, 1)} ms, p99 ${fmt(l.p99, 1)} ms${failed ? `, ${failed} failed` : ''}`;
 }
-

@@ -32,7 +32,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { median } from '../src/analysis/fit.js';
-import { autocannonLoad, configureLoad, describe, fmt, freePort, inferBody, load, measure, mlpBytes, root, startMlscale, stop, type Load } from './serve-kit.js';
+import {
+  autocannonLoad,
+  configureLoad,
+  describe,
+  fmt,
+  freePort,
+  inferBody,
+  load,
+  measure,
+  mlpBytes,
+  root,
+  startMlscale,
+  stop,
+  type Load,
+} from './serve-kit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,7 +69,11 @@ const log = (line = '') => process.stdout.write(line + '\n');
 
 async function startBare(responseFile: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist/bench/bare-fastify.js'), String(port), responseFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist/bench/bare-fastify.js'), String(port), responseFile],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`bare Fastify exited with ${code}`)));
@@ -91,12 +109,18 @@ function processCpuMs(pid: number | undefined): number | undefined {
 }
 
 /** Runs `measureIt` and the main thread's CPU µs per request of `pid` during it. */
-async function withCpu(pid: number | undefined, measureIt: () => Promise<Load>): Promise<Load & { cpuUsPerRequest: number }> {
+async function withCpu(
+  pid: number | undefined,
+  measureIt: () => Promise<Load>,
+): Promise<Load & { cpuUsPerRequest: number }> {
   await load(currentUrl, currentBody, 2);
   const before = mainThreadCpuMs(pid);
   const result = await measureIt();
   const after = mainThreadCpuMs(pid);
-  const cpuUsPerRequest = before === undefined || after === undefined || result.requests === 0 ? NaN : ((after - before) * 1000) / result.requests;
+  const cpuUsPerRequest =
+    before === undefined || after === undefined || result.requests === 0
+      ? NaN
+      : ((after - before) * 1000) / result.requests;
   return { ...result, cpuUsPerRequest };
 }
 let currentUrl = '';
@@ -104,7 +128,9 @@ let currentBody = '';
 
 /** Rows and batches a model version has run, from its statistics. */
 async function batchCounts(url: string, model: string): Promise<{ rows: number; batches: number }> {
-  const stats = (await (await fetch(`${url}/v2/models/${model}/stats`)).json()) as { model_stats: { inference_count: number; execution_count: number }[] };
+  const stats = (await (await fetch(`${url}/v2/models/${model}/stats`)).json()) as {
+    model_stats: { inference_count: number; execution_count: number }[];
+  };
   const s = stats.model_stats[0]!;
   return { rows: s.inference_count, batches: s.execution_count };
 }
@@ -113,7 +139,12 @@ async function batchCounts(url: string, model: string): Promise<{ rows: number; 
  * Warms up, then measures a closed-loop run, the mean batch size the server formed during it, and
  * the server's CPU time per request over all its threads (µs).
  */
-async function measureBatched(url: string, model: string, body: string, pid?: number): Promise<Load & { meanBatch: number; serverCpuUs: number }> {
+async function measureBatched(
+  url: string,
+  model: string,
+  body: string,
+  pid?: number,
+): Promise<Load & { meanBatch: number; serverCpuUs: number }> {
   const infer = `${url}/v2/models/${model}/infer`;
   await load(infer, body, 2);
   const before = await batchCounts(url, model);
@@ -121,8 +152,15 @@ async function measureBatched(url: string, model: string, body: string, pid?: nu
   const result = await load(infer, body, duration);
   const cpuAfter = processCpuMs(pid);
   const after = await batchCounts(url, model);
-  const serverCpuUs = cpuBefore === undefined || cpuAfter === undefined || result.requests === 0 ? NaN : ((cpuAfter - cpuBefore) * 1000) / result.requests;
-  return { ...result, meanBatch: (after.rows - before.rows) / Math.max(1, after.batches - before.batches), serverCpuUs };
+  const serverCpuUs =
+    cpuBefore === undefined || cpuAfter === undefined || result.requests === 0
+      ? NaN
+      : ((cpuAfter - cpuBefore) * 1000) / result.requests;
+  return {
+    ...result,
+    meanBatch: (after.rows - before.rows) / Math.max(1, after.batches - before.batches),
+    serverCpuUs,
+  };
 }
 
 /** Raw onnxruntime-node rows/s at a batch size: one session with every core, run back to back. */
@@ -131,8 +169,17 @@ async function rawOrt(bytes: Uint8Array, width: number, batch: number): Promise<
 }
 
 /** As `rawOrt`, with this process's CPU time per row (µs) over the run: the compute's cost. */
-async function rawOrtCost(bytes: Uint8Array, width: number, batch: number): Promise<{ rps: number; cpuUsPerRow: number }> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cores, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+async function rawOrtCost(
+  bytes: Uint8Array,
+  width: number,
+  batch: number,
+): Promise<{ rps: number; cpuUsPerRow: number }> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: cores,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const data = new Float32Array(batch * width).map((_, i) => ((i * 7919) % 2000) / 1000 - 1);
   const feeds = { x: new ort.Tensor('float32', data, [batch, width]) };
   for (let i = 0; i < 5; i++) await session.run(feeds);
@@ -153,9 +200,23 @@ async function rawOrtCost(bytes: Uint8Array, width: number, batch: number): Prom
  * Runs a model at a batch size and a fixed batch rate for `seconds`, with the server's default
  * session settings: the compute an instance does beside the HTTP thread at that rate.
  */
-async function pacedOrt(bytes: Uint8Array, width: number, batch: number, batchesPerSecond: number, seconds: number): Promise<void> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: cores, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { 'session.intra_op.allow_spinning': '0' } });
-  const feeds = { x: new ort.Tensor('float32', new Float32Array(batch * width).fill(0.5), [batch, width]) };
+async function pacedOrt(
+  bytes: Uint8Array,
+  width: number,
+  batch: number,
+  batchesPerSecond: number,
+  seconds: number,
+): Promise<void> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: cores,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: { 'session.intra_op.allow_spinning': '0' },
+  });
+  const feeds = {
+    x: new ort.Tensor('float32', new Float32Array(batch * width).fill(0.5), [batch, width]),
+  };
   const t0 = performance.now();
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++) {
     await session.run(feeds);
@@ -167,13 +228,18 @@ async function pacedOrt(bytes: Uint8Array, width: number, batch: number, batches
 
 async function main(): Promise<void> {
   log(`# mlscale serve benchmark — ${new Date().toISOString()}`);
-  log(`machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; ${generator} with ${connections} connections (autocannon at fixed rates), ${duration} s runs; repeats ${repeats} (medians)`);
+  log(
+    `machine: ${cpus()[0]?.model ?? 'cpu'} × ${cores}, node ${process.versions.node}; ${generator} with ${connections} connections (autocannon at fixed rates), ${duration} s runs; repeats ${repeats} (medians)`,
+  );
   const dir = await mkdtemp(join(tmpdir(), 'mlscale-bench-serve-'));
   try {
     const heavy = mlpBytes(256, [2048, 2048, 2048], 10);
     const light = mlpBytes(64, [256, 256], 10);
     const repo = join(dir, 'repo');
-    for (const [name, bytes] of [['heavy', heavy], ['light', light]] as const) {
+    for (const [name, bytes] of [
+      ['heavy', heavy],
+      ['light', light],
+    ] as const) {
       await mkdir(join(repo, name, '1'), { recursive: true });
       await writeFile(join(repo, name, '1', 'model.onnx'), bytes);
     }
@@ -190,7 +256,9 @@ async function main(): Promise<void> {
       keep('raw64', raw64);
       keep('rawCpu', rawCpu);
       keep('raw1', raw1);
-      log(`raw onnxruntime heavy: batch 64 ${fmt(raw64)} rows/s, batch 1 ${fmt(raw1)} rows/s (${cores} intra-op threads)`);
+      log(
+        `raw onnxruntime heavy: batch 64 ${fmt(raw64)} rows/s, batch 1 ${fmt(raw1)} rows/s (${cores} intra-op threads)`,
+      );
 
       let server = await startMlscale(repo, []);
       const heavyUrl = `${server.url}/v2/models/heavy/infer`;
@@ -198,25 +266,47 @@ async function main(): Promise<void> {
       keep('batched', batched.rps);
       keep('serverCpu', batched.serverCpuUs);
       keep('batchedMean', batched.meanBatch);
-      log(`mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}, mean batch ${fmt(batched.meanBatch, 1)}; server CPU ${fmt(batched.serverCpuUs)} µs per request, all threads`);
+      log(
+        `mlscale heavy, dynamic batching (defaults: adaptive delay): ${describe(batched)}, mean batch ${fmt(batched.meanBatch, 1)}; server CPU ${fmt(batched.serverCpuUs)} µs per request, all threads`,
+      );
       for (const fraction of [0.5, 0.8]) {
         const l = await measure(heavyUrl, heavyBody, batched.rps * fraction);
         (latencies[String(fraction)] ??= []).push(l);
-        log(`mlscale heavy at ${fraction * 100}% of max (${fmt(batched.rps * fraction)} req/s offered): ${describe(l)}`);
+        log(
+          `mlscale heavy at ${fraction * 100}% of max (${fmt(batched.rps * fraction)} req/s offered): ${describe(l)}`,
+        );
       }
       currentUrl = `${server.url}/v2/models/light/infer`;
       currentBody = lightBody;
       const lightBefore = await batchCounts(server.url, 'light');
-      const lightLoad = await withCpu(server.child.pid, () => load(currentUrl, lightBody, duration));
+      const lightLoad = await withCpu(server.child.pid, () =>
+        load(currentUrl, lightBody, duration),
+      );
       const lightAfter = await batchCounts(server.url, 'light');
       // Warm-up included: the mean batch only sets the size of the compute run beside bare Fastify below.
-      const lightBatch = (lightAfter.rows - lightBefore.rows) / Math.max(1, lightAfter.batches - lightBefore.batches);
+      const lightBatch =
+        (lightAfter.rows - lightBefore.rows) /
+        Math.max(1, lightAfter.batches - lightBefore.batches);
       keep('light', lightLoad.rps);
       keep('lightCpu', lightLoad.cpuUsPerRequest);
       keep('lightBatch', lightBatch);
-      log(`mlscale light: ${describe(lightLoad)}; HTTP thread ${fmt(lightLoad.cpuUsPerRequest, 1)} µs CPU per request; mean batch ${fmt(lightBatch, 1)}`);
-      const sample = await (await fetch(`${server.url}/v2/models/light/infer`, { method: 'POST', body: lightBody, headers: { 'content-type': 'application/json' } })).text();
-      const heavySample = await (await fetch(heavyUrl, { method: 'POST', body: heavyBody, headers: { 'content-type': 'application/json' } })).text();
+      log(
+        `mlscale light: ${describe(lightLoad)}; HTTP thread ${fmt(lightLoad.cpuUsPerRequest, 1)} µs CPU per request; mean batch ${fmt(lightBatch, 1)}`,
+      );
+      const sample = await (
+        await fetch(`${server.url}/v2/models/light/infer`, {
+          method: 'POST',
+          body: lightBody,
+          headers: { 'content-type': 'application/json' },
+        })
+      ).text();
+      const heavySample = await (
+        await fetch(heavyUrl, {
+          method: 'POST',
+          body: heavyBody,
+          headers: { 'content-type': 'application/json' },
+        })
+      ).text();
       await stop(server.child);
 
       for (const delay of ['2', '8']) {
@@ -224,7 +314,9 @@ async function main(): Promise<void> {
         const fixed = await measureBatched(server.url, 'heavy', heavyBody);
         keep(`fixed${delay}`, fixed.rps);
         keep(`fixed${delay}Mean`, fixed.meanBatch);
-        log(`mlscale heavy, --max-queue-delay-ms ${delay} (fixed): ${describe(fixed)}, mean batch ${fmt(fixed.meanBatch, 1)}`);
+        log(
+          `mlscale heavy, --max-queue-delay-ms ${delay} (fixed): ${describe(fixed)}, mean batch ${fmt(fixed.meanBatch, 1)}`,
+        );
         await stop(server.child);
       }
 
@@ -235,29 +327,41 @@ async function main(): Promise<void> {
       const bareHeavy = await startBare(heavyResponse);
       const [shared, beside] = await Promise.all([
         rawOrt(heavy, 256, 64),
-        autocannonLoad(`${bareHeavy.url}/v2/models/heavy/infer`, heavyBody, duration + 1, batched.rps),
+        autocannonLoad(
+          `${bareHeavy.url}/v2/models/heavy/infer`,
+          heavyBody,
+          duration + 1,
+          batched.rps,
+        ),
       ]);
       // The least HTTP work a server can do per heavy request, and the load generator's, in CPU time.
       currentUrl = `${bareHeavy.url}/v2/models/heavy/infer`;
       currentBody = heavyBody;
-      const bareHeavyLoad = await withCpu(bareHeavy.child.pid, () => load(currentUrl, heavyBody, duration));
+      const bareHeavyLoad = await withCpu(bareHeavy.child.pid, () =>
+        load(currentUrl, heavyBody, duration),
+      );
       await stop(bareHeavy.child);
       keep('bareHeavyCpu', bareHeavyLoad.cpuUsPerRequest);
       keep('generatorCpu', bareHeavyLoad.generatorCpuUs ?? NaN);
       // A server that needs no more CPU per request than bare Fastify, beside a load generator on the
       // same cores, keeps at most this share of them for the compute: c / (c + h + g) of raw's rate.
-      const cpuBound = rawCpu / (rawCpu + bareHeavyLoad.cpuUsPerRequest + (bareHeavyLoad.generatorCpuUs ?? NaN));
+      const cpuBound =
+        rawCpu / (rawCpu + bareHeavyLoad.cpuUsPerRequest + (bareHeavyLoad.generatorCpuUs ?? NaN));
       keep('cpuBound', cpuBound);
       log(
         `CPU per heavy row or request: raw onnxruntime ${fmt(rawCpu)} µs, bare Fastify's HTTP thread ${fmt(bareHeavyLoad.cpuUsPerRequest, 1)} µs, wrk ${fmt(bareHeavyLoad.generatorCpuUs ?? NaN, 1)} µs: ` +
           `no server on these cores exceeds ${fmt(100 * cpuBound)}% of raw`,
       );
       keep('rawShared', shared);
-      log(`raw onnxruntime heavy batch 64 beside bare Fastify answering the heavy body at ${fmt(batched.rps)} req/s (got ${fmt(beside.rps)}): ${fmt(shared)} rows/s`);
+      log(
+        `raw onnxruntime heavy batch 64 beside bare Fastify answering the heavy body at ${fmt(batched.rps)} req/s (got ${fmt(beside.rps)}): ${fmt(shared)} rows/s`,
+      );
       const meanBatch = Math.max(1, Math.round(batched.meanBatch));
       const rawAtMean = await rawOrt(heavy, 256, meanBatch);
       keep('rawAtMean', rawAtMean);
-      log(`raw onnxruntime heavy at the server's mean batch ${meanBatch}: ${fmt(rawAtMean)} rows/s`);
+      log(
+        `raw onnxruntime heavy at the server's mean batch ${meanBatch}: ${fmt(rawAtMean)} rows/s`,
+      );
 
       server = await startMlscale(repo, ['--max-batch-size', '0']);
       const unbatched = await measure(`${server.url}/v2/models/heavy/infer`, heavyBody);
@@ -290,36 +394,68 @@ async function main(): Promise<void> {
       keep('ratioFixed8', r('batched') / r('fixed8'));
       keep('ratioShared', r('batched') / r('rawShared'));
       keep('ratioLightShared', r('light') / r('bareBeside'));
-      log(`ratios this repeat: heavy/raw ${fmt(100 * r('ratioHeavy'))}%, light/bare ${fmt(100 * r('ratioLight'))}%, HTTP CPU ${fmt(r('ratioCpu'), 2)}x, batching ${fmt(r('ratioBatching'), 1)}x, auto/fixed 2 ms ${fmt(100 * r('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * r('ratioFixed8'))}%, heavy/raw beside HTTP ${fmt(100 * r('ratioShared'))}%, CPU bound ${fmt(100 * r('cpuBound'))}%`);
-      log(`bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}; main thread ${fmt(bareLoad.cpuUsPerRequest, 1)} µs CPU per request`);
-      log(`bare Fastify beside onnxruntime running the light model (batch ${lightRows} at ${fmt(lightLoad.rps / lightRows)} batches/s): ${describe(bareBeside)}; light/bare beside the compute ${fmt(100 * r('ratioLightShared'))}%`);
+      log(
+        `ratios this repeat: heavy/raw ${fmt(100 * r('ratioHeavy'))}%, light/bare ${fmt(100 * r('ratioLight'))}%, HTTP CPU ${fmt(r('ratioCpu'), 2)}x, batching ${fmt(r('ratioBatching'), 1)}x, auto/fixed 2 ms ${fmt(100 * r('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * r('ratioFixed8'))}%, heavy/raw beside HTTP ${fmt(100 * r('ratioShared'))}%, CPU bound ${fmt(100 * r('cpuBound'))}%`,
+      );
+      log(
+        `bare Fastify, same request and ${sample.length}-byte response: ${describe(bareLoad)}; main thread ${fmt(bareLoad.cpuUsPerRequest, 1)} µs CPU per request`,
+      );
+      log(
+        `bare Fastify beside onnxruntime running the light model (batch ${lightRows} at ${fmt(lightLoad.rps / lightRows)} batches/s): ${describe(bareBeside)}; light/bare beside the compute ${fmt(100 * r('ratioLightShared'))}%`,
+      );
       await stop(bare.child);
     }
 
     const m = (key: string) => median(results[key] ?? [NaN]);
     const pct = (a: number, b: number) => `${fmt((100 * a) / b)}%`;
-    log('\n## Ratios within each repeat (medians over repeats: on a busy machine, the figures to read)');
-    log(`heavy/raw ${fmt(100 * m('ratioHeavy'))}% (target ≥ 80%), light/bare ${fmt(100 * m('ratioLight'))}% (target ≥ 80%), HTTP-thread CPU per request ${fmt(m('ratioCpu'), 2)}x bare's, batching ${fmt(m('ratioBatching'), 1)}x (target ≥ 5x), auto/fixed 2 ms ${fmt(100 * m('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * m('ratioFixed8'))}%, heavy/raw beside the HTTP work ${fmt(100 * m('ratioShared'))}%, CPU bound on heavy ${fmt(100 * m('cpuBound'))}% of raw`);
+    log(
+      '\n## Ratios within each repeat (medians over repeats: on a busy machine, the figures to read)',
+    );
+    log(
+      `heavy/raw ${fmt(100 * m('ratioHeavy'))}% (target ≥ 80%), light/bare ${fmt(100 * m('ratioLight'))}% (target ≥ 80%), HTTP-thread CPU per request ${fmt(m('ratioCpu'), 2)}x bare's, batching ${fmt(m('ratioBatching'), 1)}x (target ≥ 5x), auto/fixed 2 ms ${fmt(100 * m('ratioFixed2'))}%, auto/fixed 8 ms ${fmt(100 * m('ratioFixed8'))}%, heavy/raw beside the HTTP work ${fmt(100 * m('ratioShared'))}%, CPU bound on heavy ${fmt(100 * m('cpuBound'))}% of raw`,
+    );
     log('\n## Summary (medians)');
     log('| measure | mlscale | limit / peer | ratio | target |');
     log('| --- | --- | --- | --- | --- |');
-    log(`| heavy model, 1 row per request, rows/s | ${fmt(m('batched'))} | raw onnxruntime batch 64: ${fmt(m('raw64'))} | ${pct(m('batched'), m('raw64'))} | ≥ 80% |`);
-    log(`| light model, requests/s | ${fmt(m('light'))} | bare Fastify: ${fmt(m('bare'))} | ${pct(m('light'), m('bare'))} | ≥ 80% |`);
-    log(`| light model, against bare Fastify sharing the cores with the light model's compute (mean batch ${fmt(m('lightBatch'), 1)}) | ${fmt(m('light'))} | ${fmt(m('bareBeside'))} | ${fmt(100 * m('ratioLightShared'))}% | (the bound on this machine) |`);
-    log(`| light model, HTTP-thread CPU per request, µs | ${fmt(m('lightCpu'), 1)} | bare Fastify: ${fmt(m('bareCpu'), 1)} | ${fmt(m('lightCpu') / m('bareCpu'), 2)}x | (what bounds the HTTP limit) |`);
-    log(`| heavy, dynamic batching vs none, rows/s | ${fmt(m('batched'))} | no batching: ${fmt(m('unbatched'))} | ${fmt(m('batched') / m('unbatched'), 1)}x | ≥ 5x |`);
+    log(
+      `| heavy model, 1 row per request, rows/s | ${fmt(m('batched'))} | raw onnxruntime batch 64: ${fmt(m('raw64'))} | ${pct(m('batched'), m('raw64'))} | ≥ 80% |`,
+    );
+    log(
+      `| light model, requests/s | ${fmt(m('light'))} | bare Fastify: ${fmt(m('bare'))} | ${pct(m('light'), m('bare'))} | ≥ 80% |`,
+    );
+    log(
+      `| light model, against bare Fastify sharing the cores with the light model's compute (mean batch ${fmt(m('lightBatch'), 1)}) | ${fmt(m('light'))} | ${fmt(m('bareBeside'))} | ${fmt(100 * m('ratioLightShared'))}% | (the bound on this machine) |`,
+    );
+    log(
+      `| light model, HTTP-thread CPU per request, µs | ${fmt(m('lightCpu'), 1)} | bare Fastify: ${fmt(m('bareCpu'), 1)} | ${fmt(m('lightCpu') / m('bareCpu'), 2)}x | (what bounds the HTTP limit) |`,
+    );
+    log(
+      `| heavy, dynamic batching vs none, rows/s | ${fmt(m('batched'))} | no batching: ${fmt(m('unbatched'))} | ${fmt(m('batched') / m('unbatched'), 1)}x | ≥ 5x |`,
+    );
     for (const delay of ['2', '8']) {
-      log(`| heavy, adaptive delay (default, mean batch ${fmt(m('batchedMean'), 1)}) vs fixed ${delay} ms (mean batch ${fmt(m(`fixed${delay}Mean`), 1)}), rows/s | ${fmt(m('batched'))} | fixed ${delay} ms: ${fmt(m(`fixed${delay}`))} | ${pct(m('batched'), m(`fixed${delay}`))} | — |`);
+      log(
+        `| heavy, adaptive delay (default, mean batch ${fmt(m('batchedMean'), 1)}) vs fixed ${delay} ms (mean batch ${fmt(m(`fixed${delay}Mean`), 1)}), rows/s | ${fmt(m('batched'))} | fixed ${delay} ms: ${fmt(m(`fixed${delay}`))} | ${pct(m('batched'), m(`fixed${delay}`))} | — |`,
+      );
     }
-    log(`| heavy, against raw onnxruntime batch 64 sharing the cores with the HTTP work | ${fmt(m('batched'))} | ${fmt(m('rawShared'))} | ${pct(m('batched'), m('rawShared'))} | (the bound on this machine) |`);
-    log(`| heavy, server CPU per request (all threads) against raw onnxruntime's per row, µs | ${fmt(m('serverCpu'))} | ${fmt(m('rawCpu'))} | ${fmt(m('serverCpu') / m('rawCpu'), 2)}x | — |`);
+    log(
+      `| heavy, against raw onnxruntime batch 64 sharing the cores with the HTTP work | ${fmt(m('batched'))} | ${fmt(m('rawShared'))} | ${pct(m('batched'), m('rawShared'))} | (the bound on this machine) |`,
+    );
+    log(
+      `| heavy, server CPU per request (all threads) against raw onnxruntime's per row, µs | ${fmt(m('serverCpu'))} | ${fmt(m('rawCpu'))} | ${fmt(m('serverCpu') / m('rawCpu'), 2)}x | — |`,
+    );
     log(
       `| heavy, the most of raw a server can reach on these cores: c / (c + h + g), from raw's CPU per row c (${fmt(m('rawCpu'))} µs), bare Fastify's HTTP-thread CPU per heavy request h (${fmt(m('bareHeavyCpu'), 1)} µs) and wrk's g (${fmt(m('generatorCpu'), 1)} µs) | ${pct(m('batched'), m('raw64'))} of raw | ${fmt(100 * m('cpuBound'))}% of raw | — | (the bound on this machine) |`,
     );
-    log(`| heavy, against raw onnxruntime at the server's mean batch | ${fmt(m('batched'))} | ${fmt(m('rawAtMean'))} | ${pct(m('batched'), m('rawAtMean'))} | — |`);
-    log(`| raw onnxruntime heavy, batch 64 vs batch 1 | ${fmt(m('raw64'))} | ${fmt(m('raw1'))} | ${fmt(m('raw64') / m('raw1'), 1)}x | (the batching limit) |`);
+    log(
+      `| heavy, against raw onnxruntime at the server's mean batch | ${fmt(m('batched'))} | ${fmt(m('rawAtMean'))} | ${pct(m('batched'), m('rawAtMean'))} | — |`,
+    );
+    log(
+      `| raw onnxruntime heavy, batch 64 vs batch 1 | ${fmt(m('raw64'))} | ${fmt(m('raw1'))} | ${fmt(m('raw64') / m('raw1'), 1)}x | (the batching limit) |`,
+    );
     for (const [fraction, runs] of Object.entries(latencies)) {
-      log(`| heavy latency at ${Number(fraction) * 100}% of max: p50 / p99 ms | ${fmt(median(runs.map((r) => r.p50)), 1)} / ${fmt(median(runs.map((r) => r.p99)), 1)} | | | — |`);
+      log(
+        `| heavy latency at ${Number(fraction) * 100}% of max: p50 / p99 ms | ${fmt(median(runs.map((r) => r.p50)), 1)} / ${fmt(median(runs.map((r) => r.p99)), 1)} | | | — |`,
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -16,8 +16,12 @@ const files = readdirSync(root, { recursive: true })
   .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
   .sort();
 if (files.length === 0) {
-  console.error(`no test files under ${root} match ${filters.join(', ') || '*.test.js'}; run "npm run build" first?`);
+  console.error(
+    `no test files under ${root} match ${filters.join(', ') || '*.test.js'}; run "npm run build" first?`,
+  );
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], {
+  stdio: 'inherit',
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

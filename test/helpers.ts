@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { packageRoot } from '../src/util/package-root.js';
 
 /** A fresh temporary folder, removed by the returned cleanup. */
-export async function tempDir(prefix = 'mlscale-test-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix = 'mlscale-test-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -21,10 +23,16 @@ export interface CliResult {
 }
 
 /** Runs `bin/mlscale.js` with `args` and collects its output. */
-export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? packageRoot(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -14,7 +14,9 @@ import { packageRoot } from '../src/util/package-root.js';
 import { freePort } from '../src/util/free-port.js';
 
 /** A Redis for the tests, or why there is none. */
-export type TestRedis = { readonly url: string; readonly skip?: undefined; stop(): Promise<void> } | { readonly skip: string; readonly url?: undefined; stop(): Promise<void> };
+export type TestRedis =
+  | { readonly url: string; readonly skip?: undefined; stop(): Promise<void> }
+  | { readonly skip: string; readonly url?: undefined; stop(): Promise<void> };
 
 /**
  * REDIS_URL if set; else a private redis-server on a free port; else a skip reason, or, with
@@ -22,7 +24,8 @@ export type TestRedis = { readonly url: string; readonly skip?: undefined; stop(
  */
 export async function testRedis(): Promise<TestRedis> {
   const found = await findRedis();
-  if (found.skip && process.env.MLSCALE_REQUIRE_REDIS) throw new Error(`MLSCALE_REQUIRE_REDIS is set but ${found.skip}`);
+  if (found.skip && process.env.MLSCALE_REQUIRE_REDIS)
+    throw new Error(`MLSCALE_REQUIRE_REDIS is set but ${found.skip}`);
   return found;
 }
 
@@ -30,10 +33,17 @@ async function findRedis(): Promise<TestRedis> {
   const fromEnv = process.env.REDIS_URL;
   if (fromEnv) return { url: fromEnv, stop: async () => undefined };
   if (spawnSync('redis-server', ['--version']).status !== 0) {
-    return { skip: 'no Redis: set REDIS_URL or put redis-server on PATH', stop: async () => undefined };
+    return {
+      skip: 'no Redis: set REDIS_URL or put redis-server on PATH',
+      stop: async () => undefined,
+    };
   }
   const port = await freePort();
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   // Never outlive the test process, even when it dies without running its after() hooks, and
   // never keep it alive: a test that hangs must end as a failure, not keep the run waiting.
@@ -54,7 +64,11 @@ async function findRedis(): Promise<TestRedis> {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -94,22 +108,36 @@ export interface WorkerProcess {
 }
 
 /** Starts `mlscale worker` processes and waits until each reports ready. */
-export async function startWorkers(url: string, prefix: string, count: number, extra: string[] = []): Promise<WorkerProcess[]> {
+export async function startWorkers(
+  url: string,
+  prefix: string,
+  count: number,
+  extra: string[] = [],
+): Promise<WorkerProcess[]> {
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   const workers = Array.from({ length: count }, () => {
-    const child = spawn(process.execPath, [bin, 'worker', '--redis', url, '--prefix', prefix, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'worker', '--redis', url, '--prefix', prefix, ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     process.once('exit', () => child.kill('SIGKILL'));
     let text = '';
     child.stdout!.on('data', (d: Buffer) => (text += d));
     child.stderr!.on('data', (d: Buffer) => (text += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     return { child, output: () => text, exited };
   });
   await Promise.all(
     workers.map(
       (w) =>
         new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`worker not ready in 15 s:\n${w.output()}`)), 15_000);
+          const timer = setTimeout(
+            () => reject(new Error(`worker not ready in 15 s:\n${w.output()}`)),
+            15_000,
+          );
           const check = () => {
             if (/ready: concurrency/.test(w.output())) {
               clearTimeout(timer);
@@ -129,7 +157,11 @@ export async function startWorkers(url: string, prefix: string, count: number, e
 }
 
 /** SIGKILLs whatever of `workers` is still running and waits for them. */
-export async function killWorkers(workers: readonly WorkerProcess[], signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill(signal);
+export async function killWorkers(
+  workers: readonly WorkerProcess[],
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
+  for (const w of workers)
+    if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill(signal);
   await Promise.all(workers.map((w) => w.exited));
 }

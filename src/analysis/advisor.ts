@@ -89,18 +89,27 @@ export interface Advice {
  * console.log(advice.lines.join('\n'));
  */
 export function advise(sweeps: readonly SweepFile[], options: AdviseOptions = {}): Advice {
-  if (!Array.isArray(sweeps) || sweeps.length === 0) throw new RangeError('advise needs at least one sweep');
+  if (!Array.isArray(sweeps) || sweeps.length === 0)
+    throw new RangeError('advise needs at least one sweep');
   sweeps.forEach((s, i) => checkSweep(s, `sweeps[${i}]`));
   const o = checkOptions(options);
-  const target = o.targetRows !== undefined && o.targetSeconds !== undefined ? { rows: o.targetRows, seconds: o.targetSeconds } : undefined;
-  const analyses = sweeps.map((s) => (s.kind === 'serve' ? analyseServe(s, o.targetRate) : analysePipeline(s, target)));
+  const target =
+    o.targetRows !== undefined && o.targetSeconds !== undefined
+      ? { rows: o.targetRows, seconds: o.targetSeconds }
+      : undefined;
+  const analyses = sweeps.map((s) =>
+    s.kind === 'serve' ? analyseServe(s, o.targetRate) : analysePipeline(s, target),
+  );
 
   const recommendations = analyses.map(recommend);
   const costs: CostOption[] = [];
   const costStatements: string[] = [];
   if (o.prices && Object.keys(o.prices).length > 0) {
     for (const a of analyses) {
-      const c = a.kind === 'serve' ? serveCosts(a, o.prices, o.targetRate) : pipelineCosts(a, o.prices, target);
+      const c =
+        a.kind === 'serve'
+          ? serveCosts(a, o.prices, o.targetRate)
+          : pipelineCosts(a, o.prices, target);
       costs.push(...c.options);
       costStatements.push(...c.statements);
     }
@@ -111,14 +120,19 @@ export function advise(sweeps: readonly SweepFile[], options: AdviseOptions = {}
     const r = recommendations[i]!;
     if (i > 0) lines.push('');
     lines.push(`${a.kind === 'serve' ? 'Serving' : 'Pipeline'}: ${a.source}`);
-    lines.push(`  Next lever: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.`);
+    lines.push(
+      `  Next lever: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.`,
+    );
     for (const s of a.statements) lines.push(`  - ${s}`);
   }
   if (costStatements.length > 0) {
     lines.push('', 'Costs');
     for (const s of costStatements) lines.push(`  - ${s}`);
   } else {
-    lines.push('', 'Costs: give prices per machine size (--price 2cpu=0.10/h,8cpu=0.38/h) to compare vertical and horizontal.');
+    lines.push(
+      '',
+      'Costs: give prices per machine size (--price 2cpu=0.10/h,8cpu=0.38/h) to compare vertical and horizontal.',
+    );
   }
   return { recommendations, analyses, costs, costStatements, lines };
 }
@@ -143,20 +157,46 @@ function recommend(a: ServeAnalysis | PipelineAnalysis): Recommendation {
   const scaling = a.scaling?.verdict;
   const scalingLever: Lever = scaling ? scaling.lever : 'none';
   if (a.kind === 'serve' && a.unreliable) {
-    return { scope: a.kind, source: a.source, lever: 'none', text: a.statements.find((s) => s.startsWith('Caution: ')) ?? '' };
+    return {
+      scope: a.kind,
+      source: a.source,
+      lever: 'none',
+      text: a.statements.find((s) => s.startsWith('Caution: ')) ?? '',
+    };
   }
   const pick = (re: RegExp) => a.statements.find((s) => re.test(s));
   // A faster model cuts the cost of every prediction, where scaling only buys more of them at the
   // same cost or a higher one: when a variant pays, it is the first lever; then batching or scaling.
-  const variant = a.kind === 'serve' ? [...a.variants].filter((v) => v.pays).sort((p, q) => q.speedup - p.speedup)[0] : undefined;
+  const variant =
+    a.kind === 'serve'
+      ? [...a.variants].filter((v) => v.pays).sort((p, q) => q.speedup - p.speedup)[0]
+      : undefined;
   if (variant) {
     const then: Lever = a.batchLever ? 'batch' : scalingLever;
-    const text = variant.statements.find((s) => s.startsWith('Optimising the model is a lever')) ?? '';
-    return { scope: a.kind, source: a.source, lever: 'optimize', ...(then !== 'none' ? { then } : {}), text };
+    const text =
+      variant.statements.find((s) => s.startsWith('Optimising the model is a lever')) ?? '';
+    return {
+      scope: a.kind,
+      source: a.source,
+      lever: 'optimize',
+      ...(then !== 'none' ? { then } : {}),
+      text,
+    };
   }
   const lever: Lever = a.batchLever ? 'batch' : scalingLever;
-  const text = (a.batchLever ? pick(/^A larger batch is a lever/) : pick(/^(Vertical|Horizontal) is the lever/)) ?? a.statements[a.statements.length - 1] ?? '';
-  return { scope: a.kind, source: a.source, lever, ...(a.batchLever && scalingLever !== 'none' ? { then: scalingLever } : {}), text };
+  const text =
+    (a.batchLever
+      ? pick(/^A larger batch is a lever/)
+      : pick(/^(Vertical|Horizontal) is the lever/)) ??
+    a.statements[a.statements.length - 1] ??
+    '';
+  return {
+    scope: a.kind,
+    source: a.source,
+    lever,
+    ...(a.batchLever && scalingLever !== 'none' ? { then: scalingLever } : {}),
+    text,
+  };
 }
 
 interface FilledOptions {
@@ -167,15 +207,19 @@ interface FilledOptions {
 }
 
 function checkOptions(options: AdviseOptions): FilledOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${JSON.stringify(options)}`);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`options must be an object, got ${JSON.stringify(options)}`);
   const positive = (name: string, v: number | undefined) => {
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new RangeError(`options.${name} must be a number > 0, got ${JSON.stringify(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0))
+      throw new RangeError(`options.${name} must be a number > 0, got ${JSON.stringify(v)}`);
   };
   positive('targetRate', options.targetRate);
   positive('targetRows', options.targetRows);
   positive('targetSeconds', options.targetSeconds);
   if ((options.targetRows === undefined) !== (options.targetSeconds === undefined)) {
-    throw new RangeError('options.targetRows and options.targetSeconds go together: rows to process within a time');
+    throw new RangeError(
+      'options.targetRows and options.targetSeconds go together: rows to process within a time',
+    );
   }
   if (options.prices !== undefined) checkPrices(options.prices);
   return { ...options };
@@ -190,17 +234,32 @@ function cheapest<T extends CostOption>(options: T[], key: (o: T) => number): st
   const h = sorted.find((o) => o.direction === 'horizontal');
   const v = sorted.find((o) => o.direction === 'vertical');
   const first = sorted[0]!;
-  const vs = h && v ? ` Horizontal (${h.machines} × ${h.label}) ${money(key(h))} against vertical (${v.machines} × ${v.label}, ${v.predicted ? 'predicted' : 'measured'}) ${money(key(v))}.` : '';
+  const vs =
+    h && v
+      ? ` Horizontal (${h.machines} × ${h.label}) ${money(key(h))} against vertical (${v.machines} × ${v.label}, ${v.predicted ? 'predicted' : 'measured'}) ${money(key(v))}.`
+      : '';
   const o = sorted.find((x) => x.direction === 'optimize');
-  const opt = o && h ? ` Optimising the model (${o.machines} × ${o.label} serving ${o.model}) ${money(key(o))} against ${money(key(h))} for the model as it is.` : '';
-  const how = first.direction === 'optimize' ? `optimise the model: serve ${first.model}` : first.direction;
+  const opt =
+    o && h
+      ? ` Optimising the model (${o.machines} × ${o.label} serving ${o.model}) ${money(key(o))} against ${money(key(h))} for the model as it is.`
+      : '';
+  const how =
+    first.direction === 'optimize' ? `optimise the model: serve ${first.model}` : first.direction;
   return `Cheapest: ${first.machines} × ${first.label} (${how}${first.predicted ? ', predicted' : ''}).${vs}${opt}`;
 }
 
-function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate: number | undefined): { options: CostOption[]; statements: string[] } {
+function serveCosts(
+  a: ServeAnalysis,
+  prices: Record<string, number>,
+  targetRate: number | undefined,
+): { options: CostOption[]; statements: string[] } {
   const cores = a.sweep.machine.cpus;
   const rows = a.sweep.rowsPerRequest;
-  if (a.best.maxRateAtSlo === 0) return { options: [], statements: [`Serving costs: no configuration met the SLO, so there is no rate to price.`] };
+  if (a.best.maxRateAtSlo === 0)
+    return {
+      options: [],
+      statements: [`Serving costs: no configuration met the SLO, so there is no rate to price.`],
+    };
   const series = a.scaling?.series;
   const options: CostOption[] = Object.entries(prices)
     .map(([label, price]) => {
@@ -208,7 +267,10 @@ function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate
       const i = series && series.dimension === 'replicas' ? series.n.indexOf(cpus) : -1;
       const p =
         cpus < cores && i >= 0
-          ? { x: series!.x[i]!, basis: `measured with ${cpus} replica${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)` }
+          ? {
+              x: series!.x[i]!,
+              basis: `measured with ${cpus} replica${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)`,
+            }
           : predictForCores(a.best.maxRateAtSlo, cores, cpus, a.scaling?.verdict.amdahlInCores);
       const machines = targetRate !== undefined ? Math.ceil(targetRate / p.x) : 1;
       const rate = targetRate ?? p.x;
@@ -232,11 +294,19 @@ function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate
   const statements = options.map(
     (o) =>
       `Serving${o.model ? ` ${o.model}` : ''} on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} req/s at the SLO per machine (${o.basis}); ${
-        targetRate !== undefined ? `${o.machines} machine${o.machines === 1 ? '' : 's'} for ${num(targetRate)} req/s, ${money(o.costPerHour)}/h` : 'one machine at full load'
+        targetRate !== undefined
+          ? `${o.machines} machine${o.machines === 1 ? '' : 's'} for ${num(targetRate)} req/s, ${money(o.costPerHour)}/h`
+          : 'one machine at full load'
       } — ${money(o.costPerMillion!)} per million predictions (price/h ÷ (predictions/s × 3600) × 10⁶).`,
   );
-  if (options.length > 1) statements.push(`Serving: ${cheapest(options, (o) => o.costPerMillion!)} (per million predictions)`);
-  if (!options.some((o) => o.direction === 'horizontal')) statements.push(`Serving: no price was given for the measured size (${cores}cpu), so horizontal cannot be priced.`);
+  if (options.length > 1)
+    statements.push(
+      `Serving: ${cheapest(options, (o) => o.costPerMillion!)} (per million predictions)`,
+    );
+  if (!options.some((o) => o.direction === 'horizontal'))
+    statements.push(
+      `Serving: no price was given for the measured size (${cores}cpu), so horizontal cannot be priced.`,
+    );
   return { options, statements };
 }
 
@@ -245,7 +315,11 @@ function serveCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate
  * was measured on): machines for the target rate (or one at full load) and the cost of a million
  * predictions, to set against the model as it is.
  */
-function variantCosts(a: ServeAnalysis, prices: Record<string, number>, targetRate: number | undefined): CostOption[] {
+function variantCosts(
+  a: ServeAnalysis,
+  prices: Record<string, number>,
+  targetRate: number | undefined,
+): CostOption[] {
   const cores = a.sweep.machine.cpus;
   const rows = a.sweep.rowsPerRequest;
   const label = Object.keys(prices).find((l) => labelCpus(l) === cores);
@@ -274,7 +348,11 @@ function variantCosts(a: ServeAnalysis, prices: Record<string, number>, targetRa
     });
 }
 
-function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, target: { rows: number; seconds: number } | undefined): { options: CostOption[]; statements: string[] } {
+function pipelineCosts(
+  a: PipelineAnalysis,
+  prices: Record<string, number>,
+  target: { rows: number; seconds: number } | undefined,
+): { options: CostOption[]; statements: string[] } {
   const cores = a.sweep.machine.cpus;
   const bs = a.best.batchSize;
   const fixed = a.model ? Math.max(0, a.model.fit.a) : 0;
@@ -288,7 +366,10 @@ function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, targ
     const i = series && cpus < cores ? series.n.indexOf(cpus) : -1;
     const p =
       i >= 0
-        ? { x: series!.x[i]! / a.scaling!.verdict.bestX, basis: `measured with ${cpus} worker${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)` }
+        ? {
+            x: series!.x[i]! / a.scaling!.verdict.bestX,
+            basis: `measured with ${cpus} worker${cpus === 1 ? '' : 's'} on the ${cores}-CPU machine (stands in for a ${cpus}-CPU one)`,
+          }
         : predictForCores(1, cores, cpus, a.scaling?.verdict.amdahlInCores);
     const work = (perBatch * batches) / p.x;
     let machines = 1;
@@ -305,7 +386,10 @@ function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, targ
       machines,
       throughput: (bs / perBatch) * p.x,
       predicted: !p.basis.startsWith('measured'),
-      basis: p.basis === 'measured' ? `measured: t = ${duration(fixed)} + ${duration(perBatch)} per ${bs}-row batch` : p.basis,
+      basis:
+        p.basis === 'measured'
+          ? `measured: t = ${duration(fixed)} + ${duration(perBatch)} per ${bs}-row batch`
+          : p.basis,
       pricePerHour: price,
       costPerHour: machines * price,
       runSeconds,
@@ -317,7 +401,11 @@ function pipelineCosts(a: PipelineAnalysis, prices: Record<string, number>, targ
     (o) =>
       `Pipeline on ${o.label} at ${money(o.pricePerHour)}/h: ${num(o.throughput)} rows/s per machine (${o.basis}); ${num(rows)} rows on ${o.machines} machine${o.machines === 1 ? '' : 's'} take ${duration(o.runSeconds!)} and cost ${money(o.costPerRun!)} per run (machines × price/h × hours).`,
   );
-  if (target && options.length === 0) statements.push(`Pipeline: no machine size finishes ${num(target.rows)} rows within ${duration(target.seconds)}: the fixed start-up alone is ${duration(fixed)}.`);
-  if (options.length > 1) statements.push(`Pipeline: ${cheapest(options, (o) => o.costPerRun!)} (per run)`);
+  if (target && options.length === 0)
+    statements.push(
+      `Pipeline: no machine size finishes ${num(target.rows)} rows within ${duration(target.seconds)}: the fixed start-up alone is ${duration(fixed)}.`,
+    );
+  if (options.length > 1)
+    statements.push(`Pipeline: ${cheapest(options, (o) => o.costPerRun!)} (per run)`);
   return { options, statements };
 }

@@ -39,14 +39,24 @@ export interface PipelineAnalysis {
   readonly source: string;
   readonly sweep: PipelineSweep;
   readonly time: readonly TimeSeries[];
-  readonly scaling?: { readonly series: ScalingSeries; readonly verdict: ScalingVerdict; readonly batchSize: number; readonly batches: number };
+  readonly scaling?: {
+    readonly series: ScalingSeries;
+    readonly verdict: ScalingVerdict;
+    readonly batchSize: number;
+    readonly batches: number;
+  };
   readonly batch?: BatchCost;
   readonly batchLever: boolean;
   /** The point with the most rows per second among the largest runs. */
   readonly best: PipelinePoint;
   /** The time model of the best (workers, batch size): seconds = a + b·batches. */
   readonly model?: TimeSeries;
-  readonly capacity?: { readonly targetRows: number; readonly targetSeconds: number; readonly machines: number | null; readonly oneMachineSeconds: number };
+  readonly capacity?: {
+    readonly targetRows: number;
+    readonly targetSeconds: number;
+    readonly machines: number | null;
+    readonly oneMachineSeconds: number;
+  };
   readonly statements: readonly string[];
 }
 
@@ -57,7 +67,10 @@ function group<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> 
 }
 
 /** Analyses one pipeline sweep; the target is rows within seconds. */
-export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; seconds: number }): PipelineAnalysis {
+export function analysePipeline(
+  sweep: PipelineSweep,
+  target?: { rows: number; seconds: number },
+): PipelineAnalysis {
   const cores = sweep.machine.cpus;
   const statements: string[] = [];
   const source = `pipeline sweep, ${sweep.executor} executor, data ${sweep.data} (${cores} CPUs, ${sweep.points.length} runs, median of ${sweep.repeats})`;
@@ -80,7 +93,10 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
     );
   }
   time.sort((p, q) => p.workers - q.workers || p.batchSize - q.batchSize);
-  if (time.length === 0) statements.push('No (workers, batch size) was measured at two data sizes, so the sweep says nothing of time against data size: sweep --batches 10,100,1000.');
+  if (time.length === 0)
+    statements.push(
+      'No (workers, batch size) was measured at two data sizes, so the sweep says nothing of time against data size: sweep --batches 10,100,1000.',
+    );
 
   // Throughput against workers: the batch size measured with the most worker counts, at the largest
   // number of batches that every one of those worker counts ran.
@@ -89,11 +105,14 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
   for (const [bsKey, g] of group(sweep.points, (p) => String(p.batchSize))) {
     const byWorkers = group(g, (p) => String(p.workers));
     if (byWorkers.size < 2) continue;
-    const common = [...byWorkers.values()].map((ps) => new Set(ps.map((p) => p.batches))).reduce((s, t) => new Set([...s].filter((v) => t.has(v))));
+    const common = [...byWorkers.values()]
+      .map((ps) => new Set(ps.map((p) => p.batches)))
+      .reduce((s, t) => new Set([...s].filter((v) => t.has(v))));
     if (common.size === 0) continue;
     const n = Math.max(...common);
     const pts = g.filter((p) => p.batches === n).sort((p, q) => p.workers - q.workers);
-    if (!bestCandidates || pts.length > bestCandidates.pts.length) bestCandidates = { bs: Number(bsKey), n, pts };
+    if (!bestCandidates || pts.length > bestCandidates.pts.length)
+      bestCandidates = { bs: Number(bsKey), n, pts };
   }
   if (bestCandidates) {
     const { pts } = bestCandidates;
@@ -104,37 +123,71 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
       n: pts.map((p) => p.workers),
       x: pts.map(rate),
       cpu: pts.map(() => null),
-      spread: sweep.executor === 'bullmq' ? 'as more mlscale worker processes on the same Redis' : 'with the bullmq executor (mlscale worker on each machine, one Redis)',
+      spread:
+        sweep.executor === 'bullmq'
+          ? 'as more mlscale worker processes on the same Redis'
+          : 'with the bullmq executor (mlscale worker on each machine, one Redis)',
     };
-    scaling = { series, verdict: judgeScaling(series, cores), batchSize: bestCandidates.bs, batches: bestCandidates.n };
+    scaling = {
+      series,
+      verdict: judgeScaling(series, cores),
+      batchSize: bestCandidates.bs,
+      batches: bestCandidates.n,
+    };
     statements.push(...scaling.verdict.statements);
   } else {
-    statements.push('No batch size was measured with two worker counts on the same data, so the sweep says nothing of scaling with workers: sweep --workers 1,2,….');
+    statements.push(
+      'No batch size was measured with two worker counts on the same data, so the sweep says nothing of scaling with workers: sweep --workers 1,2,….',
+    );
   }
 
   // Batch cost against batch size, at the worker count with the most batch sizes.
   let batch: BatchCost | undefined;
   let batchLever = false;
-  const byW = [...group(sweep.points, (p) => String(p.workers)).values()].filter((g) => new Set(g.map((p) => p.batchSize)).size >= 2);
-  byW.sort((g, h) => new Set(h.map((p) => p.batchSize)).size - new Set(g.map((p) => p.batchSize)).size);
+  const byW = [...group(sweep.points, (p) => String(p.workers)).values()].filter(
+    (g) => new Set(g.map((p) => p.batchSize)).size >= 2,
+  );
+  byW.sort(
+    (g, h) => new Set(h.map((p) => p.batchSize)).size - new Set(g.map((p) => p.batchSize)).size,
+  );
   const bg = byW[0];
   if (bg) {
     const w = bg[0]!.workers;
-    const startup = (bs: number) => time.find((t) => t.workers === w && t.batchSize === bs)?.fit.a ?? time.find((t) => t.workers === w)?.fit.a ?? 0;
+    const startup = (bs: number) =>
+      time.find((t) => t.workers === w && t.batchSize === bs)?.fit.a ??
+      time.find((t) => t.workers === w)?.fit.a ??
+      0;
     const pts = [...bg].sort((p, q) => p.batchSize - q.batchSize || p.batches - q.batches);
-    const perBatch = pts.map((p) => Math.max(1e-9, (p.seconds - Math.max(0, startup(p.batchSize))) / p.batches));
-    const fit = linearFit(pts.map((p) => p.batchSize), perBatch);
-    batch = { workers: w, batchSizes: pts.map((p) => p.batchSize), secondsPerBatch: perBatch, rowsPerSecond: pts.map(rate), fit };
+    const perBatch = pts.map((p) =>
+      Math.max(1e-9, (p.seconds - Math.max(0, startup(p.batchSize))) / p.batches),
+    );
+    const fit = linearFit(
+      pts.map((p) => p.batchSize),
+      perBatch,
+    );
+    batch = {
+      workers: w,
+      batchSizes: pts.map((p) => p.batchSize),
+      secondsPerBatch: perBatch,
+      rowsPerSecond: pts.map(rate),
+      fit,
+    };
     const sizes = [...new Set(pts.map((p) => p.batchSize))];
     const share = (bs: number) => (fit.a > 0 ? fit.a / (fit.a + fit.b * bs) : 0);
     // The batch size in use: the scaling series', else the one measured at the most data sizes.
-    const main = scaling?.batchSize ?? [...time].sort((p, q) => q.batches.length - p.batches.length)[0]?.batchSize ?? sizes[sizes.length - 1]!;
+    const main =
+      scaling?.batchSize ??
+      [...time].sort((p, q) => q.batches.length - p.batches.length)[0]?.batchSize ??
+      sizes[sizes.length - 1]!;
     statements.push(
       `Each batch costs ${duration(Math.max(0, fit.a))} of fixed overhead plus ${num(fit.b * 1e6)} µs per row (${w} worker${w === 1 ? '' : 's'}, fit over batch sizes ${sizes.join(', ')}, R² = ${fit.r2.toFixed(3)}): the overhead is ${sizes.map((s) => `${pct(share(s))} of a ${s}-row batch`).join(', ')}.`,
     );
     batchLever = share(main) >= kBatchOverheadShare;
     // Overhead share a/(a + b·size) ≤ 10% from size = 9a/b; the tolerance keeps 8999.9999 from becoming 9001.
-    const enough = fit.a > 0 && fit.b > 0 ? Math.ceil(((fit.a * (1 / 0.1 - 1)) / fit.b) * (1 - 1e-6)) : undefined;
+    const enough =
+      fit.a > 0 && fit.b > 0
+        ? Math.ceil(((fit.a * (1 / 0.1 - 1)) / fit.b) * (1 - 1e-6))
+        : undefined;
     statements.push(
       batchLever
         ? `A larger batch is a lever: at ${main} rows per batch ${pct(share(main))} of the time is per-batch overhead; ${enough ? `batches of ${num(enough)} rows or more bring it under 10%` : 'larger batches share it out'} (--batch-size).`
@@ -142,10 +195,14 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
     );
   }
 
-  const largest = sweep.points.filter((p) => p.rows >= 0.5 * Math.max(...sweep.points.map((q) => q.rows)));
+  const largest = sweep.points.filter(
+    (p) => p.rows >= 0.5 * Math.max(...sweep.points.map((q) => q.rows)),
+  );
   const best = largest.reduce((p, q) => (rate(q) > rate(p) ? q : p));
   const model = time.find((t) => t.workers === best.workers && t.batchSize === best.batchSize);
-  statements.push(`Fastest configuration on the largest runs: ${best.workers} worker${best.workers === 1 ? '' : 's'}, batch ${best.batchSize} rows — ${num(rate(best))} rows/s (${num(best.rows)} rows in ${duration(best.seconds)}).`);
+  statements.push(
+    `Fastest configuration on the largest runs: ${best.workers} worker${best.workers === 1 ? '' : 's'}, batch ${best.batchSize} rows — ${num(rate(best))} rows/s (${num(best.rows)} rows in ${duration(best.seconds)}).`,
+  );
 
   let capacity: PipelineAnalysis['capacity'];
   if (target) {
@@ -153,10 +210,24 @@ export function analysePipeline(sweep: PipelineSweep, target?: { rows: number; s
     const a = model ? Math.max(0, model.fit.a) : 0;
     const b = model ? model.fit.b : best.seconds / best.batches;
     const one = a + b * batchesNeeded;
-    const machines = target.seconds > a ? Math.max(1, Math.ceil((b * batchesNeeded) / (target.seconds - a))) : null;
-    capacity = { targetRows: target.rows, targetSeconds: target.seconds, machines, oneMachineSeconds: one };
-    const rough = model && !model.fit.linear ? `; the time fit is poor (R² ${model.fit.r2.toFixed(3)}), so treat this plan as rough` : '';
-    const basis = (model ? `t = ${duration(a)} + ${duration(b)} × ${num(batchesNeeded)} batches` : `${num(rate(best))} rows/s`) + rough;
+    const machines =
+      target.seconds > a
+        ? Math.max(1, Math.ceil((b * batchesNeeded) / (target.seconds - a)))
+        : null;
+    capacity = {
+      targetRows: target.rows,
+      targetSeconds: target.seconds,
+      machines,
+      oneMachineSeconds: one,
+    };
+    const rough =
+      model && !model.fit.linear
+        ? `; the time fit is poor (R² ${model.fit.r2.toFixed(3)}), so treat this plan as rough`
+        : '';
+    const basis =
+      (model
+        ? `t = ${duration(a)} + ${duration(b)} × ${num(batchesNeeded)} batches`
+        : `${num(rate(best))} rows/s`) + rough;
     statements.push(
       machines === null
         ? `Capacity: ${num(target.rows)} rows cannot finish within ${duration(target.seconds)}: the fixed start-up alone takes ${duration(a)} (${basis}).`

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { configModel, type ServeConfig, type ServeConfigResult, type ServeSweep } from './sweep-schema.js';
+import {
+  configModel,
+  type ServeConfig,
+  type ServeConfigResult,
+  type ServeSweep,
+} from './sweep-schema.js';
 import { analyseVariants, type VariantLever } from './analyse-variants.js';
 import { configLabel } from './sweep-file.js';
 import { num, pct, ratio } from './format.js';
@@ -28,24 +33,41 @@ export interface ServeAnalysis {
   readonly sweep: ServeSweep;
   /** The configuration with the highest rate at the SLO. */
   readonly best: ServeConfigResult;
-  readonly scaling?: { readonly series: ScalingSeries; readonly verdict: ScalingVerdict; readonly configs: readonly ServeConfigResult[] };
+  readonly scaling?: {
+    readonly series: ScalingSeries;
+    readonly verdict: ScalingVerdict;
+    readonly configs: readonly ServeConfigResult[];
+  };
   readonly batch?: BatchSeries;
   /** True when a larger batch is the lever (see statements). */
   readonly batchLever: boolean;
   /** True when half or more of the load points were generator-bound: no lever is recommended. */
   readonly unreliable: boolean;
   /** Machines of the measured size for options.targetRate (requests/s), when given. */
-  readonly capacity?: { readonly targetRate: number; readonly machines: number; readonly perMachine: number };
+  readonly capacity?: {
+    readonly targetRate: number;
+    readonly machines: number;
+    readonly perMachine: number;
+  };
   /** The sweep's model variants (INT8, FP16, ...) against the base model: the "optimise the model" lever. */
   readonly variants: readonly VariantLever[];
   readonly statements: readonly string[];
 }
 
 type Field = Exclude<keyof ServeConfig, 'model'>;
-const kFields: readonly Field[] = ['replicas', 'instances', 'intraOpThreads', 'maxBatchSize', 'maxQueueDelayMs'];
+const kFields: readonly Field[] = [
+  'replicas',
+  'instances',
+  'intraOpThreads',
+  'maxBatchSize',
+  'maxQueueDelayMs',
+];
 
 /** Configurations that differ only in `field`, the largest such group, sorted by it; undefined when none has two. */
-function seriesAlong(configs: readonly ServeConfigResult[], field: Field): ServeConfigResult[] | undefined {
+function seriesAlong(
+  configs: readonly ServeConfigResult[],
+  field: Field,
+): ServeConfigResult[] | undefined {
   const groups = new Map<string, ServeConfigResult[]>();
   for (const c of configs) {
     const key = JSON.stringify(kFields.filter((f) => f !== field).map((f) => c.config[f]));
@@ -55,7 +77,13 @@ function seriesAlong(configs: readonly ServeConfigResult[], field: Field): Serve
   for (const g of groups.values()) {
     const sorted = [...g].sort((p, q) => (p.config[field] as number) - (q.config[field] as number));
     const peak = (s: ServeConfigResult[]) => Math.max(...s.map((c) => c.maxRateAtSlo));
-    if (sorted.length >= 2 && (!best || sorted.length > best.length || (sorted.length === best.length && peak(sorted) > peak(best)))) best = sorted;
+    if (
+      sorted.length >= 2 &&
+      (!best ||
+        sorted.length > best.length ||
+        (sorted.length === best.length && peak(sorted) > peak(best)))
+    )
+      best = sorted;
   }
   return best;
 }
@@ -68,7 +96,10 @@ function fixedLabel(c: ServeConfig, field: Field): string {
     maxBatchSize: `batch ≤ ${c.maxBatchSize}`,
     maxQueueDelayMs: c.maxQueueDelayMs === 'auto' ? 'auto delay' : `delay ${c.maxQueueDelayMs} ms`,
   };
-  return kFields.filter((f) => f !== field).map((f) => parts[f]).join(', ');
+  return kFields
+    .filter((f) => f !== field)
+    .map((f) => parts[f])
+    .join(', ');
 }
 
 /**
@@ -77,24 +108,47 @@ function fixedLabel(c: ServeConfig, field: Field): string {
  */
 export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnalysis {
   const variants = analyseVariants(whole);
-  const sweep: ServeSweep = { ...whole, configs: whole.configs.filter((c) => configModel(whole, c) === whole.model) };
+  const sweep: ServeSweep = {
+    ...whole,
+    configs: whole.configs.filter((c) => configModel(whole, c) === whole.model),
+  };
   const cores = sweep.machine.cpus;
   const slo = `p99 ≤ ${num(sweep.sloP99Ms)} ms`;
   const statements: string[] = [];
   // The highest rate at the SLO; when none met it, the highest throughput achieved at all.
   const peak = (c: ServeConfigResult) => Math.max(0, ...c.points.map((p) => p.achievedRate));
-  const best = sweep.configs.reduce((p, q) => (q.maxRateAtSlo > p.maxRateAtSlo || (q.maxRateAtSlo === p.maxRateAtSlo && peak(q) > peak(p)) ? q : p));
+  const best = sweep.configs.reduce((p, q) =>
+    q.maxRateAtSlo > p.maxRateAtSlo || (q.maxRateAtSlo === p.maxRateAtSlo && peak(q) > peak(p))
+      ? q
+      : p,
+  );
   const against = variants.length > 0 ? ` against ${variants.map((v) => v.model).join(', ')}` : '';
   const source = `serve sweep of model ${sweep.model}${against} (${sweep.rowsPerRequest} row${sweep.rowsPerRequest === 1 ? '' : 's'} per request, SLO ${slo}, ${cores} CPUs, ${sweep.configs.length} configurations)`;
   if (best.maxRateAtSlo === 0) {
-    const lowest = (c: ServeConfigResult) => [...c.points].sort((p, q) => (p.offeredRate ?? p.achievedRate) - (q.offeredRate ?? q.achievedRate))[0];
+    const lowest = (c: ServeConfigResult) =>
+      [...c.points].sort(
+        (p, q) => (p.offeredRate ?? p.achievedRate) - (q.offeredRate ?? q.achievedRate),
+      )[0];
     const at = sweep.configs.map((c) => {
       const p = lowest(c);
-      return p ? `${configLabel(c.config)}: p99 ${num(p.latencyMs.p99)} ms at ${num(p.offeredRate ?? p.achievedRate)} req/s` : `${configLabel(c.config)}: no points`;
+      return p
+        ? `${configLabel(c.config)}: p99 ${num(p.latencyMs.p99)} ms at ${num(p.offeredRate ?? p.achievedRate)} req/s`
+        : `${configLabel(c.config)}: no points`;
     });
-    statements.push(`No configuration met the SLO (${slo}) at any rate tried, so there is no capacity to plan from — at the lowest rates: ${at.join('; ')}. Check that the load generator had cores to itself (generator-bound points say so), then raise the SLO or speed up the model.`);
+    statements.push(
+      `No configuration met the SLO (${slo}) at any rate tried, so there is no capacity to plan from — at the lowest rates: ${at.join('; ')}. Check that the load generator had cores to itself (generator-bound points say so), then raise the SLO or speed up the model.`,
+    );
     statements.push(...variants.flatMap((v) => v.statements));
-    return { kind: 'serve', source, sweep, best, batchLever: false, unreliable: false, variants, statements };
+    return {
+      kind: 'serve',
+      source,
+      sweep,
+      best,
+      batchLever: false,
+      unreliable: false,
+      variants,
+      statements,
+    };
   }
   // An open-loop point whose generator could not send at the offered rate measured the client, not
   // the server: say how many there were before any advice is read.
@@ -111,7 +165,11 @@ export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnaly
   );
 
   let scaling: ServeAnalysis['scaling'];
-  const fields: [Field, string][] = [['replicas', 'replicas'], ['instances', 'instances'], ['intraOpThreads', 'threads']];
+  const fields: [Field, string][] = [
+    ['replicas', 'replicas'],
+    ['instances', 'instances'],
+    ['intraOpThreads', 'threads'],
+  ];
   for (const [field, dimension] of fields) {
     const s = seriesAlong(sweep.configs, field);
     if (!s || s.every((c) => c.maxRateAtSlo === 0)) continue;
@@ -129,21 +187,37 @@ export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnaly
     scaling = { series, verdict: judgeScaling(series, cores), configs: usable };
     statements.push(...scaling.verdict.statements);
     const failed = s.filter((c) => c.maxRateAtSlo === 0).map((c) => c.config[field] as number);
-    if (failed.length > 0) statements.push(`Left out of the fits: ${failed.join(', ')} ${dimension}, which met the SLO at no rate tried (that too says more ${dimension} did not help).`);
+    if (failed.length > 0)
+      statements.push(
+        `Left out of the fits: ${failed.join(', ')} ${dimension}, which met the SLO at no rate tried (that too says more ${dimension} did not help).`,
+      );
     break;
   }
-  if (!scaling) statements.push(`The sweep holds no two configurations that differ only in replicas, instances or threads, so it says nothing of scaling: sweep --replicas 1,2,… to find the lever.`);
+  if (!scaling)
+    statements.push(
+      `The sweep holds no two configurations that differ only in replicas, instances or threads, so it says nothing of scaling: sweep --replicas 1,2,… to find the lever.`,
+    );
 
   let batch: BatchSeries | undefined;
   let batchLever = false;
   const bs = seriesAlong(sweep.configs, 'maxBatchSize');
   if (bs && bs.some((c) => c.maxRateAtSlo > 0)) {
-    batch = { fixed: fixedLabel(bs[0]!.config, 'maxBatchSize'), batchSizes: bs.map((c) => c.config.maxBatchSize), x: bs.map((c) => c.maxRateAtSlo), meanBatch: bs.map((c) => c.meanBatchSize) };
+    batch = {
+      fixed: fixedLabel(bs[0]!.config, 'maxBatchSize'),
+      batchSizes: bs.map((c) => c.config.maxBatchSize),
+      x: bs.map((c) => c.maxRateAtSlo),
+      meanBatch: bs.map((c) => c.meanBatchSize),
+    };
     const k = batch.x.length - 1;
     const first = batch.x[0]!;
     const top = batch.x.reduce((i, v, j, a) => (v > a[i]! ? j : i), 0);
     const lastGain = batch.x[k]! / batch.x[k - 1]!;
-    const list = batch.batchSizes.map((b, i) => `≤ ${b}: ${num(batch!.x[i]!)} req/s${batch!.meanBatch[i] !== null ? ` (mean batch ${num(batch!.meanBatch[i]!)})` : ''}`).join('; ');
+    const list = batch.batchSizes
+      .map(
+        (b, i) =>
+          `≤ ${b}: ${num(batch!.x[i]!)} req/s${batch!.meanBatch[i] !== null ? ` (mean batch ${num(batch!.meanBatch[i]!)})` : ''}`,
+      )
+      .join('; ');
     const fill = batch.meanBatch[k];
     const capBinding = fill !== null && fill !== undefined && fill >= 0.8 * batch.batchSizes[k]!;
     batchLever = lastGain >= kScalingGain || capBinding;
@@ -170,5 +244,17 @@ export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnaly
     );
   }
   statements.push(...variants.flatMap((v) => v.statements));
-  return { kind: 'serve', source, sweep, best, ...(scaling ? { scaling } : {}), ...(batch ? { batch } : {}), batchLever, unreliable, ...(capacity ? { capacity } : {}), variants, statements };
+  return {
+    kind: 'serve',
+    source,
+    sweep,
+    best,
+    ...(scaling ? { scaling } : {}),
+    ...(batch ? { batch } : {}),
+    batchLever,
+    unreliable,
+    ...(capacity ? { capacity } : {}),
+    variants,
+    statements,
+  };
 }

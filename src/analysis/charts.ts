@@ -31,7 +31,15 @@ const kHeight = 280;
 
 /** Renders a Vega-Lite specification to an SVG string. */
 export async function renderSvg(spec: Spec): Promise<string> {
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: kWidth, height: kHeight, ...spec } as vl.TopLevelSpec, { logger: vega.logger(vega.None) }).spec;
+  const compiled = vl.compile(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      width: kWidth,
+      height: kHeight,
+      ...spec,
+    } as vl.TopLevelSpec,
+    { logger: vega.logger(vega.None) },
+  ).spec;
   // Warnings (e.g. two layers proposing different legend settings) are resolved by Vega-Lite itself;
   // printed, they would interleave with a command's own output.
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.None });
@@ -42,10 +50,26 @@ export async function renderSvg(spec: Spec): Promise<string> {
   }
 }
 
-const legend = { orient: 'bottom', direction: 'horizontal', title: null, columns: 3, columnPadding: 24, labelLimit: 600, labelFontSize: 11, symbolSize: 90 };
+const legend = {
+  orient: 'bottom',
+  direction: 'horizontal',
+  title: null,
+  columns: 3,
+  columnPadding: 24,
+  labelLimit: 600,
+  labelFontSize: 11,
+  symbolSize: 90,
+};
 
 /** A smooth curve: f sampled at many x between lo and hi (log-spaced when log). */
-function curve(lo: number, hi: number, f: (x: number) => number, series: string, log = false, steps = 60): Row[] {
+function curve(
+  lo: number,
+  hi: number,
+  f: (x: number) => number,
+  series: string,
+  log = false,
+  steps = 60,
+): Row[] {
   const rows: Row[] = [];
   for (let i = 0; i <= steps; i++) {
     const x = log ? lo * (hi / lo) ** (i / steps) : lo + ((hi - lo) * i) / steps;
@@ -67,16 +91,47 @@ export async function timeChart(a: PipelineAnalysis, id: string): Promise<Chart 
     lines.push(...curve(lo, hi, (n) => t.fit.a + t.fit.b * n, name, true));
   }
   const svg = await renderSvg({
-    title: { text: 'Run time against data size', subtitle: 'dots: measured runs; lines: least-squares fit t = a + b·n (log–log axes)' },
+    title: {
+      text: 'Run time against data size',
+      subtitle: 'dots: measured runs; lines: least-squares fit t = a + b·n (log–log axes)',
+    },
     layer: [
-      { data: { values: lines }, mark: { type: 'line', strokeWidth: 2 }, encoding: enc('x', 'y', 'Data size n (batches, log scale)', 'Wall time (s, log scale)', true, true) },
-      { data: { values: points }, mark: { type: 'point', filled: true, size: 70 }, encoding: enc('x', 'y', 'Data size n (batches, log scale)', 'Wall time (s, log scale)', true, true) },
+      {
+        data: { values: lines },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: enc(
+          'x',
+          'y',
+          'Data size n (batches, log scale)',
+          'Wall time (s, log scale)',
+          true,
+          true,
+        ),
+      },
+      {
+        data: { values: points },
+        mark: { type: 'point', filled: true, size: 70 },
+        encoding: enc(
+          'x',
+          'y',
+          'Data size n (batches, log scale)',
+          'Wall time (s, log scale)',
+          true,
+          true,
+        ),
+      },
     ],
   });
   const t = a.time.reduce((p, q) => (q.fit.r2 < p.fit.r2 ? q : p));
   const verdict = a.time.every((s) => s.fit.linear)
     ? `Every series lies on its line (lowest R² ${t.fit.r2.toFixed(4)}, no point more than ${pct(Math.max(...a.time.map((s) => s.fit.maxRelativeResidual)))} off): run time grows linearly with the data, O(n).`
-    : `Not every series is linear: ${a.time.filter((s) => !s.fit.linear).map((s) => `${s.workers} workers, batch ${s.batchSize} (R² ${s.fit.r2.toFixed(3)}, ${pct(s.fit.maxRelativeResidual)} off at ${num(s.fit.worstX)} batches)`).join('; ')}.`;
+    : `Not every series is linear: ${a.time
+        .filter((s) => !s.fit.linear)
+        .map(
+          (s) =>
+            `${s.workers} workers, batch ${s.batchSize} (R² ${s.fit.r2.toFixed(3)}, ${pct(s.fit.maxRelativeResidual)} off at ${num(s.fit.worstX)} batches)`,
+        )
+        .join('; ')}.`;
   return {
     id,
     title: 'Run time against data size',
@@ -86,32 +141,71 @@ export async function timeChart(a: PipelineAnalysis, id: string): Promise<Chart 
 }
 
 /** Throughput against concurrency: measured points, the USL curve, ideal linear scaling and the core count. */
-export async function scalingChart(series: ScalingSeries, verdict: ScalingVerdict, id: string, what: string): Promise<Chart> {
+export async function scalingChart(
+  series: ScalingSeries,
+  verdict: ScalingVerdict,
+  id: string,
+  what: string,
+): Promise<Chart> {
   const { n, x, dimension: dim, unit } = series;
   const maxN = Math.max(...n, verdict.cores) * 2;
-  const x1 = n[0] === 1 ? x[0]! : verdict.usl?.lambda ?? x[0]! / n[0]!;
+  const x1 = n[0] === 1 ? x[0]! : (verdict.usl?.lambda ?? x[0]! / n[0]!);
   const rows: Row[] = n.map((v, i) => ({ x: v, y: x[i]!, series: 'measured' }));
   const lines: Row[] = curve(1, maxN, (v) => x1 * v, 'ideal linear');
   const yMax = Math.max(...x) * 1.6;
   const clipped = lines.filter((r) => (r.y as number) <= yMax);
   if (verdict.usl) {
     const u = verdict.usl;
-    clipped.push(...curve(1, maxN, (v) => uslThroughput(u, v), `USL fit${u.underDetermined ? ' (under-determined)' : ''}`));
+    clipped.push(
+      ...curve(
+        1,
+        maxN,
+        (v) => uslThroughput(u, v),
+        `USL fit${u.underDetermined ? ' (under-determined)' : ''}`,
+      ),
+    );
   }
   const svg = await renderSvg({
-    title: { text: `${what}: throughput against ${dim}`, subtitle: `${series.fixed}; dots measured, curves fitted` },
+    title: {
+      text: `${what}: throughput against ${dim}`,
+      subtitle: `${series.fixed}; dots measured, curves fitted`,
+    },
     layer: [
-      { data: { values: clipped }, mark: { type: 'line', strokeWidth: 2 }, encoding: { ...enc('x', 'y', `${cap(dim)} N`, `Throughput (${unit})`, false, false, true), strokeDash: { field: 'series', type: 'nominal', legend: null } } },
-      { data: { values: rows }, mark: { type: 'point', filled: true, size: 90 }, encoding: enc('x', 'y', `${cap(dim)} N`, `Throughput (${unit})`, false, false, true) },
-      { data: { values: [{ x: verdict.cores, label: `${verdict.cores} cores` }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } },
-      { data: { values: [{ x: verdict.cores, label: `← ${verdict.cores} cores` }] }, mark: { type: 'text', align: 'left', dx: 4, dy: -4, color: '#666' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { value: 8 }, text: { field: 'label' } } },
+      {
+        data: { values: clipped },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: {
+          ...enc('x', 'y', `${cap(dim)} N`, `Throughput (${unit})`, false, false, true),
+          strokeDash: { field: 'series', type: 'nominal', legend: null },
+        },
+      },
+      {
+        data: { values: rows },
+        mark: { type: 'point', filled: true, size: 90 },
+        encoding: enc('x', 'y', `${cap(dim)} N`, `Throughput (${unit})`, false, false, true),
+      },
+      {
+        data: { values: [{ x: verdict.cores, label: `${verdict.cores} cores` }] },
+        mark: { type: 'rule', color: '#888', strokeDash: [2, 3] },
+        encoding: { x: { field: 'x', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ x: verdict.cores, label: `← ${verdict.cores} cores` }] },
+        mark: { type: 'text', align: 'left', dx: 4, dy: -4, color: '#666' },
+        encoding: {
+          x: { field: 'x', type: 'quantitative' },
+          y: { value: 8 },
+          text: { field: 'label' },
+        },
+      },
     ],
   });
   const u = verdict.usl;
   const fitText = u
-    ? `USL parameters: λ = ${num(u.lambda)} ${unit}, σ = ${u.sigma.toFixed(3)}, κ = ${u.kappa.toFixed(4)}. ` + (u.underDetermined
-      ? `The USL curve passes through the ${u.points} measured levels, but with 3 parameters and ${u.points} points it is under-determined: read the dots, not the curve beyond them.`
-      : `The USL fit (R² ${u.r2.toFixed(3)}) ${Number.isFinite(u.peakN) ? `peaks at N* = ${num(u.peakN)} ${dim} (${num(u.peakX)} ${unit}) and falls beyond it` : `has no peak; it levels off towards ${num(u.peakX)} ${unit}`}.`)
+    ? `USL parameters: λ = ${num(u.lambda)} ${unit}, σ = ${u.sigma.toFixed(3)}, κ = ${u.kappa.toFixed(4)}. ` +
+      (u.underDetermined
+        ? `The USL curve passes through the ${u.points} measured levels, but with 3 parameters and ${u.points} points it is under-determined: read the dots, not the curve beyond them.`
+        : `The USL fit (R² ${u.r2.toFixed(3)}) ${Number.isFinite(u.peakN) ? `peaks at N* = ${num(u.peakN)} ${dim} (${num(u.peakX)} ${unit}) and falls beyond it` : `has no peak; it levels off towards ${num(u.peakX)} ${unit}`}.`)
     : '';
   return {
     id,
@@ -125,23 +219,64 @@ export async function scalingChart(series: ScalingSeries, verdict: ScalingVerdic
 export async function kneeChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
   // Generator-bound points are drawn too (hollow), so that a sweep whose load generator could not keep
   // up still shows what it saw; the reading says how many there were.
-  const pts = a.best.points.filter((p) => p.offeredRate !== null).sort((p, q) => p.offeredRate! - q.offeredRate!);
+  const pts = a.best.points
+    .filter((p) => p.offeredRate !== null)
+    .sort((p, q) => p.offeredRate! - q.offeredRate!);
   const bound = pts.filter((p) => p.generatorBound).length;
   if (pts.length < 2) return undefined;
   const rows: Row[] = [];
-  for (const p of pts) for (const k of ['p50', 'p90', 'p99'] as const) rows.push({ x: p.offeredRate!, y: Math.max(0.01, p.latencyMs[k]), series: k });
+  for (const p of pts)
+    for (const k of ['p50', 'p90', 'p99'] as const)
+      rows.push({ x: p.offeredRate!, y: Math.max(0.01, p.latencyMs[k]), series: k });
   const slo = a.sweep.sloP99Ms;
   const svg = await renderSvg({
-    title: { text: 'Latency against offered load (the knee)', subtitle: `${configLabel(a.best.config)}; open-loop load, ${a.sweep.pointDurationS} s per rate` },
+    title: {
+      text: 'Latency against offered load (the knee)',
+      subtitle: `${configLabel(a.best.config)}; open-loop load, ${a.sweep.pointDurationS} s per rate`,
+    },
     layer: [
-      { data: { values: rows }, mark: { type: 'line', point: true, strokeWidth: 2 }, encoding: enc('x', 'y', 'Offered rate (requests/s)', 'Latency (ms, log scale)', false, true) },
-      { data: { values: [{ y: slo }] }, mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } },
-      { data: { values: [{ y: slo, label: `SLO: p99 ≤ ${num(slo)} ms` }] }, mark: { type: 'text', align: 'left', dy: -6, color: '#c00' }, encoding: { x: { value: 4 }, y: { field: 'y', type: 'quantitative' }, text: { field: 'label' } } },
-      ...(a.best.maxRateAtSlo > 0 ? [{ data: { values: [{ x: a.best.maxRateAtSlo }] }, mark: { type: 'rule', color: '#888', strokeDash: [2, 3] }, encoding: { x: { field: 'x', type: 'quantitative' } } }] : []),
+      {
+        data: { values: rows },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: enc(
+          'x',
+          'y',
+          'Offered rate (requests/s)',
+          'Latency (ms, log scale)',
+          false,
+          true,
+        ),
+      },
+      {
+        data: { values: [{ y: slo }] },
+        mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] },
+        encoding: { y: { field: 'y', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ y: slo, label: `SLO: p99 ≤ ${num(slo)} ms` }] },
+        mark: { type: 'text', align: 'left', dy: -6, color: '#c00' },
+        encoding: {
+          x: { value: 4 },
+          y: { field: 'y', type: 'quantitative' },
+          text: { field: 'label' },
+        },
+      },
+      ...(a.best.maxRateAtSlo > 0
+        ? [
+            {
+              data: { values: [{ x: a.best.maxRateAtSlo }] },
+              mark: { type: 'rule', color: '#888', strokeDash: [2, 3] },
+              encoding: { x: { field: 'x', type: 'quantitative' } },
+            },
+          ]
+        : []),
     ],
   });
   const over = pts.find((p) => !p.meetsSlo && p.offeredRate! > a.best.maxRateAtSlo);
-  const boundText = bound > 0 ? ` ${bound} of the ${pts.length} points were generator-bound: the load generator could not send at the offered rate, so they say little about the server.` : '';
+  const boundText =
+    bound > 0
+      ? ` ${bound} of the ${pts.length} points were generator-bound: the load generator could not send at the offered rate, so they say little about the server.`
+      : '';
   return {
     id,
     title: 'Latency against offered load (the knee)',
@@ -154,19 +289,41 @@ export async function kneeChart(a: ServeAnalysis, id: string): Promise<Chart | u
 export async function kneeByConfigChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
   const s = a.scaling?.series;
   if (!s) return undefined;
-  const field = s.dimension === 'threads' ? 'intraOpThreads' : (s.dimension as 'replicas' | 'instances');
+  const field =
+    s.dimension === 'threads' ? 'intraOpThreads' : (s.dimension as 'replicas' | 'instances');
   const rows: Row[] = [];
   for (const c of a.scaling!.configs) {
-    for (const p of [...c.points].filter((q) => q.offeredRate !== null).sort((p, q) => p.offeredRate! - q.offeredRate!)) {
-      rows.push({ x: p.offeredRate!, y: Math.max(0.01, p.latencyMs.p99), series: units(c.config[field] as number, s.dimension) });
+    for (const p of [...c.points]
+      .filter((q) => q.offeredRate !== null)
+      .sort((p, q) => p.offeredRate! - q.offeredRate!)) {
+      rows.push({
+        x: p.offeredRate!,
+        y: Math.max(0.01, p.latencyMs.p99),
+        series: units(c.config[field] as number, s.dimension),
+      });
     }
   }
   if (rows.length < 2) return undefined;
   const svg = await renderSvg({
     title: { text: `p99 latency against offered load, by ${s.dimension}`, subtitle: s.fixed },
     layer: [
-      { data: { values: rows }, mark: { type: 'line', point: true, strokeWidth: 2 }, encoding: enc('x', 'y', 'Offered rate (requests/s)', 'p99 latency (ms, log scale)', false, true) },
-      { data: { values: [{ y: a.sweep.sloP99Ms }] }, mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+      {
+        data: { values: rows },
+        mark: { type: 'line', point: true, strokeWidth: 2 },
+        encoding: enc(
+          'x',
+          'y',
+          'Offered rate (requests/s)',
+          'p99 latency (ms, log scale)',
+          false,
+          true,
+        ),
+      },
+      {
+        data: { values: [{ y: a.sweep.sloP99Ms }] },
+        mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] },
+        encoding: { y: { field: 'y', type: 'quantitative' } },
+      },
     ],
   });
   return {
@@ -178,14 +335,36 @@ export async function kneeByConfigChart(a: ServeAnalysis, id: string): Promise<C
 }
 
 /** Throughput against batch size: the serve batch series, or the pipeline's rows/s by batch size. */
-export async function batchChart(a: ServeAnalysis | PipelineAnalysis, id: string): Promise<Chart | undefined> {
+export async function batchChart(
+  a: ServeAnalysis | PipelineAnalysis,
+  id: string,
+): Promise<Chart | undefined> {
   if (a.kind === 'serve') {
     const b = a.batch;
     if (!b) return undefined;
-    const rows: Row[] = b.batchSizes.map((s, i) => ({ x: s, y: b.x[i]!, series: 'req/s at the SLO' }));
+    const rows: Row[] = b.batchSizes.map((s, i) => ({
+      x: s,
+      y: b.x[i]!,
+      series: 'req/s at the SLO',
+    }));
     const svg = await renderSvg({
       title: { text: 'Throughput against the largest batch', subtitle: b.fixed },
-      layer: [{ data: { values: rows }, mark: { type: 'line', point: { filled: true, size: 80 }, strokeWidth: 2 }, encoding: { ...enc('x', 'y', 'Largest batch (--max-batch-size, rows, log scale)', 'Throughput at the SLO (requests/s)', true), color: { value: '#4c78a8' } } }],
+      layer: [
+        {
+          data: { values: rows },
+          mark: { type: 'line', point: { filled: true, size: 80 }, strokeWidth: 2 },
+          encoding: {
+            ...enc(
+              'x',
+              'y',
+              'Largest batch (--max-batch-size, rows, log scale)',
+              'Throughput at the SLO (requests/s)',
+              true,
+            ),
+            color: { value: '#4c78a8' },
+          },
+        },
+      ],
     });
     const k = b.x.length - 1;
     return {
@@ -200,14 +379,49 @@ export async function batchChart(a: ServeAnalysis | PipelineAnalysis, id: string
   // One dot per batch size: the median over its runs of rows/s with the start-up taken out, so runs of
   // different lengths compare (the start-up is in the time chart).
   const bySize = new Map<number, number[]>();
-  b.batchSizes.forEach((size, i) => bySize.set(size, [...(bySize.get(size) ?? []), size / b.secondsPerBatch[i]!]));
-  const rows: Row[] = [...bySize].map(([size, v]) => ({ x: size, y: median(v), series: 'measured' }));
-  const model = curve(Math.min(...b.batchSizes), Math.max(...b.batchSizes), (s) => s / Math.max(1e-12, b.fit.a + b.fit.b * s), 'per-batch cost fit', true);
+  b.batchSizes.forEach((size, i) =>
+    bySize.set(size, [...(bySize.get(size) ?? []), size / b.secondsPerBatch[i]!]),
+  );
+  const rows: Row[] = [...bySize].map(([size, v]) => ({
+    x: size,
+    y: median(v),
+    series: 'measured',
+  }));
+  const model = curve(
+    Math.min(...b.batchSizes),
+    Math.max(...b.batchSizes),
+    (s) => s / Math.max(1e-12, b.fit.a + b.fit.b * s),
+    'per-batch cost fit',
+    true,
+  );
   const svg = await renderSvg({
-    title: { text: 'Pipeline throughput against batch size', subtitle: `${b.workers} worker${b.workers === 1 ? '' : 's'}; dots measured, line from the per-batch cost fit` },
+    title: {
+      text: 'Pipeline throughput against batch size',
+      subtitle: `${b.workers} worker${b.workers === 1 ? '' : 's'}; dots measured, line from the per-batch cost fit`,
+    },
     layer: [
-      { data: { values: model }, mark: { type: 'line', strokeWidth: 2 }, encoding: enc('x', 'y', 'Batch size (rows, log scale)', 'Throughput (rows/s, start-up excluded)', true) },
-      { data: { values: rows }, mark: { type: 'point', filled: true, size: 80 }, encoding: enc('x', 'y', 'Batch size (rows, log scale)', 'Throughput (rows/s, start-up excluded)', true) },
+      {
+        data: { values: model },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: enc(
+          'x',
+          'y',
+          'Batch size (rows, log scale)',
+          'Throughput (rows/s, start-up excluded)',
+          true,
+        ),
+      },
+      {
+        data: { values: rows },
+        mark: { type: 'point', filled: true, size: 80 },
+        encoding: enc(
+          'x',
+          'y',
+          'Batch size (rows, log scale)',
+          'Throughput (rows/s, start-up excluded)',
+          true,
+        ),
+      },
     ],
   });
   const share = (s: number) => (b.fit.a > 0 ? b.fit.a / (b.fit.a + b.fit.b * s) : 0);
@@ -220,10 +434,34 @@ export async function batchChart(a: ServeAnalysis | PipelineAnalysis, id: string
   };
 }
 
-function enc(x: string, y: string, xTitle: string, yTitle: string, logX = false, logY = false, integerX = false): Spec {
+function enc(
+  x: string,
+  y: string,
+  xTitle: string,
+  yTitle: string,
+  logX = false,
+  logY = false,
+  integerX = false,
+): Spec {
   return {
-    x: { field: x, type: 'quantitative', title: xTitle, scale: logX ? { type: 'log' } : { zero: true }, axis: { labelOverlap: true, format: logX ? '~s' : ',~r', ...(integerX ? { tickMinStep: 1 } : {}) } },
-    y: { field: y, type: 'quantitative', title: yTitle, scale: logY ? { type: 'log' } : { zero: true }, axis: { format: logY ? '~r' : ',~r' } },
+    x: {
+      field: x,
+      type: 'quantitative',
+      title: xTitle,
+      scale: logX ? { type: 'log' } : { zero: true },
+      axis: {
+        labelOverlap: true,
+        format: logX ? '~s' : ',~r',
+        ...(integerX ? { tickMinStep: 1 } : {}),
+      },
+    },
+    y: {
+      field: y,
+      type: 'quantitative',
+      title: yTitle,
+      scale: logY ? { type: 'log' } : { zero: true },
+      axis: { format: logY ? '~r' : ',~r' },
+    },
     color: { field: 'series', type: 'nominal', legend },
   };
 }
@@ -233,14 +471,23 @@ function cap(s: string): string {
 }
 
 /** Every chart for one analysis, in reading order. */
-export async function chartsFor(a: ServeAnalysis | PipelineAnalysis, prefix: string): Promise<Chart[]> {
+export async function chartsFor(
+  a: ServeAnalysis | PipelineAnalysis,
+  prefix: string,
+): Promise<Chart[]> {
   const out: (Chart | undefined)[] = [];
   if (a.kind === 'pipeline') {
     out.push(await timeChart(a, `${prefix}-time`));
-    if (a.scaling) out.push(await scalingChart(a.scaling.series, a.scaling.verdict, `${prefix}-scaling`, 'Pipeline'));
+    if (a.scaling)
+      out.push(
+        await scalingChart(a.scaling.series, a.scaling.verdict, `${prefix}-scaling`, 'Pipeline'),
+      );
     out.push(await batchChart(a, `${prefix}-batch`));
   } else {
-    if (a.scaling) out.push(await scalingChart(a.scaling.series, a.scaling.verdict, `${prefix}-scaling`, 'Serving'));
+    if (a.scaling)
+      out.push(
+        await scalingChart(a.scaling.series, a.scaling.verdict, `${prefix}-scaling`, 'Serving'),
+      );
     out.push(await kneeChart(a, `${prefix}-knee`));
     out.push(await kneeByConfigChart(a, `${prefix}-knee-by-config`));
     out.push(await batchChart(a, `${prefix}-batch`));
@@ -254,16 +501,28 @@ export async function variantChart(a: ServeAnalysis, id: string): Promise<Chart 
   if (a.variants.length === 0) return undefined;
   const rows: Row[] = [
     { model: a.sweep.model, y: a.variants[0]!.baseRate, series: 'the model as trained' },
-    ...a.variants.map((v) => ({ model: v.model, y: v.variantRate, series: v.pays ? 'pays (faster, accuracy within the limit)' : 'does not pay' })),
+    ...a.variants.map((v) => ({
+      model: v.model,
+      y: v.variantRate,
+      series: v.pays ? 'pays (faster, accuracy within the limit)' : 'does not pay',
+    })),
   ];
   const svg = await renderSvg({
-    title: { text: 'Throughput at the SLO per model variant', subtitle: 'each in its best configuration of the grid' },
+    title: {
+      text: 'Throughput at the SLO per model variant',
+      subtitle: 'each in its best configuration of the grid',
+    },
     data: { values: rows },
     mark: { type: 'bar' },
     encoding: {
       x: { field: 'model', type: 'nominal', sort: null, title: 'Model', axis: { labelAngle: 0 } },
       y: { field: 'y', type: 'quantitative', title: 'Throughput at the SLO (requests/s)' },
-      color: { field: 'series', type: 'nominal', legend, scale: { range: ['#4c78a8', '#59a14f', '#bab0ac'] } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        legend,
+        scale: { range: ['#4c78a8', '#59a14f', '#bab0ac'] },
+      },
     },
   });
   return {
@@ -271,7 +530,12 @@ export async function variantChart(a: ServeAnalysis, id: string): Promise<Chart 
     title: 'Throughput at the SLO per model variant',
     svg,
     reading: `Each bar is the highest rate a model met the SLO at, in its best configuration. ${a.variants
-      .map((v) => `${v.model}: ${num(v.variantRate)} req/s against ${num(v.baseRate)} for ${v.of} (${ratio(v.speedup)})${v.drop !== undefined ? `, ${num(v.drop)} points of accuracy${v.accuracy === 'beyond' ? ', beyond the limit' : ''}` : ''}`)
-      .join('; ')}. A variant that serves more on the same machine cuts the cost of every prediction by the same factor.`,
+      .map(
+        (v) =>
+          `${v.model}: ${num(v.variantRate)} req/s against ${num(v.baseRate)} for ${v.of} (${ratio(v.speedup)})${v.drop !== undefined ? `, ${num(v.drop)} points of accuracy${v.accuracy === 'beyond' ? ', beyond the limit' : ''}` : ''}`,
+      )
+      .join(
+        '; ',
+      )}. A variant that serves more on the same machine cuts the cost of every prediction by the same factor.`,
   };
 }

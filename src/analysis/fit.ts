@@ -14,7 +14,8 @@ export interface LinearFit {
 
 /** Ordinary least squares of y on x. Needs at least two distinct x values. */
 export function linearFit(x: readonly number[], y: readonly number[]): LinearFit {
-  if (x.length !== y.length || x.length < 2) throw new RangeError('linearFit needs two or more (x, y) pairs of equal count');
+  if (x.length !== y.length || x.length < 2)
+    throw new RangeError('linearFit needs two or more (x, y) pairs of equal count');
   const n = x.length;
   const mx = x.reduce((s, v) => s + v, 0) / n;
   const my = y.reduce((s, v) => s + v, 0) / n;
@@ -91,7 +92,8 @@ export function amdahlSpeedup(s: number, n: number): number {
 export function amdahlFit(n: readonly number[], x: readonly number[]): AmdahlFit {
   checkSeries('amdahlFit', n, x);
   const i1 = n.indexOf(1);
-  if (i1 < 0) throw new RangeError('amdahlFit needs a measurement at N = 1 (the base of the speedup)');
+  if (i1 < 0)
+    throw new RangeError('amdahlFit needs a measurement at N = 1 (the base of the speedup)');
   if (new Set(n).size < 2) throw new RangeError('amdahlFit needs at least two distinct N');
   const x1 = x[i1]!;
   let suv = 0;
@@ -104,7 +106,12 @@ export function amdahlFit(n: readonly number[], x: readonly number[]): AmdahlFit
   }
   const s = Math.min(1, Math.max(0, suu > 0 ? suv / suu : 0));
   const predicted = n.map((v) => x1 * amdahlSpeedup(s, v));
-  return { serialFraction: s, x1, maxSpeedup: s > 0 ? 1 / s : Infinity, r2: rSquared(x, predicted) };
+  return {
+    serialFraction: s,
+    x1,
+    maxSpeedup: s > 0 ? 1 / s : Infinity,
+    r2: rSquared(x, predicted),
+  };
 }
 
 /** The Universal Scalability Law fitted to throughput: X(N) = λN / (1 + σ(N−1) + κN(N−1)). */
@@ -149,12 +156,17 @@ export function uslFit(n: readonly number[], x: readonly number[]): UslFit {
   const y = x.map((v) => v / scale);
   const nMin = Math.min(...n);
   const lambda0 = y[n.indexOf(nMin)]! / nMin;
-  const model = ([l, s, k]: number[]) => (v: number) => (l! * v) / (1 + s! * (v - 1) + k! * v * (v - 1));
-  const jacobian = ([l, s, k]: number[]) => (v: number) => {
-    const d = 1 + s! * (v - 1) + k! * v * (v - 1);
-    const f = (l! * v) / (d * d);
-    return [v / d, -f * (v - 1), -f * v * (v - 1)];
-  };
+  const model =
+    ([l, s, k]: number[]) =>
+    (v: number) =>
+      (l! * v) / (1 + s! * (v - 1) + k! * v * (v - 1));
+  const jacobian =
+    ([l, s, k]: number[]) =>
+    (v: number) => {
+      const d = 1 + s! * (v - 1) + k! * v * (v - 1);
+      const f = (l! * v) / (d * d);
+      return [v / d, -f * (v - 1), -f * v * (v - 1)];
+    };
   let best: { p: number[]; sse: number } | undefined;
   for (const start of [
     [lambda0, 0.05, 0.001],
@@ -171,17 +183,25 @@ export function uslFit(n: readonly number[], x: readonly number[]): UslFit {
       errorTolerance: 1e-14,
       damping: 1e-3,
     });
-    const sse = r.parameterValues.length === 3 ? sumSquares(n, y, model(r.parameterValues)) : Infinity;
+    const sse =
+      r.parameterValues.length === 3 ? sumSquares(n, y, model(r.parameterValues)) : Infinity;
     if (Number.isFinite(sse) && (!best || sse < best.sse)) best = { p: r.parameterValues, sse };
   }
   if (!best) throw new RangeError('uslFit: the solver did not converge');
   const [l, sigma, kappa] = best.p as [number, number, number];
   const fit = { lambda: l * scale, sigma, kappa };
   const peakN = kappa > 1e-12 ? Math.sqrt((1 - sigma) / kappa) : Infinity;
-  const peakX = Number.isFinite(peakN) ? uslThroughput(fit, peakN) : sigma > 0 ? fit.lambda / sigma : Infinity;
+  const peakX = Number.isFinite(peakN)
+    ? uslThroughput(fit, peakN)
+    : sigma > 0
+      ? fit.lambda / sigma
+      : Infinity;
   return {
     ...fit,
-    r2: rSquared(x, n.map((v) => uslThroughput(fit, v))),
+    r2: rSquared(
+      x,
+      n.map((v) => uslThroughput(fit, v)),
+    ),
     peakN,
     peakX,
     points: distinct,
@@ -207,9 +227,12 @@ function rSquared(y: readonly number[], predicted: readonly number[]): number {
 }
 
 function checkSeries(name: string, n: readonly number[], x: readonly number[]): void {
-  if (n.length !== x.length || n.length === 0) throw new RangeError(`${name} needs (N, X) pairs of equal count`);
+  if (n.length !== x.length || n.length === 0)
+    throw new RangeError(`${name} needs (N, X) pairs of equal count`);
   for (let i = 0; i < n.length; i++) {
-    if (!(n[i]! >= 1) || !Number.isFinite(n[i]!)) throw new RangeError(`${name}: N must be ≥ 1, got ${n[i]} at index ${i}`);
-    if (!(x[i]! > 0) || !Number.isFinite(x[i]!)) throw new RangeError(`${name}: throughput must be > 0, got ${x[i]} at index ${i}`);
+    if (!(n[i]! >= 1) || !Number.isFinite(n[i]!))
+      throw new RangeError(`${name}: N must be ≥ 1, got ${n[i]} at index ${i}`);
+    if (!(x[i]! > 0) || !Number.isFinite(x[i]!))
+      throw new RangeError(`${name}: throughput must be > 0, got ${x[i]} at index ${i}`);
   }
 }

@@ -65,7 +65,9 @@ export class ResponseParseError extends Error {
 }
 
 /** The request's bytes: request line, headers (host and content-length added) and body. */
-export function serialiseRequest(o: Pick<HttpLoadPoolOptions, 'url' | 'method' | 'headers' | 'body'>): Buffer {
+export function serialiseRequest(
+  o: Pick<HttpLoadPoolOptions, 'url' | 'method' | 'headers' | 'body'>,
+): Buffer {
   const lines = [`${o.method} ${o.url.pathname}${o.url.search} HTTP/1.1`];
   let hasHost = false;
   for (let i = 0; i < o.headers.length; i += 2) {
@@ -224,7 +226,9 @@ class Connection<R extends LoadRequest> {
     this.#connected = false;
     this.#lastError = null;
     const socket =
-      url.protocol === 'https:' ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ca: this.o.ca }) : netConnect({ host, port });
+      url.protocol === 'https:'
+        ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ca: this.o.ca })
+        : netConnect({ host, port });
     this.#socket = socket;
     const parser = new HTTPParser(HTTPParser.RESPONSE);
     parser[HTTPParser.kOnHeadersComplete] = (info) => {
@@ -240,7 +244,8 @@ class Connection<R extends LoadRequest> {
     });
     socket.on('data', (chunk: Buffer) => {
       const ret = parser.execute(chunk);
-      if (ret instanceof Error) this.#broken(new ResponseParseError(`invalid HTTP answer: ${ret.message}`, { cause: ret }));
+      if (ret instanceof Error)
+        this.#broken(new ResponseParseError(`invalid HTTP answer: ${ret.message}`, { cause: ret }));
     });
     socket.on('end', () => {
       // An answer framed by the end of the connection (no content-length, not chunked) ends here.
@@ -255,7 +260,11 @@ class Connection<R extends LoadRequest> {
       const r = this.#current;
       if (!r) return;
       this.#current = null;
-      this.pool.failed(r, this.#lastError ?? new SocketClosedError('the server closed the connection before answering'));
+      this.pool.failed(
+        r,
+        this.#lastError ??
+          new SocketClosedError('the server closed the connection before answering'),
+      );
       this.pool.released(this);
     });
   }
@@ -291,5 +300,8 @@ class Connection<R extends LoadRequest> {
 
 /** The host (IPv6 without brackets) and port an http(s) URL connects to. */
 export function hostAndPort(url: URL): { host: string; port: number } {
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+  };
 }

@@ -209,7 +209,6 @@ export class LoadEngine implements LoadReceiver<Sent> {
     this.#onStopped?.();
   }
 
-
   #openLoop(): Promise<void> {
     const intervalMs = 1000 / this.#o.rate;
     const total = Math.ceil(((this.#o.warmupMs + this.#o.durationMs) * this.#o.rate) / 1000);
@@ -233,7 +232,10 @@ export class LoadEngine implements LoadReceiver<Sent> {
               this.#measuredSent++;
               this.#backlogSkipped++;
               this.#measuredErrors++;
-              this.#errorsByKind.set('backlog full', (this.#errorsByKind.get('backlog full') ?? 0) + 1);
+              this.#errorsByKind.set(
+                'backlog full',
+                (this.#errorsByKind.get('backlog full') ?? 0) + 1,
+              );
             }
             continue;
           }
@@ -280,7 +282,10 @@ export class LoadEngine implements LoadReceiver<Sent> {
       const timer = setTimeout(() => {
         if (this.#inflightMeasured > 0) {
           this.#measuredErrors += this.#inflightMeasured;
-          this.#errorsByKind.set('timeout', (this.#errorsByKind.get('timeout') ?? 0) + this.#inflightMeasured);
+          this.#errorsByKind.set(
+            'timeout',
+            (this.#errorsByKind.get('timeout') ?? 0) + this.#inflightMeasured,
+          );
         }
         done();
       }, this.#o.requestTimeoutMs);
@@ -316,7 +321,8 @@ export class LoadEngine implements LoadReceiver<Sent> {
     let generatorNote: string | null = null;
     const fmt = (n: number) => String(Math.round(n));
     if (o.mode === 'open') {
-      const lagP99 = this.#sendLag.totalCount === 0 ? 0 : this.#sendLag.getValueAtPercentile(99) / 1000;
+      const lagP99 =
+        this.#sendLag.totalCount === 0 ? 0 : this.#sendLag.getValueAtPercentile(99) / 1000;
       const tooFew = sentRate < kMinSentShare * o.rate;
       const late = lagP99 > kMaxSendLagP99Ms;
       generatorBound = tooFew || late;

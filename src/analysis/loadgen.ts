@@ -76,55 +76,84 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
   }
-  const o = { ...kDefaultLoadOptions, ...stripUndefined(options) } as LoadOptions & typeof kDefaultLoadOptions;
+  const o = { ...kDefaultLoadOptions, ...stripUndefined(options) } as LoadOptions &
+    typeof kDefaultLoadOptions;
   let url: URL;
   try {
     url = new URL(String(o.url));
   } catch (err) {
-    throw new InvalidOptionError(`options.url must be an http:// or https:// URL, got ${describe(o.url)}`, { cause: err });
+    throw new InvalidOptionError(
+      `options.url must be an http:// or https:// URL, got ${describe(o.url)}`,
+      { cause: err },
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidOptionError(`options.url must be an http:// or https:// URL, got ${describe(o.url)}`);
+    throw new InvalidOptionError(
+      `options.url must be an http:// or https:// URL, got ${describe(o.url)}`,
+    );
   }
   if (o.mode !== 'open' && o.mode !== 'closed') {
-    throw new InvalidOptionError(`options.mode must be 'open' or 'closed', got ${describe(o.mode)}`);
+    throw new InvalidOptionError(
+      `options.mode must be 'open' or 'closed', got ${describe(o.mode)}`,
+    );
   }
   if (o.mode === 'open' && !(typeof o.rate === 'number' && Number.isFinite(o.rate) && o.rate > 0)) {
-    throw new InvalidOptionError(`options.rate must be a positive number of requests per second for an open loop, got ${describe(o.rate)}`);
+    throw new InvalidOptionError(
+      `options.rate must be a positive number of requests per second for an open loop, got ${describe(o.rate)}`,
+    );
   }
   positive('options.durationMs', o.durationMs, false);
   positive('options.connections', o.connections, true);
-  if (o.connections > 100_000) throw new InvalidOptionError(`options.connections must be at most 100000, got ${o.connections}`);
+  if (o.connections > 100_000)
+    throw new InvalidOptionError(
+      `options.connections must be at most 100000, got ${o.connections}`,
+    );
   positive('options.warmupMs', o.warmupMs, false, true);
   positive('options.requestTimeoutMs', o.requestTimeoutMs, false);
   if (o.method !== undefined && o.method !== 'GET' && o.method !== 'POST') {
-    throw new InvalidOptionError(`options.method must be 'GET' or 'POST', got ${describe(o.method)}`);
+    throw new InvalidOptionError(
+      `options.method must be 'GET' or 'POST', got ${describe(o.method)}`,
+    );
   }
   if (o.body !== undefined && typeof o.body !== 'string' && !(o.body instanceof Uint8Array)) {
-    throw new InvalidOptionError(`options.body must be a string or a Uint8Array, got ${describe(o.body)}`);
+    throw new InvalidOptionError(
+      `options.body must be a string or a Uint8Array, got ${describe(o.body)}`,
+    );
   }
   const method = o.method ?? (o.body !== undefined ? 'POST' : 'GET');
   if (method === 'GET' && o.body !== undefined) {
     throw new InvalidOptionError(`options.body cannot be sent with method GET; use POST`);
   }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-    throw new InvalidOptionError(`options.onProgress must be a function, got ${describe(o.onProgress)}`);
+    throw new InvalidOptionError(
+      `options.onProgress must be a function, got ${describe(o.onProgress)}`,
+    );
   }
   const headers: string[] = [];
   let hasContentType = false;
   for (const [name, value] of Object.entries(o.headers ?? {})) {
     if (typeof value !== 'string') {
-      throw new InvalidOptionError(`options.headers['${name}'] must be a string, got ${describe(value)}`);
+      throw new InvalidOptionError(
+        `options.headers['${name}'] must be a string, got ${describe(value)}`,
+      );
     }
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new InvalidOptionError(`options.headers has an invalid header name ${JSON.stringify(name)}`);
+      throw new InvalidOptionError(
+        `options.headers has an invalid header name ${JSON.stringify(name)}`,
+      );
     }
     const problem = headerProblem(name, value);
-    if (problem !== undefined) throw new InvalidOptionError(`options.headers['${name}'] ${problem}`);
+    if (problem !== undefined)
+      throw new InvalidOptionError(`options.headers['${name}'] ${problem}`);
     if (name.toLowerCase() === 'content-type') hasContentType = true;
     headers.push(name, value);
   }
-  const body = o.body === undefined ? null : typeof o.body === 'string' ? Buffer.from(o.body) : Buffer.from(o.body);
+  const body =
+    o.body === undefined
+      ? null
+      : typeof o.body === 'string'
+        ? Buffer.from(o.body)
+        : Buffer.from(o.body);
   if (body && !hasContentType) headers.push('content-type', 'application/json');
   return Object.freeze({
     url,
@@ -150,7 +179,8 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
 export function headerProblem(name: string, value: string): string | undefined {
   if (/[\r\n\0]/.test(value)) return 'may not contain CR, LF or NUL characters';
   const lower = name.toLowerCase();
-  if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') return 'is set by the load generator; remove it';
+  if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection')
+    return 'is set by the load generator; remove it';
   return undefined;
 }
 
@@ -177,9 +207,16 @@ function checkReachable(url: URL, timeoutMs: number): Promise<void> {
 
 function positive(path: string, value: unknown, integer: boolean, zeroAllowed = false): void {
   const ok =
-    typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (zeroAllowed ? value >= 0 : value > 0) &&
+    (!integer || Number.isInteger(value));
   if (!ok) {
-    const what = integer ? 'a positive integer' : zeroAllowed ? 'a number >= 0' : 'a positive number';
+    const what = integer
+      ? 'a positive integer'
+      : zeroAllowed
+        ? 'a number >= 0'
+        : 'a positive number';
     throw new InvalidOptionError(`${path} must be ${what}, got ${describe(value)}`);
   }
 }

@@ -20,11 +20,19 @@ export function labelCpus(label: string): number | undefined {
  * @throws RangeError naming the label and what was expected
  */
 export function checkPrices(prices: Readonly<Record<string, number>>): void {
-  if (typeof prices !== 'object' || prices === null) throw new TypeError(`options.prices must be an object of label → price per hour, got ${JSON.stringify(prices)}`);
+  if (typeof prices !== 'object' || prices === null)
+    throw new TypeError(
+      `options.prices must be an object of label → price per hour, got ${JSON.stringify(prices)}`,
+    );
   for (const [label, price] of Object.entries(prices)) {
-    if (labelCpus(label) === undefined) throw new RangeError(`options.prices: the label must be <N>cpu (a CPU count, e.g. 8cpu), got ${JSON.stringify(label)}`);
+    if (labelCpus(label) === undefined)
+      throw new RangeError(
+        `options.prices: the label must be <N>cpu (a CPU count, e.g. 8cpu), got ${JSON.stringify(label)}`,
+      );
     if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
-      throw new RangeError(`options.prices["${label}"] must be a price per hour ≥ 0, got ${JSON.stringify(price)}`);
+      throw new RangeError(
+        `options.prices["${label}"] must be a price per hour ≥ 0, got ${JSON.stringify(price)}`,
+      );
     }
   }
 }
@@ -41,12 +49,24 @@ export function parsePrices(text: string): Record<string, number> {
     const item = raw.trim();
     const where = items.length > 1 ? `--price item ${i + 1} ` : '--price ';
     const m = /^([^=]*)=\s*\$?([^/]*?)\s*(\/\s*h(our)?)?$/.exec(item);
-    if (!m) throw new InvalidOptionError(`${where}must be <N>cpu=<price per hour>, e.g. 8cpu=0.38/h, got ${JSON.stringify(item)}`);
+    if (!m)
+      throw new InvalidOptionError(
+        `${where}must be <N>cpu=<price per hour>, e.g. 8cpu=0.38/h, got ${JSON.stringify(item)}`,
+      );
     const label = m[1]!.trim();
-    if (labelCpus(label) === undefined) throw new InvalidOptionError(`${where}must start with a machine size <N>cpu (e.g. 2cpu), got ${JSON.stringify(label)} in ${JSON.stringify(item)}`);
+    if (labelCpus(label) === undefined)
+      throw new InvalidOptionError(
+        `${where}must start with a machine size <N>cpu (e.g. 2cpu), got ${JSON.stringify(label)} in ${JSON.stringify(item)}`,
+      );
     const price = m[2]!.trim() === '' ? NaN : Number(m[2]);
-    if (!Number.isFinite(price) || price < 0) throw new InvalidOptionError(`${where}must give a price per hour ≥ 0 after "=" (e.g. ${label}=0.38/h), got ${JSON.stringify(item)}`);
-    if (label in prices) throw new InvalidOptionError(`${where}prices ${label} a second time (${JSON.stringify(item)})`);
+    if (!Number.isFinite(price) || price < 0)
+      throw new InvalidOptionError(
+        `${where}must give a price per hour ≥ 0 after "=" (e.g. ${label}=0.38/h), got ${JSON.stringify(item)}`,
+      );
+    if (label in prices)
+      throw new InvalidOptionError(
+        `${where}prices ${label} a second time (${JSON.stringify(item)})`,
+      );
     prices[label] = price;
   });
   return prices;

@@ -14,7 +14,11 @@ import { duration, money, num } from './format.js';
 import type { SweepFile } from './sweep-schema.js';
 
 /** File names the report writes in its folder. */
-export const kReportFiles = { html: 'report.html', markdown: 'report.md', charts: 'charts' } as const;
+export const kReportFiles = {
+  html: 'report.html',
+  markdown: 'report.md',
+  charts: 'charts',
+} as const;
 
 /**
  * Writes `<dir>/report.html` and `<dir>/report.md` (with `<dir>/charts/*.svg`), creating `dir`.
@@ -24,15 +28,26 @@ export const kReportFiles = { html: 'report.html', markdown: 'report.md', charts
  * @param advice what advise(sweeps, …) returned
  * @returns the paths of the two files
  */
-export async function writeReport(dir: string, sweeps: readonly SweepFile[], advice: Advice): Promise<{ html: string; markdown: string }> {
-  if (typeof dir !== 'string' || dir === '') throw new TypeError(`dir must be a non-empty string, got ${JSON.stringify(dir)}`);
+export async function writeReport(
+  dir: string,
+  sweeps: readonly SweepFile[],
+  advice: Advice,
+): Promise<{ html: string; markdown: string }> {
+  if (typeof dir !== 'string' || dir === '')
+    throw new TypeError(`dir must be a non-empty string, got ${JSON.stringify(dir)}`);
   const sections: { title: string; charts: Chart[]; statements: readonly string[] }[] = [];
   for (const [i, a] of advice.analyses.entries()) {
-    sections.push({ title: `${a.kind === 'serve' ? 'Serving' : 'Pipeline'}: ${a.source}`, charts: await chartsFor(a, `${a.kind}-${i + 1}`), statements: a.statements });
+    sections.push({
+      title: `${a.kind === 'serve' ? 'Serving' : 'Pipeline'}: ${a.source}`,
+      charts: await chartsFor(a, `${a.kind}-${i + 1}`),
+      statements: a.statements,
+    });
   }
   const generated = new Date().toISOString();
   await mkdir(join(dir, kReportFiles.charts), { recursive: true });
-  for (const s of sections) for (const c of s.charts) await atomicWrite(join(dir, kReportFiles.charts, `${c.id}.svg`), c.svg);
+  for (const s of sections)
+    for (const c of s.charts)
+      await atomicWrite(join(dir, kReportFiles.charts, `${c.id}.svg`), c.svg);
   const html = join(dir, kReportFiles.html);
   const markdown = join(dir, kReportFiles.markdown);
   await atomicWrite(html, renderHtml(sweeps, advice, sections, generated));
@@ -47,7 +62,11 @@ async function atomicWrite(path: string, text: string): Promise<void> {
 }
 
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 function machineLine(s: SweepFile): string {
@@ -58,7 +77,9 @@ function machineLine(s: SweepFile): string {
 function sweepRows(sweeps: readonly SweepFile[]): string[][] {
   return sweeps.map((s) => [
     s.kind,
-    s.kind === 'serve' ? `model ${s.model}, ${s.configs.length} configurations, SLO p99 ≤ ${num(s.sloP99Ms)} ms, ${s.rowsPerRequest} row(s)/request` : `${s.executor} executor, ${s.data}, ${s.points.length} runs`,
+    s.kind === 'serve'
+      ? `model ${s.model}, ${s.configs.length} configurations, SLO p99 ≤ ${num(s.sloP99Ms)} ms, ${s.rowsPerRequest} row(s)/request`
+      : `${s.executor} executor, ${s.data}, ${s.points.length} runs`,
     machineLine(s),
     s.createdAt,
   ]);
@@ -68,16 +89,28 @@ function costRows(costs: readonly CostOption[]): string[][] {
   return costs.map((c) => [
     c.scope,
     c.label,
-    (c.direction === 'optimize' ? `optimise: ${c.model}` : c.direction) + (c.predicted ? ' (predicted)' : ''),
+    (c.direction === 'optimize' ? `optimise: ${c.model}` : c.direction) +
+      (c.predicted ? ' (predicted)' : ''),
     String(c.machines),
     `${num(c.throughput)} ${c.scope === 'serve' ? 'req/s' : 'rows/s'}`,
     `${money(c.pricePerHour)}/h`,
     `${money(c.costPerHour)}/h`,
-    c.scope === 'serve' ? `${money(c.costPerMillion!)} per million predictions` : `${money(c.costPerRun!)} per run (${duration(c.runSeconds!)})`,
+    c.scope === 'serve'
+      ? `${money(c.costPerMillion!)} per million predictions`
+      : `${money(c.costPerRun!)} per run (${duration(c.runSeconds!)})`,
   ]);
 }
 
-const kCostHead = ['scope', 'size', 'direction', 'machines', 'per machine', 'price', 'cost', 'unit cost'];
+const kCostHead = [
+  'scope',
+  'size',
+  'direction',
+  'machines',
+  'per machine',
+  'price',
+  'cost',
+  'unit cost',
+];
 const kSweepHead = ['kind', 'what', 'machine', 'measured'];
 
 const kMethod = [
@@ -85,23 +118,35 @@ const kMethod = [
   'Throughput against concurrency: the Universal Scalability Law X(N) = λN / (1 + σ(N−1) + κN(N−1)) fitted by Levenberg–Marquardt with σ, κ ≥ 0; peak N* = sqrt((1−σ)/κ). With 3 or fewer levels it has as many parameters as points and is marked under-determined.',
   "Amdahl's law S(N) = 1 / (s + (1−s)/N), fitted within the measured machine's cores, predicts bigger machines; every such figure is marked predicted.",
   'Costs: cost per million predictions = price per hour ÷ (predictions/s × 3600) × 10⁶; cost per run = machines × price per hour × run hours.',
-  "Optimising the model: a variant (INT8, FP16, graph-optimised, from mlscale optimize) measured in the same sweep, on the same grid, against the model as trained; its speed-up is the ratio of the two best rates at the SLO, its accuracy cost what mlscale optimize measured (on labelled rows, or as an upper bound from the share of rows whose top-1 class changed). It counts as a lever at ≥ 1.1x within the accuracy limit, and comes before scaling: it lowers the cost of every prediction, which more or bigger machines do not.",
+  'Optimising the model: a variant (INT8, FP16, graph-optimised, from mlscale optimize) measured in the same sweep, on the same grid, against the model as trained; its speed-up is the ratio of the two best rates at the SLO, its accuracy cost what mlscale optimize measured (on labelled rows, or as an upper bound from the share of rows whose top-1 class changed). It counts as a lever at ≥ 1.1x within the accuracy limit, and comes before scaling: it lowers the cost of every prediction, which more or bigger machines do not.',
 ];
 
-function renderHtml(sweeps: readonly SweepFile[], advice: Advice, sections: { title: string; charts: Chart[]; statements: readonly string[] }[], generated: string): string {
+function renderHtml(
+  sweeps: readonly SweepFile[],
+  advice: Advice,
+  sections: { title: string; charts: Chart[]; statements: readonly string[] }[],
+  generated: string,
+): string {
   const table = (head: string[], rows: string[][]) =>
     `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
   const recs = advice.recommendations
-    .map((r) => `<li><strong>${esc(r.scope === 'serve' ? 'Serving' : 'Pipeline')}: ${esc(leverWords(r.lever))}${r.then ? esc(`, then ${leverWords(r.then)}`) : ''}.</strong> ${esc(r.text)}</li>`)
+    .map(
+      (r) =>
+        `<li><strong>${esc(r.scope === 'serve' ? 'Serving' : 'Pipeline')}: ${esc(leverWords(r.lever))}${r.then ? esc(`, then ${leverWords(r.then)}`) : ''}.</strong> ${esc(r.text)}</li>`,
+    )
     .join('\n');
   const body = sections
     .map(
       (s) => `<section>
 <h2>${esc(s.title)}</h2>
-${s.charts.map((c) => `<figure class="chart" id="${esc(c.id)}" data-chart="${esc(c.id)}">
+${s.charts
+  .map(
+    (c) => `<figure class="chart" id="${esc(c.id)}" data-chart="${esc(c.id)}">
 ${c.svg}
 <figcaption><strong>${esc(c.title)}.</strong> ${esc(c.reading)}</figcaption>
-</figure>`).join('\n')}
+</figure>`,
+  )
+  .join('\n')}
 <h3>The numbers behind it</h3>
 <ul>${s.statements.map((t) => `<li>${esc(t)}</li>`).join('\n')}</ul>
 </section>`,
@@ -153,19 +198,55 @@ ${costs}
 `;
 }
 
-function renderMarkdown(sweeps: readonly SweepFile[], advice: Advice, sections: { title: string; charts: Chart[]; statements: readonly string[] }[], generated: string): string {
+function renderMarkdown(
+  sweeps: readonly SweepFile[],
+  advice: Advice,
+  sections: { title: string; charts: Chart[]; statements: readonly string[] }[],
+  generated: string,
+): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
-  const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
-  const out: string[] = ['# mlscale scaling report', '', `Generated ${generated} from ${sweeps.length} sweep${sweeps.length === 1 ? '' : 's'}.`, '', table(kSweepHead, sweepRows(sweeps)), '', '## What to do next', ''];
-  for (const r of advice.recommendations) out.push(`- **${r.scope === 'serve' ? 'Serving' : 'Pipeline'}: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.** ${r.text}`);
+  const table = (head: string[], rows: string[][]) =>
+    [
+      `| ${head.join(' | ')} |`,
+      `| ${head.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+    ].join('\n');
+  const out: string[] = [
+    '# mlscale scaling report',
+    '',
+    `Generated ${generated} from ${sweeps.length} sweep${sweeps.length === 1 ? '' : 's'}.`,
+    '',
+    table(kSweepHead, sweepRows(sweeps)),
+    '',
+    '## What to do next',
+    '',
+  ];
+  for (const r of advice.recommendations)
+    out.push(
+      `- **${r.scope === 'serve' ? 'Serving' : 'Pipeline'}: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.** ${r.text}`,
+    );
   for (const s of sections) {
     out.push('', `## ${s.title}`, '');
-    for (const c of s.charts) out.push(`![${c.title}](${kReportFiles.charts}/${c.id}.svg)`, '', `**${c.title}.** ${c.reading}`, '');
+    for (const c of s.charts)
+      out.push(
+        `![${c.title}](${kReportFiles.charts}/${c.id}.svg)`,
+        '',
+        `**${c.title}.** ${c.reading}`,
+        '',
+      );
     out.push('### The numbers behind it', '', ...s.statements.map((t) => `- ${t}`));
   }
   out.push('', '## Costs', '');
-  if (advice.costs.length > 0) out.push(table(kCostHead, costRows(advice.costs)), '', ...advice.costStatements.map((t) => `- ${t}`));
-  else out.push('No prices were given: run `mlscale advise … --price 2cpu=0.10/h,8cpu=0.38/h` to compare vertical and horizontal by cost.');
+  if (advice.costs.length > 0)
+    out.push(
+      table(kCostHead, costRows(advice.costs)),
+      '',
+      ...advice.costStatements.map((t) => `- ${t}`),
+    );
+  else
+    out.push(
+      'No prices were given: run `mlscale advise … --price 2cpu=0.10/h,8cpu=0.38/h` to compare vertical and horizontal by cost.',
+    );
   out.push('', '## Method', '', ...kMethod.map((t) => `- ${t}`), '');
   return out.join('\n');
 }

@@ -19,12 +19,17 @@ interface TensorMetadata {
  * model's metadata (input names, datatypes, shapes; -1 in the first dimension is the batch).
  */
 export async function requestBody(url: string, model: string, rows: number): Promise<string> {
-  const res = await fetch(`${url}/v2/models/${encodeURIComponent(model)}`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${url}/v2/models/${encodeURIComponent(model)}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   if (res.status === 404) {
     let models = '';
     try {
-      const index = await fetch(`${url}/v2/repository/index`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      const index = await fetch(`${url}/v2/repository/index`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(5000),
+      });
       const list = (await index.json()) as { name: string }[];
       models = `; it serves: ${[...new Set(list.map((m) => m.name))].join(', ')}`;
     } catch {
@@ -32,7 +37,10 @@ export async function requestBody(url: string, model: string, rows: number): Pro
     }
     throw new ModelNotFoundError(`--model ${model}: the server has no model of that name${models}`);
   }
-  if (res.status !== 200) throw new ServerUnreachableError(`GET ${url}/v2/models/${model} answered ${res.status}: ${text.slice(0, 300)}`);
+  if (res.status !== 200)
+    throw new ServerUnreachableError(
+      `GET ${url}/v2/models/${model} answered ${res.status}: ${text.slice(0, 300)}`,
+    );
   const meta = JSON.parse(text) as { inputs: TensorMetadata[] };
   const rng = new Prng(42);
   const inputs = meta.inputs.map((input) => {

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { amdahlFit, amdahlSpeedup, uslFit, uslThroughput, type AmdahlFit, type UslFit } from './fit.js';
+import {
+  amdahlFit,
+  amdahlSpeedup,
+  uslFit,
+  uslThroughput,
+  type AmdahlFit,
+  type UslFit,
+} from './fit.js';
 import { num, pct, ratio } from './format.js';
 
 /** A step must gain this much to count as "still scaling" (run-to-run noise here is 10–30%, BENCHMARKS.md). */
@@ -62,8 +69,12 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
   let best = 0;
   for (let i = 1; i < n.length; i++) if (x[i]! > x[best]!) best = i;
   const statements: string[] = [];
-  const steps = n.map((v, i) => (i === 0 ? '' : `${v} ${ratio(x[i]! / x[i - 1]!)}`)).filter(Boolean);
-  statements.push(`Throughput against ${dim} (${series.fixed}): ${n.map((_, i) => at(i)).join('; ')} (step by step: ${steps.join(', ')}).`);
+  const steps = n
+    .map((v, i) => (i === 0 ? '' : `${v} ${ratio(x[i]! / x[i - 1]!)}`))
+    .filter(Boolean);
+  statements.push(
+    `Throughput against ${dim} (${series.fixed}): ${n.map((_, i) => at(i)).join('; ')} (step by step: ${steps.join(', ')}).`,
+  );
 
   let usl: UslFit | undefined;
   let uslError: string | undefined;
@@ -83,7 +94,9 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
       const peak = Number.isFinite(usl.peakN)
         ? `peak at N* = sqrt((1 − σ)/κ) = ${num(usl.peakN)} ${dim} (${num(usl.peakX)} ${unit})`
         : `no peak (κ ≈ 0): throughput approaches λ/σ = ${num(usl.peakX)} ${unit}`;
-      statements.push(`USL fit over ${usl.points} ${dim} levels: ${params}, R² = ${usl.r2.toFixed(3)}; ${peak}; beyond the measured range it predicts ${num(uslThroughput(usl, beyond))} ${unit} at ${beyond} ${dim}.`);
+      statements.push(
+        `USL fit over ${usl.points} ${dim} levels: ${params}, R² = ${usl.r2.toFixed(3)}; ${peak}; beyond the measured range it predicts ${num(uslThroughput(usl, beyond))} ${unit} at ${beyond} ${dim}.`,
+      );
     }
   } else {
     statements.push(`No USL fit: ${uslError}.`);
@@ -92,7 +105,10 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
   let amdahlInCores: AmdahlFit | undefined;
   const inCores = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v <= cores);
   if (inCores.some(([v]) => v === 1) && inCores.length >= 2) {
-    amdahlInCores = amdahlFit(inCores.map(([v]) => v), inCores.map(([, v]) => v));
+    amdahlInCores = amdahlFit(
+      inCores.map(([v]) => v),
+      inCores.map(([, v]) => v),
+    );
     statements.push(
       `Within the machine's ${cores} cores (${inCores.map(([v]) => v).join(', ')} ${dim}), Amdahl's serial fraction is s = ${amdahlInCores.serialFraction.toFixed(3)}: a speedup of at most ${ratio(amdahlInCores.maxSpeedup)} however many cores, ${ratio(amdahlSpeedup(amdahlInCores.serialFraction, cores))} at ${cores}.`,
     );
@@ -116,20 +132,28 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
       `Vertical is the lever: throughput still grows at the largest N measured (${at(best)}, ${ratio(lastGain)} the step before) and the machine has room (${cpuText}${bestN < cores ? `; ${bestN} of ${cores} cores used` : ''})${uslRoom ? `, and the USL's peak N* = ${num(usl!.peakN)} lies beyond it` : ''}. Add ${dim} on this machine (try up to ${upTo}) and measure again.`,
     );
   } else if (growing) {
-    const more = amdahlInCores ? ` Amdahl's s = ${amdahlInCores.serialFraction.toFixed(3)} predicts ${ratio(amdahlSpeedup(amdahlInCores.serialFraction, cores * 4) / amdahlSpeedup(amdahlInCores.serialFraction, cores))} of this machine's throughput from ${cores * 4} cores.` : '';
+    const more = amdahlInCores
+      ? ` Amdahl's s = ${amdahlInCores.serialFraction.toFixed(3)} predicts ${ratio(amdahlSpeedup(amdahlInCores.serialFraction, cores * 4) / amdahlSpeedup(amdahlInCores.serialFraction, cores))} of this machine's throughput from ${cores * 4} cores.`
+      : '';
     statements.push(
       `Horizontal is the lever: throughput grows all the way to the machine's ${cores} cores (${at(best)}, ${ratio(lastGain)} the step before), so the work scales with cores — but all ${cores} are in use (${cpuText}), and more ${dim} here would only share them. Add machines of this size, each running ${units(bestN, dim)}, ${series.spread}; a bigger machine is the vertical alternative (see the costs).${more}`,
     );
   } else {
     const after = n.map((v, i) => [v, x[i]!] as const).filter(([v]) => v > bestN);
-    const fall = after.length > 0 ? `; beyond it ${after.map(([v, xv]) => `${units(v, dim)} give ${num(xv)} (${ratio(xv / bestX)})`).join(', ')}` : '';
+    const fall =
+      after.length > 0
+        ? `; beyond it ${after.map(([v, xv]) => `${units(v, dim)} give ${num(xv)} (${ratio(xv / bestX)})`).join(', ')}`
+        : '';
     const why =
       bestN > cores
         ? `throughput is highest at ${at(best)}, past the machine's ${cores} cores and only ${ratio(lastGain)} above ${units(n[best - 1]!, dim)}${fall}`
         : bestN === cores
-        ? `throughput peaks at ${at(best)} — the machine's ${cores} cores${fall}`
-        : `throughput stops growing at ${at(best)}, below the ${cores} cores${fall}`;
-    const extra = after.length > 0 ? ' Extra processes on this machine only add overhead: they share the same cores.' : '';
+          ? `throughput peaks at ${at(best)} — the machine's ${cores} cores${fall}`
+          : `throughput stops growing at ${at(best)}, below the ${cores} cores${fall}`;
+    const extra =
+      after.length > 0
+        ? ' Extra processes on this machine only add overhead: they share the same cores.'
+        : '';
     statements.push(
       `Horizontal is the lever: ${why}; ${cpuText} at the peak.${extra} Add machines of this size, each running ${units(bestN, dim)}, ${series.spread}.`,
     );
@@ -156,11 +180,22 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
  * `measured`: Amdahl's law with the serial fraction fitted within the measured cores. Not a
  * measurement: the report says so wherever it uses one.
  */
-export function predictForCores(measured: number, cores: number, cpus: number, amdahl: AmdahlFit | undefined): { x: number; basis: string } {
+export function predictForCores(
+  measured: number,
+  cores: number,
+  cpus: number,
+  amdahl: AmdahlFit | undefined,
+): { x: number; basis: string } {
   if (cpus === cores) return { x: measured, basis: 'measured' };
   if (amdahl) {
     const s = amdahl.serialFraction;
-    return { x: (measured * amdahlSpeedup(s, cpus)) / amdahlSpeedup(s, cores), basis: `predicted by Amdahl (s = ${s.toFixed(3)}) from the ${cores}-core measurement` };
+    return {
+      x: (measured * amdahlSpeedup(s, cpus)) / amdahlSpeedup(s, cores),
+      basis: `predicted by Amdahl (s = ${s.toFixed(3)}) from the ${cores}-core measurement`,
+    };
   }
-  return { x: (measured * cpus) / cores, basis: `predicted as linear in cores from the ${cores}-core measurement (optimistic: no N = 1 point to fit Amdahl)` };
+  return {
+    x: (measured * cpus) / cores,
+    basis: `predicted as linear in cores from the ${cores}-core measurement (optimistic: no N = 1 point to fit Amdahl)`,
+  };
 }

@@ -42,16 +42,23 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * process exits first, a model fails to load, or readiness does not come in time; the child is
  * killed before the rejection.
  */
-export async function startServerProcess(args: readonly string[], options: StartServerOptions): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: readonly string[],
+  options: StartServerOptions,
+): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   // stdin is a pipe this process holds: when it dies, even by SIGKILL, the pipe ends and the
   // server stops itself (exit-with-parent.ts), so no orphan keeps the port and the CPU.
-  const child = spawn(process.execPath, [bin, 'serve', ...args, '--port', String(port), '--host', '127.0.0.1'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, [kExitWithParentEnv]: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', ...args, '--port', String(port), '--host', '127.0.0.1'],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, [kExitWithParentEnv]: '1' },
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -69,7 +76,8 @@ export async function startServerProcess(args: readonly string[], options: Start
     if (!line.includes('model not ready')) return;
     try {
       const entry = JSON.parse(line) as Record<string, unknown>;
-      if (entry['msg'] === 'model not ready') loadFailure = `model "${String(entry['model'])}" failed to load: ${String(entry['reason'])}`;
+      if (entry['msg'] === 'model not ready')
+        loadFailure = `model "${String(entry['model'])}" failed to load: ${String(entry['reason'])}`;
     } catch {
       // not a log line
     }
@@ -88,7 +96,9 @@ export async function startServerProcess(args: readonly string[], options: Start
     for (;;) {
       options.signal?.throwIfAborted();
       if (exit) {
-        throw new ServerUnreachableError(`${command} exited with ${exit.code ?? exit.signal} before it was ready${stderr ? `: ${stderr.trim()}` : ''}`);
+        throw new ServerUnreachableError(
+          `${command} exited with ${exit.code ?? exit.signal} before it was ready${stderr ? `: ${stderr.trim()}` : ''}`,
+        );
       }
       if (loadFailure) throw new ServerUnreachableError(`${command}: ${loadFailure}`);
       try {
@@ -97,10 +107,14 @@ export async function startServerProcess(args: readonly string[], options: Start
         if (res.status === 200) break;
         lastReason = `HTTP ${res.status} ${text.slice(0, 300)}`;
       } catch (err) {
-        lastReason = String((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+        lastReason = String(
+          (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message,
+        );
       }
       if (Date.now() - started > options.readyTimeoutMs) {
-        throw new ServerUnreachableError(`${command} was not ready at ${url}/v2/health/ready within ${options.readyTimeoutMs} ms (last: ${lastReason})${stderr ? `; stderr: ${stderr.trim()}` : ''}`);
+        throw new ServerUnreachableError(
+          `${command} was not ready at ${url}/v2/health/ready within ${options.readyTimeoutMs} ms (last: ${lastReason})${stderr ? `; stderr: ${stderr.trim()}` : ''}`,
+        );
       }
       await sleep(100);
     }
@@ -121,7 +135,10 @@ function procStat(pid: number): { ppid: number; cpuS: number } | undefined {
     // The command name (field 2) is in parentheses and may hold spaces: split after its last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // After the name: state(3) ppid(4) ... utime(14) stime(15), so index = field - 3.
-    return { ppid: Number(fields[1]), cpuS: (Number(fields[11]) + Number(fields[12])) / kClockTicks };
+    return {
+      ppid: Number(fields[1]),
+      cpuS: (Number(fields[11]) + Number(fields[12])) / kClockTicks,
+    };
   } catch {
     return undefined;
   }
@@ -162,7 +179,11 @@ export function processTreeCpuSeconds(pid: number): number | undefined {
 }
 
 /** `sum` and `count` of a Prometheus histogram over the series whose labels include `model="<model>"`. */
-export function histogramTotals(metricsText: string, name: string, model: string): { sum: number; count: number } {
+export function histogramTotals(
+  metricsText: string,
+  name: string,
+  model: string,
+): { sum: number; count: number } {
   let sum = 0;
   let count = 0;
   const label = `model="${model}"`;

@@ -24,8 +24,15 @@ export interface GridListRule {
  * @example
  * parseGridList('--replicas', '1,2,4', { min: 1, max: 64 }); // [1, 2, 4]
  */
-export function parseGridList(flag: string, value: string | readonly (number | string)[], rule: GridListRule): (number | string)[] {
-  const parts = typeof value === 'string' ? value.split(',').map((p) => p.trim()) : value.map((p) => (typeof p === 'number' ? p : p.trim()));
+export function parseGridList(
+  flag: string,
+  value: string | readonly (number | string)[],
+  rule: GridListRule,
+): (number | string)[] {
+  const parts =
+    typeof value === 'string'
+      ? value.split(',').map((p) => p.trim())
+      : value.map((p) => (typeof p === 'number' ? p : p.trim()));
   const integer = rule.integer ?? true;
   const expected = `${integer ? 'integers' : 'numbers'} from ${rule.min} to ${rule.max}${rule.words?.length ? ` or ${rule.words.map((w) => `"${w}"`).join(', ')}` : ''}, comma-separated`;
   if (parts.length === 0 || (parts.length === 1 && parts[0] === '')) {
@@ -38,12 +45,22 @@ export function parseGridList(flag: string, value: string | readonly (number | s
     if (typeof part === 'string' && rule.words?.includes(part)) v = part;
     else {
       const n = typeof part === 'number' ? part : part === '' ? NaN : Number(part);
-      if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < rule.min || n > rule.max) {
-        throw new InvalidOptionError(`${flag} must list ${expected}, got ${JSON.stringify(part)} in ${JSON.stringify(typeof value === 'string' ? value : value.join(','))}`);
+      if (
+        !Number.isFinite(n) ||
+        (integer && !Number.isInteger(n)) ||
+        n < rule.min ||
+        n > rule.max
+      ) {
+        throw new InvalidOptionError(
+          `${flag} must list ${expected}, got ${JSON.stringify(part)} in ${JSON.stringify(typeof value === 'string' ? value : value.join(','))}`,
+        );
       }
       v = n;
     }
-    if (seen.has(v)) throw new InvalidOptionError(`${flag} lists ${JSON.stringify(v)} twice in ${JSON.stringify(typeof value === 'string' ? value : value.join(','))}; each value once`);
+    if (seen.has(v))
+      throw new InvalidOptionError(
+        `${flag} lists ${JSON.stringify(v)} twice in ${JSON.stringify(typeof value === 'string' ? value : value.join(','))}; each value once`,
+      );
     seen.add(v);
     out.push(v);
   }
@@ -51,7 +68,11 @@ export function parseGridList(flag: string, value: string | readonly (number | s
 }
 
 /** {@link parseGridList} for lists of numbers only. */
-export function parseNumberList(flag: string, value: string | readonly number[], rule: Omit<GridListRule, 'words'>): number[] {
+export function parseNumberList(
+  flag: string,
+  value: string | readonly number[],
+  rule: Omit<GridListRule, 'words'>,
+): number[] {
   return parseGridList(flag, value, rule) as number[];
 }
 
@@ -61,7 +82,9 @@ export function parseNumberList(flag: string, value: string | readonly number[],
  * @example
  * cartesian({ a: [1, 2], b: ['x'] }); // [{ a: 1, b: 'x' }, { a: 2, b: 'x' }]
  */
-export function cartesian<T extends Record<string, readonly unknown[]>>(lists: T): { [K in keyof T]: T[K][number] }[] {
+export function cartesian<T extends Record<string, readonly unknown[]>>(
+  lists: T,
+): { [K in keyof T]: T[K][number] }[] {
   let out: Record<string, unknown>[] = [{}];
   for (const [key, values] of Object.entries(lists)) {
     const next: Record<string, unknown>[] = [];

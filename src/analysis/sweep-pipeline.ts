@@ -14,7 +14,13 @@ import { InvalidOptionError } from '../errors.js';
 import { openSource } from '../data/open-source.js';
 import type { BatchOptions, DataSource, RandomAccess, Schema } from '../data/types.js';
 import { createExecutor } from '../pipeline/executors/index.js';
-import { deleteKeysUnder, parseRedisUrl, payloadClient, probeRedis, type RedisTarget } from '../pipeline/executors/bullmq/redis-connection.js';
+import {
+  deleteKeysUnder,
+  parseRedisUrl,
+  payloadClient,
+  probeRedis,
+  type RedisTarget,
+} from '../pipeline/executors/bullmq/redis-connection.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../pipeline/options.js';
 import { runTraining } from '../pipeline/run-training.js';
 import { machineInfo } from './machine-info.js';
@@ -63,28 +69,67 @@ export const kDefaultPipelineSweepOptions = {
 const kExecutors: readonly SweepExecutor[] = ['inline', 'threads', 'bullmq'];
 
 /** Validates and fills pipeline sweep options; throws `InvalidOptionError` naming the option (the CLI shows its flag). */
-export function resolvePipelineSweepOptions(options: Partial<PipelineSweepOptions>): Readonly<PipelineSweepOptions> {
+export function resolvePipelineSweepOptions(
+  options: Partial<PipelineSweepOptions>,
+): Readonly<PipelineSweepOptions> {
   const o = { ...kDefaultPipelineSweepOptions, ...dropUndefined(options) } as PipelineSweepOptions;
-  if (typeof o.data !== 'string' || o.data === '') throw new InvalidOptionError('options.data is required: a .csv or .jsonl file, synthetic:rows=N,features=F or sample:digits');
-  if (!kExecutors.includes(o.executor)) throw new InvalidOptionError(`options.executor must be one of ${kExecutors.join(', ')}, got ${JSON.stringify(o.executor)}`);
+  if (typeof o.data !== 'string' || o.data === '')
+    throw new InvalidOptionError(
+      'options.data is required: a .csv or .jsonl file, synthetic:rows=N,features=F or sample:digits',
+    );
+  if (!kExecutors.includes(o.executor))
+    throw new InvalidOptionError(
+      `options.executor must be one of ${kExecutors.join(', ')}, got ${JSON.stringify(o.executor)}`,
+    );
   if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) {
-    throw new InvalidOptionError('options.redis is required with options.executor bullmq: the URL of a Redis for the queue, e.g. options.redis redis://127.0.0.1:6379 (the sweep starts its own mlscale worker processes on this machine)');
+    throw new InvalidOptionError(
+      'options.redis is required with options.executor bullmq: the URL of a Redis for the queue, e.g. options.redis redis://127.0.0.1:6379 (the sweep starts its own mlscale worker processes on this machine)',
+    );
   }
-  if (o.executor !== 'bullmq' && o.redis !== undefined) throw new InvalidOptionError(`options.redis applies only with options.executor bullmq, not ${o.executor}`);
+  if (o.executor !== 'bullmq' && o.redis !== undefined)
+    throw new InvalidOptionError(
+      `options.redis applies only with options.executor bullmq, not ${o.executor}`,
+    );
   if (o.redis !== undefined) parseRedisUrl(o.redis);
-  if (o.batches === undefined) throw new InvalidOptionError('options.batches is required: the data sizes to run, as numbers of batches, e.g. 10,100,1000');
+  if (o.batches === undefined)
+    throw new InvalidOptionError(
+      'options.batches is required: the data sizes to run, as numbers of batches, e.g. 10,100,1000',
+    );
   const batches = parseNumberList('options.batches', o.batches, { min: 1, max: 1 << 24 });
-  const workers = parseNumberList('options.workers', o.workers ?? (o.executor === 'inline' ? [1] : [...new Set([1, availableParallelism()])]), { min: 1, max: 1024 });
+  const workers = parseNumberList(
+    'options.workers',
+    o.workers ?? (o.executor === 'inline' ? [1] : [...new Set([1, availableParallelism()])]),
+    { min: 1, max: 1024 },
+  );
   if (o.executor === 'inline' && workers.some((w) => w !== 1)) {
-    throw new InvalidOptionError(`options.workers must be 1 with options.executor inline (it runs every task on one thread), got ${JSON.stringify(workers.join(','))}`);
+    throw new InvalidOptionError(
+      `options.workers must be 1 with options.executor inline (it runs every task on one thread), got ${JSON.stringify(workers.join(','))}`,
+    );
   }
-  if (o.batchSize !== undefined && (typeof o.batchSize !== 'number' || !Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 1 << 24)) {
-    throw new InvalidOptionError(`options.batchSize must be an integer from 1 to ${1 << 24}, got ${JSON.stringify(o.batchSize)}`);
+  if (
+    o.batchSize !== undefined &&
+    (typeof o.batchSize !== 'number' ||
+      !Number.isInteger(o.batchSize) ||
+      o.batchSize < 1 ||
+      o.batchSize > 1 << 24)
+  ) {
+    throw new InvalidOptionError(
+      `options.batchSize must be an integer from 1 to ${1 << 24}, got ${JSON.stringify(o.batchSize)}`,
+    );
   }
-  for (const [flag, v, max] of [['options.repeats', o.repeats, 100], ['options.epochs', o.epochs, 100_000]] as const) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new InvalidOptionError(`${flag} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+  for (const [flag, v, max] of [
+    ['options.repeats', o.repeats, 100],
+    ['options.epochs', o.epochs, 100_000],
+  ] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+      throw new InvalidOptionError(
+        `${flag} must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`,
+      );
   }
-  if (o.model !== 'linear' && o.model !== 'mlp') throw new InvalidOptionError(`options.model must be one of linear, mlp, got ${JSON.stringify(o.model)}`);
+  if (o.model !== 'linear' && o.model !== 'mlp')
+    throw new InvalidOptionError(
+      `options.model must be one of linear, mlp, got ${JSON.stringify(o.model)}`,
+    );
   return Object.freeze({ ...o, batches, workers });
 }
 
@@ -95,23 +140,34 @@ export function resolvePipelineSweepOptions(options: Partial<PipelineSweepOption
  * @throws InvalidOptionError for a bad grid, or when the data has fewer rows than the largest
  *   run needs; the data source's own coded errors for bad data.
  */
-export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Promise<PipelineSweep> {
+export async function sweepPipeline(
+  options: Partial<PipelineSweepOptions>,
+): Promise<PipelineSweep> {
   const o = resolvePipelineSweepOptions(options);
   const say = o.onProgress ?? (() => undefined);
   const probe = openSource(o.data);
   const label = o.label ?? probe.defaultLabel;
-  if (label === undefined) throw new InvalidOptionError(`options.label is required for ${probe.description}: name the column to predict`);
+  if (label === undefined)
+    throw new InvalidOptionError(
+      `options.label is required for ${probe.description}: name the column to predict`,
+    );
   const available = await countRows(probe, label);
   const most = Math.max(...o.batches);
   const batchSize = o.batchSize ?? Math.floor(available / most);
   if (batchSize < 1) {
-    throw new InvalidOptionError(`options.data ${o.data} has ${available} rows, fewer than options.batches ${most}: every batch needs at least one row; list fewer batches or give more rows`);
+    throw new InvalidOptionError(
+      `options.data ${o.data} has ${available} rows, fewer than options.batches ${most}: every batch needs at least one row; list fewer batches or give more rows`,
+    );
   }
   if (most * batchSize > available) {
-    throw new InvalidOptionError(`options.batches ${most} × options.batchSize ${batchSize} needs ${most * batchSize} rows, but options.data ${o.data} has ${available}; lower options.batchSize or the largest options.batches`);
+    throw new InvalidOptionError(
+      `options.batches ${most} × options.batchSize ${batchSize} needs ${most * batchSize} rows, but options.data ${o.data} has ${available}; lower options.batchSize or the largest options.batches`,
+    );
   }
   const grid = cartesian({ batches: o.batches, workers: o.workers });
-  say(`sweep pipeline: ${grid.length} run(s) × ${o.repeats} repeat(s), ${o.executor} executor, ${batchSize} rows per batch, ${o.epochs} epoch(s)`);
+  say(
+    `sweep pipeline: ${grid.length} run(s) × ${o.repeats} repeat(s), ${o.executor} executor, ${batchSize} rows per batch, ${o.epochs} epoch(s)`,
+  );
   // bullmq: a key prefix of this sweep's own, so its jobs never meet another run's workers; the
   // keys go when the sweep ends. Redis is checked first, so a wrong URL fails in seconds.
   const prefix = o.prefix ?? `mlscale-sweep-${randomBytes(4).toString('hex')}`;
@@ -120,7 +176,17 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
   const points: PipelinePoint[] = [];
   try {
     for (const [i, { batches, workers }] of grid.entries()) {
-      const training = resolveTrainingOptions({ data: o.data, label, executor: o.executor, workers, batchSize, epochs: o.epochs, model: o.model, redis: o.redis, out: 'unused' });
+      const training = resolveTrainingOptions({
+        data: o.data,
+        label,
+        executor: o.executor,
+        workers,
+        batchSize,
+        epochs: o.epochs,
+        model: o.model,
+        redis: o.redis,
+        out: 'unused',
+      });
       const runs: Run[] = [];
       for (let r = 0; r < o.repeats; r++) {
         o.signal?.throwIfAborted();
@@ -128,9 +194,18 @@ export async function sweepPipeline(options: Partial<PipelineSweepOptions>): Pro
       }
       runs.sort((a, b) => a.seconds - b.seconds);
       const median = runs[Math.floor((runs.length - 1) / 2)]!;
-      points.push({ batches, workers, batchSize, rows: batches * batchSize, seconds: median.seconds, stageSeconds: median.stageSeconds });
+      points.push({
+        batches,
+        workers,
+        batchSize,
+        rows: batches * batchSize,
+        seconds: median.seconds,
+        stageSeconds: median.stageSeconds,
+      });
       const st = median.stageSeconds;
-      say(`[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${median.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, median of ${o.repeats}` : ''}`);
+      say(
+        `[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${median.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, median of ${o.repeats}` : ''}`,
+      );
     }
   } finally {
     if (redis) await dropKeys(redis, prefix);
@@ -157,19 +232,32 @@ interface Run {
  * One run of the pipeline on the first `batches` batches, on a fresh executor (for bullmq, with
  * `workers` fresh worker processes of one batch each), after an unrecorded warm-up on it.
  */
-async function timedRun(o: Readonly<PipelineSweepOptions>, training: Readonly<TrainingOptions>, batches: number, workers: number, prefix: string): Promise<Run> {
-  const processes = o.executor === 'bullmq' ? await startWorkerProcesses(o.redis!, prefix, workers) : undefined;
+async function timedRun(
+  o: Readonly<PipelineSweepOptions>,
+  training: Readonly<TrainingOptions>,
+  batches: number,
+  workers: number,
+  prefix: string,
+): Promise<Run> {
+  const processes =
+    o.executor === 'bullmq' ? await startWorkerProcesses(o.redis!, prefix, workers) : undefined;
   const executor = createExecutor(o.executor, { workers, redis: o.redis, prefix });
   try {
     // Warm-up, one batch per worker: module loading, onnxruntime start-up and thread creation are
     // paid once per process or pool, not per batch, and would otherwise inflate whichever run came
     // first (0.5 s of 0.8 s on a 2-batch run here).
-    await runTraining(firstBatches(openSource(o.data), Math.min(batches, workers)), executor, { ...training, epochs: 1 });
+    await runTraining(firstBatches(openSource(o.data), Math.min(batches, workers)), executor, {
+      ...training,
+      epochs: 1,
+    });
     const started = performance.now();
     const result = await runTraining(firstBatches(openSource(o.data), batches), executor, training);
     const seconds = (performance.now() - started) / 1000;
     const p = result.timings.phases;
-    return { seconds, stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 } };
+    return {
+      seconds,
+      stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 },
+    };
   } finally {
     await executor.close();
     await processes?.stop();
@@ -194,7 +282,8 @@ async function countRows(source: DataSource, label: string): Promise<number> {
   if (source.randomAccess) return source.randomAccess.batchCount(options);
   const schema = await source.inferSchema({ label });
   let rows = 0;
-  for await (const batch of source.batches(schema, { batchRows: 65_536, onBadRow: 'error' })) rows += batch.rowCount;
+  for await (const batch of source.batches(schema, { batchRows: 65_536, onBadRow: 'error' }))
+    rows += batch.rowCount;
   return rows;
 }
 
@@ -224,4 +313,3 @@ export function firstBatches(source: DataSource, count: number): DataSource {
     },
   };
 }
-

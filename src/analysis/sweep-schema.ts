@@ -110,8 +110,22 @@ export interface VariantInfo {
    * share of rows with an unchanged class); absent when nothing was measured.
    */
   readonly quality?:
-    | { readonly kind: 'data'; readonly metric: 'accuracy' | 'r2'; readonly original: number; readonly value: number; readonly drop: number; readonly rows: number; readonly split: string }
-    | { readonly kind: 'agreement'; readonly rows: number; readonly top1?: number; readonly maxAbsDiff: number; readonly drop?: number };
+    | {
+        readonly kind: 'data';
+        readonly metric: 'accuracy' | 'r2';
+        readonly original: number;
+        readonly value: number;
+        readonly drop: number;
+        readonly rows: number;
+        readonly split: string;
+      }
+    | {
+        readonly kind: 'agreement';
+        readonly rows: number;
+        readonly top1?: number;
+        readonly maxAbsDiff: number;
+        readonly drop?: number;
+      };
   /** The accuracy limit mlscale optimize applied, in points. */
   readonly maxAccuracyDrop?: number;
 }

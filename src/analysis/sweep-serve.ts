@@ -19,9 +19,20 @@ import { InvalidOptionError, ServerUnreachableError } from '../errors.js';
 import { requestBody } from './request-body.js';
 import { runLoad, type LoadResult } from './loadgen.js';
 import { machineInfo } from './machine-info.js';
-import { histogramTotals, processTreeCpuSeconds, startServerProcess, type ServerProcess } from './server-process.js';
+import {
+  histogramTotals,
+  processTreeCpuSeconds,
+  startServerProcess,
+  type ServerProcess,
+} from './server-process.js';
 import { cartesian, parseGridList, parseNumberList } from './sweep-grid.js';
-import { kSweepSchemaVersion, type LoadPoint, type ServeConfig, type ServeConfigResult, type ServeSweep } from './sweep-schema.js';
+import {
+  kSweepSchemaVersion,
+  type LoadPoint,
+  type ServeConfig,
+  type ServeConfigResult,
+  type ServeSweep,
+} from './sweep-schema.js';
 import { sweepTargets, variantInfo } from './sweep-targets.js';
 
 /** What `sweepServe` takes. Lists are the grid; every other value is one setting for the whole sweep. */
@@ -93,15 +104,27 @@ const kBracketTolerance = 0.05;
 const kMinRate = 1;
 
 /** Validates and fills serve sweep options; throws `InvalidOptionError` naming the option (the CLI shows its flag). */
-export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & { model?: string }): Readonly<ServeSweepOptions> {
+export function resolveServeSweepOptions(
+  options: Partial<ServeSweepOptions> & { model?: string },
+): Readonly<ServeSweepOptions> {
   const o = { ...kDefaultServeSweepOptions, ...dropUndefined(options) } as ServeSweepOptions;
   if (typeof o.model !== 'string' || o.model === '') {
-    throw new InvalidOptionError('options.model is required: a model name in options.modelRepository, or an artifact folder');
+    throw new InvalidOptionError(
+      'options.model is required: a model name in options.modelRepository, or an artifact folder',
+    );
   }
   const replicas = parseNumberList('options.replicas', o.replicas, { min: 1, max: 64 });
   const instances = parseNumberList('options.instances', o.instances, { min: 1, max: 64 });
-  const maxBatchSize = parseNumberList('options.maxBatchSize', o.maxBatchSize, { min: 1, max: 1 << 20 });
-  const maxQueueDelayMs = parseGridList('options.maxQueueDelayMs', o.maxQueueDelayMs, { min: 0, max: 60_000, integer: false, words: ['auto'] }) as (number | 'auto')[];
+  const maxBatchSize = parseNumberList('options.maxBatchSize', o.maxBatchSize, {
+    min: 1,
+    max: 1 << 20,
+  });
+  const maxQueueDelayMs = parseGridList('options.maxQueueDelayMs', o.maxQueueDelayMs, {
+    min: 0,
+    max: 60_000,
+    integer: false,
+    words: ['auto'],
+  }) as (number | 'auto')[];
   if (o.intraOpThreads !== undefined) checkInteger('intraOpThreads', o.intraOpThreads, 1, 256);
   checkNumber('sloP99Ms', o.sloP99Ms, 0.01, 600_000);
   checkInteger('rowsPerRequest', o.rowsPerRequest, 1, 1 << 20);
@@ -112,9 +135,18 @@ export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & {
   checkNumber('errorAllowance', o.errorAllowance, 0, 0.5);
   checkInteger('readyTimeoutMs', o.readyTimeoutMs, 1000, 3_600_000);
   const models = o.model.split(',').map((m) => m.trim());
-  if (models.some((m) => m === '') || new Set(models).size !== models.length) throw new InvalidOptionError(`options.model must name each model once, comma-separated, got ${JSON.stringify(o.model)}`);
-  if (o.variants !== undefined && (!Array.isArray(o.variants) || o.variants.some((v) => typeof v !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v)))) {
-    throw new InvalidOptionError(`options.variants must be a comma-separated list of variant names such as int8,fp16, got ${JSON.stringify(o.variants)}`);
+  if (models.some((m) => m === '') || new Set(models).size !== models.length)
+    throw new InvalidOptionError(
+      `options.model must name each model once, comma-separated, got ${JSON.stringify(o.model)}`,
+    );
+  if (
+    o.variants !== undefined &&
+    (!Array.isArray(o.variants) ||
+      o.variants.some((v) => typeof v !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(v)))
+  ) {
+    throw new InvalidOptionError(
+      `options.variants must be a comma-separated list of variant names such as int8,fp16, got ${JSON.stringify(o.variants)}`,
+    );
   }
   const tooSmall = maxBatchSize.filter((b) => b < o.rowsPerRequest);
   if (tooSmall.length > 0) {
@@ -133,14 +165,23 @@ export function resolveServeSweepOptions(options: Partial<ServeSweepOptions> & {
  * @throws InvalidOptionError for a bad grid or setting, ModelNotFoundError when the served
  *   repository has no such model, ServerUnreachableError when a server does not start or dies.
  */
-export async function sweepServe(options: Partial<ServeSweepOptions> & { model?: string }): Promise<ServeSweep> {
+export async function sweepServe(
+  options: Partial<ServeSweepOptions> & { model?: string },
+): Promise<ServeSweep> {
   const o = resolveServeSweepOptions(options);
   const cores = availableParallelism();
   const say = o.onProgress ?? (() => undefined);
-  const grid = cartesian({ replicas: o.replicas, instances: o.instances, maxBatchSize: o.maxBatchSize, maxQueueDelayMs: o.maxQueueDelayMs });
+  const grid = cartesian({
+    replicas: o.replicas,
+    instances: o.instances,
+    maxBatchSize: o.maxBatchSize,
+    maxQueueDelayMs: o.maxQueueDelayMs,
+  });
   const perPointS = (o.pointDurationMs + o.warmupMs) / 1000;
   const modelCount = o.model.split(',').length + (o.variants?.length ?? 0);
-  say(`sweep serve: ${grid.length} configuration(s)${modelCount > 1 ? ` × ${modelCount} models` : ''}, at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * modelCount * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`);
+  say(
+    `sweep serve: ${grid.length} configuration(s)${modelCount > 1 ? ` × ${modelCount} models` : ''}, at most ${1 + o.maxPoints} points of ${perPointS} s each: about ${Math.ceil((grid.length * modelCount * (1 + o.maxPoints) * perPointS) / 60)} min at most, plus server start-ups`,
+  );
   const targets = await sweepTargets(o);
   const configs: ServeConfigResult[] = [];
   const largest = Math.max(...grid.map((c) => c.replicas * c.instances));
@@ -150,17 +191,30 @@ export async function sweepServe(options: Partial<ServeSweepOptions> & { model?:
   // machine's load between configurations does not fall between the models compared.
   for (const [i, cell] of grid.entries()) {
     for (const [j, target] of targets.entries()) {
-      const config: ServeConfig = { ...(targets.length > 1 ? { model: target.name } : {}), ...cell, intraOpThreads };
+      const config: ServeConfig = {
+        ...(targets.length > 1 ? { model: target.name } : {}),
+        ...cell,
+        intraOpThreads,
+      };
       const label = `[config ${i * targets.length + j + 1}/${runs}] ${targets.length > 1 ? `model=${target.name} ` : ''}${describeConfig(config)}`;
       say(`${label}: starting the server`);
-      const server = await startServerProcess([...target.args, ...serverArgs(config)], { readyTimeoutMs: o.readyTimeoutMs, signal: o.signal });
+      const server = await startServerProcess([...target.args, ...serverArgs(config)], {
+        readyTimeoutMs: o.readyTimeoutMs,
+        signal: o.signal,
+      });
       try {
-        configs.push(await measureConfig(o, server, target.name, config, cores, (line) => say(`${label}: ${line}`)));
+        configs.push(
+          await measureConfig(o, server, target.name, config, cores, (line) =>
+            say(`${label}: ${line}`),
+          ),
+        );
       } finally {
         await server.stop();
       }
       const last = configs[configs.length - 1]!;
-      say(`${label}: max rate at p99 <= ${o.sloP99Ms} ms: ${last.maxRateAtSlo} req/s${last.p99AtMaxMs !== null ? ` (p99 ${last.p99AtMaxMs.toFixed(2)} ms)` : ''}`);
+      say(
+        `${label}: max rate at p99 <= ${o.sloP99Ms} ms: ${last.maxRateAtSlo} req/s${last.p99AtMaxMs !== null ? ` (p99 ${last.p99AtMaxMs.toFixed(2)} ms)` : ''}`,
+      );
     }
   }
   const base = targets[0]!;
@@ -171,7 +225,10 @@ export async function sweepServe(options: Partial<ServeSweepOptions> & { model?:
     createdAt: new Date().toISOString(),
     machine: machineInfo(),
     model: base.name,
-    modelRepository: o.modelRepository !== undefined ? resolve(o.modelRepository) : resolve(o.model.split(',')[0]!.trim()),
+    modelRepository:
+      o.modelRepository !== undefined
+        ? resolve(o.modelRepository)
+        : resolve(o.model.split(',')[0]!.trim()),
     ...(targets.length > 1 ? { models: targets.map((t) => t.name), variants } : {}),
     rowsPerRequest: o.rowsPerRequest,
     sloP99Ms: o.sloP99Ms,
@@ -188,13 +245,19 @@ export function describeConfig(c: ServeConfig): string {
 function serverArgs(c: ServeConfig): string[] {
   const args: string[] = [];
   args.push(
-    '--instances', String(c.instances),
-    '--intra-op-threads', String(c.intraOpThreads),
-    '--max-batch-size', String(c.maxBatchSize),
-    '--max-queue-delay-ms', String(c.maxQueueDelayMs),
+    '--instances',
+    String(c.instances),
+    '--intra-op-threads',
+    String(c.intraOpThreads),
+    '--max-batch-size',
+    String(c.maxBatchSize),
+    '--max-queue-delay-ms',
+    String(c.maxQueueDelayMs),
     // Nothing balances across the sweep's server: no need to stay unready before stopping.
-    '--unready-delay-ms', '0',
-    '--grace-period-ms', '5000',
+    '--unready-delay-ms',
+    '0',
+    '--grace-period-ms',
+    '5000',
   );
   // One replica is one plain process, as a user would run it; more go under a primary, with no
   // warm spare (an idle spare would only take memory and start-up time from the measurement).
@@ -286,7 +349,10 @@ async function measureConfig(
     const b = histogramTotals(metricsAfter, 'mlscale_inference_batch_size', model);
     if (b.count > a.count) meanBatchSize = (b.sum - a.sum) / (b.count - a.count);
   }
-  const cpuUtilisation = cpuBefore !== undefined && cpuAfter !== undefined && wall > 0 ? Math.min(1, Math.max(0, (cpuAfter - cpuBefore) / (wall * cores))) : null;
+  const cpuUtilisation =
+    cpuBefore !== undefined && cpuAfter !== undefined && wall > 0
+      ? Math.min(1, Math.max(0, (cpuAfter - cpuBefore) / (wall * cores)))
+      : null;
   return {
     config,
     maxRateAtSlo: passing?.offeredRate ?? 0,
@@ -306,7 +372,8 @@ function roundRate(rate: number): number {
 
 function toPoint(r: LoadResult, o: Readonly<ServeSweepOptions>): LoadPoint {
   const allowed = Math.floor(r.requests * o.errorAllowance);
-  const meetsSlo = r.ok > 0 && r.latencyMs.p99 <= o.sloP99Ms && r.errors <= allowed && !r.generatorBound;
+  const meetsSlo =
+    r.ok > 0 && r.latencyMs.p99 <= o.sloP99Ms && r.errors <= allowed && !r.generatorBound;
   return {
     offeredRate: r.offeredRate,
     achievedRate: r.achievedRate,
@@ -336,4 +403,3 @@ async function scrapeMetrics(url: string): Promise<string | undefined> {
     return undefined;
   }
 }
-

@@ -21,10 +21,19 @@ export interface WorkerProcesses {
  * each) and resolves once every one is ready. Rejects, with every process stopped, when one exits
  * first (its own error in the message) or is not ready within `readyTimeoutMs`.
  */
-export async function startWorkerProcesses(redis: string, prefix: string, count: number, readyTimeoutMs = 30_000): Promise<WorkerProcesses> {
+export async function startWorkerProcesses(
+  redis: string,
+  prefix: string,
+  count: number,
+  readyTimeoutMs = 30_000,
+): Promise<WorkerProcesses> {
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   const workers = Array.from({ length: count }, () => {
-    const child = spawn(process.execPath, [bin, 'worker', '--redis', redis, '--prefix', prefix, '--concurrency', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'worker', '--redis', redis, '--prefix', prefix, '--concurrency', '1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -43,7 +52,15 @@ export async function startWorkerProcesses(redis: string, prefix: string, count:
       workers.map(
         (w) =>
           new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new RedisUnavailableError(`mlscale worker --redis ${redis} was not ready within ${readyTimeoutMs} ms: ${w.output().trim()}`)), readyTimeoutMs);
+            const timer = setTimeout(
+              () =>
+                reject(
+                  new RedisUnavailableError(
+                    `mlscale worker --redis ${redis} was not ready within ${readyTimeoutMs} ms: ${w.output().trim()}`,
+                  ),
+                ),
+              readyTimeoutMs,
+            );
             const check = (): void => {
               if (!/ ready: concurrency/.test(w.output())) return;
               clearTimeout(timer);
@@ -52,7 +69,11 @@ export async function startWorkerProcesses(redis: string, prefix: string, count:
             w.child.stdout!.on('data', check);
             void w.exited.then(() => {
               clearTimeout(timer);
-              reject(new RedisUnavailableError(`mlscale worker --redis ${redis} exited before it was ready: ${w.output().trim()}`));
+              reject(
+                new RedisUnavailableError(
+                  `mlscale worker --redis ${redis} exited before it was ready: ${w.output().trim()}`,
+                ),
+              );
             });
           }),
       ),

@@ -58,13 +58,19 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     values = parsed.values as Record<string, string | boolean | undefined>;
     paths = parsed.positionals;
   } catch (err) {
-    throw new InvalidOptionError(`mlscale advise: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see mlscale advise --help)`, { cause: err });
+    throw new InvalidOptionError(
+      `mlscale advise: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see mlscale advise --help)`,
+      { cause: err },
+    );
   }
   if (values.help) {
     process.stdout.write(adviseHelp + '\n');
     return 0;
   }
-  if (paths.length === 0) throw new InvalidOptionError('mlscale advise needs one or more sweep folders or sweep.json files, e.g. mlscale advise reports/serve reports/pipeline (see --help)');
+  if (paths.length === 0)
+    throw new InvalidOptionError(
+      'mlscale advise needs one or more sweep folders or sweep.json files, e.g. mlscale advise reports/serve reports/pipeline (see --help)',
+    );
 
   const options: AdviseOptions = {};
   const price = textFlag(values.price);
@@ -73,7 +79,8 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     const raw = values[flag];
     if (raw === undefined) return undefined;
     const v = numberFlag(raw);
-    if (typeof v !== 'number' || !(v > 0)) throw new InvalidOptionError(`--${flag} must be a number > 0, got ${JSON.stringify(raw)}`);
+    if (typeof v !== 'number' || !(v > 0))
+      throw new InvalidOptionError(`--${flag} must be a number > 0, got ${JSON.stringify(raw)}`);
     return v;
   };
   const rate = positive('target-rate');
@@ -81,11 +88,16 @@ export async function adviseCommand(argv: string[]): Promise<number> {
   const rows = positive('target-rows');
   const timeText = textFlag(values['target-time']);
   if ((rows === undefined) !== (timeText === undefined)) {
-    throw new InvalidOptionError('--target-rows and --target-time go together: the rows a pipeline run must process within a time (e.g. --target-rows 100000000 --target-time 10m)');
+    throw new InvalidOptionError(
+      '--target-rows and --target-time go together: the rows a pipeline run must process within a time (e.g. --target-rows 100000000 --target-time 10m)',
+    );
   }
   if (rows !== undefined && timeText !== undefined) {
     const seconds = parseDuration(timeText);
-    if (seconds === undefined || seconds <= 0) throw new InvalidOptionError(`--target-time must be a duration > 0 such as 600, 600s, 10m or 1.5h, got ${JSON.stringify(timeText)}`);
+    if (seconds === undefined || seconds <= 0)
+      throw new InvalidOptionError(
+        `--target-time must be a duration > 0 such as 600, 600s, 10m or 1.5h, got ${JSON.stringify(timeText)}`,
+      );
     options.targetRows = rows;
     options.targetSeconds = seconds;
   }
@@ -95,17 +107,26 @@ export async function adviseCommand(argv: string[]): Promise<number> {
   const sweeps = [];
   for (const path of paths) sweeps.push(await readSweepFile(path));
   if (options.targetRate !== undefined && !sweeps.some((s) => s.kind === 'serve')) {
-    throw new InvalidOptionError(`--target-rate plans serving capacity, but none of ${paths.join(', ')} is a serve sweep`);
+    throw new InvalidOptionError(
+      `--target-rate plans serving capacity, but none of ${paths.join(', ')} is a serve sweep`,
+    );
   }
   if (options.targetRows !== undefined && !sweeps.some((s) => s.kind === 'pipeline')) {
-    throw new InvalidOptionError(`--target-rows plans pipeline capacity, but none of ${paths.join(', ')} is a pipeline sweep`);
+    throw new InvalidOptionError(
+      `--target-rows plans pipeline capacity, but none of ${paths.join(', ')} is a pipeline sweep`,
+    );
   }
 
   const advice = advise(sweeps, options);
   // The report's charts load Vega (about a second): only when a report is asked for.
-  const report = out !== undefined ? await (await import('../analysis/report.js')).writeReport(out, sweeps, advice) : undefined;
+  const report =
+    out !== undefined
+      ? await (await import('../analysis/report.js')).writeReport(out, sweeps, advice)
+      : undefined;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ ...adviceJson(advice), ...(report ? { report } : {}) }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ ...adviceJson(advice), ...(report ? { report } : {}) }, null, 2) + '\n',
+    );
   } else {
     process.stdout.write(advice.lines.join('\n') + '\n');
     if (report) process.stdout.write(`\nReport: ${report.html} (and ${report.markdown})\n`);
@@ -117,7 +138,11 @@ export async function adviseCommand(argv: string[]): Promise<number> {
 export function adviceJson(advice: Advice): Record<string, unknown> {
   return {
     recommendations: advice.recommendations,
-    analyses: advice.analyses.map(({ sweep, ...rest }) => ({ ...rest, createdAt: sweep.createdAt, machine: sweep.machine })),
+    analyses: advice.analyses.map(({ sweep, ...rest }) => ({
+      ...rest,
+      createdAt: sweep.createdAt,
+      machine: sweep.machine,
+    })),
     costs: advice.costs,
     lines: advice.lines,
   };

@@ -11,17 +11,30 @@ import { InvalidOptionError } from '../errors.js';
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** Parses `argv` strictly; unknown flags and missing values become `InvalidOptionError`. */
-export function parseFlags(command: string, argv: string[], flags: FlagSpec): Record<string, string | boolean | undefined> {
+export function parseFlags(
+  command: string,
+  argv: string[],
+  flags: FlagSpec,
+): Record<string, string | boolean | undefined> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: flags,
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length > 0) {
-      throw new InvalidOptionError(`mlscale ${command}: unexpected argument "${positionals[0]}" (flags start with --; see --help)`);
+      throw new InvalidOptionError(
+        `mlscale ${command}: unexpected argument "${positionals[0]}" (flags start with --; see --help)`,
+      );
     }
     return values as Record<string, string | boolean | undefined>;
   } catch (err) {
     if (err instanceof InvalidOptionError) throw err;
     const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, { cause: err });
+    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, {
+      cause: err,
+    });
   }
 }
 
@@ -36,15 +49,24 @@ export function parseFlagsAndArguments(
   maxPositionals: number,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: flags,
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length > maxPositionals) {
-      throw new InvalidOptionError(`mlscale ${command}: unexpected argument "${positionals[maxPositionals]}" (see mlscale ${command} --help)`);
+      throw new InvalidOptionError(
+        `mlscale ${command}: unexpected argument "${positionals[maxPositionals]}" (see mlscale ${command} --help)`,
+      );
     }
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (err) {
     if (err instanceof InvalidOptionError) throw err;
     const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, { cause: err });
+    throw new InvalidOptionError(`mlscale ${command}: ${message} (see mlscale ${command} --help)`, {
+      cause: err,
+    });
   }
 }
 
@@ -72,10 +94,28 @@ export function textFlag(value: string | boolean | undefined): string | undefine
 /** A comma-separated list of texts (`--categorical city,plan`); empty items are dropped, `''` is the empty list. */
 export function textListFlag(value: string | boolean | undefined): string[] | undefined {
   if (value === undefined || typeof value === 'boolean') return undefined;
-  return value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
 }
 
-const kSizeUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4, tib: 1024 ** 4 };
+const kSizeUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
 
 /**
  * A size in bytes: `512M`, `2G`, `1.5GiB`, `4096` (units are powers of 1024), or a share of
@@ -89,7 +129,8 @@ export function sizeFlag(value: string | boolean | undefined, whole: number): nu
   if (match === null) return value as unknown as number;
   const amount = Number(match[1]);
   const unit = match[2]!.toLowerCase();
-  if (unit === '%') return amount <= 100 ? Math.floor((amount / 100) * whole) : (value as unknown as number);
+  if (unit === '%')
+    return amount <= 100 ? Math.floor((amount / 100) * whole) : (value as unknown as number);
   const scale = kSizeUnits[unit];
   return scale === undefined ? (value as unknown as number) : Math.floor(amount * scale);
 }

@@ -10,7 +10,13 @@ import { InvalidOptionError } from '../errors.js';
 import { createPipelineDashboard } from '../dashboard/pipeline-app.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
-const kDefaults = { runs: 'runs', reports: 'reports', host: '127.0.0.1', port: 8080, prefix: 'mlscale' } as const;
+const kDefaults = {
+  runs: 'runs',
+  reports: 'reports',
+  host: '127.0.0.1',
+  port: 8080,
+  prefix: 'mlscale',
+} as const;
 
 /** `mlscale dashboard --help`. */
 export const dashboardHelp = `Usage: mlscale dashboard [--runs DIR] [--reports DIR] [--redis URL] [--host ADDRESS] [--port N]
@@ -43,10 +49,14 @@ const flags: FlagSpec = {
 
 /** Checks that a folder flag names a folder (a missing one is allowed: it lists nothing until it exists). */
 async function folderFlag(flag: string, value: string): Promise<string> {
-  if (value.trim() === '') throw new InvalidOptionError(`${flag} must be a folder, got an empty value`);
+  if (value.trim() === '')
+    throw new InvalidOptionError(`${flag} must be a folder, got an empty value`);
   const path = resolve(value);
   const s = await stat(path).catch(() => undefined);
-  if (s && !s.isDirectory()) throw new InvalidOptionError(`${flag} must be a folder, got ${JSON.stringify(value)}, which is a file`);
+  if (s && !s.isDirectory())
+    throw new InvalidOptionError(
+      `${flag} must be a folder, got ${JSON.stringify(value)}, which is a file`,
+    );
   return path;
 }
 
@@ -60,19 +70,27 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   const runs = await folderFlag('--runs', textFlag(v.runs) ?? kDefaults.runs);
   const reports = await folderFlag('--reports', textFlag(v.reports) ?? kDefaults.reports);
   const host = textFlag(v.host) ?? kDefaults.host;
-  if (host.trim() === '') throw new InvalidOptionError('--host must be a host name or address, got an empty value');
+  if (host.trim() === '')
+    throw new InvalidOptionError('--host must be a host name or address, got an empty value');
   const port = numberFlag(v.port) ?? kDefaults.port;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidOptionError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+    throw new InvalidOptionError(
+      `--port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`,
+    );
   }
   const prefix = textFlag(v.prefix) ?? kDefaults.prefix;
-  if (prefix === '' || /[\s{}]/.test(prefix)) throw new InvalidOptionError(`--prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(prefix)}`);
-  if (v.prefix !== undefined && v.redis === undefined) throw new InvalidOptionError('--prefix applies only with --redis');
+  if (prefix === '' || /[\s{}]/.test(prefix))
+    throw new InvalidOptionError(
+      `--prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(prefix)}`,
+    );
+  if (v.prefix !== undefined && v.redis === undefined)
+    throw new InvalidOptionError('--prefix applies only with --redis');
   let redisRuns;
   const redis = textFlag(v.redis);
   if (redis !== undefined) {
     // Loaded only when asked for: BullMQ and ioredis are not needed for a local runs folder.
-    const { parseRedisUrl, probeRedis } = await import('../pipeline/executors/bullmq/redis-connection.js');
+    const { parseRedisUrl, probeRedis } =
+      await import('../pipeline/executors/bullmq/redis-connection.js');
     const { RedisRuns } = await import('../dashboard/redis-runs.js');
     const target = parseRedisUrl(redis, 'redis');
     await probeRedis(target);
@@ -85,9 +103,16 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   } catch (err) {
     await app.close();
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InvalidOptionError(code === 'EADDRINUSE' ? `--port ${port} is already in use on ${host}; pick another, or 0 for a free one` : `--host ${host} --port ${port} cannot be listened on (${code ?? (err as Error).message})`, { cause: err });
+    throw new InvalidOptionError(
+      code === 'EADDRINUSE'
+        ? `--port ${port} is already in use on ${host}; pick another, or 0 for a free one`
+        : `--host ${host} --port ${port} cannot be listened on (${code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
-  process.stdout.write(`mlscale dashboard: runs from ${runs}, reports from ${reports}${redis ? `, bullmq runs from ${redis.replace(/\/\/[^@/]*@/, '//')}` : ''}; open ${url}/\n`);
+  process.stdout.write(
+    `mlscale dashboard: runs from ${runs}, reports from ${reports}${redis ? `, bullmq runs from ${redis.replace(/\/\/[^@/]*@/, '//')}` : ''}; open ${url}/\n`,
+  );
   return new Promise<number>((done) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

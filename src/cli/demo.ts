@@ -58,13 +58,24 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const reportDir = textFlag(v.report) ?? 'reports/demo';
   const seconds = numberFlag(v.seconds) ?? 5;
   if (typeof seconds !== 'number' || !(seconds >= 0.5 && seconds <= 600)) {
-    throw new InvalidOptionError(`--seconds must be a number from 0.5 to 600, got ${JSON.stringify(v.seconds)}`);
+    throw new InvalidOptionError(
+      `--seconds must be a number from 0.5 to 600, got ${JSON.stringify(v.seconds)}`,
+    );
   }
   const say = (line: string): void => void process.stdout.write(line + '\n');
 
   say('== 1/5 train: digits sample, threads executor');
   // Small pipeline batches so that the two threads share the 1,797 rows.
-  const trained = await trainCommand(['--data', 'sample:digits', '--executor', 'threads', '--batch-size', '512', '--out', out]);
+  const trained = await trainCommand([
+    '--data',
+    'sample:digits',
+    '--executor',
+    'threads',
+    '--batch-size',
+    '512',
+    '--out',
+    out,
+  ]);
   if (trained !== 0 || v.quick) return trained;
 
   // Steps 2-4 run server processes: on Ctrl-C or SIGTERM, stop them before exiting.
@@ -85,11 +96,20 @@ export async function demoCommand(argv: string[]): Promise<number> {
 }
 
 /** Steps 2 to 5: serve, load-test, sweep, report. */
-async function tour(out: string, reportDir: string, seconds: number, signal: AbortSignal, say: (line: string) => void): Promise<number> {
+async function tour(
+  out: string,
+  reportDir: string,
+  seconds: number,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<number> {
   say(`\n== 2/5 serve: mlscale serve --model ${out}`);
   // 'mlscale serve --model DIR' serves the model under the folder's name.
   const model = basename(resolve(out));
-  const server = await startServerProcess(['--model', out, '--log-level', 'warn', '--unready-delay-ms', '0'], { readyTimeoutMs: 60_000, signal });
+  const server = await startServerProcess(
+    ['--model', out, '--log-level', 'warn', '--unready-delay-ms', '0'],
+    { readyTimeoutMs: 60_000, signal },
+  );
   try {
     say(`serving at ${server.url}/v2/models/${model}`);
     say(`\n== 3/5 load test: ${kLoadRate} requests/s for ${seconds} s (open loop)`);
@@ -106,8 +126,12 @@ async function tour(out: string, reportDir: string, seconds: number, signal: Abo
     });
     signal.throwIfAborted();
     const l = load.latencyMs;
-    say(`sent ${load.requests} requests: ${load.achievedRate.toFixed(1)} answers/s, ${load.errors} errors`);
-    say(`latency ms: p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}`);
+    say(
+      `sent ${load.requests} requests: ${load.achievedRate.toFixed(1)} answers/s, ${load.errors} errors`,
+    );
+    say(
+      `latency ms: p50 ${l.p50.toFixed(2)}  p90 ${l.p90.toFixed(2)}  p99 ${l.p99.toFixed(2)}  max ${l.max.toFixed(2)}`,
+    );
     if (load.generatorNote) say(`note: ${load.generatorNote}`);
   } finally {
     await server.stop();

@@ -83,8 +83,30 @@ const flags: FlagSpec = {
 };
 
 const kTargets = ['nginx', 'haproxy', 'k8s'];
-const balancerOnly = ['listen', 'connect-timeout-ms', 'read-timeout-ms', 'max-fails', 'fail-timeout-s', 'tries', 'body-limit', 'keepalive', 'worker-processes', 'no-check'];
-const k8sOnly = ['model-repository', 'image', 'name', 'min-replicas', 'max-replicas', 'cpu', 'memory-mib', 'target-cpu-percent', 'unready-delay-ms', 'grace-period-ms'];
+const balancerOnly = [
+  'listen',
+  'connect-timeout-ms',
+  'read-timeout-ms',
+  'max-fails',
+  'fail-timeout-s',
+  'tries',
+  'body-limit',
+  'keepalive',
+  'worker-processes',
+  'no-check',
+];
+const k8sOnly = [
+  'model-repository',
+  'image',
+  'name',
+  'min-replicas',
+  'max-replicas',
+  'cpu',
+  'memory-mib',
+  'target-cpu-percent',
+  'unready-delay-ms',
+  'grace-period-ms',
+];
 
 /** Runs `mlscale deploy`; writes the configuration to stdout. */
 export async function deployCommand(argv: string[]): Promise<number> {
@@ -94,7 +116,9 @@ export async function deployCommand(argv: string[]): Promise<number> {
     return target === undefined ? 2 : 0;
   }
   if (!kTargets.includes(target)) {
-    throw new InvalidOptionError(`mlscale deploy: the target must be one of ${kTargets.join(', ')}, got ${JSON.stringify(target)}`);
+    throw new InvalidOptionError(
+      `mlscale deploy: the target must be one of ${kTargets.join(', ')}, got ${JSON.stringify(target)}`,
+    );
   }
   const v = parseFlags('deploy', rest, flags);
   if (v.help) {
@@ -102,32 +126,69 @@ export async function deployCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const wrong = (target === 'k8s' ? balancerOnly : k8sOnly).find((f) => v[f] !== undefined);
-  if (wrong !== undefined) throw new InvalidOptionError(`--${wrong} does not apply to 'mlscale deploy ${target}' (see --help)`);
+  if (wrong !== undefined)
+    throw new InvalidOptionError(
+      `--${wrong} does not apply to 'mlscale deploy ${target}' (see --help)`,
+    );
 
   if (target === 'k8s') {
     const repo = textFlag(v['model-repository']);
-    if (repo === undefined || repo === '') throw new InvalidOptionError('mlscale deploy k8s needs --model-repository DIR (its path inside the container)');
+    if (repo === undefined || repo === '')
+      throw new InvalidOptionError(
+        'mlscale deploy k8s needs --model-repository DIR (its path inside the container)',
+      );
     const o = {
       ...k,
       modelRepository: repo,
       image: nonEmpty('--image', textFlag(v.image) ?? k.image),
       name: dnsName(textFlag(v.name) ?? k.name),
       replicas: integer('--replicas', numberFlag(v.replicas) ?? k.replicas, 1, 1000),
-      minReplicas: integer('--min-replicas', numberFlag(v['min-replicas']) ?? k.minReplicas, 1, 1000),
-      maxReplicas: integer('--max-replicas', numberFlag(v['max-replicas']) ?? k.maxReplicas, 1, 1000),
+      minReplicas: integer(
+        '--min-replicas',
+        numberFlag(v['min-replicas']) ?? k.minReplicas,
+        1,
+        1000,
+      ),
+      maxReplicas: integer(
+        '--max-replicas',
+        numberFlag(v['max-replicas']) ?? k.maxReplicas,
+        1,
+        1000,
+      ),
       cpu: positive('--cpu', numberFlag(v.cpu) ?? k.cpu),
       memoryMiB: integer('--memory-mib', numberFlag(v['memory-mib']) ?? k.memoryMiB, 64, 1 << 22),
-      targetCpuPercent: integer('--target-cpu-percent', numberFlag(v['target-cpu-percent']) ?? k.targetCpuPercent, 1, 100),
-      unreadyDelayMs: integer('--unready-delay-ms', numberFlag(v['unready-delay-ms']) ?? k.unreadyDelayMs, 0, 600_000),
-      gracePeriodMs: integer('--grace-period-ms', numberFlag(v['grace-period-ms']) ?? k.gracePeriodMs, 0, 3_600_000),
+      targetCpuPercent: integer(
+        '--target-cpu-percent',
+        numberFlag(v['target-cpu-percent']) ?? k.targetCpuPercent,
+        1,
+        100,
+      ),
+      unreadyDelayMs: integer(
+        '--unready-delay-ms',
+        numberFlag(v['unready-delay-ms']) ?? k.unreadyDelayMs,
+        0,
+        600_000,
+      ),
+      gracePeriodMs: integer(
+        '--grace-period-ms',
+        numberFlag(v['grace-period-ms']) ?? k.gracePeriodMs,
+        0,
+        3_600_000,
+      ),
     };
-    if (o.minReplicas > o.maxReplicas) throw new InvalidOptionError(`--min-replicas (${o.minReplicas}) must not be above --max-replicas (${o.maxReplicas})`);
+    if (o.minReplicas > o.maxReplicas)
+      throw new InvalidOptionError(
+        `--min-replicas (${o.minReplicas}) must not be above --max-replicas (${o.maxReplicas})`,
+      );
     process.stdout.write(kubernetesManifests(o));
     return 0;
   }
 
   const replicasText = textFlag(v.replicas);
-  if (replicasText === undefined) throw new InvalidOptionError(`mlscale deploy ${target} needs --replicas HOST:PORT,... (the addresses of running mlscale serve replicas)`);
+  if (replicasText === undefined)
+    throw new InvalidOptionError(
+      `mlscale deploy ${target} needs --replicas HOST:PORT,... (the addresses of running mlscale serve replicas)`,
+    );
   const replicas = parseReplicas(replicasText);
   const listen = parseListen(textFlag(v.listen));
   const workers = textFlag(v['worker-processes']);
@@ -136,14 +197,32 @@ export async function deployCommand(argv: string[]): Promise<number> {
     replicas,
     listenPort: listen.port,
     listenHost: listen.host,
-    connectTimeoutMs: integer('--connect-timeout-ms', numberFlag(v['connect-timeout-ms']) ?? b.connectTimeoutMs, 1, 600_000),
-    readTimeoutMs: integer('--read-timeout-ms', numberFlag(v['read-timeout-ms']) ?? b.readTimeoutMs, 1, 3_600_000),
+    connectTimeoutMs: integer(
+      '--connect-timeout-ms',
+      numberFlag(v['connect-timeout-ms']) ?? b.connectTimeoutMs,
+      1,
+      600_000,
+    ),
+    readTimeoutMs: integer(
+      '--read-timeout-ms',
+      numberFlag(v['read-timeout-ms']) ?? b.readTimeoutMs,
+      1,
+      3_600_000,
+    ),
     maxFails: integer('--max-fails', numberFlag(v['max-fails']) ?? b.maxFails, 1, 100),
-    failTimeoutS: integer('--fail-timeout-s', numberFlag(v['fail-timeout-s']) ?? b.failTimeoutS, 1, 3600),
+    failTimeoutS: integer(
+      '--fail-timeout-s',
+      numberFlag(v['fail-timeout-s']) ?? b.failTimeoutS,
+      1,
+      3600,
+    ),
     tries: integer('--tries', numberFlag(v.tries) ?? b.tries, 1, 100),
     bodyLimit: integer('--body-limit', numberFlag(v['body-limit']) ?? b.bodyLimit, 1024, 2 ** 31),
     keepalive: integer('--keepalive', numberFlag(v.keepalive) ?? b.keepalive, 1, 100_000),
-    workerProcesses: workers === undefined || workers === 'auto' ? 'auto' : integer('--worker-processes', numberFlag(workers), 1, 1024),
+    workerProcesses:
+      workers === undefined || workers === 'auto'
+        ? 'auto'
+        : integer('--worker-processes', numberFlag(workers), 1, 1024),
   };
   if (v['no-check'] !== true) await checkReplicas(replicas);
   process.stdout.write(target === 'nginx' ? nginxConfig(o) : haproxyConfig(o));
@@ -153,7 +232,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
 /** Parses `host:port,[v6]:port,...`; every part must have a host and a port from 1 to 65535. */
 export function parseReplicas(text: string): ReplicaAddress[] {
   const parts = text.split(',').map((p) => p.trim());
-  if (parts.length === 0 || parts.every((p) => p === '')) throw new InvalidOptionError('--replicas must list at least one HOST:PORT, got ""');
+  if (parts.length === 0 || parts.every((p) => p === ''))
+    throw new InvalidOptionError('--replicas must list at least one HOST:PORT, got ""');
   const seen = new Set<string>();
   return parts.map((part) => {
     const address = parseAddress(part, '--replicas');
@@ -166,11 +246,20 @@ export function parseReplicas(text: string): ReplicaAddress[] {
 
 function parseAddress(part: string, flag: string): ReplicaAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/]+)):(\d+)$/.exec(part);
-  if (!m) throw new InvalidOptionError(`${flag} must be HOST:PORT (or [IPv6]:PORT) addresses, comma-separated; got ${JSON.stringify(part)}`);
+  if (!m)
+    throw new InvalidOptionError(
+      `${flag} must be HOST:PORT (or [IPv6]:PORT) addresses, comma-separated; got ${JSON.stringify(part)}`,
+    );
   const host = m[1] ?? m[2]!;
-  if (m[1] !== undefined && isIP(host) !== 6) throw new InvalidOptionError(`${flag}: ${JSON.stringify(host)} in brackets is not an IPv6 address`);
+  if (m[1] !== undefined && isIP(host) !== 6)
+    throw new InvalidOptionError(
+      `${flag}: ${JSON.stringify(host)} in brackets is not an IPv6 address`,
+    );
   const port = Number(m[3]);
-  if (!(port >= 1 && port <= 65535)) throw new InvalidOptionError(`${flag}: the port must be from 1 to 65535, got ${m[3]} in ${JSON.stringify(part)}`);
+  if (!(port >= 1 && port <= 65535))
+    throw new InvalidOptionError(
+      `${flag}: the port must be from 1 to 65535, got ${m[3]} in ${JSON.stringify(part)}`,
+    );
   return { host, port };
 }
 
@@ -188,31 +277,45 @@ async function checkReplicas(replicas: readonly ReplicaAddress[]): Promise<void>
       replicas.map(
         (r) =>
           new Promise<string | undefined>((resolve) => {
-            const req = request({ host: r.host, port: r.port, path: '/v2/health/live', timeout: 2000 }, (res) => {
-              res.resume();
-              resolve(res.statusCode === 200 ? undefined : `${formatAddress(r)} answered ${res.statusCode} to GET /v2/health/live (is it mlscale serve?)`);
-            });
+            const req = request(
+              { host: r.host, port: r.port, path: '/v2/health/live', timeout: 2000 },
+              (res) => {
+                res.resume();
+                resolve(
+                  res.statusCode === 200
+                    ? undefined
+                    : `${formatAddress(r)} answered ${res.statusCode} to GET /v2/health/live (is it mlscale serve?)`,
+                );
+              },
+            );
             req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
-            req.on('error', (err: NodeJS.ErrnoException) => resolve(`${formatAddress(r)} is unreachable (${err.code ?? err.message})`));
+            req.on('error', (err: NodeJS.ErrnoException) =>
+              resolve(`${formatAddress(r)} is unreachable (${err.code ?? err.message})`),
+            );
             req.end();
           }),
       ),
     )
   ).filter((f): f is string => f !== undefined);
   if (failures.length > 0) {
-    throw new InvalidOptionError(`--replicas: ${failures.join('; ')}; start the replicas first, or pass --no-check to write the configuration anyway`);
+    throw new InvalidOptionError(
+      `--replicas: ${failures.join('; ')}; start the replicas first, or pass --no-check to write the configuration anyway`,
+    );
   }
 }
 
 function integer(flag: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidOptionError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    throw new InvalidOptionError(
+      `${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
 
 function positive(flag: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidOptionError(`${flag} must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new InvalidOptionError(`${flag} must be a positive number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -223,7 +326,9 @@ function nonEmpty(flag: string, v: string): string {
 
 function dnsName(v: string): string {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) {
-    throw new InvalidOptionError(`--name must be a DNS label (lower-case letters, digits and '-', at most 63), got ${JSON.stringify(v)}`);
+    throw new InvalidOptionError(
+      `--name must be a DNS label (lower-case letters, digits and '-', at most 63), got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }

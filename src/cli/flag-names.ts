@@ -14,7 +14,10 @@ const kFlagOf: Readonly<Record<string, string>> = {};
  * is `--min-replicas`, `options.modelOverrides.maxBatchSize` is `--max-batch-size`.
  */
 const kFlagGroups: readonly string[] = ['autoscaler', 'modelOverrides'];
-const kOptionName = new RegExp(`\\boptions\\.(?:(?:${kFlagGroups.join('|')})\\.)?([a-zA-Z][a-zA-Z0-9]*)\\b(?!\\.)`, 'g');
+const kOptionName = new RegExp(
+  `\\boptions\\.(?:(?:${kFlagGroups.join('|')})\\.)?([a-zA-Z][a-zA-Z0-9]*)\\b(?!\\.)`,
+  'g',
+);
 
 /** The flag of an option: `maxBatchSize` → `--max-batch-size`. */
 export function flagOf(option: string): string {

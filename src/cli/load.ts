@@ -7,7 +7,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidOptionError } from '../errors.js';
 import { jsonErrorOffset, lineColumn } from '../analysis/json-position.js';
-import { headerProblem, kDefaultLoadOptions, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from '../analysis/loadgen.js';
+import {
+  headerProblem,
+  kDefaultLoadOptions,
+  runLoad,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadResult,
+} from '../analysis/loadgen.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
 const d = kDefaultLoadOptions;
@@ -69,9 +76,15 @@ export async function loadCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   const view = progressView(process.stderr);
   try {
-    const result = await runLoad({ ...options, onProgress: view.update, signal: controller.signal });
+    const result = await runLoad({
+      ...options,
+      onProgress: view.update,
+      signal: controller.signal,
+    });
     view.stop();
-    process.stdout.write(v.json ? JSON.stringify(result, null, 2) + '\n' : formatLoadSummary(result, options) + '\n');
+    process.stdout.write(
+      v.json ? JSON.stringify(result, null, 2) + '\n' : formatLoadSummary(result, options) + '\n',
+    );
     return 0;
   } finally {
     view.stop();
@@ -83,24 +96,35 @@ export async function loadCommand(argv: string[]): Promise<number> {
 /** Turns the parsed flags into `LoadOptions`, with messages that name the flag. */
 export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
   const url = textFlag(v.url as string | undefined);
-  if (url === undefined) throw new InvalidOptionError('--url is required: the URL to send requests to');
+  if (url === undefined)
+    throw new InvalidOptionError('--url is required: the URL to send requests to');
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
   } catch {
-    throw new InvalidOptionError(`--url must be an http:// or https:// URL, got ${JSON.stringify(url)}`);
+    throw new InvalidOptionError(
+      `--url must be an http:// or https:// URL, got ${JSON.stringify(url)}`,
+    );
   }
   const mode = textFlag(v.mode as string | undefined) ?? 'open';
-  if (mode !== 'open' && mode !== 'closed') throw new InvalidOptionError(`--mode must be open or closed, got ${JSON.stringify(mode)}`);
+  if (mode !== 'open' && mode !== 'closed')
+    throw new InvalidOptionError(`--mode must be open or closed, got ${JSON.stringify(mode)}`);
   let rate: number | undefined;
   if (v.rate !== undefined) {
-    if (mode === 'closed') throw new InvalidOptionError('--rate is for --mode open; a closed loop sends as fast as its --connections clients get answers');
+    if (mode === 'closed')
+      throw new InvalidOptionError(
+        '--rate is for --mode open; a closed loop sends as fast as its --connections clients get answers',
+      );
     rate = numberFlag(v.rate as string);
     if (typeof rate !== 'number' || !(rate > 0) || rate > 10_000_000) {
-      throw new InvalidOptionError(`--rate must be a positive number of requests per second, at most 10000000, got ${JSON.stringify(v.rate)}`);
+      throw new InvalidOptionError(
+        `--rate must be a positive number of requests per second, at most 10000000, got ${JSON.stringify(v.rate)}`,
+      );
     }
   } else if (mode === 'open') {
-    throw new InvalidOptionError('--rate is required for --mode open (requests per second), or use --mode closed');
+    throw new InvalidOptionError(
+      '--rate is required for --mode open (requests per second), or use --mode closed',
+    );
   }
   const durationMs = durationFlag('--duration', v.duration, kDefaultDurationMs, false);
   const warmupMs = durationFlag('--warmup', v.warmup, 0, true);
@@ -109,7 +133,9 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
   if (v.connections !== undefined) {
     const n = numberFlag(v.connections as string);
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 100_000) {
-      throw new InvalidOptionError(`--connections must be an integer from 1 to 100000, got ${JSON.stringify(v.connections)}`);
+      throw new InvalidOptionError(
+        `--connections must be an integer from 1 to 100000, got ${JSON.stringify(v.connections)}`,
+      );
     }
     connections = n;
   }
@@ -118,7 +144,8 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
   if (method !== undefined && method !== 'GET' && method !== 'POST') {
     throw new InvalidOptionError(`--method must be GET or POST, got ${JSON.stringify(v.method)}`);
   }
-  if (method === 'GET' && body !== undefined) throw new InvalidOptionError('--body cannot be sent with --method GET; use POST');
+  if (method === 'GET' && body !== undefined)
+    throw new InvalidOptionError('--body cannot be sent with --method GET; use POST');
   const headers: Record<string, string> = {};
   for (const h of (v.header as string[] | undefined) ?? []) {
     const colon = h.indexOf(':');
@@ -128,7 +155,8 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
     }
     const value = h.slice(colon + 1).trim();
     const problem = headerProblem(name, value);
-    if (problem !== undefined) throw new InvalidOptionError(`--header ${JSON.stringify(h)}: ${name} ${problem}`);
+    if (problem !== undefined)
+      throw new InvalidOptionError(`--header ${JSON.stringify(h)}: ${name} ${problem}`);
     headers[name] = value;
   }
   return {
@@ -153,7 +181,12 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * unit;
 }
 
-function durationFlag(flag: string, value: unknown, fallback: number, zeroAllowed: boolean): number {
+function durationFlag(
+  flag: string,
+  value: unknown,
+  fallback: number,
+  zeroAllowed: boolean,
+): number {
   if (value === undefined) return fallback;
   const ms = parseDuration(String(value));
   if (ms === undefined || (!zeroAllowed && ms <= 0) || ms > 86_400_000) {
@@ -169,11 +202,17 @@ function readBody(flag: string): Uint8Array {
   const file = flag.startsWith('@') ? flag.slice(1) : flag;
   let bytes: Buffer;
   try {
-    if (statSync(file).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    if (statSync(file).isDirectory())
+      throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
     bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a folder'
+          : (err as Error).message;
     throw new InvalidOptionError(`--body ${file}: cannot read the file: ${why}`, { cause: err });
   }
   const text = bytes.toString('utf8');
@@ -183,7 +222,10 @@ function readBody(flag: string): Uint8Array {
       JSON.parse(text);
     } catch (err) {
       const { line, column } = lineColumn(text, jsonErrorOffset(text));
-      throw new InvalidOptionError(`--body ${file}:${line}:${column}: not valid JSON (${(err as Error).message})`, { cause: err });
+      throw new InvalidOptionError(
+        `--body ${file}:${line}:${column}: not valid JSON (${(err as Error).message})`,
+        { cause: err },
+      );
     }
   }
   return bytes;
@@ -191,7 +233,8 @@ function readBody(flag: string): Uint8Array {
 
 /** The summary `mlscale load` prints when the run ends. */
 export function formatLoadSummary(r: LoadResult, o: LoadOptions): string {
-  const n = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const n = (x: number, digits = 0) =>
+    x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const ms = (x: number) => (x >= 100 ? n(x, 0) : x >= 10 ? n(x, 1) : n(x, 2));
   const head =
     r.mode === 'open'
@@ -203,16 +246,24 @@ export function formatLoadSummary(r: LoadResult, o: LoadOptions): string {
     `  throughput    ${n(r.achievedRate, 1)} 2xx responses/s`,
     `  latency (ms)  p50 ${ms(r.latencyMs.p50)}  p90 ${ms(r.latencyMs.p90)}  p99 ${ms(r.latencyMs.p99)}  ` +
       `p99.9 ${ms(r.latencyMs.p999)}  max ${ms(r.latencyMs.max)}  mean ${ms(r.latencyMs.mean)}` +
-      (r.ok === 0 ? '  (no 2xx response)' : r.mode === 'open' ? '  (from the scheduled send time)' : ''),
+      (r.ok === 0
+        ? '  (no 2xx response)'
+        : r.mode === 'open'
+          ? '  (from the scheduled send time)'
+          : ''),
   ];
   const kinds = Object.entries(r.errorsByKind);
-  if (kinds.length > 0) lines.push(`  errors        ${kinds.map(([k, c]) => `${k}: ${n(c)}`).join(', ')}`);
+  if (kinds.length > 0)
+    lines.push(`  errors        ${kinds.map(([k, c]) => `${k}: ${n(c)}`).join(', ')}`);
   if (r.generatorNote) lines.push(`  note          ${r.generatorNote}`);
   return lines.join('\n');
 }
 
 /** The live progress line: rewritten in place on a terminal, one line every few seconds otherwise. */
-function progressView(stream: NodeJS.WriteStream): { update: (p: LoadProgress) => void; stop: () => void } {
+function progressView(stream: NodeJS.WriteStream): {
+  update: (p: LoadProgress) => void;
+  stop: () => void;
+} {
   let shown = false;
   const line = (p: LoadProgress) =>
     `${p.elapsedS.toFixed(0).padStart(4)}s  sent ${p.sent}  done ${p.completed}  2xx/s ${p.currentRate}  ` +

@@ -57,7 +57,9 @@ export async function main(argv: string[]): Promise<number> {
   if (name === '--version') return commands.version!([]);
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`mlscale: unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}\n`);
+    process.stderr.write(
+      `mlscale: unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}\n`,
+    );
     return 2;
   }
   try {

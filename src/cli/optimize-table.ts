@@ -27,14 +27,26 @@ function quality(q: Quality | undefined): string {
 
 function pad(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The human report: the measurement's basis, the table, then one paragraph per variant. */
 export function optimizeText(r: OptimizeReport): string {
   const m = r.measurement;
   const batches = m.batchSizes;
-  const head = ['variant', 'size', ...batches.map((b) => `rows/s @${b}`), 'load', r.model.score ? (r.model.score.metric === 'r2' ? 'R²' : 'accuracy') : 'agreement', 'written'];
+  const head = [
+    'variant',
+    'size',
+    ...batches.map((b) => `rows/s @${b}`),
+    'load',
+    r.model.score ? (r.model.score.metric === 'r2' ? 'R²' : 'accuracy') : 'agreement',
+    'written',
+  ];
   const rows: string[][] = [head];
   const score = r.model.score;
   rows.push([
@@ -76,7 +88,9 @@ export function optimizeText(r: OptimizeReport): string {
 
 function qualityBasis(variants: readonly VariantReport[]): string {
   const q = variants.find((v) => v.quality && v.quality.kind === 'agreement')?.quality;
-  return q && q.kind === 'agreement' ? `no --data: outputs (${q.output}) compared on ${n(q.rows)} made-up rows: ${q.inputs}` : '';
+  return q && q.kind === 'agreement'
+    ? `no --data: outputs (${q.output}) compared on ${n(q.rows)} made-up rows: ${q.inputs}`
+    : '';
 }
 
 function variantLines(v: VariantReport): string[] {
@@ -85,9 +99,12 @@ function variantLines(v: VariantReport): string[] {
   const d = v.details;
   if (d?.kind === 'int8') {
     out.push(`  weights: ${d.reduceRange ? '7' : '8'} bits, because ${d.reduceRangeReason}`);
-    for (const l of d.layers.filter((l) => !l.quantized)) out.push(`  kept FP32: ${l.node} (${l.op}): ${l.reason}`);
+    for (const l of d.layers.filter((l) => !l.quantized))
+      out.push(`  kept FP32: ${l.node} (${l.op}): ${l.reason}`);
   }
-  if (d?.kind === 'fp16') for (const t of d.tensors.filter((t) => !t.converted)) out.push(`  kept FP32: ${t.name}: ${t.reason}`);
+  if (d?.kind === 'fp16')
+    for (const t of d.tensors.filter((t) => !t.converted))
+      out.push(`  kept FP32: ${t.name}: ${t.reason}`);
   if (v.written && v.target) out.push(`  serve it: ${v.target.serveWith}`);
   return out;
 }

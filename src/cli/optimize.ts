@@ -4,7 +4,11 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.js';
-import { kDefaultOptimizeOptions, type OptimizeOptions, type VariantKind } from '../model/optimize/options.js';
+import {
+  kDefaultOptimizeOptions,
+  type OptimizeOptions,
+  type VariantKind,
+} from '../model/optimize/options.js';
 import { optimizeModel, type OptimizeReport } from '../model/optimize/optimize.js';
 import { numberFlag, parseFlagsAndArguments, textFlag, type FlagSpec } from './args.js';
 import { optimizeJson, optimizeText } from './optimize-table.js';
@@ -91,18 +95,36 @@ const flags: FlagSpec = {
 };
 
 /** Turns optimize flags into options (validated later, in one place). */
-export function optimizeOptionsFromArgv(argv: string[]): { options: Partial<OptimizeOptions> & { model: string }; json: boolean; help: boolean } {
+export function optimizeOptionsFromArgv(argv: string[]): {
+  options: Partial<OptimizeOptions> & { model: string };
+  json: boolean;
+  help: boolean;
+} {
   const { values: v, positionals } = parseFlagsAndArguments('optimize', argv, flags, 1);
   const help = v.help === true;
   const named = textFlag(v.model);
   const repository = textFlag(v['model-repository']);
   if (!help) {
-    if (positionals.length > 0 && named !== undefined) throw new InvalidOptionError('mlscale optimize: give the model once: MODEL, or --model-repository DIR --model NAME');
-    if (repository !== undefined && named === undefined) throw new InvalidOptionError('mlscale optimize: --model-repository needs --model NAME, the model in the repository');
-    if (repository === undefined && named !== undefined) throw new InvalidOptionError('mlscale optimize: --model NAME goes with --model-repository DIR; for a file or folder, give it as MODEL');
-    if (positionals.length === 0 && named === undefined) throw new InvalidOptionError('mlscale optimize: which model? give a .onnx file or a model folder (or --model-repository DIR --model NAME); see --help');
+    if (positionals.length > 0 && named !== undefined)
+      throw new InvalidOptionError(
+        'mlscale optimize: give the model once: MODEL, or --model-repository DIR --model NAME',
+      );
+    if (repository !== undefined && named === undefined)
+      throw new InvalidOptionError(
+        'mlscale optimize: --model-repository needs --model NAME, the model in the repository',
+      );
+    if (repository === undefined && named !== undefined)
+      throw new InvalidOptionError(
+        'mlscale optimize: --model NAME goes with --model-repository DIR; for a file or folder, give it as MODEL',
+      );
+    if (positionals.length === 0 && named === undefined)
+      throw new InvalidOptionError(
+        'mlscale optimize: which model? give a .onnx file or a model folder (or --model-repository DIR --model NAME); see --help',
+      );
   }
-  const variants = (['int8', 'fp16', 'graph'] as const).filter((k) => v[k] === true) as VariantKind[];
+  const variants = (['int8', 'fp16', 'graph'] as const).filter(
+    (k) => v[k] === true,
+  ) as VariantKind[];
   const options = {
     model: positionals[0] ?? named ?? '',
     modelRepository: repository,
@@ -124,13 +146,18 @@ export function optimizeOptionsFromArgv(argv: string[]): { options: Partial<Opti
 }
 
 /** Runs `mlscale optimize`; resolves with the exit code. */
-export async function optimizeCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function optimizeCommand(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const { options, json, help } = optimizeOptionsFromArgv(argv);
   if (help) {
     out.write(optimizeHelp + '\n');
     return 0;
   }
-  const report: OptimizeReport = await optimizeModel(options, { onProgress: json ? undefined : (line) => process.stderr.write(`mlscale optimize: ${line}\n`) });
+  const report: OptimizeReport = await optimizeModel(options, {
+    onProgress: json ? undefined : (line) => process.stderr.write(`mlscale optimize: ${line}\n`),
+  });
   out.write((json ? JSON.stringify(optimizeJson(report), null, 2) : optimizeText(report)) + '\n');
   return 0;
 }

@@ -21,7 +21,8 @@ export function createProgressView(stream: NodeJS.WriteStream = process.stderr):
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: '{phase} |{bar}| {value}/{total} batches | {rate} rows/s | ETA {eta_formatted} | {detail}',
+      format:
+        '{phase} |{bar}| {value}/{total} batches | {rate} rows/s | ETA {eta_formatted} | {detail}',
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 20,
@@ -39,13 +40,23 @@ export function createProgressView(stream: NodeJS.WriteStream = process.stderr):
         if (phase) bar.stop();
         phase = p.phase;
         phaseStart = Date.now();
-        bar.start(p.total ?? Math.max(p.done, 1), 0, { phase: p.phase.padEnd(8), rate: 0, detail: '' });
+        bar.start(p.total ?? Math.max(p.done, 1), 0, {
+          phase: p.phase.padEnd(8),
+          rate: 0,
+          detail: '',
+        });
       }
       const seconds = Math.max((Date.now() - phaseStart) / 1000, 1e-3);
-      detail = p.phase === 'train' ? `epoch ${p.epoch} round ${p.round} loss ${p.loss?.toFixed(4) ?? '-'}` : '';
+      detail =
+        p.phase === 'train'
+          ? `epoch ${p.epoch} round ${p.round} loss ${p.loss?.toFixed(4) ?? '-'}`
+          : '';
       if (p.total === undefined) bar.setTotal(p.done + 1);
       else bar.setTotal(p.total);
-      bar.update(p.done, { rate: Math.round(p.rows / seconds).toLocaleString('en-US'), detail: shown() });
+      bar.update(p.done, {
+        rate: Math.round(p.rows / seconds).toLocaleString('en-US'),
+        detail: shown(),
+      });
     },
     note(text) {
       extra = text;

@@ -8,7 +8,16 @@
 import { availableParallelism } from 'node:os';
 import { fleetDashboard } from '../dashboard/fleet.js';
 import { serveDashboard } from '../dashboard/serve-dashboard.js';
-import { defaultModelSettings, isReplicaProcess, kDefaultAutoscalerConfig, kDefaultReplicaOptions, kDefaultServeOptions, serve, type ReplicaOptions, type ServeOptions } from '../serve/index.js';
+import {
+  defaultModelSettings,
+  isReplicaProcess,
+  kDefaultAutoscalerConfig,
+  kDefaultReplicaOptions,
+  kDefaultServeOptions,
+  serve,
+  type ReplicaOptions,
+  type ServeOptions,
+} from '../serve/index.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 import { exitWithParent } from '../util/exit-with-parent.js';
 
@@ -173,7 +182,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
     replicas: replicas === 'auto' ? 'auto' : numberFlag(replicas),
     spareReplicas: numberFlag(v['spare-replicas']),
-    autoscaler: Object.fromEntries(Object.entries(kAutoscalerFlags).map(([setting, flag]) => [setting, numberFlag(v[flag])])),
+    autoscaler: Object.fromEntries(
+      Object.entries(kAutoscalerFlags).map(([setting, flag]) => [setting, numberFlag(v[flag])]),
+    ),
   };
   // The dashboard: a plugin of each server and, with replicas, the primary's fleet view.
   const plugins = dashboard ? [serveDashboard({ reports: textFlag(v.reports) })] : [];

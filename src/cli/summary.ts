@@ -13,7 +13,8 @@ const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const f = (v: number, digits = 4) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 const pct = (v: number) => `${Math.round(v * 100)}%`;
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /** A machine-readable summary (`--json`). */
 export function summaryJson(t: TrainedModel): Record<string, unknown> {
@@ -80,7 +81,9 @@ export function summaryText(t: TrainedModel): string {
       ? `accuracy ${f(m.accuracy)}  macro-F1 ${f(m.macroF1)}  log-loss ${f(m.logLoss)}`
       : `RMSE ${f(m.rmse)}  R² ${f(m.r2)}`;
   const custom = r.customMetrics
-    ? Object.entries(r.customMetrics).map(([k, v]) => `${k} ${f(v)}`).join('  ')
+    ? Object.entries(r.customMetrics)
+        .map(([k, v]) => `${k} ${f(v)}`)
+        .join('  ')
     : undefined;
   const tp = throughput(t);
   const { phases, stages } = r.timings;
@@ -91,7 +94,9 @@ export function summaryText(t: TrainedModel): string {
       : tr.selectionEpochs !== undefined
         ? `${tr.epochs} (auto: ${tr.selectionEpochs} epochs on ${pct(1 - tr.validationFraction!)} of the training rows chose ${tr.epochs}, stopping because ${tr.stopReason}; then the model was refit on every training row)`
         : `${tr.epochs} (auto: stopped because ${tr.stopReason}; weights of epoch ${tr.bestEpoch})`;
-  const categories = r.data.categories.map((c) => `${c.name} (${n(c.distinct)}${c.kept < c.distinct ? `, ${n(c.kept)} kept` : ''})`).join(', ');
+  const categories = r.data.categories
+    .map((c) => `${c.name} (${n(c.distinct)}${c.kept < c.distinct ? `, ${n(c.kept)} kept` : ''})`)
+    .join(', ');
   const epochTimes = r.timings.epochs;
   const cache =
     r.cache.mode === 'none'
@@ -100,7 +105,9 @@ export function summaryText(t: TrainedModel): string {
         (r.cache.where === 'workers' && r.cache.totalBytes === 0
           ? 'each worker process keeps the batches it parsed on its own disk'
           : `${mb(r.cache.memoryBytes)} in memory, ${mb(r.cache.totalBytes - r.cache.memoryBytes)} on disk`) +
-        (epochTimes.length > 1 ? `; first pass (fit) ${s(phases.fit)}, epochs ${s(epochTimes[0]!)} then ${s(median(epochTimes.slice(1)))} (median)` : '');
+        (epochTimes.length > 1
+          ? `; first pass (fit) ${s(phases.fit)}, epochs ${s(epochTimes[0]!)} then ${s(median(epochTimes.slice(1)))} (median)`
+          : '');
   const lines = [
     `mlscale train: ${r.data.source}`,
     `  task        ${r.spec.task}${m.task === 'classification' ? `, ${r.spec.outputs} classes` : ''}; ${model}; ${o.optimizer} lr ${o.learningRate}, minibatch ${o.minibatch}`,

@@ -143,7 +143,9 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     return kind === undefined ? 2 : 0;
   }
   if (kind !== 'serve' && kind !== 'pipeline') {
-    throw new InvalidOptionError(`mlscale sweep: unknown sweep "${kind}"; sweeps: serve, pipeline (see mlscale sweep --help)`);
+    throw new InvalidOptionError(
+      `mlscale sweep: unknown sweep "${kind}"; sweeps: serve, pipeline (see mlscale sweep --help)`,
+    );
   }
   const v = parseFlags(`sweep ${kind}`, rest, kind === 'serve' ? serveFlags : pipelineFlags);
   if (v.help) {
@@ -164,12 +166,18 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const sweep = await sweepServe({ ...serveOptionsFromFlags(v), onProgress: say, signal: controller.signal });
+    const sweep = await sweepServe({
+      ...serveOptionsFromFlags(v),
+      onProgress: say,
+      signal: controller.signal,
+    });
     printOutput(await writeSweepAndReport(out, sweep));
     return 0;
   } catch (err) {
     if (!controller.signal.aborted) throw err;
-    process.stderr.write('mlscale sweep: interrupted; the server under test was stopped and nothing was written\n');
+    process.stderr.write(
+      'mlscale sweep: interrupted; the server under test was stopped and nothing was written\n',
+    );
     return 130;
   } finally {
     process.off('SIGINT', stop);
@@ -185,16 +193,24 @@ export async function writeSweepAndReport(out: string, sweep: SweepFile): Promis
 }
 
 /** Prints where a sweep's files are, the report as a file:// URL to open in a browser. */
-export function printOutput(written: SweepOutput, stream: NodeJS.WritableStream = process.stdout): void {
-  stream.write(`sweep file: ${resolve(written.sweepFile)}\nreport:     ${pathToFileURL(resolve(written.html)).href}\nmarkdown:   ${resolve(written.markdown)}\n`);
+export function printOutput(
+  written: SweepOutput,
+  stream: NodeJS.WritableStream = process.stdout,
+): void {
+  stream.write(
+    `sweep file: ${resolve(written.sweepFile)}\nreport:     ${pathToFileURL(resolve(written.html)).href}\nmarkdown:   ${resolve(written.markdown)}\n`,
+  );
 }
 
 /** Serve sweep options from flags (validated by the sweep itself). */
-export function serveOptionsFromFlags(v: Record<string, string | boolean | undefined>): Parameters<typeof sweepServe>[0] {
+export function serveOptionsFromFlags(
+  v: Record<string, string | boolean | undefined>,
+): Parameters<typeof sweepServe>[0] {
   return {
     modelRepository: textFlag(v['model-repository']),
     model: textFlag(v.model),
-    variants: typeof v.variants === 'string' ? v.variants.split(',').map((x) => x.trim()) : undefined,
+    variants:
+      typeof v.variants === 'string' ? v.variants.split(',').map((x) => x.trim()) : undefined,
     replicas: listFlag(v.replicas) as number[] | undefined,
     instances: listFlag(v.instances) as number[] | undefined,
     maxBatchSize: listFlag(v['max-batch-size']) as number[] | undefined,
@@ -211,7 +227,9 @@ export function serveOptionsFromFlags(v: Record<string, string | boolean | undef
 }
 
 /** Pipeline sweep options from flags (validated by the sweep itself). */
-export function pipelineOptionsFromFlags(v: Record<string, string | boolean | undefined>): Parameters<typeof sweepPipeline>[0] {
+export function pipelineOptionsFromFlags(
+  v: Record<string, string | boolean | undefined>,
+): Parameters<typeof sweepPipeline>[0] {
   return {
     data: textFlag(v.data),
     label: textFlag(v.label),
@@ -240,9 +258,15 @@ function listFlag(value: string | boolean | undefined): (number | string)[] | un
 }
 
 /** `5s`, `500ms`, `1m` or a bare number of seconds, as milliseconds; anything else is an `InvalidOptionError`. */
-export function durationFlag(flag: string, value: string | boolean | undefined): number | undefined {
+export function durationFlag(
+  flag: string,
+  value: string | boolean | undefined,
+): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-  if (!m) throw new InvalidOptionError(`${flag} must be a duration such as 5s, 500ms, 1m or 2.5 (seconds), got ${JSON.stringify(value)}`);
+  if (!m)
+    throw new InvalidOptionError(
+      `${flag} must be a duration such as 5s, 500ms, 1m or 2.5 (seconds), got ${JSON.stringify(value)}`,
+    );
   return Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000));
 }

@@ -8,7 +8,15 @@ import type { Task } from '../data/types.js';
 import type { TrainingOptions } from '../pipeline/options.js';
 import { kDefaultTrainingOptions } from '../pipeline/options.js';
 import { trainModel } from '../pipeline/train-model.js';
-import { numberFlag, numberListFlag, parseFlags, sizeFlag, textFlag, textListFlag, type FlagSpec } from './args.js';
+import {
+  numberFlag,
+  numberListFlag,
+  parseFlags,
+  sizeFlag,
+  textFlag,
+  textListFlag,
+  type FlagSpec,
+} from './args.js';
 import { BullmqExecutor } from '../pipeline/executors/bullmq/bullmq-executor.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { summaryJson, summaryText } from './summary.js';
@@ -131,7 +139,12 @@ const flags: FlagSpec = {
 };
 
 /** Turns train flags into `TrainingOptions` (validated later, in one place). */
-export function trainOptionsFromArgv(argv: string[]): { options: Partial<TrainingOptions>; json: boolean; help: boolean; optimize: VariantKind[] } {
+export function trainOptionsFromArgv(argv: string[]): {
+  options: Partial<TrainingOptions>;
+  json: boolean;
+  help: boolean;
+  optimize: VariantKind[];
+} {
   const v = parseFlags('train', argv, flags);
   const options: Partial<TrainingOptions> = {
     data: textFlag(v.data),
@@ -170,7 +183,12 @@ export function trainOptionsFromArgv(argv: string[]): { options: Partial<Trainin
     cacheMemory: sizeFlag(v['cache-memory'], totalmem()),
     cacheDir: textFlag(v['cache-dir']),
   };
-  return { options, json: v.json === true, help: v.help === true, optimize: optimizeFlag(v.optimize) };
+  return {
+    options,
+    json: v.json === true,
+    help: v.help === true,
+    optimize: optimizeFlag(v.optimize),
+  };
 }
 
 /** `--optimize int8,fp16`: checked before training starts, so a typo does not cost a training run. */
@@ -179,13 +197,18 @@ function optimizeFlag(value: string | boolean | undefined): VariantKind[] {
   const kinds = value.split(',').map((k) => k.trim());
   const bad = kinds.find((k) => !(kVariantKinds as readonly string[]).includes(k));
   if (bad !== undefined || kinds.length === 0) {
-    throw new InvalidOptionError(`--optimize must be a comma-separated list of ${kVariantKinds.join(', ')}, got ${JSON.stringify(value)}`);
+    throw new InvalidOptionError(
+      `--optimize must be a comma-separated list of ${kVariantKinds.join(', ')}, got ${JSON.stringify(value)}`,
+    );
   }
   return [...new Set(kinds)] as VariantKind[];
 }
 
 /** Runs `mlscale train`; resolves with the exit code. */
-export async function trainCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function trainCommand(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const { options, json, help, optimize } = trainOptionsFromArgv(argv);
   if (help) {
     out.write(trainHelp + '\n');
@@ -196,7 +219,10 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
     const trained = await trainModel(options, {
       onProgress: (p) => view.update(p),
       onExecutor: (executor) => {
-        if (executor.run !== undefined) process.stderr.write(`mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`);
+        if (executor.run !== undefined)
+          process.stderr.write(
+            `mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`,
+          );
         if (executor instanceof BullmqExecutor) watchWorkers(executor, view);
       },
     });
@@ -205,12 +231,31 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
     if (optimize.length > 0) {
       // Scored on the held-out rows of this very run: the artifact's metadata names its data split.
       optimized = await optimizeModel(
-        { model: trained.artifact, variants: optimize, data: trained.options.data, label: trained.options.label },
-        { onProgress: json ? undefined : (line) => process.stderr.write(`mlscale train --optimize: ${line}\n`) },
+        {
+          model: trained.artifact,
+          variants: optimize,
+          data: trained.options.data,
+          label: trained.options.label,
+        },
+        {
+          onProgress: json
+            ? undefined
+            : (line) => process.stderr.write(`mlscale train --optimize: ${line}\n`),
+        },
       );
     }
-    if (json) out.write(JSON.stringify({ ...summaryJson(trained), ...(optimized ? { optimize: optimizeJson(optimized) } : {}) }, null, 2) + '\n');
-    else out.write(summaryText(trained) + '\n' + (optimized ? '\n' + optimizeText(optimized) + '\n' : ''));
+    if (json)
+      out.write(
+        JSON.stringify(
+          { ...summaryJson(trained), ...(optimized ? { optimize: optimizeJson(optimized) } : {}) },
+          null,
+          2,
+        ) + '\n',
+      );
+    else
+      out.write(
+        summaryText(trained) + '\n' + (optimized ? '\n' + optimizeText(optimized) + '\n' : ''),
+      );
     return 0;
   } finally {
     view.stop();
@@ -225,11 +270,16 @@ export async function trainCommand(argv: string[], out: NodeJS.WritableStream = 
 function watchWorkers(executor: BullmqExecutor, view: ProgressView): void {
   let warned = false;
   executor.setActivityListener((a) => {
-    const workers = a.workers < 0 ? '? workers' : `${a.workers} worker${a.workers === 1 ? '' : 's'}`;
-    view.note(`${workers} | ${a.completed} jobs done | ${a.retried + a.stalled} retried | ${a.failed} failed`);
+    const workers =
+      a.workers < 0 ? '? workers' : `${a.workers} worker${a.workers === 1 ? '' : 's'}`;
+    view.note(
+      `${workers} | ${a.completed} jobs done | ${a.retried + a.stalled} retried | ${a.failed} failed`,
+    );
     if (a.workers === 0 && !warned) {
       warned = true;
-      process.stderr.write('mlscale train: no mlscale worker is connected to this Redis and prefix yet; batches wait in the queue until one starts\n');
+      process.stderr.write(
+        'mlscale train: no mlscale worker is connected to this Redis and prefix yet; batches wait in the queue until one starts\n',
+      );
     }
     if (a.workers > 0) warned = false;
   });

@@ -50,17 +50,24 @@ const flags: FlagSpec = {
 };
 
 /** Runs `mlscale worker` until a signal; resolves with the exit code. */
-export async function workerCommand(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function workerCommand(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const v = parseFlags('worker', argv, flags);
   if (v.help === true) {
     out.write(workerHelp + '\n');
     return 0;
   }
   const redis = textFlag(v.redis);
-  if (redis === undefined) throw new InvalidOptionError('mlscale worker: --redis URL is required, e.g. --redis redis://127.0.0.1:6379');
+  if (redis === undefined)
+    throw new InvalidOptionError(
+      'mlscale worker: --redis URL is required, e.g. --redis redis://127.0.0.1:6379',
+    );
   const int = (flag: string): number | undefined => {
     const n = numberFlag(v[flag]);
-    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n))) throw new InvalidOptionError(`--${flag} must be an integer, got ${JSON.stringify(v[flag])}`);
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n)))
+      throw new InvalidOptionError(`--${flag} must be an integer, got ${JSON.stringify(v[flag])}`);
     return n;
   };
   const log = (line: string) => process.stderr.write(`mlscale worker: ${line}\n`);
@@ -77,7 +84,9 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream =
     connectTimeoutMs: int('connect-timeout-ms'),
     log,
   });
-  out.write(`mlscale worker ${worker.name} ready: concurrency ${worker.concurrency} on ${worker.threads} thread${worker.threads === 1 ? '' : 's'}\n`);
+  out.write(
+    `mlscale worker ${worker.name} ready: concurrency ${worker.concurrency} on ${worker.threads} thread${worker.threads === 1 ? '' : 's'}\n`,
+  );
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -95,6 +104,8 @@ export async function workerCommand(argv: string[], out: NodeJS.WritableStream =
     process.on('SIGINT', stop);
   });
   await worker.close();
-  out.write(`mlscale worker ${worker.name} stopped: ${worker.counts.completed} batches done, ${worker.counts.failed} failed\n`);
+  out.write(
+    `mlscale worker ${worker.name} stopped: ${worker.counts.completed} batches done, ${worker.counts.failed} failed\n`,
+  );
   return 0;
 }

@@ -18,7 +18,11 @@ export class DecisionLog {
   }
 
   /** Records a decision taken when the fleet ran `from`. Holds are not worth a mark: they are skipped. */
-  record(decision: AutoscalerDecision, from: { replicas: number; instancesPerReplica: number }, t = Date.now()): void {
+  record(
+    decision: AutoscalerDecision,
+    from: { replicas: number; instancesPerReplica: number },
+    t = Date.now(),
+  ): void {
     if (decision.action === 'hold') return;
     const s = decision.signal;
     this.#entries.push({

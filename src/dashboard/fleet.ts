@@ -29,7 +29,11 @@ export function fleetDashboard(): ClusterObserver {
     name: 'dashboard',
     topic: kFleetTopic,
     onStart(fleet) {
-      sampler = new MetricsSampler({ collect: () => fleet.metrics(), replicas: () => fleet.listening(), decisions: () => decisions.list() }).start();
+      sampler = new MetricsSampler({
+        collect: () => fleet.metrics(),
+        replicas: () => fleet.listening(),
+        decisions: () => decisions.list(),
+      }).start();
     },
     onDecision(decision, from) {
       decisions.record(decision, from);

@@ -23,13 +23,19 @@ export interface PipelineDashboardOptions {
 }
 
 /** Builds the pipeline dashboard's Fastify app (not listening). */
-export async function createPipelineDashboard(options: PipelineDashboardOptions): Promise<FastifyInstance> {
+export async function createPipelineDashboard(
+  options: PipelineDashboardOptions,
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; the page is at / and the API under /api` });
+    void reply.code(404).send({
+      error: `no route ${request.method} ${request.url.split('?')[0]}; the page is at / and the API under /api`,
+    });
   });
   app.get('/', async (_request, reply) => sendAsset(reply, 'runs.html'));
-  app.get<{ Params: { name: string } }>('/dashboard/assets/:name', async (request, reply) => sendAsset(reply, request.params.name));
+  app.get<{ Params: { name: string } }>('/dashboard/assets/:name', async (request, reply) =>
+    sendAsset(reply, request.params.name),
+  );
 
   app.get('/api/runs', async (_request, reply) => {
     const local = await listLocalRuns(options.runs);
@@ -43,27 +49,61 @@ export async function createPipelineDashboard(options: PipelineDashboardOptions)
       }
     }
     void reply.header('cache-control', 'no-store');
-    return { runsFolder: options.runs, redis: options.redisRuns !== undefined, ...(redisError ? { redisError } : {}), runs: [...remote, ...local] };
+    return {
+      runsFolder: options.runs,
+      redis: options.redisRuns !== undefined,
+      ...(redisError ? { redisError } : {}),
+      runs: [...remote, ...local],
+    };
   });
 
   app.get<{ Params: { id: string } }>('/api/runs/:id', async (request, reply) => {
     const { id } = request.params;
-    if (!kRunId.test(id)) return reply.code(404).send({ error: `run ids are folder names (letters, digits, '_', '-', '.'), got ${JSON.stringify(id)}` });
+    if (!kRunId.test(id))
+      return reply.code(404).send({
+        error: `run ids are folder names (letters, digits, '_', '-', '.'), got ${JSON.stringify(id)}`,
+      });
     const run = await readLocalRun(options.runs, id);
     if (!run) {
-      const live = options.redisRuns ? (await options.redisRuns.list().catch(() => [])).find((r) => r.id === id) : undefined;
-      if (live) return { ...live, metrics: {}, phases: null, stages: null, windows: [], epochLoss: [], data: null };
-      return reply.code(404).send({ error: `no run ${JSON.stringify(id)}: ${options.runs}/${id}/metadata.json does not exist or cannot be read` });
+      const live = options.redisRuns
+        ? (await options.redisRuns.list().catch(() => [])).find((r) => r.id === id)
+        : undefined;
+      if (live)
+        return {
+          ...live,
+          metrics: {},
+          phases: null,
+          stages: null,
+          windows: [],
+          epochLoss: [],
+          data: null,
+        };
+      return reply.code(404).send({
+        error: `no run ${JSON.stringify(id)}: ${options.runs}/${id}/metadata.json does not exist or cannot be read`,
+      });
     }
     return run;
   });
 
   app.get('/api/reports', async () => listReports(options.reports, '/reports'));
-  app.get<{ Params: { report: string; file: string } }>('/reports/:report/:file', async (request, reply) => {
-    const found = await readReportFile(options.reports, request.params.report, request.params.file);
-    if (!found) return reply.code(404).send({ error: `no report file ${request.params.report}/${request.params.file} under ${options.reports}` });
-    return reply.header('content-type', found.type).header('x-content-type-options', 'nosniff').send(found.body);
-  });
+  app.get<{ Params: { report: string; file: string } }>(
+    '/reports/:report/:file',
+    async (request, reply) => {
+      const found = await readReportFile(
+        options.reports,
+        request.params.report,
+        request.params.file,
+      );
+      if (!found)
+        return reply.code(404).send({
+          error: `no report file ${request.params.report}/${request.params.file} under ${options.reports}`,
+        });
+      return reply
+        .header('content-type', found.type)
+        .header('x-content-type-options', 'nosniff')
+        .send(found.body);
+    },
+  );
   app.addHook('onClose', async () => options.redisRuns?.close());
   return app;
 }

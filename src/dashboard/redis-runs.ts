@@ -42,7 +42,12 @@ export function runSummary(p: BullmqRunProgress): RunSummary {
     epochs: null,
     totalMs: null,
     metric: null,
-    progress: { done: c?.trained ?? 0, total: null, epoch: c ? c.epoch + 1 : 0, rounds: c?.rounds ?? 0 },
+    progress: {
+      done: c?.trained ?? 0,
+      total: null,
+      epoch: c ? c.epoch + 1 : 0,
+      rounds: c?.rounds ?? 0,
+    },
     workersConnected: p.workersConnected,
     retried: p.retried,
     failed: p.failed,

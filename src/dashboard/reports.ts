@@ -44,7 +44,12 @@ export async function listReports(dir: string, hrefBase: string): Promise<Report
     if (!kPlainName.test(name)) continue;
     try {
       const s = await stat(join(dir, name, 'report.html'));
-      if (s.isFile()) out.push({ name, href: `${hrefBase}/${encodeURIComponent(name)}/report.html`, modifiedAt: s.mtimeMs });
+      if (s.isFile())
+        out.push({
+          name,
+          href: `${hrefBase}/${encodeURIComponent(name)}/report.html`,
+          modifiedAt: s.mtimeMs,
+        });
     } catch {
       // not a report folder
     }
@@ -56,7 +61,11 @@ export async function listReports(dir: string, hrefBase: string): Promise<Report
  * A report's file, or undefined when the names are not plain, the file does not exist, or its real
  * path leaves the reports folder.
  */
-export async function readReportFile(dir: string, report: string, file: string): Promise<{ body: Buffer; type: string } | undefined> {
+export async function readReportFile(
+  dir: string,
+  report: string,
+  file: string,
+): Promise<{ body: Buffer; type: string } | undefined> {
   if (!kPlainName.test(report) || !kPlainName.test(file)) return undefined;
   const type = kTypes[extname(file).toLowerCase()];
   if (type === undefined) return undefined;

@@ -33,7 +33,10 @@ const kEventIntervalMs = 1_000;
 const kKeepAliveMs = 15_000;
 
 /** Registers the serve dashboard's routes. */
-export async function dashboardRoutes(app: FastifyInstance, { source }: { source: DashboardSource }): Promise<void> {
+export async function dashboardRoutes(
+  app: FastifyInstance,
+  { source }: { source: DashboardSource },
+): Promise<void> {
   const streams = new Set<() => void>();
   // Open event streams would hold app.close() until the grace period ends: they end first.
   app.addHook('preClose', (done) => {
@@ -43,11 +46,16 @@ export async function dashboardRoutes(app: FastifyInstance, { source }: { source
 
   app.get('/dashboard', async (_request, reply) => sendAsset(reply, 'serve.html'));
   app.get('/dashboard/', async (_request, reply) => reply.redirect('/dashboard'));
-  app.get<{ Params: { name: string } }>('/dashboard/assets/:name', async (request, reply) => sendAsset(reply, request.params.name));
+  app.get<{ Params: { name: string } }>('/dashboard/assets/:name', async (request, reply) =>
+    sendAsset(reply, request.params.name),
+  );
 
   app.get('/dashboard/api/state', async (_request, reply): Promise<DashboardState> => {
     const [activity, models] = await Promise.all([source.activity(0), source.models()]);
-    const reports = source.reportsDir === undefined ? [] : await listReports(source.reportsDir, '/dashboard/reports');
+    const reports =
+      source.reportsDir === undefined
+        ? []
+        : await listReports(source.reportsDir, '/dashboard/reports');
     void reply.header('cache-control', 'no-store');
     return { now: Date.now(), ...activity, models, admin: source.admin(), reports };
   });
@@ -73,7 +81,9 @@ export async function dashboardRoutes(app: FastifyInstance, { source }: { source
         if (ended) return;
         const last = activity.samples[activity.samples.length - 1];
         if (last) since = last.t;
-        res.write(`event: sample\ndata: ${JSON.stringify({ now: Date.now(), ...activity, models })}\n\n`);
+        res.write(
+          `event: sample\ndata: ${JSON.stringify({ now: Date.now(), ...activity, models })}\n\n`,
+        );
         lastWrite = Date.now();
       } catch {
         if (!ended && Date.now() - lastWrite > kKeepAliveMs) {
@@ -102,17 +112,31 @@ export async function dashboardRoutes(app: FastifyInstance, { source }: { source
   if (source.reportsDir !== undefined) {
     const dir = source.reportsDir;
     app.get('/dashboard/api/reports', async () => listReports(dir, '/dashboard/reports'));
-    app.get<{ Params: { report: string; file: string } }>('/dashboard/reports/:report/:file', async (request, reply) => {
-      const found = await readReportFile(dir, request.params.report, request.params.file);
-      if (!found) return reply.code(404).send({ error: `no report file ${request.params.report}/${request.params.file} under the reports folder` });
-      return reply.header('content-type', found.type).header('x-content-type-options', 'nosniff').send(found.body);
-    });
+    app.get<{ Params: { report: string; file: string } }>(
+      '/dashboard/reports/:report/:file',
+      async (request, reply) => {
+        const found = await readReportFile(dir, request.params.report, request.params.file);
+        if (!found)
+          return reply.code(404).send({
+            error: `no report file ${request.params.report}/${request.params.file} under the reports folder`,
+          });
+        return reply
+          .header('content-type', found.type)
+          .header('x-content-type-options', 'nosniff')
+          .send(found.body);
+      },
+    );
   }
 }
 
 /** Sends a static asset, or 404 naming it. */
 export async function sendAsset(reply: FastifyReply, name: string): Promise<FastifyReply> {
   const asset = await readAsset(name);
-  if (!asset) return reply.code(404).send({ error: `no dashboard asset named ${JSON.stringify(name)}` });
-  return reply.header('content-type', asset.type).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff').send(asset.body);
+  if (!asset)
+    return reply.code(404).send({ error: `no dashboard asset named ${JSON.stringify(name)}` });
+  return reply
+    .header('content-type', asset.type)
+    .header('cache-control', 'no-cache')
+    .header('x-content-type-options', 'nosniff')
+    .send(asset.body);
 }

@@ -24,7 +24,12 @@ export interface RunSummary {
   /** The main metric: accuracy for classification, r2 or rmse for regression. */
   readonly metric: { readonly name: string; readonly value: number } | null;
   /** Progress of a running run: batches trained out of the total, when known. */
-  readonly progress?: { readonly done: number; readonly total: number | null; readonly epoch: number; readonly rounds: number };
+  readonly progress?: {
+    readonly done: number;
+    readonly total: number | null;
+    readonly epoch: number;
+    readonly rounds: number;
+  };
   /** Workers connected to the queue (bullmq), retries and failures so far. */
   readonly workersConnected?: number;
   readonly retried?: number;
@@ -94,7 +99,9 @@ export async function readLocalRun(dir: string, id: string): Promise<RunDetail |
     ...(m['customMetrics'] ? { customMetrics: m['customMetrics'] as Record<string, number> } : {}),
     phases: (timings['phases'] ?? null) as Record<string, number> | null,
     stages: (timings['stages'] ?? null) as Record<string, number> | null,
-    windows: Array.isArray(timings['windows']) ? (timings['windows'] as [string, number, number, number][]) : [],
+    windows: Array.isArray(timings['windows'])
+      ? (timings['windows'] as [string, number, number, number][])
+      : [],
     epochLoss: Array.isArray(training['epochLoss']) ? (training['epochLoss'] as number[]) : [],
     data,
   };
@@ -102,7 +109,16 @@ export async function readLocalRun(dir: string, id: string): Promise<RunDetail |
 
 /** The list's view of a run. */
 export function summaryOf(d: RunDetail): RunSummary {
-  const { metrics: _m, customMetrics: _c, phases: _p, stages: _s, windows: _w, epochLoss: _e, data: _d, ...summary } = d;
+  const {
+    metrics: _m,
+    customMetrics: _c,
+    phases: _p,
+    stages: _s,
+    windows: _w,
+    epochLoss: _e,
+    data: _d,
+    ...summary
+  } = d;
   return summary;
 }
 

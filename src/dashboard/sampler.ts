@@ -11,7 +11,12 @@
  * @module
  */
 import type { Registry } from 'prom-client';
-import type { ActivitySnapshot, BatchSizeBucket, DashboardDecision, DashboardSample } from './types.js';
+import type {
+  ActivitySnapshot,
+  BatchSizeBucket,
+  DashboardDecision,
+  DashboardSample,
+} from './types.js';
 
 /** One registry's metrics as `getMetricsAsJSON()` gives them. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
@@ -125,9 +130,18 @@ export class MetricsSampler {
   snapshot(since = 0): ActivitySnapshot {
     const samples = this.#samples.filter((s) => s.t > since);
     const totals = new Map<number, number>();
-    for (const d of this.#batchDeltas.slice(-this.#batchWindow)) for (const [le, n] of d) totals.set(le, (totals.get(le) ?? 0) + n);
-    const batchSizes: BatchSizeBucket[] = [...totals.entries()].sort(([a], [b]) => a - b).map(([le, count]) => ({ le: Number.isFinite(le) ? String(le) : '+Inf', count }));
-    return { intervalMs: this.#intervalMs, mode: this.#replicas ? 'replicas' : 'single', samples, batchSizes, decisions: this.#decisions() };
+    for (const d of this.#batchDeltas.slice(-this.#batchWindow))
+      for (const [le, n] of d) totals.set(le, (totals.get(le) ?? 0) + n);
+    const batchSizes: BatchSizeBucket[] = [...totals.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([le, count]) => ({ le: Number.isFinite(le) ? String(le) : '+Inf', count }));
+    return {
+      intervalMs: this.#intervalMs,
+      mode: this.#replicas ? 'replicas' : 'single',
+      samples,
+      batchSizes,
+      decisions: this.#decisions(),
+    };
   }
 
   #push(now: Reading, last: Reading): void {
@@ -204,7 +218,19 @@ function read(metrics: MetricsJson, t: number): Reading {
         break;
     }
   }
-  return { t, requests, errors, shed, latency, batch, batchSum, batchCount, queueDepth, inFlight, instances };
+  return {
+    t,
+    requests,
+    errors,
+    shed,
+    latency,
+    batch,
+    batchSum,
+    batchCount,
+    queueDepth,
+    inFlight,
+    instances,
+  };
 }
 
 function sum(values: readonly { value: number }[]): number {
@@ -212,7 +238,14 @@ function sum(values: readonly { value: number }[]): number {
 }
 
 /** Adds a histogram's `_bucket` series into `into` (upper bound → cumulative count). */
-function addBuckets(values: readonly { value: number; labels: Record<string, string | number | undefined>; metricName?: string }[], into: Map<number, number>): void {
+function addBuckets(
+  values: readonly {
+    value: number;
+    labels: Record<string, string | number | undefined>;
+    metricName?: string;
+  }[],
+  into: Map<number, number>,
+): void {
   for (const v of values) {
     if (!v.metricName?.endsWith('_bucket')) continue;
     const le = v.labels['le'] === '+Inf' ? Infinity : Number(v.labels['le']);
@@ -223,7 +256,9 @@ function addBuckets(values: readonly { value: number; labels: Record<string, str
 
 /** Cumulative bucket counts of the interval: now minus last, never negative. */
 function deltas(now: Map<number, number>, last: Map<number, number>): [number, number][] {
-  return [...now.entries()].sort(([a], [b]) => a - b).map(([le, n]) => [le, Math.max(0, n - (last.get(le) ?? 0))]);
+  return [...now.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([le, n]) => [le, Math.max(0, n - (last.get(le) ?? 0))]);
 }
 
 /** Per-bucket counts from cumulative ones. */
@@ -243,7 +278,10 @@ function nonCumulative(cumulative: [number, number][]): Map<number, number> {
  *
  * @returns null when the histogram is empty.
  */
-export function quantile(cumulative: readonly (readonly [number, number])[], q: number): number | null {
+export function quantile(
+  cumulative: readonly (readonly [number, number])[],
+  q: number,
+): number | null {
   const total = cumulative.length > 0 ? cumulative[cumulative.length - 1]![1] : 0;
   if (!(total > 0)) return null;
   const rank = q * total;

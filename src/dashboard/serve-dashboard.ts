@@ -28,7 +28,8 @@ export interface ServeDashboardOptions {
  */
 export function serveDashboard(options: ServeDashboardOptions = {}): ServerPlugin {
   const reports = options.reports;
-  if (reports !== undefined && (typeof reports !== 'string' || reports === '')) invalidOption('reports', 'a folder', reports);
+  if (reports !== undefined && (typeof reports !== 'string' || reports === ''))
+    invalidOption('reports', 'a folder', reports);
   let sampler: MetricsSampler | undefined;
   return {
     name: 'dashboard',
@@ -38,7 +39,10 @@ export function serveDashboard(options: ServeDashboardOptions = {}): ServerPlugi
       const askPrimary = server.askPrimary;
       if (askPrimary) {
         // A replica: the fleet's activity lives in the primary.
-        activity = (since) => askPrimary(kFleetTopic, { since } satisfies FleetRequest).then((a) => a as ActivitySnapshot);
+        activity = (since) =>
+          askPrimary(kFleetTopic, { since } satisfies FleetRequest).then(
+            (a) => a as ActivitySnapshot,
+          );
       } else {
         const local = new MetricsSampler({
           collect: async () => {
@@ -66,18 +70,33 @@ export function serveDashboard(options: ServeDashboardOptions = {}): ServerPlugi
 
 /** Loaded versions with their state, and the models on disk that are not loaded. */
 async function listModels(repository: ModelRepository): Promise<DashboardModel[]> {
-  const out: DashboardModel[] = repository.index().map((e) => ({ name: e.name, version: e.version ?? null, state: e.state, reason: e.reason }));
+  const out: DashboardModel[] = repository
+    .index()
+    .map((e) => ({ name: e.name, version: e.version ?? null, state: e.state, reason: e.reason }));
   const known = new Set(out.map((m) => m.name));
   for (const name of await repository.scan().catch(() => [])) {
-    if (!known.has(name)) out.push({ name, version: null, state: 'UNAVAILABLE', reason: 'unloaded' });
+    if (!known.has(name))
+      out.push({ name, version: null, state: 'UNAVAILABLE', reason: 'unloaded' });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Mirrors the repository API's guard (serve/routes/repository.ts), so the page offers only what would work. */
-function adminState(options: Readonly<FilledServeOptions>, loopback: boolean): DashboardState['admin'] {
-  if (!options.repositoryApi) return { enabled: false, tokenRequired: false, why: 'the repository API is turned off (--no-repository-api)' };
+function adminState(
+  options: Readonly<FilledServeOptions>,
+  loopback: boolean,
+): DashboardState['admin'] {
+  if (!options.repositoryApi)
+    return {
+      enabled: false,
+      tokenRequired: false,
+      why: 'the repository API is turned off (--no-repository-api)',
+    };
   if (options.adminToken !== undefined) return { enabled: true, tokenRequired: true };
   if (loopback) return { enabled: true, tokenRequired: false };
-  return { enabled: false, tokenRequired: false, why: `the repository API needs --admin-token on ${options.host}` };
+  return {
+    enabled: false,
+    tokenRequired: false,
+    why: `the repository API needs --admin-token on ${options.host}`,
+  };
 }

@@ -19,7 +19,10 @@ const require = createRequire(import.meta.url);
 /** Asset name (as in the URL) → where it is read from and its content type. */
 function assetTable(): Map<string, { path: string; type: string }> {
   const dir = join(packageRoot(), 'src', 'dashboard', 'static');
-  const own = (name: string, type: string): [string, { path: string; type: string }] => [name, { path: join(dir, name), type }];
+  const own = (name: string, type: string): [string, { path: string; type: string }] => [
+    name,
+    { path: join(dir, name), type },
+  ];
   return new Map([
     own('serve.html', 'text/html; charset=utf-8'),
     own('runs.html', 'text/html; charset=utf-8'),
@@ -27,8 +30,17 @@ function assetTable(): Map<string, { path: string; type: string }> {
     own('common.js', 'text/javascript; charset=utf-8'),
     own('serve.js', 'text/javascript; charset=utf-8'),
     own('runs.js', 'text/javascript; charset=utf-8'),
-    ['uPlot.iife.min.js', { path: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
-    ['uPlot.min.css', { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' }],
+    [
+      'uPlot.iife.min.js',
+      {
+        path: require.resolve('uplot/dist/uPlot.iife.min.js'),
+        type: 'text/javascript; charset=utf-8',
+      },
+    ],
+    [
+      'uPlot.min.css',
+      { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+    ],
   ]);
 }
 

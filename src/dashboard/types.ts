@@ -70,7 +70,11 @@ export interface DashboardState extends ActivitySnapshot {
   readonly now: number;
   readonly models: readonly DashboardModel[];
   /** Whether the page may offer load/unload, and whether they need the admin token. */
-  readonly admin: { readonly enabled: boolean; readonly tokenRequired: boolean; readonly why?: string };
+  readonly admin: {
+    readonly enabled: boolean;
+    readonly tokenRequired: boolean;
+    readonly why?: string;
+  };
   /** Scaling reports (`mlscale sweep`) to link, when the server was given `--reports`. */
   readonly reports: readonly ReportLink[];
 }

@@ -25,7 +25,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchFileName, cachedBytes, type CachedBatch, type CachePlacement } from './cached-batch.js';
+import {
+  batchFileName,
+  cachedBytes,
+  type CachedBatch,
+  type CachePlacement,
+} from './cached-batch.js';
 import type { BatchOptions, DataSource, Schema } from './types.js';
 
 /** Version of the cache's folder layout and batch format, part of every key. */
@@ -46,9 +51,19 @@ export interface BatchCacheOptions {
 }
 
 /** The key of a dataset's cached batches: its identity and every setting that shapes a batch. */
-export async function cacheKey(source: DataSource, schema: Schema, options: BatchOptions): Promise<string> {
+export async function cacheKey(
+  source: DataSource,
+  schema: Schema,
+  options: BatchOptions,
+): Promise<string> {
   const identity = (await source.identity?.()) ?? source.description;
-  const settings = { format: kCacheFormat, identity, schema, batchRows: options.batchRows, onBadRow: options.onBadRow };
+  const settings = {
+    format: kCacheFormat,
+    identity,
+    schema,
+    batchRows: options.batchRows,
+    onBadRow: options.onBadRow,
+  };
   return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 32);
 }
 
@@ -73,14 +88,22 @@ export class BatchCache {
     this.key = key;
     this.#options = options;
     this.#kept = options.dir !== undefined;
-    this.#dir = options.dir !== undefined ? join(options.dir, key) : join(tmpdir(), `mlscale-run-${process.pid}-${Date.now().toString(36)}`, key);
+    this.#dir =
+      options.dir !== undefined
+        ? join(options.dir, key)
+        : join(tmpdir(), `mlscale-run-${process.pid}-${Date.now().toString(36)}`, key);
   }
 
   /**
    * A cache for one run's batches; with a kept folder that holds this key complete, its batches
    * are ready to read (see {@link reused}).
    */
-  static async open(source: DataSource, schema: Schema, batchOptions: BatchOptions, options: BatchCacheOptions): Promise<BatchCache> {
+  static async open(
+    source: DataSource,
+    schema: Schema,
+    batchOptions: BatchOptions,
+    options: BatchCacheOptions,
+  ): Promise<BatchCache> {
     const cache = new BatchCache(await cacheKey(source, schema, batchOptions), options);
     if (cache.#kept && !options.remote) cache.#reused = await cache.#readComplete();
     return cache;
@@ -105,8 +128,13 @@ export class BatchCache {
    *   again (remote executors cache such batches where they run).
    */
   async placement(estimate: number, byReference: boolean): Promise<CachePlacement> {
-    if (this.#options.remote) return byReference ? { store: 'local', key: this.key } : { store: 'bytes' };
-    if (this.#options.mode === 'auto' && !this.#kept && this.#memoryUsed + this.#memoryReserved + estimate <= this.#options.memoryBytes) {
+    if (this.#options.remote)
+      return byReference ? { store: 'local', key: this.key } : { store: 'bytes' };
+    if (
+      this.#options.mode === 'auto' &&
+      !this.#kept &&
+      this.#memoryUsed + this.#memoryReserved + estimate <= this.#options.memoryBytes
+    ) {
       this.#memoryReserved += estimate;
       return { store: 'memory' };
     }
@@ -179,9 +207,14 @@ export class BatchCache {
   /** Ends the first pass: a kept folder is marked complete, for later runs. */
   async firstPassDone(batches: number): Promise<void> {
     if (!this.#kept || this.#reused || this.#options.remote) return;
-    const files = (await this.entries(batches))?.map((e) => (e.kind === 'file' ? { name: e.path.slice(this.#dir.length + 1), bytes: e.bytes } : undefined));
+    const files = (await this.entries(batches))?.map((e) =>
+      e.kind === 'file' ? { name: e.path.slice(this.#dir.length + 1), bytes: e.bytes } : undefined,
+    );
     if (files === undefined || files.some((f) => f === undefined)) return;
-    await writeFile(join(this.#dir, kCompleteFile), JSON.stringify({ format: kCacheFormat, batches, files }) + '\n');
+    await writeFile(
+      join(this.#dir, kCompleteFile),
+      JSON.stringify({ format: kCacheFormat, batches, files }) + '\n',
+    );
   }
 
   /** Releases the batches; removes the folder unless the user named it. */
@@ -193,9 +226,16 @@ export class BatchCache {
 
   async #readComplete(): Promise<CachedBatch[] | undefined> {
     try {
-      const marker = JSON.parse(await readFile(join(this.#dir, kCompleteFile), 'utf8')) as { format: number; files: { name: string; bytes: number }[] };
+      const marker = JSON.parse(await readFile(join(this.#dir, kCompleteFile), 'utf8')) as {
+        format: number;
+        files: { name: string; bytes: number }[];
+      };
       if (marker.format !== kCacheFormat) return undefined;
-      return marker.files.map((f) => ({ kind: 'file', path: join(this.#dir, f.name), bytes: f.bytes }));
+      return marker.files.map((f) => ({
+        kind: 'file',
+        path: join(this.#dir, f.name),
+        bytes: f.bytes,
+      }));
     } catch {
       return undefined;
     }

@@ -31,7 +31,12 @@ interface Layout {
   readonly total: number;
 }
 
-function layoutOf(rows: number, numericLength: number, catLength: number, dictBytes: number): Layout {
+function layoutOf(
+  rows: number,
+  numericLength: number,
+  catLength: number,
+  dictBytes: number,
+): Layout {
   const rowIndex = align8(kHeaderBytes);
   const numeric = rowIndex + rows * 8;
   const catCodes = align8(numeric + numericLength * 4);
@@ -55,11 +60,22 @@ export function encodeBatch(batch: RawBatch, shared: boolean): Uint8Array {
   const at = layoutOf(rows, batch.numeric.length, batch.catCodes.length, dicts.length);
   const buffer = shared ? new SharedArrayBuffer(at.total) : new ArrayBuffer(at.total);
   const header = new Int32Array(buffer, 0, kHeaderWords);
-  header.set([kMagic, kVersion, batch.id, rows, batch.numeric.length, batch.catCodes.length, labelDict === null ? 0 : 1, batch.skippedRows, dicts.length]);
+  header.set([
+    kMagic,
+    kVersion,
+    batch.id,
+    rows,
+    batch.numeric.length,
+    batch.catCodes.length,
+    labelDict === null ? 0 : 1,
+    batch.skippedRows,
+    dicts.length,
+  ]);
   new Float64Array(buffer, at.rowIndex, rows).set(batch.rowIndex);
   new Float32Array(buffer, at.numeric, batch.numeric.length).set(batch.numeric);
   new Int32Array(buffer, at.catCodes, batch.catCodes.length).set(batch.catCodes);
-  if (batch.labels.kind === 'categorical') new Int32Array(buffer, at.labels, rows).set(batch.labels.codes);
+  if (batch.labels.kind === 'categorical')
+    new Int32Array(buffer, at.labels, rows).set(batch.labels.codes);
   else new Float32Array(buffer, at.labels, rows).set(batch.labels.values);
   const bytes = new Uint8Array(buffer);
   bytes.set(dicts, at.dicts);
@@ -78,23 +94,45 @@ export function encodeBatch(batch: RawBatch, shared: boolean): Uint8Array {
  */
 export function decodeBatch(bytes: Uint8Array, copy: boolean, where: string): RawBatch {
   const base = bytes.byteOffset;
-  if (base % 8 !== 0 || bytes.length < kHeaderBytes) throw new DataParseError(`${where} is not a cached batch (too short or misaligned)`);
+  if (base % 8 !== 0 || bytes.length < kHeaderBytes)
+    throw new DataParseError(`${where} is not a cached batch (too short or misaligned)`);
   const buffer = bytes.buffer as ArrayBuffer;
   const header = new Int32Array(buffer, base, kHeaderWords);
-  if (header[0] !== kMagic || header[1] !== kVersion) throw new DataParseError(`${where} is not a cached batch of format ${kVersion}`);
-  const [, , id, rows, numericLength, catLength, labelKind, skippedRows, dictBytes] = header as unknown as number[];
+  if (header[0] !== kMagic || header[1] !== kVersion)
+    throw new DataParseError(`${where} is not a cached batch of format ${kVersion}`);
+  const [, , id, rows, numericLength, catLength, labelKind, skippedRows, dictBytes] =
+    header as unknown as number[];
   const at = layoutOf(rows!, numericLength!, catLength!, dictBytes!);
-  if (at.total > bytes.length) throw new DataParseError(`${where} is truncated: ${bytes.length} bytes of ${at.total}`);
-  const view = <T>(make: (offset: number, length: number) => T, offset: number, length: number): T => make(base + offset, length);
+  if (at.total > bytes.length)
+    throw new DataParseError(`${where} is truncated: ${bytes.length} bytes of ${at.total}`);
+  const view = <T>(
+    make: (offset: number, length: number) => T,
+    offset: number,
+    length: number,
+  ): T => make(base + offset, length);
   const f64 = (o: number, n: number) => new Float64Array(buffer, o, n);
   const f32 = (o: number, n: number) => new Float32Array(buffer, o, n);
   const i32 = (o: number, n: number) => new Int32Array(buffer, o, n);
-  const [catDict, labelDict] = JSON.parse(fromUtf8.decode(bytes.subarray(at.dicts, at.dicts + dictBytes!))) as [string[], string[] | null];
-  const own = <T extends Float64Array | Float32Array | Int32Array>(a: T): T => (copy ? (a.slice() as T) : a);
+  const [catDict, labelDict] = JSON.parse(
+    fromUtf8.decode(bytes.subarray(at.dicts, at.dicts + dictBytes!)),
+  ) as [string[], string[] | null];
+  const own = <T extends Float64Array | Float32Array | Int32Array>(a: T): T =>
+    copy ? (a.slice() as T) : a;
   const rowIndex = own(view(f64, at.rowIndex, rows!));
   const numeric = own(view(f32, at.numeric, numericLength!));
   const catCodes = own(view(i32, at.catCodes, catLength!));
   const labels: RawBatch['labels'] =
-    labelKind === 1 ? { kind: 'categorical', codes: own(view(i32, at.labels, rows!)), dict: labelDict ?? [] } : { kind: 'numeric', values: own(view(f32, at.labels, rows!)) };
-  return { id: id!, rowCount: rows!, rowIndex, numeric, catCodes, catDict, labels, skippedRows: skippedRows! };
+    labelKind === 1
+      ? { kind: 'categorical', codes: own(view(i32, at.labels, rows!)), dict: labelDict ?? [] }
+      : { kind: 'numeric', values: own(view(f32, at.labels, rows!)) };
+  return {
+    id: id!,
+    rowCount: rows!,
+    rowIndex,
+    numeric,
+    catCodes,
+    catDict,
+    labels,
+    skippedRows: skippedRows!,
+  };
 }

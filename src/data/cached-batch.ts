@@ -78,7 +78,10 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
  *
  * @returns The handle for the driver, or undefined for a worker-local entry.
  */
-export async function storeBatch(batch: RawBatch, placement: CachePlacement): Promise<CachedBatch | undefined> {
+export async function storeBatch(
+  batch: RawBatch,
+  placement: CachePlacement,
+): Promise<CachedBatch | undefined> {
   switch (placement.store) {
     case 'memory':
       return { kind: 'memory', buffer: encodeBatch(batch, true).buffer as SharedArrayBuffer };
@@ -165,7 +168,13 @@ export class LocalBatchCache {
     }
     if (names.length <= kLocalCacheKeys) return;
     const used = await Promise.all(
-      names.map(async (name) => ({ name, at: name === keep ? Infinity : ((await stat(join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0) })),
+      names.map(async (name) => ({
+        name,
+        at:
+          name === keep
+            ? Infinity
+            : ((await stat(join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0),
+      })),
     );
     used.sort((a, b) => a.at - b.at);
     for (const { name } of used.slice(0, used.length - kLocalCacheKeys)) {

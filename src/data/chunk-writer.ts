@@ -137,7 +137,8 @@ export class ChunkWriter {
     this.numeric = new Float32Array(capacity * this.numericWidth);
     this.#rowIndex = new Float64Array(capacity);
     this.#catCodes = new Int32Array(capacity * this.#categoricalWidth);
-    this.#labels = schema.task === 'regression' ? new Float32Array(capacity) : new Int32Array(capacity);
+    this.#labels =
+      schema.task === 'regression' ? new Float32Array(capacity) : new Int32Array(capacity);
     this.#pendingEntry = new Int32Array(this.#categoricalWidth).fill(-1);
     this.#pendingText = new Array<string | undefined>(this.#categoricalWidth).fill(undefined);
   }
@@ -175,7 +176,8 @@ export class ChunkWriter {
       let code: number;
       if (entry >= 0) {
         code = entries.codes[entry]!;
-        if (code === kUnassigned) code = entries.codes[entry] = this.#catDict.code(entries.values[entry]!);
+        if (code === kUnassigned)
+          code = entries.codes[entry] = this.#catDict.code(entries.values[entry]!);
       } else {
         const text = this.#pendingText[c];
         code = text === undefined ? -1 : this.#catDict.code(text);
@@ -185,7 +187,10 @@ export class ChunkWriter {
     const entry = this.#pendingLabelEntry;
     if (entry >= 0) {
       let code = this.labelValues.codes[entry]!;
-      if (code === kUnassigned) code = this.labelValues.codes[entry] = this.#labelDict.code(this.labelValues.values[entry]!);
+      if (code === kUnassigned)
+        code = this.labelValues.codes[entry] = this.#labelDict.code(
+          this.labelValues.values[entry]!,
+        );
       this.#labels[r] = code;
     } else {
       const label = this.#pendingLabel;
@@ -205,7 +210,9 @@ export class ChunkWriter {
     const exact = n === this.#capacity;
     const labelValues = exact ? this.#labels : this.#labels.slice(0, n);
     const labels: RawLabels =
-      labelValues instanceof Float32Array ? { kind: 'numeric', values: labelValues } : { kind: 'categorical', codes: labelValues, dict: this.#labelDict.values };
+      labelValues instanceof Float32Array
+        ? { kind: 'numeric', values: labelValues }
+        : { kind: 'categorical', codes: labelValues, dict: this.#labelDict.values };
     return {
       id,
       rowCount: n,

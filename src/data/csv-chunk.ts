@@ -67,7 +67,6 @@ export const kCr = 13;
 export const kQuote = 34;
 export const kComma = 44;
 
-
 /**
  * Builds the layout of a file's columns for a schema.
  *
@@ -77,19 +76,30 @@ export const kComma = 44;
  * @param headerLine - The header's line, for messages.
  * @throws DataParseError when a schema column is not in the header.
  */
-export function csvLayout(names: readonly string[], schema: Schema, na: NaValues, path: string, headerLine: number, term = kLf): CsvLayout {
+export function csvLayout(
+  names: readonly string[],
+  schema: Schema,
+  na: NaValues,
+  path: string,
+  headerLine: number,
+  term = kLf,
+): CsvLayout {
   const uses = new Uint8Array(names.length);
   const slots = new Int32Array(names.length).fill(-1);
   const place = (name: string, use: Use, slot: number): void => {
     const at = names.indexOf(name);
     if (at < 0) {
-      throw new DataParseError(`${path}:${headerLine}: schema column '${name}' is not in the header; columns: ${listColumns(names)}`);
+      throw new DataParseError(
+        `${path}:${headerLine}: schema column '${name}' is not in the header; columns: ${listColumns(names)}`,
+      );
     }
     uses[at] = use;
     slots[at] = slot;
   };
   if (!names.includes(schema.label)) {
-    throw new LabelNotFoundError(`label column '${schema.label}' is not in ${path}; columns: ${listColumns(names)}`);
+    throw new LabelNotFoundError(
+      `label column '${schema.label}' is not in ${path}; columns: ${listColumns(names)}`,
+    );
   }
   schema.numeric.forEach((name, i) => place(name, Use.Numeric, i));
   schema.categorical.forEach((name, i) => place(name, Use.Categorical, i));
@@ -119,11 +129,20 @@ function hashField(buf: Uint8Array, s: number, end: number): number {
 }
 
 function fieldCountError(layout: CsvLayout, line: number, got: number): DataParseError {
-  return new DataParseError(`${layout.path}:${line}: expected ${layout.width} fields (as in the header), got ${got}`);
+  return new DataParseError(
+    `${layout.path}:${line}: expected ${layout.width} fields (as in the header), got ${got}`,
+  );
 }
 
 /** Decodes a quote-free record at `buf[s, end)` into the writer's current row. */
-function decodeFast(buf: Buffer, s: number, end: number, layout: CsvLayout, out: ChunkWriter, line: number): void {
+function decodeFast(
+  buf: Buffer,
+  s: number,
+  end: number,
+  layout: CsvLayout,
+  out: ChunkWriter,
+  line: number,
+): void {
   const { uses, slots, width, schema, na, path } = layout;
   const numeric = out.numeric;
   const base = out.rowCount * out.numericWidth;
@@ -151,7 +170,10 @@ function decodeFast(buf: Buffer, s: number, end: number, layout: CsvLayout, out:
         if (token || !(value === value && (e === end || buf[e] === kComma) && fitsFloat32(value))) {
           e = fieldEnd(buf, s, end);
           const text = buf.toString('utf8', s, e);
-          value = use === Use.Numeric ? numericFromText(text, path, line, schema.numeric[slots[field]!]!, na) : (labelFromText(text, 'regression', path, line, schema.label, na) as number);
+          value =
+            use === Use.Numeric
+              ? numericFromText(text, path, line, schema.numeric[slots[field]!]!, na)
+              : (labelFromText(text, 'regression', path, line, schema.label, na) as number);
         }
       }
       if (use === Use.Numeric) numeric[base + slots[field]!] = value;
@@ -165,13 +187,32 @@ function decodeFast(buf: Buffer, s: number, end: number, layout: CsvLayout, out:
       if (use === Use.Categorical) {
         const values = out.categories;
         let entry = values.find(buf, s, e, hash);
-        if (entry < 0) entry = values.add(s, e, hash, e === s ? undefined : categoryFromText(buf.toString('utf8', s, e), na));
+        if (entry < 0)
+          entry = values.add(
+            s,
+            e,
+            hash,
+            e === s ? undefined : categoryFromText(buf.toString('utf8', s, e), na),
+          );
         out.categoryEntry(slots[field]!, entry);
       } else {
         const values = out.labelValues;
         let entry = values.find(buf, s, e, hash);
         // A bad label throws before it is added, so every entry is a valid class.
-        if (entry < 0) entry = values.add(s, e, hash, labelFromText(buf.toString('utf8', s, e), 'classification', path, line, schema.label, na) as string);
+        if (entry < 0)
+          entry = values.add(
+            s,
+            e,
+            hash,
+            labelFromText(
+              buf.toString('utf8', s, e),
+              'classification',
+              path,
+              line,
+              schema.label,
+              na,
+            ) as string,
+          );
         out.labelEntry(entry);
       }
     }
@@ -183,7 +224,12 @@ function decodeFast(buf: Buffer, s: number, end: number, layout: CsvLayout, out:
 }
 
 /** Decodes a record's text fields (the csv-parse path) into the writer's current row. */
-export function decodeTextFields(fields: readonly string[], layout: CsvLayout, out: ChunkWriter, line: number): void {
+export function decodeTextFields(
+  fields: readonly string[],
+  layout: CsvLayout,
+  out: ChunkWriter,
+  line: number,
+): void {
   const { uses, slots, width, schema, na, path } = layout;
   if (fields.length !== width) throw fieldCountError(layout, line, fields.length);
   const base = out.rowCount * out.numericWidth;
@@ -191,7 +237,13 @@ export function decodeTextFields(fields: readonly string[], layout: CsvLayout, o
     const use = uses[field]!;
     if (use === Use.Numeric) {
       const slot = slots[field]!;
-      out.numeric[base + slot] = numericFromText(fields[field]!, path, line, schema.numeric[slot]!, na);
+      out.numeric[base + slot] = numericFromText(
+        fields[field]!,
+        path,
+        line,
+        schema.numeric[slot]!,
+        na,
+      );
     } else if (use === Use.Categorical) {
       out.categoryText(slots[field]!, categoryFromText(fields[field]!, na));
     } else if (use === Use.Label) {
@@ -208,7 +260,11 @@ export function decodeTextFields(fields: readonly string[], layout: CsvLayout, o
 export function parseQuotedRecord(bytes: Uint8Array, path: string, line: number): string[] {
   let records: string[][];
   try {
-    records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { relax_column_count: true, bom: true, skip_empty_lines: true });
+    records = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+      relax_column_count: true,
+      bom: true,
+      skip_empty_lines: true,
+    });
   } catch (err) {
     const message = (err as Error).message.replace(/ at line \d+/, '');
     throw new DataParseError(`${path}:${line}: malformed CSV: ${message}`, { cause: err });
@@ -230,7 +286,13 @@ export function parseQuotedRecord(bytes: Uint8Array, path: string, line: number)
  * @throws DataParseError / DataValueError naming file:line (and column) for a bad record under
  *   `error`; such errors are skipped and counted under `skip`.
  */
-export function parseCsvChunk(data: Uint8Array, layout: CsvLayout, from: ChunkStart, records: number, onBadRow: BadRowPolicy): RawBatch {
+export function parseCsvChunk(
+  data: Uint8Array,
+  layout: CsvLayout,
+  from: ChunkStart,
+  records: number,
+  onBadRow: BadRowPolicy,
+): RawBatch {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const term = layout.term;
   const out = new ChunkWriter(layout.schema, records);
@@ -258,7 +320,10 @@ export function parseCsvChunk(data: Uint8Array, layout: CsvLayout, from: ChunkSt
     try {
       if (nextQuote < lineEnd) {
         const { end, lines } = quotedRecordEnd(buf, pos, n, term);
-        if (end === -1) throw new DataParseError(`${layout.path}:${recordLine}: a quoted field in this record is never closed (unterminated quote)`);
+        if (end === -1)
+          throw new DataParseError(
+            `${layout.path}:${recordLine}: a quoted field in this record is never closed (unterminated quote)`,
+          );
         next = end + 1;
         line += lines + 1;
         const fields = parseQuotedRecord(buf.subarray(pos, end), layout.path, recordLine);
@@ -266,7 +331,8 @@ export function parseCsvChunk(data: Uint8Array, layout: CsvLayout, from: ChunkSt
       } else {
         next = lineEnd + 1;
         line++;
-        const end = term === kLf && lineEnd > pos && buf[lineEnd - 1] === kCr ? lineEnd - 1 : lineEnd;
+        const end =
+          term === kLf && lineEnd > pos && buf[lineEnd - 1] === kCr ? lineEnd - 1 : lineEnd;
         decodeFast(buf, pos, end, layout, out, recordLine);
       }
     } catch (err) {

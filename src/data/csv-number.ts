@@ -78,7 +78,8 @@ export function fastNumber(buf: Uint8Array, s: number, end: number): number {
     if (!expDigits) return NaN;
     exponent += negativeExponent ? -e : e;
   }
-  if (i < end && (buf[i] === kSpace || buf[i] === kTab)) while (i < end && (buf[i] === kSpace || buf[i] === kTab)) i++;
+  if (i < end && (buf[i] === kSpace || buf[i] === kTab))
+    while (i < end && (buf[i] === kSpace || buf[i] === kTab)) i++;
   numberEnd = i;
   let value: number;
   if (m === 0 || exponent === 0) value = m;

@@ -19,7 +19,14 @@ import type { ColumnStats } from './schema-inference.js';
  *
  * @returns The records seen.
  */
-export function observeCsvChunk(data: Uint8Array, term: number, stats: readonly ColumnStats[], na: NaValues, path: string, line: number): number {
+export function observeCsvChunk(
+  data: Uint8Array,
+  term: number,
+  stats: readonly ColumnStats[],
+  na: NaValues,
+  path: string,
+  line: number,
+): number {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const width = stats.length;
   const n = buf.length;
@@ -43,7 +50,10 @@ export function observeCsvChunk(data: Uint8Array, term: number, stats: readonly 
     }
     if (nextQuote < lineEnd) {
       const { end, lines } = quotedRecordEnd(buf, pos, n, term);
-      if (end === -1) throw new DataParseError(`${path}:${line}: a quoted field in this record is never closed (unterminated quote)`);
+      if (end === -1)
+        throw new DataParseError(
+          `${path}:${line}: a quoted field in this record is never closed (unterminated quote)`,
+        );
       const fields = parseQuotedRecord(buf.subarray(pos, end), path, line);
       if (fields.length === width) fields.forEach((text, i) => stats[i]!.observeText(text, na));
       line += lines + 1;
@@ -58,7 +68,8 @@ export function observeCsvChunk(data: Uint8Array, term: number, stats: readonly 
       for (let field = 0; field < width; field++) {
         const value = s < end && buf[s] !== kComma ? fastNumber(buf, s, end) : NaN;
         let e = numberEnd;
-        if (value === value && !checkTokens && (e === end || buf[e] === kComma)) stats[field]!.observeNumber(value);
+        if (value === value && !checkTokens && (e === end || buf[e] === kComma))
+          stats[field]!.observeNumber(value);
         else {
           e = fieldEnd(buf, s, end);
           stats[field]!.observeText(buf.toString('utf8', s, e), na);

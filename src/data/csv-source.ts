@@ -30,7 +30,15 @@ import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { naValuesOf } from './na-values.js';
 import { lineBreakOf, scanRecords } from './record-scan.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
-import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
+import type {
+  BatchOptions,
+  BatchSpan,
+  DataSource,
+  InferOptions,
+  RawBatch,
+  Schema,
+  SpanAccess,
+} from './types.js';
 
 /** Options of {@link CsvSource}. */
 export interface CsvSourceOptions {
@@ -62,7 +70,10 @@ function headerNames(fields: string[], path: string, line: number): string[] {
   const seen = new Set<string>();
   fields = fields.map((name, i) => (name.trim() === '' ? `Unnamed: ${i}` : name));
   for (const name of fields) {
-    if (seen.has(name)) throw new DataParseError(`${path}:${line}: column name '${name}' appears twice in the header`);
+    if (seen.has(name))
+      throw new DataParseError(
+        `${path}:${line}: column name '${name}' appears twice in the header`,
+      );
     seen.add(name);
   }
   return fields;
@@ -75,7 +86,8 @@ async function* sniffed(stream: Readable, path: string): AsyncGenerator<Uint8Arr
     if (!checked) {
       checked = true;
       const what = describeBinary(chunk.subarray(0, 4096));
-      if (what !== undefined) throw new DataParseError(`${path} is not a CSV file: it looks like ${what}`);
+      if (what !== undefined)
+        throw new DataParseError(`${path} is not a CSV file: it looks like ${what}`);
     }
     yield chunk;
   }
@@ -114,7 +126,8 @@ export class CsvSource implements DataSource {
       shared: options.shared === true,
       ranged: this.#file.ranged,
       local: this.#file.local,
-      spans: (schema, batchOptions, withBytes) => this.#spans(schema, batchOptions, withBytes === true),
+      spans: (schema, batchOptions, withBytes) =>
+        this.#spans(schema, batchOptions, withBytes === true),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
     };
   }
@@ -140,17 +153,35 @@ export class CsvSource implements DataSource {
     const header = await this.#readHeader();
     const stats = header.names.map(() => new ColumnStats());
     let rows = 0;
-    const stream = await this.#file.open(this.#file.ranged ? { start: header.dataStart } : undefined);
+    const stream = await this.#file.open(
+      this.#file.ranged ? { start: header.dataStart } : undefined,
+    );
     try {
-      const source = this.#file.ranged ? (stream as AsyncIterable<Uint8Array>) : skipBytes(stream, header.dataStart);
-      const scan = scanRecords(source, { quotes: true, records: filled.sampleRows, keepBytes: true, start: header.dataStart, line: header.dataLine, path: this.path, maxChunks: 1, term: header.term });
-      for await (const chunk of scan) rows += observeCsvChunk(chunk.bytes!, header.term, stats, na, this.path, chunk.line);
+      const source = this.#file.ranged
+        ? (stream as AsyncIterable<Uint8Array>)
+        : skipBytes(stream, header.dataStart);
+      const scan = scanRecords(source, {
+        quotes: true,
+        records: filled.sampleRows,
+        keepBytes: true,
+        start: header.dataStart,
+        line: header.dataLine,
+        path: this.path,
+        maxChunks: 1,
+        term: header.term,
+      });
+      for await (const chunk of scan)
+        rows += observeCsvChunk(chunk.bytes!, header.term, stats, na, this.path, chunk.line);
     } catch (err) {
       throw this.#file.readError(err);
     } finally {
       stream.destroy();
     }
-    return buildSchema({ names: header.names, stats, rows, typedNumbers: false }, filled, this.path);
+    return buildSchema(
+      { names: header.names, stats, rows, typedNumbers: false },
+      filled,
+      this.path,
+    );
   }
 
   /**
@@ -183,7 +214,13 @@ export class CsvSource implements DataSource {
     const read = async (): Promise<CsvHeader> => {
       const stream = await this.#file.open(undefined, expect);
       try {
-        const scan = scanRecords(sniffed(stream, this.path), { quotes: true, records: 1, keepBytes: true, path: this.path, maxChunks: 1 });
+        const scan = scanRecords(sniffed(stream, this.path), {
+          quotes: true,
+          records: 1,
+          keepBytes: true,
+          path: this.path,
+          maxChunks: 1,
+        });
         for await (const chunk of scan) {
           const bytes = chunk.bytes!;
           const term = lineBreakOf(bytes);
@@ -210,7 +247,14 @@ export class CsvSource implements DataSource {
   }
 
   #layout(header: CsvHeader, schema: Schema): CsvLayout {
-    return csvLayout(header.names, schema, naValuesOf(schema.naValues), this.path, header.line, header.term);
+    return csvLayout(
+      header.names,
+      schema,
+      naValuesOf(schema.naValues),
+      this.path,
+      header.line,
+      header.term,
+    );
   }
 
   /** Chunks of whole records after the header. */
@@ -218,8 +262,18 @@ export class CsvSource implements DataSource {
     const ranged = this.#file.ranged;
     const stream = await this.#file.open(ranged ? { start: header.dataStart } : undefined, expect);
     try {
-      const source = ranged ? (stream as AsyncIterable<Uint8Array>) : skipBytes(stream, header.dataStart);
-      yield* scanRecords(source, { quotes: true, records, keepBytes, start: header.dataStart, line: header.dataLine, path: this.path, term: header.term });
+      const source = ranged
+        ? (stream as AsyncIterable<Uint8Array>)
+        : skipBytes(stream, header.dataStart);
+      yield* scanRecords(source, {
+        quotes: true,
+        records,
+        keepBytes,
+        start: header.dataStart,
+        line: header.dataLine,
+        path: this.path,
+        term: header.term,
+      });
     } catch (err) {
       throw this.#file.readError(err);
     } finally {
@@ -228,7 +282,11 @@ export class CsvSource implements DataSource {
   }
 
   /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
-  async *#spans(schema: Schema, options: BatchOptions, withBytes: boolean): AsyncGenerator<BatchSpan> {
+  async *#spans(
+    schema: Schema,
+    options: BatchOptions,
+    withBytes: boolean,
+  ): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
     const version = await this.#file.version();
     const header = await this.#readHeader();
@@ -237,9 +295,24 @@ export class CsvSource implements DataSource {
     const tag = version.tag === undefined ? {} : { tag: version.tag };
     let any = false;
     // The scan reads the version it noted: a file that changes meanwhile fails here, not on a worker.
-    for await (const chunk of this.#scan(header, filled.batchRows, withBytes || !this.#file.ranged, version)) {
+    for await (const chunk of this.#scan(
+      header,
+      filled.batchRows,
+      withBytes || !this.#file.ranged,
+      version,
+    )) {
       any = true;
-      yield { id: chunk.id, start: chunk.start, end: chunk.end, line: chunk.line, row: chunk.row, rows: chunk.records, size: version.size, ...tag, ...(chunk.bytes ? { bytes: chunk.bytes } : {}) };
+      yield {
+        id: chunk.id,
+        start: chunk.start,
+        end: chunk.end,
+        line: chunk.line,
+        row: chunk.row,
+        rows: chunk.records,
+        size: version.size,
+        ...tag,
+        ...(chunk.bytes ? { bytes: chunk.bytes } : {}),
+      };
     }
     if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
   }
@@ -247,7 +320,8 @@ export class CsvSource implements DataSource {
   /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
-    const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
+    const expect =
+      span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
     let header: CsvHeader;
     let bytes: Uint8Array;
     if (span.bytes !== undefined) {
@@ -255,9 +329,18 @@ export class CsvSource implements DataSource {
       header = await this.#readHeader(expect);
       bytes = span.bytes;
     } else {
-      [header, bytes] = await Promise.all([this.#readHeader(expect), this.#file.read({ start: span.start, end: span.end }, expect)]);
+      [header, bytes] = await Promise.all([
+        this.#readHeader(expect),
+        this.#file.read({ start: span.start, end: span.end }, expect),
+      ]);
     }
-    const batch = parseCsvChunk(bytes, this.#layout(header, schema), span, span.rows, filled.onBadRow);
+    const batch = parseCsvChunk(
+      bytes,
+      this.#layout(header, schema),
+      span,
+      span.rows,
+      filled.onBadRow,
+    );
     checkSpanRows(batch, span, this.path);
     return batch;
   }
@@ -271,7 +354,10 @@ function countLines(bytes: Uint8Array, term: number): number {
 }
 
 /** A stream without its first `count` bytes (a compressed file's header, read already). */
-async function* skipBytes(stream: AsyncIterable<Uint8Array>, count: number): AsyncGenerator<Uint8Array> {
+async function* skipBytes(
+  stream: AsyncIterable<Uint8Array>,
+  count: number,
+): AsyncGenerator<Uint8Array> {
   let left = count;
   for await (const chunk of stream) {
     if (left >= chunk.length) {
@@ -285,7 +371,9 @@ async function* skipBytes(stream: AsyncIterable<Uint8Array>, count: number): Asy
 
 /** The error for a file with no usable row. */
 export function emptyError(path: string, skipped: number): DataEmptyError {
-  return skipped > 0 ? new DataEmptyError(`every one of the ${skipped} data rows of ${path} was bad and skipped`) : new DataEmptyError(`${path} has no data rows`);
+  return skipped > 0
+    ? new DataEmptyError(`every one of the ${skipped} data rows of ${path} was bad and skipped`)
+    : new DataEmptyError(`${path} has no data rows`);
 }
 
 /**

@@ -70,7 +70,9 @@ export interface DataFile {
  * @param what - What differs, e.g. `is 10 bytes here but was 12 bytes where the driver read it`.
  */
 export function changedFileError(name: string, what: string): DataParseError {
-  return new DataParseError(`${name} ${what}: give every machine the same file, or ship the rows (mlscale train --ship-rows)`);
+  return new DataParseError(
+    `${name} ${what}: give every machine the same file, or ship the rows (mlscale train --ship-rows)`,
+  );
 }
 
 /**
@@ -79,7 +81,10 @@ export function changedFileError(name: string, what: string): DataParseError {
  * @param stream - The bytes.
  * @param length - The expected length, when known: the buffer is allocated once.
  */
-export async function collectBytes(stream: AsyncIterable<Uint8Array>, length?: number): Promise<Uint8Array> {
+export async function collectBytes(
+  stream: AsyncIterable<Uint8Array>,
+  length?: number,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   for await (const part of stream) {
@@ -113,7 +118,12 @@ export class LocalFile implements DataFile {
     // 1 MiB reads: the scan runs at memory speed, and 64 kB reads would cost a syscall each.
     const highWaterMark = 1 << 20;
     if (range === undefined) return createReadStream(this.name, { highWaterMark });
-    return createReadStream(this.name, range.end === undefined ? { start: range.start, highWaterMark } : { start: range.start, end: range.end - 1, highWaterMark });
+    return createReadStream(
+      this.name,
+      range.end === undefined
+        ? { start: range.start, highWaterMark }
+        : { start: range.start, end: range.end - 1, highWaterMark },
+    );
   }
 
   async read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array> {
@@ -129,7 +139,10 @@ export class LocalFile implements DataFile {
         at += bytesRead;
       }
       if (at < out.length) {
-        throw changedFileError(this.name, `ends before byte ${range.end}, where the driver read a record`);
+        throw changedFileError(
+          this.name,
+          `ends before byte ${range.end}, where the driver read a record`,
+        );
       }
     } catch (err) {
       throw toReadError(err, this.name);
@@ -153,7 +166,10 @@ export class LocalFile implements DataFile {
     if (expect === undefined) return;
     const { size } = await this.version();
     if (size !== expect.size) {
-      throw changedFileError(this.name, `is ${size} bytes here but was ${expect.size} bytes where the driver read it`);
+      throw changedFileError(
+        this.name,
+        `is ${size} bytes here but was ${expect.size} bytes where the driver read it`,
+      );
     }
   }
 

@@ -59,7 +59,14 @@ function isPositiveInteger(value: unknown): value is number {
  */
 export function resolveInferOptions(options: InferOptions): FilledInferOptions {
   assertObject(options);
-  const { label, task, sampleRows = kDefaultInferOptions.sampleRows, naValues = kDefaultNaValues, categorical = [], numeric = [] } = options;
+  const {
+    label,
+    task,
+    sampleRows = kDefaultInferOptions.sampleRows,
+    naValues = kDefaultNaValues,
+    categorical = [],
+    numeric = [],
+  } = options;
   if (typeof label !== 'string' || label.length === 0) {
     throw new InvalidOptionError(`options.label must be a non-empty string, got ${show(label)}`);
   }
@@ -74,11 +81,18 @@ export function resolveInferOptions(options: InferOptions): FilledInferOptions {
     );
   }
   if (!Array.isArray(naValues) || naValues.some((v) => typeof v !== 'string')) {
-    throw new InvalidOptionError(`options.naValues must be an array of strings, got ${show(naValues)}`);
+    throw new InvalidOptionError(
+      `options.naValues must be an array of strings, got ${show(naValues)}`,
+    );
   }
-  for (const [name, list] of [['categorical', categorical], ['numeric', numeric]] as const) {
+  for (const [name, list] of [
+    ['categorical', categorical],
+    ['numeric', numeric],
+  ] as const) {
     if (!Array.isArray(list) || list.some((v) => typeof v !== 'string' || v === '')) {
-      throw new InvalidOptionError(`options.${name} must be an array of column names, got ${show(list)}`);
+      throw new InvalidOptionError(
+        `options.${name} must be an array of column names, got ${show(list)}`,
+      );
     }
   }
   return Object.freeze({ label, task, sampleRows, naValues, categorical, numeric });

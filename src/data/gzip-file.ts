@@ -48,7 +48,9 @@ export class GzipFile implements DataFile {
   }
 
   read(): Promise<Uint8Array> {
-    return Promise.reject(new TypeError(`${this.name} is gzip-compressed and cannot be read by byte range`));
+    return Promise.reject(
+      new TypeError(`${this.name} is gzip-compressed and cannot be read by byte range`),
+    );
   }
 
   version(): Promise<FileVersion> {
@@ -59,7 +61,10 @@ export class GzipFile implements DataFile {
     if (isMlscaleError(err)) return err;
     const code = (err as NodeJS.ErrnoException | null)?.code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_STREAM_ERROR') {
-      const why = code === 'Z_BUF_ERROR' ? 'it ends in the middle of the compressed stream (a truncated download?)' : `it is not valid gzip data (${(err as Error).message})`;
+      const why =
+        code === 'Z_BUF_ERROR'
+          ? 'it ends in the middle of the compressed stream (a truncated download?)'
+          : `it is not valid gzip data (${(err as Error).message})`;
       return new DataParseError(`${this.name}: cannot decompress: ${why}`, { cause: err });
     }
     return this.#inner.readError(err);

@@ -21,7 +21,13 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { DataNotFoundError, DataParseError, isMlscaleError } from '../errors.js';
-import { changedFileError, collectBytes, type ByteRange, type DataFile, type FileVersion } from './data-file.js';
+import {
+  changedFileError,
+  collectBytes,
+  type ByteRange,
+  type DataFile,
+  type FileVersion,
+} from './data-file.js';
 
 /** Limits of HTTP data reads. */
 export interface HttpFileOptions {
@@ -63,7 +69,11 @@ function agentFor(o: HttpFileOptions): Agent {
   const key = `${o.connectTimeoutMs}/${o.headersTimeoutMs}/${o.bodyTimeoutMs}`;
   let agent = agents.get(key);
   if (agent === undefined) {
-    agent = new Agent({ connect: { timeout: o.connectTimeoutMs }, headersTimeout: o.headersTimeoutMs, bodyTimeout: o.bodyTimeoutMs });
+    agent = new Agent({
+      connect: { timeout: o.connectTimeoutMs },
+      headersTimeout: o.headersTimeoutMs,
+      bodyTimeout: o.bodyTimeoutMs,
+    });
     agents.set(key, agent);
   }
   return agent;
@@ -104,7 +114,8 @@ export class HttpFile implements DataFile {
   async version(): Promise<FileVersion> {
     const head = await this.#send('HEAD', {}, kHeadRefused);
     await head.body.dump();
-    const size = head.statusCode >= 200 && head.statusCode <= 299 ? contentLength(head.headers) : undefined;
+    const size =
+      head.statusCode >= 200 && head.statusCode <= 299 ? contentLength(head.headers) : undefined;
     if (size !== undefined) return withTag(size, head.headers);
     // Some servers refuse HEAD or answer it without Content-Length (a dynamic handler, a proxy
     // that streams): a one-byte range GET gives the size in Content-Range (RFC 9110 §14.4).
@@ -117,7 +128,10 @@ export class HttpFile implements DataFile {
           ? Number(/^bytes \*\/(\d+)$/.exec(header(res.headers, 'content-range') ?? '')?.[1] ?? NaN)
           : contentLength(res.headers);
     if (total === undefined || !Number.isFinite(total)) {
-      const how = head.statusCode >= 200 && head.statusCode <= 299 ? 'no Content-Length to HEAD' : `HTTP ${head.statusCode} to HEAD`;
+      const how =
+        head.statusCode >= 200 && head.statusCode <= 299
+          ? 'no Content-Length to HEAD'
+          : `HTTP ${head.statusCode} to HEAD`;
       throw new DataNotFoundError(
         `cannot read data file ${this.name}: the server gives ${how} and no size to a range GET (Content-Range), so the file's size is unknown`,
       );
@@ -127,7 +141,9 @@ export class HttpFile implements DataFile {
 
   async open(range?: ByteRange, expect?: FileVersion): Promise<Readable> {
     const partial = range !== undefined && (range.start > 0 || range.end !== undefined);
-    const headers: Record<string, string> = partial ? { range: `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` } : {};
+    const headers: Record<string, string> = partial
+      ? { range: `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` }
+      : {};
     const res = await this.#send('GET', headers);
     try {
       const encoding = header(res.headers, 'content-encoding');
@@ -139,13 +155,21 @@ export class HttpFile implements DataFile {
       if (res.statusCode === 416) {
         // Range Not Satisfiable: the file is shorter than the range, so not the driver's file.
         const size = /^bytes \*\/(\d+)$/.exec(header(res.headers, 'content-range') ?? '')?.[1];
-        throw changedFileError(this.name, `is ${size ?? 'an unknown number of'} bytes now, too short for bytes ${range?.start ?? 0}-${range?.end ?? ''} the driver read`);
+        throw changedFileError(
+          this.name,
+          `is ${size ?? 'an unknown number of'} bytes now, too short for bytes ${range?.start ?? 0}-${range?.end ?? ''} the driver read`,
+        );
       }
       if (res.statusCode === 206 && partial) {
         const got = contentRange(res.headers);
         const last = range.end === undefined ? undefined : range.end - 1;
-        if (expect !== undefined && got?.size !== undefined) this.#check(got.size, res.headers, expect);
-        if (got === undefined || got.start !== range.start || (last !== undefined && got.end !== last)) {
+        if (expect !== undefined && got?.size !== undefined)
+          this.#check(got.size, res.headers, expect);
+        if (
+          got === undefined ||
+          got.start !== range.start ||
+          (last !== undefined && got.end !== last)
+        ) {
           throw new DataNotFoundError(
             `cannot read data file ${this.name}: asked for bytes ${range.start}-${last ?? ''}, the server answered Content-Range ${header(res.headers, 'content-range') ?? '(none)'}`,
           );
@@ -184,17 +208,30 @@ export class HttpFile implements DataFile {
 
   readError(err: unknown): unknown {
     if (isMlscaleError(err)) return err;
-    return new DataNotFoundError(`cannot read data file ${this.name}: ${describeNetworkError(err)}`, { cause: err });
+    return new DataNotFoundError(
+      `cannot read data file ${this.name}: ${describeNetworkError(err)}`,
+      { cause: err },
+    );
   }
 
   /** Checks an answer's size and tag against the driver's version. */
-  #check(size: number | undefined, headers: Dispatcher.ResponseData['headers'], expect: FileVersion): void {
+  #check(
+    size: number | undefined,
+    headers: Dispatcher.ResponseData['headers'],
+    expect: FileVersion,
+  ): void {
     if (size !== undefined && size !== expect.size) {
-      throw changedFileError(this.name, `is ${size} bytes now but was ${expect.size} bytes where the driver read it`);
+      throw changedFileError(
+        this.name,
+        `is ${size} bytes now but was ${expect.size} bytes where the driver read it`,
+      );
     }
     const tag = withTag(size ?? expect.size, headers).tag;
     if (expect.tag !== undefined && tag !== undefined && tag !== expect.tag) {
-      throw changedFileError(this.name, `changed since the driver read it (${tag} now, ${expect.tag} then)`);
+      throw changedFileError(
+        this.name,
+        `changed since the driver read it (${tag} now, ${expect.tag} then)`,
+      );
     }
   }
 
@@ -202,7 +239,11 @@ export class HttpFile implements DataFile {
    * Sends a request, following up to `maxRedirects` redirects; resolves with a 2xx answer, or one
    * of `passed` statuses.
    */
-  async #send(method: 'GET' | 'HEAD', headers: Record<string, string>, passed: readonly number[] = []): Promise<Dispatcher.ResponseData> {
+  async #send(
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    passed: readonly number[] = [],
+  ): Promise<Dispatcher.ResponseData> {
     let url = this.#url;
     for (let hop = 0; ; hop++) {
       const sent: Record<string, string> = { 'accept-encoding': 'identity', ...headers };
@@ -219,7 +260,10 @@ export class HttpFile implements DataFile {
       try {
         res = await request(target, { method, headers: sent, dispatcher: agentFor(this.#options) });
       } catch (err) {
-        throw new DataNotFoundError(`cannot reach data file ${this.name}: ${describeNetworkError(err)}`, { cause: err });
+        throw new DataNotFoundError(
+          `cannot reach data file ${this.name}: ${describeNetworkError(err)}`,
+          { cause: err },
+        );
       }
       // Bodies are destroyed when a read stops early, and undici then emits an AbortError: readers
       // (for await, pipeline) see errors through their own listeners, so this one only keeps a
@@ -230,17 +274,27 @@ export class HttpFile implements DataFile {
       if (status >= 300 && status < 400 && location !== undefined) {
         await res.body.dump();
         if (hop >= this.#options.maxRedirects) {
-          throw new DataNotFoundError(`cannot read data file ${this.name}: more than ${this.#options.maxRedirects} redirects (the last to ${location})`);
+          throw new DataNotFoundError(
+            `cannot read data file ${this.name}: more than ${this.#options.maxRedirects} redirects (the last to ${location})`,
+          );
         }
         url = new URL(location, url);
         continue;
       }
       // 416 answers a range request on a file now too short for it: `open` says so.
-      if ((status < 200 || status > 299) && !(status === 416 && headers.range !== undefined) && !passed.includes(status)) {
+      if (
+        (status < 200 || status > 299) &&
+        !(status === 416 && headers.range !== undefined) &&
+        !passed.includes(status)
+      ) {
         await res.body.dump().catch(() => undefined);
-        const where = url.href === target.href && hop === 0 ? '' : ` (redirected to ${target.href})`;
-        const what = status === 404 || status === 410 ? 'data file not found' : 'cannot read data file';
-        throw new DataNotFoundError(`${what}: ${this.name}${where}: HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd());
+        const where =
+          url.href === target.href && hop === 0 ? '' : ` (redirected to ${target.href})`;
+        const what =
+          status === 404 || status === 410 ? 'data file not found' : 'cannot read data file';
+        throw new DataNotFoundError(
+          `${what}: ${this.name}${where}: HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
+        );
       }
       return res;
     }
@@ -262,10 +316,18 @@ function contentLength(headers: Dispatcher.ResponseData['headers']): number | un
 }
 
 /** `Content-Range: bytes start-end/size` (RFC 9110 §14.4); size is undefined for `*`. */
-function contentRange(headers: Dispatcher.ResponseData['headers']): { start: number; end: number; size: number | undefined } | undefined {
-  const match = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(header(headers, 'content-range')?.trim() ?? '');
+function contentRange(
+  headers: Dispatcher.ResponseData['headers'],
+): { start: number; end: number; size: number | undefined } | undefined {
+  const match = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(
+    header(headers, 'content-range')?.trim() ?? '',
+  );
   if (match === null) return undefined;
-  return { start: Number(match[1]), end: Number(match[2]), size: match[3] === '*' ? undefined : Number(match[3]) };
+  return {
+    start: Number(match[1]),
+    end: Number(match[2]),
+    size: match[3] === '*' ? undefined : Number(match[3]),
+  };
 }
 
 /** The version an answer describes: its ETag, else its Last-Modified. */
@@ -277,7 +339,11 @@ function withTag(size: number, headers: Dispatcher.ResponseData['headers']): Fil
 }
 
 /** Bytes `start` up to `end` of a stream that holds the whole file. */
-async function* slice(body: AsyncIterable<Buffer> & { destroy(): void }, start: number, end: number | undefined): AsyncGenerator<Buffer> {
+async function* slice(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  start: number,
+  end: number | undefined,
+): AsyncGenerator<Buffer> {
   let at = 0;
   try {
     for await (const chunk of body) {
@@ -295,5 +361,7 @@ async function* slice(body: AsyncIterable<Buffer> & { destroy(): void }, start: 
 function describeNetworkError(err: unknown): string {
   const e = err as { message?: unknown; code?: unknown } | null;
   const message = typeof e?.message === 'string' && e.message !== '' ? e.message : String(err);
-  return typeof e?.code === 'string' && !message.includes(e.code) ? `${message} (${e.code})` : message;
+  return typeof e?.code === 'string' && !message.includes(e.code)
+    ? `${message} (${e.code})`
+    : message;
 }

@@ -26,7 +26,9 @@ export function parseJsonObject(text: string, path: string, line: number): JsonO
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new DataParseError(`${path}:${line}: malformed JSON: ${(err as Error).message}`, { cause: err });
+    throw new DataParseError(`${path}:${line}: malformed JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DataParseError(`${path}:${line}: expected a JSON object, got ${describeJson(value)}`);
@@ -52,7 +54,11 @@ export interface JsonlLine {
  * @param line - The line at the chunk's start.
  * @param atFileStart - The chunk starts the file: a byte-order mark there is dropped.
  */
-export function* jsonlLines(data: Uint8Array, line: number, atFileStart: boolean): Generator<JsonlLine> {
+export function* jsonlLines(
+  data: Uint8Array,
+  line: number,
+  atFileStart: boolean,
+): Generator<JsonlLine> {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const n = buf.length;
   let pos = atFileStart && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
@@ -76,7 +82,15 @@ export function* jsonlLines(data: Uint8Array, line: number, atFileStart: boolean
  * @param records - Records in the chunk (from the scan).
  * @param onBadRow - Skip a bad record (counted) or fail.
  */
-export function parseJsonlChunk(data: Uint8Array, schema: Schema, na: NaValues, path: string, from: ChunkStart & { readonly start?: number }, records: number, onBadRow: BadRowPolicy): RawBatch {
+export function parseJsonlChunk(
+  data: Uint8Array,
+  schema: Schema,
+  na: NaValues,
+  path: string,
+  from: ChunkStart & { readonly start?: number },
+  records: number,
+  onBadRow: BadRowPolicy,
+): RawBatch {
   const out = new ChunkWriter(schema, records);
   const { numeric, categorical, label, task } = schema;
   const width = out.numericWidth;
@@ -87,7 +101,13 @@ export function parseJsonlChunk(data: Uint8Array, schema: Schema, na: NaValues, 
       const object = parseJsonObject(text, path, line);
       const base = out.rowCount * width;
       for (let i = 0; i < numeric.length; i++) {
-        out.numeric[base + i] = numericFromJson(own(object, numeric[i]!), path, line, numeric[i]!, na);
+        out.numeric[base + i] = numericFromJson(
+          own(object, numeric[i]!),
+          path,
+          line,
+          numeric[i]!,
+          na,
+        );
       }
       for (let i = 0; i < categorical.length; i++) {
         const name = categorical[i]!;

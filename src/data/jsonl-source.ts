@@ -25,7 +25,15 @@ import { jsonlLines, parseJsonlChunk, parseJsonObject } from './jsonl-chunk.js';
 import { naValuesOf } from './na-values.js';
 import { scanRecords } from './record-scan.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
-import type { BatchOptions, BatchSpan, DataSource, InferOptions, RawBatch, Schema, SpanAccess } from './types.js';
+import type {
+  BatchOptions,
+  BatchSpan,
+  DataSource,
+  InferOptions,
+  RawBatch,
+  Schema,
+  SpanAccess,
+} from './types.js';
 
 /** Options of {@link JsonlSource}. */
 export interface JsonlSourceOptions {
@@ -44,7 +52,8 @@ async function* sniffed(stream: Readable, path: string): AsyncGenerator<Uint8Arr
     if (!checked) {
       checked = true;
       const what = describeBinary(chunk.subarray(0, 4096));
-      if (what !== undefined) throw new DataParseError(`${path} is not a JSON Lines file: it looks like ${what}`);
+      if (what !== undefined)
+        throw new DataParseError(`${path} is not a JSON Lines file: it looks like ${what}`);
     }
     yield chunk;
   }
@@ -80,7 +89,8 @@ export class JsonlSource implements DataSource {
       shared: options.shared === true,
       ranged: this.#file.ranged,
       local: this.#file.local,
-      spans: (schema, batchOptions, withBytes) => this.#spans(schema, batchOptions, withBytes === true),
+      spans: (schema, batchOptions, withBytes) =>
+        this.#spans(schema, batchOptions, withBytes === true),
       readSpan: (schema, span, batchOptions) => this.#readSpan(schema, span, batchOptions),
     };
   }
@@ -121,7 +131,12 @@ export class JsonlSource implements DataSource {
     }
     if (rows === 0) throw new DataEmptyError(`${this.path} has no data rows`);
     if (columns.size === 0 && firstError !== undefined) throw firstError;
-    const sample = { names: [...columns.keys()], stats: [...columns.values()], rows, typedNumbers: true };
+    const sample = {
+      names: [...columns.keys()],
+      stats: [...columns.values()],
+      rows,
+      typedNumbers: true,
+    };
     return buildSchema(sample, filled, this.path);
   }
 
@@ -139,7 +154,15 @@ export class JsonlSource implements DataSource {
     let skipped = 0;
     let any = false;
     for await (const chunk of this.#scan(filled.batchRows, true)) {
-      const batch = parseJsonlChunk(chunk.bytes!, schema, na, this.path, chunk, chunk.records, filled.onBadRow);
+      const batch = parseJsonlChunk(
+        chunk.bytes!,
+        schema,
+        na,
+        this.path,
+        chunk,
+        chunk.records,
+        filled.onBadRow,
+      );
       skipped += batch.skippedRows;
       any ||= batch.rowCount > 0;
       yield batch;
@@ -151,7 +174,13 @@ export class JsonlSource implements DataSource {
   async *#scan(records: number, keepBytes: boolean, expect?: FileVersion, maxChunks?: number) {
     const stream = await this.#file.open(undefined, expect);
     try {
-      yield* scanRecords(sniffed(stream, this.path), { quotes: false, records, keepBytes, path: this.path, ...(maxChunks === undefined ? {} : { maxChunks }) });
+      yield* scanRecords(sniffed(stream, this.path), {
+        quotes: false,
+        records,
+        keepBytes,
+        path: this.path,
+        ...(maxChunks === undefined ? {} : { maxChunks }),
+      });
     } catch (err) {
       throw this.#file.readError(err);
     } finally {
@@ -160,14 +189,32 @@ export class JsonlSource implements DataSource {
   }
 
   /** The byte ranges of the batches `batches()` yields (see `SpanAccess.spans`). */
-  async *#spans(schema: Schema, options: BatchOptions, withBytes: boolean): AsyncGenerator<BatchSpan> {
+  async *#spans(
+    schema: Schema,
+    options: BatchOptions,
+    withBytes: boolean,
+  ): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
     const version = await this.#file.version();
     const tag = version.tag === undefined ? {} : { tag: version.tag };
     let any = false;
-    for await (const chunk of this.#scan(filled.batchRows, withBytes || !this.#file.ranged, version)) {
+    for await (const chunk of this.#scan(
+      filled.batchRows,
+      withBytes || !this.#file.ranged,
+      version,
+    )) {
       any = true;
-      yield { id: chunk.id, start: chunk.start, end: chunk.end, line: chunk.line, row: chunk.row, rows: chunk.records, size: version.size, ...tag, ...(chunk.bytes ? { bytes: chunk.bytes } : {}) };
+      yield {
+        id: chunk.id,
+        start: chunk.start,
+        end: chunk.end,
+        line: chunk.line,
+        row: chunk.row,
+        rows: chunk.records,
+        size: version.size,
+        ...tag,
+        ...(chunk.bytes ? { bytes: chunk.bytes } : {}),
+      };
     }
     if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
   }
@@ -175,9 +222,19 @@ export class JsonlSource implements DataSource {
   /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */
   async #readSpan(schema: Schema, span: BatchSpan, options: BatchOptions): Promise<RawBatch> {
     const filled = resolveBatchOptions(options);
-    const expect = span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
-    const bytes = span.bytes ?? (await this.#file.read({ start: span.start, end: span.end }, expect));
-    const batch = parseJsonlChunk(bytes, schema, naValuesOf(schema.naValues), this.path, span, span.rows, filled.onBadRow);
+    const expect =
+      span.tag === undefined ? { size: span.size } : { size: span.size, tag: span.tag };
+    const bytes =
+      span.bytes ?? (await this.#file.read({ start: span.start, end: span.end }, expect));
+    const batch = parseJsonlChunk(
+      bytes,
+      schema,
+      naValuesOf(schema.naValues),
+      this.path,
+      span,
+      span.rows,
+      filled.onBadRow,
+    );
     checkSpanRows(batch, span, this.path);
     return batch;
   }

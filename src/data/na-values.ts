@@ -52,7 +52,9 @@ export class NaValues {
     this.tokens = Object.freeze([...tokens]);
     this.#set = new Set(tokens.map((t) => t.trim()).filter((t) => t.length > 0));
     this.#longest = Math.max(0, ...[...this.#set].map((t) => t.length));
-    const numeric = [...this.#set].filter((t) => /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(t));
+    const numeric = [...this.#set].filter((t) =>
+      /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(t),
+    );
     this.numericTokenLength = Math.max(0, ...numeric.map((t) => Buffer.byteLength(t)));
   }
 

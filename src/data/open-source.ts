@@ -46,15 +46,25 @@ function dataFile(file: DataFile, name: string): DataFile {
 
 /** A source over HTTP: a URL is storage every machine reads, so it is shared. */
 function urlSource(kind: 'csv' | 'jsonl', url: string, description: string): DataSource {
-  if (!URL.canParse(url)) throw new InvalidOptionError(`data source '${description}': '${url}' is not a valid URL`);
+  if (!URL.canParse(url))
+    throw new InvalidOptionError(`data source '${description}': '${url}' is not a valid URL`);
   const file = dataFile(new HttpFile(url), new URL(url).pathname);
-  return kind === 'csv' ? new CsvSource(file, { description, shared: true }) : new JsonlSource(file, { description, shared: true });
+  return kind === 'csv'
+    ? new CsvSource(file, { description, shared: true })
+    : new JsonlSource(file, { description, shared: true });
 }
 
 /** A source over a local file; `shared` when named by absolute path. */
-function fileSource(kind: 'csv' | 'jsonl', path: string, description: string, shared: boolean): DataSource {
+function fileSource(
+  kind: 'csv' | 'jsonl',
+  path: string,
+  description: string,
+  shared: boolean,
+): DataSource {
   const file = dataFile(new LocalFile(path), path);
-  return kind === 'csv' ? new CsvSource(file, { description, shared }) : new JsonlSource(file, { description, shared });
+  return kind === 'csv'
+    ? new CsvSource(file, { description, shared })
+    : new JsonlSource(file, { description, shared });
 }
 
 /** The format a path names by its ending, `.gz` aside. */
@@ -107,8 +117,10 @@ export function openSource(spec: string, options: OpenSourceOptions = {}): DataS
   const cwd = options.cwd ?? process.cwd();
   if (spec.startsWith(kSyntheticPrefix)) return new SyntheticSource(spec);
   if (spec.startsWith(kSamplePrefix) || sampleNames.includes(spec)) return new SampleSource(spec);
-  if (spec.startsWith('csv:') && isHttpUrl(spec.slice(4))) return urlSource('csv', spec.slice(4), spec);
-  if (spec.startsWith('jsonl:') && isHttpUrl(spec.slice(6))) return urlSource('jsonl', spec.slice(6), spec);
+  if (spec.startsWith('csv:') && isHttpUrl(spec.slice(4)))
+    return urlSource('csv', spec.slice(4), spec);
+  if (spec.startsWith('jsonl:') && isHttpUrl(spec.slice(6)))
+    return urlSource('jsonl', spec.slice(6), spec);
   if (isHttpUrl(spec)) {
     const kind = urlKind(spec);
     if (kind !== undefined) return urlSource(kind, spec, spec);
@@ -118,8 +130,10 @@ export function openSource(spec: string, options: OpenSourceOptions = {}): DataS
   }
   // A file named by absolute path is taken to be where every machine sees it (shared storage):
   // a distributed run then hands out byte ranges instead of rows.
-  if (spec.startsWith('csv:')) return fileSource('csv', pathOf(spec, 4, cwd), spec, isAbsolute(spec.slice(4)));
-  if (spec.startsWith('jsonl:')) return fileSource('jsonl', pathOf(spec, 6, cwd), spec, isAbsolute(spec.slice(6)));
+  if (spec.startsWith('csv:'))
+    return fileSource('csv', pathOf(spec, 4, cwd), spec, isAbsolute(spec.slice(4)));
+  if (spec.startsWith('jsonl:'))
+    return fileSource('jsonl', pathOf(spec, 6, cwd), spec, isAbsolute(spec.slice(6)));
   const kind = kindOf(spec);
   if (kind !== undefined) return fileSource(kind, resolve(cwd, spec), spec, isAbsolute(spec));
   throw new InvalidOptionError(

@@ -89,7 +89,12 @@ function countByte(buf: Uint8Array, byte: number, from: number, to: number): num
  * True when `buf[from, to)` holds a byte that makes a line a record, not a blank line: any byte
  * but CR (for CSV, `quotes`), or but CR, space and tab (JSON Lines).
  */
-export function hasContentBytes(buf: Uint8Array, from: number, to: number, quotes: boolean): boolean {
+export function hasContentBytes(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  quotes: boolean,
+): boolean {
   for (let i = from; i < to; i++) {
     const b = buf[i]!;
     if (b === kCr) continue;
@@ -122,7 +127,10 @@ function concatOwned(parts: readonly Uint8Array[], total: number): Uint8Array {
  * @throws DataParseError naming the line where a quoted field opened when it never closes, or a
  *   record over {@link kMaxRecordBytes}.
  */
-export async function* scanRecords(stream: AsyncIterable<Uint8Array>, options: ScanOptions): AsyncGenerator<RecordChunk> {
+export async function* scanRecords(
+  stream: AsyncIterable<Uint8Array>,
+  options: ScanOptions,
+): AsyncGenerator<RecordChunk> {
   const { quotes, keepBytes, path } = options;
   const perChunk = options.records;
   const maxChunks = options.maxChunks ?? Infinity;
@@ -153,7 +161,8 @@ export async function* scanRecords(stream: AsyncIterable<Uint8Array>, options: S
     let nextQuote = -1; // position of the next quote at or after i, n when none
     if (quotePending) {
       quotePending = false;
-      if (n > 0 && buf[0] === kQuote) i = 1; // an escaped quote: still quoted
+      if (n > 0 && buf[0] === kQuote)
+        i = 1; // an escaped quote: still quoted
       else {
         quoted = false;
         atFieldStart = false;
@@ -229,7 +238,15 @@ export async function* scanRecords(stream: AsyncIterable<Uint8Array>, options: S
           partsBytes = 0;
           partStart = i;
         }
-        ended.push({ id, start: chunkStart, end: chunkEnd, line: chunkLine, row: chunkRow, records, ...(bytes ? { bytes } : {}) });
+        ended.push({
+          id,
+          start: chunkStart,
+          end: chunkEnd,
+          line: chunkLine,
+          row: chunkRow,
+          records,
+          ...(bytes ? { bytes } : {}),
+        });
         id++;
         chunkStart = chunkEnd;
         chunkLine = line;
@@ -256,12 +273,22 @@ export async function* scanRecords(stream: AsyncIterable<Uint8Array>, options: S
   }
   // A quote pending at the end closes its field; one still open never closes.
   if (quoted && !quotePending) {
-    throw new DataParseError(`${path}:${quoteLine}: a quoted field opens here and is never closed (unterminated quote)`);
+    throw new DataParseError(
+      `${path}:${quoteLine}: a quoted field opens here and is never closed (unterminated quote)`,
+    );
   }
   if (content) records++; // the last record has no line break after it
   if (records > 0 && id < maxChunks) {
     const bytes = keepBytes ? concatOwned(parts, partsBytes) : undefined;
-    yield { id, start: chunkStart, end: offset, line: chunkLine, row: chunkRow, records, ...(bytes ? { bytes } : {}) };
+    yield {
+      id,
+      start: chunkStart,
+      end: offset,
+      line: chunkLine,
+      row: chunkRow,
+      records,
+      ...(bytes ? { bytes } : {}),
+    };
   }
 }
 
@@ -272,7 +299,12 @@ export async function* scanRecords(stream: AsyncIterable<Uint8Array>, options: S
  *
  * @returns `end` = -1 when a quoted field is still open at `to`.
  */
-export function quotedRecordEnd(buf: Uint8Array, from: number, to: number, term: number): { end: number; lines: number } {
+export function quotedRecordEnd(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  term: number,
+): { end: number; lines: number } {
   let quoted = false;
   let atFieldStart = true;
   let lines = 0;

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
 import { CsvSource } from './csv-source.js';
 import { packageRoot } from '../util/package-root.js';
-import type { BatchOptions, DataSource, InferOptions, RawBatch, Schema, SpanAccess, Task } from './types.js';
+import type {
+  BatchOptions,
+  DataSource,
+  InferOptions,
+  RawBatch,
+  Schema,
+  SpanAccess,
+  Task,
+} from './types.js';
 
 /** The `sample:` prefix. */
 export const kSamplePrefix = 'sample:';

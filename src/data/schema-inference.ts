@@ -94,7 +94,9 @@ export class ColumnStats {
   /** Whether the column counts as numeric: at least {@link kNumericShare} of its values are numbers. */
   isNumeric(typedNumbers: boolean): boolean {
     if (this.nonMissing === 0) return true;
-    return this.numbers >= kNumericShare * this.nonMissing && (!typedNumbers || this.sawTypedNumber);
+    return (
+      this.numbers >= kNumericShare * this.nonMissing && (!typedNumbers || this.sawTypedNumber)
+    );
   }
 
   #observeNumber(value: number): void {
@@ -134,13 +136,17 @@ export function buildSchema(
   if (sample.rows === 0) throw new DataEmptyError(`${where} has no data rows`);
   const labelAt = sample.names.indexOf(options.label);
   if (labelAt < 0) {
-    throw new LabelNotFoundError(`label column '${options.label}' is not in ${where}; columns: ${listColumns(sample.names)}`);
+    throw new LabelNotFoundError(
+      `label column '${options.label}' is not in ${where}; columns: ${listColumns(sample.names)}`,
+    );
   }
   const forced = forcedKinds(sample.names, options, where);
   const columns: ColumnSchema[] = [];
   sample.names.forEach((name, i) => {
     if (i === labelAt) return;
-    const kind = forced.get(name) ?? (sample.stats[i]!.isNumeric(sample.typedNumbers) ? 'numeric' : 'categorical');
+    const kind =
+      forced.get(name) ??
+      (sample.stats[i]!.isNumeric(sample.typedNumbers) ? 'numeric' : 'categorical');
     columns.push(Object.freeze({ name, kind }));
   });
   const task =
@@ -151,23 +157,35 @@ export function buildSchema(
     categorical: Object.freeze(columns.filter((c) => c.kind === 'categorical').map((c) => c.name)),
     label: options.label,
     task,
-    ...(options.naValues === kDefaultNaValues ? {} : { naValues: Object.freeze([...options.naValues]) }),
+    ...(options.naValues === kDefaultNaValues
+      ? {}
+      : { naValues: Object.freeze([...options.naValues]) }),
   });
 }
 
 /** The kinds the options force, checked against the file's columns. */
-function forcedKinds(names: readonly string[], options: FilledInferOptions, where: string): Map<string, 'numeric' | 'categorical'> {
+function forcedKinds(
+  names: readonly string[],
+  options: FilledInferOptions,
+  where: string,
+): Map<string, 'numeric' | 'categorical'> {
   const forced = new Map<string, 'numeric' | 'categorical'>();
   for (const kind of ['categorical', 'numeric'] as const) {
     for (const name of options[kind]) {
       if (name === options.label) {
-        throw new InvalidOptionError(`column '${name}' is the label; it cannot also be a ${kind} feature`);
+        throw new InvalidOptionError(
+          `column '${name}' is the label; it cannot also be a ${kind} feature`,
+        );
       }
       if (!names.includes(name)) {
-        throw new InvalidOptionError(`column '${name}' (given as ${kind}) is not in ${where}; columns: ${listColumns(names)}`);
+        throw new InvalidOptionError(
+          `column '${name}' (given as ${kind}) is not in ${where}; columns: ${listColumns(names)}`,
+        );
       }
       if (forced.has(name)) {
-        throw new InvalidOptionError(`column '${name}' is given as both categorical and numeric; give it once`);
+        throw new InvalidOptionError(
+          `column '${name}' is given as both categorical and numeric; give it once`,
+        );
       }
       forced.set(name, kind);
     }

@@ -13,7 +13,14 @@ import { BatchBuilder } from './batch-builder.js';
 import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { generateRows } from './synthetic-rows.js';
 import { parseSyntheticSpec, type SyntheticSpec } from './synthetic-spec.js';
-import type { BatchOptions, DataSource, InferOptions, RandomAccess, RawBatch, Schema } from './types.js';
+import type {
+  BatchOptions,
+  DataSource,
+  InferOptions,
+  RandomAccess,
+  RawBatch,
+  Schema,
+} from './types.js';
 
 /** The label column of every synthetic dataset. */
 export const kSyntheticLabel = 'label';
@@ -84,20 +91,35 @@ export class SyntheticSource implements DataSource {
 
   /** Any batch by id, generated on its own: what lets executors build batches where they run. */
   readonly randomAccess: RandomAccess = {
-    batchCount: (options: BatchOptions) => Math.ceil(this.spec.rows / resolveBatchOptions(options).batchRows),
+    batchCount: (options: BatchOptions) =>
+      Math.ceil(this.spec.rows / resolveBatchOptions(options).batchRows),
     readBatch: async (schema: Schema, id: number, options: BatchOptions) => {
       const { batchRows } = resolveBatchOptions(options);
       const start = id * batchRows;
       if (!Number.isSafeInteger(id) || id < 0 || start >= this.spec.rows) {
-        throw new InvalidOptionError(`batch ${id} is not in ${this.description} (${this.randomAccess.batchCount(options)} batches of ${batchRows} rows)`);
+        throw new InvalidOptionError(
+          `batch ${id} is not in ${this.description} (${this.randomAccess.batchCount(options)} batches of ${batchRows} rows)`,
+        );
       }
-      const [batch] = this.#build(schema, batchRows, start, Math.min(this.spec.rows, start + batchRows), id);
+      const [batch] = this.#build(
+        schema,
+        batchRows,
+        start,
+        Math.min(this.spec.rows, start + batchRows),
+        id,
+      );
       return batch!;
     },
   };
 
   /** Batches of rows `start .. end - 1`, numbered from `firstId`. */
-  *#build(schema: Schema, batchRows: number, start: number, end: number, firstId = 0): Generator<RawBatch> {
+  *#build(
+    schema: Schema,
+    batchRows: number,
+    start: number,
+    end: number,
+    firstId = 0,
+  ): Generator<RawBatch> {
     const { spec } = this;
     const columns = this.#columnIndexes(schema);
     const classNames = Array.from({ length: spec.classes }, (_, c) => String(c));

@@ -25,7 +25,13 @@ import type { Task } from './types.js';
  * @returns The number, or NaN when missing.
  * @throws DataValueError when the value is not a finite float32 number.
  */
-export function numericFromText(text: string, file: string, line: number, column: string, na: NaValues = kDefaultNa): number {
+export function numericFromText(
+  text: string,
+  file: string,
+  line: number,
+  column: string,
+  na: NaValues = kDefaultNa,
+): number {
   const value = readNumberText(text, na);
   if (value === undefined) {
     throw new DataValueError(`${file}:${line}: column '${column}': ${describeBadNumber(text)}`);

@@ -75,8 +75,16 @@ function seconds(ms: number): string {
 
 /** A whole nginx.conf (run it with `nginx -c`; `-g 'pid ...;'` and `-e` place the pid and error log). */
 export function nginxConfig(o: BalancerOptions): string {
-  const listen = o.listenHost === undefined ? String(o.listenPort) : `${formatAddress({ host: o.listenHost, port: o.listenPort })}`;
-  const servers = o.replicas.map((r) => `        server ${formatAddress(r)} max_fails=${o.maxFails} fail_timeout=${o.failTimeoutS}s;`).join('\n');
+  const listen =
+    o.listenHost === undefined
+      ? String(o.listenPort)
+      : `${formatAddress({ host: o.listenHost, port: o.listenPort })}`;
+  const servers = o.replicas
+    .map(
+      (r) =>
+        `        server ${formatAddress(r)} max_fails=${o.maxFails} fail_timeout=${o.failTimeoutS}s;`,
+    )
+    .join('\n');
   const proxy = `            proxy_pass http://mlscale;
             # Keepalive to the replicas: HTTP/1.1 and no "Connection: close" passed on.
             proxy_http_version 1.1;
@@ -139,9 +147,14 @@ ${proxy}
 
 /** A whole haproxy.cfg. */
 export function haproxyConfig(o: BalancerOptions): string {
-  const bind = o.listenHost === undefined ? `*:${o.listenPort}` : formatAddress({ host: o.listenHost, port: o.listenPort });
+  const bind =
+    o.listenHost === undefined
+      ? `*:${o.listenPort}`
+      : formatAddress({ host: o.listenHost, port: o.listenPort });
   const interMs = Math.max(500, Math.round((o.failTimeoutS * 1000) / 5));
-  const servers = o.replicas.map((r, i) => `    server replica${i + 1} ${formatAddress(r)} check`).join('\n');
+  const servers = o.replicas
+    .map((r, i) => `    server replica${i + 1} ${formatAddress(r)} check`)
+    .join('\n');
   return `${header('#', 'haproxy')}# Replicas: ${o.replicas.map(formatAddress).join(', ')}
 # Needs HAProxy 2.0 or later (retry-on). Check it with 'haproxy -c -f haproxy.cfg'.
 global
@@ -218,7 +231,9 @@ export const kDefaultKubernetesOptions: Omit<KubernetesOptions, 'modelRepository
 };
 
 /** Seconds of a pod's termination: the preStop sleep, the server's grace period, and the whole with a margin. */
-export function terminationSeconds(o: Pick<KubernetesOptions, 'unreadyDelayMs' | 'gracePeriodMs'>): { preStop: number; grace: number; total: number } {
+export function terminationSeconds(
+  o: Pick<KubernetesOptions, 'unreadyDelayMs' | 'gracePeriodMs'>,
+): { preStop: number; grace: number; total: number } {
   const preStop = Math.ceil(o.unreadyDelayMs / 1000);
   const grace = Math.ceil(o.gracePeriodMs / 1000);
   // preStop, then SIGTERM: the server's own grace period, and a margin for the process to exit.

@@ -20,7 +20,10 @@ export const METADATA_FILE = 'metadata.json';
 export const METADATA_FORMAT = 'mlscale-model/1';
 
 /** A variant's files in an artifact folder: `model.<variant>.onnx` and `model.<variant>.metadata.json`. */
-export function variantFiles(variant: string): { readonly model: string; readonly metadata: string } {
+export function variantFiles(variant: string): {
+  readonly model: string;
+  readonly metadata: string;
+} {
   return { model: `model.${variant}.onnx`, metadata: `model.${variant}.metadata.json` };
 }
 
@@ -35,13 +38,28 @@ export function metadataPathOf(onnxPath: string): string {
 }
 
 /** A lone `.onnx` file's variant: `dir/m.onnx` → `<dir>/m.int8.onnx` + `<dir>/m.int8.metadata.json`. */
-export function fileVariantPaths(onnxPath: string, variant: string, dir = dirname(onnxPath)): { readonly model: string; readonly metadata: string } {
+export function fileVariantPaths(
+  onnxPath: string,
+  variant: string,
+  dir = dirname(onnxPath),
+): { readonly model: string; readonly metadata: string } {
   const stem = onnxStem(onnxPath);
-  return { model: join(dir, `${stem}.${variant}.onnx`), metadata: join(dir, `${stem}.${variant}.metadata.json`) };
+  return {
+    model: join(dir, `${stem}.${variant}.onnx`),
+    metadata: join(dir, `${stem}.${variant}.metadata.json`),
+  };
 }
 
 /** The facts of a metadata file that say which model it is, in this order; what a server shows of it. */
-const kIdentityKeys = ['format', 'task', 'label', 'classes', 'model', 'variant', 'createdAt'] as const;
+const kIdentityKeys = [
+  'format',
+  'task',
+  'label',
+  'classes',
+  'model',
+  'variant',
+  'createdAt',
+] as const;
 
 /**
  * Writes `model.onnx` and `metadata.json` into `out`, atomically: a crash leaves either the old
@@ -50,11 +68,17 @@ const kIdentityKeys = ['format', 'task', 'label', 'classes', 'model', 'variant',
  *
  * @returns the absolute path of the artifact folder.
  */
-export async function writeArtifact(out: string, model: Uint8Array, metadata: object): Promise<string> {
+export async function writeArtifact(
+  out: string,
+  model: Uint8Array,
+  metadata: object,
+): Promise<string> {
   const target = resolve(out);
   const existing = await stat(target).catch(() => undefined);
   if (existing && !(existing.isDirectory() && (await isArtifact(target)))) {
-    throw new ArtifactError(`--out ${target} exists and is not a model artifact folder; choose another path or remove it`);
+    throw new ArtifactError(
+      `--out ${target} exists and is not a model artifact folder; choose another path or remove it`,
+    );
   }
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
@@ -63,7 +87,10 @@ export async function writeArtifact(out: string, model: Uint8Array, metadata: ob
   await mkdir(temp);
   try {
     await writeFile(join(temp, MODEL_FILE), model);
-    await writeFile(join(temp, METADATA_FILE), JSON.stringify({ format: METADATA_FORMAT, ...metadata }, null, 2) + '\n');
+    await writeFile(
+      join(temp, METADATA_FILE),
+      JSON.stringify({ format: METADATA_FORMAT, ...metadata }, null, 2) + '\n',
+    );
     if (existing) {
       const old = join(parent, `.${basename(target)}.old-${suffix}`);
       await rename(target, old);
@@ -74,7 +101,10 @@ export async function writeArtifact(out: string, model: Uint8Array, metadata: ob
     }
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
-    throw new ArtifactError(`cannot write the model artifact to ${target}: ${(err as Error).message}`, { cause: err });
+    throw new ArtifactError(
+      `cannot write the model artifact to ${target}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return target;
 }
@@ -84,7 +114,9 @@ async function isArtifact(folder: string): Promise<boolean> {
 }
 
 /** Reads an artifact folder's model bytes and metadata. */
-export async function readArtifact(folder: string): Promise<{ model: Uint8Array; metadata: Record<string, unknown> }> {
+export async function readArtifact(
+  folder: string,
+): Promise<{ model: Uint8Array; metadata: Record<string, unknown> }> {
   const dir = resolve(folder);
   let model: Uint8Array;
   let text: string;
@@ -92,12 +124,18 @@ export async function readArtifact(folder: string): Promise<{ model: Uint8Array;
     model = await readFile(join(dir, MODEL_FILE));
     text = await readFile(join(dir, METADATA_FILE), 'utf8');
   } catch (err) {
-    throw new ArtifactError(`${dir} is not a model artifact folder (needs ${MODEL_FILE} and ${METADATA_FILE})`, { cause: err });
+    throw new ArtifactError(
+      `${dir} is not a model artifact folder (needs ${MODEL_FILE} and ${METADATA_FILE})`,
+      { cause: err },
+    );
   }
   try {
     return { model, metadata: JSON.parse(text) as Record<string, unknown> };
   } catch (err) {
-    throw new ArtifactError(`${join(dir, METADATA_FILE)}: invalid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ArtifactError(
+      `${join(dir, METADATA_FILE)}: invalid JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -107,7 +145,9 @@ export async function readArtifact(folder: string): Promise<{ model: Uint8Array;
  * @returns its contents, or undefined when there is no such file (any ONNX model may come without).
  * @throws ArtifactError when the file exists but is not a JSON object.
  */
-export async function readArtifactMetadata(path: string): Promise<Record<string, unknown> | undefined> {
+export async function readArtifactMetadata(
+  path: string,
+): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -120,12 +160,15 @@ export async function readArtifactMetadata(path: string): Promise<Record<string,
   } catch (err) {
     throw new ArtifactError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ArtifactError(`${path}: expected a JSON object`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ArtifactError(`${path}: expected a JSON object`);
   return parsed as Record<string, unknown>;
 }
 
 /** The facts of a model's metadata that say which model it is (format, task, label, classes, ...); undefined if it has none. */
-export function metadataIdentity(metadata: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+export function metadataIdentity(
+  metadata: Readonly<Record<string, unknown>>,
+): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
   for (const key of kIdentityKeys) {
     if (metadata[key] !== undefined) out[key] = metadata[key];

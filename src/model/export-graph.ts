@@ -42,10 +42,18 @@ function checkPreprocessing(spec: ModelSpec, pre: PreprocessingSpec): void {
   }
   const width = categorical.vocab.reduce((sum, v) => sum + v.length, numeric.names.length);
   if (width !== spec.inputs) {
-    throw new ShapeError(`preprocessing gives ${width} features, but the model takes ${spec.inputs}`);
+    throw new ShapeError(
+      `preprocessing gives ${width} features, but the model takes ${spec.inputs}`,
+    );
   }
-  if (spec.task === 'classification' && pre.classes !== undefined && pre.classes.length !== spec.outputs) {
-    throw new ShapeError(`preprocessing has ${pre.classes.length} classes, but the model has ${spec.outputs} outputs`);
+  if (
+    spec.task === 'classification' &&
+    pre.classes !== undefined &&
+    pre.classes.length !== spec.outputs
+  ) {
+    throw new ShapeError(
+      `preprocessing has ${pre.classes.length} classes, but the model has ${spec.outputs} outputs`,
+    );
   }
 }
 
@@ -55,7 +63,8 @@ function checkPreprocessing(spec: ModelSpec, pre: PreprocessingSpec): void {
  */
 export function describeExportIO(spec: ModelSpec, pre: PreprocessingSpec): ExportIO {
   const inputs: TensorDescription<KServeDatatype>[] = [];
-  if (pre.numeric.names.length > 0) inputs.push({ name: 'x', datatype: 'FP32', shape: [-1, pre.numeric.names.length] });
+  if (pre.numeric.names.length > 0)
+    inputs.push({ name: 'x', datatype: 'FP32', shape: [-1, pre.numeric.names.length] });
   if (pre.categorical.names.length > 0) {
     inputs.push({ name: 'x_cat', datatype: 'BYTES', shape: [-1, pre.categorical.names.length] });
   }
@@ -82,7 +91,11 @@ export function describeExportIO(spec: ModelSpec, pre: PreprocessingSpec): Expor
  * @param pre Preprocessing fitted on the training data.
  * @returns the serialized ONNX model.
  */
-export function buildExportGraph(spec: ModelSpec, params: readonly Float32Array[], pre: PreprocessingSpec): Uint8Array {
+export function buildExportGraph(
+  spec: ModelSpec,
+  params: readonly Float32Array[],
+  pre: PreprocessingSpec,
+): Uint8Array {
   checkPreprocessing(spec, pre);
   const shapes = parameterShapes(spec);
   if (params.length !== shapes.length) {
@@ -117,7 +130,8 @@ export function buildExportGraph(spec: ModelSpec, params: readonly Float32Array[
   const names = shapes.map((p, i) => {
     const data = params[i]!;
     const size = p.shape.reduce((a, b) => a * b, 1);
-    if (data.length !== size) throw new ShapeError(`parameter ${p.name} has ${data.length} values, expected ${size}`);
+    if (data.length !== size)
+      throw new ShapeError(`parameter ${p.name} has ${data.length} values, expected ${size}`);
     return g.floatConstant(p.name, data, p.shape);
   });
   const { logits } = addForwardLayers(g, spec, features, names);

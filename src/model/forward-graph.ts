@@ -39,7 +39,12 @@ export function addForwardLayers(
   let input = x;
   for (let l = 0; l < layers; l++) {
     const last = l === layers - 1;
-    const zl = g.op('Gemm', [input, params[2 * l]!, params[2 * l + 1]!], {}, last ? logitsName : undefined);
+    const zl = g.op(
+      'Gemm',
+      [input, params[2 * l]!, params[2 * l + 1]!],
+      {},
+      last ? logitsName : undefined,
+    );
     z.push(zl);
     if (!last) {
       input = g.op(spec.activation === 'relu' ? 'Relu' : 'Tanh', [zl]);

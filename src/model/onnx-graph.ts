@@ -35,7 +35,13 @@ export type AttributeValue =
   | { readonly ints: readonly number[] }
   | { readonly float: number }
   | { readonly string: string }
-  | { readonly tensor: { readonly type: 'float'; readonly dims: readonly number[]; readonly data: Float32Array } };
+  | {
+      readonly tensor: {
+        readonly type: 'float';
+        readonly dims: readonly number[];
+        readonly data: Float32Array;
+      };
+    };
 
 /** Attributes of a node, by name. Serialized in sorted name order, so object order does not matter. */
 export type Attributes = Readonly<Record<string, AttributeValue>>;
@@ -67,18 +73,26 @@ function int64Bytes(data: readonly number[]): Uint8Array {
 function checkDims(name: string, dims: readonly number[], length: number): void {
   const expected = dims.reduce((a, b) => a * b, 1);
   if (expected !== length) {
-    throw new RangeError(`initializer ${name} has ${length} values, but dims [${dims.join(', ')}] need ${expected}`);
+    throw new RangeError(
+      `initializer ${name} has ${length} values, but dims [${dims.join(', ')}] need ${expected}`,
+    );
   }
 }
 
-function valueInfo(name: string, type: ElementType, shape: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
+function valueInfo(
+  name: string,
+  type: ElementType,
+  shape: readonly Dim[],
+): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
         elemType: ELEMENT_TYPES[type],
         // An empty dim list still declares rank 0 (a scalar), unlike an absent shape.
-        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        shape: {
+          dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        },
       },
     },
   };
@@ -149,7 +163,8 @@ export class OnnxGraph {
 
   /** Declares an existing value (an input, an initializer or a node output) as a graph output. */
   output(name: string, type: ElementType, shape: readonly Dim[]): void {
-    if (!this.#names.has(name)) throw new RangeError(`graph output ${name} is not a value of the graph`);
+    if (!this.#names.has(name))
+      throw new RangeError(`graph output ${name} is not a value of the graph`);
     this.#outputs.push(valueInfo(name, type, shape));
   }
 
@@ -205,11 +220,19 @@ export class OnnxGraph {
    * Adds a node with several outputs. An empty name in `outputs` is replaced by a generated one.
    * @returns the output names.
    */
-  opMulti(opType: string, inputs: readonly string[], attrs: Attributes, outputs: readonly string[]): string[] {
+  opMulti(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Attributes,
+    outputs: readonly string[],
+  ): string[] {
     for (const input of inputs) {
-      if (input !== '' && !this.#names.has(input)) throw new RangeError(`${opType} input ${input} is not a value of the graph`);
+      if (input !== '' && !this.#names.has(input))
+        throw new RangeError(`${opType} input ${input} is not a value of the graph`);
     }
-    const names = outputs.map((o) => (o === '' ? this.#fresh(opType.toLowerCase()) : this.#claim(o)));
+    const names = outputs.map((o) =>
+      o === '' ? this.#fresh(opType.toLowerCase()) : this.#claim(o),
+    );
     this.#nodes.push({
       name: `${opType}_${this.#nodes.length}`,
       opType,

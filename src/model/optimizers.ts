@@ -57,17 +57,27 @@ const EPSILON = 1e-8;
  * Fresh (zeroed) optimizer state.
  * @param shapes Shape of each parameter, in parameter order.
  */
-export function createOptimizerState(kind: OptimizerKind, shapes: readonly { readonly shape: readonly number[] }[]): OptimizerState {
-  const zeros = (): Float32Array[] => shapes.map((p) => new Float32Array(p.shape.reduce((a, b) => a * b, 1)));
+export function createOptimizerState(
+  kind: OptimizerKind,
+  shapes: readonly { readonly shape: readonly number[] }[],
+): OptimizerState {
+  const zeros = (): Float32Array[] =>
+    shapes.map((p) => new Float32Array(p.shape.reduce((a, b) => a * b, 1)));
   if (kind === 'sgd') return { kind, step: 0, velocity: zeros() };
   if (kind === 'adam') return { kind, step: 0, m: zeros(), v: zeros() };
   throw new InvalidOptionError(`optimizer must be 'sgd' or 'adam', got '${String(kind)}'`);
 }
 
-function checkSizes(state: OptimizerState, params: readonly Float32Array[], grads: readonly Float32Array[]): void {
+function checkSizes(
+  state: OptimizerState,
+  params: readonly Float32Array[],
+  grads: readonly Float32Array[],
+): void {
   const slots = state.kind === 'sgd' ? state.velocity : state.m;
   if (params.length !== slots.length || grads.length !== slots.length) {
-    throw new ShapeError(`optimizer state has ${slots.length} tensors, got ${params.length} parameters and ${grads.length} gradients`);
+    throw new ShapeError(
+      `optimizer state has ${slots.length} tensors, got ${params.length} parameters and ${grads.length} gradients`,
+    );
   }
   for (let i = 0; i < slots.length; i++) {
     if (params[i]!.length !== slots[i]!.length || grads[i]!.length !== slots[i]!.length) {
@@ -80,7 +90,15 @@ function checkSizes(state: OptimizerState, params: readonly Float32Array[], grad
 
 // One tensor per call: small monomorphic loops that V8 optimizes well. Updates are ~half of a
 // train step's time for a 784-128-10 MLP, so these loops are kept tight.
-function sgdTensor(p: Float32Array, g: Float32Array, vel: Float32Array, lr: number, mu: number, l2: number, nesterov: boolean): void {
+function sgdTensor(
+  p: Float32Array,
+  g: Float32Array,
+  vel: Float32Array,
+  lr: number,
+  mu: number,
+  l2: number,
+  nesterov: boolean,
+): void {
   for (let k = 0; k < p.length; k++) {
     const pk = p[k]!;
     const grad = g[k]! + l2 * pk;
@@ -127,7 +145,9 @@ export function applyUpdate(
   grads: readonly Float32Array[],
 ): void {
   if (config.kind !== state.kind) {
-    throw new InvalidOptionError(`optimizer config is '${config.kind}' but its state is '${state.kind}'`);
+    throw new InvalidOptionError(
+      `optimizer config is '${config.kind}' but its state is '${state.kind}'`,
+    );
   }
   checkSizes(state, params, grads);
   state.step += 1;
@@ -135,7 +155,15 @@ export function applyUpdate(
   if (state.kind === 'sgd') {
     const nesterov = config.nesterov === true;
     for (let i = 0; i < params.length; i++) {
-      sgdTensor(params[i]!, grads[i]!, state.velocity[i]!, lr, config.momentum, i % 2 === 0 ? config.l2 : 0, nesterov);
+      sgdTensor(
+        params[i]!,
+        grads[i]!,
+        state.velocity[i]!,
+        lr,
+        config.momentum,
+        i % 2 === 0 ? config.l2 : 0,
+        nesterov,
+      );
     }
     return;
   }
@@ -143,6 +171,14 @@ export function applyUpdate(
   const stepSize = lr / (1 - BETA1 ** t);
   const invSqrtBc2 = 1 / Math.sqrt(1 - BETA2 ** t);
   for (let i = 0; i < params.length; i++) {
-    adamTensor(params[i]!, grads[i]!, state.m[i]!, state.v[i]!, stepSize, invSqrtBc2, i % 2 === 0 ? config.l2 : 0);
+    adamTensor(
+      params[i]!,
+      grads[i]!,
+      state.m[i]!,
+      state.v[i]!,
+      stepSize,
+      invSqrtBc2,
+      i % 2 === 0 ? config.l2 : 0,
+    );
   }
 }

@@ -20,10 +20,15 @@ export interface SessionOptions {
  * Creates an onnxruntime session from serialized ONNX bytes.
  * @returns a promise of the session; rejects if onnxruntime cannot load the model.
  */
-export async function createSession(bytes: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(
+  bytes: Uint8Array,
+  options: SessionOptions = {},
+): Promise<ort.InferenceSession> {
   const intraOpThreads = options.intraOpThreads ?? 1;
   if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) {
-    throw new TypeError(`options.intraOpThreads must be a positive integer, got ${String(intraOpThreads)}`);
+    throw new TypeError(
+      `options.intraOpThreads must be a positive integer, got ${String(intraOpThreads)}`,
+    );
   }
   return ort.InferenceSession.create(bytes, {
     intraOpNumThreads: intraOpThreads,
@@ -43,7 +48,10 @@ const cache = new Map<string, Promise<ort.InferenceSession>>();
  * @param key Identifies the graph, e.g. `train:${JSON.stringify(spec)}`.
  * @param build Returns the model bytes; called only on a cache miss.
  */
-export function getCachedSession(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
+export function getCachedSession(
+  key: string,
+  build: () => Uint8Array,
+): Promise<ort.InferenceSession> {
   let session = cache.get(key);
   if (session === undefined) {
     session = Promise.resolve()

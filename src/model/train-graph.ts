@@ -62,8 +62,14 @@ export function buildTrainStepGraph(spec: ModelSpec): Uint8Array {
   // logs a warning for every unused initializer.
   const layers = shapes.length / 2;
   const needsConstant = layers > 1;
-  const zeroF = needsConstant && spec.activation === 'relu' ? g.floatConstant('const_zero', new Float32Array([0]), []) : '';
-  const oneF = needsConstant && spec.activation === 'tanh' ? g.floatConstant('const_one', new Float32Array([1]), []) : '';
+  const zeroF =
+    needsConstant && spec.activation === 'relu'
+      ? g.floatConstant('const_zero', new Float32Array([0]), [])
+      : '';
+  const oneF =
+    needsConstant && spec.activation === 'tanh'
+      ? g.floatConstant('const_one', new Float32Array([1]), [])
+      : '';
   for (let l = layers - 1; l >= 0; l--) {
     const input = l === 0 ? x : fwd.a[l - 1]!;
     g.op('Gemm', [input, dz], { transA: { int: 1 } }, `grad_${shapes[2 * l]!.name}`);

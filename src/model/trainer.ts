@@ -64,15 +64,20 @@ function checkParams(shapes: readonly ParameterShape[], params: readonly Float32
   }
   shapes.forEach((p, i) => {
     if (params[i]!.length !== size(p.shape)) {
-      throw new ShapeError(`parameter ${p.name} has ${params[i]!.length} values, expected ${size(p.shape)}`);
+      throw new ShapeError(
+        `parameter ${p.name} has ${params[i]!.length} values, expected ${size(p.shape)}`,
+      );
     }
   });
 }
 
 function checkRows(name: string, data: Float32Array, rows: number, width: number): void {
-  if (!Number.isInteger(rows) || rows < 0) throw new ShapeError(`rows must be a non-negative integer, got ${rows}`);
+  if (!Number.isInteger(rows) || rows < 0)
+    throw new ShapeError(`rows must be a non-negative integer, got ${rows}`);
   if (data.length < rows * width) {
-    throw new ShapeError(`${name} has ${data.length} values, ${rows} rows of ${width} need ${rows * width}`);
+    throw new ShapeError(
+      `${name} has ${data.length} values, ${rows} rows of ${width} need ${rows * width}`,
+    );
   }
 }
 
@@ -141,7 +146,9 @@ export async function trainOnBatch(args: TrainOnBatchArgs): Promise<TrainOnBatch
     await session.run(feeds, fetches);
     const loss = lossOut[0]!;
     if (!Number.isFinite(loss)) {
-      throw new TrainingDivergedError(`training loss became ${loss} at step ${steps + 1} (rows ${start}..${start + count - 1} of the batch)`);
+      throw new TrainingDivergedError(
+        `training loss became ${loss} at step ${steps + 1} (rows ${start}..${start + count - 1} of the batch)`,
+      );
     }
     applyUpdate(optimizer, optState, params, grads);
     lossSum += loss * count;

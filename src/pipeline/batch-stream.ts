@@ -14,9 +14,24 @@ import type { TaskCall } from './executors/executor.js';
  * id, a file's byte range, maybe with its bytes), or the batch cache's copy of it.
  */
 export type BatchInput =
-  | { readonly batch: RawBatch; readonly ref?: undefined; readonly cached?: undefined; readonly id?: undefined }
-  | { readonly ref: BatchRef; readonly batch?: undefined; readonly cached?: undefined; readonly id?: undefined }
-  | { readonly cached: CachedBatch; readonly id: number; readonly batch?: undefined; readonly ref?: undefined };
+  | {
+      readonly batch: RawBatch;
+      readonly ref?: undefined;
+      readonly cached?: undefined;
+      readonly id?: undefined;
+    }
+  | {
+      readonly ref: BatchRef;
+      readonly batch?: undefined;
+      readonly cached?: undefined;
+      readonly id?: undefined;
+    }
+  | {
+      readonly cached: CachedBatch;
+      readonly id: number;
+      readonly batch?: undefined;
+      readonly ref?: undefined;
+    };
 
 /** Where the tasks of a pass run, which decides how a file's batches travel. */
 export interface InputMode {
@@ -37,7 +52,12 @@ export interface InputMode {
  *   other processes, a file they are not known to see (shipped in the job, parsed there).
  * - Other sources are read here and their buffers moved to the workers.
  */
-export async function* batchInputs(source: DataSource, schema: Schema, options: BatchOptions, mode: InputMode = { remote: false, shipRows: false }): AsyncGenerator<BatchInput> {
+export async function* batchInputs(
+  source: DataSource,
+  schema: Schema,
+  options: BatchOptions,
+  mode: InputMode = { remote: false, shipRows: false },
+): AsyncGenerator<BatchInput> {
   if (source.randomAccess) {
     const count = source.randomAccess.batchCount(options);
     for (let id = 0; id < count; id++) yield { ref: { source: source.description, id, options } };
@@ -45,8 +65,11 @@ export async function* batchInputs(source: DataSource, schema: Schema, options: 
   }
   const ranges = source.byteRanges;
   if (ranges) {
-    const withBytes = mode.remote ? mode.shipRows || !ranges.shared || !ranges.ranged : !ranges.local || !ranges.ranged;
-    for await (const span of ranges.spans(schema, options, withBytes)) yield { ref: { source: ranges.reference, id: span.id, options, span } };
+    const withBytes = mode.remote
+      ? mode.shipRows || !ranges.shared || !ranges.ranged
+      : !ranges.local || !ranges.ranged;
+    for await (const span of ranges.spans(schema, options, withBytes))
+      yield { ref: { source: ranges.reference, id: span.id, options, span } };
     return;
   }
   for await (const batch of source.batches(schema, options)) yield { batch };
@@ -95,7 +118,8 @@ export function batchBuffers(batch: RawBatch): ArrayBuffer[] {
   const arrays: ArrayBufferView[] = [batch.rowIndex, batch.numeric, batch.catCodes];
   arrays.push(batch.labels.kind === 'numeric' ? batch.labels.values : batch.labels.codes);
   const buffers = new Set<ArrayBuffer>();
-  for (const a of arrays) if (a.buffer instanceof ArrayBuffer && a.buffer.byteLength > 0) buffers.add(a.buffer);
+  for (const a of arrays)
+    if (a.buffer instanceof ArrayBuffer && a.buffer.byteLength > 0) buffers.add(a.buffer);
   return [...buffers];
 }
 
@@ -103,6 +127,7 @@ export function batchBuffers(batch: RawBatch): ArrayBuffer[] {
 export function batchCall<I extends BatchInput>(input: I): TaskCall<I> {
   if (input.batch) return { input, id: input.batch.id, transfer: batchBuffers(input.batch) };
   const bytes = input.ref?.span?.bytes;
-  if (bytes !== undefined && bytes.buffer instanceof ArrayBuffer) return { input, id: inputId(input), transfer: [bytes.buffer] };
+  if (bytes !== undefined && bytes.buffer instanceof ArrayBuffer)
+    return { input, id: inputId(input), transfer: [bytes.buffer] };
   return { input, id: inputId(input) };
 }

@@ -37,7 +37,13 @@ export class DataPasses {
   /**
    * @param cache - The run's batch cache, or undefined for `--cache none`.
    */
-  constructor(source: DataSource, schema: Schema, options: BatchOptions, mode: InputMode, cache: BatchCache | undefined) {
+  constructor(
+    source: DataSource,
+    schema: Schema,
+    options: BatchOptions,
+    mode: InputMode,
+    cache: BatchCache | undefined,
+  ) {
     this.#source = source;
     this.#schema = schema;
     this.#options = options;
@@ -55,7 +61,8 @@ export class DataPasses {
     const reused = this.#cache?.reused;
     if (reused !== undefined) {
       // A kept cache folder of an earlier run with the same data and settings: no text to read.
-      for (let id = 0; id < reused.length; id++) yield { input: { cached: reused[id]!, id }, estimate: 0 };
+      for (let id = 0; id < reused.length; id++)
+        yield { input: { cached: reused[id]!, id }, estimate: 0 };
       return;
     }
     for await (const input of batchInputs(this.#source, this.#schema, this.#options, this.#mode)) {
@@ -65,7 +72,10 @@ export class DataPasses {
       }
       const rows = input.ref?.span?.rows ?? input.batch?.rowCount ?? this.#options.batchRows;
       const estimate = estimateBatchBytes(this.#schema, rows);
-      const cache = this.#cache === undefined ? undefined : await this.#cache.placement(estimate, reusable(input));
+      const cache =
+        this.#cache === undefined
+          ? undefined
+          : await this.#cache.placement(estimate, reusable(input));
       yield cache === undefined ? { input, estimate } : { input, cache, estimate };
     }
   }
@@ -87,7 +97,8 @@ export class DataPasses {
   async *again(): AsyncGenerator<BatchInput> {
     const entries = this.#firstDone ? await this.#cache?.entries(this.#batches) : undefined;
     if (entries !== undefined) {
-      for (let id = 0; id < entries.length; id++) yield { cached: await this.#shippable(entries[id]!), id };
+      for (let id = 0; id < entries.length; id++)
+        yield { cached: await this.#shippable(entries[id]!), id };
       return;
     }
     if (this.#firstDone && this.#again !== undefined) {

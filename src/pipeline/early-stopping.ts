@@ -55,7 +55,14 @@ export function autoStoppingPolicy(trainRows: number): StoppingPolicy {
   const maxEpochs = clamp(Math.ceil(20_000_000 / rows), 10, 500);
   const patience = clamp(Math.ceil(250_000 / rows), 2, 20);
   const refit = rows <= kRefitRows;
-  return { validationFraction: refit ? 0.2 : 0.1, refit, maxEpochs, patience, reduceAfter: Math.ceil(patience / 2), tolerance: 1e-4 };
+  return {
+    validationFraction: refit ? 0.2 : 0.1,
+    refit,
+    maxEpochs,
+    patience,
+    reduceAfter: Math.ceil(patience / 2),
+    tolerance: 1e-4,
+  };
 }
 
 /** What to do after an epoch. */

@@ -28,14 +28,19 @@ export type EvalStats =
     };
 
 /** Statistics for classification rows given the model's probabilities (rows × classes). */
-export function classificationStats(rows: PreparedRows, probabilities: Float32Array, classes: number): EvalStats {
+export function classificationStats(
+  rows: PreparedRows,
+  probabilities: Float32Array,
+  classes: number,
+): EvalStats {
   const confusion = new Float64Array(classes * classes);
   const truth = rows.target as Int32Array;
   let logLossSum = 0;
   for (let r = 0; r < rows.rows; r++) {
     const base = r * classes;
     let best = 0;
-    for (let k = 1; k < classes; k++) if (probabilities[base + k]! > probabilities[base + best]!) best = k;
+    for (let k = 1; k < classes; k++)
+      if (probabilities[base + k]! > probabilities[base + best]!) best = k;
     const t = truth[r]!;
     confusion[t * classes + best]!++;
     const p = Math.min(1, Math.max(1e-15, probabilities[base + t]!));
@@ -58,7 +63,12 @@ export function regressionStats(rows: PreparedRows, predictions: Float32Array): 
 /** Statistics of no rows, to start a fold. */
 export function emptyEvalStats(task: 'classification' | 'regression', classes: number): EvalStats {
   return task === 'classification'
-    ? { kind: 'classification', rows: 0, confusion: new Float64Array(classes * classes), logLossSum: 0 }
+    ? {
+        kind: 'classification',
+        rows: 0,
+        confusion: new Float64Array(classes * classes),
+        logLossSum: 0,
+      }
     : { kind: 'regression', rows: 0, sse: 0, target: emptyMoments(1) };
 }
 
@@ -73,15 +83,31 @@ export function mergeEvalStats(a: EvalStats, b: EvalStats): EvalStats {
     };
   }
   if (a.kind === 'regression' && b.kind === 'regression') {
-    return { kind: 'regression', rows: a.rows + b.rows, sse: a.sse + b.sse, target: mergeMoments(a.target, b.target) };
+    return {
+      kind: 'regression',
+      rows: a.rows + b.rows,
+      sse: a.sse + b.sse,
+      target: mergeMoments(a.target, b.target),
+    };
   }
   throw new TypeError('cannot merge classification and regression statistics');
 }
 
 /** Held-out metrics. */
 export type Metrics =
-  | { readonly task: 'classification'; readonly rows: number; readonly accuracy: number; readonly macroF1: number; readonly logLoss: number }
-  | { readonly task: 'regression'; readonly rows: number; readonly rmse: number; readonly r2: number };
+  | {
+      readonly task: 'classification';
+      readonly rows: number;
+      readonly accuracy: number;
+      readonly macroF1: number;
+      readonly logLoss: number;
+    }
+  | {
+      readonly task: 'regression';
+      readonly rows: number;
+      readonly rmse: number;
+      readonly r2: number;
+    };
 
 /**
  * Metrics from merged statistics. Macro-F1 averages over the classes that occur in the truth or

@@ -38,8 +38,13 @@ export interface ModelComparison {
  * @param sum - Σ d, d = second's loss − first's loss per row.
  * @param sumSquares - Σ d².
  */
-export function oneStandardErrorRule(rows: number, sum: number, sumSquares: number): ModelComparison {
-  if (rows < 2) return { rows, meanDifference: rows === 1 ? sum : NaN, standardError: NaN, second: false };
+export function oneStandardErrorRule(
+  rows: number,
+  sum: number,
+  sumSquares: number,
+): ModelComparison {
+  if (rows < 2)
+    return { rows, meanDifference: rows === 1 ? sum : NaN, standardError: NaN, second: false };
   const mean = sum / rows;
   const variance = Math.max(0, (sumSquares - rows * mean * mean) / (rows - 1));
   const standardError = Math.sqrt(variance / rows);
@@ -62,7 +67,14 @@ export async function compareModels(a: {
   for await (const batches of windows(a.pass(), Math.max(2, a.executor.concurrency * 2))) {
     const out = await a.executor.map<CompareInput, CompareOutput>(
       a.task,
-      batches.map((item) => batchCall({ context: a.context, ...item, preprocessing: a.preprocessing, models: a.models })),
+      batches.map((item) =>
+        batchCall({
+          context: a.context,
+          ...item,
+          preprocessing: a.preprocessing,
+          models: a.models,
+        }),
+      ),
     );
     for (const o of out) {
       a.addTimings(o.timings);

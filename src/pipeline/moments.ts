@@ -16,7 +16,11 @@ export interface Moments {
 
 /** Moments of zero rows. */
 export function emptyMoments(cols: number): Moments {
-  return { count: new Float64Array(cols), mean: new Float64Array(cols), m2: new Float64Array(cols) };
+  return {
+    count: new Float64Array(cols),
+    mean: new Float64Array(cols),
+    m2: new Float64Array(cols),
+  };
 }
 
 /**

@@ -4,7 +4,13 @@
  * @module
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { checkInteger, checkOneOf, checkPositive, dropUndefined, invalidOption } from '../util/options.js';
+import {
+  checkInteger,
+  checkOneOf,
+  checkPositive,
+  dropUndefined,
+  invalidOption,
+} from '../util/options.js';
 import type { BadRowPolicy, Task } from '../data/types.js';
 import type { Activation, ModelFamily } from '../model/spec.js';
 import { executorKinds, type ExecutorKind } from './executors/executor.js';
@@ -113,50 +119,116 @@ export const kDefaultTrainingOptions = {
   // 30% of RAM, as Ray's object store takes by default: room for the batches of most tables
   // while the rest of the machine works.
   cacheMemory: Math.floor(0.3 * totalmem()), // bytes
-} as const satisfies Omit<TrainingOptions, 'label' | 'task' | 'stages' | 'redis' | 'prefix' | 'resume' | 'attempts' | 'keepFailedHours' | 'shipRows' | 'redisCa' | 'naValues' | 'categorical' | 'numeric' | 'cacheDir'>;
+} as const satisfies Omit<
+  TrainingOptions,
+  | 'label'
+  | 'task'
+  | 'stages'
+  | 'redis'
+  | 'prefix'
+  | 'resume'
+  | 'attempts'
+  | 'keepFailedHours'
+  | 'shipRows'
+  | 'redisCa'
+  | 'naValues'
+  | 'categorical'
+  | 'numeric'
+  | 'cacheDir'
+>;
 
 /** Validates user options over the defaults and returns a frozen, filled copy. */
-export function resolveTrainingOptions(options: Partial<TrainingOptions>): Readonly<TrainingOptions> {
+export function resolveTrainingOptions(
+  options: Partial<TrainingOptions>,
+): Readonly<TrainingOptions> {
   const o: TrainingOptions = { ...kDefaultTrainingOptions, ...dropUndefined(options) };
-  if (typeof o.data !== 'string' || o.data.length === 0) invalidOption('data', 'a path or a source spec', o.data);
-  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) invalidOption('label', 'a column name', o.label);
+  if (typeof o.data !== 'string' || o.data.length === 0)
+    invalidOption('data', 'a path or a source spec', o.data);
+  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === ''))
+    invalidOption('label', 'a column name', o.label);
   checkOneOf('task', o.task, ['classification', 'regression'], true);
   checkOneOf('executor', o.executor, executorKinds);
   checkInteger('workers', o.workers, 1, 1024);
-  if (o.resume !== undefined && (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))) {
-    invalidOption('resume', 'the run id a bullmq run printed (letters, digits, _ and -), with options.executor bullmq', o.resume);
+  if (
+    o.resume !== undefined &&
+    (o.executor !== 'bullmq' || typeof o.resume !== 'string' || !/^[\w-]+$/.test(o.resume))
+  ) {
+    invalidOption(
+      'resume',
+      'the run id a bullmq run printed (letters, digits, _ and -), with options.executor bullmq',
+      o.resume,
+    );
   }
   if (o.attempts !== undefined) checkInteger('attempts', o.attempts, 1, 1000);
-  if (o.keepFailedHours !== undefined && !(typeof o.keepFailedHours === 'number' && o.keepFailedHours > 0 && o.keepFailedHours <= 24 * 365)) {
-    invalidOption('keepFailedHours', 'a number of hours above 0, at most a year', o.keepFailedHours);
+  if (
+    o.keepFailedHours !== undefined &&
+    !(
+      typeof o.keepFailedHours === 'number' &&
+      o.keepFailedHours > 0 &&
+      o.keepFailedHours <= 24 * 365
+    )
+  ) {
+    invalidOption(
+      'keepFailedHours',
+      'a number of hours above 0, at most a year',
+      o.keepFailedHours,
+    );
   }
-  if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean') invalidOption('shipRows', 'true or false', o.shipRows);
-  if (o.redisCa !== undefined && (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')) invalidOption('redisCa', 'a PEM file, with options.executor bullmq', o.redisCa);
-  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === '')) invalidOption('redis', "the URL of the queue's Redis with options.executor bullmq, e.g. redis://127.0.0.1:6379", o.redis);
+  if (o.shipRows !== undefined && typeof o.shipRows !== 'boolean')
+    invalidOption('shipRows', 'true or false', o.shipRows);
+  if (
+    o.redisCa !== undefined &&
+    (typeof o.redisCa !== 'string' || o.redisCa === '' || o.executor !== 'bullmq')
+  )
+    invalidOption('redisCa', 'a PEM file, with options.executor bullmq', o.redisCa);
+  if (o.executor === 'bullmq' && (typeof o.redis !== 'string' || o.redis === ''))
+    invalidOption(
+      'redis',
+      "the URL of the queue's Redis with options.executor bullmq, e.g. redis://127.0.0.1:6379",
+      o.redis,
+    );
   checkInteger('batchSize', o.batchSize, 1, 1 << 24);
   checkInteger('syncEvery', o.syncEvery, 1, 1 << 16);
   if (o.epochs !== 'auto') checkInteger('epochs', o.epochs, 1, 100_000);
   checkInteger('minibatch', o.minibatch, 1, 1 << 24);
   checkOneOf('model', o.model, ['auto', 'linear', 'mlp']);
-  if (!Array.isArray(o.hidden) || o.hidden.length === 0 || o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)) {
-    invalidOption('hidden', 'a comma-separated list of positive layer widths, e.g. 64,32', o.hidden);
+  if (
+    !Array.isArray(o.hidden) ||
+    o.hidden.length === 0 ||
+    o.hidden.some((h) => !Number.isInteger(h) || h < 1 || h > 65536)
+  ) {
+    invalidOption(
+      'hidden',
+      'a comma-separated list of positive layer widths, e.g. 64,32',
+      o.hidden,
+    );
   }
   checkOneOf('activation', o.activation, ['relu', 'tanh']);
   checkOneOf('optimizer', o.optimizer, ['adam', 'sgd']);
   checkPositive('learningRate', o.learningRate);
-  if (!(o.momentum >= 0 && o.momentum < 1)) invalidOption('momentum', 'a number in [0, 1)', o.momentum);
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    invalidOption('momentum', 'a number in [0, 1)', o.momentum);
   if (!(o.l2 >= 0 && Number.isFinite(o.l2))) invalidOption('l2', 'a number >= 0', o.l2);
   checkInteger('seed', o.seed, 0, 0xffffffff);
-  if (!(o.holdout > 0 && o.holdout < 1)) invalidOption('holdout', 'a fraction strictly between 0 and 1', o.holdout);
+  if (!(o.holdout > 0 && o.holdout < 1))
+    invalidOption('holdout', 'a fraction strictly between 0 and 1', o.holdout);
   checkInteger('maxCategories', o.maxCategories, 1, 1 << 20);
   checkOneOf('onBadRow', o.onBadRow, ['error', 'skip']);
   checkOneOf('cache', o.cache, ['auto', 'disk', 'none']);
-  if (typeof o.cacheMemory !== 'number' || !Number.isSafeInteger(o.cacheMemory) || o.cacheMemory < 0) invalidOption('cacheMemory', 'a size in bytes >= 0 (2G, 512M, 25%)', o.cacheMemory);
-  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === '')) invalidOption('cacheDir', 'a folder path', o.cacheDir);
-  if (o.cacheDir !== undefined && o.cache === 'none') invalidOption('cacheDir', 'left out with options.cache none', o.cacheDir);
+  if (
+    typeof o.cacheMemory !== 'number' ||
+    !Number.isSafeInteger(o.cacheMemory) ||
+    o.cacheMemory < 0
+  )
+    invalidOption('cacheMemory', 'a size in bytes >= 0 (2G, 512M, 25%)', o.cacheMemory);
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir === ''))
+    invalidOption('cacheDir', 'a folder path', o.cacheDir);
+  if (o.cacheDir !== undefined && o.cache === 'none')
+    invalidOption('cacheDir', 'left out with options.cache none', o.cacheDir);
   for (const name of ['naValues', 'categorical', 'numeric'] as const) {
     const list = o[name];
-    if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) invalidOption(name, 'a list of strings', list);
+    if (list !== undefined && (!Array.isArray(list) || list.some((v) => typeof v !== 'string')))
+      invalidOption(name, 'a list of strings', list);
   }
   if (o.out === undefined || o.out === '') invalidOption('out', 'a folder path', o.out);
   return Object.freeze({ ...o, hidden: Object.freeze([...o.hidden]) });

@@ -38,7 +38,14 @@ export function prepareRows(
   which: RowChoice,
 ): PreparedRows {
   const mask = rowSets(batch, split);
-  const wanted = which === 'heldOut' ? RowSet.HeldOut : which === 'validation' ? RowSet.Validation : which === 'comparison' ? RowSet.Comparison : RowSet.Train;
+  const wanted =
+    which === 'heldOut'
+      ? RowSet.HeldOut
+      : which === 'validation'
+        ? RowSet.Validation
+        : which === 'comparison'
+          ? RowSet.Comparison
+          : RowSet.Train;
   let rows = 0;
   for (let r = 0; r < batch.rowCount; r++) if (mask[r] === wanted) rows++;
 
@@ -53,7 +60,9 @@ export function prepareRows(
   for (let c = 0; c < catCols; c++) {
     const vocab = pre.categorical.vocab[c]!;
     const index = new Map(vocab.map((v, i) => [v, i]));
-    catOffsets.push(Int32Array.from(batch.catDict, (v) => (index.has(v) ? offset + index.get(v)! : -1)));
+    catOffsets.push(
+      Int32Array.from(batch.catDict, (v) => (index.has(v) ? offset + index.get(v)! : -1)),
+    );
     offset += vocab.length;
   }
 

@@ -33,14 +33,18 @@ export interface RidgePassArgs {
  * Solves the linear regression and reports it as a training run of one epoch whose validation loss
  * is the training rows' solve scored on the slice (in the target's units, as the MLP's).
  */
-export async function ridgePass(a: RidgePassArgs): Promise<TrainLoopResult & { readonly alpha: number; readonly refitParams: Float32Array[] }> {
+export async function ridgePass(
+  a: RidgePassArgs,
+): Promise<TrainLoopResult & { readonly alpha: number; readonly refitParams: Float32Array[] }> {
   const started = performance.now();
   let train = emptyGram(a.spec.inputs);
   let validation = emptyGram(a.spec.inputs);
   for await (const batches of windows(a.pass(), Math.max(2, a.executor.concurrency * 2))) {
     const out = await a.executor.map<GramInput, GramOutput>(
       a.task,
-      batches.map((item) => batchCall({ context: a.context, ...item, preprocessing: a.preprocessing, spec: a.spec })),
+      batches.map((item) =>
+        batchCall({ context: a.context, ...item, preprocessing: a.preprocessing, spec: a.spec }),
+      ),
     );
     for (const o of out) {
       a.addTimings(o.timings);
@@ -61,7 +65,9 @@ export async function ridgePass(a: RidgePassArgs): Promise<TrainLoopResult & { r
     epochs: 1,
     bestEpoch: 1,
     learningRates: [],
-    ...(Number.isNaN(mse) ? {} : { validationLoss: [mse * scale], bestValidationLoss: mse * scale }),
+    ...(Number.isNaN(mse)
+      ? {}
+      : { validationLoss: [mse * scale], bestValidationLoss: mse * scale }),
     stopReason: `the linear model was solved exactly (ridge regression, α = ${fit.alpha}, on every training row)`,
     alpha: fit.alpha,
   };

@@ -65,7 +65,12 @@ export function gramOf(x: Float32Array, y: Float32Array, rows: number, width: nu
 
 /** `a + b`, in that order (the driver folds in batch-id order, so the sum is the same everywhere). */
 export function addGram(a: GramSums, b: GramSums): GramSums {
-  return { gram: a.gram.map((v, i) => v + b.gram[i]!), xy: a.xy.map((v, i) => v + b.xy[i]!), yy: a.yy + b.yy, rows: a.rows + b.rows };
+  return {
+    gram: a.gram.map((v, i) => v + b.gram[i]!),
+    xy: a.xy.map((v, i) => v + b.xy[i]!),
+    yy: a.yy + b.yy,
+    rows: a.rows + b.rows,
+  };
 }
 
 /**
@@ -117,7 +122,8 @@ export function ridgeMse(sums: GramSums, w: Float64Array): number {
   let quad = 0;
   for (let i = 0; i < d; i++) {
     let gi = 0;
-    for (let j = 0; j < d; j++) gi += (i <= j ? sums.gram[i * d + j]! : sums.gram[j * d + i]!) * w[j]!;
+    for (let j = 0; j < d; j++)
+      gi += (i <= j ? sums.gram[i * d + j]! : sums.gram[j * d + i]!) * w[j]!;
     quad += w[i]! * gi;
   }
   let cross = 0;

@@ -27,7 +27,14 @@ import type { TrainingOptions } from './options.js';
 import type { SplitConfig } from './split-config.js';
 import { loadStagesModule } from './stages-module.js';
 import { featureWidth, finalizePreprocessing, mergeBatchStats, type BatchStats } from './stats.js';
-import type { EvaluateInput, EvaluateOutput, StageTimings, StatsInput, StatsOutput, TaskContext } from './tasks.js';
+import type {
+  EvaluateInput,
+  EvaluateOutput,
+  StageTimings,
+  StatsInput,
+  StatsOutput,
+  TaskContext,
+} from './tasks.js';
 import { compareModels, type ModelComparison } from './model-choice.js';
 import { ridgePass, solvesExactly } from './ridge-pass.js';
 import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop.js';
@@ -87,7 +94,10 @@ export interface TrainingRun {
    */
   readonly selectionEpochs?: number;
   /** `model: 'auto'` on a small table: the two families tried and how they compared on the validation slice (`model-choice.ts`). */
-  readonly modelChoice?: ModelComparison & { readonly families: ModelFamily[]; readonly chosen: ModelFamily };
+  readonly modelChoice?: ModelComparison & {
+    readonly families: ModelFamily[];
+    readonly chosen: ModelFamily;
+  };
 }
 
 /** What the batch cache held. */
@@ -121,7 +131,11 @@ export interface TrainingResult {
     readonly heldOutRows: number;
     readonly skippedRows: number;
     /** Categorical columns: values seen in training rows (a lower bound past 20 × --max-categories) and kept. */
-    readonly categories: { readonly name: string; readonly distinct: number; readonly kept: number }[];
+    readonly categories: {
+      readonly name: string;
+      readonly distinct: number;
+      readonly kept: number;
+    }[];
   };
   /** Mean training loss of each epoch. */
   readonly epochLoss: number[];
@@ -135,8 +149,55 @@ export interface TrainingResult {
 
 /** What a checkpoint must agree on with the run that resumes it. */
 function runFingerprint(source: DataSource, o: Readonly<TrainingOptions>): string {
-  const { data, label, task: t, batchSize, syncEvery, epochs, minibatch, model, hidden, activation, optimizer, learningRate, momentum, l2, seed, holdout, maxCategories, onBadRow, stages, naValues, categorical, numeric } = o;
-  const settings = { source: source.description, data, label, task: t, batchSize, syncEvery, epochs, minibatch, model, hidden, activation, optimizer, learningRate, momentum, l2, seed, holdout, maxCategories, onBadRow, stages, naValues, categorical, numeric };
+  const {
+    data,
+    label,
+    task: t,
+    batchSize,
+    syncEvery,
+    epochs,
+    minibatch,
+    model,
+    hidden,
+    activation,
+    optimizer,
+    learningRate,
+    momentum,
+    l2,
+    seed,
+    holdout,
+    maxCategories,
+    onBadRow,
+    stages,
+    naValues,
+    categorical,
+    numeric,
+  } = o;
+  const settings = {
+    source: source.description,
+    data,
+    label,
+    task: t,
+    batchSize,
+    syncEvery,
+    epochs,
+    minibatch,
+    model,
+    hidden,
+    activation,
+    optimizer,
+    learningRate,
+    momentum,
+    l2,
+    seed,
+    holdout,
+    maxCategories,
+    onBadRow,
+    stages,
+    naValues,
+    categorical,
+    numeric,
+  };
   return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
 }
 
@@ -152,10 +213,20 @@ export async function runTraining(
   executor = recordWindows(executor, timeline, started);
   // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
   // the schema, instead of after it.
-  const warming = executor.remote === true ? undefined : executor.map(task('warmTask'), Array.from({ length: executor.concurrency }, (_, id) => ({ input: {}, id }))).catch(() => undefined);
+  const warming =
+    executor.remote === true
+      ? undefined
+      : executor
+          .map(
+            task('warmTask'),
+            Array.from({ length: executor.concurrency }, (_, id) => ({ input: {}, id })),
+          )
+          .catch(() => undefined);
   const label = options.label ?? source.defaultLabel;
   if (label === undefined) {
-    throw new InvalidOptionError(`--label is required for ${source.description}: name the column to predict`);
+    throw new InvalidOptionError(
+      `--label is required for ${source.description}: name the column to predict`,
+    );
   }
   const schema = await source.inferSchema({
     label,
@@ -179,14 +250,32 @@ export async function runTraining(
   const cache =
     options.cache === 'none'
       ? undefined
-      : await BatchCache.open(source, schema, batchOptions, { mode: options.cache, memoryBytes: options.cacheMemory, remote, ...(options.cacheDir ? { dir: options.cacheDir } : {}) });
-  const passes = new DataPasses(source, schema, batchOptions, { remote, shipRows: options.shipRows === true }, cache);
-  const context: TaskContext = { schema, split, stages: options.stages, ...(passes.localCacheKey ? { localCacheKey: passes.localCacheKey } : {}) };
+      : await BatchCache.open(source, schema, batchOptions, {
+          mode: options.cache,
+          memoryBytes: options.cacheMemory,
+          remote,
+          ...(options.cacheDir ? { dir: options.cacheDir } : {}),
+        });
+  const passes = new DataPasses(
+    source,
+    schema,
+    batchOptions,
+    { remote, shipRows: options.shipRows === true },
+    cache,
+  );
+  const context: TaskContext = {
+    schema,
+    split,
+    stages: options.stages,
+    ...(passes.localCacheKey ? { localCacheKey: passes.localCacheKey } : {}),
+  };
   const fingerprint = runFingerprint(source, options);
   await warming;
   try {
     // Only a run asked to resume reads a checkpoint: an executor may serve several runs in turn.
-    const resumed = (options.resume !== undefined ? await executor.checkpoints?.load() : undefined) as TrainingCheckpoint | undefined;
+    const resumed = (
+      options.resume !== undefined ? await executor.checkpoints?.load() : undefined
+    ) as TrainingCheckpoint | undefined;
     if (resumed && resumed.fingerprint !== fingerprint) {
       throw new InvalidOptionError(
         `--resume ${executor.run ?? ''}: that run was started with other data or settings; resume it with the same flags, or start a new run`,
@@ -196,12 +285,31 @@ export async function runTraining(
     // 1. fit: map-reduce of the preprocessing statistics (done already when resuming), on the
     // pass that reads the data and fills the cache.
     let t = performance.now();
-    const stats = resumed?.stats ?? (await fitPass(executor, passes, context, window, options.maxCategories, addTimings, onProgress));
+    const stats =
+      resumed?.stats ??
+      (await fitPass(
+        executor,
+        passes,
+        context,
+        window,
+        options.maxCategories,
+        addTimings,
+        onProgress,
+      ));
     if (stats.rows === 0) {
-      throw new DataEmptyError(stats.skippedRows > 0 ? `every one of the ${stats.skippedRows} data rows of ${source.description} was bad and skipped` : `${source.description}: no data rows`);
+      throw new DataEmptyError(
+        stats.skippedRows > 0
+          ? `every one of the ${stats.skippedRows} data rows of ${source.description} was bad and skipped`
+          : `${source.description}: no data rows`,
+      );
     }
-    if (stats.trainRows === 0) throw new DataEmptyError(`${source.description}: every row fell in the held-out split; add rows or lower --holdout`);
-    const preprocessing = resumed?.preprocessing ?? finalizePreprocessing(stats, schema, { maxCategories: options.maxCategories });
+    if (stats.trainRows === 0)
+      throw new DataEmptyError(
+        `${source.description}: every row fell in the held-out split; add rows or lower --holdout`,
+      );
+    const preprocessing =
+      resumed?.preprocessing ??
+      finalizePreprocessing(stats, schema, { maxCategories: options.maxCategories });
     if (schema.task === 'classification' && preprocessing.classes!.length < 2) {
       throw new SingleClassError(
         `${source.description}: label column "${schema.label}" has one class only (${JSON.stringify(preprocessing.classes![0])}); classification needs at least two`,
@@ -221,11 +329,21 @@ export async function runTraining(
     });
     // With early stopping, the training rows lose a validation slice (see early-stopping.ts).
     const policy = options.epochs === 'auto' ? autoStoppingPolicy(stats.trainRows) : undefined;
-    const families: ModelFamily[] = options.model !== 'auto' ? [options.model] : policy?.refit ? ['linear', 'mlp'] : ['mlp'];
+    const families: ModelFamily[] =
+      options.model !== 'auto' ? [options.model] : policy?.refit ? ['linear', 'mlp'] : ['mlp'];
     const loop = {
       executor,
       options,
-      context: policy ? { ...context, split: { ...split, validation: policy.validationFraction, compare: families.length > 1 } } : context,
+      context: policy
+        ? {
+            ...context,
+            split: {
+              ...split,
+              validation: policy.validationFraction,
+              compare: families.length > 1,
+            },
+          }
+        : context,
       preprocessing,
       stats,
       pass: () => passes.again(),
@@ -241,12 +359,26 @@ export async function runTraining(
     const candidates: Candidate[] = resumed?.refit ? [] : [...(resumed?.candidates ?? [])];
     for (const family of resumed?.refit ? [] : families) {
       if (candidates.some((c) => c.family === family)) continue;
-      const resumedHere = resumed !== undefined && (resumed.family ?? family) === family ? resumed : undefined;
+      const resumedHere =
+        resumed !== undefined && (resumed.family ?? family) === family ? resumed : undefined;
       const spec = specFor(family);
       const selection =
         policy && solvesExactly(spec)
-          ? await ridgePass({ executor, context: loop.context, spec, preprocessing, pass: loop.pass, task: task('gramTask'), addTimings })
-          : await trainLoop({ ...loop, spec, checkpointExtra: { family, candidates: [...candidates] }, ...(resumedHere ? { resumed: resumedHere } : {}) });
+          ? await ridgePass({
+              executor,
+              context: loop.context,
+              spec,
+              preprocessing,
+              pass: loop.pass,
+              task: task('gramTask'),
+              addTimings,
+            })
+          : await trainLoop({
+              ...loop,
+              spec,
+              checkpointExtra: { family, candidates: [...candidates] },
+              ...(resumedHere ? { resumed: resumedHere } : {}),
+            });
       candidates.push({ family, selection });
     }
     let comparison: ModelComparison | undefined;
@@ -274,9 +406,20 @@ export async function runTraining(
     if (exact) trained = { ...selection, params: exact };
     // An exact linear solve already used every training row.
     else if (policy?.refit) {
-      const refit = { epochs: selection.bestEpoch, learningRates: selection.learningRates.slice(0, selection.bestEpoch), selection };
+      const refit = {
+        epochs: selection.bestEpoch,
+        learningRates: selection.learningRates.slice(0, selection.bestEpoch),
+        selection,
+      };
       const resumedRefit = resumed?.refit ? resumed : undefined;
-      trained = await trainLoop({ ...loop, spec, context, refit, checkpointExtra: { family: chosen.family, candidates }, ...(resumedRefit ? { resumed: resumedRefit } : {}) });
+      trained = await trainLoop({
+        ...loop,
+        spec,
+        context,
+        refit,
+        checkpointExtra: { family: chosen.family, candidates },
+        ...(resumedRefit ? { resumed: resumedRefit } : {}),
+      });
     }
     const trainMs = performance.now() - t;
 
@@ -288,7 +431,9 @@ export async function runTraining(
     for await (const batches of windows(passes.again(), window)) {
       const out = await executor.map<EvaluateInput, EvaluateOutput>(
         task('evaluateTask'),
-        batches.map((item) => batchCall({ context, ...item, preprocessing, spec, params: trained.params })),
+        batches.map((item) =>
+          batchCall({ context, ...item, preprocessing, spec, params: trained.params }),
+        ),
       );
       for (const o of out) {
         addTimings(o.timings);
@@ -296,7 +441,12 @@ export async function runTraining(
         if (o.custom !== undefined) customParts.push(o.custom);
       }
       evaluated += out.length;
-      onProgress({ phase: 'evaluate', done: evaluated, total: stats.batches, rows: evalStats.rows });
+      onProgress({
+        phase: 'evaluate',
+        done: evaluated,
+        total: stats.batches,
+        rows: evalStats.rows,
+      });
     }
     let customMetrics: Record<string, number> | undefined;
     if (options.stages) {
@@ -322,7 +472,11 @@ export async function runTraining(
         trainRows: stats.trainRows,
         heldOutRows: stats.heldOutRows,
         skippedRows: stats.skippedRows,
-        categories: schema.categorical.map((name, i) => ({ name, distinct: stats.categories[i]!.length, kept: preprocessing.categorical.vocab[i]!.length })),
+        categories: schema.categorical.map((name, i) => ({
+          name,
+          distinct: stats.categories[i]!.length,
+          kept: preprocessing.categorical.vocab[i]!.length,
+        })),
       },
       epochLoss: trained.epochLoss,
       training: {
@@ -337,7 +491,15 @@ export async function runTraining(
               ...(policy.refit ? { selectionEpochs: selection.epochs } : {}),
             }
           : {}),
-        ...(comparison ? { modelChoice: { families: candidates.map((c) => c.family), chosen: chosen.family, ...comparison } } : {}),
+        ...(comparison
+          ? {
+              modelChoice: {
+                families: candidates.map((c) => c.family),
+                chosen: chosen.family,
+                ...comparison,
+              },
+            }
+          : {}),
       },
       cache: {
         mode: options.cache,
@@ -347,13 +509,20 @@ export async function runTraining(
         where: passes.localCacheKey === undefined ? 'driver' : 'workers',
         ...(options.cacheDir && cache ? { dir: cache.dir } : {}),
       },
-      rounds: trained.rounds + (trained.epochMs === selection.epochMs ? 0 : candidates.reduce((n, c) => n + c.selection.rounds, 0)),
+      rounds:
+        trained.rounds +
+        (trained.epochMs === selection.epochMs
+          ? 0
+          : candidates.reduce((n, c) => n + c.selection.rounds, 0)),
       resumedRounds: resumed?.rounds ?? 0,
       timings: {
         phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
         stages,
         total: performance.now() - started,
-        epochs: [...candidates.flatMap((c) => c.selection.epochMs), ...(trained.epochMs === selection.epochMs ? [] : trained.epochMs)],
+        epochs: [
+          ...candidates.flatMap((c) => c.selection.epochMs),
+          ...(trained.epochMs === selection.epochMs ? [] : trained.epochMs),
+        ],
         windows: timeline,
       },
     };
@@ -377,7 +546,9 @@ async function fitPass(
   for await (const items of windows(passes.first(), window)) {
     const out = await executor.map<StatsInput, StatsOutput>(
       task('statsTask'),
-      items.map((item) => batchCall({ context, ...item.input, ...(item.cache ? { cache: item.cache } : {}) })),
+      items.map((item) =>
+        batchCall({ context, ...item.input, ...(item.cache ? { cache: item.cache } : {}) }),
+      ),
     );
     for (let i = 0; i < out.length; i++) {
       const o = out[i]!;
@@ -392,4 +563,3 @@ async function fitPass(
   await passes.firstDone(stats.batches);
   return stats;
 }
-

@@ -38,7 +38,10 @@ export function rowSets(batch: RawBatch, split: SplitConfig): Uint8Array {
     const row = batch.rowIndex[r]!;
     if (isHeldOut(row, split.seed, split.fraction)) mask[r] = RowSet.HeldOut;
     else if (validation > 0 && isValidation(row, split.seed, validation)) {
-      mask[r] = split.compare === true && isSecondHalf(row, split.seed) ? RowSet.Comparison : RowSet.Validation;
+      mask[r] =
+        split.compare === true && isSecondHalf(row, split.seed)
+          ? RowSet.Comparison
+          : RowSet.Validation;
     }
   }
   return mask;

@@ -72,19 +72,25 @@ async function importAndCheck(url: string): Promise<StagesModule> {
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new StagesModuleError(`--stages: cannot import ${url}: ${(err as Error).message}`, { cause: err });
+    throw new StagesModuleError(`--stages: cannot import ${url}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const known = ['preprocess', 'evaluate', 'aggregate'];
   for (const name of known) {
     if (mod[name] !== undefined && typeof mod[name] !== 'function') {
-      throw new StagesModuleError(`--stages: export "${name}" of ${url} must be a function, got ${typeof mod[name]}`);
+      throw new StagesModuleError(
+        `--stages: export "${name}" of ${url} must be a function, got ${typeof mod[name]}`,
+      );
     }
   }
   if (!known.some((name) => typeof mod[name] === 'function')) {
     throw new StagesModuleError(`--stages: ${url} exports none of ${known.join(', ')}`);
   }
   if ((typeof mod.evaluate === 'function') !== (typeof mod.aggregate === 'function')) {
-    throw new StagesModuleError(`--stages: ${url} must export both "evaluate" and "aggregate", or neither`);
+    throw new StagesModuleError(
+      `--stages: ${url} must export both "evaluate" and "aggregate", or neither`,
+    );
   }
   return mod as StagesModule;
 }

@@ -11,7 +11,13 @@
 import { createHash } from 'node:crypto';
 import type { RawBatch, Schema } from '../data/types.js';
 import type { PreprocessingSpec } from '../model/spec.js';
-import { emptyMoments, mergeMoments, momentsOf, standardDeviation, type Moments } from './moments.js';
+import {
+  emptyMoments,
+  mergeMoments,
+  momentsOf,
+  standardDeviation,
+  type Moments,
+} from './moments.js';
 import { heldOutMask, type SplitConfig } from './split-config.js';
 
 /** `[value, count]` pairs; arrays rather than Maps so they cross thread and process boundaries. */
@@ -49,7 +55,8 @@ export function fitBatchStats(batch: RawBatch, schema: Schema, split: SplitConfi
   const missing = new Float64Array(numCols);
   for (let r = 0; r < batch.rowCount; r++) {
     if (!isTrain(r)) continue;
-    for (let c = 0; c < numCols; c++) if (Number.isNaN(batch.numeric[r * numCols + c]!)) missing[c]!++;
+    for (let c = 0; c < numCols; c++)
+      if (Number.isNaN(batch.numeric[r * numCols + c]!)) missing[c]!++;
   }
   const catCols = schema.categorical.length;
   const categories: Counts[] = [];
@@ -99,7 +106,8 @@ export function fitBatchStats(batch: RawBatch, schema: Schema, split: SplitConfi
  */
 export function batchFingerprint(batch: RawBatch): string {
   const h = createHash('sha256');
-  const bytes = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const bytes = (a: Float32Array | Int32Array) =>
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   h.update(bytes(batch.numeric));
   h.update(bytes(batch.catCodes));
   h.update(JSON.stringify(batch.catDict));
@@ -149,9 +157,7 @@ export function mergeBatchStats(a: BatchStats, b: BatchStats, maxTracked: number
 /** Orders class names: numerically when they all look like numbers ('2' before '10'), else as text. */
 export function sortClassNames(names: string[]): string[] {
   const numeric = names.every((n) => n.trim() !== '' && Number.isFinite(Number(n)));
-  return [...names].sort((x, y) =>
-    numeric ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0,
-  );
+  return [...names].sort((x, y) => (numeric ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0));
 }
 
 /** Options for turning statistics into preprocessing. */

@@ -8,7 +8,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DataNotFoundError, StagesModuleError } from '../errors.js';
-import { loadBatch, localCache, storeBatch, type CachedBatch, type CachePlacement } from '../data/cached-batch.js';
+import {
+  loadBatch,
+  localCache,
+  storeBatch,
+  type CachedBatch,
+  type CachePlacement,
+} from '../data/cached-batch.js';
 import type { DataSource, RawBatch, Schema } from '../data/types.js';
 import { openSource } from '../data/open-source.js';
 import { inputId, type BatchInput } from './batch-stream.js';
@@ -46,7 +52,7 @@ export type StatsInput = BatchInput & {
   readonly context: TaskContext;
   /** Where to store the parsed batch for later passes (the batch cache), if anywhere. */
   readonly cache?: CachePlacement;
-}
+};
 export interface StatsOutput {
   readonly batchId: number;
   readonly stats: BatchStats;
@@ -65,7 +71,7 @@ export type TrainInput = BatchInput & {
   readonly minibatch: number;
   /** Seed of this batch's shuffle: derived from the run seed, the epoch and the batch id. */
   readonly seed: number;
-}
+};
 export interface TrainOutput {
   readonly batchId: number;
   /** Training rows this batch had: its weight in the round's average. */
@@ -85,7 +91,7 @@ export type EvaluateInput = BatchInput & {
   readonly params: readonly Float32Array[];
   /** The rows to score: the held-out rows (default), or the validation slice (early stopping). */
   readonly rows?: 'heldOut' | 'validation';
-}
+};
 export interface EvaluateOutput {
   readonly batchId: number;
   readonly stats: EvalStats;
@@ -101,7 +107,11 @@ export async function statsTask(input: StatsInput): Promise<StatsOutput> {
   const cached = input.cache === undefined ? undefined : await storeBatch(parsed, input.cache);
   const batch = await customPreprocess(parsed, input.context);
   const stats = fitBatchStats(batch, input.context.schema, input.context.split);
-  const out = { batchId: parsed.id, stats, timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 } };
+  const out = {
+    batchId: parsed.id,
+    stats,
+    timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 },
+  };
   return cached === undefined ? out : { ...out, cached };
 }
 
@@ -145,7 +155,10 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
   const which = input.rows ?? 'heldOut';
   const rows = prepareRows(batch, pre, context.split, which);
   const t1 = performance.now();
-  const raw = rows.rows > 0 ? await forwardBatch(spec, input.params as Float32Array[], rows.x, rows.rows) : new Float32Array(0);
+  const raw =
+    rows.rows > 0
+      ? await forwardBatch(spec, input.params as Float32Array[], rows.x, rows.rows)
+      : new Float32Array(0);
   let output = raw;
   let stats: EvalStats;
   if (spec.task === 'classification') {
@@ -169,7 +182,12 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
       });
     }
   }
-  return { batchId: batch.id, stats, custom, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
+  return {
+    batchId: batch.id,
+    stats,
+    custom,
+    timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 },
+  };
 }
 
 export type GramInput = BatchInput & {
@@ -198,7 +216,10 @@ export async function gramTask(input: GramInput): Promise<GramOutput> {
   return {
     batchId: batch.id,
     train: gramOf(train.x, train.y, train.rows, width),
-    validation: addGram(gramOf(first.x, first.y, first.rows, width), gramOf(second.x, second.y, second.rows, width)),
+    validation: addGram(
+      gramOf(first.x, first.y, first.rows, width),
+      gramOf(second.x, second.y, second.rows, width),
+    ),
     timings: { preprocess: t1 - t0, train: performance.now() - t1, evaluate: 0 },
   };
 }
@@ -207,7 +228,10 @@ export type CompareInput = BatchInput & {
   readonly context: TaskContext;
   readonly preprocessing: PreprocessingSpec;
   /** The two models to compare on the validation rows: the simpler first. */
-  readonly models: readonly [{ readonly spec: ModelSpec; readonly params: readonly Float32Array[] }, { readonly spec: ModelSpec; readonly params: readonly Float32Array[] }];
+  readonly models: readonly [
+    { readonly spec: ModelSpec; readonly params: readonly Float32Array[] },
+    { readonly spec: ModelSpec; readonly params: readonly Float32Array[] },
+  ];
 };
 export interface CompareOutput {
   readonly batchId: number;
@@ -228,7 +252,11 @@ export async function compareTask(input: CompareInput): Promise<CompareOutput> {
   const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
   const rows = prepareRows(batch, input.preprocessing, input.context.split, 'comparison');
   const t1 = performance.now();
-  const losses = await Promise.all(input.models.map(async ({ spec, params }) => rowLosses(spec, await forwardBatch(spec, params as Float32Array[], rows.x, rows.rows), rows)));
+  const losses = await Promise.all(
+    input.models.map(async ({ spec, params }) =>
+      rowLosses(spec, await forwardBatch(spec, params as Float32Array[], rows.x, rows.rows), rows),
+    ),
+  );
   let sum = 0;
   let sumSquares = 0;
   for (let r = 0; r < rows.rows; r++) {
@@ -236,7 +264,13 @@ export async function compareTask(input: CompareInput): Promise<CompareOutput> {
     sum += d;
     sumSquares += d * d;
   }
-  return { batchId: batch.id, rows: rows.rows, sum, sumSquares, timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 } };
+  return {
+    batchId: batch.id,
+    rows: rows.rows,
+    sum,
+    sumSquares,
+    timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 },
+  };
 }
 
 /** Per-row loss of a model's outputs: -log p(true class), or the squared error of the standardised target. */
@@ -244,7 +278,10 @@ function rowLosses(spec: ModelSpec, output: Float32Array, rows: PreparedRows): F
   const out = new Float64Array(rows.rows);
   const k = spec.outputs;
   for (let r = 0; r < rows.rows; r++) {
-    if (spec.task === 'classification') out[r] = -Math.log(Math.min(1, Math.max(1e-15, output[r * k + (rows.target as Int32Array)[r]!]!)));
+    if (spec.task === 'classification')
+      out[r] = -Math.log(
+        Math.min(1, Math.max(1e-15, output[r * k + (rows.target as Int32Array)[r]!]!)),
+      );
     else out[r] = (output[r]! - rows.y[r]!) ** 2;
   }
   return out;
@@ -298,7 +335,10 @@ async function resolveBatch(input: BatchInput, context: TaskContext): Promise<Ra
       const where = /^(csv|jsonl):https?:\/\//i.test(ref.source)
         ? 'batches of a file named by URL are read by each worker from that URL; make it reachable from every worker machine'
         : 'batches of a file named by absolute path are read by each worker from that path; put the file there on every worker machine';
-      throw new DataNotFoundError(`${err.message}: ${where}, or run mlscale train with --ship-rows to send the rows`, { cause: err });
+      throw new DataNotFoundError(
+        `${err.message}: ${where}, or run mlscale train with --ship-rows to send the rows`,
+        { cause: err },
+      );
     }
   }
   if (!source.randomAccess) throw new TypeError(`${ref.source} cannot build batches by reference`);

@@ -13,7 +13,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { TrainingDivergedError } from '../errors.js';
-import { createOptimizerState, type OptimizerConfig, type OptimizerState } from '../model/optimizers.js';
+import {
+  createOptimizerState,
+  type OptimizerConfig,
+  type OptimizerState,
+} from '../model/optimizers.js';
 import { initParameters, parameterShapes } from '../model/parameters.js';
 import type { ModelFamily, ModelSpec, PreprocessingSpec } from '../model/spec.js';
 import { weightedAverage } from './average.js';
@@ -23,7 +27,14 @@ import { computeMetrics, emptyEvalStats, mergeEvalStats } from './evaluate.js';
 import type { Executor, TaskRef } from './executors/executor.js';
 import type { TrainingOptions } from './options.js';
 import type { BatchStats } from './stats.js';
-import type { EvaluateInput, EvaluateOutput, StageTimings, TaskContext, TrainInput, TrainOutput } from './tasks.js';
+import type {
+  EvaluateInput,
+  EvaluateOutput,
+  StageTimings,
+  TaskContext,
+  TrainInput,
+  TrainOutput,
+} from './tasks.js';
 
 /** A run's state after a training round: what a restarted driver needs to continue. */
 export interface TrainingCheckpoint {
@@ -105,7 +116,14 @@ export interface TrainLoopArgs {
   /** Saved with every checkpoint (which candidate of `model: 'auto'` this is). */
   readonly checkpointExtra?: Pick<TrainingCheckpoint, 'family' | 'candidates'>;
   readonly addTimings: (t: StageTimings) => void;
-  readonly onRound: (p: { done: number; total: number; rows: number; epoch: number; round: number; loss?: number }) => void;
+  readonly onRound: (p: {
+    done: number;
+    total: number;
+    rows: number;
+    epoch: number;
+    round: number;
+    loss?: number;
+  }) => void;
 }
 
 /** Runs the training phase. */
@@ -116,16 +134,26 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
   const maxEpochs = refit?.epochs ?? stopping?.policy.maxEpochs ?? (options.epochs as number);
   let learningRate = resumed?.learningRate ?? options.learningRate;
   const learningRates: number[] = resumed?.learningRates ? [...resumed.learningRates] : [];
-  const optimizer = (): OptimizerConfig => ({ kind: options.optimizer, learningRate, momentum: options.momentum, l2: options.l2 });
+  const optimizer = (): OptimizerConfig => ({
+    kind: options.optimizer,
+    learningRate,
+    momentum: options.momentum,
+    l2: options.l2,
+  });
   let params = resumed?.params ?? initParameters(spec, options.seed);
-  let optimizerState: OptimizerState = resumed?.optimizerState ?? createOptimizerState(options.optimizer, parameterShapes(spec));
+  let optimizerState: OptimizerState =
+    resumed?.optimizerState ?? createOptimizerState(options.optimizer, parameterShapes(spec));
   let best = resumed?.best;
   for (const loss of resumed?.validationLoss ?? []) stopping?.observe(loss);
   const epochLoss: number[] = resumed ? [...resumed.epochLoss] : [];
   const epochMs: number[] = [];
   let rounds = resumed?.rounds ?? 0;
   let trained = resumed?.trained ?? 0;
-  let stopReason = auto ? '' : refit ? `the refit ran the ${maxEpochs} epochs the validation slice chose` : `it ran the ${maxEpochs} epochs asked for`;
+  let stopReason = auto
+    ? ''
+    : refit
+      ? `the refit ran the ${maxEpochs} epochs the validation slice chose`
+      : `it ran the ${maxEpochs} epochs asked for`;
   let epoch = resumed?.epoch ?? 0;
   for (; epoch < maxEpochs; epoch++) {
     const started = performance.now();
@@ -188,11 +216,20 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
         rounds,
         trained,
         learningRates,
-        ...(stopping ? { validationLoss: stopping.losses, learningRate, ...(best ? { best } : {}) } : {}),
+        ...(stopping
+          ? { validationLoss: stopping.losses, learningRate, ...(best ? { best } : {}) }
+          : {}),
         ...(refit ? { refit } : {}),
         ...a.checkpointExtra,
       } satisfies TrainingCheckpoint);
-      a.onRound({ done: trained, total: stats.batches * maxEpochs, rows, epoch: epoch + 1, round: rounds, loss: roundRows > 0 ? roundLoss / roundRows : undefined });
+      a.onRound({
+        done: trained,
+        total: stats.batches * maxEpochs,
+        rows,
+        epoch: epoch + 1,
+        round: rounds,
+        loss: roundRows > 0 ? roundLoss / roundRows : undefined,
+      });
     }
     const trainLoss = lossRows > 0 ? lossSum / lossRows : NaN;
     epochLoss.push(trainLoss);
@@ -203,7 +240,11 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
       learningRate *= decision.learningRateFactor;
       epochMs.push(performance.now() - started);
       if (decision.stop) {
-        stopReason = stopping.reason + (validation === undefined ? ' (the validation slice is empty: the training loss was watched)' : '');
+        stopReason =
+          stopping.reason +
+          (validation === undefined
+            ? ' (the validation slice is empty: the training loss was watched)'
+            : '');
         epoch++;
         break;
       }
@@ -215,7 +256,9 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
   return {
     params,
     epochLoss,
-    ...(stopping ? { validationLoss: [...stopping.losses], bestValidationLoss: stopping.bestLoss } : {}),
+    ...(stopping
+      ? { validationLoss: [...stopping.losses], bestValidationLoss: stopping.bestLoss }
+      : {}),
     rounds,
     epochMs,
     epochs: epoch,
@@ -226,13 +269,24 @@ export async function trainLoop(a: TrainLoopArgs): Promise<TrainLoopResult> {
 }
 
 /** Mean loss on the validation slice with `params`, or undefined when the slice has no rows. */
-async function validationLoss(a: TrainLoopArgs, params: Float32Array[]): Promise<number | undefined> {
+async function validationLoss(
+  a: TrainLoopArgs,
+  params: Float32Array[],
+): Promise<number | undefined> {
   let merged = emptyEvalStats(a.spec.task, a.spec.outputs);
   const window = Math.max(2, a.executor.concurrency * 2);
   for await (const batches of windows(a.pass(), window)) {
     const out = await a.executor.map<EvaluateInput, EvaluateOutput>(
       a.tasks.validate,
-      batches.map((item) => batchCall({ context: a.context, ...item, preprocessing: a.preprocessing, spec: a.spec, params })),
+      batches.map((item) =>
+        batchCall({
+          context: a.context,
+          ...item,
+          preprocessing: a.preprocessing,
+          spec: a.spec,
+          params,
+        }),
+      ),
     );
     for (const o of out) {
       a.addTimings(o.timings);
@@ -245,23 +299,63 @@ async function validationLoss(a: TrainLoopArgs, params: Float32Array[]): Promise
 }
 
 /** The round's synchronisation: weights and optimiser moments averaged by training rows. */
-function averageRound(out: readonly TrainOutput[], params: Float32Array[], state: OptimizerState): { params: Float32Array[]; optimizerState: OptimizerState } {
+function averageRound(
+  out: readonly TrainOutput[],
+  params: Float32Array[],
+  state: OptimizerState,
+): { params: Float32Array[]; optimizerState: OptimizerState } {
   const weights = out.map((o) => o.rows);
-  const averaged = weightedAverage(out.map((o) => o.params), weights, params);
+  const averaged = weightedAverage(
+    out.map((o) => o.params),
+    weights,
+    params,
+  );
   const trained = out.filter((o) => o.rows > 0);
   if (trained.length === 0) return { params: averaged, optimizerState: state };
-  return { params: averaged, optimizerState: averageOptimizerStates(out.map((o) => o.optimizerState), weights, state) };
+  return {
+    params: averaged,
+    optimizerState: averageOptimizerStates(
+      out.map((o) => o.optimizerState),
+      weights,
+      state,
+    ),
+  };
 }
 
-function averageOptimizerStates(states: OptimizerState[], weights: number[], fallback: OptimizerState): OptimizerState {
+function averageOptimizerStates(
+  states: OptimizerState[],
+  weights: number[],
+  fallback: OptimizerState,
+): OptimizerState {
   // Moments average like weights; the step counter (Adam's bias correction) takes the furthest.
   const step = Math.max(...states.map((s) => s.step));
   if (fallback.kind === 'adam') {
     const adam = states as Extract<OptimizerState, { kind: 'adam' }>[];
-    return { ...fallback, step, m: weightedAverage(adam.map((s) => s.m), weights, fallback.m), v: weightedAverage(adam.map((s) => s.v), weights, fallback.v) };
+    return {
+      ...fallback,
+      step,
+      m: weightedAverage(
+        adam.map((s) => s.m),
+        weights,
+        fallback.m,
+      ),
+      v: weightedAverage(
+        adam.map((s) => s.v),
+        weights,
+        fallback.v,
+      ),
+    };
   }
   const sgd = states as Extract<OptimizerState, { kind: 'sgd' }>[];
-  return { ...fallback, step, velocity: weightedAverage(sgd.map((s) => s.velocity), weights, fallback.velocity) };
+  return {
+    ...fallback,
+    step,
+    velocity: weightedAverage(
+      sgd.map((s) => s.velocity),
+      weights,
+      fallback.velocity,
+    ),
+  };
 }
 
 /** A per-(epoch, batch) shuffle seed: independent of which worker runs the batch. */

@@ -38,20 +38,28 @@ export interface TrainModelHooks {
  * Trains a model as `mlscale train` does and writes `<out>/model.onnx` and `<out>/metadata.json`.
  * Rejects with a coded error on bad options or bad data; leaves no partial artifact behind.
  */
-export async function trainModel(options: Partial<TrainingOptions>, hooks: TrainModelHooks = {}): Promise<TrainedModel> {
+export async function trainModel(
+  options: Partial<TrainingOptions>,
+  hooks: TrainModelHooks = {},
+): Promise<TrainedModel> {
   const resolved = resolveTrainingOptions(options);
   const stagesUrl = resolved.stages ? await resolveStagesModule(resolved.stages) : undefined;
   const filled = Object.freeze({ ...resolved, stages: stagesUrl });
   const source = openSource(filled.data);
-  const executor = hooks.executor ?? createExecutor(filled.executor, {
-        workers: filled.workers,
-        redis: filled.redis,
-        redisCa: filled.redisCa,
-        prefix: filled.prefix,
-        run: filled.resume,
-        attempts: filled.attempts,
-        keepFailedSeconds: filled.keepFailedHours === undefined ? undefined : Math.round(filled.keepFailedHours * 3600),
-      });
+  const executor =
+    hooks.executor ??
+    createExecutor(filled.executor, {
+      workers: filled.workers,
+      redis: filled.redis,
+      redisCa: filled.redisCa,
+      prefix: filled.prefix,
+      run: filled.resume,
+      attempts: filled.attempts,
+      keepFailedSeconds:
+        filled.keepFailedHours === undefined
+          ? undefined
+          : Math.round(filled.keepFailedHours * 3600),
+    });
   let result: TrainingResult;
   try {
     hooks.onExecutor?.(executor);
@@ -66,11 +74,21 @@ export async function trainModel(options: Partial<TrainingOptions>, hooks: Train
   return { result, artifact, metadata, options: filled, exportMs: performance.now() - t };
 }
 
-function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor: Executor): Record<string, unknown> {
+function buildMetadata(
+  r: TrainingResult,
+  o: Readonly<TrainingOptions>,
+  executor: Executor,
+): Record<string, unknown> {
   const io = describeExportIO(r.spec, r.preprocessing);
   return {
     task: r.spec.task,
-    model: { family: r.spec.family, inputs: r.spec.inputs, outputs: r.spec.outputs, hidden: r.spec.hidden, activation: r.spec.activation },
+    model: {
+      family: r.spec.family,
+      inputs: r.spec.inputs,
+      outputs: r.spec.outputs,
+      hidden: r.spec.hidden,
+      activation: r.spec.activation,
+    },
     ...io,
     schema: {
       label: r.schema.label,
@@ -80,8 +98,17 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
     },
     classes: r.preprocessing.classes,
     preprocessing: {
-      numeric: { names: r.preprocessing.numeric.names, mean: [...r.preprocessing.numeric.mean], std: [...r.preprocessing.numeric.std], missing: 'imputed with the training mean' },
-      categorical: { names: r.preprocessing.categorical.names, vocab: r.preprocessing.categorical.vocab, unseen: 'all-zero one-hot block' },
+      numeric: {
+        names: r.preprocessing.numeric.names,
+        mean: [...r.preprocessing.numeric.mean],
+        std: [...r.preprocessing.numeric.std],
+        missing: 'imputed with the training mean',
+      },
+      categorical: {
+        names: r.preprocessing.categorical.names,
+        vocab: r.preprocessing.categorical.vocab,
+        unseen: 'all-zero one-hot block',
+      },
       target: r.preprocessing.target,
     },
     metrics: r.metrics,
@@ -92,7 +119,12 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
       epochsAsked: r.training.asked,
       bestEpoch: r.training.bestEpoch,
       stopReason: r.training.stopReason,
-      ...(r.training.validationLoss ? { validationLoss: r.training.validationLoss, validationFraction: r.training.validationFraction } : {}),
+      ...(r.training.validationLoss
+        ? {
+            validationLoss: r.training.validationLoss,
+            validationFraction: r.training.validationFraction,
+          }
+        : {}),
       batchSize: o.batchSize,
       syncEvery: o.syncEvery,
       minibatch: o.minibatch,
@@ -108,7 +140,10 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
       onBadRow: o.onBadRow,
     },
     stages: o.stages
-      ? { module: o.stages, note: 'the model expects rows as transformed by this module\'s preprocess stage, if it has one' }
+      ? {
+          module: o.stages,
+          note: "the model expects rows as transformed by this module's preprocess stage, if it has one",
+        }
       : undefined,
     // `workers`: the processes that ran batches where the executor knows them (bullmq), beside
     // the slots it planned for; otherwise the threads it ran.
@@ -120,7 +155,11 @@ function buildMetadata(r: TrainingResult, o: Readonly<TrainingOptions>, executor
     },
     cache: r.cache,
     timings: { ...r.timings },
-    versions: { mlscale: version, node: process.versions.node, onnxruntime: ort.env.versions.node ?? ort.env.versions.common },
+    versions: {
+      mlscale: version,
+      node: process.versions.node,
+      onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+    },
     createdAt: new Date().toISOString(),
   };
 }

@@ -9,13 +9,25 @@ import { performance } from 'node:perf_hooks';
 import type { Executor, TaskCall, TaskRef } from './executors/executor.js';
 
 /** One map call: `[phase, start (ms since the run started), wall time (ms), batches]`. */
-export type WindowTiming = [phase: 'fit' | 'train' | 'evaluate', startMs: number, ms: number, batches: number];
+export type WindowTiming = [
+  phase: 'fit' | 'train' | 'evaluate',
+  startMs: number,
+  ms: number,
+  batches: number,
+];
 
 /** At most this many windows are kept; past it, neighbours of the same phase merge (half the detail). */
 const kMaxWindows = 2_000;
 
 // Validation passes decide when training stops: they are part of the training phase.
-const kPhaseOfTask: Record<string, WindowTiming[0]> = { statsTask: 'fit', trainTask: 'train', validateTask: 'train', gramTask: 'train', compareTask: 'train', evaluateTask: 'evaluate' };
+const kPhaseOfTask: Record<string, WindowTiming[0]> = {
+  statsTask: 'fit',
+  trainTask: 'train',
+  validateTask: 'train',
+  gramTask: 'train',
+  compareTask: 'train',
+  evaluateTask: 'evaluate',
+};
 
 /**
  * An executor that forwards everything to `executor` and appends each map call's timing to `into`.
@@ -38,7 +50,9 @@ export function recordWindows(executor: Executor, into: WindowTiming[], started:
     get(target, prop) {
       if (prop === 'map') return map;
       const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
 }

@@ -98,7 +98,8 @@ export function fitBatchCost(samples: readonly BatchSample[]): BatchCost | undef
     sxxOrigin += s.rows ** 2;
     sxyOrigin += s.rows * s.computeMs;
   }
-  if (sxx <= 1e-9 * Math.max(1, sxxOrigin)) return { fixedMs: Math.max(0, my), perRowMs: 0, samples: n };
+  if (sxx <= 1e-9 * Math.max(1, sxxOrigin))
+    return { fixedMs: Math.max(0, my), perRowMs: 0, samples: n };
   const b = sxy / sxx;
   const a = my - b * mx;
   if (b < 0) return { fixedMs: Math.max(0, my), perRowMs: 0, samples: n };
@@ -147,7 +148,12 @@ export function decideWait(state: WaitState): number {
   const a = cost.fixedMs;
   const budget = Math.min(2 * a, state.maxDelayMs ?? kAutoMaxDelayMs) - heldMs;
   if (budget <= 0) return 0;
-  if (heldMs > 0 && state.sinceLastArrivalMs !== undefined && state.sinceLastArrivalMs > kLullIntervals * arrivalIntervalMs) return 0;
+  if (
+    heldMs > 0 &&
+    state.sinceLastArrivalMs !== undefined &&
+    state.sinceLastArrivalMs > kLullIntervals * arrivalIntervalMs
+  )
+    return 0;
   if (requests * arrivalIntervalMs >= a + heldMs) return 0;
   return Math.min(arrivalIntervalMs, budget);
 }

@@ -107,7 +107,8 @@ export interface AutoscalerState {
   readonly panicUntilMs?: number;
 }
 
-export type AutoscalerAction = 'hold' | 'scale-up' | 'spike-scale-up' | 'scale-down' | 'add-instance' | 'remove-instance';
+export type AutoscalerAction =
+  'hold' | 'scale-up' | 'spike-scale-up' | 'scale-down' | 'add-instance' | 'remove-instance';
 
 /** The signal behind a decision, as the caller logs it. */
 export interface DecisionSignal {
@@ -143,23 +144,39 @@ export interface AutoscalerDecision {
  * the caller wrote them: `options.minReplicas`, or under `at` (`options.autoscaler.minReplicas`
  * for the `autoscaler` of the replicas' options).
  */
-export function resolveAutoscalerConfig(partial: Partial<AutoscalerConfig>, at = ''): AutoscalerConfig {
+export function resolveAutoscalerConfig(
+  partial: Partial<AutoscalerConfig>,
+  at = '',
+): AutoscalerConfig {
   const c: AutoscalerConfig = { ...kDefaultAutoscalerConfig, ...dropUndefined(partial) };
   const name = (key: keyof AutoscalerConfig): string => `${at}${key}`;
   checkInteger(name('minReplicas'), c.minReplicas, 1, 256);
   checkInteger(name('maxReplicas'), c.maxReplicas, 1, 256);
   if (c.minReplicas > c.maxReplicas) {
-    throw new InvalidOptionError(`options.${name('minReplicas')} (${c.minReplicas}) must not be above options.${name('maxReplicas')} (${c.maxReplicas})`, { option: name('minReplicas') });
+    throw new InvalidOptionError(
+      `options.${name('minReplicas')} (${c.minReplicas}) must not be above options.${name('maxReplicas')} (${c.maxReplicas})`,
+      { option: name('minReplicas') },
+    );
   }
   checkPositive(name('targetOngoingRequests'), c.targetOngoingRequests);
   nonNegative(name('upscaleDelayMs'), c.upscaleDelayMs);
   nonNegative(name('downscaleDelayMs'), c.downscaleDelayMs);
   checkPositive(name('smoothingWindowMs'), c.smoothingWindowMs);
   checkPositive(name('panicWindowMs'), c.panicWindowMs);
-  if (!(c.panicThreshold > 1)) invalidOption(name('panicThreshold'), 'a number above 1', c.panicThreshold);
+  if (!(c.panicThreshold > 1))
+    invalidOption(name('panicThreshold'), 'a number above 1', c.panicThreshold);
   checkInteger(name('minInstancesPerReplica'), c.minInstancesPerReplica, 1, 256);
-  checkInteger(name('maxInstancesPerReplica'), c.maxInstancesPerReplica, c.minInstancesPerReplica, 256);
-  if (typeof c.cpuIdleThreshold !== 'number' || !(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)) invalidOption(name('cpuIdleThreshold'), 'a number from 0 to 1', c.cpuIdleThreshold);
+  checkInteger(
+    name('maxInstancesPerReplica'),
+    c.maxInstancesPerReplica,
+    c.minInstancesPerReplica,
+    256,
+  );
+  if (
+    typeof c.cpuIdleThreshold !== 'number' ||
+    !(c.cpuIdleThreshold >= 0 && c.cpuIdleThreshold <= 1)
+  )
+    invalidOption(name('cpuIdleThreshold'), 'a number from 0 to 1', c.cpuIdleThreshold);
   checkInteger(name('cores'), c.cores, 1, 65_536);
   checkInteger(name('threadsPerInstance'), c.threadsPerInstance, 1, 256);
   return Object.freeze(c);
@@ -175,23 +192,50 @@ export function instanceCap(config: AutoscalerConfig, replicas: number): number 
 }
 
 /** The state to start from, with the counts running now. */
-export function initialAutoscalerState(config: AutoscalerConfig, replicas = config.minReplicas, instancesPerReplica = config.minInstancesPerReplica): AutoscalerState {
+export function initialAutoscalerState(
+  config: AutoscalerConfig,
+  replicas = config.minReplicas,
+  instancesPerReplica = config.minInstancesPerReplica,
+): AutoscalerState {
   const r = clamp(replicas, config.minReplicas, config.maxReplicas);
-  return { replicas: r, instancesPerReplica: clamp(instancesPerReplica, config.minInstancesPerReplica, instanceCap(config, r)), samples: [] };
+  return {
+    replicas: r,
+    instancesPerReplica: clamp(
+      instancesPerReplica,
+      config.minInstancesPerReplica,
+      instanceCap(config, r),
+    ),
+    samples: [],
+  };
 }
 
 /**
  * Feeds one observation to the policy. Pure: the same state and signals always give the same
  * result, and neither argument is changed. Observations must come in time order.
  */
-export function autoscale(config: AutoscalerConfig, state: AutoscalerState, signals: Signals): { state: AutoscalerState; decision: AutoscalerDecision } {
+export function autoscale(
+  config: AutoscalerConfig,
+  state: AutoscalerState,
+  signals: Signals,
+): { state: AutoscalerState; decision: AutoscalerDecision } {
   const now = signals.timeMs;
-  const samples = [...state.samples.filter((s) => s.timeMs > now - config.smoothingWindowMs && s.timeMs <= now), signals];
+  const samples = [
+    ...state.samples.filter((s) => s.timeMs > now - config.smoothingWindowMs && s.timeMs <= now),
+    signals,
+  ];
   const recent = samples.filter((s) => s.timeMs > now - config.panicWindowMs);
   const smoothedOngoing = mean(samples.map((s) => s.ongoingRequests));
   const panicOngoing = mean(recent.map((s) => s.ongoingRequests));
-  const desiredReplicas = clamp(Math.ceil(smoothedOngoing / config.targetOngoingRequests), config.minReplicas, config.maxReplicas);
-  const panicDesired = clamp(Math.ceil(panicOngoing / config.targetOngoingRequests), config.minReplicas, config.maxReplicas);
+  const desiredReplicas = clamp(
+    Math.ceil(smoothedOngoing / config.targetOngoingRequests),
+    config.minReplicas,
+    config.maxReplicas,
+  );
+  const panicDesired = clamp(
+    Math.ceil(panicOngoing / config.targetOngoingRequests),
+    config.minReplicas,
+    config.maxReplicas,
+  );
   const queueGrowth = signals.queueDepth - samples[0]!.queueDepth;
   const cpuIdle = mean(samples.map((s) => s.cpuIdle));
 
@@ -209,7 +253,12 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
     samples: samples.length,
     heldForMs,
   });
-  const decide = (action: AutoscalerAction, reason: string, heldForMs: number, changes: Partial<AutoscalerState> = {}): { state: AutoscalerState; decision: AutoscalerDecision } => {
+  const decide = (
+    action: AutoscalerAction,
+    reason: string,
+    heldForMs: number,
+    changes: Partial<AutoscalerState> = {},
+  ): { state: AutoscalerState; decision: AutoscalerDecision } => {
     next = { ...next, ...changes };
     // More replicas leave fewer cores each: instances per replica come down to fit.
     const cap = instanceCap(config, next.replicas);
@@ -217,7 +266,16 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
       reason += `; ${cap} instance(s) per replica (was ${next.instancesPerReplica}), so that ${next.replicas} replicas stay within ${config.cores} cores`;
       next = { ...next, instancesPerReplica: cap };
     }
-    return { state: next, decision: { action, replicas: next.replicas, instancesPerReplica: next.instancesPerReplica, reason, signal: signal(heldForMs) } };
+    return {
+      state: next,
+      decision: {
+        action,
+        replicas: next.replicas,
+        instancesPerReplica: next.instancesPerReplica,
+        reason,
+        signal: signal(heldForMs),
+      },
+    };
   };
 
   // Spike: the short window alone asks for far more replicas than run now. Only a window that
@@ -226,12 +284,17 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
   // requests round up to 2 replicas, which is no spike.
   const panicRatio = panicOngoing / (state.replicas * target);
   if (recent.length >= 2 && panicDesired > state.replicas && panicRatio >= config.panicThreshold) {
-    return decide('spike-scale-up', `spike: ${round(panicOngoing)} ongoing requests over the last ${config.panicWindowMs} ms are ${round(panicRatio)}x what ${state.replicas} replicas at ${target} each hold (threshold ${config.panicThreshold}x): ${panicDesired} replicas at once`, 0, {
-      replicas: panicDesired,
-      upSinceMs: undefined,
-      downSinceMs: undefined,
-      panicUntilMs: now + config.smoothingWindowMs,
-    });
+    return decide(
+      'spike-scale-up',
+      `spike: ${round(panicOngoing)} ongoing requests over the last ${config.panicWindowMs} ms are ${round(panicRatio)}x what ${state.replicas} replicas at ${target} each hold (threshold ${config.panicThreshold}x): ${panicDesired} replicas at once`,
+      0,
+      {
+        replicas: panicDesired,
+        upSinceMs: undefined,
+        downSinceMs: undefined,
+        panicUntilMs: now + config.smoothingWindowMs,
+      },
+    );
   }
   const panicking = state.panicUntilMs !== undefined && now < state.panicUntilMs;
   if (!panicking) next = { ...next, panicUntilMs: undefined };
@@ -244,14 +307,28 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
   const cpuIdleQueueGrows = cpuIdle >= config.cpuIdleThreshold && queueStays;
   if (cpuIdleQueueGrows && state.instancesPerReplica < instanceCap(config, state.replicas)) {
     const since = state.verticalUpSinceMs ?? now;
-    next = { ...next, verticalUpSinceMs: since, verticalDownSinceMs: undefined, upSinceMs: undefined };
+    next = {
+      ...next,
+      verticalUpSinceMs: since,
+      verticalDownSinceMs: undefined,
+      upSinceMs: undefined,
+    };
     if (now - since >= config.upscaleDelayMs) {
-      return decide('add-instance', `CPU ${pct(cpuIdle)} idle while queues held ${signals.queueDepth} requests (${queueGrowth >= 0 ? '+' : ''}${queueGrowth} over the window) for ${now - since} ms: instances, not cores, are short`, now - since, {
-        instancesPerReplica: state.instancesPerReplica + 1,
-        verticalUpSinceMs: undefined,
-      });
+      return decide(
+        'add-instance',
+        `CPU ${pct(cpuIdle)} idle while queues held ${signals.queueDepth} requests (${queueGrowth >= 0 ? '+' : ''}${queueGrowth} over the window) for ${now - since} ms: instances, not cores, are short`,
+        now - since,
+        {
+          instancesPerReplica: state.instancesPerReplica + 1,
+          verticalUpSinceMs: undefined,
+        },
+      );
     }
-    return decide('hold', `CPU ${pct(cpuIdle)} idle while queues hold requests, for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
+    return decide(
+      'hold',
+      `CPU ${pct(cpuIdle)} idle while queues hold requests, for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`,
+      now - since,
+    );
   }
   next = { ...next, verticalUpSinceMs: undefined };
   const queuesEmpty = samples.every((s) => s.queueDepth === 0);
@@ -259,10 +336,15 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
     const since = state.verticalDownSinceMs ?? now;
     next = { ...next, verticalDownSinceMs: since };
     if (now - since >= config.downscaleDelayMs) {
-      return decide('remove-instance', `queues empty for ${now - since} ms with ${state.instancesPerReplica} instances per replica`, now - since, {
-        instancesPerReplica: state.instancesPerReplica - 1,
-        verticalDownSinceMs: undefined,
-      });
+      return decide(
+        'remove-instance',
+        `queues empty for ${now - since} ms with ${state.instancesPerReplica} instances per replica`,
+        now - since,
+        {
+          instancesPerReplica: state.instancesPerReplica - 1,
+          verticalDownSinceMs: undefined,
+        },
+      );
     }
   } else {
     next = { ...next, verticalDownSinceMs: undefined };
@@ -272,28 +354,56 @@ export function autoscale(config: AutoscalerConfig, state: AutoscalerState, sign
     const since = state.upSinceMs ?? now;
     next = { ...next, upSinceMs: since, downSinceMs: undefined };
     if (now - since >= config.upscaleDelayMs) {
-      return decide('scale-up', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, above the target of ${target}, for ${now - since} ms`, now - since, {
-        replicas: desiredReplicas,
-        upSinceMs: undefined,
-      });
+      return decide(
+        'scale-up',
+        `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, above the target of ${target}, for ${now - since} ms`,
+        now - since,
+        {
+          replicas: desiredReplicas,
+          upSinceMs: undefined,
+        },
+      );
     }
-    return decide('hold', `above target for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`, now - since);
+    return decide(
+      'hold',
+      `above target for ${now - since} ms of the ${config.upscaleDelayMs} ms upscale delay`,
+      now - since,
+    );
   }
   if (desiredReplicas < state.replicas) {
     if (panicking) {
-      return decide('hold', `below target, but a spike was seen less than ${config.smoothingWindowMs} ms ago`, 0, { upSinceMs: undefined, downSinceMs: undefined });
+      return decide(
+        'hold',
+        `below target, but a spike was seen less than ${config.smoothingWindowMs} ms ago`,
+        0,
+        { upSinceMs: undefined, downSinceMs: undefined },
+      );
     }
     const since = state.downSinceMs ?? now;
     next = { ...next, downSinceMs: since, upSinceMs: undefined };
     if (now - since >= config.downscaleDelayMs) {
-      return decide('scale-down', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, below what ${state.replicas} replicas at ${target} each need, for ${now - since} ms`, now - since, {
-        replicas: desiredReplicas,
-        downSinceMs: undefined,
-      });
+      return decide(
+        'scale-down',
+        `${round(smoothedOngoing / state.replicas)} ongoing requests per replica over ${config.smoothingWindowMs} ms, below what ${state.replicas} replicas at ${target} each need, for ${now - since} ms`,
+        now - since,
+        {
+          replicas: desiredReplicas,
+          downSinceMs: undefined,
+        },
+      );
     }
-    return decide('hold', `below target for ${now - since} ms of the ${config.downscaleDelayMs} ms downscale delay`, now - since);
+    return decide(
+      'hold',
+      `below target for ${now - since} ms of the ${config.downscaleDelayMs} ms downscale delay`,
+      now - since,
+    );
   }
-  return decide('hold', `${round(smoothedOngoing / state.replicas)} ongoing requests per replica fits ${state.replicas} replicas at ${target} each`, 0, { upSinceMs: undefined, downSinceMs: undefined });
+  return decide(
+    'hold',
+    `${round(smoothedOngoing / state.replicas)} ongoing requests per replica fits ${state.replicas} replicas at ${target} each`,
+    0,
+    { upSinceMs: undefined, downSinceMs: undefined },
+  );
 }
 
 function mean(values: readonly number[]): number {
@@ -313,5 +423,6 @@ function pct(v: number): string {
 }
 
 function nonNegative(option: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalidOption(option, 'a number from 0 up', v);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    invalidOption(option, 'a number from 0 up', v);
 }

@@ -29,9 +29,21 @@
  *
  * @module
  */
-import { InstanceFailedError, QueueFullError, RequestTimeoutError, ShuttingDownError } from '../errors.js';
+import {
+  InstanceFailedError,
+  QueueFullError,
+  RequestTimeoutError,
+  ShuttingDownError,
+} from '../errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { ArrivalRate, decideWait, fitBatchCost, kCostWindow, type BatchCost, type BatchSample } from './adaptive-delay.js';
+import {
+  ArrivalRate,
+  decideWait,
+  fitBatchCost,
+  kCostWindow,
+  type BatchCost,
+  type BatchSample,
+} from './adaptive-delay.js';
 
 /** What the batcher needs of a request. */
 export interface BatchWork {
@@ -209,7 +221,11 @@ export class DynamicBatcher<W extends BatchWork, R> {
    * @param options Batching limits, validated here (TypeError on a bad value).
    * @param hooks `onBatch` is called after each successful batch.
    */
-  constructor(runner: BatchRunner<W, R>, options: DynamicBatcherOptions, hooks: DynamicBatcherHooks = {}) {
+  constructor(
+    runner: BatchRunner<W, R>,
+    options: DynamicBatcherOptions,
+    hooks: DynamicBatcherHooks = {},
+  ) {
     validateOptions(options);
     if (hooks.onBatch !== undefined && typeof hooks.onBatch !== 'function') {
       throw new TypeError(`hooks.onBatch must be a function, got ${typeof hooks.onBatch}`);
@@ -244,18 +260,36 @@ export class DynamicBatcher<W extends BatchWork, R> {
    * @throws {ShuttingDownError} (rejects) after `close()`.
    */
   submit(work: W, signal?: CancelSignal): Promise<R> {
-    if (this.#closing) return Promise.reject(new ShuttingDownError('the model is shutting down and takes no new requests'));
+    if (this.#closing)
+      return Promise.reject(
+        new ShuttingDownError('the model is shutting down and takes no new requests'),
+      );
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#depth >= this.#options.maxQueue) {
       this.#shed++;
-      return Promise.reject(new QueueFullError(`the model's queue is full (${this.#options.maxQueue} requests waiting); retry later`));
+      return Promise.reject(
+        new QueueFullError(
+          `the model's queue is full (${this.#options.maxQueue} requests waiting); retry later`,
+        ),
+      );
     }
     const now = performance.now();
     this.#arrivals.record(now, work.rows);
     return new Promise<R>((resolve, reject) => {
       const key = this.#options.maxBatchSize > 0 ? work.key : '';
       // Every field set here, none added later: one object shape for all requests.
-      const p: Pending<W, R> = { work, rows: work.rows, key, seq: this.#seq++, enqueuedAt: now, state: 'queued', resolve, reject, signal, onAbort: undefined };
+      const p: Pending<W, R> = {
+        work,
+        rows: work.rows,
+        key,
+        seq: this.#seq++,
+        enqueuedAt: now,
+        state: 'queued',
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
       this.#deadlines.push(p);
       if (signal) {
         p.onAbort = () => this.#settle(p, () => reject(signal.reason));
@@ -293,7 +327,9 @@ export class DynamicBatcher<W extends BatchWork, R> {
       lastDelayMs: this.#lastDelayMs,
       ...(this.#cost ? { cost: this.#cost } : {}),
       ...(interval === undefined ? {} : { arrivalIntervalMs: interval }),
-      ...(this.#holdRate !== undefined && this.#holdRate > 0 ? { holdArrivalIntervalMs: 1 / this.#holdRate } : {}),
+      ...(this.#holdRate !== undefined && this.#holdRate > 0
+        ? { holdArrivalIntervalMs: 1 / this.#holdRate }
+        : {}),
     };
   }
 
@@ -308,7 +344,12 @@ export class DynamicBatcher<W extends BatchWork, R> {
     if (!options.drain) {
       for (const lane of this.#lanes.values()) {
         for (const p of lane.items) {
-          if (p.state === 'queued') this.#settle(p, () => p.reject(new ShuttingDownError('the model is shutting down; the request was not run')));
+          if (p.state === 'queued')
+            this.#settle(p, () =>
+              p.reject(
+                new ShuttingDownError('the model is shutting down; the request was not run'),
+              ),
+            );
         }
       }
     }
@@ -327,7 +368,13 @@ export class DynamicBatcher<W extends BatchWork, R> {
   #timeout(p: Pending<W, R>): void {
     this.#timedOut++;
     const where = p.state === 'queued' ? 'in the queue' : 'while its batch ran';
-    this.#settle(p, () => p.reject(new RequestTimeoutError(`the request timed out after ${this.#options.requestTimeoutMs} ms (${where})`)));
+    this.#settle(p, () =>
+      p.reject(
+        new RequestTimeoutError(
+          `the request timed out after ${this.#options.requestTimeoutMs} ms (${where})`,
+        ),
+      ),
+    );
   }
 
   /** Answers `p` once: unhooks its timer and signal and, if still queued, takes it out of the queue. */
@@ -377,7 +424,10 @@ export class DynamicBatcher<W extends BatchWork, R> {
     const max = this.#options.maxBatchSize;
     let wakeAt = Infinity;
     // Oldest request first, as Triton does; a lane that is held open does not block the others.
-    const lanes = this.#lanes.size === 1 ? this.#lanes.values() : [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
+    const lanes =
+      this.#lanes.size === 1
+        ? this.#lanes.values()
+        : [...this.#lanes.values()].sort((x, y) => headOf(x)!.seq - headOf(y)!.seq);
     for (const lane of lanes) {
       while (this.#runner.idle > 0 && lane.live > 0) {
         // Every queued request fits in one batch unless they hold maxBatchSize rows or more: no walk
@@ -432,8 +482,10 @@ export class DynamicBatcher<W extends BatchWork, R> {
     const recent = this.#arrivals.intervalMs(now);
     // While a batch is held the instance is idle and the HTTP thread has the cores it shared with
     // it: requests can come faster than on average. That rate is the one a hold sees.
-    const held = this.#holdRate !== undefined && this.#holdRate > 0 ? 1 / this.#holdRate : undefined;
-    const interval = recent === undefined ? undefined : held === undefined ? recent : Math.min(recent, held);
+    const held =
+      this.#holdRate !== undefined && this.#holdRate > 0 ? 1 / this.#holdRate : undefined;
+    const interval =
+      recent === undefined ? undefined : held === undefined ? recent : Math.min(recent, held);
     const meanRows = this.#arrivals.meanRows();
     const sinceLast = this.#arrivals.sinceLastMs(now);
     return decideWait({
@@ -466,7 +518,10 @@ export class DynamicBatcher<W extends BatchWork, R> {
       const span = (lane.holdArrivals > 0 ? lane.holdLastArrival : now) - lane.holdSince;
       if (span > 0) {
         const rate = lane.holdArrivals / span;
-        this.#holdRate = this.#holdRate === undefined ? rate : (1 - kHoldRateWeight) * this.#holdRate + kHoldRateWeight * rate;
+        this.#holdRate =
+          this.#holdRate === undefined
+            ? rate
+            : (1 - kHoldRateWeight) * this.#holdRate + kHoldRateWeight * rate;
       }
     }
     lane.holdSince = undefined;
@@ -483,7 +538,14 @@ export class DynamicBatcher<W extends BatchWork, R> {
     }
     run
       .then(
-        (answered) => this.#succeeded(items, answered, { size: answered.rows ?? rows, requests: items.length, queueWaitMs, computeMs: answered.computeMs ?? performance.now() - now, delayMs }),
+        (answered) =>
+          this.#succeeded(items, answered, {
+            size: answered.rows ?? rows,
+            requests: items.length,
+            queueWaitMs,
+            computeMs: answered.computeMs ?? performance.now() - now,
+            delayMs,
+          }),
         (err: unknown) => this.#failed(items, err),
       )
       .finally(() => {
@@ -496,7 +558,12 @@ export class DynamicBatcher<W extends BatchWork, R> {
   #succeeded(items: Pending<W, R>[], answered: BatchRun<R>, info: BatchInfo): void {
     const results = answered.results;
     if (results.length !== items.length) {
-      this.#failed(items, new InstanceFailedError(`the model instance answered ${results.length} requests of a batch of ${items.length}`));
+      this.#failed(
+        items,
+        new InstanceFailedError(
+          `the model instance answered ${results.length} requests of a batch of ${items.length}`,
+        ),
+      );
       return;
     }
     for (let i = 0; i < items.length; i++) {
@@ -524,7 +591,10 @@ export class DynamicBatcher<W extends BatchWork, R> {
     const error =
       err instanceof InstanceFailedError || err instanceof ShuttingDownError
         ? err
-        : new InstanceFailedError(`the model instance failed to run the batch: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        : new InstanceFailedError(
+            `the model instance failed to run the batch: ${(err as Error)?.message ?? String(err)}`,
+            { cause: err },
+          );
     for (const p of items) this.#settle(p, () => p.reject(error));
     for (const p of items) p.work = undefined;
   }
@@ -538,17 +608,27 @@ function headOf<W, R>(lane: Lane<W, R>): Pending<W, R> | undefined {
 }
 
 function validateOptions(o: DynamicBatcherOptions): void {
-  if (o === null || typeof o !== 'object') throw new TypeError(`options must be an object, got ${String(o)}`);
+  if (o === null || typeof o !== 'object')
+    throw new TypeError(`options must be an object, got ${String(o)}`);
   const integer = (what: string, v: unknown, min: number): void => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new TypeError(`options.${what} must be an integer >= ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      throw new TypeError(`options.${what} must be an integer >= ${min}, got ${String(v)}`);
   };
   integer('maxBatchSize', o.maxBatchSize, 0);
   integer('maxQueue', o.maxQueue, 1);
-  if (typeof o.requestTimeoutMs !== 'number' || !(o.requestTimeoutMs > 0) || !Number.isFinite(o.requestTimeoutMs)) {
-    throw new TypeError(`options.requestTimeoutMs must be a positive number of milliseconds, got ${String(o.requestTimeoutMs)}`);
+  if (
+    typeof o.requestTimeoutMs !== 'number' ||
+    !(o.requestTimeoutMs > 0) ||
+    !Number.isFinite(o.requestTimeoutMs)
+  ) {
+    throw new TypeError(
+      `options.requestTimeoutMs must be a positive number of milliseconds, got ${String(o.requestTimeoutMs)}`,
+    );
   }
   const d = o.maxQueueDelayMs;
   if (d !== 'auto' && (typeof d !== 'number' || !(d >= 0) || !Number.isFinite(d))) {
-    throw new TypeError(`options.maxQueueDelayMs must be a non-negative number of milliseconds or "auto", got ${JSON.stringify(d)}`);
+    throw new TypeError(
+      `options.maxQueueDelayMs must be a non-negative number of milliseconds or "auto", got ${JSON.stringify(d)}`,
+    );
   }
 }

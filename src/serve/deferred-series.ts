@@ -30,7 +30,13 @@ interface HistogramInternals {
 
 function internalsOf(histogram: Histogram<string>): HistogramInternals | undefined {
   const h = histogram as unknown as Partial<HistogramInternals>;
-  if (typeof h.hashMap !== 'object' || h.hashMap === null || !Array.isArray(h.upperBounds) || typeof h.zero !== 'function') return undefined;
+  if (
+    typeof h.hashMap !== 'object' ||
+    h.hashMap === null ||
+    !Array.isArray(h.upperBounds) ||
+    typeof h.zero !== 'function'
+  )
+    return undefined;
   return h as HistogramInternals;
 }
 
@@ -95,11 +101,15 @@ export class DeferredHistogram {
   }
 }
 
-function findEntry(internals: HistogramInternals, labels: Record<string, string>): HistogramEntry | undefined {
+function findEntry(
+  internals: HistogramInternals,
+  labels: Record<string, string>,
+): HistogramEntry | undefined {
   const keys = Object.keys(labels);
   for (const entry of Object.values(internals.hashMap)) {
     const l = entry.labels;
-    if (Object.keys(l).length === keys.length && keys.every((k) => String(l[k]) === labels[k])) return entry;
+    if (Object.keys(l).length === keys.length && keys.every((k) => String(l[k]) === labels[k]))
+      return entry;
   }
   return undefined;
 }

@@ -42,13 +42,38 @@ export { createModelServer, type ModelServer, type ServerSetup } from './server.
 /** Serve until stopped, as `mlscale serve` does: one server, or a node:cluster primary and its replicas. */
 export { serve, closeOnSignals, type ServeSetup } from './serve.js';
 /** The server's options, their defaults and validation. */
-export { resolveServeOptions, kDefaultServeOptions, defaultModelSettings, kLogLevels, type ServeOptions, type FilledServeOptions, type ModelSettings } from './options.js';
+export {
+  resolveServeOptions,
+  kDefaultServeOptions,
+  defaultModelSettings,
+  kLogLevels,
+  type ServeOptions,
+  type FilledServeOptions,
+  type ModelSettings,
+} from './options.js';
 /** The replicas' options (count or `auto`, warm spares, the autoscaler's bounds), their defaults and validation. */
-export { resolveReplicaOptions, kDefaultReplicaOptions, defaultAutoscalerBounds, type ReplicaOptions, type FilledReplicaOptions, type AutoscalerSettings } from './cluster/options.js';
+export {
+  resolveReplicaOptions,
+  kDefaultReplicaOptions,
+  defaultAutoscalerBounds,
+  type ReplicaOptions,
+  type FilledReplicaOptions,
+  type AutoscalerSettings,
+} from './cluster/options.js';
 /** Whether this process is a replica forked by `serve({ replicas })`. */
 export { isReplicaProcess } from './cluster/replica.js';
 /** The autoscaling policy: a pure function from signals to a decision. */
-export { autoscale, initialAutoscalerState, resolveAutoscalerConfig, kDefaultAutoscalerConfig, type AutoscalerConfig, type AutoscalerState, type AutoscalerDecision, type AutoscalerAction, type Signals } from './autoscaler.js';
+export {
+  autoscale,
+  initialAutoscalerState,
+  resolveAutoscalerConfig,
+  kDefaultAutoscalerConfig,
+  type AutoscalerConfig,
+  type AutoscalerState,
+  type AutoscalerDecision,
+  type AutoscalerAction,
+  type Signals,
+} from './autoscaler.js';
 /** Extension points: server plugins (Fastify routes and hooks) and observers of the replicas' primary. */
 export type { ServerPlugin, ServerView } from './plugins.js';
 export type { ClusterObserver, FleetView, FleetSize, MetricsJson } from './cluster/observer.js';

@@ -9,7 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Outcome label of a finished inference request. */
 export type Outcome = 'success' | 'client_error' | 'shed' | 'timeout' | 'cancelled' | 'error';
 
-const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const latencyBuckets = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** Every metric the server exports. */
@@ -32,7 +34,8 @@ export class ServerMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'mlscale_process_' });
+    if (options.defaultMetrics !== false)
+      collectDefaultMetrics({ register: registry, prefix: 'mlscale_process_' });
     const labelNames = ['model', 'version'] as const;
     // Series updated on every request are buffered by their owners and added here when read.
     const collect = (): void => this.#collect();
@@ -80,16 +83,37 @@ export class ServerMetrics {
       buckets: [0, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers: [registry],
     });
-    this.queueDepth = new Gauge({ name: 'mlscale_inference_queue_depth', help: 'Requests waiting in the model queue.', labelNames, registers: [registry] });
-    this.inFlight = new Gauge({ name: 'mlscale_inference_in_flight_requests', help: 'Requests accepted and not yet answered (queued or running).', labelNames, registers: [registry], collect });
-    this.instances = new Gauge({ name: 'mlscale_model_instances', help: 'onnxruntime instances (worker threads) of the model.', labelNames, registers: [registry] });
+    this.queueDepth = new Gauge({
+      name: 'mlscale_inference_queue_depth',
+      help: 'Requests waiting in the model queue.',
+      labelNames,
+      registers: [registry],
+    });
+    this.inFlight = new Gauge({
+      name: 'mlscale_inference_in_flight_requests',
+      help: 'Requests accepted and not yet answered (queued or running).',
+      labelNames,
+      registers: [registry],
+      collect,
+    });
+    this.instances = new Gauge({
+      name: 'mlscale_model_instances',
+      help: 'onnxruntime instances (worker threads) of the model.',
+      labelNames,
+      registers: [registry],
+    });
     this.threads = new Gauge({
       name: 'mlscale_model_intra_op_threads',
       help: 'onnxruntime intra-op threads over all instances of the model (instances x threads per instance); summed over replicas, at most the cores unless set by hand.',
       labelNames,
       registers: [registry],
     });
-    this.ready = new Gauge({ name: 'mlscale_model_ready', help: '1 when the model version can answer requests, else 0.', labelNames, registers: [registry] });
+    this.ready = new Gauge({
+      name: 'mlscale_model_ready',
+      help: '1 when the model version can answer requests, else 0.',
+      labelNames,
+      registers: [registry],
+    });
     this.batchCostFixed = new Gauge({
       name: 'mlscale_batcher_cost_fixed_seconds',
       help: 'Adaptive batching: fitted fixed cost of a batch (intercept of compute time against rows), in seconds.',
@@ -143,7 +167,20 @@ export class ServerMetrics {
     const key = `${model}\0${version}`;
     if (owner !== undefined && this.#owners.has(key) && this.#owners.get(key) !== owner) return;
     this.#owners.delete(key);
-    for (const m of [this.requestDuration, this.queueDuration, this.computeDuration, this.batchSize, this.batchDelay, this.queueDepth, this.inFlight, this.instances, this.threads, this.ready, this.batchCostFixed, this.batchCostPerRow]) {
+    for (const m of [
+      this.requestDuration,
+      this.queueDuration,
+      this.computeDuration,
+      this.batchSize,
+      this.batchDelay,
+      this.queueDepth,
+      this.inFlight,
+      this.instances,
+      this.threads,
+      this.ready,
+      this.batchCostFixed,
+      this.batchCostPerRow,
+    ]) {
       (m as Gauge<'model' | 'version'>).remove({ model, version });
     }
   }

@@ -35,7 +35,9 @@ export async function readModelConfig(path: string): Promise<Partial<ModelSettin
     throw new ModelLoadError(`${path}: invalid JSON: ${(err as Error).message}`, { cause: err });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ModelLoadError(`${path}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
+    throw new ModelLoadError(
+      `${path}: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+    );
   }
   const config: Record<string, unknown> = {};
   for (const key of Object.keys(parsed)) {

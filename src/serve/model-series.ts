@@ -39,7 +39,11 @@ export class ModelSeries {
   /** A request answered after `ms` with this outcome. */
   request(outcome: Outcome, ms: number): void {
     let counter = this.#requests.get(outcome);
-    if (!counter) this.#requests.set(outcome, (counter = new DeferredCounter(this.#metrics.requests, { ...this.#labels, outcome })));
+    if (!counter)
+      this.#requests.set(
+        outcome,
+        (counter = new DeferredCounter(this.#metrics.requests, { ...this.#labels, outcome })),
+      );
     counter.inc();
     if (outcome === 'success') this.#requestDuration.observe(ms / 1000);
   }

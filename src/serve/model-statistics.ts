@@ -31,7 +31,10 @@ export interface ModelStatistics {
     readonly queue: DurationStat;
     readonly compute_infer: DurationStat;
   };
-  readonly batch_stats: readonly { readonly batch_size: number; readonly compute_infer: DurationStat }[];
+  readonly batch_stats: readonly {
+    readonly batch_size: number;
+    readonly compute_infer: DurationStat;
+  }[];
   /** mlscale's own: the batcher's and the instances' live state. */
   readonly batcher: DynamicBatcherStats;
   readonly instances: InstancePoolStats;
@@ -77,15 +80,27 @@ export class StatisticsRecorder {
   }
 
   /** The statistics so far, with the batcher's and the instances' live state. */
-  snapshot(name: string, version: string, batcher: DynamicBatcherStats, instances: InstancePoolStats): ModelStatistics {
+  snapshot(
+    name: string,
+    version: string,
+    batcher: DynamicBatcherStats,
+    instances: InstancePoolStats,
+  ): ModelStatistics {
     return {
       name,
       version,
       last_inference: this.#lastInference,
       inference_count: this.#inferenceCount,
       execution_count: this.#executionCount,
-      inference_stats: { success: { ...this.#success }, fail: { ...this.#fail }, queue: { ...this.#queue }, compute_infer: { ...this.#compute } },
-      batch_stats: [...this.#bySize.entries()].sort(([a], [b]) => a - b).map(([batch_size, d]) => ({ batch_size, compute_infer: { ...d } })),
+      inference_stats: {
+        success: { ...this.#success },
+        fail: { ...this.#fail },
+        queue: { ...this.#queue },
+        compute_infer: { ...this.#compute },
+      },
+      batch_stats: [...this.#bySize.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([batch_size, d]) => ({ batch_size, compute_infer: { ...d } })),
       batcher,
       instances,
     };

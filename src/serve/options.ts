@@ -66,8 +66,12 @@ export interface ServeOptions {
 }
 
 /** Serve options with every default filled in, as the server's internals take them. */
-export type FilledServeOptions = Required<Omit<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'>> &
-  Pick<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'> & { readonly modelOverrides: Readonly<Partial<ModelSettings>> };
+export type FilledServeOptions = Required<
+  Omit<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'>
+> &
+  Pick<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'> & {
+    readonly modelOverrides: Readonly<Partial<ModelSettings>>;
+  };
 
 /**
  * Defaults, from the CPU count. Instances × intra-op threads equal the cores, so threads never
@@ -127,27 +131,55 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
   if (options === null || typeof options !== 'object') invalidOption('', 'an object', options);
   const o = { ...kDefaultServeOptions, ...dropUndefined(options) } as FilledServeOptions;
   if ((o.model === undefined) === (o.modelRepository === undefined)) {
-    throw new InvalidOptionError('give exactly one of options.model (an artifact folder or .onnx file) and options.modelRepository (a folder of models)', { option: 'model' });
+    throw new InvalidOptionError(
+      'give exactly one of options.model (an artifact folder or .onnx file) and options.modelRepository (a folder of models)',
+      { option: 'model' },
+    );
   }
-  if (o.model !== undefined && (typeof o.model !== 'string' || o.model === '')) invalidOption('model', 'an artifact folder or .onnx file', o.model);
-  if (o.modelRepository !== undefined && (typeof o.modelRepository !== 'string' || o.modelRepository === '')) invalidOption('modelRepository', 'a folder of models', o.modelRepository);
-  if (o.variant !== undefined && (typeof o.variant !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(o.variant) || o.model === undefined)) {
-    invalidOption('variant', "a variant name such as int8, fp16 or graph (lower-case letters, digits, '-', '_'), with options.model a model folder", o.variant);
+  if (o.model !== undefined && (typeof o.model !== 'string' || o.model === ''))
+    invalidOption('model', 'an artifact folder or .onnx file', o.model);
+  if (
+    o.modelRepository !== undefined &&
+    (typeof o.modelRepository !== 'string' || o.modelRepository === '')
+  )
+    invalidOption('modelRepository', 'a folder of models', o.modelRepository);
+  if (
+    o.variant !== undefined &&
+    (typeof o.variant !== 'string' ||
+      !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(o.variant) ||
+      o.model === undefined)
+  ) {
+    invalidOption(
+      'variant',
+      "a variant name such as int8, fp16 or graph (lower-case letters, digits, '-', '_'), with options.model a model folder",
+      o.variant,
+    );
   }
-  if (typeof o.host !== 'string' || o.host === '') invalidOption('host', 'a host name or address', o.host);
+  if (typeof o.host !== 'string' || o.host === '')
+    invalidOption('host', 'a host name or address', o.host);
   checkInteger('port', o.port, 0, 65535);
   checkInteger('bodyLimit', o.bodyLimit, 1024, 2 ** 31);
   checkInteger('gracePeriodMs', o.gracePeriodMs, 0, 3_600_000);
   checkInteger('unreadyDelayMs', o.unreadyDelayMs, 0, 600_000);
-  if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8)) invalidOption('adminToken', 'a string of at least 8 characters', '<hidden>');
-  if (typeof o.repositoryApi !== 'boolean') invalidOption('repositoryApi', 'true or false', o.repositoryApi);
+  if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8))
+    invalidOption('adminToken', 'a string of at least 8 characters', '<hidden>');
+  if (typeof o.repositoryApi !== 'boolean')
+    invalidOption('repositoryApi', 'true or false', o.repositoryApi);
   checkOneOf('logLevel', o.logLevel, kLogLevels);
-  if (o.modelOverrides === null || typeof o.modelOverrides !== 'object') invalidOption('modelOverrides', 'an object of per-model settings', o.modelOverrides);
+  if (o.modelOverrides === null || typeof o.modelOverrides !== 'object')
+    invalidOption('modelOverrides', 'an object of per-model settings', o.modelOverrides);
   const overrides = dropUndefined(o.modelOverrides);
   for (const key of Object.keys(overrides)) {
-    if (!(kModelSettingKeys as readonly string[]).includes(key)) invalidOption(`modelOverrides.${key}`, `left out: the per-model settings are ${kModelSettingKeys.join(', ')}`, overrides[key as keyof ModelSettings]);
+    if (!(kModelSettingKeys as readonly string[]).includes(key))
+      invalidOption(
+        `modelOverrides.${key}`,
+        `left out: the per-model settings are ${kModelSettingKeys.join(', ')}`,
+        overrides[key as keyof ModelSettings],
+      );
   }
-  validateModelSettings(overrides, (key, expected, given) => invalidOption(`modelOverrides.${key}`, expected, given));
+  validateModelSettings(overrides, (key, expected, given) =>
+    invalidOption(`modelOverrides.${key}`, expected, given),
+  );
   return Object.freeze({ ...o, modelOverrides: Object.freeze(overrides) });
 }
 
@@ -155,21 +187,33 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
  * Checks per-model settings; `fail` throws the error for one, naming it as its source does (an
  * option, or a config.json key).
  */
-export function validateModelSettings(s: Partial<ModelSettings>, fail: (key: keyof ModelSettings, expected: string, given: unknown) => never): void {
+export function validateModelSettings(
+  s: Partial<ModelSettings>,
+  fail: (key: keyof ModelSettings, expected: string, given: unknown) => never,
+): void {
   const integer = (key: keyof ModelSettings, min: number, max: number): void => {
     const v = s[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) fail(key, `an integer from ${min} to ${max}`, v);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max))
+      fail(key, `an integer from ${min} to ${max}`, v);
   };
   integer('maxBatchSize', 0, 1 << 20);
   if (s.maxQueueDelayMs !== undefined && s.maxQueueDelayMs !== 'auto') {
-    if (typeof s.maxQueueDelayMs !== 'number' || !(s.maxQueueDelayMs >= 0 && s.maxQueueDelayMs <= 60_000)) {
-      fail('maxQueueDelayMs', 'a number of milliseconds from 0 to 60000, or "auto"', s.maxQueueDelayMs);
+    if (
+      typeof s.maxQueueDelayMs !== 'number' ||
+      !(s.maxQueueDelayMs >= 0 && s.maxQueueDelayMs <= 60_000)
+    ) {
+      fail(
+        'maxQueueDelayMs',
+        'a number of milliseconds from 0 to 60000, or "auto"',
+        s.maxQueueDelayMs,
+      );
     }
   }
   integer('maxQueue', 1, 1 << 24);
   integer('instances', 1, 256);
   integer('intraOpThreads', 1, 256);
-  if (s.allowSpinning !== undefined && typeof s.allowSpinning !== 'boolean') fail('allowSpinning', 'true or false', s.allowSpinning);
+  if (s.allowSpinning !== undefined && typeof s.allowSpinning !== 'boolean')
+    fail('allowSpinning', 'true or false', s.allowSpinning);
   integer('requestTimeoutMs', 1, 3_600_000);
   integer('loadTimeoutMs', 1000, 86_400_000);
 }

@@ -40,13 +40,20 @@ export interface ServerPlugin {
 
 /** Checks a list of plugins as given; TypeError naming the first wrong one. */
 export function checkPlugins(plugins: unknown, where = 'plugins'): readonly ServerPlugin[] {
-  if (!Array.isArray(plugins)) throw new TypeError(`${where} must be an array of plugins, got ${typeof plugins}`);
+  if (!Array.isArray(plugins))
+    throw new TypeError(`${where} must be an array of plugins, got ${typeof plugins}`);
   plugins.forEach((p: Partial<ServerPlugin> | null, i) => {
     const at = `${where}[${i}]`;
-    if (p === null || typeof p !== 'object') throw new TypeError(`${at} must be a plugin object, got ${p === null ? 'null' : typeof p}`);
-    if (typeof p.name !== 'string' || p.name === '') throw new TypeError(`${at}.name must be a non-empty string, got ${typeof p.name}`);
-    if (typeof p.register !== 'function') throw new TypeError(`${at}.register (${p.name}) must be a function, got ${typeof p.register}`);
-    if (p.onDrain !== undefined && typeof p.onDrain !== 'function') throw new TypeError(`${at}.onDrain (${p.name}) must be a function, got ${typeof p.onDrain}`);
+    if (p === null || typeof p !== 'object')
+      throw new TypeError(`${at} must be a plugin object, got ${p === null ? 'null' : typeof p}`);
+    if (typeof p.name !== 'string' || p.name === '')
+      throw new TypeError(`${at}.name must be a non-empty string, got ${typeof p.name}`);
+    if (typeof p.register !== 'function')
+      throw new TypeError(
+        `${at}.register (${p.name}) must be a function, got ${typeof p.register}`,
+      );
+    if (p.onDrain !== undefined && typeof p.onDrain !== 'function')
+      throw new TypeError(`${at}.onDrain (${p.name}) must be a function, got ${typeof p.onDrain}`);
   });
   return plugins as readonly ServerPlugin[];
 }

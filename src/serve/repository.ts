@@ -14,7 +14,12 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
-import { ModelLoadError, ModelNotFoundError, ModelNotReadyError, ShuttingDownError } from '../errors.js';
+import {
+  ModelLoadError,
+  ModelNotFoundError,
+  ModelNotReadyError,
+  ShuttingDownError,
+} from '../errors.js';
 import { METADATA_FILE, MODEL_FILE, metadataPathOf, variantFiles } from '../model/artifact.js';
 import { kModelConfigFile, readModelConfig } from './model-config.js';
 import { defaultModelSettings, type ModelSettings } from './options.js';
@@ -33,7 +38,11 @@ export interface IndexEntry {
 
 /** Where models come from. */
 export type RepositorySource =
-  | { readonly kind: 'single'; readonly path: string; /** Serve the folder's `model.<variant>.onnx`. */ readonly variant?: string }
+  | {
+      readonly kind: 'single';
+      readonly path: string;
+      /** Serve the folder's `model.<variant>.onnx`. */ readonly variant?: string;
+    }
   | { readonly kind: 'repository'; readonly root: string };
 
 /** Model names: letters, digits, `_`, `-`, `.`; never a path. */
@@ -42,7 +51,9 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Checks a model name from a URL or a folder: no path traversal out of the repository. */
 export function checkModelName(name: string): string {
   if (!MODEL_NAME.test(name) || name.includes('..')) {
-    throw new ModelNotFoundError(`invalid model name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.'`);
+    throw new ModelNotFoundError(
+      `invalid model name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.'`,
+    );
   }
   return name;
 }
@@ -76,7 +87,11 @@ export class ModelRepository {
   /** Set by close(): loads are refused, and one that finishes afterwards closes what it loaded. */
   #closed = false;
 
-  constructor(source: RepositorySource, overrides: Readonly<Partial<ModelSettings>>, hooks: ServedModelHooks = {}) {
+  constructor(
+    source: RepositorySource,
+    overrides: Readonly<Partial<ModelSettings>>,
+    hooks: ServedModelHooks = {},
+  ) {
     this.#source = source;
     this.#overrides = overrides;
     this.#hooks = hooks;
@@ -84,15 +99,22 @@ export class ModelRepository {
 
   /** Names of the models on disk. */
   async scan(): Promise<string[]> {
-    if (this.#source.kind === 'single') return [singleModelName(this.#source.path, this.#source.variant)];
+    if (this.#source.kind === 'single')
+      return [singleModelName(this.#source.path, this.#source.variant)];
     const root = resolve(this.#source.root);
     let entries;
     try {
       entries = await readdir(root, { withFileTypes: true });
     } catch (err) {
-      throw new ModelLoadError(`--model-repository ${root}: cannot read the folder: ${(err as Error).message}`, { cause: err });
+      throw new ModelLoadError(
+        `--model-repository ${root}: cannot read the folder: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
-    return entries.filter((e) => e.isDirectory() && MODEL_NAME.test(e.name)).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory() && MODEL_NAME.test(e.name))
+      .map((e) => e.name)
+      .sort();
   }
 
   /** Loads every model found; a model that fails is kept as UNAVAILABLE with its reason. */
@@ -110,7 +132,10 @@ export class ModelRepository {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#closed) return Promise.reject(new ShuttingDownError('the server is shutting down and loads no models'));
+    if (this.#closed)
+      return Promise.reject(
+        new ShuttingDownError('the server is shutting down and loads no models'),
+      );
     // Known at once, so that requests during a first load get "not ready" (503), not "unknown" (404).
     this.#slot(name);
     return this.#serialise(name, () => this.#load(name));
@@ -126,11 +151,16 @@ export class ModelRepository {
       version = found.version;
       const config = await readModelConfig(found.configPath);
       const settings: ModelSettings = { ...defaultModelSettings(), ...config, ...this.#overrides };
-      const model = await ServedModel.load({ name, version, path: found.modelPath, metadataPath: found.metadataPath, settings }, this.#hooks);
+      const model = await ServedModel.load(
+        { name, version, path: found.modelPath, metadataPath: found.metadataPath, settings },
+        this.#hooks,
+      );
       if (this.#closed) {
         // The server began shutting down while this version loaded: nothing else would ever close its instances.
         await model.close({ drain: false });
-        throw new ShuttingDownError(`model "${name}" version ${version} finished loading after the server began shutting down; it was closed`);
+        throw new ShuttingDownError(
+          `model "${name}" version ${version} finished loading after the server began shutting down; it was closed`,
+        );
       }
       const previous = slot.versions.get(version);
       // A failed load of an unknown model may have dropped the slot while this one loaded.
@@ -139,7 +169,9 @@ export class ModelRepository {
       slot.current = model;
       slot.failure = undefined;
       // Retire what was served before: other versions and a reloaded copy of this one.
-      const retired = [...slot.versions.entries()].filter(([v, m]) => m !== model && v !== version).map(([, m]) => m);
+      const retired = [...slot.versions.entries()]
+        .filter(([v, m]) => m !== model && v !== version)
+        .map(([, m]) => m);
       if (previous && previous !== model) retired.push(previous);
       for (const old of retired) {
         if (slot.versions.get(old.version) === old) slot.versions.delete(old.version);
@@ -155,7 +187,11 @@ export class ModelRepository {
         // Kept even while an older version serves: the repository index reports it (Triton's state and reason).
         slot.failure = { version, reason };
       }
-      throw err instanceof ModelLoadError || err instanceof ModelNotFoundError || err instanceof ShuttingDownError ? err : new ModelLoadError(`${name}: ${reason}`, { cause: err });
+      throw err instanceof ModelLoadError ||
+        err instanceof ModelNotFoundError ||
+        err instanceof ShuttingDownError
+        ? err
+        : new ModelLoadError(`${name}: ${reason}`, { cause: err });
     }
   }
 
@@ -166,9 +202,11 @@ export class ModelRepository {
     } catch (err) {
       return Promise.reject(err);
     }
-    const notLoaded = (slot: Slot | undefined): boolean => !slot || (slot.versions.size === 0 && !slot.failure);
+    const notLoaded = (slot: Slot | undefined): boolean =>
+      !slot || (slot.versions.size === 0 && !slot.failure);
     // Refused at once when nothing is loaded or loading; otherwise decided in turn, after the operations queued before it.
-    if (notLoaded(this.#slots.get(name)) && !this.#chains.has(name)) return Promise.reject(new ModelNotFoundError(`model "${name}" is not loaded`));
+    if (notLoaded(this.#slots.get(name)) && !this.#chains.has(name))
+      return Promise.reject(new ModelNotFoundError(`model "${name}" is not loaded`));
     return this.#serialise(name, async () => {
       const slot = this.#slots.get(name);
       if (!slot || notLoaded(slot)) throw new ModelNotFoundError(`model "${name}" is not loaded`);
@@ -210,12 +248,16 @@ export class ModelRepository {
     if (version !== undefined) {
       const model = slot.versions.get(version);
       if (!model) {
-        throw new ModelNotFoundError(`model "${name}" has no version "${version}"; loaded versions: ${[...slot.versions.keys()].join(', ') || 'none'}`);
+        throw new ModelNotFoundError(
+          `model "${name}" has no version "${version}"; loaded versions: ${[...slot.versions.keys()].join(', ') || 'none'}`,
+        );
       }
       return model;
     }
     if (!slot.current) {
-      throw new ModelNotReadyError(`model "${name}" is not ready${slot.failure ? `: ${slot.failure.reason}` : ''}`);
+      throw new ModelNotReadyError(
+        `model "${name}" is not ready${slot.failure ? `: ${slot.failure.reason}` : ''}`,
+      );
     }
     return slot.current;
   }
@@ -228,7 +270,10 @@ export class ModelRepository {
       for (const model of slot.versions.values()) {
         const health = model.health();
         // A failed reload of the version that serves: it still serves; the reason says what failed.
-        const reason = failure?.version === model.version && health.state === 'READY' ? `reload failed: ${failure.reason}` : (health.reason ?? '');
+        const reason =
+          failure?.version === model.version && health.state === 'READY'
+            ? `reload failed: ${failure.reason}`
+            : (health.reason ?? '');
         out.push({ name, version: model.version, state: health.state, reason });
       }
       if (failure && !slot.versions.has(failure.version)) {
@@ -250,12 +295,24 @@ export class ModelRepository {
    * each model's own.
    * @returns per model version, whether it changed, or why it could not (it keeps what it had).
    */
-  async resize(size: { readonly instances?: number; readonly intraOpThreads?: number }): Promise<{ name: string; version: string; instances: number; intraOpThreads: number; changed: boolean; error?: Error }[]> {
+  async resize(size: { readonly instances?: number; readonly intraOpThreads?: number }): Promise<
+    {
+      name: string;
+      version: string;
+      instances: number;
+      intraOpThreads: number;
+      changed: boolean;
+      error?: Error;
+    }[]
+  > {
     const given = Object.fromEntries(Object.entries(size).filter(([, v]) => v !== undefined));
     this.#overrides = Object.freeze({ ...this.#overrides, ...given });
     return Promise.all(
       this.models().map(async (m) => {
-        const target = { instances: size.instances ?? m.settings.instances, intraOpThreads: size.intraOpThreads ?? m.settings.intraOpThreads };
+        const target = {
+          instances: size.instances ?? m.settings.instances,
+          intraOpThreads: size.intraOpThreads ?? m.settings.intraOpThreads,
+        };
         const base = { name: m.name, version: m.version, ...target };
         try {
           return { ...base, changed: await m.resize(target) };
@@ -286,42 +343,70 @@ export class ModelRepository {
 
   #names(): string {
     const names = [...this.#slots.keys()];
-    return names.length ? `; models: ${names.map((n) => `"${n}"`).join(', ')}` : '; no models are loaded';
+    return names.length
+      ? `; models: ${names.map((n) => `"${n}"`).join(', ')}`
+      : '; no models are loaded';
   }
 
   /** Finds the files of a model's latest version. */
-  async #locate(name: string): Promise<{ version: string; modelPath: string; configPath: string; metadataPath: string }> {
+  async #locate(
+    name: string,
+  ): Promise<{ version: string; modelPath: string; configPath: string; metadataPath: string }> {
     if (this.#source.kind === 'single') {
       const path = resolve(this.#source.path);
       const variant = this.#source.variant;
-      if (name !== singleModelName(path, variant)) throw new ModelNotFoundError(`unknown model "${name}"`);
+      if (name !== singleModelName(path, variant))
+        throw new ModelNotFoundError(`unknown model "${name}"`);
       const info = await stat(path).catch(() => undefined);
       if (!info) throw new ModelLoadError(`--model ${path}: no such file or folder`);
       if (info.isDirectory()) {
-        const files = variant === undefined ? { model: MODEL_FILE, metadata: METADATA_FILE } : variantFiles(variant);
+        const files =
+          variant === undefined
+            ? { model: MODEL_FILE, metadata: METADATA_FILE }
+            : variantFiles(variant);
         const modelPath = join(path, files.model);
         if (variant !== undefined && !(await stat(modelPath).catch(() => undefined))) {
-          throw new ModelLoadError(`--variant ${variant}: ${path} holds no ${files.model} (write it with 'mlscale optimize ${path} --${variant}')`);
+          throw new ModelLoadError(
+            `--variant ${variant}: ${path} holds no ${files.model} (write it with 'mlscale optimize ${path} --${variant}')`,
+          );
         }
         // A variant keeps the folder's config.json: it is the same model, served the same way.
-        return { version: '1', modelPath, configPath: join(path, kModelConfigFile), metadataPath: join(path, files.metadata) };
+        return {
+          version: '1',
+          modelPath,
+          configPath: join(path, kModelConfigFile),
+          metadataPath: join(path, files.metadata),
+        };
       }
-      if (variant !== undefined) throw new ModelLoadError(`--variant ${variant} needs --model to be a model folder; ${path} is a file (serve the variant's own .onnx file instead)`);
-      return { version: '1', modelPath: path, configPath: path.replace(/\.onnx$/, '.config.json'), metadataPath: metadataPathOf(path) };
+      if (variant !== undefined)
+        throw new ModelLoadError(
+          `--variant ${variant} needs --model to be a model folder; ${path} is a file (serve the variant's own .onnx file instead)`,
+        );
+      return {
+        version: '1',
+        modelPath: path,
+        configPath: path.replace(/\.onnx$/, '.config.json'),
+        metadataPath: metadataPathOf(path),
+      };
     }
     const root = resolve(this.#source.root);
     const dir = resolve(root, name);
     // The name is checked already; this guards against a symlinked or odd name leaving the root.
-    if (!dir.startsWith(root + sep)) throw new ModelNotFoundError(`invalid model name ${JSON.stringify(name)}`);
+    if (!dir.startsWith(root + sep))
+      throw new ModelNotFoundError(`invalid model name ${JSON.stringify(name)}`);
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch {
       throw new ModelNotFoundError(`model "${name}" is not in the repository ${root}`);
     }
-    const versions = entries.filter((e) => e.isDirectory() && /^[1-9][0-9]{0,15}$/.test(e.name)).map((e) => e.name);
+    const versions = entries
+      .filter((e) => e.isDirectory() && /^[1-9][0-9]{0,15}$/.test(e.name))
+      .map((e) => e.name);
     if (versions.length === 0) {
-      throw new ModelLoadError(`${dir}: no version folders (expected ${dir}${sep}<version>${sep}${MODEL_FILE}, version a positive integer)`);
+      throw new ModelLoadError(
+        `${dir}: no version folders (expected ${dir}${sep}<version>${sep}${MODEL_FILE}, version a positive integer)`,
+      );
     }
     const version = versions.sort((a, b) => Number(b) - Number(a))[0]!;
     return {
@@ -342,7 +427,9 @@ const kReservedNames = new Set(['stats']);
 /** Refuses a model name that a route of the protocol shadows. */
 function checkNotReserved(name: string): void {
   if (kReservedNames.has(name)) {
-    throw new ModelLoadError(`model name "${name}" is reserved: GET /v2/models/${name} lists every model's statistics, so this model's metadata could not be reached; rename its folder`);
+    throw new ModelLoadError(
+      `model name "${name}" is reserved: GET /v2/models/${name} lists every model's statistics, so this model's metadata could not be reached; rename its folder`,
+    );
   }
 }
 

@@ -36,18 +36,30 @@ export interface ServeSetup {
  * import { serve } from 'mlscale/serve';
  * process.exitCode = await serve({ modelRepository: 'models', port: 8000, replicas: 2 });
  */
-export async function serve(options: ServeOptions & ReplicaOptions, setup: ServeSetup = {}): Promise<number> {
+export async function serve(
+  options: ServeOptions & ReplicaOptions,
+  setup: ServeSetup = {},
+): Promise<number> {
   const { replicas, spareReplicas, autoscaler, ...serverOptions } = options;
   const filled = resolveServeOptions(serverOptions);
   const cluster = resolveReplicaOptions({ replicas, spareReplicas, autoscaler });
   const logger = setup.logger ?? pino({ level: filled.logLevel, base: { pid: process.pid } });
-  if (isReplicaProcess()) return runReplica(filled, { logger, ...(setup.plugins ? { plugins: setup.plugins } : {}) });
-  if (cluster) return runPrimary(filled, cluster, { logger: logger.child({ role: 'primary' }), ...(setup.observers ? { observers: setup.observers } : {}) });
+  if (isReplicaProcess())
+    return runReplica(filled, { logger, ...(setup.plugins ? { plugins: setup.plugins } : {}) });
+  if (cluster)
+    return runPrimary(filled, cluster, {
+      logger: logger.child({ role: 'primary' }),
+      ...(setup.observers ? { observers: setup.observers } : {}),
+    });
   return serveAlone(filled, logger, setup.plugins);
 }
 
 /** One server in this process: listens, then drains on the first signal and cuts the drain on a later one. */
-async function serveAlone(options: Readonly<FilledServeOptions>, logger: Logger, plugins: readonly ServerPlugin[] | undefined): Promise<number> {
+async function serveAlone(
+  options: Readonly<FilledServeOptions>,
+  logger: Logger,
+  plugins: readonly ServerPlugin[] | undefined,
+): Promise<number> {
   const server = await createServer(options, { logger, ...(plugins ? { plugins } : {}) });
   const url = await server.listen();
   logger.info({ url, models: server.repository.index() }, `mlscale serve listening on ${url}`);
@@ -71,7 +83,10 @@ export function closeOnSignals(server: ModelServer, logger: Logger): Promise<num
         void server.close({ now: true });
         return;
       }
-      logger.info({ signal, gracePeriodMs: server.options.gracePeriodMs }, 'shutting down: draining in-flight requests');
+      logger.info(
+        { signal, gracePeriodMs: server.options.gracePeriodMs },
+        'shutting down: draining in-flight requests',
+      );
       server.close().then(
         () => {
           off();

@@ -20,9 +20,24 @@ import {
   RequestTimeoutError,
 } from '../errors.js';
 import { metadataIdentity, readArtifactMetadata } from '../model/artifact.js';
-import { DynamicBatcher, type BatchInfo, type BatchRun, type BatchWork, type CancelSignal, type DynamicBatcherStats } from './batcher.js';
+import {
+  DynamicBatcher,
+  type BatchInfo,
+  type BatchRun,
+  type BatchWork,
+  type CancelSignal,
+  type DynamicBatcherStats,
+} from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
-import { kAnswerBadRequest, kAnswerBinary, kAnswerJson, kAnswerTooLarge, packBytes, packedItem, type InferredMessage } from './instances/messages.js';
+import {
+  kAnswerBadRequest,
+  kAnswerBinary,
+  kAnswerJson,
+  kAnswerTooLarge,
+  packBytes,
+  packedItem,
+  type InferredMessage,
+} from './instances/messages.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
 import { ModelSeries } from './model-series.js';
 import { StatisticsRecorder, type ModelStatistics } from './model-statistics.js';
@@ -76,7 +91,9 @@ interface Answered {
   readonly rows: number;
 }
 
-const kJsonHeaders: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+const kJsonHeaders: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json',
+});
 /** Weight of the newest batch in the estimate of rows per request. */
 const kRowsWeight = 0.2;
 
@@ -104,7 +121,12 @@ export class ServedModel {
   #closing: Promise<void> | undefined;
   readonly #statistics = new StatisticsRecorder();
 
-  private constructor(spec: ServedModelSpec, pool: InstancePool, hooks: ServedModelHooks, parameters: Record<string, unknown> | undefined) {
+  private constructor(
+    spec: ServedModelSpec,
+    pool: InstancePool,
+    hooks: ServedModelHooks,
+    parameters: Record<string, unknown> | undefined,
+  ) {
     this.name = spec.name;
     this.version = spec.version;
     this.#settings = spec.settings;
@@ -117,7 +139,13 @@ export class ServedModel {
     this.#parameters = parameters;
     const s = spec.settings;
     this.#batcher = new DynamicBatcher<RawWork, Answered>(
-      { run: (works) => this.#runBatch(works), get idle() { return pool.idle; }, onIdle: (listener) => pool.onIdle(listener) },
+      {
+        run: (works) => this.#runBatch(works),
+        get idle() {
+          return pool.idle;
+        },
+        onIdle: (listener) => pool.onIdle(listener),
+      },
       {
         // A model without a dynamic first dimension cannot merge requests.
         maxBatchSize: this.signature.batchable ? s.maxBatchSize : 0,
@@ -142,7 +170,10 @@ export class ServedModel {
     try {
       modelBytes = await readFile(spec.path);
     } catch (err) {
-      throw new ModelLoadError(`${spec.name} version ${spec.version}: cannot read ${spec.path}: ${(err as Error).message}`, { cause: err });
+      throw new ModelLoadError(
+        `${spec.name} version ${spec.version}: cannot read ${spec.path}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const parameters = spec.metadataPath ? await readParameters(spec.metadataPath) : undefined;
     const s = spec.settings;
@@ -155,7 +186,10 @@ export class ServedModel {
       wedgedAfterMs: s.requestTimeoutMs,
       loadTimeoutMs: s.loadTimeoutMs,
     }).catch((err: unknown) => {
-      if (err instanceof ModelLoadError) throw new ModelLoadError(`${spec.name} version ${spec.version}: ${err.message}`, { cause: err });
+      if (err instanceof ModelLoadError)
+        throw new ModelLoadError(`${spec.name} version ${spec.version}: ${err.message}`, {
+          cause: err,
+        });
       throw err;
     });
     return new ServedModel(spec, pool, hooks, parameters);
@@ -173,17 +207,30 @@ export class ServedModel {
    * @throws {ModelLoadError} (rejects) when a new instance cannot load; the old ones keep serving.
    * @throws {ModelNotReadyError} (rejects) while the version is being unloaded.
    */
-  async resize(size: { readonly instances: number; readonly intraOpThreads: number }): Promise<boolean> {
-    if (this.#closing) throw new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`);
+  async resize(size: {
+    readonly instances: number;
+    readonly intraOpThreads: number;
+  }): Promise<boolean> {
+    if (this.#closing)
+      throw new ModelNotReadyError(
+        `model "${this.name}" version ${this.version} is being unloaded`,
+      );
     const s = this.#settings;
     if (size.instances === s.instances && size.intraOpThreads === s.intraOpThreads) return false;
     try {
       await this.#pool.resize(size);
     } catch (err) {
-      if (err instanceof ModelLoadError) throw new ModelLoadError(`${this.name} version ${this.version}: ${err.message}`, { cause: err });
+      if (err instanceof ModelLoadError)
+        throw new ModelLoadError(`${this.name} version ${this.version}: ${err.message}`, {
+          cause: err,
+        });
       throw err;
     }
-    this.#settings = Object.freeze({ ...s, instances: size.instances, intraOpThreads: size.intraOpThreads });
+    this.#settings = Object.freeze({
+      ...s,
+      instances: size.instances,
+      intraOpThreads: size.intraOpThreads,
+    });
     if (!this.#closing) {
       this.#metrics?.instances.set(this.#labels, size.instances);
       this.#metrics?.threads.set(this.#labels, size.instances * size.intraOpThreads);
@@ -207,7 +254,9 @@ export class ServedModel {
   health(): ModelHealth {
     if (this.#closing) return { state: 'UNLOADING', reason: 'the model version is being unloaded' };
     const pool = this.#pool.health();
-    return pool.ready ? { state: 'READY' } : { state: 'UNAVAILABLE', reason: pool.reason ?? 'not ready' };
+    return pool.ready
+      ? { state: 'READY' }
+      : { state: 'UNAVAILABLE', reason: pool.reason ?? 'not ready' };
   }
 
   /**
@@ -222,14 +271,26 @@ export class ServedModel {
    */
   infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
     const started = performance.now();
-    if (this.#closing) return Promise.reject(new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`));
+    if (this.#closing)
+      return Promise.reject(
+        new ModelNotReadyError(`model "${this.name}" version ${this.version} is being unloaded`),
+      );
     const headerLength = headers['inference-header-content-length'];
     if (headerLength !== undefined && typeof headerLength !== 'string') {
       this.#finish('client_error', started, 0);
-      return Promise.reject(new InferenceRequestError(`Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length} of them`));
+      return Promise.reject(
+        new InferenceRequestError(
+          `Inference-Header-Content-Length: expected one header with the JSON header's size in bytes, got ${headerLength.length} of them`,
+        ),
+      );
     }
     // Whole rows: a fraction would keep a batch of one-row requests from filling to maxBatchSize exactly.
-    const work: RawWork = { body: bodyBytes(body), headerLength, rows: Math.max(1, Math.round(this.#rowsPerRequest)), key: '' };
+    const work: RawWork = {
+      body: bodyBytes(body),
+      headerLength,
+      rows: Math.max(1, Math.round(this.#rowsPerRequest)),
+      key: '',
+    };
     this.#inFlight++;
     return this.#batcher.submit(work, signal).then(
       (answered) => {
@@ -247,7 +308,12 @@ export class ServedModel {
 
   /** Triton-shaped statistics since the version was loaded. */
   statistics(): ModelStatistics {
-    return this.#statistics.snapshot(this.name, this.version, this.#batcher.stats(), this.#pool.stats());
+    return this.#statistics.snapshot(
+      this.name,
+      this.version,
+      this.#batcher.stats(),
+      this.#pool.stats(),
+    );
   }
 
   /** Sets the gauges that are read rather than counted (queue depth, readiness); call before a scrape. */
@@ -282,7 +348,8 @@ export class ServedModel {
   async #runBatch(works: readonly RawWork[]): Promise<BatchRun<Answered>> {
     let headerLengths: (string | undefined)[] | undefined;
     for (let i = 0; i < works.length; i++) {
-      if (works[i]!.headerLength !== undefined) (headerLengths ??= new Array<string | undefined>(works.length))[i] = works[i]!.headerLength;
+      if (works[i]!.headerLength !== undefined)
+        (headerLengths ??= new Array<string | undefined>(works.length))[i] = works[i]!.headerLength;
     }
     const inferred = await this.#pool.infer({
       modelName: this.name,
@@ -291,7 +358,11 @@ export class ServedModel {
       requests: packBytes(works.map((w) => w.body)),
       ...(headerLengths ? { headerLengths } : {}),
     });
-    return { results: this.#readAnswers(inferred), rows: inferred.runRows, computeMs: inferred.workMs };
+    return {
+      results: this.#readAnswers(inferred),
+      rows: inferred.runRows,
+      computeMs: inferred.workMs,
+    };
   }
 
   #readAnswers(inferred: InferredMessage): (Answered | Error)[] {
@@ -302,16 +373,31 @@ export class ServedModel {
       const kind = inferred.kinds[i];
       const bytes = packedItem(inferred.answers, i);
       if (kind === kAnswerJson || kind === kAnswerBinary) {
-        const headers = kind === kAnswerJson ? kJsonHeaders : { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(inferred.headerLengths[i]) };
+        const headers =
+          kind === kAnswerJson
+            ? kJsonHeaders
+            : {
+                'content-type': 'application/octet-stream',
+                'inference-header-content-length': String(inferred.headerLengths[i]),
+              };
         results[i] = { response: { body: bytes, headers }, rows: inferred.rows[i]! };
         rows += inferred.rows[i]!;
         answered++;
       } else {
         const message = bytes.toString('utf8');
-        results[i] = kind === kAnswerBadRequest ? new InferenceRequestError(message) : kind === kAnswerTooLarge ? new BatchTooLargeError(message) : new InstanceFailedError(`the model instance failed: ${message}`);
+        results[i] =
+          kind === kAnswerBadRequest
+            ? new InferenceRequestError(message)
+            : kind === kAnswerTooLarge
+              ? new BatchTooLargeError(message)
+              : new InstanceFailedError(`the model instance failed: ${message}`);
       }
     }
-    if (answered > 0) this.#rowsPerRequest = Math.max(1, (1 - kRowsWeight) * this.#rowsPerRequest + (kRowsWeight * rows) / answered);
+    if (answered > 0)
+      this.#rowsPerRequest = Math.max(
+        1,
+        (1 - kRowsWeight) * this.#rowsPerRequest + (kRowsWeight * rows) / answered,
+      );
     return results;
   }
 
@@ -346,7 +432,8 @@ function outcomeOf(err: unknown): Outcome {
   if (err instanceof QueueFullError) return 'shed';
   if (err instanceof RequestTimeoutError) return 'timeout';
   if (err instanceof ClientClosedError) return 'cancelled';
-  if (err instanceof InferenceRequestError || err instanceof BatchTooLargeError) return 'client_error';
+  if (err instanceof InferenceRequestError || err instanceof BatchTooLargeError)
+    return 'client_error';
   return 'error';
 }
 

@@ -9,11 +9,28 @@
  *
  * @module
  */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { Server as NetServer } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from 'pino';
-import { ClientClosedError, MlscaleError, ModelNotReadyError, PayloadTooLargeError, QueueFullError, ShuttingDownError } from '../errors.js';
+import {
+  ClientClosedError,
+  MlscaleError,
+  ModelNotReadyError,
+  PayloadTooLargeError,
+  QueueFullError,
+  ShuttingDownError,
+} from '../errors.js';
 import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
 import { checkPlugins, type ServerPlugin, type ServerView } from './plugins.js';
@@ -75,22 +92,38 @@ export interface ModelServer {
  * // ... POST `${url}/v2/models/<name>/infer`
  * await server.close();
  */
-export async function createModelServer(options: ServeOptions, setup: ServerSetup = {}): Promise<ModelServer> {
+export async function createModelServer(
+  options: ServeOptions,
+  setup: ServerSetup = {},
+): Promise<ModelServer> {
   return createServer(resolveServeOptions(options), setup);
 }
 
 /** Builds the server from filled options (see `createModelServer`, which validates them first). */
-export async function createServer(options: Readonly<FilledServeOptions>, setup: ReplicaSetup = {}): Promise<ModelServer> {
+export async function createServer(
+  options: Readonly<FilledServeOptions>,
+  setup: ReplicaSetup = {},
+): Promise<ModelServer> {
   const plugins = checkPlugins(setup.plugins ?? [], 'setup.plugins');
   const logger = setup.logger;
   const metrics = new ServerMetrics();
   const source: RepositorySource =
     options.model !== undefined
-      ? { kind: 'single', path: options.model, ...(options.variant !== undefined ? { variant: options.variant } : {}) }
+      ? {
+          kind: 'single',
+          path: options.model,
+          ...(options.variant !== undefined ? { variant: options.variant } : {}),
+        }
       : { kind: 'repository', root: options.modelRepository! };
   const repository = new ModelRepository(source, options.modelOverrides, { metrics });
   let draining = false;
-  const context: ServerContext = { options, repository, metrics, draining: () => draining, ...(setup.metricsText ? { metricsText: setup.metricsText } : {}) };
+  const context: ServerContext = {
+    options,
+    repository,
+    metrics,
+    draining: () => draining,
+    ...(setup.metricsText ? { metricsText: setup.metricsText } : {}),
+  };
 
   // Set when Fastify starts closing: from then on every request is refused with the protocol's body.
   let refusing = false;
@@ -107,7 +140,9 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
     forceCloseConnections: 'idle',
     // The one check in front of Fastify's handler costs a boolean per request; a hook costs more.
     serverFactory: (handler) => {
-      const server = createHttpServer((request, response) => (refusing ? refuseWhileClosing(request, response) : handler(request, response)));
+      const server = createHttpServer((request, response) =>
+        refusing ? refuseWhileClosing(request, response) : handler(request, response),
+      );
       server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts (nginx 60 s)
       server.requestTimeout = 0; // Fastify's default: the grace period bounds a drain, not a timer per request
       return server;
@@ -115,15 +150,22 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
     // A malformed URL, or a malformed HTTP request, gets the protocol's error body too.
     frameworkErrors: (err, _request, frameworkReply) => {
       const reply = frameworkReply as unknown as FastifyReply;
-      void reply.code(typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400).send({ error: err.message });
+      void reply
+        .code(typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400)
+        .send({ error: err.message });
     },
     clientErrorHandler: answerClientError,
   });
   app.removeAllContentTypeParsers();
-  const rawBody = (_request: unknown, body: Buffer, done: (err: null, body: Buffer) => void): void => done(null, body);
+  const rawBody = (
+    _request: unknown,
+    body: Buffer,
+    done: (err: null, body: Buffer) => void,
+  ): void => done(null, body);
   // The protocol's two content types by name as well: Fastify caches the parser it finds for a
   // named type, but looks the catch-all up again on every request (about 2.5% of the HTTP thread).
-  for (const type of ['application/json', 'application/octet-stream', '*']) app.addContentTypeParser(type, { parseAs: 'buffer' }, rawBody);
+  for (const type of ['application/json', 'application/octet-stream', '*'])
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, rawBody);
   // A callback hook, not an async one: it runs on every response, and a promise each costs.
   app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
@@ -132,12 +174,17 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
     done(null, payload);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v2 (see GET /v2) and /metrics` });
+    void reply.code(404).send({
+      error: `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v2 (see GET /v2) and /metrics`,
+    });
   });
   app.setErrorHandler((err: FastifyError | MlscaleError, request, reply) => {
     const { status, message } = describeError(err, options.bodyLimit);
     // Conditions that pass on their own: shed load, a drain, a model (re)loading or unavailable.
-    const transient = err instanceof QueueFullError || err instanceof ShuttingDownError || err instanceof ModelNotReadyError;
+    const transient =
+      err instanceof QueueFullError ||
+      err instanceof ShuttingDownError ||
+      err instanceof ModelNotReadyError;
     if (transient) void reply.header('retry-after', '1');
     if (err instanceof ClientClosedError) {
       // Nobody will read the answer; sending it still ends the request's lifecycle cleanly.
@@ -151,13 +198,24 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
   await app.register(inferenceRoutes, { context });
   await app.register(repositoryRoutes, { context });
   await app.register(metricsRoutes, { context });
-  const view: ServerView = { options, repository, metrics, loopback: isLoopback(options.host), ...(setup.askPrimary ? { askPrimary: setup.askPrimary } : {}) };
+  const view: ServerView = {
+    options,
+    repository,
+    metrics,
+    loopback: isLoopback(options.host),
+    ...(setup.askPrimary ? { askPrimary: setup.askPrimary } : {}),
+  };
   for (const plugin of plugins) await plugin.register(app, view);
 
   await repository.loadAll();
   for (const entry of repository.index()) {
-    if (entry.state === 'READY') app.log.info({ model: entry.name, version: entry.version }, 'model ready');
-    else app.log.error({ model: entry.name, version: entry.version, reason: entry.reason }, 'model not ready');
+    if (entry.state === 'READY')
+      app.log.info({ model: entry.name, version: entry.version }, 'model ready');
+    else
+      app.log.error(
+        { model: entry.name, version: entry.version, reason: entry.reason },
+        'model not ready',
+      );
   }
 
   let closing: Promise<void> | undefined;
@@ -181,7 +239,10 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
           try {
             plugin.onDrain?.();
           } catch (err) {
-            app.log.error({ err, plugin: plugin.name }, 'a plugin failed to stop on drain; the drain goes on');
+            app.log.error(
+              { err, plugin: plugin.name },
+              'a plugin failed to stop on drain; the drain goes on',
+            );
           }
         }
         if (setup.stopAcceptingOnDrain && app.server.listening) {
@@ -228,7 +289,9 @@ export async function createServer(options: Readonly<FilledServeOptions>, setup:
 
 /** A request that reaches a server already closing: 503 in the protocol's shape, and the connection closes. */
 function refuseWhileClosing(request: IncomingMessage, response: ServerResponse): void {
-  const body = JSON.stringify({ error: new ShuttingDownError('the server is shutting down; retry on another replica').message });
+  const body = JSON.stringify({
+    error: new ShuttingDownError('the server is shutting down; retry on another replica').message,
+  });
   const id = request.headers['x-request-id'];
   response.writeHead(503, {
     'content-type': 'application/json; charset=utf-8',
@@ -255,19 +318,29 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
         : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
   const body = JSON.stringify({ error });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(err);
 }
 
 /** An error's HTTP status and a message that says what was wrong. */
-function describeError(err: FastifyError | MlscaleError, bodyLimit: number): { status: number; message: string } {
+function describeError(
+  err: FastifyError | MlscaleError,
+  bodyLimit: number,
+): { status: number; message: string } {
   if (err instanceof MlscaleError) return { status: err.status, message: err.message };
   const fastifyError = err as FastifyError;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    const e = new PayloadTooLargeError(`request body is larger than the server's limit of ${bodyLimit} bytes (--body-limit)`);
+    const e = new PayloadTooLargeError(
+      `request body is larger than the server's limit of ${bodyLimit} bytes (--body-limit)`,
+    );
     return { status: e.status, message: e.message };
   }
-  const status = typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 ? fastifyError.statusCode : 500;
+  const status =
+    typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400
+      ? fastifyError.statusCode
+      : 500;
   return { status, message: status >= 500 ? 'internal server error' : fastifyError.message };
 }

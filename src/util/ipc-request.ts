@@ -74,26 +74,45 @@ export class IpcRequests {
    * @throws {Error} (rejects) when the peer does not answer within `timeoutMs`, answers with an
    *   error, cannot be sent to, or has gone away.
    */
-  request<T = unknown>(topic: string, body?: unknown, timeoutMs = this.#options.timeoutMs): Promise<T> {
-    if (this.#gone !== undefined) return Promise.reject(new Error(`${this.#options.peer} is gone (${this.#gone}); the ${topic} request was not sent`));
+  request<T = unknown>(
+    topic: string,
+    body?: unknown,
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<T> {
+    if (this.#gone !== undefined)
+      return Promise.reject(
+        new Error(
+          `${this.#options.peer} is gone (${this.#gone}); the ${topic} request was not sent`,
+        ),
+      );
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
-        reject(new Error(`${this.#options.peer} did not answer the ${topic} request within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `${this.#options.peer} did not answer the ${topic} request within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.#waiting.set(id, { topic, resolve: resolve as (body: unknown) => void, reject, timer });
       try {
         this.#send({ mlscale: 'ask', id, topic, ...(body === undefined ? {} : { body }) });
       } catch (err) {
-        this.#settle(id)?.reject(new Error(`cannot send the ${topic} request to ${this.#options.peer}: ${(err as Error).message}`, { cause: err }));
+        this.#settle(id)?.reject(
+          new Error(
+            `cannot send the ${topic} request to ${this.#options.peer}: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        );
       }
     });
   }
 
   /** Answers the peer's requests on `topic` with `handler`; one handler per topic. */
   handle(topic: string, handler: IpcHandler): this {
-    if (this.#handlers.has(topic)) throw new RangeError(`topic ${JSON.stringify(topic)} already has a handler`);
+    if (this.#handlers.has(topic))
+      throw new RangeError(`topic ${JSON.stringify(topic)} already has a handler`);
     this.#handlers.set(topic, handler);
     return this;
   }
@@ -107,7 +126,12 @@ export class IpcRequests {
     const m = message as IpcAsk | IpcAnswer;
     if (m.mlscale === 'answer') {
       const waiter = this.#settle(m.id);
-      if (m.error !== undefined) waiter?.reject(new Error(`${this.#options.peer} could not answer the ${waiter.topic} request: ${m.error}`));
+      if (m.error !== undefined)
+        waiter?.reject(
+          new Error(
+            `${this.#options.peer} could not answer the ${waiter.topic} request: ${m.error}`,
+          ),
+        );
       else waiter?.resolve(m.body);
       return true;
     }
@@ -123,7 +147,11 @@ export class IpcRequests {
     this.#gone ??= reason;
     for (const id of [...this.#waiting.keys()]) {
       const waiter = this.#settle(id)!;
-      waiter.reject(new Error(`${this.#options.peer} went away before answering the ${waiter.topic} request (${reason})`));
+      waiter.reject(
+        new Error(
+          `${this.#options.peer} went away before answering the ${waiter.topic} request (${reason})`,
+        ),
+      );
     }
   }
 
@@ -131,12 +159,20 @@ export class IpcRequests {
     const handler = this.#handlers.get(ask.topic);
     let answer: IpcAnswer;
     if (!handler) {
-      answer = { mlscale: 'answer', id: ask.id, error: `nothing answers ${JSON.stringify(ask.topic)} here` };
+      answer = {
+        mlscale: 'answer',
+        id: ask.id,
+        error: `nothing answers ${JSON.stringify(ask.topic)} here`,
+      };
     } else {
       try {
         answer = { mlscale: 'answer', id: ask.id, body: await handler(ask.body) };
       } catch (err) {
-        answer = { mlscale: 'answer', id: ask.id, error: err instanceof Error ? err.message : String(err) };
+        answer = {
+          mlscale: 'answer',
+          id: ask.id,
+          error: err instanceof Error ? err.message : String(err),
+        };
       }
     }
     try {

@@ -26,26 +26,37 @@ export function showValue(given: unknown): string {
  * @param given - What it is.
  */
 export function invalidOption(option: string, expected: string, given: unknown): never {
-  throw new InvalidOptionError(`options.${option} must be ${expected}, got ${showValue(given)}`, { option });
+  throw new InvalidOptionError(`options.${option} must be ${expected}, got ${showValue(given)}`, {
+    option,
+  });
 }
 
 /** Checks an integer in [min, max]. */
 export function checkInteger(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) invalidOption(option, `an integer from ${min} to ${max}`, value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    invalidOption(option, `an integer from ${min} to ${max}`, value);
 }
 
 /** Checks a finite number in [min, max]. */
 export function checkNumber(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) invalidOption(option, `a number from ${min} to ${max}`, value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max)
+    invalidOption(option, `a number from ${min} to ${max}`, value);
 }
 
 /** Checks a finite number above 0. */
 export function checkPositive(option: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) invalidOption(option, 'a positive number', value);
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
+    invalidOption(option, 'a positive number', value);
 }
 
 /** Checks one of a list of strings; `optional` lets undefined through. */
-export function checkOneOf(option: string, value: unknown, allowed: readonly string[], optional = false): void {
+export function checkOneOf(
+  option: string,
+  value: unknown,
+  allowed: readonly string[],
+  optional = false,
+): void {
   if (optional && value === undefined) return;
-  if (typeof value !== 'string' || !allowed.includes(value)) invalidOption(option, `one of ${allowed.join(', ')}`, value);
+  if (typeof value !== 'string' || !allowed.includes(value))
+    invalidOption(option, `one of ${allowed.join(', ')}`, value);
 }

@@ -16,7 +16,10 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('mlscale: cannot find its package.json above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error(
+        'mlscale: cannot find its package.json above ' + fileURLToPath(import.meta.url),
+      );
     dir = parent;
   }
   cached = dir;

@@ -23,8 +23,16 @@ describe('report in a browser', { skip }, () => {
   before(async () => {
     const t = await tempDir('mlscale-report-');
     cleanup = t.cleanup;
-    const sweeps = [await readSweepFile(join(fixtures, 'serve-2cpu')), await readSweepFile(join(fixtures, 'pipeline-2cpu'))];
-    const advice = advise(sweeps, { prices: { '2cpu': 0.1, '8cpu': 0.38 }, targetRate: 40000, targetRows: 50_000_000, targetSeconds: 300 });
+    const sweeps = [
+      await readSweepFile(join(fixtures, 'serve-2cpu')),
+      await readSweepFile(join(fixtures, 'pipeline-2cpu')),
+    ];
+    const advice = advise(sweeps, {
+      prices: { '2cpu': 0.1, '8cpu': 0.38 },
+      targetRate: 40000,
+      targetRows: 50_000_000,
+      targetSeconds: 300,
+    });
     html = (await writeReport(t.dir, sweeps, advice)).html;
     browser = await launchBrowser();
   });
@@ -46,20 +54,37 @@ describe('report in a browser', { skip }, () => {
             id: f.id,
             width: box?.width ?? 0,
             height: box?.height ?? 0,
-            marks: svg ? svg.querySelectorAll('path, line, circle, rect.mark-rect, .mark-symbol path, .mark-line path').length : 0,
+            marks: svg
+              ? svg.querySelectorAll(
+                  'path, line, circle, rect.mark-rect, .mark-symbol path, .mark-line path',
+                ).length
+              : 0,
             lines: svg ? svg.querySelectorAll('.mark-line path').length : 0,
             symbols: svg ? svg.querySelectorAll('.mark-symbol path').length : 0,
             caption: f.querySelector('figcaption')?.textContent ?? '',
-            axisTitles: svg ? [...svg.querySelectorAll('.role-axis-title text')].map((t) => t.textContent ?? '') : [],
+            axisTitles: svg
+              ? [...svg.querySelectorAll('.role-axis-title text')].map((t) => t.textContent ?? '')
+              : [],
           };
         }),
       );
       const ids = charts.map((c) => c.id).sort();
-      assert.deepEqual(ids, ['pipeline-2-batch', 'pipeline-2-scaling', 'pipeline-2-time', 'serve-1-batch', 'serve-1-knee', 'serve-1-knee-by-config', 'serve-1-scaling']);
+      assert.deepEqual(ids, [
+        'pipeline-2-batch',
+        'pipeline-2-scaling',
+        'pipeline-2-time',
+        'serve-1-batch',
+        'serve-1-knee',
+        'serve-1-knee-by-config',
+        'serve-1-scaling',
+      ]);
       for (const c of charts) {
         assert.ok(c.width > 200 && c.height > 150, `${c.id} is ${c.width}×${c.height}`);
         assert.ok(c.lines + c.symbols > 0, `${c.id} has no lines or points`);
-        assert.ok(c.axisTitles.length >= 2 && c.axisTitles.every((t) => /\(.+\)/.test(t) || /N$/.test(t)), `${c.id} axis titles without units: ${c.axisTitles.join(' | ')}`);
+        assert.ok(
+          c.axisTitles.length >= 2 && c.axisTitles.every((t) => /\(.+\)/.test(t) || /N$/.test(t)),
+          `${c.id} axis titles without units: ${c.axisTitles.join(' | ')}`,
+        );
         assert.ok(c.caption.length > 100, `${c.id} has no reading`);
       }
       const advice = await page.textContent('.advice');

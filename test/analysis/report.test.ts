@@ -17,7 +17,10 @@ describe('writeReport', () => {
   let sweeps: SweepFile[] = [];
   before(async () => {
     ({ dir, cleanup } = await tempDir('mlscale-report-'));
-    sweeps = [await readSweepFile(join(fixtures, 'serve-2cpu')), await readSweepFile(join(fixtures, 'pipeline-2cpu'))];
+    sweeps = [
+      await readSweepFile(join(fixtures, 'serve-2cpu')),
+      await readSweepFile(join(fixtures, 'pipeline-2cpu')),
+    ];
   });
   after(() => cleanup());
 
@@ -40,7 +43,9 @@ describe('writeReport', () => {
   test('should render only the charts a sweep has data for', async () => {
     const pipelineOnly = [sweeps[1]!];
     const { html } = await writeReport(join(dir, 'p'), pipelineOnly, advise(pipelineOnly));
-    const ids = [...(await readFile(html, 'utf8')).matchAll(/<figure class="chart" id="([^"]+)"/g)].map((m) => m[1]);
+    const ids = [
+      ...(await readFile(html, 'utf8')).matchAll(/<figure class="chart" id="([^"]+)"/g),
+    ].map((m) => m[1]);
     assert.deepEqual(ids, ['pipeline-1-time', 'pipeline-1-scaling', 'pipeline-1-batch']);
   });
 });

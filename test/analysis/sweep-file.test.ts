@@ -19,8 +19,12 @@ describe('sweep files', () => {
   });
   afterEach(() => cleanup());
 
-  const serve = async (): Promise<ServeSweep> => JSON.parse(await readFile(join(fixtures, 'serve-2cpu', 'sweep.json'), 'utf8')) as ServeSweep;
-  const pipeline = async (): Promise<PipelineSweep> => JSON.parse(await readFile(join(fixtures, 'pipeline-2cpu', 'sweep.json'), 'utf8')) as PipelineSweep;
+  const serve = async (): Promise<ServeSweep> =>
+    JSON.parse(await readFile(join(fixtures, 'serve-2cpu', 'sweep.json'), 'utf8')) as ServeSweep;
+  const pipeline = async (): Promise<PipelineSweep> =>
+    JSON.parse(
+      await readFile(join(fixtures, 'pipeline-2cpu', 'sweep.json'), 'utf8'),
+    ) as PipelineSweep;
   const writeRaw = async (text: string, name = 'raw'): Promise<string> => {
     await mkdir(join(dir, name), { recursive: true });
     await writeFile(join(dir, name, 'sweep.json'), text);
@@ -38,48 +42,111 @@ describe('sweep files', () => {
   });
 
   test('should say a path does not exist, and that a folder holds no sweep.json', async () => {
-    await assert.rejects(readSweepFile(join(dir, 'nowhere')), (err: unknown) => err instanceof SweepFileError && /nowhere: no such file or folder/.test(err.message));
+    await assert.rejects(
+      readSweepFile(join(dir, 'nowhere')),
+      (err: unknown) =>
+        err instanceof SweepFileError && /nowhere: no such file or folder/.test(err.message),
+    );
     await mkdir(join(dir, 'empty'));
-    await assert.rejects(readSweepFile(join(dir, 'empty')), (err: unknown) => err instanceof SweepFileError && /the folder .*empty holds no sweep\.json/.test(err.message));
+    await assert.rejects(
+      readSweepFile(join(dir, 'empty')),
+      (err: unknown) =>
+        err instanceof SweepFileError &&
+        /the folder .*empty holds no sweep\.json/.test(err.message),
+    );
   });
 
   test('should name line and column of bad JSON', async () => {
     const path = await writeRaw('{\n  "kind": "serve",\n  "schemaVersion": 1,\n}\n');
-    await assert.rejects(readSweepFile(path), (err: unknown) => err instanceof SweepFileError && err.message.startsWith(`${path}:4:1: not valid JSON`));
+    await assert.rejects(
+      readSweepFile(path),
+      (err: unknown) =>
+        err instanceof SweepFileError && err.message.startsWith(`${path}:4:1: not valid JSON`),
+    );
     const path2 = await writeRaw('{"kind": tru}', 'raw2');
-    await assert.rejects(readSweepFile(path2), (err: unknown) => err instanceof SweepFileError && err.message.startsWith(`${path2}:1:13: not valid JSON`));
+    await assert.rejects(
+      readSweepFile(path2),
+      (err: unknown) =>
+        err instanceof SweepFileError && err.message.startsWith(`${path2}:1:13: not valid JSON`),
+    );
   });
 
   test('should refuse another schema version, naming the file and both versions', async () => {
     const sweep = { ...(await serve()), schemaVersion: 3 };
     const path = await writeRaw(JSON.stringify(sweep), 'v2');
-    await assert.rejects(readSweepFile(join(dir, 'v2')), (err: unknown) => err instanceof SweepVersionError && err.message === `${path} has schema version 3; this mlscale reads versions 1 and 2 (and writes 2)`);
+    await assert.rejects(
+      readSweepFile(join(dir, 'v2')),
+      (err: unknown) =>
+        err instanceof SweepVersionError &&
+        err.message ===
+          `${path} has schema version 3; this mlscale reads versions 1 and 2 (and writes 2)`,
+    );
   });
 
   test('should refuse a wrong kind and a field of the wrong type with its JSON path', async () => {
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify({ ...(await serve()), kind: 'train' }), 'kind')), /kind must be "serve" or "pipeline", got "train"/);
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify({ ...(await serve()), kind: 'train' }), 'kind')),
+      /kind must be "serve" or "pipeline", got "train"/,
+    );
     const s = await serve();
-    const bad = { ...s, configs: s.configs.map((c, i) => (i === 1 ? { ...c, maxRateAtSlo: 'fast' } : c)) };
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(bad), 'type')), /\$\.configs\[1\]\.maxRateAtSlo must be a number ≥ 0, got "fast"/);
+    const bad = {
+      ...s,
+      configs: s.configs.map((c, i) => (i === 1 ? { ...c, maxRateAtSlo: 'fast' } : c)),
+    };
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify(bad), 'type')),
+      /\$\.configs\[1\]\.maxRateAtSlo must be a number ≥ 0, got "fast"/,
+    );
     const p = await pipeline();
-    const noSeconds = { ...p, points: p.points.map((q, i) => (i === 2 ? { ...q, seconds: undefined } : q)) };
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(noSeconds), 'missing')), /\$\.points\[2\]\.seconds must be a number ≥ 0, got nothing \(the field is missing\)/);
+    const noSeconds = {
+      ...p,
+      points: p.points.map((q, i) => (i === 2 ? { ...q, seconds: undefined } : q)),
+    };
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify(noSeconds), 'missing')),
+      /\$\.points\[2\]\.seconds must be a number ≥ 0, got nothing \(the field is missing\)/,
+    );
   });
 
   test('should refuse an empty or inconsistent grid', async () => {
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify({ ...(await serve()), configs: [] }), 'empty-serve')), /\$\.configs is empty: the sweep measured nothing/);
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify({ ...(await pipeline()), points: [] }), 'empty-pipeline')), /\$\.points is empty/);
+    await assert.rejects(
+      readSweepFile(
+        await writeRaw(JSON.stringify({ ...(await serve()), configs: [] }), 'empty-serve'),
+      ),
+      /\$\.configs is empty: the sweep measured nothing/,
+    );
+    await assert.rejects(
+      readSweepFile(
+        await writeRaw(JSON.stringify({ ...(await pipeline()), points: [] }), 'empty-pipeline'),
+      ),
+      /\$\.points is empty/,
+    );
     const s = await serve();
     const dup = { ...s, configs: [...s.configs, s.configs[0]] };
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(dup), 'dup')), /\$\.configs\[7\] measures the same configuration as \$\.configs\[0\] \(digits-mlp: 1 replica × 1 instance × 1 thread, batch ≤ 32, auto delay\)/);
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify(dup), 'dup')),
+      /\$\.configs\[7\] measures the same configuration as \$\.configs\[0\] \(digits-mlp: 1 replica × 1 instance × 1 thread, batch ≤ 32, auto delay\)/,
+    );
     const p = await pipeline();
-    const rows = { ...p, points: p.points.map((q, i) => (i === 0 ? { ...q, rows: q.rows * 10 } : q)) };
-    await assert.rejects(readSweepFile(await writeRaw(JSON.stringify(rows), 'rows')), /more rows than the batches hold/);
+    const rows = {
+      ...p,
+      points: p.points.map((q, i) => (i === 0 ? { ...q, rows: q.rows * 10 } : q)),
+    };
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify(rows), 'rows')),
+      /more rows than the batches hold/,
+    );
   });
 
   test('should keep a sweep it would not read on disk and say why', async () => {
     const file = join(dir, 'w', 'sweep.json');
-    await assert.rejects(writeSweepFile(join(dir, 'w'), { ...(await pipeline()), points: [] }), (err: unknown) => err instanceof SweepFileError && err.message === `${file} was written, but will not read back: $.points is empty: the sweep measured nothing`);
+    await assert.rejects(
+      writeSweepFile(join(dir, 'w'), { ...(await pipeline()), points: [] }),
+      (err: unknown) =>
+        err instanceof SweepFileError &&
+        err.message ===
+          `${file} was written, but will not read back: $.points is empty: the sweep measured nothing`,
+    );
     assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).points, []);
   });
 });

@@ -15,15 +15,26 @@ describe('parseGridList', () => {
   });
 
   test('should reject an empty list, naming the flag', () => {
-    assert.throws(() => parseNumberList('--replicas', '', rule), (err: Error) => err instanceof InvalidOptionError && /--replicas must list integers from 1 to 64.*got an empty list/.test(err.message));
+    assert.throws(
+      () => parseNumberList('--replicas', '', rule),
+      (err: Error) =>
+        err instanceof InvalidOptionError &&
+        /--replicas must list integers from 1 to 64.*got an empty list/.test(err.message),
+    );
   });
 
   test('should reject zero below the minimum, naming the entry', () => {
-    assert.throws(() => parseNumberList('--replicas', '0', rule), /--replicas must list integers from 1 to 64, comma-separated, got "0"/);
+    assert.throws(
+      () => parseNumberList('--replicas', '0', rule),
+      /--replicas must list integers from 1 to 64, comma-separated, got "0"/,
+    );
   });
 
   test('should reject a non-number', () => {
-    assert.throws(() => parseNumberList('--instances', '1,two', rule), /--instances must list .* got "two" in "1,two"/);
+    assert.throws(
+      () => parseNumberList('--instances', '1,two', rule),
+      /--instances must list .* got "two" in "1,two"/,
+    );
   });
 
   test('should reject an empty entry', () => {
@@ -35,12 +46,34 @@ describe('parseGridList', () => {
   });
 
   test('should reject a duplicate', () => {
-    assert.throws(() => parseNumberList('--batches', '10,100,10', { min: 1, max: 1000 }), (err: Error) => err instanceof InvalidOptionError && /--batches lists 10 twice in "10,100,10"/.test(err.message));
+    assert.throws(
+      () => parseNumberList('--batches', '10,100,10', { min: 1, max: 1000 }),
+      (err: Error) =>
+        err instanceof InvalidOptionError &&
+        /--batches lists 10 twice in "10,100,10"/.test(err.message),
+    );
   });
 
   test('should accept the words a rule allows beside numbers', () => {
-    assert.deepEqual(parseGridList('--max-queue-delay-ms', 'auto,0,2.5', { min: 0, max: 100, integer: false, words: ['auto'] }), ['auto', 0, 2.5]);
-    assert.throws(() => parseGridList('--max-queue-delay-ms', 'soon', { min: 0, max: 100, integer: false, words: ['auto'] }), /numbers from 0 to 100 or "auto", comma-separated, got "soon"/);
+    assert.deepEqual(
+      parseGridList('--max-queue-delay-ms', 'auto,0,2.5', {
+        min: 0,
+        max: 100,
+        integer: false,
+        words: ['auto'],
+      }),
+      ['auto', 0, 2.5],
+    );
+    assert.throws(
+      () =>
+        parseGridList('--max-queue-delay-ms', 'soon', {
+          min: 0,
+          max: 100,
+          integer: false,
+          words: ['auto'],
+        }),
+      /numbers from 0 to 100 or "auto", comma-separated, got "soon"/,
+    );
   });
 
   test('should check lists given as arrays the same way', () => {

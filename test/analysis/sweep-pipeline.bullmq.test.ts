@@ -29,11 +29,30 @@ describe('sweepPipeline on the bullmq executor', { skip: redis.skip }, () => {
   test('should run each grid point on its own worker processes, then stop them and remove its keys', async () => {
     const lines: string[] = [];
     const prefix = testPrefix('sweep');
-    const sweep = await sweepPipeline({ data: 'synthetic:rows=2000,features=4,classes=2,seed=5', batches: [2, 4], workers: [1, 2], executor: 'bullmq', redis: redis.url!, prefix, onProgress: (l) => lines.push(l) });
+    const sweep = await sweepPipeline({
+      data: 'synthetic:rows=2000,features=4,classes=2,seed=5',
+      batches: [2, 4],
+      workers: [1, 2],
+      executor: 'bullmq',
+      redis: redis.url!,
+      prefix,
+      onProgress: (l) => lines.push(l),
+    });
     assert.equal(sweep.executor, 'bullmq');
-    assert.deepEqual(sweep.points.map((p) => [p.batches, p.workers, p.batchSize]), [[2, 1, 500], [2, 2, 500], [4, 1, 500], [4, 2, 500]]);
+    assert.deepEqual(
+      sweep.points.map((p) => [p.batches, p.workers, p.batchSize]),
+      [
+        [2, 1, 500],
+        [2, 2, 500],
+        [4, 1, 500],
+        [4, 2, 500],
+      ],
+    );
     for (const p of sweep.points) assert.ok(p.seconds > 0);
-    assert.ok(lines.some((l) => /\[run 4\/4\] batches=4 workers=2/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /\[run 4\/4\] batches=4 workers=2/.test(l)),
+      lines.join('\n'),
+    );
     assert.deepEqual(workersOn(prefix), []);
     const client = new Redis(redis.url!);
     try {
@@ -47,7 +66,13 @@ describe('sweepPipeline on the bullmq executor', { skip: redis.skip }, () => {
   test('should fail at once with E_REDIS_UNAVAILABLE when Redis cannot be reached', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     await assert.rejects(
-      sweepPipeline({ data: 'synthetic:rows=200,features=2', batches: [2], workers: [1], executor: 'bullmq', redis: url }),
+      sweepPipeline({
+        data: 'synthetic:rows=200,features=2',
+        batches: [2],
+        workers: [1],
+        executor: 'bullmq',
+        redis: url,
+      }),
       (err: Error) => err instanceof RedisUnavailableError,
     );
     assert.deepEqual(workersOn(url), []);

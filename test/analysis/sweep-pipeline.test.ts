@@ -8,7 +8,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidOptionError } from '../../src/errors.js';
 import { openSource } from '../../src/data/open-source.js';
-import { firstBatches, resolvePipelineSweepOptions, sweepPipeline } from '../../src/analysis/sweep-pipeline.js';
+import {
+  firstBatches,
+  resolvePipelineSweepOptions,
+  sweepPipeline,
+} from '../../src/analysis/sweep-pipeline.js';
 import { readSweepFile, writeSweepFile } from '../../src/analysis/sweep-file.js';
 import { tempDir } from '../helpers.js';
 
@@ -16,7 +20,11 @@ const data = 'synthetic:rows=2000,features=4,classes=2,seed=3';
 
 describe('sweepPipeline options', () => {
   const bad = (options: Parameters<typeof resolvePipelineSweepOptions>[0], message: RegExp) =>
-    assert.throws(() => resolvePipelineSweepOptions(options), (err: Error) => err instanceof InvalidOptionError && message.test(err.message), message.source);
+    assert.throws(
+      () => resolvePipelineSweepOptions(options),
+      (err: Error) => err instanceof InvalidOptionError && message.test(err.message),
+      message.source,
+    );
 
   test('should require --data and --batches', () => {
     bad({ batches: [1] }, /options.data is required/);
@@ -30,18 +38,33 @@ describe('sweepPipeline options', () => {
   });
 
   test('should reject more than one worker on the inline executor', () => {
-    bad({ data, batches: [2], executor: 'inline', workers: [1, 2] }, /options.workers must be 1 with options.executor inline/);
+    bad(
+      { data, batches: [2], executor: 'inline', workers: [1, 2] },
+      /options.workers must be 1 with options.executor inline/,
+    );
   });
 
   test('should reject an unknown executor, bullmq without Redis, and Redis without bullmq', () => {
-    bad({ data, batches: [2], executor: 'gpu' as 'inline' }, /options.executor must be one of inline, threads, bullmq, got "gpu"/);
-    bad({ data, batches: [2], executor: 'bullmq' }, /options.redis is required with options.executor bullmq/);
-    bad({ data, batches: [2], executor: 'threads', redis: 'redis://127.0.0.1:6379' }, /options.redis applies only with options.executor bullmq, not threads/);
+    bad(
+      { data, batches: [2], executor: 'gpu' as 'inline' },
+      /options.executor must be one of inline, threads, bullmq, got "gpu"/,
+    );
+    bad(
+      { data, batches: [2], executor: 'bullmq' },
+      /options.redis is required with options.executor bullmq/,
+    );
+    bad(
+      { data, batches: [2], executor: 'threads', redis: 'redis://127.0.0.1:6379' },
+      /options.redis applies only with options.executor bullmq, not threads/,
+    );
     bad({ data, batches: [2], executor: 'bullmq', redis: 'http://x' }, /options.redis/);
   });
 
   test('should reject bad repeats, epochs and batch size', () => {
-    bad({ data, batches: [2], repeats: 0 }, /options.repeats must be an integer from 1 to 100, got 0/);
+    bad(
+      { data, batches: [2], repeats: 0 },
+      /options.repeats must be an integer from 1 to 100, got 0/,
+    );
     bad({ data, batches: [2], epochs: 1.5 }, /options.epochs must be an integer/);
     bad({ data, batches: [2], batchSize: -3 }, /options.batchSize must be an integer from 1/);
   });
@@ -49,13 +72,20 @@ describe('sweepPipeline options', () => {
   test('should reject data with fewer rows than batches', async () => {
     await assert.rejects(
       sweepPipeline({ data: 'synthetic:rows=10,features=2', batches: [5, 20], executor: 'inline' }),
-      (err: Error) => err instanceof InvalidOptionError && /has 10 rows, fewer than options.batches 20/.test(err.message),
+      (err: Error) =>
+        err instanceof InvalidOptionError &&
+        /has 10 rows, fewer than options.batches 20/.test(err.message),
     );
   });
 
   test('should reject a batch size that needs more rows than the data has', async () => {
     await assert.rejects(
-      sweepPipeline({ data: 'synthetic:rows=100,features=2', batches: [5], batchSize: 30, executor: 'inline' }),
+      sweepPipeline({
+        data: 'synthetic:rows=100,features=2',
+        batches: [5],
+        batchSize: 30,
+        executor: 'inline',
+      }),
       /options.batches 5 × options.batchSize 30 needs 150 rows, but options.data synthetic:rows=100,features=2 has 100/,
     );
   });
@@ -69,15 +99,19 @@ describe('firstBatches', () => {
 
   test('should stop a streamed source after the given number of batches', async () => {
     const file = join(dir, 'rows.csv');
-    await writeFile(file, 'a,b,y\n' + Array.from({ length: 50 }, (_, i) => `${i},${i % 7},${i % 2}`).join('\n') + '\n');
+    await writeFile(
+      file,
+      'a,b,y\n' + Array.from({ length: 50 }, (_, i) => `${i},${i % 7},${i % 2}`).join('\n') + '\n',
+    );
     const source = firstBatches(openSource(file), 3);
     const schema = await source.inferSchema({ label: 'y' });
     const ids: number[] = [];
-    for await (const batch of source.batches(schema, { batchRows: 10, onBadRow: 'error' })) ids.push(batch.id);
+    for await (const batch of source.batches(schema, { batchRows: 10, onBadRow: 'error' }))
+      ids.push(batch.id);
     assert.deepEqual(ids, [0, 1, 2]);
   });
 
-  test('should cap a random-access source\'s batch count', () => {
+  test("should cap a random-access source's batch count", () => {
     const source = firstBatches(openSource('synthetic:rows=1000,features=2'), 4);
     assert.equal(source.randomAccess!.batchCount({ batchRows: 100, onBadRow: 'error' }), 4);
     assert.equal(source.randomAccess!.batchCount({ batchRows: 500, onBadRow: 'error' }), 2);
@@ -92,12 +126,23 @@ describe('sweepPipeline', () => {
 
   test('should time every grid point on the first batches × batch size rows and write a valid sweep file', async () => {
     const lines: string[] = [];
-    const sweep = await sweepPipeline({ data: 'synthetic:rows=8000,features=4,classes=2,seed=3', batches: [2, 8], executor: 'inline', onProgress: (l) => lines.push(l) });
+    const sweep = await sweepPipeline({
+      data: 'synthetic:rows=8000,features=4,classes=2,seed=3',
+      batches: [2, 8],
+      executor: 'inline',
+      onProgress: (l) => lines.push(l),
+    });
     assert.equal(sweep.kind, 'pipeline');
     assert.equal(sweep.executor, 'inline');
     assert.equal(sweep.points.length, 2);
     // 8,000 rows / 8 batches: 1,000 rows per batch.
-    assert.deepEqual(sweep.points.map((p) => [p.batches, p.workers, p.batchSize, p.rows]), [[2, 1, 1000, 2000], [8, 1, 1000, 8000]]);
+    assert.deepEqual(
+      sweep.points.map((p) => [p.batches, p.workers, p.batchSize, p.rows]),
+      [
+        [2, 1, 1000, 2000],
+        [8, 1, 1000, 8000],
+      ],
+    );
     for (const p of sweep.points) {
       assert.ok(p.seconds > 0);
       assert.deepEqual(Object.keys(p.stageSeconds).sort(), ['evaluate', 'fit', 'train']);
@@ -106,7 +151,10 @@ describe('sweepPipeline', () => {
     }
     // Four times the batches is four times the work: the time grows with it (O(n)).
     assert.ok(sweep.points[1]!.seconds > sweep.points[0]!.seconds, JSON.stringify(sweep.points));
-    assert.ok(lines.some((l) => /\[run 2\/2\] batches=8 workers=1/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /\[run 2\/2\] batches=8 workers=1/.test(l)),
+      lines.join('\n'),
+    );
     const file = await writeSweepFile(dir, sweep);
     assert.deepEqual(await readSweepFile(file), JSON.parse(JSON.stringify(sweep)));
   });

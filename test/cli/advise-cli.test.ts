@@ -18,11 +18,26 @@ describe('mlscale advise', () => {
   afterEach(() => cleanup());
 
   test('should print the lever for each sweep with the numbers, the capacity plan and the costs', async () => {
-    const r = await runCli(['advise', serve, pipeline, '--price', '2cpu=0.10/h,8cpu=0.38/h', '--target-rate', '50000', '--target-rows', '100000000', '--target-time', '2m']);
+    const r = await runCli([
+      'advise',
+      serve,
+      pipeline,
+      '--price',
+      '2cpu=0.10/h,8cpu=0.38/h',
+      '--target-rate',
+      '50000',
+      '--target-rows',
+      '100000000',
+      '--target-time',
+      '2m',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Serving: serve sweep of model digits-mlp/);
     assert.match(r.stdout, /Next lever: horizontal/);
-    assert.match(r.stdout, /Capacity: 50,000 req\/s at the SLO needs ceil\(50,000 \/ 11,250\) = 5 machines of 2 CPUs/);
+    assert.match(
+      r.stdout,
+      /Capacity: 50,000 req\/s at the SLO needs ceil\(50,000 \/ 11,250\) = 5 machines of 2 CPUs/,
+    );
     assert.match(r.stdout, /within 2 min they need 3 machines of 2 CPUs/);
     assert.match(r.stdout, /Serving on 8cpu at \$0\.38\/h: .*predicted by Amdahl/);
   });
@@ -31,7 +46,10 @@ describe('mlscale advise', () => {
     const out = join(dir, 'report');
     const r = await runCli(['advise', serve, '--out', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const json = JSON.parse(r.stdout) as { recommendations: { lever: string }[]; report: { html: string } };
+    const json = JSON.parse(r.stdout) as {
+      recommendations: { lever: string }[];
+      report: { html: string };
+    };
     assert.equal(json.recommendations[0]!.lever, 'horizontal');
     assert.equal(json.report.html, join(out, 'report.html'));
     const html = await readFile(join(out, 'report.html'), 'utf8');
@@ -41,18 +59,45 @@ describe('mlscale advise', () => {
 
   test('should refuse no paths, bad prices, bad targets and unreadable sweeps with clear messages', async () => {
     await mkdir(join(dir, 'v2'));
-    const text = (await readFile(join(serve, 'sweep.json'), 'utf8')).replace('"schemaVersion": 1', '"schemaVersion": 3');
+    const text = (await readFile(join(serve, 'sweep.json'), 'utf8')).replace(
+      '"schemaVersion": 1',
+      '"schemaVersion": 3',
+    );
     await writeFile(join(dir, 'v2', 'sweep.json'), text);
     const cases: [string[], number, RegExp][] = [
       [['advise'], 2, /needs one or more sweep folders or sweep\.json files.*\[E_INVALID_OPTION\]/],
-      [['advise', serve, '--price', '2cpu=0.10/h,8cpu'], 2, /--price item 2 must be <N>cpu=<price per hour>, e\.g\. 8cpu=0\.38\/h, got "8cpu"/],
-      [['advise', serve, '--target-rate', 'lots'], 2, /--target-rate must be a number > 0, got "lots"/],
-      [['advise', pipeline, '--target-rows', '1000', '--target-time', 'soon'], 2, /--target-time must be a duration > 0 such as 600, 600s, 10m or 1\.5h, got "soon"/],
-      [['advise', pipeline, '--target-rows', '1000'], 2, /--target-rows and --target-time go together/],
-      [['advise', pipeline, '--target-rate', '100'], 2, /--target-rate plans serving capacity, but none of .* is a serve sweep/],
+      [
+        ['advise', serve, '--price', '2cpu=0.10/h,8cpu'],
+        2,
+        /--price item 2 must be <N>cpu=<price per hour>, e\.g\. 8cpu=0\.38\/h, got "8cpu"/,
+      ],
+      [
+        ['advise', serve, '--target-rate', 'lots'],
+        2,
+        /--target-rate must be a number > 0, got "lots"/,
+      ],
+      [
+        ['advise', pipeline, '--target-rows', '1000', '--target-time', 'soon'],
+        2,
+        /--target-time must be a duration > 0 such as 600, 600s, 10m or 1\.5h, got "soon"/,
+      ],
+      [
+        ['advise', pipeline, '--target-rows', '1000'],
+        2,
+        /--target-rows and --target-time go together/,
+      ],
+      [
+        ['advise', pipeline, '--target-rate', '100'],
+        2,
+        /--target-rate plans serving capacity, but none of .* is a serve sweep/,
+      ],
       [['advise', serve, '--bogus'], 2, /Unknown option '--bogus'/],
       [['advise', join(dir, 'missing')], 1, /missing: no such file or folder .*\[E_SWEEP_FILE\]/],
-      [['advise', join(dir, 'v2')], 1, /v2\/sweep\.json has schema version 3; this mlscale reads versions 1 and 2 \(and writes 2\) \[E_SWEEP_VERSION\]/],
+      [
+        ['advise', join(dir, 'v2')],
+        1,
+        /v2\/sweep\.json has schema version 3; this mlscale reads versions 1 and 2 \(and writes 2\) \[E_SWEEP_VERSION\]/,
+      ],
     ];
     for (const [args, code, re] of cases) {
       const r = await runCli(args);

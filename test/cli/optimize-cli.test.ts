@@ -23,7 +23,20 @@ describe('mlscale optimize', () => {
   test('should print its help, and be listed by mlscale --help', async () => {
     const help = await runCli(['optimize', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--int8', '--fp16', '--graph', '--int8-ops', '--reduce-range', '--data', '--label', '--max-accuracy-drop', '--force', '--batch-size', '--json', 'With none of the three: every variant that applies']) {
+    for (const flag of [
+      '--int8',
+      '--fp16',
+      '--graph',
+      '--int8-ops',
+      '--reduce-range',
+      '--data',
+      '--label',
+      '--max-accuracy-drop',
+      '--force',
+      '--batch-size',
+      '--json',
+      'With none of the three: every variant that applies',
+    ]) {
       assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
     }
     const main = await runCli(['--help']);
@@ -32,10 +45,27 @@ describe('mlscale optimize', () => {
 
   test('should write the variants it is asked for and report them as JSON', async () => {
     // --force: whether a variant is written must not depend on this machine's speed.
-    const r = await runCli(['optimize', model, '--int8', '--graph', '--repeats', '1', '--measure-ms', '5', '--force', '--json']);
+    const r = await runCli([
+      'optimize',
+      model,
+      '--int8',
+      '--graph',
+      '--repeats',
+      '1',
+      '--measure-ms',
+      '5',
+      '--force',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
-    assert.deepEqual(report.variants.map((v: { variant: string; written: boolean }) => [v.variant, v.written]), [['int8', true], ['graph', true]]);
+    assert.deepEqual(
+      report.variants.map((v: { variant: string; written: boolean }) => [v.variant, v.written]),
+      [
+        ['int8', true],
+        ['graph', true],
+      ],
+    );
     assert.deepEqual(report.measurement.batchSizes, [1, 64]);
     assert.equal(report.variants[0].target.modelPath, join(dir, 'mlp.int8.onnx'));
     assert.ok(report.variants[0].speed[1].rowsPerS > 0);
@@ -43,7 +73,18 @@ describe('mlscale optimize', () => {
   });
 
   test('should print a table with one row per variant', async () => {
-    const r = await runCli(['optimize', model, '--fp16', '--repeats', '1', '--measure-ms', '5', '--force', '--batch-size', '16']);
+    const r = await runCli([
+      'optimize',
+      model,
+      '--fp16',
+      '--repeats',
+      '1',
+      '--measure-ms',
+      '5',
+      '--force',
+      '--batch-size',
+      '16',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /variant +size +rows\/s @1 +rows\/s @16 +load +agreement +written/);
     assert.match(r.stdout, /\noriginal +\d+\.\d KB/);
@@ -51,19 +92,97 @@ describe('mlscale optimize', () => {
     assert.match(r.stdout, /serve it: mlscale serve --model .*mlp\.fp16\.onnx/);
   });
 
-  const cases: { name: string; args: () => string[]; code: string; message: RegExp; exit: number }[] = [
-    { name: 'no model', args: () => ['--int8'], code: 'E_INVALID_OPTION', message: /which model\? give a \.onnx file or a model folder/, exit: 2 },
-    { name: 'two models', args: () => [model, '--model', 'x', '--model-repository', dir], code: 'E_INVALID_OPTION', message: /give the model once/, exit: 2 },
-    { name: '--model without a repository', args: () => ['--model', model], code: 'E_INVALID_OPTION', message: /--model NAME goes with --model-repository DIR/, exit: 2 },
-    { name: 'an unknown flag', args: () => [model, '--int4'], code: 'E_INVALID_OPTION', message: /Unknown option '--int4'/, exit: 2 },
-    { name: 'a bad --int8-ops', args: () => [model, '--int8-ops', 'qdq'], code: 'E_INVALID_OPTION', message: /--int8-ops must be standard or ort, got "qdq"/, exit: 2 },
-    { name: 'a bad --reduce-range', args: () => [model, '--reduce-range', 'maybe'], code: 'E_INVALID_OPTION', message: /--reduce-range must be auto, on or off, got "maybe"/, exit: 2 },
-    { name: 'a negative --max-accuracy-drop', args: () => [model, '--max-accuracy-drop=-1'], code: 'E_INVALID_OPTION', message: /--max-accuracy-drop must be a number of percentage points from 0 to 100, got -1/, exit: 2 },
-    { name: 'a text --batch-size', args: () => [model, '--batch-size', 'big'], code: 'E_INVALID_OPTION', message: /--batch-size must be an integer from 1 to 65536, got "big"/, exit: 2 },
-    { name: 'a missing file', args: () => [join(dir, 'missing.onnx')], code: 'E_MODEL_NOT_FOUND', message: /missing\.onnx: no such file or folder/, exit: 1 },
-    { name: 'a CSV file', args: () => [join(dir, 'table.csv')], code: 'E_NOT_ONNX', message: /table\.csv is not an ONNX model/, exit: 1 },
-    { name: 'a truncated model', args: () => [join(dir, 'cut.onnx')], code: 'E_ONNX_CORRUPT', message: /cut\.onnx starts as an ONNX model but cannot be decoded/, exit: 1 },
-    { name: '--int8 of a model without MatMul or Gemm', args: () => [join(dir, 'relu.onnx'), '--int8'], code: 'E_NOTHING_TO_QUANTIZE', message: /relu\.onnx has nothing to quantise: the graph has no MatMul or Gemm node/, exit: 1 },
+  const cases: {
+    name: string;
+    args: () => string[];
+    code: string;
+    message: RegExp;
+    exit: number;
+  }[] = [
+    {
+      name: 'no model',
+      args: () => ['--int8'],
+      code: 'E_INVALID_OPTION',
+      message: /which model\? give a \.onnx file or a model folder/,
+      exit: 2,
+    },
+    {
+      name: 'two models',
+      args: () => [model, '--model', 'x', '--model-repository', dir],
+      code: 'E_INVALID_OPTION',
+      message: /give the model once/,
+      exit: 2,
+    },
+    {
+      name: '--model without a repository',
+      args: () => ['--model', model],
+      code: 'E_INVALID_OPTION',
+      message: /--model NAME goes with --model-repository DIR/,
+      exit: 2,
+    },
+    {
+      name: 'an unknown flag',
+      args: () => [model, '--int4'],
+      code: 'E_INVALID_OPTION',
+      message: /Unknown option '--int4'/,
+      exit: 2,
+    },
+    {
+      name: 'a bad --int8-ops',
+      args: () => [model, '--int8-ops', 'qdq'],
+      code: 'E_INVALID_OPTION',
+      message: /--int8-ops must be standard or ort, got "qdq"/,
+      exit: 2,
+    },
+    {
+      name: 'a bad --reduce-range',
+      args: () => [model, '--reduce-range', 'maybe'],
+      code: 'E_INVALID_OPTION',
+      message: /--reduce-range must be auto, on or off, got "maybe"/,
+      exit: 2,
+    },
+    {
+      name: 'a negative --max-accuracy-drop',
+      args: () => [model, '--max-accuracy-drop=-1'],
+      code: 'E_INVALID_OPTION',
+      message: /--max-accuracy-drop must be a number of percentage points from 0 to 100, got -1/,
+      exit: 2,
+    },
+    {
+      name: 'a text --batch-size',
+      args: () => [model, '--batch-size', 'big'],
+      code: 'E_INVALID_OPTION',
+      message: /--batch-size must be an integer from 1 to 65536, got "big"/,
+      exit: 2,
+    },
+    {
+      name: 'a missing file',
+      args: () => [join(dir, 'missing.onnx')],
+      code: 'E_MODEL_NOT_FOUND',
+      message: /missing\.onnx: no such file or folder/,
+      exit: 1,
+    },
+    {
+      name: 'a CSV file',
+      args: () => [join(dir, 'table.csv')],
+      code: 'E_NOT_ONNX',
+      message: /table\.csv is not an ONNX model/,
+      exit: 1,
+    },
+    {
+      name: 'a truncated model',
+      args: () => [join(dir, 'cut.onnx')],
+      code: 'E_ONNX_CORRUPT',
+      message: /cut\.onnx starts as an ONNX model but cannot be decoded/,
+      exit: 1,
+    },
+    {
+      name: '--int8 of a model without MatMul or Gemm',
+      args: () => [join(dir, 'relu.onnx'), '--int8'],
+      code: 'E_NOTHING_TO_QUANTIZE',
+      message: /relu\.onnx has nothing to quantise: the graph has no MatMul or Gemm node/,
+      exit: 1,
+    },
   ];
   for (const c of cases) {
     test(`should refuse ${c.name} with ${c.code}`, async () => {

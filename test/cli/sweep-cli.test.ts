@@ -40,33 +40,87 @@ describe('mlscale sweep (command line)', () => {
   test('should refuse an unknown sweep kind', async () => {
     const r = await runCli(['sweep', 'gpu']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown sweep "gpu"; sweeps: serve, pipeline \(see mlscale sweep --help\) \[E_INVALID_OPTION\]/);
+    assert.match(
+      r.stderr,
+      /unknown sweep "gpu"; sweeps: serve, pipeline \(see mlscale sweep --help\) \[E_INVALID_OPTION\]/,
+    );
   });
 
-  test('should list every flag in each sweep\'s help', async () => {
+  test("should list every flag in each sweep's help", async () => {
     const serve = await runCli(['sweep', 'serve', '--help']);
     assert.equal(serve.code, 0);
-    for (const flag of ['--model-repository', '--replicas', '--instances', '--max-batch-size', '--max-queue-delay-ms', '--slo-p99-ms', '--point-duration', '--out']) assert.ok(serve.stdout.includes(flag), flag);
+    for (const flag of [
+      '--model-repository',
+      '--replicas',
+      '--instances',
+      '--max-batch-size',
+      '--max-queue-delay-ms',
+      '--slo-p99-ms',
+      '--point-duration',
+      '--out',
+    ])
+      assert.ok(serve.stdout.includes(flag), flag);
     const pipeline = await runCli(['sweep', 'pipeline', '--help']);
     assert.equal(pipeline.code, 0);
-    for (const flag of ['--data', '--batches', '--workers', '--executor', '--repeats', '--out']) assert.ok(pipeline.stdout.includes(flag), flag);
+    for (const flag of ['--data', '--batches', '--workers', '--executor', '--repeats', '--out'])
+      assert.ok(pipeline.stdout.includes(flag), flag);
   });
 
   const badFlags: [string[], RegExp][] = [
-    [['serve', '--model', 'm', '--replicas', '0'], /--replicas must list integers from 1 to 64, comma-separated, got 0 in "0"/],
+    [
+      ['serve', '--model', 'm', '--replicas', '0'],
+      /--replicas must list integers from 1 to 64, comma-separated, got 0 in "0"/,
+    ],
     [['serve', '--model', 'm', '--replicas', '1,2,1'], /--replicas lists 1 twice in "1,2,1"/],
     [['serve', '--model', 'm', '--instances', 'two'], /--instances must list .*got "two"/],
-    [['serve', '--model', 'm', '--max-batch-size', ''], /--max-batch-size must list .*got an empty list/],
-    [['serve', '--model', 'm', '--max-batch-size', '1,8', '--rows-per-request', '4'], /--max-batch-size 1 is smaller than --rows-per-request 4/],
-    [['serve', '--model', 'm', '--slo-p99-ms', 'fast'], /--slo-p99-ms must be a number .*got "fast"/],
-    [['serve', '--model', 'm', '--point-duration', '5 minutes'], /--point-duration must be a duration such as 5s, 500ms, 1m or 2.5 \(seconds\), got "5 minutes"/],
+    [
+      ['serve', '--model', 'm', '--max-batch-size', ''],
+      /--max-batch-size must list .*got an empty list/,
+    ],
+    [
+      ['serve', '--model', 'm', '--max-batch-size', '1,8', '--rows-per-request', '4'],
+      /--max-batch-size 1 is smaller than --rows-per-request 4/,
+    ],
+    [
+      ['serve', '--model', 'm', '--slo-p99-ms', 'fast'],
+      /--slo-p99-ms must be a number .*got "fast"/,
+    ],
+    [
+      ['serve', '--model', 'm', '--point-duration', '5 minutes'],
+      /--point-duration must be a duration such as 5s, 500ms, 1m or 2.5 \(seconds\), got "5 minutes"/,
+    ],
     [['serve', '--replicas', '1'], /--model is required/],
     [['serve', '--model', 'm', '--bogus'], /Unknown option '--bogus'/],
-    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '0,10'], /--batches must list integers from 1 .*got 0/],
-    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--workers', '1,1'], /--workers lists 1 twice/],
-    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'inline', '--workers', '2'], /--workers must be 1 with --executor inline/],
-    [['pipeline', '--data', 'synthetic:rows=10', '--batches', '5,20'], /--data synthetic:rows=10 has 10 rows, fewer than --batches 20/],
-    [['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'bullmq'], /--redis is required with --executor bullmq/],
+    [
+      ['pipeline', '--data', 'synthetic:rows=100', '--batches', '0,10'],
+      /--batches must list integers from 1 .*got 0/,
+    ],
+    [
+      ['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--workers', '1,1'],
+      /--workers lists 1 twice/,
+    ],
+    [
+      [
+        'pipeline',
+        '--data',
+        'synthetic:rows=100',
+        '--batches',
+        '10',
+        '--executor',
+        'inline',
+        '--workers',
+        '2',
+      ],
+      /--workers must be 1 with --executor inline/,
+    ],
+    [
+      ['pipeline', '--data', 'synthetic:rows=10', '--batches', '5,20'],
+      /--data synthetic:rows=10 has 10 rows, fewer than --batches 20/,
+    ],
+    [
+      ['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--executor', 'bullmq'],
+      /--redis is required with --executor bullmq/,
+    ],
     [['pipeline', '--batches', '10'], /--data is required/],
   ];
   for (const [args, message] of badFlags) {
@@ -82,7 +136,21 @@ describe('mlscale sweep (command line)', () => {
   test('should exit 1 with E_SERVER_UNREACHABLE when the model cannot be served', async () => {
     const repo = join(dir, 'broken');
     await writeModel(repo, 'bad', 1, new Uint8Array([9, 9, 9]));
-    const r = await runCli(['sweep', 'serve', '--model-repository', repo, '--model', 'bad', '--point-duration', '200ms', '--out', join(dir, 'never')], { timeoutMs: 90_000 });
+    const r = await runCli(
+      [
+        'sweep',
+        'serve',
+        '--model-repository',
+        repo,
+        '--model',
+        'bad',
+        '--point-duration',
+        '200ms',
+        '--out',
+        join(dir, 'never'),
+      ],
+      { timeoutMs: 90_000 },
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /model "bad" failed to load: .*\[E_SERVER_UNREACHABLE\]/);
   });
@@ -90,9 +158,29 @@ describe('mlscale sweep (command line)', () => {
   test('should stop the server under test and exit 130 on Ctrl-C', async () => {
     const repo = join(dir, 'interrupted');
     await writeModel(repo, 'small', 1, smallModelBytes());
-    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'sweep', 'serve', '--model-repository', repo, '--model', 'small', '--point-duration', '60s', '--warmup', '0', '--out', join(dir, 'never')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(packageRoot(), 'bin', 'mlscale.js'),
+        'sweep',
+        'serve',
+        '--model-repository',
+        repo,
+        '--model',
+        'small',
+        '--point-duration',
+        '60s',
+        '--warmup',
+        '0',
+        '--out',
+        join(dir, 'never'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -120,7 +208,23 @@ describe('mlscale sweep (command line)', () => {
 
   test('should write the sweep file and the report of a pipeline sweep and print where they are', async () => {
     const out = join(dir, 'pipeline');
-    const r = await runCli(['sweep', 'pipeline', '--data', 'synthetic:rows=4000,features=4,seed=2', '--batches', '2,4', '--executor', 'inline', '--epochs', '1', '--out', out], { timeoutMs: 120_000 });
+    const r = await runCli(
+      [
+        'sweep',
+        'pipeline',
+        '--data',
+        'synthetic:rows=4000,features=4,seed=2',
+        '--batches',
+        '2,4',
+        '--executor',
+        'inline',
+        '--epochs',
+        '1',
+        '--out',
+        out,
+      ],
+      { timeoutMs: 120_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /\[run 2\/2\] batches=4 workers=1: /);
     const sweepFile = /sweep file: (.+)\n/.exec(r.stdout)![1]!;
@@ -128,7 +232,13 @@ describe('mlscale sweep (command line)', () => {
     assert.equal(sweepFile, join(out, 'sweep.json'));
     const sweep = await readSweepFile(sweepFile);
     assert.equal(sweep.kind, 'pipeline');
-    assert.deepEqual(sweep.kind === 'pipeline' && sweep.points.map((p) => [p.batches, p.batchSize]), [[2, 1000], [4, 1000]]);
+    assert.deepEqual(
+      sweep.kind === 'pipeline' && sweep.points.map((p) => [p.batches, p.batchSize]),
+      [
+        [2, 1000],
+        [4, 1000],
+      ],
+    );
     assert.match(await readFile(fileURLToPath(report), 'utf8'), /<html/i);
   });
 });
@@ -154,9 +264,12 @@ describe('mlscale demo (the quick start)', () => {
     // Served under the folder's name, whatever it is.
     const out = join(dir, 'my-model');
     const reportDir = join(dir, 'report');
-    const r = await runCli(['demo', '--seconds', '1', '--out', out, '--report', reportDir], { timeoutMs: 240_000 });
+    const r = await runCli(['demo', '--seconds', '1', '--out', out, '--report', reportDir], {
+      timeoutMs: 240_000,
+    });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    for (const step of ['1/5 train', '2/5 serve', '3/5 load test', '4/5 sweeps', '5/5 report']) assert.ok(r.stdout.includes(step), step);
+    for (const step of ['1/5 train', '2/5 serve', '3/5 load test', '4/5 sweeps', '5/5 report'])
+      assert.ok(r.stdout.includes(step), step);
     assert.match(r.stdout, /latency ms: p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +max [\d.]+/);
     await access(join(out, 'model.onnx'));
     const serve = await readSweepFile(join(reportDir, 'serve'));

@@ -16,7 +16,10 @@ async function csv(name: string, text: string): Promise<string> {
 
 /** Rows a,b,label with two classes. */
 function goodRows(n: number): string {
-  return Array.from({ length: n }, (_, i) => `${i % 5},${(i * 3) % 7},${i % 2 ? 'yes' : 'no'}`).join('\n');
+  return Array.from(
+    { length: n },
+    (_, i) => `${i % 5},${(i * 3) % 7},${i % 2 ? 'yes' : 'no'}`,
+  ).join('\n');
 }
 
 /** No artifact folder, nor a temporary one, is left at or beside `out`. */
@@ -29,7 +32,17 @@ async function assertNoArtifact(out: string): Promise<void> {
 describe('mlscale train (command line)', () => {
   test('should train, print a summary and write model.onnx and metadata.json', async () => {
     const out = join(dir, 'ok');
-    const r = await runCli(['train', '--data', 'sample:digits', '--out', out, '--epochs', '2', '--executor', 'inline']);
+    const r = await runCli([
+      'train',
+      '--data',
+      'sample:digits',
+      '--out',
+      out,
+      '--epochs',
+      '2',
+      '--executor',
+      'inline',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /accuracy \d\.\d{4}/);
     assert.match(r.stdout, /executor\s+inline/);
@@ -39,7 +52,16 @@ describe('mlscale train (command line)', () => {
   });
 
   test('should print a machine-readable summary with --json', async () => {
-    const r = await runCli(['train', '--data', 'sample:digits', '--out', join(dir, 'json'), '--epochs', '1', '--json']);
+    const r = await runCli([
+      'train',
+      '--data',
+      'sample:digits',
+      '--out',
+      join(dir, 'json'),
+      '--epochs',
+      '1',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout);
     assert.equal(summary.metrics.task, 'classification');
@@ -47,45 +69,118 @@ describe('mlscale train (command line)', () => {
     assert.equal(r.stderr, '');
   });
 
-  const cases: { name: string; args: () => Promise<string[]>; code: string; message: RegExp; exit?: number }[] = [
-    { name: 'a missing file', args: async () => ['--data', join(dir, 'nope.csv'), '--label', 'x'], code: 'E_DATA_NOT_FOUND', message: /nope\.csv/ },
-    { name: 'an empty file', args: async () => ['--data', await csv('empty.csv', ''), '--label', 'x'], code: 'E_DATA_EMPTY', message: /empty\.csv/ },
+  const cases: {
+    name: string;
+    args: () => Promise<string[]>;
+    code: string;
+    message: RegExp;
+    exit?: number;
+  }[] = [
+    {
+      name: 'a missing file',
+      args: async () => ['--data', join(dir, 'nope.csv'), '--label', 'x'],
+      code: 'E_DATA_NOT_FOUND',
+      message: /nope\.csv/,
+    },
+    {
+      name: 'an empty file',
+      args: async () => ['--data', await csv('empty.csv', ''), '--label', 'x'],
+      code: 'E_DATA_EMPTY',
+      message: /empty\.csv/,
+    },
     {
       name: 'a wrong label column, listing the columns',
-      args: async () => ['--data', await csv('cols.csv', 'a,b,label\n' + goodRows(20)), '--label', 'churned'],
+      args: async () => [
+        '--data',
+        await csv('cols.csv', 'a,b,label\n' + goodRows(20)),
+        '--label',
+        'churned',
+      ],
       code: 'E_LABEL_NOT_FOUND',
       message: /churned.*a, b, label|churned[\s\S]*"a"[\s\S]*"b"/,
     },
     {
       name: 'a row with the wrong number of fields, with file:line',
-      args: async () => ['--data', await csv('fields.csv', 'a,b,label\n' + goodRows(10) + '\n1,2\n' + goodRows(10)), '--label', 'label'],
+      args: async () => [
+        '--data',
+        await csv('fields.csv', 'a,b,label\n' + goodRows(10) + '\n1,2\n' + goodRows(10)),
+        '--label',
+        'label',
+      ],
       code: 'E_DATA_PARSE',
       message: /fields\.csv:12\b/,
     },
     {
       name: 'a non-numeric value in a numeric column, with file:line and column',
       // Past the 10,000 rows that schema inference samples, so column b is known to be numeric.
-      args: async () => ['--data', await csv('text.csv', 'a,b,label\n' + goodRows(10_030) + '\n4,seven,yes\n'), '--label', 'label'],
+      args: async () => [
+        '--data',
+        await csv('text.csv', 'a,b,label\n' + goodRows(10_030) + '\n4,seven,yes\n'),
+        '--label',
+        'label',
+      ],
       code: 'E_DATA_VALUE',
       message: /text\.csv:10032\b.*"?b"?/,
     },
     {
       name: 'an Infinity literal',
-      args: async () => ['--data', await csv('inf.csv', 'a,b,label\n' + goodRows(5) + '\nInfinity,1,yes\n'), '--label', 'label'],
+      args: async () => [
+        '--data',
+        await csv('inf.csv', 'a,b,label\n' + goodRows(5) + '\nInfinity,1,yes\n'),
+        '--label',
+        'label',
+      ],
       code: 'E_DATA_VALUE',
       message: /inf\.csv:7\b/,
     },
     {
       name: 'one class only',
-      args: async () => ['--data', await csv('one.csv', 'a,b,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i},same`).join('\n')), '--label', 'label'],
+      args: async () => [
+        '--data',
+        await csv(
+          'one.csv',
+          'a,b,label\n' + Array.from({ length: 40 }, (_, i) => `${i},${i},same`).join('\n'),
+        ),
+        '--label',
+        'label',
+      ],
       code: 'E_SINGLE_CLASS',
       message: /one class only/,
     },
-    { name: 'an unknown executor', args: async () => ['--executor', 'gpu'], code: 'E_INVALID_OPTION', message: /--executor must be one of inline, threads, bullmq, got "gpu"/, exit: 2 },
-    { name: 'a non-numeric --epochs', args: async () => ['--epochs', 'ten'], code: 'E_INVALID_OPTION', message: /--epochs must be an integer from 1 to 100000, got "ten"/, exit: 2 },
-    { name: 'an unknown flag', args: async () => ['--epoch', '3'], code: 'E_INVALID_OPTION', message: /--epoch/, exit: 2 },
-    { name: 'a bad synthetic spec', args: async () => ['--data', 'synthetic:rows=-4'], code: 'E_INVALID_OPTION', message: /rows/, exit: 2 },
-    { name: 'a missing stages module', args: async () => ['--stages', join(dir, 'none.js')], code: 'E_STAGES_MODULE', message: /none\.js/ },
+    {
+      name: 'an unknown executor',
+      args: async () => ['--executor', 'gpu'],
+      code: 'E_INVALID_OPTION',
+      message: /--executor must be one of inline, threads, bullmq, got "gpu"/,
+      exit: 2,
+    },
+    {
+      name: 'a non-numeric --epochs',
+      args: async () => ['--epochs', 'ten'],
+      code: 'E_INVALID_OPTION',
+      message: /--epochs must be an integer from 1 to 100000, got "ten"/,
+      exit: 2,
+    },
+    {
+      name: 'an unknown flag',
+      args: async () => ['--epoch', '3'],
+      code: 'E_INVALID_OPTION',
+      message: /--epoch/,
+      exit: 2,
+    },
+    {
+      name: 'a bad synthetic spec',
+      args: async () => ['--data', 'synthetic:rows=-4'],
+      code: 'E_INVALID_OPTION',
+      message: /rows/,
+      exit: 2,
+    },
+    {
+      name: 'a missing stages module',
+      args: async () => ['--stages', join(dir, 'none.js')],
+      code: 'E_STAGES_MODULE',
+      message: /none\.js/,
+    },
   ];
   for (const c of cases) {
     test(`should reject ${c.name} with a clear message, a code, a non-zero exit and no artifact`, async () => {
@@ -102,9 +197,25 @@ describe('mlscale train (command line)', () => {
   }
 
   test('should skip and count bad rows with --on-bad-row skip', async () => {
-    const data = await csv('skip.csv', 'a,b,label\n' + goodRows(10_050) + '\n1,2\n4,seven,yes\n' + goodRows(50) + '\n');
+    const data = await csv(
+      'skip.csv',
+      'a,b,label\n' + goodRows(10_050) + '\n1,2\n4,seven,yes\n' + goodRows(50) + '\n',
+    );
     const out = join(dir, 'skip');
-    const r = await runCli(['train', '--data', data, '--label', 'label', '--out', out, '--epochs', '1', '--on-bad-row', 'skip', '--json']);
+    const r = await runCli([
+      'train',
+      '--data',
+      data,
+      '--label',
+      'label',
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--on-bad-row',
+      'skip',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).data.skippedRows, 2);
     const metadata = JSON.parse(await readFile(join(out, 'metadata.json'), 'utf8'));

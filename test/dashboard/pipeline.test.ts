@@ -15,10 +15,27 @@ import type { RunDetail, RunSummary } from '../../src/dashboard/runs.js';
 import { parseRedisUrl } from '../../src/pipeline/executors/bullmq/redis-connection.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { runCli, tempDir } from '../helpers.js';
-import { dropPrefix, killWorkers, startWorkers, testPrefix, testRedis, type TestRedis, type WorkerProcess } from '../redis-helpers.js';
+import {
+  dropPrefix,
+  killWorkers,
+  startWorkers,
+  testPrefix,
+  testRedis,
+  type TestRedis,
+  type WorkerProcess,
+} from '../redis-helpers.js';
 import { browserSkipReason, launchBrowser } from './browser.js';
 
-const train = ['train', '--data', 'sample:digits', '--epochs', '2', '--batch-size', '300', '--json'];
+const train = [
+  'train',
+  '--data',
+  'sample:digits',
+  '--epochs',
+  '2',
+  '--batch-size',
+  '300',
+  '--json',
+];
 
 describe('mlscale dashboard (pipeline runs)', () => {
   let root: string;
@@ -32,10 +49,19 @@ describe('mlscale dashboard (pipeline runs)', () => {
     cleanup = tmp.cleanup;
     root = tmp.dir;
     runs = join(root, 'runs');
-    const trained = await runCli([...train, '--executor', 'inline', '--out', join(runs, 'digits-inline')]);
+    const trained = await runCli([
+      ...train,
+      '--executor',
+      'inline',
+      '--out',
+      join(runs, 'digits-inline'),
+    ]);
     assert.equal(trained.code, 0, trained.stderr);
     await mkdir(join(root, 'reports', 'serve-sweep'), { recursive: true });
-    await writeFile(join(root, 'reports', 'serve-sweep', 'report.html'), '<!doctype html><title>sweep report</title>');
+    await writeFile(
+      join(root, 'reports', 'serve-sweep', 'report.html'),
+      '<!doctype html><title>sweep report</title>',
+    );
     await writeFile(join(root, 'secret.txt'), 'not for the web');
     app = await createPipelineDashboard({ runs, reports: join(root, 'reports') });
     url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -64,7 +90,8 @@ describe('mlscale dashboard (pipeline runs)', () => {
     assert.equal(typeof run.metrics['accuracy'], 'number');
     assert.deepEqual(Object.keys(run.phases!).sort(), ['evaluate', 'fit', 'train']);
     assert.deepEqual(Object.keys(run.stages!).sort(), ['evaluate', 'preprocess', 'train']);
-    const batchesBy = (phase: string) => run.windows.filter((w) => w[0] === phase).reduce((s, w) => s + w[3], 0);
+    const batchesBy = (phase: string) =>
+      run.windows.filter((w) => w[0] === phase).reduce((s, w) => s + w[3], 0);
     // 6 batches: fitted once, trained in each of 2 epochs, evaluated once.
     assert.equal(batchesBy('fit'), 6);
     assert.equal(batchesBy('train'), 12);
@@ -82,12 +109,22 @@ describe('mlscale dashboard (pipeline runs)', () => {
   });
 
   test('should list the reports and serve them read-only, nothing outside the folder', async () => {
-    const reports = (await (await fetch(`${url}/api/reports`)).json()) as { name: string; href: string }[];
-    assert.deepEqual(reports.map((r) => [r.name, r.href]), [['serve-sweep', '/reports/serve-sweep/report.html']]);
+    const reports = (await (await fetch(`${url}/api/reports`)).json()) as {
+      name: string;
+      href: string;
+    }[];
+    assert.deepEqual(
+      reports.map((r) => [r.name, r.href]),
+      [['serve-sweep', '/reports/serve-sweep/report.html']],
+    );
     const report = await fetch(url + reports[0]!.href);
     assert.equal(report.status, 200);
     assert.match(await report.text(), /sweep report/);
-    for (const path of ['/reports/..%2F/secret.txt', '/reports/serve-sweep/..%2F..%2Fsecret.txt', '/reports/%2e%2e/secret.txt']) {
+    for (const path of [
+      '/reports/..%2F/secret.txt',
+      '/reports/serve-sweep/..%2F..%2Fsecret.txt',
+      '/reports/%2e%2e/secret.txt',
+    ]) {
       const res = await fetch(url + path);
       assert.notEqual(res.status, 200, path);
       assert.doesNotMatch(await res.text(), /not for the web/);
@@ -103,14 +140,24 @@ describe('mlscale dashboard (pipeline runs)', () => {
         page.on('pageerror', (e) => errors.push(e.message));
         await page.goto(`${url}/`);
         await page.waitForSelector('tr[data-run="digits-inline"]', { timeout: 10_000 });
-        assert.match((await page.locator('tr[data-run="digits-inline"]').textContent()) ?? '', /done.*inline.*accuracy 0\.\d{4}/);
+        assert.match(
+          (await page.locator('tr[data-run="digits-inline"]').textContent()) ?? '',
+          /done.*inline.*accuracy 0\.\d{4}/,
+        );
         assert.equal(await page.locator('#reports a').textContent(), 'serve-sweep');
         await page.click('tr[data-run="digits-inline"] a');
         await page.waitForSelector('[data-metric="accuracy"]', { timeout: 10_000 });
-        await page.waitForFunction(`Number(document.querySelector('[data-chart="batch-time"]')?.getAttribute('data-max')) > 0`, undefined, { timeout: 10_000 });
+        await page.waitForFunction(
+          `Number(document.querySelector('[data-chart="batch-time"]')?.getAttribute('data-max')) > 0`,
+          undefined,
+          { timeout: 10_000 },
+        );
         assert.equal(await page.locator('#list-view').isVisible(), false);
         await mkdir(join(packageRoot(), '.tmp'), { recursive: true });
-        await page.screenshot({ path: join(packageRoot(), '.tmp', 'dashboard-run.png'), fullPage: true });
+        await page.screenshot({
+          path: join(packageRoot(), '.tmp', 'dashboard-run.png'),
+          fullPage: true,
+        });
         assert.deepEqual(errors, []);
       } finally {
         await browser.close();
@@ -139,15 +186,37 @@ describe('mlscale dashboard (pipeline runs)', () => {
       const redisUrl = redis.url;
       if (redisUrl === undefined) return t.skip(redis.skip);
       redisRuns = new RedisRuns(parseRedisUrl(redisUrl), prefix);
-      const withRedis = await createPipelineDashboard({ runs, reports: join(root, 'reports'), redisRuns });
+      const withRedis = await createPipelineDashboard({
+        runs,
+        reports: join(root, 'reports'),
+        redisRuns,
+      });
       const base = await withRedis.listen({ host: '127.0.0.1', port: 0 });
-      const driver = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), ...train, '--executor', 'bullmq', '--redis', redisUrl, '--prefix', prefix, '--out', join(runs, 'digits-bullmq')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const driver = spawn(
+        process.execPath,
+        [
+          join(packageRoot(), 'bin', 'mlscale.js'),
+          ...train,
+          '--executor',
+          'bullmq',
+          '--redis',
+          redisUrl,
+          '--prefix',
+          prefix,
+          '--out',
+          join(runs, 'digits-bullmq'),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let output = '';
       driver.stdout.on('data', (d: Buffer) => (output += d));
       driver.stderr.on('data', (d: Buffer) => (output += d));
-      const exited = new Promise<number | null>((resolve) => driver.once('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) =>
+        driver.once('exit', (code) => resolve(code)),
+      );
       try {
-        const runsNow = async () => ((await (await fetch(`${base}/api/runs`)).json()) as { runs: RunSummary[] }).runs;
+        const runsNow = async () =>
+          ((await (await fetch(`${base}/api/runs`)).json()) as { runs: RunSummary[] }).runs;
         // No worker yet: the run waits in the queue, and the dashboard shows it running with none.
         let live: RunSummary | undefined;
         for (let i = 0; i < 100 && !live; i++) {
@@ -172,7 +241,11 @@ describe('mlscale dashboard (pipeline runs)', () => {
         assert.equal(await exited, 0, output);
         assert.ok(seenWorker, 'the worker was counted while the run went on');
         const after = await runsNow();
-        assert.equal(after.find((r) => r.id === live!.id), undefined, 'a finished run is no longer in progress');
+        assert.equal(
+          after.find((r) => r.id === live!.id),
+          undefined,
+          'a finished run is no longer in progress',
+        );
         const done = after.find((r) => r.id === 'digits-bullmq');
         assert.equal(done?.status, 'done');
         assert.equal(done?.executor, 'bullmq');

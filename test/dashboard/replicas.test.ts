@@ -9,7 +9,12 @@ import { Prng } from '../../src/model/prng.js';
 import type { DashboardState } from '../../src/dashboard/types.js';
 import { tempDir } from '../helpers.js';
 import { serveProcess, stopServed, type Served } from '../serve/serve-process.js';
-import { inferBody, randomInput, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';
+import {
+  inferBody,
+  randomInput,
+  smallModelBytes,
+  writeModel,
+} from '../serve/server/server-fixture.js';
 
 describe('serve dashboard with replicas', () => {
   let served: Served;
@@ -19,9 +24,25 @@ describe('serve dashboard with replicas', () => {
     const tmp = await tempDir('mlscale-dashboard-replicas-');
     cleanup = tmp.cleanup;
     await writeModel(join(tmp.dir, 'repo'), 'm', 1, smallModelBytes(11));
-    served = await serveProcess(['--model-repository', join(tmp.dir, 'repo'), '--port', '0', '--replicas', '2', '--spare-replicas', '0', '--instances', '1', '--unready-delay-ms', '0'], {
-      timeoutMs: 60_000,
-    });
+    served = await serveProcess(
+      [
+        '--model-repository',
+        join(tmp.dir, 'repo'),
+        '--port',
+        '0',
+        '--replicas',
+        '2',
+        '--spare-replicas',
+        '0',
+        '--instances',
+        '1',
+        '--unready-delay-ms',
+        '0',
+      ],
+      {
+        timeoutMs: 60_000,
+      },
+    );
   });
   after(async () => {
     await stopServed(served);
@@ -35,7 +56,11 @@ describe('serve dashboard with replicas', () => {
     // Both replicas listen soon after the first; requests go on until a sample has seen them.
     while (Date.now() < deadline) {
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${served.url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json', connection: 'close' } });
+        const res = await fetch(`${served.url}/v2/models/m/infer`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', connection: 'close' },
+        });
         await res.arrayBuffer();
       }
       state = (await (await fetch(`${served.url}/dashboard/api/state`)).json()) as DashboardState;
@@ -49,7 +74,10 @@ describe('serve dashboard with replicas', () => {
     assert.equal(last.replicas, 2, JSON.stringify(state.samples.slice(-3)));
     assert.equal(last.instances, 2, 'one instance in each replica');
     assert.ok(state.samples.some((s) => s.rps > 0));
-    assert.deepEqual(state.models.map((m) => [m.name, m.state]), [['m', 'READY']]);
+    assert.deepEqual(
+      state.models.map((m) => [m.name, m.state]),
+      [['m', 'READY']],
+    );
   });
 });
 
@@ -63,8 +91,28 @@ describe('serve dashboard with the autoscaler', () => {
     await writeModel(join(tmp.dir, 'repo'), 'm', 1, smallModelBytes(12));
     served = await serveProcess(
       [
-        '--model-repository', join(tmp.dir, 'repo'), '--port', '0', '--replicas', 'auto', '--min-replicas', '1', '--max-replicas', '2',
-        '--target-ongoing-requests', '1', '--upscale-delay-ms', '0', '--smoothing-window-ms', '1000', '--spare-replicas', '0', '--instances', '1', '--unready-delay-ms', '0',
+        '--model-repository',
+        join(tmp.dir, 'repo'),
+        '--port',
+        '0',
+        '--replicas',
+        'auto',
+        '--min-replicas',
+        '1',
+        '--max-replicas',
+        '2',
+        '--target-ongoing-requests',
+        '1',
+        '--upscale-delay-ms',
+        '0',
+        '--smoothing-window-ms',
+        '1000',
+        '--spare-replicas',
+        '0',
+        '--instances',
+        '1',
+        '--unready-delay-ms',
+        '0',
       ],
       { timeoutMs: 60_000 },
     );
@@ -81,7 +129,11 @@ describe('serve dashboard with the autoscaler', () => {
     const deadline = Date.now() + 30_000;
     const loops = Array.from({ length: 8 }, async () => {
       while (running && Date.now() < deadline) {
-        const res = await fetch(`${served.url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).catch(() => undefined);
+        const res = await fetch(`${served.url}/v2/models/m/infer`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        }).catch(() => undefined);
         await res?.arrayBuffer();
       }
     });
@@ -97,11 +149,17 @@ describe('serve dashboard with the autoscaler', () => {
       await Promise.all(loops);
     }
     const decision = state?.decisions[0];
-    assert.ok(decision, `a decision within 30 s; logs: ${JSON.stringify(served.logs.filter((l) => String(l['msg']).startsWith('autoscaler')).slice(-3))}`);
+    assert.ok(
+      decision,
+      `a decision within 30 s; logs: ${JSON.stringify(served.logs.filter((l) => String(l['msg']).startsWith('autoscaler')).slice(-3))}`,
+    );
     assert.match(decision.action, /scale-up/);
     assert.deepEqual(decision.from, { replicas: 1, instancesPerReplica: 1 });
     assert.equal(decision.to.replicas, 2);
-    assert.match(decision.signal, /^ongoing \d+\.\d \(\d+\.\d per replica\), queue \d+, CPU idle \d+%$/);
+    assert.match(
+      decision.signal,
+      /^ongoing \d+\.\d \(\d+\.\d per replica\), queue \d+, CPU idle \d+%$/,
+    );
     assert.ok(decision.reason.length > 0);
   });
 });

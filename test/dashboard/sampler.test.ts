@@ -12,13 +12,52 @@ import type { AutoscalerDecision } from '../../src/serve/autoscaler.js';
 describe('quantile', () => {
   test('should interpolate within the bucket that holds the rank', () => {
     // 10 below 0.01, 10 more below 0.02: the median is the 10th, at the top of the first bucket.
-    assert.equal(quantile([[0.01, 10], [0.02, 20], [Infinity, 20]], 0.5), 0.01);
-    assert.ok(Math.abs(quantile([[0.01, 10], [0.02, 20], [Infinity, 20]], 0.75)! - 0.015) < 1e-12);
+    assert.equal(
+      quantile(
+        [
+          [0.01, 10],
+          [0.02, 20],
+          [Infinity, 20],
+        ],
+        0.5,
+      ),
+      0.01,
+    );
+    assert.ok(
+      Math.abs(
+        quantile(
+          [
+            [0.01, 10],
+            [0.02, 20],
+            [Infinity, 20],
+          ],
+          0.75,
+        )! - 0.015,
+      ) < 1e-12,
+    );
   });
 
   test('should answer null for an empty histogram and the highest bound for the +Inf bucket', () => {
-    assert.equal(quantile([[0.01, 0], [Infinity, 0]], 0.5), null);
-    assert.equal(quantile([[0.01, 1], [Infinity, 10]], 0.99), 0.01);
+    assert.equal(
+      quantile(
+        [
+          [0.01, 0],
+          [Infinity, 0],
+        ],
+        0.5,
+      ),
+      null,
+    );
+    assert.equal(
+      quantile(
+        [
+          [0.01, 1],
+          [Infinity, 10],
+        ],
+        0.99,
+      ),
+      0.01,
+    );
   });
 });
 
@@ -26,7 +65,10 @@ describe('MetricsSampler', () => {
   test('should turn the server metrics into per-second rates, latency quantiles and batch sizes', async () => {
     const metrics = new ServerMetrics({ defaultMetrics: false });
     const labels = { model: 'm', version: '1' };
-    const sampler = new MetricsSampler({ collect: () => metrics.registry.getMetricsAsJSON(), batchWindow: 10 });
+    const sampler = new MetricsSampler({
+      collect: () => metrics.registry.getMetricsAsJSON(),
+      batchWindow: 10,
+    });
     await sampler.sampleNow();
     assert.equal(sampler.snapshot().samples.length, 0, 'the first reading only sets the baseline');
     for (let i = 0; i < 30; i++) {
@@ -53,14 +95,23 @@ describe('MetricsSampler', () => {
     assert.equal(s.instances, 2);
     assert.equal(s.meanBatch, 4);
     assert.equal(s.replicas, null);
-    assert.deepEqual(batchSizes.filter((b) => b.count > 0), [{ le: '4', count: 1 }, { le: '8', count: 1 }]);
+    assert.deepEqual(
+      batchSizes.filter((b) => b.count > 0),
+      [
+        { le: '4', count: 1 },
+        { le: '8', count: 1 },
+      ],
+    );
   });
 
   test('should read a counter that went down as no activity, not a negative rate', async () => {
     const metrics = new ServerMetrics({ defaultMetrics: false });
     const labels = { model: 'm', version: '1' };
     metrics.requests.inc({ ...labels, outcome: 'success' }, 100);
-    const sampler = new MetricsSampler({ collect: () => metrics.registry.getMetricsAsJSON(), replicas: () => 3 });
+    const sampler = new MetricsSampler({
+      collect: () => metrics.registry.getMetricsAsJSON(),
+      replicas: () => 3,
+    });
     await sampler.sampleNow();
     metrics.requests.reset();
     await sampler.sampleNow();
@@ -73,7 +124,10 @@ describe('MetricsSampler', () => {
   test('should keep at most its capacity and answer only the samples after `since`', async () => {
     let n = 0;
     const metrics = new ServerMetrics({ defaultMetrics: false });
-    const sampler = new MetricsSampler({ collect: () => metrics.registry.getMetricsAsJSON(), capacity: 3 });
+    const sampler = new MetricsSampler({
+      collect: () => metrics.registry.getMetricsAsJSON(),
+      capacity: 3,
+    });
     for (let i = 0; i < 6; i++) {
       metrics.requests.inc({ model: 'm', version: '1', outcome: 'success' }, ++n);
       await sampler.sampleNow();
@@ -87,7 +141,10 @@ describe('MetricsSampler', () => {
   test('should skip a reading that fails and keep sampling', async () => {
     let fail = false;
     const metrics = new ServerMetrics({ defaultMetrics: false });
-    const sampler = new MetricsSampler({ collect: () => (fail ? Promise.reject(new Error('replica gone')) : metrics.registry.getMetricsAsJSON()) });
+    const sampler = new MetricsSampler({
+      collect: () =>
+        fail ? Promise.reject(new Error('replica gone')) : metrics.registry.getMetricsAsJSON(),
+    });
     await sampler.sampleNow();
     fail = true;
     await sampler.sampleNow();
@@ -98,12 +155,26 @@ describe('MetricsSampler', () => {
 });
 
 describe('DecisionLog', () => {
-  const decision = (action: AutoscalerDecision['action'], replicas: number): AutoscalerDecision => ({
+  const decision = (
+    action: AutoscalerDecision['action'],
+    replicas: number,
+  ): AutoscalerDecision => ({
     action,
     replicas,
     instancesPerReplica: 1,
     reason: `because ${action}`,
-    signal: { timeMs: 0, smoothedOngoing: 9, ongoingPerReplica: 4.5, panicOngoing: 9, desiredReplicas: replicas, queueDepth: 3, queueGrowth: 1, cpuIdle: 0.25, samples: 5, heldForMs: 2000 },
+    signal: {
+      timeMs: 0,
+      smoothedOngoing: 9,
+      ongoingPerReplica: 4.5,
+      panicOngoing: 9,
+      desiredReplicas: replicas,
+      queueDepth: 3,
+      queueGrowth: 1,
+      cpuIdle: 0.25,
+      samples: 5,
+      heldForMs: 2000,
+    },
   });
 
   test('should keep the decisions that changed something, from and to, newest last, up to its capacity', () => {
@@ -113,7 +184,13 @@ describe('DecisionLog', () => {
     log.record(decision('scale-up', 3), { replicas: 2, instancesPerReplica: 1 }, 3);
     log.record(decision('scale-down', 2), { replicas: 3, instancesPerReplica: 1 }, 4);
     const list = log.list();
-    assert.deepEqual(list.map((d) => [d.t, d.action, d.from.replicas, d.to.replicas]), [[3, 'scale-up', 2, 3], [4, 'scale-down', 3, 2]]);
+    assert.deepEqual(
+      list.map((d) => [d.t, d.action, d.from.replicas, d.to.replicas]),
+      [
+        [3, 'scale-up', 2, 3],
+        [4, 'scale-down', 3, 2],
+      ],
+    );
     assert.match(list[0]!.signal, /ongoing 9\.0 \(4\.5 per replica\), queue 3, CPU idle 25%/);
     assert.equal(list[0]!.reason, 'because scale-up');
   });

@@ -12,7 +12,12 @@ import { Prng } from '../../src/model/prng.js';
 import { packageRoot } from '../../src/util/package-root.js';
 import { tempDir } from '../helpers.js';
 import { serveProcess, stopServed, type Served } from '../serve/serve-process.js';
-import { inferBody, randomInput, smallModelBytes, writeModel } from '../serve/server/server-fixture.js';
+import {
+  inferBody,
+  randomInput,
+  smallModelBytes,
+  writeModel,
+} from '../serve/server/server-fixture.js';
 import { browserSkipReason, launchBrowser } from './browser.js';
 
 const token = 'dashboard-browser-token';
@@ -20,7 +25,12 @@ const skip = browserSkipReason();
 if (skip) process.stdout.write(`# serve dashboard browser test skipped: ${skip}\n`);
 
 /** A bounded closed-loop load: `concurrency` loops until `maxRequests` answers or `maxMs`. */
-async function boundedLoad(url: string, concurrency: number, maxRequests: number, maxMs: number): Promise<number> {
+async function boundedLoad(
+  url: string,
+  concurrency: number,
+  maxRequests: number,
+  maxMs: number,
+): Promise<number> {
   const body = JSON.stringify(inferBody(randomInput(new Prng(5), 1)));
   const deadline = Date.now() + maxMs;
   let sent = 0;
@@ -29,7 +39,12 @@ async function boundedLoad(url: string, concurrency: number, maxRequests: number
     Array.from({ length: concurrency }, async () => {
       while (sent < maxRequests && Date.now() < deadline) {
         sent++;
-        const res = await fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(`${url}/v2/models/digits/infer`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+          signal: AbortSignal.timeout(10_000),
+        });
         await res.arrayBuffer();
         if (res.ok) ok++;
       }
@@ -39,9 +54,11 @@ async function boundedLoad(url: string, concurrency: number, maxRequests: number
 }
 
 /** Waits until `expression` (evaluated in the page) is truthy. */
-const waitFor = (page: Page, expression: string, timeout = 15_000): Promise<unknown> => page.waitForFunction(expression, undefined, { timeout });
+const waitFor = (page: Page, expression: string, timeout = 15_000): Promise<unknown> =>
+  page.waitForFunction(expression, undefined, { timeout });
 
-const modelState = (page: Page): Promise<string | null> => page.locator('tr[data-model="digits"] [data-state]').getAttribute('data-state');
+const modelState = (page: Page): Promise<string | null> =>
+  page.locator('tr[data-model="digits"] [data-state]').getAttribute('data-state');
 
 describe('serve dashboard in a browser', { skip }, () => {
   let served: Served;
@@ -54,7 +71,18 @@ describe('serve dashboard in a browser', { skip }, () => {
     cleanup = tmp.cleanup;
     await writeModel(join(tmp.dir, 'repo'), 'digits', 1, smallModelBytes(9));
     await mkdir(shots, { recursive: true });
-    served = await serveProcess(['--model-repository', join(tmp.dir, 'repo'), '--port', '0', '--admin-token', token, '--instances', '1', '--unready-delay-ms', '0']);
+    served = await serveProcess([
+      '--model-repository',
+      join(tmp.dir, 'repo'),
+      '--port',
+      '0',
+      '--admin-token',
+      token,
+      '--instances',
+      '1',
+      '--unready-delay-ms',
+      '0',
+    ]);
     browser = await launchBrowser();
   });
   after(async () => {
@@ -72,7 +100,11 @@ describe('serve dashboard in a browser', { skip }, () => {
     assert.ok(ok > 0, 'the load got answers');
     // Charts hold non-zero data once a sample covers the load.
     for (const chart of ['rps', 'latency', 'batches']) {
-      await waitFor(page, `Number(document.querySelector('[data-chart="${chart}"]')?.getAttribute('data-max')) > 0`, 20_000);
+      await waitFor(
+        page,
+        `Number(document.querySelector('[data-chart="${chart}"]')?.getAttribute('data-max')) > 0`,
+        20_000,
+      );
     }
     assert.equal(await page.locator('#status').textContent(), 'live');
     await page.screenshot({ path: join(shots, 'dashboard-serve.png'), fullPage: true });
@@ -83,17 +115,30 @@ describe('serve dashboard in a browser', { skip }, () => {
     // A wrong token is refused by the repository API, and the page says so.
     await page.fill('#admin-token', 'wrong-token-value');
     await page.click('tr[data-model="digits"] button[data-action="unload"]');
-    await waitFor(page, `/failed: the admin token is wrong/.test(document.getElementById('admin-message')?.textContent ?? '')`);
+    await waitFor(
+      page,
+      `/failed: the admin token is wrong/.test(document.getElementById('admin-message')?.textContent ?? '')`,
+    );
     assert.equal(await modelState(page), 'READY');
 
     await page.fill('#admin-token', token);
     await page.click('tr[data-model="digits"] button[data-action="unload"]');
-    await waitFor(page, `document.querySelector('tr[data-model="digits"] [data-state]')?.getAttribute('data-state') === 'UNAVAILABLE'`);
-    assert.notEqual((await fetch(`${served.url}/v2/models/digits/ready`)).status, 200, 'the server reports the model not ready');
+    await waitFor(
+      page,
+      `document.querySelector('tr[data-model="digits"] [data-state]')?.getAttribute('data-state') === 'UNAVAILABLE'`,
+    );
+    assert.notEqual(
+      (await fetch(`${served.url}/v2/models/digits/ready`)).status,
+      200,
+      'the server reports the model not ready',
+    );
     await page.screenshot({ path: join(shots, 'dashboard-serve-unloaded.png'), fullPage: true });
 
     await page.click('tr[data-model="digits"] button[data-action="load"]');
-    await waitFor(page, `document.querySelector('tr[data-model="digits"] [data-state]')?.getAttribute('data-state') === 'READY'`);
+    await waitFor(
+      page,
+      `document.querySelector('tr[data-model="digits"] [data-state]')?.getAttribute('data-state') === 'READY'`,
+    );
     assert.equal((await fetch(`${served.url}/v2/models/digits/ready`)).status, 200);
     // The token stays in the tab's session storage, never in the URL.
     assert.doesNotMatch(page.url(), new RegExp(token));

@@ -34,7 +34,10 @@ function dataPart(body: string): string {
 
 /** The reference: csv-parse over the data records, every field decoded as text. */
 function reference(body: string, na = kDefaultNa): RawBatch {
-  const records = parse(dataPart(body), { relax_column_count: true, skip_empty_lines: true }) as string[][];
+  const records = parse(dataPart(body), {
+    relax_column_count: true,
+    skip_empty_lines: true,
+  }) as string[][];
   const layout = csvLayout(names, schema, na, 'ref.csv', 1);
   const out = new ChunkWriter(schema, records.length);
   records.forEach((fields, i) => {
@@ -46,22 +49,37 @@ function reference(body: string, na = kDefaultNa): RawBatch {
 
 function fast(body: string, na = kDefaultNa): RawBatch {
   const bytes = new TextEncoder().encode(dataPart(body));
-  const records = (parse(dataPart(body), { relax_column_count: true, skip_empty_lines: true }) as string[][]).length;
-  return parseCsvChunk(bytes, csvLayout(names, schema, na, 'fast.csv', 1), { id: 0, row: 0, line: 2 }, records, 'error');
+  const records = (
+    parse(dataPart(body), { relax_column_count: true, skip_empty_lines: true }) as string[][]
+  ).length;
+  return parseCsvChunk(
+    bytes,
+    csvLayout(names, schema, na, 'fast.csv', 1),
+    { id: 0, row: 0, line: 2 },
+    records,
+    'error',
+  );
 }
 
 /** Bitwise equality of two batches' arrays and dictionaries. */
 function assertSameBatch(got: RawBatch, want: RawBatch): void {
   assert.equal(got.rowCount, want.rowCount);
-  assert.deepEqual(new Uint8Array(got.numeric.buffer, got.numeric.byteOffset, got.numeric.byteLength), new Uint8Array(want.numeric.buffer, want.numeric.byteOffset, want.numeric.byteLength));
-  assert.deepEqual([...got.catCodes].map((c) => (c < 0 ? null : got.catDict[c])), [...want.catCodes].map((c) => (c < 0 ? null : want.catDict[c])));
+  assert.deepEqual(
+    new Uint8Array(got.numeric.buffer, got.numeric.byteOffset, got.numeric.byteLength),
+    new Uint8Array(want.numeric.buffer, want.numeric.byteOffset, want.numeric.byteLength),
+  );
+  assert.deepEqual(
+    [...got.catCodes].map((c) => (c < 0 ? null : got.catDict[c])),
+    [...want.catCodes].map((c) => (c < 0 ? null : want.catDict[c])),
+  );
   assert.deepEqual(got.catDict, want.catDict);
   assert.deepEqual(got.labels, want.labels);
 }
 
 /** Number texts of every shape a file may hold. */
 function numberText(rng: Prng): string {
-  const digits = (n: number) => Array.from({ length: n }, () => String(rng.nextUint32() % 10)).join('');
+  const digits = (n: number) =>
+    Array.from({ length: n }, () => String(rng.nextUint32() % 10)).join('');
   const sign = ['', '-', '+'][rng.nextUint32() % 3]!;
   switch (rng.nextUint32() % 9) {
     case 0:
@@ -89,11 +107,15 @@ describe('CSV chunk parser', () => {
   test('should read 20,000 numbers of every shape exactly as Number() and csv-parse do', () => {
     const rng = new Prng(11);
     let body = 'a,skip,b,city,y\n';
-    for (let i = 0; i < 10_000; i++) body += `${numberText(rng)},x,${numberText(rng)},c${i % 7},${i % 2}\n`;
+    for (let i = 0; i < 10_000; i++)
+      body += `${numberText(rng)},x,${numberText(rng)},c${i % 7},${i % 2}\n`;
     const got = fast(body);
     assertSameBatch(got, reference(body));
     // And each value is Number(text) rounded to float32.
-    const rows = body.split('\n').slice(1, 6).map((line) => line.split(','));
+    const rows = body
+      .split('\n')
+      .slice(1, 6)
+      .map((line) => line.split(','));
     rows.forEach((fields, r) => assert.equal(got.numeric[r * 2], Math.fround(Number(fields[0]))));
   });
 
@@ -121,7 +143,12 @@ describe('CSV chunk parser', () => {
 
   test('should name file:line, the column and the value of a bad number found on the fast path', () => {
     const body = 'a,skip,b,city,y\n1,x,2,P,yes\n3,x,4x,P,no\n';
-    assert.throws(() => fast(body), (err: unknown) => err instanceof DataValueError && /fast\.csv:3: column 'b': expected a number, got '4x'/.test(err.message));
+    assert.throws(
+      () => fast(body),
+      (err: unknown) =>
+        err instanceof DataValueError &&
+        /fast\.csv:3: column 'b': expected a number, got '4x'/.test(err.message),
+    );
   });
 
   test('should find the same record boundaries when the bytes arrive one at a time', async () => {
@@ -131,12 +158,24 @@ describe('CSV chunk parser', () => {
     async function* once() {
       yield bytes;
     }
-    for await (const c of scanRecords(once(), { quotes: true, records: 1, keepBytes: true, path: 'x' })) whole.push(c);
+    for await (const c of scanRecords(once(), {
+      quotes: true,
+      records: 1,
+      keepBytes: true,
+      path: 'x',
+    }))
+      whole.push(c);
     const split = [];
     async function* oneByOne() {
       for (let i = 0; i < bytes.length; i++) yield bytes.subarray(i, i + 1);
     }
-    for await (const c of scanRecords(oneByOne(), { quotes: true, records: 1, keepBytes: true, path: 'x' })) split.push(c);
+    for await (const c of scanRecords(oneByOne(), {
+      quotes: true,
+      records: 1,
+      keepBytes: true,
+      path: 'x',
+    }))
+      split.push(c);
     assert.deepEqual(split, whole);
     assert.deepEqual(
       whole.map((c) => [c.line, new TextDecoder().decode(c.bytes)]),

@@ -134,7 +134,12 @@ describe('CsvSource bad input', () => {
 
   test('should reject NaN as a value when a custom missing-value list leaves it out', async () => {
     const path = await files.write('.csv', 'x,c,y\n1,a,0\nNaN,b,1\n');
-    await rejectsWith(collect(new CsvSource(path), { ...schemaXY, naValues: ['NA'] }), DataValueError, 'E_DATA_VALUE', [`${path}:3`, "'NaN'"]);
+    await rejectsWith(
+      collect(new CsvSource(path), { ...schemaXY, naValues: ['NA'] }),
+      DataValueError,
+      'E_DATA_VALUE',
+      [`${path}:3`, "'NaN'"],
+    );
   });
 
   test('should reject a number outside the float32 range', async () => {
@@ -153,21 +158,37 @@ describe('CsvSource bad input', () => {
     const inf = await readXY('1,a,0.5\n2,b,inf\n', 'regression');
     await rejectsWith(inf.read, DataValueError, 'E_DATA_VALUE', [`${inf.path}:3`, "'inf'"]);
     const nan = await readXY('1,a,0.5\n2,b,NaN\n', 'regression');
-    await rejectsWith(nan.read, DataValueError, 'E_DATA_VALUE', [`${nan.path}:3`, "'y' has no value"]);
+    await rejectsWith(nan.read, DataValueError, 'E_DATA_VALUE', [
+      `${nan.path}:3`,
+      "'y' has no value",
+    ]);
   });
 
   test('should reject an invalid quote with DataParseError at its line, and skip that record under skip', async () => {
     const path = await files.write('.csv', 'x,c,y\n1,"a"b,0\n2,c,1\n');
-    const error = await rejectsWith(collect(new CsvSource(path), schemaXY), DataParseError, 'E_DATA_PARSE', [`${path}:2`, 'malformed CSV']);
+    const error = await rejectsWith(
+      collect(new CsvSource(path), schemaXY),
+      DataParseError,
+      'E_DATA_PARSE',
+      [`${path}:2`, 'malformed CSV'],
+    );
     assert.ok(error.cause !== undefined);
     const batches = await collect(new CsvSource(path), schemaXY, { onBadRow: 'skip' });
-    assert.deepEqual(batches.map((b) => [b.rowCount, b.skippedRows]), [[1, 1]]);
+    assert.deepEqual(
+      batches.map((b) => [b.rowCount, b.skippedRows]),
+      [[1, 1]],
+    );
   });
 
   test('should reject an unterminated quote at the line where the field opened, even when skipping bad rows', async () => {
     const path = await files.write('.csv', 'x,c,y\n1,a,0\n2,"b,1\n3,c,0\n4,d,1\n');
     for (const onBadRow of ['error', 'skip'] as const) {
-      await rejectsWith(collect(new CsvSource(path), schemaXY, { onBadRow }), DataParseError, 'E_DATA_PARSE', [`${path}:3`, 'never closed']);
+      await rejectsWith(
+        collect(new CsvSource(path), schemaXY, { onBadRow }),
+        DataParseError,
+        'E_DATA_PARSE',
+        [`${path}:3`, 'never closed'],
+      );
     }
   });
 
@@ -215,7 +236,10 @@ describe('CsvSource bad input', () => {
     });
     assert.deepEqual(
       batches.map((b) => [b.id, b.rowCount, b.skippedRows]),
-      [[0, 2, 0], [1, 0, 2]],
+      [
+        [0, 2, 0],
+        [1, 0, 2],
+      ],
     );
   });
 

@@ -56,7 +56,8 @@ async function readByRanges(source: DataSource, label: string): Promise<RawBatch
   const schema = await source.inferSchema({ label });
   const worker = openSource(source.byteRanges!.reference);
   const out: RawBatch[] = [];
-  for (const span of await spansOf(source, label)) out.push(await worker.byteRanges!.readSpan(schema, span, options));
+  for (const span of await spansOf(source, label))
+    out.push(await worker.byteRanges!.readSpan(schema, span, options));
   return out;
 }
 
@@ -69,7 +70,10 @@ describe('HTTP data source', () => {
       const local = openSource(join(dir, file));
       const remote = openSource(`${server.origin}/${file}`);
       assert.equal(remote.byteRanges?.shared, true, 'a URL is shared storage');
-      assert.equal(remote.byteRanges?.reference, `${file.endsWith('.csv') ? 'csv' : 'jsonl'}:${server.origin}/${file}`);
+      assert.equal(
+        remote.byteRanges?.reference,
+        `${file.endsWith('.csv') ? 'csv' : 'jsonl'}:${server.origin}/${file}`,
+      );
       const schema = await local.inferSchema({ label });
       assert.deepEqual(await remote.inferSchema({ label }), schema);
       const full = await collect(local, schema, options);
@@ -78,60 +82,108 @@ describe('HTTP data source', () => {
       // with a Range request gives the full read's batch.
       const localSpans = await spansOf(local, label);
       const remoteSpans = await spansOf(remote, label);
-      assert.deepEqual(remoteSpans.map(({ tag, ...rest }) => rest), localSpans);
-      assert.ok(remoteSpans.every((s) => typeof s.tag === 'string' && s.tag.startsWith('"')), 'spans carry the ETag');
+      assert.deepEqual(
+        remoteSpans.map(({ tag, ...rest }) => rest),
+        localSpans,
+      );
+      assert.ok(
+        remoteSpans.every((s) => typeof s.tag === 'string' && s.tag.startsWith('"')),
+        'spans carry the ETag',
+      );
       server.requests.length = 0;
       assert.deepEqual(await readByRanges(remote, label), full);
-      assert.ok(server.requests.some((r) => /^GET \/data\.\w+ bytes=\d+-\d+$/.test(r)), `no Range request among ${server.requests.join('; ')}`);
+      assert.ok(
+        server.requests.some((r) => /^GET \/data\.\w+ bytes=\d+-\d+$/.test(r)),
+        `no Range request among ${server.requests.join('; ')}`,
+      );
     });
   }
 
   test('should accept the csv: and jsonl: prefixes with a URL, and a URL with a query string', async () => {
     const schema = await openSource(join(dir, 'data.jsonl')).inferSchema({ label: 'y' });
-    assert.deepEqual(await openSource(`jsonl:${server.origin}/data.jsonl`).inferSchema({ label: 'y' }), schema);
-    assert.deepEqual(await openSource(`${server.origin}/data.jsonl?v=1`).inferSchema({ label: 'y' }), schema);
+    assert.deepEqual(
+      await openSource(`jsonl:${server.origin}/data.jsonl`).inferSchema({ label: 'y' }),
+      schema,
+    );
+    assert.deepEqual(
+      await openSource(`${server.origin}/data.jsonl?v=1`).inferSchema({ label: 'y' }),
+      schema,
+    );
     const csvSchema = await openSource(join(dir, 'data.csv')).inferSchema({ label: 'y' });
-    assert.deepEqual(await openSource(`csv:${server.origin}/data.csv`).inferSchema({ label: 'y' }), csvSchema);
-    assert.throws(() => openSource(`${server.origin}/data.txt`), (err: unknown) => err instanceof InvalidOptionError && /csv:URL or jsonl:URL/.test(err.message));
+    assert.deepEqual(
+      await openSource(`csv:${server.origin}/data.csv`).inferSchema({ label: 'y' }),
+      csvSchema,
+    );
+    assert.throws(
+      () => openSource(`${server.origin}/data.txt`),
+      (err: unknown) =>
+        err instanceof InvalidOptionError && /csv:URL or jsonl:URL/.test(err.message),
+    );
   });
 
   test('should name the URL and the line in a parse error', async () => {
     const url = `${server.origin}/bad.csv`;
     const source = openSource(url);
     const schema = await source.inferSchema({ label: 'y' });
-    await rejectsWith(collect(source, schema), DataParseError, 'E_DATA_PARSE', [`${url}:3`, 'expected 2 fields']);
+    await rejectsWith(collect(source, schema), DataParseError, 'E_DATA_PARSE', [
+      `${url}:3`,
+      'expected 2 fields',
+    ]);
   });
 
-  test('should train an inline model from a URL bitwise identical to the one from the local file', { timeout: 60_000 }, async () => {
-    const train = async (data: string, out: string) => {
-      await trainModel({ data, label: 'y', batchSize: 64, epochs: 2, hidden: [4], onBadRow: 'skip', executor: 'inline', out: join(dir, out) });
-      return readFile(join(dir, out, 'model.onnx'));
-    };
-    const local = await train(join(dir, 'data.csv'), 'local-model');
-    const remote = await train(`${server.origin}/data.csv`, 'remote-model');
-    assert.ok(remote.equals(local), 'model.onnx from the URL differs from the local file\'s');
-  });
+  test(
+    'should train an inline model from a URL bitwise identical to the one from the local file',
+    { timeout: 60_000 },
+    async () => {
+      const train = async (data: string, out: string) => {
+        await trainModel({
+          data,
+          label: 'y',
+          batchSize: 64,
+          epochs: 2,
+          hidden: [4],
+          onBadRow: 'skip',
+          executor: 'inline',
+          out: join(dir, out),
+        });
+        return readFile(join(dir, out, 'model.onnx'));
+      };
+      const local = await train(join(dir, 'data.csv'), 'local-model');
+      const remote = await train(`${server.origin}/data.csv`, 'remote-model');
+      assert.ok(remote.equals(local), "model.onnx from the URL differs from the local file's");
+    },
+  );
 
   test('should fail within seconds with DataNotFoundError on a 404 and on an unreachable port', async () => {
     const t0 = Date.now();
-    await rejectsWith(openSource(`${server.origin}/missing.csv`).inferSchema({ label: 'y' }), DataNotFoundError, 'E_DATA_NOT_FOUND', [
-      `${server.origin}/missing.csv`,
-      'HTTP 404 Not Found',
-    ]);
+    await rejectsWith(
+      openSource(`${server.origin}/missing.csv`).inferSchema({ label: 'y' }),
+      DataNotFoundError,
+      'E_DATA_NOT_FOUND',
+      [`${server.origin}/missing.csv`, 'HTTP 404 Not Found'],
+    );
     const port = await freePort();
-    await rejectsWith(openSource(`http://127.0.0.1:${port}/data.csv`).inferSchema({ label: 'y' }), DataNotFoundError, 'E_DATA_NOT_FOUND', [
-      `http://127.0.0.1:${port}/data.csv`,
-      'ECONNREFUSED',
-    ]);
+    await rejectsWith(
+      openSource(`http://127.0.0.1:${port}/data.csv`).inferSchema({ label: 'y' }),
+      DataNotFoundError,
+      'E_DATA_NOT_FOUND',
+      [`http://127.0.0.1:${port}/data.csv`, 'ECONNREFUSED'],
+    );
     assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
   });
 
   test('should follow a few redirects and refuse more than five', async () => {
     const schema = await openSource(join(dir, 'data.csv')).inferSchema({ label: 'y' });
-    assert.deepEqual(await openSource(`${server.origin}/redirect/2/data.csv`).inferSchema({ label: 'y' }), schema);
-    await rejectsWith(openSource(`${server.origin}/redirect/6/data.csv`).inferSchema({ label: 'y' }), DataNotFoundError, 'E_DATA_NOT_FOUND', [
-      'more than 5 redirects',
-    ]);
+    assert.deepEqual(
+      await openSource(`${server.origin}/redirect/2/data.csv`).inferSchema({ label: 'y' }),
+      schema,
+    );
+    await rejectsWith(
+      openSource(`${server.origin}/redirect/6/data.csv`).inferSchema({ label: 'y' }),
+      DataNotFoundError,
+      'E_DATA_NOT_FOUND',
+      ['more than 5 redirects'],
+    );
   });
 
   test('should read the right batches from a server that ignores Range (cutting the range out of the whole file)', async () => {
@@ -141,7 +193,14 @@ describe('HTTP data source', () => {
     server.ignoreRanges = true;
     try {
       assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.csv`), 'y'), full);
-      assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.jsonl`), 'y'), await collect(openSource(join(dir, 'data.jsonl')), await openSource(join(dir, 'data.jsonl')).inferSchema({ label: 'y' }), options));
+      assert.deepEqual(
+        await readByRanges(openSource(`${server.origin}/data.jsonl`), 'y'),
+        await collect(
+          openSource(join(dir, 'data.jsonl')),
+          await openSource(join(dir, 'data.jsonl')).inferSchema({ label: 'y' }),
+          options,
+        ),
+      );
     } finally {
       server.ignoreRanges = false;
     }
@@ -153,8 +212,15 @@ describe('HTTP data source', () => {
       for (const head of ['refused', 'no-length'] as const) {
         server.head = head;
         server.requests.length = 0;
-        assert.deepEqual(await readByRanges(openSource(`${server.origin}/data.csv`), 'y'), expected, head);
-        assert.ok(server.requests.includes('GET /data.csv bytes=0-0'), `${head}: no size probe among ${server.requests.join('; ')}`);
+        assert.deepEqual(
+          await readByRanges(openSource(`${server.origin}/data.csv`), 'y'),
+          expected,
+          head,
+        );
+        assert.ok(
+          server.requests.includes('GET /data.csv bytes=0-0'),
+          `${head}: no size probe among ${server.requests.join('; ')}`,
+        );
       }
       // No ranges either: a 200 to the range GET still carries the whole file's Content-Length.
       server.ignoreRanges = true;
@@ -170,7 +236,11 @@ describe('HTTP data source', () => {
       await new Promise<void>((resolve) => streaming.listen(0, '127.0.0.1', resolve));
       try {
         const url = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}/data.csv`;
-        await rejectsWith(spansOf(openSource(url), 'y'), DataNotFoundError, 'E_DATA_NOT_FOUND', [url, 'HTTP 405 to HEAD', "the file's size is unknown"]);
+        await rejectsWith(spansOf(openSource(url), 'y'), DataNotFoundError, 'E_DATA_NOT_FOUND', [
+          url,
+          'HTTP 405 to HEAD',
+          "the file's size is unknown",
+        ]);
       } finally {
         streaming.closeAllConnections();
         await new Promise<void>((resolve) => streaming.close(() => resolve()));
@@ -190,8 +260,18 @@ describe('HTTP data source', () => {
     // Same size, other content: only the ETag tells.
     await writeFile(path, '{"x":1,"y":"a"}\n{"x":2,"y":"b"}\n{"x":4,"y":"a"}\n');
     const worker = openSource(source.byteRanges!.reference);
-    await rejectsWith(worker.byteRanges!.readSpan(schema, spans[0]!, options), DataParseError, 'E_DATA_PARSE', ['changed since the driver read it', '--ship-rows']);
+    await rejectsWith(
+      worker.byteRanges!.readSpan(schema, spans[0]!, options),
+      DataParseError,
+      'E_DATA_PARSE',
+      ['changed since the driver read it', '--ship-rows'],
+    );
     await writeFile(path, '{"x":1,"y":"a"}\n');
-    await rejectsWith(worker.byteRanges!.readSpan(schema, spans[0]!, options), DataParseError, 'E_DATA_PARSE', ['bytes now but was', '--ship-rows']);
+    await rejectsWith(
+      worker.byteRanges!.readSpan(schema, spans[0]!, options),
+      DataParseError,
+      'E_DATA_PARSE',
+      ['bytes now but was', '--ship-rows'],
+    );
   });
 });

@@ -12,8 +12,14 @@ import { packageRoot } from '../../src/util/package-root.js';
 import { collect } from './data-helpers.js';
 
 const folder = `${packageRoot()}/test/data/fixtures/real`;
-type Expected = Record<string, { kind: 'numeric' | 'categorical'; missing: number; sum?: number; distinct?: number }>;
-const expected = JSON.parse(await readFile(`${folder}/expected.json`, 'utf8')) as Record<string, Expected>;
+type Expected = Record<
+  string,
+  { kind: 'numeric' | 'categorical'; missing: number; sum?: number; distinct?: number }
+>;
+const expected = JSON.parse(await readFile(`${folder}/expected.json`, 'utf8')) as Record<
+  string,
+  Expected
+>;
 
 /** What a column looks like after mlscale read it: the same summary pandas gave. */
 function summarise(batches: RawBatch[], schema: Schema): Expected {
@@ -54,7 +60,10 @@ function assertLikePandas(file: string, got: Expected, label: string): void {
     assert.equal(have.missing, want.missing, `${file}: column '${name}' missing values`);
     if (want.sum !== undefined) {
       // Batches hold float32: 7 significant digits.
-      assert.ok(Math.abs(have.sum! - want.sum) <= 1e-6 * Math.max(1, Math.abs(want.sum)) * 40, `${file}: column '${name}' sums to ${have.sum}, pandas ${want.sum}`);
+      assert.ok(
+        Math.abs(have.sum! - want.sum) <= 1e-6 * Math.max(1, Math.abs(want.sum)) * 40,
+        `${file}: column '${name}' sums to ${have.sum}, pandas ${want.sum}`,
+      );
     } else {
       assert.equal(have.distinct, want.distinct, `${file}: column '${name}' distinct values`);
     }
@@ -77,7 +86,10 @@ describe('files written by other tools', () => {
       const source = openSource(`${folder}/${file}`);
       const schema = await source.inferSchema({ label, ...(naValues ? { naValues } : {}) });
       const batches = await collect(source, schema, { batchRows: 7 });
-      assert.equal(batches.reduce((n, b) => n + b.skippedRows, 0), 0);
+      assert.equal(
+        batches.reduce((n, b) => n + b.skippedRows, 0),
+        0,
+      );
       assertLikePandas(file, summarise(batches, schema), label);
     });
   }

@@ -36,7 +36,9 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
     const hops = /^\/redirect\/(\d+)(\/.*)$/.exec(url.pathname);
     if (hops) {
       const left = Number(hops[1]);
-      res.writeHead(302, { location: left > 1 ? `/redirect/${left - 1}${hops[2]}` : hops[2]! }).end();
+      res
+        .writeHead(302, { location: left > 1 ? `/redirect/${left - 1}${hops[2]}` : hops[2]! })
+        .end();
       return;
     }
     let body: Buffer;
@@ -60,7 +62,11 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
         res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
         return;
       }
-      res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${body.length}` });
+      res.writeHead(206, {
+        ...headers,
+        'content-length': end - start + 1,
+        'content-range': `bytes ${start}-${end}/${body.length}`,
+      });
       res.end(body.subarray(start, end + 1));
       return;
     }

@@ -22,12 +22,7 @@ interface Peak {
 
 /** Streams a source in a fresh Node process and returns what it measured. */
 async function streamPeak(spec: string, batchRows: number, label?: string): Promise<Peak> {
-  const args = [
-    fixture,
-    spec,
-    String(batchRows),
-    ...(label === undefined ? [] : [label]),
-  ];
+  const args = [fixture, spec, String(batchRows), ...(label === undefined ? [] : [label])];
   const { stdout } = await run(process.execPath, args, { cwd: packageRoot(), timeout: 60_000 });
   return JSON.parse(stdout) as Peak;
 }

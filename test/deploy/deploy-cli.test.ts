@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { haproxyConfig, kDefaultBalancerOptions, kDefaultKubernetesOptions, kubernetesManifests, nginxConfig } from '../../src/deploy/configs.js';
+import {
+  haproxyConfig,
+  kDefaultBalancerOptions,
+  kDefaultKubernetesOptions,
+  kubernetesManifests,
+  nginxConfig,
+} from '../../src/deploy/configs.js';
 import { runCli, tempDir } from '../helpers.js';
 import { freePort } from '../serve/serve-process.js';
 
@@ -43,12 +49,22 @@ describe('mlscale deploy', () => {
   });
 
   test('haproxy -c accepts the configuration (when haproxy is installed)', async (t) => {
-    const which = spawnSync('sh', ['-c', 'command -v haproxy || { test -x /usr/sbin/haproxy && echo /usr/sbin/haproxy; }'], { encoding: 'utf8' }).stdout.trim();
+    const which = spawnSync(
+      'sh',
+      ['-c', 'command -v haproxy || { test -x /usr/sbin/haproxy && echo /usr/sbin/haproxy; }'],
+      { encoding: 'utf8' },
+    ).stdout.trim();
     if (which === '') return t.skip('haproxy is not installed');
     const tmp = await tempDir('mlscale-haproxy-');
     try {
       const file = join(tmp.dir, 'haproxy.cfg');
-      await writeFile(file, haproxyConfig({ ...kDefaultBalancerOptions, replicas: [{ host: '127.0.0.1', port: 8000 }] }));
+      await writeFile(
+        file,
+        haproxyConfig({
+          ...kDefaultBalancerOptions,
+          replicas: [{ host: '127.0.0.1', port: 8000 }],
+        }),
+      );
       const r = spawnSync(which, ['-c', '-f', file], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout + r.stderr);
     } finally {
@@ -57,7 +73,12 @@ describe('mlscale deploy', () => {
   });
 
   test('k8s: probes on the health endpoints, preStop = unready delay, termination grace covers the drain, Service, HPA', () => {
-    const yaml = kubernetesManifests({ ...kDefaultKubernetesOptions, modelRepository: '/models', unreadyDelayMs: 5000, gracePeriodMs: 10_000 });
+    const yaml = kubernetesManifests({
+      ...kDefaultKubernetesOptions,
+      modelRepository: '/models',
+      unreadyDelayMs: 5000,
+      gracePeriodMs: 10_000,
+    });
     const docs = yaml.split(/^---$/m);
     assert.equal(docs.length, 3);
     assert.match(docs[0]!, /kind: Deployment/);
@@ -75,32 +96,79 @@ describe('mlscale deploy', () => {
   });
 
   test('the command writes the configuration to stdout', async () => {
-    const r = await runCli(['deploy', 'k8s', '--model-repository', '/models', '--name', 'digits', '--max-replicas', '4'], { timeoutMs: 30_000 });
+    const r = await runCli(
+      ['deploy', 'k8s', '--model-repository', '/models', '--name', 'digits', '--max-replicas', '4'],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /name: "digits"/);
     assert.match(r.stdout, /maxReplicas: 4/);
-    const n = await runCli(['deploy', 'nginx', '--replicas', 'a.example:8000,b.example:8000', '--no-check'], { timeoutMs: 30_000 });
+    const n = await runCli(
+      ['deploy', 'nginx', '--replicas', 'a.example:8000,b.example:8000', '--no-check'],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(n.code, 0, n.stderr);
     assert.match(n.stdout, /server a\.example:8000 /);
   });
 
   const bad: { name: string; args: () => Promise<string[]> | string[]; message: RegExp }[] = [
-    { name: 'an unknown target', args: () => ['swarm'], message: /the target must be one of nginx, haproxy, k8s, got "swarm"/ },
+    {
+      name: 'an unknown target',
+      args: () => ['swarm'],
+      message: /the target must be one of nginx, haproxy, k8s, got "swarm"/,
+    },
     { name: 'no --replicas', args: () => ['nginx'], message: /needs --replicas HOST:PORT/ },
-    { name: 'an address without a port', args: () => ['nginx', '--replicas', 'host1', '--no-check'], message: /--replicas must be HOST:PORT .* got "host1"/ },
-    { name: 'port 0', args: () => ['haproxy', '--replicas', 'host1:0', '--no-check'], message: /--replicas: the port must be from 1 to 65535, got 0/ },
-    { name: 'a repeated address', args: () => ['nginx', '--replicas', 'h:1,h:1', '--no-check'], message: /--replicas lists h:1 twice/ },
+    {
+      name: 'an address without a port',
+      args: () => ['nginx', '--replicas', 'host1', '--no-check'],
+      message: /--replicas must be HOST:PORT .* got "host1"/,
+    },
+    {
+      name: 'port 0',
+      args: () => ['haproxy', '--replicas', 'host1:0', '--no-check'],
+      message: /--replicas: the port must be from 1 to 65535, got 0/,
+    },
+    {
+      name: 'a repeated address',
+      args: () => ['nginx', '--replicas', 'h:1,h:1', '--no-check'],
+      message: /--replicas lists h:1 twice/,
+    },
     {
       name: 'an unreachable replica',
       args: async () => ['nginx', '--replicas', `127.0.0.1:${await freePort()}`],
-      message: /--replicas: 127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\); start the replicas first, or pass --no-check/,
+      message:
+        /--replicas: 127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\); start the replicas first, or pass --no-check/,
     },
-    { name: 'k8s without --model-repository', args: () => ['k8s'], message: /needs --model-repository/ },
-    { name: 'k8s min above max', args: () => ['k8s', '--model-repository', '/m', '--min-replicas', '5', '--max-replicas', '2'], message: /--min-replicas \(5\) must not be above --max-replicas \(2\)/ },
-    { name: 'k8s --replicas 0', args: () => ['k8s', '--model-repository', '/m', '--replicas', '0'], message: /--replicas must be an integer from 1 to 1000, got 0/ },
-    { name: 'k8s --replicas -2', args: () => ['k8s', '--model-repository', '/m', '--replicas=-2'], message: /--replicas must be an integer from 1 to 1000, got -2/ },
-    { name: 'k8s --replicas many', args: () => ['k8s', '--model-repository', '/m', '--replicas', 'many'], message: /--replicas must be an integer from 1 to 1000, got "many"/ },
-    { name: 'a balancer flag on k8s', args: () => ['k8s', '--model-repository', '/m', '--tries', '2'], message: /--tries does not apply to 'mlscale deploy k8s'/ },
+    {
+      name: 'k8s without --model-repository',
+      args: () => ['k8s'],
+      message: /needs --model-repository/,
+    },
+    {
+      name: 'k8s min above max',
+      args: () => ['k8s', '--model-repository', '/m', '--min-replicas', '5', '--max-replicas', '2'],
+      message: /--min-replicas \(5\) must not be above --max-replicas \(2\)/,
+    },
+    {
+      name: 'k8s --replicas 0',
+      args: () => ['k8s', '--model-repository', '/m', '--replicas', '0'],
+      message: /--replicas must be an integer from 1 to 1000, got 0/,
+    },
+    {
+      name: 'k8s --replicas -2',
+      args: () => ['k8s', '--model-repository', '/m', '--replicas=-2'],
+      message: /--replicas must be an integer from 1 to 1000, got -2/,
+    },
+    {
+      name: 'k8s --replicas many',
+      args: () => ['k8s', '--model-repository', '/m', '--replicas', 'many'],
+      message: /--replicas must be an integer from 1 to 1000, got "many"/,
+    },
+    {
+      name: 'a balancer flag on k8s',
+      args: () => ['k8s', '--model-repository', '/m', '--tries', '2'],
+      message: /--tries does not apply to 'mlscale deploy k8s'/,
+    },
   ];
   for (const c of bad) {
     test(`${c.name}: exit 2 naming the flag, nothing written`, async () => {

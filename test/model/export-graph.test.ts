@@ -14,11 +14,28 @@ import { refLogits, refPreprocess, refSoftmax } from './reference.js';
 const { onnx } = onnxProto;
 
 const mixed: PreprocessingSpec = {
-  numeric: { names: ['age', 'income'], mean: new Float32Array([40, 3.5]), std: new Float32Array([12, 1.25]) },
-  categorical: { names: ['color', 'size'], vocab: [['red', 'grün', 'blue'], ['S', 'M']] },
+  numeric: {
+    names: ['age', 'income'],
+    mean: new Float32Array([40, 3.5]),
+    std: new Float32Array([12, 1.25]),
+  },
+  categorical: {
+    names: ['color', 'size'],
+    vocab: [
+      ['red', 'grün', 'blue'],
+      ['S', 'M'],
+    ],
+  },
   classes: ['no', 'yes', 'maybe'],
 };
-const mixedSpec: ModelSpec = { family: 'mlp', task: 'classification', inputs: 7, outputs: 3, hidden: [6], activation: 'tanh' };
+const mixedSpec: ModelSpec = {
+  family: 'mlp',
+  task: 'classification',
+  inputs: 7,
+  outputs: 3,
+  hidden: [6],
+  activation: 'tanh',
+};
 
 // Raw rows: NaNs to impute, an unseen category ('purple'), a missing one (''), and Unicode.
 const numeric = new Float32Array([25, 2.0, NaN, 5.5, 61, NaN, NaN, NaN, 40, 3.5]);
@@ -28,10 +45,15 @@ const rows = 5;
 /** Random biases so that the check does not pass by accident through zeros. */
 function trainedParams(spec: ModelSpec, seed: number): Float32Array[] {
   const rng = new Prng(seed);
-  return initParameters(spec, seed).map((p, i) => (i % 2 === 1 ? randomArray(rng, p.length, 0.5) : p));
+  return initParameters(spec, seed).map((p, i) =>
+    i % 2 === 1 ? randomArray(rng, p.length, 0.5) : p,
+  );
 }
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<{ names: readonly string[]; out: ort.InferenceSession.OnnxValueMapType }> {
+async function run(
+  bytes: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+): Promise<{ names: readonly string[]; out: ort.InferenceSession.OnnxValueMapType }> {
   const session = await createSession(bytes);
   try {
     return { names: session.inputNames, out: await session.run(feeds) };
@@ -68,7 +90,14 @@ describe('buildExportGraph', () => {
       categorical: { names: ['color'], vocab: [['red', 'grün']] },
       target: { mean: 0, std: 1 },
     };
-    const spec: ModelSpec = { family: 'linear', task: 'regression', inputs: 2, outputs: 1, hidden: [], activation: 'relu' };
+    const spec: ModelSpec = {
+      family: 'linear',
+      task: 'regression',
+      inputs: 2,
+      outputs: 1,
+      hidden: [],
+      activation: 'relu',
+    };
     const params = [new Float32Array([10, 100]), new Float32Array([1])];
     const { names, out } = await run(buildExportGraph(spec, params, pre), {
       x_cat: new ort.Tensor('string', ['red', 'grün', 'blue', '', 'Red'], [5, 1]),
@@ -79,14 +108,27 @@ describe('buildExportGraph', () => {
 
   test('should de-standardise a numeric-only regression and take no x_cat input', async () => {
     const pre: PreprocessingSpec = {
-      numeric: { names: ['a', 'b', 'c'], mean: new Float32Array([1, -2, 0.5]), std: new Float32Array([2, 0.5, 1]) },
+      numeric: {
+        names: ['a', 'b', 'c'],
+        mean: new Float32Array([1, -2, 0.5]),
+        std: new Float32Array([2, 0.5, 1]),
+      },
       categorical: { names: [], vocab: [] },
       target: { mean: 100, std: 15 },
     };
-    const spec: ModelSpec = { family: 'mlp', task: 'regression', inputs: 3, outputs: 1, hidden: [4], activation: 'relu' };
+    const spec: ModelSpec = {
+      family: 'mlp',
+      task: 'regression',
+      inputs: 3,
+      outputs: 1,
+      hidden: [4],
+      activation: 'relu',
+    };
     const params = trainedParams(spec, 9);
     const raw = new Float32Array([0, 0, 0, NaN, 1, 2, 3, NaN, -1, 4, 4, NaN]);
-    const { names, out } = await run(buildExportGraph(spec, params, pre), { x: new ort.Tensor('float32', raw, [4, 3]) });
+    const { names, out } = await run(buildExportGraph(spec, params, pre), {
+      x: new ort.Tensor('float32', raw, [4, 3]),
+    });
     assert.deepEqual(names, ['x']);
     const logits = refLogits(spec, params, refPreprocess(pre, raw, [], 4), 4);
     const expected = Array.from(logits.data, (v) => v * 15 + 100);
@@ -97,11 +139,16 @@ describe('buildExportGraph', () => {
   test('should serialize the same model to identical bytes', () => {
     const params = trainedParams(mixedSpec, 4);
     const copy = params.map((p) => p.slice());
-    assert.deepEqual(buildExportGraph(mixedSpec, params, mixed), buildExportGraph(mixedSpec, copy, { ...mixed }));
+    assert.deepEqual(
+      buildExportGraph(mixedSpec, params, mixed),
+      buildExportGraph(mixedSpec, copy, { ...mixed }),
+    );
   });
 
   test('should record task, classes and feature names in metadata_props', () => {
-    const model = onnx.ModelProto.decode(buildExportGraph(mixedSpec, trainedParams(mixedSpec, 1), mixed));
+    const model = onnx.ModelProto.decode(
+      buildExportGraph(mixedSpec, trainedParams(mixedSpec, 1), mixed),
+    );
     assert.deepEqual(
       model.metadataProps.map((e) => [e.key, e.value]),
       [
@@ -139,7 +186,14 @@ describe('describeExportIO', () => {
       categorical: { names: [], vocab: [] },
       target: { mean: 0, std: 1 },
     };
-    const spec: ModelSpec = { family: 'linear', task: 'regression', inputs: 1, outputs: 1, hidden: [], activation: 'relu' };
+    const spec: ModelSpec = {
+      family: 'linear',
+      task: 'regression',
+      inputs: 1,
+      outputs: 1,
+      hidden: [],
+      activation: 'relu',
+    };
     assert.deepEqual(describeExportIO(spec, pre), {
       inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 1] }],
       outputs: [{ name: 'prediction', datatype: 'FP32', shape: [-1, 1] }],

@@ -15,7 +15,14 @@ export function smallSpec(
   activation: ModelSpec['activation'] = 'relu',
   hidden: number[] = [5, 4],
 ): ModelSpec {
-  return { family, task, inputs: 4, outputs: task === 'classification' ? 3 : 1, hidden: family === 'mlp' ? hidden : [], activation };
+  return {
+    family,
+    task,
+    inputs: 4,
+    outputs: task === 'classification' ? 3 : 1,
+    hidden: family === 'mlp' ? hidden : [],
+    activation,
+  };
 }
 
 /** Uniform random values in [-scale, scale). */
@@ -34,7 +41,10 @@ export function randomTargets(rng: Prng, spec: ModelSpec, rows: number): Float32
 }
 
 /** Loads `bytes` in a fresh session and runs it once. */
-export async function runOnce(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+export async function runOnce(
+  bytes: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
   const session = await createSession(bytes);
   try {
     return await session.run(feeds);
@@ -52,7 +62,9 @@ export function feedsFor(
   rows: number,
   y?: Float32Array,
 ): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', x, [rows, spec.inputs]) };
+  const feeds: Record<string, ort.Tensor> = {
+    x: new ort.Tensor('float32', x, [rows, spec.inputs]),
+  };
   if (y !== undefined) feeds['y'] = new ort.Tensor('float32', y, [rows, spec.outputs]);
   shapes.forEach((p, i) => {
     feeds[p.name] = new ort.Tensor('float32', params[i]!, p.shape);
@@ -61,8 +73,15 @@ export function feedsFor(
 }
 
 /** Asserts |actual - expected| <= atol + rtol * |expected| elementwise, naming the first offender. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): void {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what: string,
+): void {
+  if (actual.length !== expected.length)
+    throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;

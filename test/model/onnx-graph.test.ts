@@ -13,13 +13,18 @@ function sampleGraph(attrOrder: 'ab' | 'ba' = 'ab'): OnnxGraph {
   const x = g.input('x', 'float', ['N', 2]);
   const s = g.input('s', 'string', ['N', 1]);
   const scale = g.floatConstant('scale', new Float32Array([2, 3]), [1, 2]);
-  const offset = g.op('Constant', [], { value: { tensor: { type: 'float', dims: [2], data: new Float32Array([0.5, -0.5]) } } });
+  const offset = g.op('Constant', [], {
+    value: { tensor: { type: 'float', dims: [2], data: new Float32Array([0.5, -0.5]) } },
+  });
   g.op('Add', [g.op('Mul', [x, scale]), offset], {}, 'y');
   const vocab = g.stringConstant('vocab', ['a', 'ü'], [1, 2]);
   g.op('Cast', [g.op('Equal', [s, vocab])], { to: { int: 1 } }, 'eq');
   const index = g.int64Constant('index', [0], []);
   g.op('Gather', [g.op('Shape', [x]), index], { axis: { int: 0 } }, 'n');
-  const attrs = attrOrder === 'ab' ? { axis: { int: 1 }, keepdims: { int: 0 } } : { keepdims: { int: 0 }, axis: { int: 1 } };
+  const attrs =
+    attrOrder === 'ab'
+      ? { axis: { int: 1 }, keepdims: { int: 0 } }
+      : { keepdims: { int: 0 }, axis: { int: 1 } };
   g.op('ArgMax', [x], attrs, 'am');
   g.output('y', 'float', ['N', 2]);
   g.output('eq', 'float', ['N', 2]);
@@ -49,7 +54,10 @@ describe('OnnxGraph', () => {
         x: new ort.Tensor('float32', new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2]),
         s: new ort.Tensor('string', ['ü', 'b', 'a'], [3, 1]),
       });
-      assert.deepEqual(Array.from(out['y']!.data as Float32Array), [2.5, 5.5, 6.5, 11.5, 10.5, 17.5]);
+      assert.deepEqual(
+        Array.from(out['y']!.data as Float32Array),
+        [2.5, 5.5, 6.5, 11.5, 10.5, 17.5],
+      );
       assert.deepEqual(Array.from(out['eq']!.data as Float32Array), [0, 1, 0, 0, 1, 0]);
       assert.deepEqual(out['n']!.dims, []);
       assert.equal(out['n']!.data[0], 3n);

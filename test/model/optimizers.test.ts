@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InvalidOptionError, ShapeError } from '../../src/errors.js';
-import { applyUpdate, createOptimizerState, type OptimizerConfig } from '../../src/model/optimizers.js';
+import {
+  applyUpdate,
+  createOptimizerState,
+  type OptimizerConfig,
+} from '../../src/model/optimizers.js';
 
 const shapes = [{ shape: [2, 2] }, { shape: [2] }];
 
@@ -28,7 +32,10 @@ describe('optimizers', () => {
   });
 
   test('should converge on a quadratic with Nesterov SGD', () => {
-    assert.ok(minimise({ kind: 'sgd', learningRate: 0.05, momentum: 0.9, l2: 0, nesterov: true }, 300) < 1e-4);
+    assert.ok(
+      minimise({ kind: 'sgd', learningRate: 0.05, momentum: 0.9, l2: 0, nesterov: true }, 300) <
+        1e-4,
+    );
   });
 
   test('should converge on a quadratic with Adam', () => {
@@ -48,7 +55,10 @@ describe('optimizers', () => {
       p.forEach((v, k) => {
         const g = grads[i]![k]! + (i === 0 ? l2 * v : 0);
         const expected = v - (lr * g) / (Math.abs(g) + 1e-8);
-        assert.ok(Math.abs(params[i]![k]! - expected) < 1e-6, `param ${i}[${k}]: ${params[i]![k]} vs ${expected}`);
+        assert.ok(
+          Math.abs(params[i]![k]! - expected) < 1e-6,
+          `param ${i}[${k}]: ${params[i]![k]} vs ${expected}`,
+        );
         if (state.kind === 'adam') {
           assert.ok(Math.abs(state.m[i]![k]! - 0.1 * g) < 1e-7);
           assert.ok(Math.abs(state.v[i]![k]! - 0.001 * g * g) < 1e-7);
@@ -82,7 +92,13 @@ describe('optimizers', () => {
     const run = (): Float32Array[] => {
       const params = [new Float32Array([0.3, -0.7, 1.1, 2]), new Float32Array([0.1, 0.2])];
       const state = createOptimizerState('adam', shapes);
-      for (let s = 0; s < 50; s++) applyUpdate({ kind: 'adam', learningRate: 0.01, momentum: 0, l2: 1e-3 }, state, params, quadraticGrads(params));
+      for (let s = 0; s < 50; s++)
+        applyUpdate(
+          { kind: 'adam', learningRate: 0.01, momentum: 0, l2: 1e-3 },
+          state,
+          params,
+          quadraticGrads(params),
+        );
       return [...params, ...(state.kind === 'adam' ? [...state.m, ...state.v] : [])];
     };
     assert.deepEqual(run(), run());
@@ -96,9 +112,17 @@ describe('optimizers', () => {
   test('should reject a config that does not match the state, and mismatched sizes', () => {
     const state = createOptimizerState('sgd', shapes);
     const params = [new Float32Array(4), new Float32Array(2)];
-    assert.throws(() => applyUpdate({ kind: 'adam', learningRate: 1, momentum: 0, l2: 0 }, state, params, params), InvalidOptionError);
     assert.throws(
-      () => applyUpdate({ kind: 'sgd', learningRate: 1, momentum: 0, l2: 0 }, state, params, [new Float32Array(3), new Float32Array(2)]),
+      () =>
+        applyUpdate({ kind: 'adam', learningRate: 1, momentum: 0, l2: 0 }, state, params, params),
+      InvalidOptionError,
+    );
+    assert.throws(
+      () =>
+        applyUpdate({ kind: 'sgd', learningRate: 1, momentum: 0, l2: 0 }, state, params, [
+          new Float32Array(3),
+          new Float32Array(2),
+        ]),
       ShapeError,
     );
   });

@@ -4,7 +4,14 @@ import { ShapeError } from '../../src/errors.js';
 import { initParameters, parameterCount, parameterShapes } from '../../src/model/parameters.js';
 import type { ModelSpec } from '../../src/model/spec.js';
 
-const mlp: ModelSpec = { family: 'mlp', task: 'classification', inputs: 784, outputs: 10, hidden: [128, 32], activation: 'relu' };
+const mlp: ModelSpec = {
+  family: 'mlp',
+  task: 'classification',
+  inputs: 784,
+  outputs: 10,
+  hidden: [128, 32],
+  activation: 'relu',
+};
 
 describe('parameters', () => {
   test('should lay out W_l as [in, out] and b_l as [out], in order W0, b0, W1, b1, ...', () => {

@@ -8,8 +8,14 @@ describe('Prng', () => {
     const b = new Prng(42);
     const c = new Prng(43);
     const sa = Array.from({ length: 20 }, () => a.nextUint32());
-    assert.deepEqual(sa, Array.from({ length: 20 }, () => b.nextUint32()));
-    assert.notDeepEqual(sa, Array.from({ length: 20 }, () => c.nextUint32()));
+    assert.deepEqual(
+      sa,
+      Array.from({ length: 20 }, () => b.nextUint32()),
+    );
+    assert.notDeepEqual(
+      sa,
+      Array.from({ length: 20 }, () => c.nextUint32()),
+    );
   });
 
   test('should draw floats in [0, 1) and integers in [0, n) roughly uniformly', () => {
@@ -44,10 +50,17 @@ describe('Prng', () => {
   });
 
   test('should shuffle into a permutation, reproducibly', () => {
-    const make = (): Int32Array => new Prng(9).shuffle(Int32Array.from({ length: 100 }, (_, i) => i));
+    const make = (): Int32Array =>
+      new Prng(9).shuffle(Int32Array.from({ length: 100 }, (_, i) => i));
     const shuffled = make();
     assert.deepEqual(shuffled, make());
-    assert.deepEqual(Array.from(shuffled).sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-    assert.notDeepEqual(Array.from(shuffled), Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(shuffled).sort((x, y) => x - y),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      Array.from(shuffled),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
   });
 });

@@ -15,7 +15,12 @@ export interface Matrix {
 }
 
 /** Logits (last layer, linear) for `rows` rows of `x`. */
-export function refLogits(spec: ModelSpec, params: readonly ArrayLike<number>[], x: ArrayLike<number>, rows: number): Matrix {
+export function refLogits(
+  spec: ModelSpec,
+  params: readonly ArrayLike<number>[],
+  x: ArrayLike<number>,
+  rows: number,
+): Matrix {
   const sizes = layerSizes(spec);
   let a = Float64Array.from(x as ArrayLike<number>).subarray(0, rows * sizes[0]!);
   for (let l = 0; l + 1 < sizes.length; l++) {
@@ -45,7 +50,8 @@ export function refSoftmax(m: Matrix): Matrix {
     for (let c = 0; c < m.cols; c++) max = Math.max(max, m.data[r * m.cols + c]!);
     let sum = 0;
     for (let c = 0; c < m.cols; c++) sum += Math.exp(m.data[r * m.cols + c]! - max);
-    for (let c = 0; c < m.cols; c++) out[r * m.cols + c] = Math.exp(m.data[r * m.cols + c]! - max) / sum;
+    for (let c = 0; c < m.cols; c++)
+      out[r * m.cols + c] = Math.exp(m.data[r * m.cols + c]! - max) / sum;
   }
   return { rows: m.rows, cols: m.cols, data: out };
 }
@@ -62,13 +68,23 @@ export function refLoss(
 }
 
 /** What the forward graph outputs: softmax probabilities, or the raw (standardised) prediction. */
-export function refForwardOutput(spec: ModelSpec, params: readonly ArrayLike<number>[], x: ArrayLike<number>, rows: number): Matrix {
+export function refForwardOutput(
+  spec: ModelSpec,
+  params: readonly ArrayLike<number>[],
+  x: ArrayLike<number>,
+  rows: number,
+): Matrix {
   const logits = refLogits(spec, params, x, rows);
   return spec.task === 'classification' ? refSoftmax(logits) : logits;
 }
 
 /** The training loss, recomputed from a forward output (probabilities or predictions). */
-export function lossFromOutput(spec: ModelSpec, output: ArrayLike<number>, y: ArrayLike<number>, rows: number): number {
+export function lossFromOutput(
+  spec: ModelSpec,
+  output: ArrayLike<number>,
+  y: ArrayLike<number>,
+  rows: number,
+): number {
   let total = 0;
   const k = spec.outputs;
   for (let i = 0; i < rows * k; i++) {
@@ -107,7 +123,12 @@ export function refGradients(
 }
 
 /** Preprocesses raw rows as the export graph should: impute, standardise, one-hot, concatenate. */
-export function refPreprocess(pre: PreprocessingSpec, numeric: ArrayLike<number>, categorical: readonly string[], rows: number): Float64Array {
+export function refPreprocess(
+  pre: PreprocessingSpec,
+  numeric: ArrayLike<number>,
+  categorical: readonly string[],
+  rows: number,
+): Float64Array {
   const nNum = pre.numeric.names.length;
   const nCat = pre.categorical.names.length;
   const width = nNum + pre.categorical.vocab.reduce((s, v) => s + v.length, 0);
@@ -120,7 +141,8 @@ export function refPreprocess(pre: PreprocessingSpec, numeric: ArrayLike<number>
       out[r * width + c++] = (v - pre.numeric.mean[j]!) / pre.numeric.std[j]!;
     }
     for (let j = 0; j < nCat; j++) {
-      for (const word of pre.categorical.vocab[j]!) out[r * width + c++] = categorical[r * nCat + j] === word ? 1 : 0;
+      for (const word of pre.categorical.vocab[j]!)
+        out[r * width + c++] = categorical[r * nCat + j] === word ? 1 : 0;
     }
   }
   return out;

@@ -16,7 +16,10 @@ describe('session', () => {
       builds += 1;
       return buildTrainStepGraph(smallSpec('linear', 'regression'));
     };
-    const [a, b] = await Promise.all([getCachedSession('session-test:once', build), getCachedSession('session-test:once', build)]);
+    const [a, b] = await Promise.all([
+      getCachedSession('session-test:once', build),
+      getCachedSession('session-test:once', build),
+    ]);
     const c = await getCachedSession('session-test:once', build);
     assert.equal(builds, 1);
     assert.equal(a, b);
@@ -40,7 +43,11 @@ describe('session', () => {
 
   test('should give bitwise-identical gradients across sessions and runs', async () => {
     // Wide enough that onnxruntime's optimized Gemm kernels (not a naive loop) do the work.
-    const spec: ModelSpec = { ...smallSpec('mlp', 'classification', 'relu', [48]), inputs: 96, outputs: 10 };
+    const spec: ModelSpec = {
+      ...smallSpec('mlp', 'classification', 'relu', [48]),
+      inputs: 96,
+      outputs: 10,
+    };
     const rng = new Prng(17);
     const rows = 200;
     const feeds = feedsFor(

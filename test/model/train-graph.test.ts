@@ -4,7 +4,14 @@ import { initParameters, parameterShapes } from '../../src/model/parameters.js';
 import { Prng } from '../../src/model/prng.js';
 import type { ModelSpec } from '../../src/model/spec.js';
 import { buildTrainStepGraph } from '../../src/model/train-graph.js';
-import { assertClose, feedsFor, randomArray, randomTargets, runOnce, smallSpec } from './helpers.js';
+import {
+  assertClose,
+  feedsFor,
+  randomArray,
+  randomTargets,
+  runOnce,
+  smallSpec,
+} from './helpers.js';
 import { refGradients, refLoss } from './reference.js';
 
 const cases: [string, ModelSpec][] = [
@@ -23,13 +30,24 @@ describe('buildTrainStepGraph', () => {
       const rows = 7;
       const shapes = parameterShapes(spec);
       // Random biases too, so that their gradients are not checked only at zero.
-      const params = initParameters(spec, 3).map((p, i) => (i % 2 === 1 ? randomArray(rng, p.length, 0.5) : p));
+      const params = initParameters(spec, 3).map((p, i) =>
+        i % 2 === 1 ? randomArray(rng, p.length, 0.5) : p,
+      );
       const x = randomArray(rng, rows * spec.inputs, 2);
       const y = randomTargets(rng, spec, rows);
-      const out = await runOnce(buildTrainStepGraph(spec), feedsFor(spec, shapes, params, x, rows, y));
+      const out = await runOnce(
+        buildTrainStepGraph(spec),
+        feedsFor(spec, shapes, params, x, rows, y),
+      );
 
       assert.deepEqual(out['loss']!.dims, []);
-      assertClose(out['loss']!.data as Float32Array, [refLoss(spec, params, x, y, rows)], 1e-6, 1e-5, 'loss');
+      assertClose(
+        out['loss']!.data as Float32Array,
+        [refLoss(spec, params, x, y, rows)],
+        1e-6,
+        1e-5,
+        'loss',
+      );
       const expected = refGradients(spec, params, x, y, rows);
       shapes.forEach((p, i) => {
         const grad = out[`grad_${p.name}`]!;
@@ -45,8 +63,17 @@ describe('buildTrainStepGraph', () => {
     const params = initParameters(spec, 1);
     const x = randomArray(rng, spec.inputs);
     const y = randomTargets(rng, spec, 1);
-    const out = await runOnce(buildTrainStepGraph(spec), feedsFor(spec, parameterShapes(spec), params, x, 1, y));
-    assertClose(out['loss']!.data as Float32Array, [refLoss(spec, params, x, y, 1)], 1e-6, 1e-5, 'loss');
+    const out = await runOnce(
+      buildTrainStepGraph(spec),
+      feedsFor(spec, parameterShapes(spec), params, x, 1, y),
+    );
+    assertClose(
+      out['loss']!.data as Float32Array,
+      [refLoss(spec, params, x, y, 1)],
+      1e-6,
+      1e-5,
+      'loss',
+    );
   });
 
   test('should serialize to the same bytes every time', () => {

@@ -63,8 +63,23 @@ describe('trainOnBatch', () => {
     const run = async (): Promise<unknown> => {
       const params = initParameters(spec, 1);
       const optState = createOptimizerState('adam', parameterShapes(spec));
-      const result = await trainOnBatch({ spec, params, optState, optimizer: adam, x, y, rows, minibatch: 32, seed: 5 });
-      return { params: result.params, optState: result.optState, lossSum: result.lossSum, steps: result.steps };
+      const result = await trainOnBatch({
+        spec,
+        params,
+        optState,
+        optimizer: adam,
+        x,
+        y,
+        rows,
+        minibatch: 32,
+        seed: 5,
+      });
+      return {
+        params: result.params,
+        optState: result.optState,
+        lossSum: result.lossSum,
+        steps: result.steps,
+      };
     };
     const first = await run();
     assert.deepEqual(await run(), first);
@@ -82,16 +97,39 @@ describe('trainOnBatch', () => {
     const before = params.map((p) => p.slice());
     const optState = createOptimizerState('sgd', parameterShapes(spec));
     const optimizer: OptimizerConfig = { kind: 'sgd', learningRate: 0, momentum: 0, l2: 0 };
-    const result = await trainOnBatch({ spec, params, optState, optimizer, x, y, rows, minibatch: 4, seed: 1 });
+    const result = await trainOnBatch({
+      spec,
+      params,
+      optState,
+      optimizer,
+      x,
+      y,
+      rows,
+      minibatch: 4,
+      seed: 1,
+    });
     assert.equal(result.steps, 3);
     assert.equal(result.rows, rows);
     assert.equal(optState.step, 3);
     assert.deepEqual(params, before);
-    assertClose([result.lossSum], [refLoss(spec, params, x, y, rows) * rows], 1e-6, 1e-5, 'lossSum');
+    assertClose(
+      [result.lossSum],
+      [refLoss(spec, params, x, y, rows) * rows],
+      1e-6,
+      1e-5,
+      'lossSum',
+    );
   });
 
   test('should learn three blobs to high accuracy with Adam', async () => {
-    const spec: ModelSpec = { family: 'mlp', task: 'classification', inputs: 2, outputs: 3, hidden: [16], activation: 'relu' };
+    const spec: ModelSpec = {
+      family: 'mlp',
+      task: 'classification',
+      inputs: 2,
+      outputs: 3,
+      hidden: [16],
+      activation: 'relu',
+    };
     const { x, y, labels } = blobs(600, 4);
     const params = initParameters(spec, 2);
     const optState = createOptimizerState('adam', parameterShapes(spec));
@@ -101,7 +139,14 @@ describe('trainOnBatch', () => {
   });
 
   test('should learn XOR with a tanh MLP and momentum SGD', async () => {
-    const spec: ModelSpec = { family: 'mlp', task: 'classification', inputs: 2, outputs: 2, hidden: [8], activation: 'tanh' };
+    const spec: ModelSpec = {
+      family: 'mlp',
+      task: 'classification',
+      inputs: 2,
+      outputs: 2,
+      hidden: [8],
+      activation: 'tanh',
+    };
     const rng = new Prng(12);
     const rows = 800;
     const x = randomArray(rng, rows * 2);
@@ -121,15 +166,26 @@ describe('trainOnBatch', () => {
   });
 
   test('should fit a linear regression', async () => {
-    const spec: ModelSpec = { family: 'linear', task: 'regression', inputs: 3, outputs: 1, hidden: [], activation: 'relu' };
+    const spec: ModelSpec = {
+      family: 'linear',
+      task: 'regression',
+      inputs: 3,
+      outputs: 1,
+      hidden: [],
+      activation: 'relu',
+    };
     const rng = new Prng(13);
     const rows = 500;
     const x = randomArray(rng, rows * 3);
     const y = new Float32Array(rows);
-    for (let r = 0; r < rows; r++) y[r] = 0.8 * x[3 * r]! - 0.5 * x[3 * r + 1]! + 0.3 + 0.01 * rng.normal();
+    for (let r = 0; r < rows; r++)
+      y[r] = 0.8 * x[3 * r]! - 0.5 * x[3 * r + 1]! + 0.3 + 0.01 * rng.normal();
     const params = initParameters(spec, 1);
     const optState = createOptimizerState('adam', parameterShapes(spec));
-    const loss = await fit({ spec, params, optState, optimizer: { ...adam, l2: 0 }, x, y, rows, minibatch: 25 }, 15);
+    const loss = await fit(
+      { spec, params, optState, optimizer: { ...adam, l2: 0 }, x, y, rows, minibatch: 25 },
+      15,
+    );
     assert.ok(loss < 1e-3, `loss ${loss}`);
     assertClose(params[0]!, [0.8, -0.5, 0], 0.03, 0, 'weights');
     assertClose(params[1]!, [0.3], 0.03, 0, 'bias');
@@ -139,10 +195,25 @@ describe('trainOnBatch', () => {
     const spec = smallSpec('linear', 'regression');
     const params = initParameters(spec, 1);
     const optState = createOptimizerState('sgd', parameterShapes(spec));
-    const base = { spec, params, optState, optimizer: adam, y: new Float32Array(2), rows: 2, minibatch: 1, seed: 0 };
+    const base = {
+      spec,
+      params,
+      optState,
+      optimizer: adam,
+      y: new Float32Array(2),
+      rows: 2,
+      minibatch: 1,
+      seed: 0,
+    };
     await assert.rejects(trainOnBatch({ ...base, x: new Float32Array(3) }), ShapeError);
-    await assert.rejects(trainOnBatch({ ...base, x: new Float32Array(8), minibatch: 0 }), ShapeError);
-    await assert.rejects(trainOnBatch({ ...base, x: new Float32Array(8), params: [params[0]!] }), ShapeError);
+    await assert.rejects(
+      trainOnBatch({ ...base, x: new Float32Array(8), minibatch: 0 }),
+      ShapeError,
+    );
+    await assert.rejects(
+      trainOnBatch({ ...base, x: new Float32Array(8), params: [params[0]!] }),
+      ShapeError,
+    );
   });
 
   test('should reject with TrainingDivergedError when the loss stops being finite', async () => {
@@ -168,11 +239,20 @@ describe('forwardBatch', () => {
     const rng = new Prng(40);
     const params = initParameters(spec, 4);
     const x = randomArray(rng, 6 * spec.inputs);
-    assertClose(await forwardBatch(spec, params, x, 6), refForwardOutput(spec, params, x, 6).data, 1e-6, 1e-5, 'output');
+    assertClose(
+      await forwardBatch(spec, params, x, 6),
+      refForwardOutput(spec, params, x, 6).data,
+      1e-6,
+      1e-5,
+      'output',
+    );
   });
 
   test('should return an empty array for zero rows', async () => {
     const spec = smallSpec('linear', 'classification');
-    assert.equal((await forwardBatch(spec, initParameters(spec, 1), new Float32Array(0), 0)).length, 0);
+    assert.equal(
+      (await forwardBatch(spec, initParameters(spec, 1), new Float32Array(0), 0)).length,
+      0,
+    );
   });
 });

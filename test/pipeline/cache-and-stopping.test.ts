@@ -25,7 +25,9 @@ async function table(name: string, rows: number, gzip = false): Promise<string> 
     const size = i % 17 === 0 ? '' : String((i * 7) % 23);
     const city = ['Paris', 'Lyon', 'NA', '"Nice, Côte"'][i % 4];
     const weight = (((i * 13) % 31) / 3).toFixed(3);
-    lines.push(`${size},${city},"note ${i % 3}",${weight},${(Number(size || 0) + Number(weight)) % 3 < 1.4 ? 'a' : 'b'}`);
+    lines.push(
+      `${size},${city},"note ${i % 3}",${weight},${(Number(size || 0) + Number(weight)) % 3 < 1.4 ? 'a' : 'b'}`,
+    );
   }
   const text = lines.join('\n') + '\n';
   const path = join(dir, name);
@@ -37,13 +39,25 @@ async function table(name: string, rows: number, gzip = false): Promise<string> 
 async function train(name: string, options: Partial<TrainingOptions>) {
   const out = join(dir, name);
   const { result } = await trainModel({ ...options, out });
-  return { bytes: await readFile(join(out, 'model.onnx')), metrics: result.metrics, training: result.training, cache: result.cache };
+  return {
+    bytes: await readFile(join(out, 'model.onnx')),
+    metrics: result.metrics,
+    training: result.training,
+    cache: result.cache,
+  };
 }
 
 describe('batch cache', () => {
   test('should train the bitwise-same model with the cache in memory, on disk, mixed and off, inline and on 1 and 2 threads', async () => {
     const data = await table('cache.csv', 3000);
-    const common: Partial<TrainingOptions> = { data, label: 'label', batchSize: 256, syncEvery: 3, epochs: 3, hidden: [8] };
+    const common: Partial<TrainingOptions> = {
+      data,
+      label: 'label',
+      batchSize: 256,
+      syncEvery: 3,
+      epochs: 3,
+      hidden: [8],
+    };
     const reference = await train('cache-ref', { ...common, executor: 'inline', cache: 'none' });
     const runs: [string, Partial<TrainingOptions>][] = [
       ['inline auto', { executor: 'inline' }],
@@ -58,7 +72,11 @@ describe('batch cache', () => {
       const run = await train(`cache-${name.replace(/ /g, '-')}`, { ...common, ...options });
       assert.ok(run.bytes.equals(reference.bytes), `${name}: model.onnx differs`);
       assert.deepEqual(run.metrics, reference.metrics, name);
-      if (name.endsWith('mixed')) assert.ok(run.cache.memoryBytes <= 200_000 && run.cache.totalBytes > run.cache.memoryBytes, `${name}: ${JSON.stringify(run.cache)}`);
+      if (name.endsWith('mixed'))
+        assert.ok(
+          run.cache.memoryBytes <= 200_000 && run.cache.totalBytes > run.cache.memoryBytes,
+          `${name}: ${JSON.stringify(run.cache)}`,
+        );
       if (name.includes('disk')) assert.equal(run.cache.memoryBytes, 0);
     }
   });
@@ -66,7 +84,14 @@ describe('batch cache', () => {
   test('should train the same model from a gzip file as from the file itself, on threads', async () => {
     const plain = await table('same.csv', 1500);
     const packed = await table('same.csv.gz', 1500, true);
-    const common: Partial<TrainingOptions> = { label: 'label', batchSize: 200, epochs: 2, hidden: [8], executor: 'threads', workers: 2 };
+    const common: Partial<TrainingOptions> = {
+      label: 'label',
+      batchSize: 200,
+      epochs: 2,
+      hidden: [8],
+      executor: 'threads',
+      workers: 2,
+    };
     const a = await train('gz-plain', { ...common, data: plain });
     const b = await train('gz-packed', { ...common, data: packed });
     assert.ok(a.bytes.equals(b.bytes));
@@ -75,7 +100,16 @@ describe('batch cache', () => {
   test('should keep a named cache folder and read it, not the text, on the next run with the same data and settings', async () => {
     const data = await table('kept.csv', 2000);
     const cacheDir = join(dir, 'kept-cache');
-    const common: Partial<TrainingOptions> = { data, label: 'label', batchSize: 300, epochs: 2, hidden: [8], executor: 'threads', workers: 2, cacheDir };
+    const common: Partial<TrainingOptions> = {
+      data,
+      label: 'label',
+      batchSize: 300,
+      epochs: 2,
+      hidden: [8],
+      executor: 'threads',
+      workers: 2,
+      cacheDir,
+    };
     const first = await train('kept-1', common);
     assert.equal(first.cache.reused, false);
     const [key] = await readdir(cacheDir);
@@ -108,25 +142,45 @@ describe('automatic epochs and model', () => {
 
   test('should keep the best epoch of a large table (no refit, a 10% slice) and run fixed epochs when asked', async () => {
     const policy = autoStoppingPolicy(1_600_000);
-    assert.deepEqual([policy.refit, policy.validationFraction, policy.maxEpochs, policy.patience], [false, 0.1, 13, 2]);
+    assert.deepEqual(
+      [policy.refit, policy.validationFraction, policy.maxEpochs, policy.patience],
+      [false, 0.1, 13, 2],
+    );
     const small = autoStoppingPolicy(455);
-    assert.deepEqual([small.refit, small.validationFraction, small.maxEpochs, small.patience], [true, 0.2, 500, 20]);
-    const fixed = await train('fixed', { data: 'synthetic:rows=2000,features=6,classes=2,seed=3', epochs: 3, executor: 'inline' });
+    assert.deepEqual(
+      [small.refit, small.validationFraction, small.maxEpochs, small.patience],
+      [true, 0.2, 500, 20],
+    );
+    const fixed = await train('fixed', {
+      data: 'synthetic:rows=2000,features=6,classes=2,seed=3',
+      epochs: 3,
+      executor: 'inline',
+    });
     assert.equal(fixed.training.epochs, 3);
     assert.match(fixed.training.stopReason, /3 epochs asked for/);
   });
 
   test('should stop after `patience` epochs without improvement, halve the learning rate half-way, and remember the best epoch', () => {
-    const stopping = new EarlyStopping({ validationFraction: 0.1, refit: false, maxEpochs: 100, patience: 4, reduceAfter: 2, tolerance: 1e-4 });
+    const stopping = new EarlyStopping({
+      validationFraction: 0.1,
+      refit: false,
+      maxEpochs: 100,
+      patience: 4,
+      reduceAfter: 2,
+      tolerance: 1e-4,
+    });
     const decisions = [1.0, 0.8, 0.79995, 0.81, 0.82, 0.83].map((loss) => stopping.observe(loss));
-    assert.deepEqual(decisions.map((d) => [d.improved, d.learningRateFactor, d.stop]), [
-      [true, 1, false],
-      [true, 1, false],
-      [false, 1, false], // below the tolerance
-      [false, 0.5, false],
-      [false, 1, false],
-      [false, 0.5, true],
-    ]);
+    assert.deepEqual(
+      decisions.map((d) => [d.improved, d.learningRateFactor, d.stop]),
+      [
+        [true, 1, false],
+        [true, 1, false],
+        [false, 1, false], // below the tolerance
+        [false, 0.5, false],
+        [false, 1, false],
+        [false, 0.5, true],
+      ],
+    );
     assert.equal(stopping.bestEpoch, 1);
   });
 });
@@ -143,11 +197,19 @@ describe('exact linear regression and the model choice', () => {
       y[r] = 2 * x[r * 2]! - 3 * x[r * 2 + 1]! + 0.5;
     }
     const whole = gramOf(x, y, rows, 2);
-    const halves = addGram(gramOf(x.subarray(0, 200), y.subarray(0, 100), 100, 2), gramOf(x.subarray(200), y.subarray(100), 100, 2));
+    const halves = addGram(
+      gramOf(x.subarray(0, 200), y.subarray(0, 100), 100, 2),
+      gramOf(x.subarray(200), y.subarray(100), 100, 2),
+    );
     // The same sums, up to the order of float64 additions.
-    halves.gram.forEach((v, i) => assert.ok(Math.abs(v - whole.gram[i]!) <= 1e-9 * Math.max(1, Math.abs(v)), `gram[${i}]`));
+    halves.gram.forEach((v, i) =>
+      assert.ok(Math.abs(v - whole.gram[i]!) <= 1e-9 * Math.max(1, Math.abs(v)), `gram[${i}]`),
+    );
     const fit = fitRidge(halves, gramOf(new Float32Array(0), new Float32Array(0), 0, 2), 1e-9);
-    assert.deepEqual([...fit.params[0]!].map((v) => Number(v.toFixed(4))), [2, -3]);
+    assert.deepEqual(
+      [...fit.params[0]!].map((v) => Number(v.toFixed(4))),
+      [2, -3],
+    );
     assert.equal(Number(fit.params[1]![0]!.toFixed(4)), 0.5);
   });
 

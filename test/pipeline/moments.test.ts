@@ -13,7 +13,12 @@ describe('Moments (Chan et al. merge)', () => {
   test('should give the same moments merged over parts as over the whole column', () => {
     const values = Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 100 + (i % 7));
     const whole = naive(values);
-    const parts = [values.slice(0, 13), values.slice(13, 500), values.slice(500, 501), values.slice(501)];
+    const parts = [
+      values.slice(0, 13),
+      values.slice(13, 500),
+      values.slice(500, 501),
+      values.slice(501),
+    ];
     const merged = parts
       .map((p) => momentsOf(Float32Array.from(p), p.length, 1))
       .reduce((a, b) => mergeMoments(a, b));

@@ -15,15 +15,25 @@ after(cleanup);
 
 describe('trainModel', () => {
   test('should reach accuracy above 0.9 on the digits sample with the default settings', async () => {
-    const { result, metadata } = await trainModel({ data: 'sample:digits', out: join(dir, 'digits') });
+    const { result, metadata } = await trainModel({
+      data: 'sample:digits',
+      out: join(dir, 'digits'),
+    });
     assert.equal(result.metrics.task, 'classification');
-    if (result.metrics.task === 'classification') assert.ok(result.metrics.accuracy > 0.9, `accuracy ${result.metrics.accuracy}`);
+    if (result.metrics.task === 'classification')
+      assert.ok(result.metrics.accuracy > 0.9, `accuracy ${result.metrics.accuracy}`);
     assert.equal(result.data.rows, 1797);
     assert.deepEqual(metadata.classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   });
 
   test('should write a bitwise-identical model and identical metrics on inline and on 1, 2 and 4 threads', async () => {
-    const common = { data: 'synthetic:rows=6000,features=12,classes=3,seed=5', batchSize: 700, syncEvery: 3, epochs: 3, hidden: [16] };
+    const common = {
+      data: 'synthetic:rows=6000,features=12,classes=3,seed=5',
+      batchSize: 700,
+      syncEvery: 3,
+      epochs: 3,
+      hidden: [16],
+    };
     const runs = [
       { executor: 'inline' as const, workers: 1 },
       { executor: 'threads' as const, workers: 1 },
@@ -34,7 +44,11 @@ describe('trainModel', () => {
     for (const r of runs) {
       const out = join(dir, `det-${r.executor}-${r.workers}`);
       const trained = await trainModel({ ...common, ...r, out });
-      outputs.push({ bytes: await readFile(join(out, 'model.onnx')), metrics: trained.result.metrics, loss: trained.result.epochLoss });
+      outputs.push({
+        bytes: await readFile(join(out, 'model.onnx')),
+        metrics: trained.result.metrics,
+        loss: trained.result.epochLoss,
+      });
     }
     for (const o of outputs.slice(1)) {
       assert.ok(o.bytes.equals(outputs[0]!.bytes), 'model.onnx differs between executors');
@@ -57,12 +71,22 @@ describe('trainModel', () => {
     const csv = join(dir, 'mixed.csv');
     await writeFile(csv, lines.join('\n') + '\n');
     const out = join(dir, 'mixed');
-    const { result } = await trainModel({ data: csv, label: 'label', out, batchSize: 128, executor: 'inline', epochs: 3 });
+    const { result } = await trainModel({
+      data: csv,
+      label: 'label',
+      out,
+      batchSize: 128,
+      executor: 'inline',
+      epochs: 3,
+    });
     const source = openSource(csv);
     const session = await ort.InferenceSession.create(join(out, 'model.onnx'));
     const split = { seed: 42, fraction: 0.2 };
     let compared = 0;
-    for await (const batch of source.batches(result.schema, { batchRows: 128, onBadRow: 'error' })) {
+    for await (const batch of source.batches(result.schema, {
+      batchRows: 128,
+      onBadRow: 'error',
+    })) {
       const prepared = prepareRows(batch, result.preprocessing, split, 'heldOut');
       if (prepared.rows === 0) continue;
       const expected = await forwardBatch(result.spec, result.params, prepared.x, prepared.rows);
@@ -85,23 +109,48 @@ describe('trainModel', () => {
       };
       const got = (await session.run(feeds)).probabilities!.data as Float32Array;
       assert.equal(got.length, expected.length);
-      for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - expected[i]!) <= 1e-5, `probability ${i}: ${got[i]} vs ${expected[i]}`);
+      for (let i = 0; i < got.length; i++)
+        assert.ok(
+          Math.abs(got[i]! - expected[i]!) <= 1e-5,
+          `probability ${i}: ${got[i]} vs ${expected[i]}`,
+        );
       compared += prepared.rows;
     }
     assert.ok(compared > 50, `compared ${compared} held-out rows`);
-
   });
 
   test('should train a regression model and report RMSE and R²', async () => {
-    const { result } = await trainModel({ data: 'synthetic:rows=4000,features=6,task=regression,seed=3', out: join(dir, 'reg'), executor: 'inline', epochs: 5, batchSize: 1000 });
+    const { result } = await trainModel({
+      data: 'synthetic:rows=4000,features=6,task=regression,seed=3',
+      out: join(dir, 'reg'),
+      executor: 'inline',
+      epochs: 5,
+      batchSize: 1000,
+    });
     assert.equal(result.metrics.task, 'regression');
-    if (result.metrics.task === 'regression') assert.ok(result.metrics.r2 > 0.5, `R² ${result.metrics.r2}`);
+    if (result.metrics.task === 'regression')
+      assert.ok(result.metrics.r2 > 0.5, `R² ${result.metrics.r2}`);
   });
 
   test('should run a user stages module unchanged under inline and threads', async () => {
     const stages = join(process.cwd(), 'examples', 'stages', 'sqrt-counts.js');
-    const a = await trainModel({ data: 'sample:digits', out: join(dir, 'st-inline'), executor: 'inline', stages, epochs: 3, batchSize: 400 });
-    const b = await trainModel({ data: 'sample:digits', out: join(dir, 'st-threads'), executor: 'threads', workers: 2, stages, epochs: 3, batchSize: 400 });
+    const a = await trainModel({
+      data: 'sample:digits',
+      out: join(dir, 'st-inline'),
+      executor: 'inline',
+      stages,
+      epochs: 3,
+      batchSize: 400,
+    });
+    const b = await trainModel({
+      data: 'sample:digits',
+      out: join(dir, 'st-threads'),
+      executor: 'threads',
+      workers: 2,
+      stages,
+      epochs: 3,
+      batchSize: 400,
+    });
     assert.ok(a.result.customMetrics && a.result.customMetrics.top2Accuracy! > 0.9);
     assert.deepEqual(a.result.customMetrics, b.result.customMetrics);
     assert.deepEqual(a.result.metrics, b.result.metrics);

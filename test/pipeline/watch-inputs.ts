@@ -6,7 +6,10 @@ import type { Executor, TaskCall, TaskRef } from '../../src/pipeline/executors/e
  * The executor, counting the batches it is handed as byte ranges a worker reads itself (`ranges`)
  * and as data that travels in the job (`rows`: rows, a range's bytes, or a cached batch).
  */
-export function watchInputs(executor: BullmqExecutor, seen: { ranges: number; rows: number }): Executor {
+export function watchInputs(
+  executor: BullmqExecutor,
+  seen: { ranges: number; rows: number },
+): Executor {
   return {
     kind: executor.kind,
     remote: executor.remote,
@@ -14,9 +17,14 @@ export function watchInputs(executor: BullmqExecutor, seen: { ranges: number; ro
     close: () => executor.close(),
     map: <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]) => {
       for (const { input } of calls) {
-        const i = input as { ref?: { span?: { bytes?: unknown } }; batch?: unknown; cached?: unknown };
+        const i = input as {
+          ref?: { span?: { bytes?: unknown } };
+          batch?: unknown;
+          cached?: unknown;
+        };
         if (i.ref?.span !== undefined && i.ref.span.bytes === undefined) seen.ranges++;
-        if (i.batch !== undefined || i.ref?.span?.bytes !== undefined || i.cached !== undefined) seen.rows++;
+        if (i.batch !== undefined || i.ref?.span?.bytes !== undefined || i.cached !== undefined)
+          seen.rows++;
       }
       return executor.map<I, O>(task, calls);
     },

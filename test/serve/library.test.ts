@@ -30,7 +30,12 @@ describe('mlscale/serve', () => {
   after(async () => cleanup?.());
 
   test('should create a server, start it on port 0, answer an inference and stop', async () => {
-    const server = await api.createModelServer({ modelRepository: repo, host: '127.0.0.1', port: 0, modelOverrides: { instances: 1, maxBatchSize: 8 } });
+    const server = await api.createModelServer({
+      modelRepository: repo,
+      host: '127.0.0.1',
+      port: 0,
+      modelOverrides: { instances: 1, maxBatchSize: 8 },
+    });
     const url = await server.listen();
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     try {
@@ -42,7 +47,10 @@ describe('mlscale/serve', () => {
         body: JSON.stringify(inferBody(randomInput(new Prng(5), 2))),
       });
       assert.equal(answer.status, 200);
-      const json = (await answer.json()) as { model_name: string; outputs: { name: string; shape: number[] }[] };
+      const json = (await answer.json()) as {
+        model_name: string;
+        outputs: { name: string; shape: number[] }[];
+      };
       assert.equal(json.model_name, 'churn');
       assert.deepEqual(json.outputs.find((o) => o.name === 'label')?.shape, [2]);
       assert.equal(server.options.modelOverrides.maxBatchSize, 8);
@@ -50,38 +58,81 @@ describe('mlscale/serve', () => {
     } finally {
       await server.close();
     }
-    await assert.rejects(fetch(`${url}/v2/health/live`), (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED');
+    await assert.rejects(
+      fetch(`${url}/v2/health/live`),
+      (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED',
+    );
   });
 
   test('should validate options once, naming them as the caller wrote them', async () => {
     const bad: [Parameters<ServeApi['createModelServer']>[0], RegExp][] = [
-      [{ modelRepository: repo, port: 70000 }, /options\.port must be an integer from 0 to 65535, got 70000/],
+      [
+        { modelRepository: repo, port: 70000 },
+        /options\.port must be an integer from 0 to 65535, got 70000/,
+      ],
       [{}, /give exactly one of options\.model .* and options\.modelRepository/],
-      [{ modelRepository: repo, logLevel: 'loud' }, /options\.logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
-      [{ modelRepository: repo, modelOverrides: { instances: 0 } }, /options\.modelOverrides\.instances must be an integer from 1 to 256, got 0/],
-      [{ modelRepository: repo, modelOverrides: { batch: 4 } as never }, /options\.modelOverrides\.batch must be left out: the per-model settings are maxBatchSize, /],
+      [
+        { modelRepository: repo, logLevel: 'loud' },
+        /options\.logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/,
+      ],
+      [
+        { modelRepository: repo, modelOverrides: { instances: 0 } },
+        /options\.modelOverrides\.instances must be an integer from 1 to 256, got 0/,
+      ],
+      [
+        { modelRepository: repo, modelOverrides: { batch: 4 } as never },
+        /options\.modelOverrides\.batch must be left out: the per-model settings are maxBatchSize, /,
+      ],
     ];
     for (const [options, message] of bad) {
-      await assert.rejects(api.createModelServer(options), (err: unknown) => err instanceof InvalidOptionError && message.test(err.message), JSON.stringify(options));
+      await assert.rejects(
+        api.createModelServer(options),
+        (err: unknown) => err instanceof InvalidOptionError && message.test(err.message),
+        JSON.stringify(options),
+      );
     }
   });
 
   test('should validate replica options in the library: counts, spares, and autoscaler settings only with auto', () => {
     assert.deepEqual(api.resolveReplicaOptions({}), undefined);
     assert.deepEqual(api.resolveReplicaOptions({ replicas: 3 }), { replicas: 3, spareReplicas: 1 });
-    const auto = api.resolveReplicaOptions({ replicas: 'auto', autoscaler: { maxReplicas: 3 } }, 8)!;
+    const auto = api.resolveReplicaOptions(
+      { replicas: 'auto', autoscaler: { maxReplicas: 3 } },
+      8,
+    )!;
     assert.equal(auto.autoscaler?.minReplicas, 1);
     assert.equal(auto.autoscaler?.maxReplicas, 3);
-    assert.equal(api.resolveReplicaOptions({ replicas: 'auto' }, 6)!.autoscaler?.maxReplicas, 6, 'up to one replica per core by default');
+    assert.equal(
+      api.resolveReplicaOptions({ replicas: 'auto' }, 6)!.autoscaler?.maxReplicas,
+      6,
+      'up to one replica per core by default',
+    );
     const bad: [Parameters<ServeApi['resolveReplicaOptions']>[0], RegExp][] = [
       [{ replicas: 0 }, /options\.replicas must be an integer from 1 to 256, or "auto", got 0/],
-      [{ replicas: 2, spareReplicas: 17 }, /options\.spareReplicas must be an integer from 0 to 16, got 17/],
+      [
+        { replicas: 2, spareReplicas: 17 },
+        /options\.spareReplicas must be an integer from 0 to 16, got 17/,
+      ],
       [{ spareReplicas: 2 }, /options\.spareReplicas applies only with options\.replicas/],
-      [{ autoscaler: { maxReplicas: 4 } }, /options\.autoscaler\.maxReplicas applies only with options\.replicas auto/],
-      [{ replicas: 2, autoscaler: { cpuIdleThreshold: 0.3 } }, /options\.autoscaler\.cpuIdleThreshold applies only with options\.replicas auto, not a fixed options\.replicas 2/],
-      [{ replicas: 'auto', autoscaler: { minReplicas: 4, maxReplicas: 2 } }, /options\.autoscaler\.minReplicas \(4\) must not be above options\.autoscaler\.maxReplicas \(2\)/],
+      [
+        { autoscaler: { maxReplicas: 4 } },
+        /options\.autoscaler\.maxReplicas applies only with options\.replicas auto/,
+      ],
+      [
+        { replicas: 2, autoscaler: { cpuIdleThreshold: 0.3 } },
+        /options\.autoscaler\.cpuIdleThreshold applies only with options\.replicas auto, not a fixed options\.replicas 2/,
+      ],
+      [
+        { replicas: 'auto', autoscaler: { minReplicas: 4, maxReplicas: 2 } },
+        /options\.autoscaler\.minReplicas \(4\) must not be above options\.autoscaler\.maxReplicas \(2\)/,
+      ],
     ];
-    for (const [options, message] of bad) assert.throws(() => api.resolveReplicaOptions(options, 8), (err: unknown) => err instanceof InvalidOptionError && message.test(err.message), JSON.stringify(options));
+    for (const [options, message] of bad)
+      assert.throws(
+        () => api.resolveReplicaOptions(options, 8),
+        (err: unknown) => err instanceof InvalidOptionError && message.test(err.message),
+        JSON.stringify(options),
+      );
   });
 
   test('should register plugins after the protocol routes, tell them of the drain, and refuse a malformed one', async () => {
@@ -94,7 +145,10 @@ describe('mlscale/serve', () => {
       },
       onDrain: () => void seen.push('drain'),
     };
-    const server = await api.createModelServer({ modelRepository: repo, port: 0, modelOverrides: { instances: 1 } }, { plugins: [hello] });
+    const server = await api.createModelServer(
+      { modelRepository: repo, port: 0, modelOverrides: { instances: 1 } },
+      { plugins: [hello] },
+    );
     const url = await server.listen();
     try {
       assert.deepEqual(await (await fetch(`${url}/hello`)).json(), { models: ['churn'] });
@@ -102,6 +156,14 @@ describe('mlscale/serve', () => {
       await server.close();
     }
     assert.deepEqual(seen, ['register loopback=true askPrimary=false', 'drain']);
-    await assert.rejects(api.createModelServer({ modelRepository: repo, port: 0 }, { plugins: [{ name: 'broken' } as never] }), (err: unknown) => err instanceof TypeError && /setup\.plugins\[0\]\.register \(broken\) must be a function/.test((err as Error).message));
+    await assert.rejects(
+      api.createModelServer(
+        { modelRepository: repo, port: 0 },
+        { plugins: [{ name: 'broken' } as never] },
+      ),
+      (err: unknown) =>
+        err instanceof TypeError &&
+        /setup\.plugins\[0\]\.register \(broken\) must be a function/.test((err as Error).message),
+    );
   });
 });

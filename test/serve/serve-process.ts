@@ -15,7 +15,10 @@ export interface Served {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;
   /** Resolves with the first log line (so far or to come) that `match` accepts. */
-  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
 }
 
 /** Stops a served child: SIGTERM, SIGKILL after `graceMs`, and waits for it to exit. */
@@ -31,19 +34,42 @@ export async function stopServed(served: Served | undefined, graceMs = 15_000): 
  * Starts `mlscale serve` with `args` and waits for the log line that carries its URL (the line
  * whose `url` is a string, and which `ready` accepts, if given).
  */
-export function serveProcess(args: string[], options: { timeoutMs?: number; ready?: (line: Record<string, unknown>) => boolean } = {}): Promise<Served> {
+export function serveProcess(
+  args: string[],
+  options: { timeoutMs?: number; ready?: (line: Record<string, unknown>) => boolean } = {},
+): Promise<Served> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlscale.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(packageRoot(), 'bin', 'mlscale.js'), 'serve', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const logs: Record<string, unknown>[] = [];
-  const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const waitForLog = (match: (l: Record<string, unknown>) => boolean, ms = 30_000): Promise<Record<string, unknown>> => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLog = (
+    match: (l: Record<string, unknown>) => boolean,
+    ms = 30_000,
+  ): Promise<Record<string, unknown>> => {
     const found = logs.find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${ms} ms; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`)), ms);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching log line within ${ms} ms; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-10))}`,
+            ),
+          ),
+        ms,
+      );
       waiters.push({
         match,
         resolve: (l) => {
@@ -56,7 +82,9 @@ export function serveProcess(args: string[], options: { timeoutMs?: number; read
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`mlscale serve did not log its URL within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(
+        new Error(`mlscale serve did not log its URL within ${timeoutMs} ms; stderr: ${stderr}`),
+      );
     }, timeoutMs);
     void exited.then(({ code }) => {
       clearTimeout(timer);
@@ -73,7 +101,10 @@ export function serveProcess(args: string[], options: { timeoutMs?: number; read
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (waiters[i]!.match(entry)) waiters.splice(i, 1)[0]!.resolve(entry);
       }
-      if (typeof entry['url'] === 'string' && (options.ready === undefined || options.ready(entry))) {
+      if (
+        typeof entry['url'] === 'string' &&
+        (options.ready === undefined || options.ready(entry))
+      ) {
         clearTimeout(timer);
         resolve({ child, url: entry['url'], logs, exited, stderr: () => stderr, waitForLog });
       }
@@ -90,20 +121,31 @@ export type Outcomes = Map<number | 'network', number>;
  * A closed-loop load: `concurrency` loops, each POSTing `body` to `url` again as soon as its last
  * answer came, until `stop()`; resolves with the count of each outcome.
  */
-export function closedLoopLoad(url: string, body: string, concurrency: number): { stop: () => Promise<Outcomes>; outcomes: Outcomes; errors: string[] } {
+export function closedLoopLoad(
+  url: string,
+  body: string,
+  concurrency: number,
+): { stop: () => Promise<Outcomes>; outcomes: Outcomes; errors: string[] } {
   const outcomes: Outcomes = new Map();
   const errors: string[] = [];
   let running = true;
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) {
       try {
-        const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(15_000) });
+        const res = await fetch(url, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+          signal: AbortSignal.timeout(15_000),
+        });
         const text = await res.text();
         outcomes.set(res.status, (outcomes.get(res.status) ?? 0) + 1);
-        if (res.status !== 200 && errors.length < 10) errors.push(`${res.status}: ${text.slice(0, 200)}`);
+        if (res.status !== 200 && errors.length < 10)
+          errors.push(`${res.status}: ${text.slice(0, 200)}`);
       } catch (err) {
         outcomes.set('network', (outcomes.get('network') ?? 0) + 1);
-        if (errors.length < 10) errors.push(String((err as Error & { cause?: Error }).cause ?? err));
+        if (errors.length < 10)
+          errors.push(String((err as Error & { cause?: Error }).cause ?? err));
       }
     }
   });

@@ -8,19 +8,30 @@ import assert from 'node:assert/strict';
 import { IpcRequests, type IpcAnswer, type IpcAsk } from '../../src/util/ipc-request.js';
 
 /** Two peers; after `cut()` every send throws, as on a closed channel. */
-function pair(timeoutMs = 1_000): { primary: IpcRequests; replica: IpcRequests; sent: (IpcAsk | IpcAnswer)[]; cut(): void } {
+function pair(timeoutMs = 1_000): {
+  primary: IpcRequests;
+  replica: IpcRequests;
+  sent: (IpcAsk | IpcAnswer)[];
+  cut(): void;
+} {
   let open = true;
   const sent: (IpcAsk | IpcAnswer)[] = [];
   let primary: IpcRequests;
-  const replica = new IpcRequests((m) => {
-    if (!open) throw new Error('channel closed');
-    setImmediate(() => primary.receive(m));
-  }, { peer: 'the primary', timeoutMs });
-  primary = new IpcRequests((m) => {
-    if (!open) throw new Error('channel closed');
-    sent.push(m);
-    setImmediate(() => replica.receive(m));
-  }, { peer: 'replica 1', timeoutMs });
+  const replica = new IpcRequests(
+    (m) => {
+      if (!open) throw new Error('channel closed');
+      setImmediate(() => primary.receive(m));
+    },
+    { peer: 'the primary', timeoutMs },
+  );
+  primary = new IpcRequests(
+    (m) => {
+      if (!open) throw new Error('channel closed');
+      sent.push(m);
+      setImmediate(() => replica.receive(m));
+    },
+    { peer: 'replica 1', timeoutMs },
+  );
   return { primary, replica, sent, cut: () => (open = false) };
 }
 
@@ -40,23 +51,38 @@ describe('IpcRequests', () => {
       await new Promise((r) => setTimeout(r, (body as number) === 1 ? 20 : 0));
       return body;
     });
-    assert.deepEqual(await Promise.all([1, 2, 3].map((n) => primary.request('echo', n))), [1, 2, 3]);
+    assert.deepEqual(
+      await Promise.all([1, 2, 3].map((n) => primary.request('echo', n))),
+      [1, 2, 3],
+    );
   });
 
-  test('should reject with the peer\'s error when its handler throws, or no handler has the topic', async () => {
+  test("should reject with the peer's error when its handler throws, or no handler has the topic", async () => {
     const { primary, replica } = pair();
     replica.handle('fail', () => {
       throw new Error('no metrics yet');
     });
-    await assert.rejects(primary.request('fail'), /replica 1 could not answer the fail request: no metrics yet/);
-    await assert.rejects(primary.request('nobody'), /replica 1 could not answer the nobody request: nothing answers "nobody" here/);
+    await assert.rejects(
+      primary.request('fail'),
+      /replica 1 could not answer the fail request: no metrics yet/,
+    );
+    await assert.rejects(
+      primary.request('nobody'),
+      /replica 1 could not answer the nobody request: nothing answers "nobody" here/,
+    );
   });
 
   test('should reject when no answer comes in time', async () => {
     // The peer never receives: nothing answers.
     const lonely = new IpcRequests(() => undefined, { peer: 'replica 9', timeoutMs: 50 });
-    await assert.rejects(lonely.request('collect'), /replica 9 did not answer the collect request within 50 ms/);
-    await assert.rejects(lonely.request('sample', undefined, 10), /replica 9 did not answer the sample request within 10 ms/);
+    await assert.rejects(
+      lonely.request('collect'),
+      /replica 9 did not answer the collect request within 50 ms/,
+    );
+    await assert.rejects(
+      lonely.request('sample', undefined, 10),
+      /replica 9 did not answer the sample request within 10 ms/,
+    );
     assert.equal(lonely.pending, 0);
   });
 
@@ -66,16 +92,25 @@ describe('IpcRequests', () => {
     const waiting = primary.request('collect');
     const started = Date.now();
     primary.close('it exited with SIGKILL');
-    await assert.rejects(waiting, /replica 2 went away before answering the collect request \(it exited with SIGKILL\)/);
+    await assert.rejects(
+      waiting,
+      /replica 2 went away before answering the collect request \(it exited with SIGKILL\)/,
+    );
     assert.ok(Date.now() - started < 1_000, 'rejected at once, not after the timeout');
-    await assert.rejects(primary.request('sample'), /replica 2 is gone \(it exited with SIGKILL\); the sample request was not sent/);
+    await assert.rejects(
+      primary.request('sample'),
+      /replica 2 is gone \(it exited with SIGKILL\); the sample request was not sent/,
+    );
     assert.equal(sent.length, 1);
   });
 
   test('should reject when the message cannot be sent', async () => {
     const { primary, cut } = pair();
     cut();
-    await assert.rejects(primary.request('collect'), /cannot send the collect request to replica 1: channel closed/);
+    await assert.rejects(
+      primary.request('collect'),
+      /cannot send the collect request to replica 1: channel closed/,
+    );
     assert.equal(primary.pending, 0);
   });
 
@@ -84,7 +119,11 @@ describe('IpcRequests', () => {
     assert.equal(primary.receive({ mlscale: 'loaded' }), false);
     assert.equal(primary.receive('hello'), false);
     assert.equal(primary.receive(null), false);
-    assert.equal(primary.receive({ mlscale: 'answer', id: 999, body: 1 }), true, 'an answer nobody waits for is still ours, and dropped');
+    assert.equal(
+      primary.receive({ mlscale: 'answer', id: 999, body: 1 }),
+      true,
+      'an answer nobody waits for is still ours, and dropped',
+    );
   });
 
   test('should refuse a second handler for a topic', () => {

@@ -34,7 +34,13 @@ export function primaryOutput(session: ort.InferenceSession): string | undefined
 }
 
 /** Runs a session over all rows of `feeds` in chunks; the named output's values, concatenated, and its row width. */
-export async function runRows(session: ort.InferenceSession, feeds: Feeds, rows: number, output: string, chunk: number): Promise<{ values: Float32Array | BigInt64Array; width: number }> {
+export async function runRows(
+  session: ort.InferenceSession,
+  feeds: Feeds,
+  rows: number,
+  output: string,
+  chunk: number,
+): Promise<{ values: Float32Array | BigInt64Array; width: number }> {
   const parts: (Float32Array | BigInt64Array)[] = [];
   let width = 1;
   for (let from = 0; from < rows; from += chunk) {
@@ -44,7 +50,8 @@ export async function runRows(session: ort.InferenceSession, feeds: Feeds, rows:
     parts.push(out.data as Float32Array | BigInt64Array);
   }
   const total = parts.reduce((n, p) => n + p.length, 0);
-  const values = parts[0] instanceof BigInt64Array ? new BigInt64Array(total) : new Float32Array(total);
+  const values =
+    parts[0] instanceof BigInt64Array ? new BigInt64Array(total) : new Float32Array(total);
   let at = 0;
   for (const p of parts) {
     (values as Float32Array).set(p as Float32Array, at);
@@ -59,7 +66,8 @@ export function argmaxRows(values: Float32Array, width: number): Int32Array {
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     let best = 0;
-    for (let c = 1; c < width; c++) if (values[r * width + c]! > values[r * width + best]!) best = c;
+    for (let c = 1; c < width; c++)
+      if (values[r * width + c]! > values[r * width + best]!) best = c;
     out[r] = best;
   }
   return out;
@@ -69,7 +77,14 @@ export function argmaxRows(values: Float32Array, width: number): Int32Array {
  * Compares a variant's outputs with the original's on the same inputs.
  * @param inputs Where the inputs came from, in words, for the report.
  */
-export async function compareOutputs(original: ort.InferenceSession, variant: ort.InferenceSession, feeds: Feeds, rows: number, inputs: string, chunk = 256): Promise<Agreement> {
+export async function compareOutputs(
+  original: ort.InferenceSession,
+  variant: ort.InferenceSession,
+  feeds: Feeds,
+  rows: number,
+  inputs: string,
+  chunk = 256,
+): Promise<Agreement> {
   const output = primaryOutput(original);
   if (output === undefined) throw new RangeError('the model has no float32 output to compare');
   const a = await runRows(original, feeds, rows, output, chunk);
@@ -81,7 +96,8 @@ export async function compareOutputs(original: ort.InferenceSession, variant: or
   for (let i = 0; i < x.length; i++) {
     const d = Math.abs(x[i]! - y[i]!);
     // NaN where the original is finite is the worst disagreement there is.
-    if (Number.isNaN(d) ? !Number.isNaN(x[i]!) : d > maxAbsDiff) maxAbsDiff = Number.isNaN(d) ? Infinity : d;
+    if (Number.isNaN(d) ? !Number.isNaN(x[i]!) : d > maxAbsDiff)
+      maxAbsDiff = Number.isNaN(d) ? Infinity : d;
     maxAbs = Math.max(maxAbs, Math.abs(x[i]!));
   }
   let top1: number | undefined;
@@ -92,5 +108,13 @@ export async function compareOutputs(original: ort.InferenceSession, variant: or
     for (let r = 0; r < p.length; r++) if (p[r] === q[r]) same++;
     top1 = p.length > 0 ? same / p.length : 1;
   }
-  return { kind: 'agreement', rows, output, ...(top1 !== undefined ? { top1 } : {}), maxAbsDiff, maxAbs, inputs };
+  return {
+    kind: 'agreement',
+    rows,
+    output,
+    ...(top1 !== undefined ? { top1 } : {}),
+    maxAbsDiff,
+    maxAbs,
+    inputs,
+  };
 }

@@ -101,7 +101,11 @@ export function fromHalfBits(h: number): number {
  * Stores the model's constant float32 initializers as float16.
  * @param keepFp32 Initializers that must stay float32.
  */
-export function convertFp16(bytes: Uint8Array, file: string, keepFp32: (name: string) => boolean): Fp16Result {
+export function convertFp16(
+  bytes: Uint8Array,
+  file: string,
+  keepFp32: (name: string) => boolean,
+): Fp16Result {
   const model = decodeModel(bytes, file);
   const g = model.graph!;
   const constants = constantInitializers(model);
@@ -120,7 +124,8 @@ export function convertFp16(bytes: Uint8Array, file: string, keepFp32: (name: st
     const values = floatValues(t);
     let max = 0;
     for (const v of values) if (Number.isFinite(v)) max = Math.max(max, Math.abs(v));
-    if (max > kMaxHalf) return skip(`holds values up to ${max.toExponential(3)}, beyond float16's ±65504`);
+    if (max > kMaxHalf)
+      return skip(`holds values up to ${max.toExponential(3)}, beyond float16's ±65504`);
     const bits = new Uint16Array(values.length);
     let maxAbsError = 0;
     for (let i = 0; i < values.length; i++) {
@@ -130,10 +135,21 @@ export function convertFp16(bytes: Uint8Array, file: string, keepFp32: (name: st
     }
     const half = fresh(`${name}_fp16`);
     // The Cast writes the original name, so every consumer reads float32 as before.
-    casts.push({ name: fresh(`${name}_to_float`), opType: 'Cast', domain: '', input: [half], output: [name], attribute: [intAttribute('to', DataType.FLOAT)] });
+    casts.push({
+      name: fresh(`${name}_to_float`),
+      opType: 'Cast',
+      domain: '',
+      input: [half],
+      output: [name],
+      attribute: [intAttribute('to', DataType.FLOAT)],
+    });
     tensors.push({ name, values: values.length, converted: true, maxAbsError });
     return float16Tensor(half, bits, (t.dims ?? []).map(toNumber));
   });
   g.node = [...casts, ...(g.node ?? [])];
-  return { model: encodeModel(model), tensors, converted: tensors.filter((t) => t.converted).length };
+  return {
+    model: encodeModel(model),
+    tensors,
+    converted: tensors.filter((t) => t.converted).length,
+  };
 }

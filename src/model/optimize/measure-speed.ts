@@ -48,7 +48,11 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function block(session: ort.InferenceSession, feeds: Feeds, ms: number): Promise<{ runs: number; ms: number }> {
+async function block(
+  session: ort.InferenceSession,
+  feeds: Feeds,
+  ms: number,
+): Promise<{ runs: number; ms: number }> {
   let runs = 0;
   const start = performance.now();
   let elapsed = 0;
@@ -66,7 +70,11 @@ async function block(session: ort.InferenceSession, feeds: Feeds, ms: number): P
  * @param models The original first, then the variants.
  * @param feedsFor The inputs of one run of `batch` rows (the same object for every model).
  */
-export async function measureSpeeds(models: readonly TimedModel[], feedsFor: (batch: number) => Feeds, options: SpeedOptions): Promise<SpeedTable> {
+export async function measureSpeeds(
+  models: readonly TimedModel[],
+  feedsFor: (batch: number) => Feeds,
+  options: SpeedOptions,
+): Promise<SpeedTable> {
   const table: SpeedTable = new Map(models.map((m) => [m.name, []]));
   for (const batch of options.batchSizes) {
     const feeds = feedsFor(batch);
@@ -82,14 +90,19 @@ export async function measureSpeeds(models: readonly TimedModel[], feedsFor: (ba
     }
     models.forEach((m, i) => {
       const ratios = rates[i]!.map((x, r) => x / rates[0]![r]!);
-      table.get(m.name)!.push({ batch, rowsPerS: median(rates[i]!), ratio: median(ratios), ratios });
+      table
+        .get(m.name)!
+        .push({ batch, rowsPerS: median(rates[i]!), ratio: median(ratios), ratios });
     });
   }
   return table;
 }
 
 /** Median milliseconds to create a session from the bytes (what a server pays per instance at start). */
-export async function measureLoad(create: () => Promise<ort.InferenceSession>, repeats: number): Promise<number> {
+export async function measureLoad(
+  create: () => Promise<ort.InferenceSession>,
+  repeats: number,
+): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();

@@ -18,7 +18,14 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidOptionError, ModelNotFoundError } from '../../errors.js';
-import { METADATA_FILE, MODEL_FILE, fileVariantPaths, metadataPathOf, onnxStem, variantFiles } from '../artifact.js';
+import {
+  METADATA_FILE,
+  MODEL_FILE,
+  fileVariantPaths,
+  metadataPathOf,
+  onnxStem,
+  variantFiles,
+} from '../artifact.js';
 import type { VariantKind } from './options.js';
 
 /** Where one variant is written. */
@@ -54,15 +61,25 @@ async function exists(path: string): Promise<boolean> {
  * @param out For a .onnx file: where variants go instead of beside it.
  * @throws ModelNotFoundError when there is no such file, folder or repository model.
  */
-export async function locateModel(model: string, repository?: string, out?: string): Promise<ModelLocation> {
+export async function locateModel(
+  model: string,
+  repository?: string,
+  out?: string,
+): Promise<ModelLocation> {
   if (repository !== undefined) return locateInRepository(resolve(repository), model);
   const path = resolve(model);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new ModelNotFoundError(`${path}: no such file or folder`);
   if (info.isDirectory()) {
     const modelPath = join(path, MODEL_FILE);
-    if (!(await exists(modelPath))) throw new ModelNotFoundError(`${path} holds no ${MODEL_FILE} (a model folder holds ${MODEL_FILE} and, from mlscale train, ${METADATA_FILE})`);
-    if (out !== undefined) throw new InvalidOptionError(`options.out applies to a .onnx file; a model folder's variants go into the folder (model.<variant>.onnx)`);
+    if (!(await exists(modelPath)))
+      throw new ModelNotFoundError(
+        `${path} holds no ${MODEL_FILE} (a model folder holds ${MODEL_FILE} and, from mlscale train, ${METADATA_FILE})`,
+      );
+    if (out !== undefined)
+      throw new InvalidOptionError(
+        `options.out applies to a .onnx file; a model folder's variants go into the folder (model.<variant>.onnx)`,
+      );
     const metadataPath = join(path, METADATA_FILE);
     return {
       kind: 'folder',
@@ -93,17 +110,25 @@ export async function locateModel(model: string, repository?: string, out?: stri
 
 async function locateInRepository(root: string, name: string): Promise<ModelLocation> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name) || name.includes('..')) {
-    throw new ModelNotFoundError(`invalid model name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.'`);
+    throw new ModelNotFoundError(
+      `invalid model name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.'`,
+    );
   }
   const dir = join(root, name);
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
   if (!entries) throw new ModelNotFoundError(`model "${name}" is not in the repository ${root}`);
-  const versions = entries.filter((e) => e.isDirectory() && /^[1-9][0-9]{0,15}$/.test(e.name)).map((e) => e.name);
-  if (versions.length === 0) throw new ModelNotFoundError(`${dir}: no version folders (expected ${dir}/<version>/model.onnx)`);
+  const versions = entries
+    .filter((e) => e.isDirectory() && /^[1-9][0-9]{0,15}$/.test(e.name))
+    .map((e) => e.name);
+  if (versions.length === 0)
+    throw new ModelNotFoundError(
+      `${dir}: no version folders (expected ${dir}/<version>/model.onnx)`,
+    );
   // The version a server serves: the highest.
   const version = versions.sort((a, b) => Number(b) - Number(a))[0]!;
   const modelPath = join(dir, version, MODEL_FILE);
-  if (!(await exists(modelPath))) throw new ModelNotFoundError(`${join(dir, version)} holds no ${MODEL_FILE}`);
+  if (!(await exists(modelPath)))
+    throw new ModelNotFoundError(`${join(dir, version)} holds no ${MODEL_FILE}`);
   const metadataPath = join(dir, version, METADATA_FILE);
   const configPath = join(dir, 'config.json');
   const config = await exists(configPath);

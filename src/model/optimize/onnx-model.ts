@@ -61,12 +61,20 @@ export function decodeModel(bytes: Uint8Array, file: string): Model {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
     if (looksOnnx) {
-      throw new OnnxCorruptError(`${file} starts as an ONNX model but cannot be decoded (${(err as Error).message}): the file is truncated or damaged`, { cause: err });
+      throw new OnnxCorruptError(
+        `${file} starts as an ONNX model but cannot be decoded (${(err as Error).message}): the file is truncated or damaged`,
+        { cause: err },
+      );
     }
-    throw new NotOnnxError(`${file} is not an ONNX model (it does not decode as an ONNX ModelProto${describeStart(bytes)})`, { cause: err });
+    throw new NotOnnxError(
+      `${file} is not an ONNX model (it does not decode as an ONNX ModelProto${describeStart(bytes)})`,
+      { cause: err },
+    );
   }
   if (!model.graph || toNumber(model.irVersion) <= 0) {
-    throw new NotOnnxError(`${file} is not an ONNX model: it holds no ${model.graph ? 'IR version' : 'graph'}${describeStart(bytes)}`);
+    throw new NotOnnxError(
+      `${file} is not an ONNX model: it holds no ${model.graph ? 'IR version' : 'graph'}${describeStart(bytes)}`,
+    );
   }
   return model;
 }
@@ -103,7 +111,9 @@ export function dimsSize(dims: readonly unknown[]): number {
 
 /** True when the tensor keeps its values in another file (the external data format). */
 export function isExternal(t: Tensor): boolean {
-  return t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData?.length ?? 0) > 0;
+  return (
+    t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData?.length ?? 0) > 0
+  );
 }
 
 /**
@@ -115,13 +125,17 @@ export function floatValues(t: Tensor): Float32Array {
   const size = dimsSize(t.dims ?? []);
   let out: Float32Array;
   if (t.rawData && t.rawData.length > 0) {
-    if (t.rawData.length !== size * 4) throw new RangeError(`tensor ${t.name} has ${t.rawData.length} bytes of data, dims need ${size * 4}`);
+    if (t.rawData.length !== size * 4)
+      throw new RangeError(
+        `tensor ${t.name} has ${t.rawData.length} bytes of data, dims need ${size * 4}`,
+      );
     const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
     out = new Float32Array(size);
     for (let i = 0; i < size; i++) out[i] = view.getFloat32(i * 4, true);
   } else {
     out = Float32Array.from(t.floatData ?? []);
-    if (out.length !== size) throw new RangeError(`tensor ${t.name} has ${out.length} values, dims need ${size}`);
+    if (out.length !== size)
+      throw new RangeError(`tensor ${t.name} has ${out.length} values, dims need ${size}`);
   }
   return out;
 }
@@ -129,7 +143,8 @@ export function floatValues(t: Tensor): Float32Array {
 function littleEndian(data: Float32Array | Uint16Array): Uint8Array {
   const out = new Uint8Array(data.length * data.BYTES_PER_ELEMENT);
   const view = new DataView(out.buffer);
-  if (data instanceof Float32Array) for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
+  if (data instanceof Float32Array)
+    for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
   else for (let i = 0; i < data.length; i++) view.setUint16(i * 2, data[i]!, true);
   return out;
 }
@@ -141,7 +156,12 @@ export function floatTensor(name: string, data: Float32Array, dims: readonly num
 
 /** An int8 initializer. */
 export function int8Tensor(name: string, data: Int8Array, dims: readonly number[]): Tensor {
-  return { name, dims: [...dims], dataType: DataType.INT8, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return {
+    name,
+    dims: [...dims],
+    dataType: DataType.INT8,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 /** A float16 initializer from IEEE half-precision bit patterns. */
@@ -158,17 +178,40 @@ export function intAttribute(name: string, value: number): onnxProto.onnx.IAttri
 export function attributeNumber(node: Node, name: string, fallback: number): number {
   const a = node.attribute?.find((x) => x.name === name);
   if (!a) return fallback;
-  return a.type === onnx.AttributeProto.AttributeType.FLOAT ? (a.f ?? fallback) : toNumber(a.i ?? fallback);
+  return a.type === onnx.AttributeProto.AttributeType.FLOAT
+    ? (a.f ?? fallback)
+    : toNumber(a.i ?? fallback);
 }
 
 /** A tensor value's declaration: element type and dims (a string for a symbolic dim). */
-export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string)[]): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+export function tensorValueInfo(
+  name: string,
+  elemType: number,
+  dims: readonly (number | string)[],
+): onnxProto.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: {
+          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        },
+      },
+    },
+  };
 }
 
 /** A model of one graph, IR 8 and default-domain opset 19 (as `OnnxGraph` writes), for small purpose-built graphs. */
 export function newModel(graph: onnxProto.onnx.IGraphProto): Uint8Array {
-  return encodeModel(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 19 }], producerName: 'mlscale', graph }));
+  return encodeModel(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 19 }],
+      producerName: 'mlscale',
+      graph,
+    }),
+  );
 }
 
 /** Declares `domain` at `version` in the model's opset imports, unless it is there already. */
@@ -219,7 +262,10 @@ export function constantInitializers(model: Model): Map<string, Tensor> {
  * known by name and kept in FP32.
  */
 export function isMlscaleExport(model: Model): boolean {
-  return model.producerName === 'mlscale' && (model.metadataProps ?? []).some((p) => p.key === 'numeric_features');
+  return (
+    model.producerName === 'mlscale' &&
+    (model.metadataProps ?? []).some((p) => p.key === 'numeric_features')
+  );
 }
 
 /** Initializer names of mlscale's preprocessing subgraph and output scaling (see export-graph.ts). */

@@ -49,7 +49,9 @@ export async function optimizeGraph(bytes: Uint8Array, file: string): Promise<Gr
         logSeverityLevel: 3,
       });
     } catch (err) {
-      throw new OnnxCorruptError(`onnxruntime cannot load ${file}: ${(err as Error).message}`, { cause: err });
+      throw new OnnxCorruptError(`onnxruntime cannot load ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     await session.release();
     const optimized = await readFile(out);

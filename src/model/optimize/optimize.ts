@@ -17,11 +17,29 @@ import { METADATA_FORMAT } from '../artifact.js';
 import { compareOutputs, type Agreement } from './agreement.js';
 import { loadLabelledRows, scoreModel } from './data-quality.js';
 import { kVariantDescriptions, makeVariant, type VariantDetails } from './make-variant.js';
-import { measureLoad, measureSpeeds, type SpeedPoint, type SpeedTable, type TimedModel } from './measure-speed.js';
+import {
+  measureLoad,
+  measureSpeeds,
+  type SpeedPoint,
+  type SpeedTable,
+  type TimedModel,
+} from './measure-speed.js';
 import { locateModel, type VariantTarget } from './model-location.js';
-import { createMeasureSession, describeInputs, isBatchable, syntheticFeeds, type InputStats } from './model-inputs.js';
+import {
+  createMeasureSession,
+  describeInputs,
+  isBatchable,
+  syntheticFeeds,
+  type InputStats,
+} from './model-inputs.js';
 import { readModelFile } from './onnx-model.js';
-import { kSlowerBelow, kVariantKinds, resolveOptimizeOptions, type OptimizeOptions, type VariantKind } from './options.js';
+import {
+  kSlowerBelow,
+  kVariantKinds,
+  resolveOptimizeOptions,
+  type OptimizeOptions,
+  type VariantKind,
+} from './options.js';
 import { u8s8Saturates } from './saturation-probe.js';
 import { writeVariant } from './write-variant.js';
 
@@ -71,7 +89,12 @@ export interface OptimizeReport {
     readonly sizeBytes: number;
     readonly speed: readonly SpeedPoint[];
     readonly loadMs: number;
-    readonly score?: { readonly metric: 'accuracy' | 'r2'; readonly value: number; readonly rows: number; readonly split: string };
+    readonly score?: {
+      readonly metric: 'accuracy' | 'r2';
+      readonly value: number;
+      readonly rows: number;
+      readonly split: string;
+    };
   };
   readonly variants: readonly VariantReport[];
   readonly measurement: {
@@ -80,29 +103,44 @@ export interface OptimizeReport {
     readonly measureMs: number;
     readonly threads: number;
     readonly onnxruntime: string;
-    readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly platform: string; readonly u8s8Saturates: boolean };
+    readonly machine: {
+      readonly cpus: number;
+      readonly cpuModel: string;
+      readonly platform: string;
+      readonly u8s8Saturates: boolean;
+    };
   };
   readonly options: Readonly<OptimizeOptions>;
 }
 
 /** Parts `optimizeModel` lets a caller replace (tests inject speeds; no test may time anything). */
 export interface OptimizeHooks {
-  readonly measureSpeeds?: (models: readonly TimedModel[], batchSizes: readonly number[]) => Promise<SpeedTable>;
+  readonly measureSpeeds?: (
+    models: readonly TimedModel[],
+    batchSizes: readonly number[],
+  ) => Promise<SpeedTable>;
   /** One line per step, for a progress display. */
   readonly onProgress?: (line: string) => void;
 }
 
 function inputStats(metadata: Record<string, unknown> | undefined): InputStats | undefined {
   const pre = metadata?.preprocessing as InputStats | undefined;
-  return pre && Array.isArray(pre.numeric?.mean) && Array.isArray(pre.categorical?.vocab) ? pre : undefined;
+  return pre && Array.isArray(pre.numeric?.mean) && Array.isArray(pre.categorical?.vocab)
+    ? pre
+    : undefined;
 }
 
-async function readMetadata(path: string | undefined): Promise<Record<string, unknown> | undefined> {
+async function readMetadata(
+  path: string | undefined,
+): Promise<Record<string, unknown> | undefined> {
   if (path === undefined) return undefined;
   try {
     return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new ArtifactError(`${path}: cannot read the model's metadata: ${(err as Error).message}`, { cause: err });
+    throw new ArtifactError(
+      `${path}: cannot read the model's metadata: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -111,7 +149,10 @@ async function readMetadata(path: string | undefined): Promise<Record<string, un
  * @throws ModelNotFoundError, NotOnnxError, OnnxCorruptError, NothingToQuantizeError (with an
  *   explicit int8), InvalidOptionError, and the data source's errors with `data`.
  */
-export async function optimizeModel(options: Partial<OptimizeOptions> & { model: string }, hooks: OptimizeHooks = {}): Promise<OptimizeReport> {
+export async function optimizeModel(
+  options: Partial<OptimizeOptions> & { model: string },
+  hooks: OptimizeHooks = {},
+): Promise<OptimizeReport> {
   const o = resolveOptimizeOptions(options);
   const say = hooks.onProgress ?? (() => undefined);
   const where = await locateModel(o.model, o.modelRepository, o.out);
@@ -129,21 +170,52 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
   const original = await createMeasureSession(bytes, where.modelPath, o.threads);
   const sessions: TimedModel[] = [{ name: 'original', session: original }];
   try {
-    for (const m of built) sessions.push({ name: m.kind, session: await createMeasureSession(m.bytes, `the ${m.kind} variant of ${where.modelPath}`, o.threads) });
+    for (const m of built)
+      sessions.push({
+        name: m.kind,
+        session: await createMeasureSession(
+          m.bytes,
+          `the ${m.kind} variant of ${where.modelPath}`,
+          o.threads,
+        ),
+      });
     const inputs = describeInputs(original);
     const stats = inputStats(metadata);
     const fixedRows = inputs[0]?.shape[0];
-    const batchSizes = isBatchable(inputs) ? [...new Set([1, o.batchSize])] : [typeof fixedRows === 'number' && fixedRows > 0 ? fixedRows : 1];
-    say(`measuring rows/s at batch ${batchSizes.join(' and ')}: ${o.repeats} interleaved repeats of ${o.measureMs} ms per model`);
+    const batchSizes = isBatchable(inputs)
+      ? [...new Set([1, o.batchSize])]
+      : [typeof fixedRows === 'number' && fixedRows > 0 ? fixedRows : 1];
+    say(
+      `measuring rows/s at batch ${batchSizes.join(' and ')}: ${o.repeats} interleaved repeats of ${o.measureMs} ms per model`,
+    );
     const feedCache = new Map<number, ReturnType<typeof syntheticFeeds>>();
-    const feedsFor = (batch: number) => feedCache.get(batch) ?? feedCache.set(batch, syntheticFeeds(inputs, batch, 7, stats)).get(batch)!;
-    const speeds = hooks.measureSpeeds ? await hooks.measureSpeeds(sessions, batchSizes) : await measureSpeeds(sessions, feedsFor, { batchSizes, repeats: o.repeats, blockMs: o.measureMs });
+    const feedsFor = (batch: number) =>
+      feedCache.get(batch) ??
+      feedCache.set(batch, syntheticFeeds(inputs, batch, 7, stats)).get(batch)!;
+    const speeds = hooks.measureSpeeds
+      ? await hooks.measureSpeeds(sessions, batchSizes)
+      : await measureSpeeds(sessions, feedsFor, {
+          batchSizes,
+          repeats: o.repeats,
+          blockMs: o.measureMs,
+        });
     say('measuring load times');
     const loads = new Map<string, number>();
-    loads.set('original', await measureLoad(() => createMeasureSession(bytes, where.modelPath, o.threads), 2));
-    for (const m of built) loads.set(m.kind, await measureLoad(() => createMeasureSession(m.bytes, m.kind, o.threads), 2));
+    loads.set(
+      'original',
+      await measureLoad(() => createMeasureSession(bytes, where.modelPath, o.threads), 2),
+    );
+    for (const m of built)
+      loads.set(
+        m.kind,
+        await measureLoad(() => createMeasureSession(m.bytes, m.kind, o.threads), 2),
+      );
 
-    say(o.data !== undefined ? `scoring on ${o.data}` : `comparing outputs on ${o.agreementRows} made-up rows`);
+    say(
+      o.data !== undefined
+        ? `scoring on ${o.data}`
+        : `comparing outputs on ${o.agreementRows} made-up rows`,
+    );
     const qualities = new Map<string, Quality>();
     let score: OptimizeReport['model']['score'];
     const chunk = Math.max(...batchSizes);
@@ -153,15 +225,33 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
       score = { metric: base.metric, value: base.value, rows: rows.rows, split: rows.split };
       for (const s of sessions.slice(1)) {
         const v = await scoreModel(s.session, rows, chunk);
-        qualities.set(s.name, { kind: 'data', metric: v.metric, original: base.value, value: v.value, drop: (base.value - v.value) * 100, rows: rows.rows, split: rows.split });
+        qualities.set(s.name, {
+          kind: 'data',
+          metric: v.metric,
+          original: base.value,
+          value: v.value,
+          drop: (base.value - v.value) * 100,
+          rows: rows.rows,
+          split: rows.split,
+        });
       }
     } else {
-      const feeds = syntheticFeeds(inputs, isBatchable(inputs) ? o.agreementRows : batchSizes[0]!, 11, stats);
+      const feeds = syntheticFeeds(
+        inputs,
+        isBatchable(inputs) ? o.agreementRows : batchSizes[0]!,
+        11,
+        stats,
+      );
       const rows = feeds[inputs[0]!.name]!.dims[0]!;
-      const basis = stats ? "drawn from the model's preprocessing statistics" : 'random normal values shaped by the model\'s inputs';
+      const basis = stats
+        ? "drawn from the model's preprocessing statistics"
+        : "random normal values shaped by the model's inputs";
       for (const s of sessions.slice(1)) {
         const a = await compareOutputs(original, s.session, feeds, rows, basis, chunk);
-        qualities.set(s.name, { ...a, ...(a.top1 !== undefined ? { drop: (1 - a.top1) * 100 } : {}) });
+        qualities.set(s.name, {
+          ...a,
+          ...(a.top1 !== undefined ? { drop: (1 - a.top1) * 100 } : {}),
+        });
       }
     }
 
@@ -173,7 +263,12 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
       measureMs: o.measureMs,
       threads: o.threads,
       onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
-      machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown', platform: `${platform()} ${arch()}`, u8s8Saturates: saturates },
+      machine: {
+        cpus: availableParallelism(),
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+        platform: `${platform()} ${arch()}`,
+        u8s8Saturates: saturates,
+      },
     };
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const servingBatch = batchSizes[batchSizes.length - 1]!;
@@ -181,15 +276,28 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
     for (const m of made) {
       const description = kVariantDescriptions[m.kind];
       if (!m.applicable) {
-        reports.push({ variant: m.kind, description, applicable: false, written: false, verdict: `does not apply: ${m.reason}`, ...(m.details ? { details: m.details } : {}) });
+        reports.push({
+          variant: m.kind,
+          description,
+          applicable: false,
+          written: false,
+          verdict: `does not apply: ${m.reason}`,
+          ...(m.details ? { details: m.details } : {}),
+        });
         continue;
       }
       const speed = speeds.get(m.kind) ?? [];
       const quality = qualities.get(m.kind);
       const atServing = speed.find((p) => p.batch === servingBatch);
       const problems: string[] = [];
-      if (atServing && atServing.ratio < kSlowerBelow && atServing.ratios.every((q) => q < 1)) problems.push(`is slower than the original at batch ${servingBatch} (${atServing.ratio.toFixed(2)}x rows/s)`);
-      if (quality?.drop !== undefined && (Number.isNaN(quality.drop) || quality.drop > o.maxAccuracyDrop)) {
+      if (atServing && atServing.ratio < kSlowerBelow && atServing.ratios.every((q) => q < 1))
+        problems.push(
+          `is slower than the original at batch ${servingBatch} (${atServing.ratio.toFixed(2)}x rows/s)`,
+        );
+      if (
+        quality?.drop !== undefined &&
+        (Number.isNaN(quality.drop) || quality.drop > o.maxAccuracyDrop)
+      ) {
         problems.push(
           quality.kind === 'data'
             ? `loses ${quality.drop.toFixed(2)} points of ${quality.metric === 'r2' ? 'R²' : 'accuracy'} (more than --max-accuracy-drop ${o.maxAccuracyDrop})`
@@ -198,7 +306,12 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
       }
       const write = problems.length === 0 || o.force;
       const target = where.target(m.kind);
-      const verdict = problems.length === 0 ? `written: ${target.modelPath}` : write ? `written (--force) although it ${problems.join(' and ')}: ${target.modelPath}` : `not written: it ${problems.join(' and ')}; --force writes it anyway`;
+      const verdict =
+        problems.length === 0
+          ? `written: ${target.modelPath}`
+          : write
+            ? `written (--force) although it ${problems.join(' and ')}: ${target.modelPath}`
+            : `not written: it ${problems.join(' and ')}; --force writes it anyway`;
       const report: VariantReport = {
         variant: m.kind,
         description,
@@ -216,12 +329,39 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
       };
       if (write) {
         say(`writing ${target.modelPath}`);
-        await writeVariant(target, m.bytes, variantMetadata(metadata, report, { path: where.modelPath, sha256, bytes: originalSize, metadata: where.metadataPath ?? null, speed: speeds.get('original') ?? [], loadMs: loads.get('original')!, score }, measurement, o));
+        await writeVariant(
+          target,
+          m.bytes,
+          variantMetadata(
+            metadata,
+            report,
+            {
+              path: where.modelPath,
+              sha256,
+              bytes: originalSize,
+              metadata: where.metadataPath ?? null,
+              speed: speeds.get('original') ?? [],
+              loadMs: loads.get('original')!,
+              score,
+            },
+            measurement,
+            o,
+          ),
+        );
       }
       reports.push(report);
     }
     return {
-      model: { path: where.modelPath, name: where.name, kind: where.kind, sha256, sizeBytes: originalSize, speed: speeds.get('original') ?? [], loadMs: loads.get('original')!, ...(score ? { score } : {}) },
+      model: {
+        path: where.modelPath,
+        name: where.name,
+        kind: where.kind,
+        sha256,
+        sizeBytes: originalSize,
+        speed: speeds.get('original') ?? [],
+        loadMs: loads.get('original')!,
+        ...(score ? { score } : {}),
+      },
       variants: reports,
       measurement,
       options: o,
@@ -236,8 +376,23 @@ export async function optimizeModel(options: Partial<OptimizeOptions> & { model:
  * preprocessing, inputs and outputs, so that a server and a scorer treat it as the same model),
  * without the source's own measurements, plus what was done and measured.
  */
-function variantMetadata(source: Record<string, unknown> | undefined, v: VariantReport, from: object, measurement: OptimizeReport['measurement'], o: Readonly<OptimizeOptions>): object {
-  const { format: _f, metrics: _m, customMetrics: _c, timings: _t, variant: _v, optimization: _o, createdAt: _d, ...rest } = source ?? {};
+function variantMetadata(
+  source: Record<string, unknown> | undefined,
+  v: VariantReport,
+  from: object,
+  measurement: OptimizeReport['measurement'],
+  o: Readonly<OptimizeOptions>,
+): object {
+  const {
+    format: _f,
+    metrics: _m,
+    customMetrics: _c,
+    timings: _t,
+    variant: _v,
+    optimization: _o,
+    createdAt: _d,
+    ...rest
+  } = source ?? {};
   return {
     format: METADATA_FORMAT,
     ...rest,
@@ -247,9 +402,22 @@ function variantMetadata(source: Record<string, unknown> | undefined, v: Variant
       description: v.description,
       summary: v.summary,
       source: from,
-      settings: { int8Ops: o.int8Ops, reduceRange: o.reduceRange, int8MinWeights: o.int8MinWeights, maxAccuracyDrop: o.maxAccuracyDrop, force: o.force },
+      settings: {
+        int8Ops: o.int8Ops,
+        reduceRange: o.reduceRange,
+        int8MinWeights: o.int8MinWeights,
+        maxAccuracyDrop: o.maxAccuracyDrop,
+        force: o.force,
+      },
       details: v.details,
-      measured: { sizeBytes: v.sizeBytes, sizeRatio: v.sizeRatio, speed: v.speed, loadMs: v.loadMs, quality: v.quality, verdict: v.verdict },
+      measured: {
+        sizeBytes: v.sizeBytes,
+        sizeRatio: v.sizeRatio,
+        speed: v.speed,
+        loadMs: v.loadMs,
+        quality: v.quality,
+        verdict: v.verdict,
+      },
       measurement,
       mlscale: version,
       createdAt: new Date().toISOString(),

@@ -84,26 +84,63 @@ function fail(flag: string, what: string, got: unknown): never {
 }
 
 function int(flag: string, v: unknown, min: number, max: number): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(flag, `an integer from ${min} to ${max}`, v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(flag, `an integer from ${min} to ${max}`, v);
 }
 
 /** Validates options over the defaults; throws InvalidOptionError naming the flag. */
-export function resolveOptimizeOptions(options: Partial<OptimizeOptions>): Readonly<OptimizeOptions> {
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<OptimizeOptions>;
+export function resolveOptimizeOptions(
+  options: Partial<OptimizeOptions>,
+): Readonly<OptimizeOptions> {
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<OptimizeOptions>;
   const o: OptimizeOptions = { ...kDefaultOptimizeOptions, ...given } as OptimizeOptions;
   if (typeof o.model !== 'string' || o.model === '') {
-    fail('the model', 'a .onnx file, a model folder, or --model-repository DIR --model NAME', o.model);
+    fail(
+      'the model',
+      'a .onnx file, a model folder, or --model-repository DIR --model NAME',
+      o.model,
+    );
   }
-  if (o.modelRepository !== undefined && (typeof o.modelRepository !== 'string' || o.modelRepository === '')) fail('options.modelRepository', 'a folder', o.modelRepository);
-  if (!Array.isArray(o.variants) || o.variants.some((v) => !(kVariantKinds as readonly string[]).includes(v))) fail('the variants', `a list of ${kVariantKinds.join(', ')}`, o.variants);
-  if (o.int8Ops !== 'standard' && o.int8Ops !== 'ort') fail('options.int8Ops', 'standard or ort', o.int8Ops);
-  if (!['auto', 'on', 'off'].includes(o.reduceRange)) fail('options.reduceRange', 'auto, on or off', o.reduceRange);
+  if (
+    o.modelRepository !== undefined &&
+    (typeof o.modelRepository !== 'string' || o.modelRepository === '')
+  )
+    fail('options.modelRepository', 'a folder', o.modelRepository);
+  if (
+    !Array.isArray(o.variants) ||
+    o.variants.some((v) => !(kVariantKinds as readonly string[]).includes(v))
+  )
+    fail('the variants', `a list of ${kVariantKinds.join(', ')}`, o.variants);
+  if (o.int8Ops !== 'standard' && o.int8Ops !== 'ort')
+    fail('options.int8Ops', 'standard or ort', o.int8Ops);
+  if (!['auto', 'on', 'off'].includes(o.reduceRange))
+    fail('options.reduceRange', 'auto, on or off', o.reduceRange);
   int('options.int8MinWeights', o.int8MinWeights, 0, 2 ** 31);
-  if (o.data !== undefined && (typeof o.data !== 'string' || o.data === '')) fail('options.data', 'a data source (a .csv or .jsonl file, sample:NAME, synthetic:...)', o.data);
-  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === '')) fail('options.label', 'a column name', o.label);
-  if (o.label !== undefined && o.data === undefined) throw new InvalidOptionError('options.label goes with options.data: the label column of the data to score the variants on');
-  if (typeof o.maxAccuracyDrop !== 'number' || !Number.isFinite(o.maxAccuracyDrop) || o.maxAccuracyDrop < 0 || o.maxAccuracyDrop > 100) {
-    fail('options.maxAccuracyDrop', 'a number of percentage points from 0 to 100', o.maxAccuracyDrop);
+  if (o.data !== undefined && (typeof o.data !== 'string' || o.data === ''))
+    fail(
+      'options.data',
+      'a data source (a .csv or .jsonl file, sample:NAME, synthetic:...)',
+      o.data,
+    );
+  if (o.label !== undefined && (typeof o.label !== 'string' || o.label === ''))
+    fail('options.label', 'a column name', o.label);
+  if (o.label !== undefined && o.data === undefined)
+    throw new InvalidOptionError(
+      'options.label goes with options.data: the label column of the data to score the variants on',
+    );
+  if (
+    typeof o.maxAccuracyDrop !== 'number' ||
+    !Number.isFinite(o.maxAccuracyDrop) ||
+    o.maxAccuracyDrop < 0 ||
+    o.maxAccuracyDrop > 100
+  ) {
+    fail(
+      'options.maxAccuracyDrop',
+      'a number of percentage points from 0 to 100',
+      o.maxAccuracyDrop,
+    );
   }
   if (typeof o.force !== 'boolean') fail('options.force', 'true or false', o.force);
   int('options.batchSize', o.batchSize, 1, 1 << 16);
@@ -112,7 +149,11 @@ export function resolveOptimizeOptions(options: Partial<OptimizeOptions>): Reado
   int('options.threads', o.threads, 1, 256);
   int('agreementRows', o.agreementRows, 1, 1 << 20);
   int('maxDataRows', o.maxDataRows, 1, 1 << 24);
-  if (o.out !== undefined && (typeof o.out !== 'string' || o.out === '')) fail('options.out', 'a folder', o.out);
-  if (o.out !== undefined && o.modelRepository !== undefined) throw new InvalidOptionError('options.out applies to a .onnx file; a repository model\'s variants go beside it in the repository (<model>-<variant>)');
+  if (o.out !== undefined && (typeof o.out !== 'string' || o.out === ''))
+    fail('options.out', 'a folder', o.out);
+  if (o.out !== undefined && o.modelRepository !== undefined)
+    throw new InvalidOptionError(
+      "options.out applies to a .onnx file; a repository model's variants go beside it in the repository (<model>-<variant>)",
+    );
   return Object.freeze({ ...o, variants: Object.freeze([...new Set(o.variants)]) });
 }

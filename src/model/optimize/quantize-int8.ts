@@ -139,7 +139,9 @@ export function quantizeInt8(bytes: Uint8Array, file: string, options: Int8Optio
       continue;
     }
     if (weights.k * weights.n < options.minWeights) {
-      skip(`${weights.k} × ${weights.n} = ${weights.k * weights.n} weights, under the ${options.minWeights} from which quantising pays`);
+      skip(
+        `${weights.k} × ${weights.n} = ${weights.k * weights.n} weights, under the ${options.minWeights} from which quantising pays`,
+      );
       continue;
     }
     if (!weights.values.every(Number.isFinite)) {
@@ -154,12 +156,16 @@ export function quantizeInt8(bytes: Uint8Array, file: string, options: Int8Optio
       quantizedWeights.set(key, qw);
     }
     for (const input of node.input ?? []) replaced.add(input);
-    nodes.push(...quantizedLayer(node, qw, weights.n, constants, options.ops, fresh, newInitializers));
+    nodes.push(
+      ...quantizedLayer(node, qw, weights.n, constants, options.ops, fresh, newInitializers),
+    );
     layers.push({ ...base, quantized: true });
   }
 
   if (layers.length === 0 || layers.every((l) => l.weight === undefined)) {
-    throw new NothingToQuantizeError(`${file} has nothing to quantise: ${describeGraph(g.node ?? [], layers)}`);
+    throw new NothingToQuantizeError(
+      `${file} has nothing to quantise: ${describeGraph(g.node ?? [], layers)}`,
+    );
   }
   const quantized = layers.filter((l) => l.quantized).length;
   g.node = nodes;
@@ -168,21 +174,31 @@ export function quantizeInt8(bytes: Uint8Array, file: string, options: Int8Optio
   const used = new Set<string>();
   for (const n of nodes) for (const i of n.input ?? []) used.add(i);
   for (const o of g.output ?? []) used.add(o.name ?? '');
-  g.initializer = [...(g.initializer ?? []).filter((t) => !(replaced.has(t.name ?? '') && !used.has(t.name ?? ''))), ...newInitializers];
+  g.initializer = [
+    ...(g.initializer ?? []).filter(
+      (t) => !(replaced.has(t.name ?? '') && !used.has(t.name ?? '')),
+    ),
+    ...newInitializers,
+  ];
   if (options.ops === 'ort' && quantized > 0) ensureOpset(model, kOrtDomain, 1);
   return { model: encodeModel(model), layers, quantized };
 }
 
 /** The node's constant weights as [K, N], or why it has none that can be quantised. */
-function weightsOf(node: Node, constants: Map<string, Tensor>): { weights: Weights; tensor: 'plain' | 'transposed' } | string {
+function weightsOf(
+  node: Node,
+  constants: Map<string, Tensor>,
+): { weights: Weights; tensor: 'plain' | 'transposed' } | string {
   const b = node.input?.[1] ?? '';
   const t = constants.get(b);
   if (!t) return `the weights (${b || 'input 1'}) are not a constant initializer`;
   if (t.dataType !== DataType.FLOAT) return `the weights ${b} are not float32`;
-  if (isExternal(t)) return `the weights ${b} are stored as external data, which this pass does not read`;
+  if (isExternal(t))
+    return `the weights ${b} are stored as external data, which this pass does not read`;
   const dims = (t.dims ?? []).map(toNumber);
   if (dims.length !== 2) return `the weights ${b} have rank ${dims.length}, not 2`;
-  if (node.opType === 'Gemm' && attributeNumber(node, 'transA', 0) !== 0) return 'Gemm with transA = 1 is not quantised';
+  if (node.opType === 'Gemm' && attributeNumber(node, 'transA', 0) !== 0)
+    return 'Gemm with transA = 1 is not quantised';
   const values = floatValues(t);
   if (node.opType === 'Gemm' && attributeNumber(node, 'transB', 0) !== 0) {
     // Stored [N, K]: transpose, so that every quantised layer multiplies by a [K, N] matrix.
@@ -200,7 +216,12 @@ function weightsOf(node: Node, constants: Map<string, Tensor>): { weights: Weigh
  * clamped to [-qmax, qmax]. A column of zeros gets scale 1 (any scale represents it exactly).
  * `alpha` (Gemm's) is folded into the scales.
  */
-export function quantizeColumns(values: Float32Array, k: number, n: number, qmax: number): { q: Int8Array; scale: Float32Array } {
+export function quantizeColumns(
+  values: Float32Array,
+  k: number,
+  n: number,
+  qmax: number,
+): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(n);
   for (let j = 0; j < n; j++) {
     let max = 0;
@@ -217,10 +238,20 @@ export function quantizeColumns(values: Float32Array, k: number, n: number, qmax
   return { q, scale };
 }
 
-function addQuantizedWeights(w: Weights, alpha: number, qmax: number, fresh: (b: string) => string, out: Tensor[]): QuantWeights {
+function addQuantizedWeights(
+  w: Weights,
+  alpha: number,
+  qmax: number,
+  fresh: (b: string) => string,
+  out: Tensor[],
+): QuantWeights {
   const { q, scale } = quantizeColumns(w.values, w.k, w.n, qmax);
   if (alpha !== 1) for (let j = 0; j < w.n; j++) scale[j] = scale[j]! * alpha;
-  const names = { q: fresh(`${w.name}_int8`), scale: fresh(`${w.name}_scale`), zeroPoint: fresh(`${w.name}_zero_point`) };
+  const names = {
+    q: fresh(`${w.name}_int8`),
+    scale: fresh(`${w.name}_scale`),
+    zeroPoint: fresh(`${w.name}_zero_point`),
+  };
   out.push(int8Tensor(names.q, q, [w.k, w.n]));
   out.push(floatTensor(names.scale, scale, [w.n]));
   // Per-column zero points (all 0: the weights are symmetric), so that the quantisation is
@@ -230,19 +261,45 @@ function addQuantizedWeights(w: Weights, alpha: number, qmax: number, fresh: (b:
 }
 
 /** The nodes that replace one MatMul or Gemm; the last one writes the original output name. */
-function quantizedLayer(node: Node, qw: QuantWeights, n: number, constants: Map<string, Tensor>, ops: Int8Ops, fresh: (b: string) => string, inits: Tensor[]): Node[] {
+function quantizedLayer(
+  node: Node,
+  qw: QuantWeights,
+  n: number,
+  constants: Map<string, Tensor>,
+  ops: Int8Ops,
+  fresh: (b: string) => string,
+  inits: Tensor[],
+): Node[] {
   const a = node.input![0]!;
   const out = node.output![0]!;
   const label = node.name || out;
   const bias = node.opType === 'Gemm' ? gemmBias(node, n, constants, fresh, inits) : undefined;
   const nodes: Node[] = [...(bias?.prelude ?? [])];
-  const add = (opType: string, inputs: string[], outputs: string[], domain = '', attribute: Node['attribute'] = []): void => {
-    nodes.push({ name: fresh(`${label}_q8_${opType}`), opType, domain, input: inputs, output: outputs, attribute });
+  const add = (
+    opType: string,
+    inputs: string[],
+    outputs: string[],
+    domain = '',
+    attribute: Node['attribute'] = [],
+  ): void => {
+    nodes.push({
+      name: fresh(`${label}_q8_${opType}`),
+      opType,
+      domain,
+      input: inputs,
+      output: outputs,
+      attribute,
+    });
   };
   if (ops === 'ort') {
     const constBias = bias?.kind === 'vector';
     const mm = bias && !constBias ? fresh(`${out}_q8_mm`) : out;
-    add('DynamicQuantizeMatMul', [a, qw.q, qw.scale, qw.zeroPoint, ...(constBias ? [bias.name] : [])], [mm], kOrtDomain);
+    add(
+      'DynamicQuantizeMatMul',
+      [a, qw.q, qw.scale, qw.zeroPoint, ...(constBias ? [bias.name] : [])],
+      [mm],
+      kOrtDomain,
+    );
     if (bias && !constBias) add('Add', [mm, bias.name], [out]);
     return nodes;
   }
@@ -267,14 +324,26 @@ function quantizedLayer(node: Node, qw: QuantWeights, n: number, constants: Map<
  * Gemm's `beta × C`, as the value to add: a constant [N] vector when C is a constant that
  * broadcasts along rows (what the fused kernels take as bias), else C scaled at run time.
  */
-function gemmBias(node: Node, n: number, constants: Map<string, Tensor>, fresh: (b: string) => string, inits: Tensor[]): { kind: 'vector' | 'tensor'; name: string; prelude?: Node[] } | undefined {
+function gemmBias(
+  node: Node,
+  n: number,
+  constants: Map<string, Tensor>,
+  fresh: (b: string) => string,
+  inits: Tensor[],
+): { kind: 'vector' | 'tensor'; name: string; prelude?: Node[] } | undefined {
   const c = node.input?.[2] ?? '';
   if (c === '') return undefined;
   const beta = attributeNumber(node, 'beta', 1);
   const t = constants.get(c);
   const dims = (t?.dims ?? []).map(toNumber);
-  const rowVector = t !== undefined && t.dataType === DataType.FLOAT && !isExternal(t) && (dims.length === 0 || dims.every((d, i) => (i === dims.length - 1 ? d === n || d === 1 : d === 1)));
-  if (rowVector && beta === 1 && dims.length === 1 && dims[0] === n) return { kind: 'vector', name: c };
+  const rowVector =
+    t !== undefined &&
+    t.dataType === DataType.FLOAT &&
+    !isExternal(t) &&
+    (dims.length === 0 ||
+      dims.every((d, i) => (i === dims.length - 1 ? d === n || d === 1 : d === 1)));
+  if (rowVector && beta === 1 && dims.length === 1 && dims[0] === n)
+    return { kind: 'vector', name: c };
   if (rowVector) {
     const values = floatValues(t);
     const vector = new Float32Array(n);
@@ -287,7 +356,16 @@ function gemmBias(node: Node, n: number, constants: Map<string, Tensor>, fresh: 
   const betaName = fresh(`${c}_beta`);
   inits.push(floatTensor(betaName, new Float32Array([beta]), []));
   const scaledName = fresh(`${c}_scaled`);
-  const prelude: Node[] = [{ name: fresh(`${c}_beta_Mul`), opType: 'Mul', domain: '', input: [c, betaName], output: [scaledName], attribute: [] }];
+  const prelude: Node[] = [
+    {
+      name: fresh(`${c}_beta_Mul`),
+      opType: 'Mul',
+      domain: '',
+      input: [c, betaName],
+      output: [scaledName],
+      attribute: [],
+    },
+  ];
   return { kind: 'tensor', name: scaledName, prelude };
 }
 

@@ -37,9 +37,14 @@ let cached: Promise<boolean> | undefined;
  */
 export function u8s8Saturates(): Promise<boolean> {
   cached ??= (async () => {
-    const session = await ort.InferenceSession.create(probeModel(), { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    const session = await ort.InferenceSession.create(probeModel(), {
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
     try {
-      const out = await session.run({ a: new ort.Tensor('uint8', new Uint8Array(kDepth).fill(255), [1, kDepth]) });
+      const out = await session.run({
+        a: new ort.Tensor('uint8', new Uint8Array(kDepth).fill(255), [1, kDepth]),
+      });
       return Number((out.y!.data as Int32Array)[0]) !== kDepth * 255 * 127;
     } finally {
       await session.release();

@@ -12,7 +12,10 @@ import { ArtifactError } from '../../errors.js';
 import type { VariantTarget } from './model-location.js';
 
 async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
@@ -27,14 +30,22 @@ async function atomicWrite(path: string, data: Uint8Array | string): Promise<voi
  * finds its metadata already in place.
  * @throws ArtifactError naming the path when a file cannot be written.
  */
-export async function writeVariant(target: VariantTarget, model: Uint8Array, metadata: object): Promise<void> {
+export async function writeVariant(
+  target: VariantTarget,
+  model: Uint8Array,
+  metadata: object,
+): Promise<void> {
   try {
     await mkdir(dirname(target.modelPath), { recursive: true });
     await atomicWrite(target.metadataPath, JSON.stringify(metadata, null, 2) + '\n');
     await atomicWrite(target.modelPath, model);
     // A config.json the user already put beside the variant is theirs: it is not replaced.
-    if (target.config && !(await stat(target.config.to).catch(() => undefined))) await copyFile(target.config.from, target.config.to);
+    if (target.config && !(await stat(target.config.to).catch(() => undefined)))
+      await copyFile(target.config.from, target.config.to);
   } catch (err) {
-    throw new ArtifactError(`cannot write the variant ${target.modelPath}: ${(err as Error).message}`, { cause: err });
+    throw new ArtifactError(
+      `cannot write the variant ${target.modelPath}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }

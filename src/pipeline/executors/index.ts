@@ -13,7 +13,11 @@ export type { Executor, ExecutorKind, TaskCall, TaskRef } from './executor.js';
 export { executorKinds } from './executor.js';
 export { InlineExecutor } from './inline.js';
 export { ThreadsExecutor, type ThreadsExecutorOptions } from './threads/threads-executor.js';
-export { BullmqExecutor, type BullmqActivity, type BullmqExecutorOptions } from './bullmq/bullmq-executor.js';
+export {
+  BullmqExecutor,
+  type BullmqActivity,
+  type BullmqExecutorOptions,
+} from './bullmq/bullmq-executor.js';
 
 /** Options for `createExecutor`. */
 export interface CreateExecutorOptions {
@@ -36,7 +40,9 @@ export interface CreateExecutorOptions {
 /** Builds the executor named by `kind`. */
 export function createExecutor(kind: string, options: CreateExecutorOptions = {}): Executor {
   if (!(executorKinds as readonly string[]).includes(kind)) {
-    throw new InvalidOptionError(`--executor must be one of ${executorKinds.join(', ')}, got "${kind}"`);
+    throw new InvalidOptionError(
+      `--executor must be one of ${executorKinds.join(', ')}, got "${kind}"`,
+    );
   }
   switch (kind as ExecutorKind) {
     case 'inline':
@@ -44,7 +50,10 @@ export function createExecutor(kind: string, options: CreateExecutorOptions = {}
     case 'threads':
       return new ThreadsExecutor({ workers: options.workers });
     case 'bullmq':
-      if (options.redis === undefined) throw new InvalidOptionError('--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379');
+      if (options.redis === undefined)
+        throw new InvalidOptionError(
+          '--executor bullmq needs --redis URL, e.g. --redis redis://127.0.0.1:6379',
+        );
       return new BullmqExecutor({
         redis: options.redis,
         redisCa: options.redisCa,

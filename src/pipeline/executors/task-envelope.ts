@@ -41,12 +41,21 @@ export function fromErrorPayload(payload: TaskErrorPayload, batchId: number): Ml
     if (payload.stack) err.stack = payload.stack;
     return err;
   }
-  const cause = Object.assign(new Error(payload.message), { name: payload.name, stack: payload.stack });
-  return new TaskFailedError(`batch ${batchId}: ${payload.name}: ${payload.message}`, batchId, { cause });
+  const cause = Object.assign(new Error(payload.message), {
+    name: payload.name,
+    stack: payload.stack,
+  });
+  return new TaskFailedError(`batch ${batchId}: ${payload.name}: ${payload.message}`, batchId, {
+    cause,
+  });
 }
 
 /** Collects the distinct ArrayBuffers behind the typed arrays of a task's output, for transfer. */
-export function collectTransferables(value: unknown, out = new Set<ArrayBuffer>(), depth = 0): Set<ArrayBuffer> {
+export function collectTransferables(
+  value: unknown,
+  out = new Set<ArrayBuffer>(),
+  depth = 0,
+): Set<ArrayBuffer> {
   if (depth > 5 || value === null || typeof value !== 'object') return out;
   if (ArrayBuffer.isView(value)) {
     if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);

@@ -9,7 +9,13 @@
  * @module
  */
 import type { Logger } from 'pino';
-import { autoscale, initialAutoscalerState, type AutoscalerConfig, type AutoscalerState, type Signals } from '../autoscaler.js';
+import {
+  autoscale,
+  initialAutoscalerState,
+  type AutoscalerConfig,
+  type AutoscalerState,
+  type Signals,
+} from '../autoscaler.js';
 import { kTopic, type ReplicaSample } from './messages.js';
 import type { ClusterObserver } from './observer.js';
 import type { PrimaryMetrics } from './primary-metrics.js';
@@ -22,7 +28,12 @@ export const kAutoscaleIntervalMs = 1_000;
  * The host's signals from the replicas' samples: ongoing requests and queue depth summed, and the
  * mean fraction of its share of the cores (cores / replicas sampled) that each replica left idle.
  */
-export function signalsOf(samples: readonly ReplicaSample[], cores: number, replicas: number, timeMs: number): Signals | undefined {
+export function signalsOf(
+  samples: readonly ReplicaSample[],
+  cores: number,
+  replicas: number,
+  timeMs: number,
+): Signals | undefined {
   if (samples.length === 0) return undefined;
   const share = cores / replicas;
   const idle = samples.map((a) => 1 - Math.min(1, a.cpuMs / Math.max(1, a.elapsedMs * share)));
@@ -67,7 +78,13 @@ export class AutoscaleLoop {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.once().catch((err: unknown) => this.#o.logger.error({ err }, 'autoscaler failed')), kAutoscaleIntervalMs);
+    this.#timer = setInterval(
+      () =>
+        void this.once().catch((err: unknown) =>
+          this.#o.logger.error({ err }, 'autoscaler failed'),
+        ),
+      kAutoscaleIntervalMs,
+    );
   }
 
   stop(): void {
@@ -84,22 +101,42 @@ export class AutoscaleLoop {
     const { state, decision } = autoscale(this.#o.policy, before, signals);
     for (const o of this.#o.observers) {
       try {
-        o.onDecision?.(decision, { replicas: before.replicas, instancesPerReplica: before.instancesPerReplica });
+        o.onDecision?.(decision, {
+          replicas: before.replicas,
+          instancesPerReplica: before.instancesPerReplica,
+        });
       } catch (err) {
-        logger.warn({ err, observer: o.name }, 'a cluster observer failed on an autoscaler decision');
+        logger.warn(
+          { err, observer: o.name },
+          'a cluster observer failed on an autoscaler decision',
+        );
       }
     }
     this.#state = state;
     if (decision.action === 'hold') {
       // Every second: worth seeing only when asking why nothing scales.
-      logger.debug({ decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, signal: decision.signal }, `autoscaler: hold: ${decision.reason}`);
+      logger.debug(
+        {
+          decision: decision.action,
+          replicas: decision.replicas,
+          instancesPerReplica: decision.instancesPerReplica,
+          signal: decision.signal,
+        },
+        `autoscaler: hold: ${decision.reason}`,
+      );
       return;
     }
     this.#o.metrics.decisions.inc({ action: decision.action });
     const target = supervisor.target;
     supervisor.target = decision.replicas;
     logger.info(
-      { decision: decision.action, replicas: decision.replicas, instancesPerReplica: decision.instancesPerReplica, intraOpThreads: this.#o.layoutThreads() ?? this.#o.fixedThreads, signal: decision.signal },
+      {
+        decision: decision.action,
+        replicas: decision.replicas,
+        instancesPerReplica: decision.instancesPerReplica,
+        intraOpThreads: this.#o.layoutThreads() ?? this.#o.fixedThreads,
+        signal: decision.signal,
+      },
       `autoscaler: ${decision.action}: ${decision.reason}`,
     );
     const why = `autoscaler: ${decision.action}`;
@@ -107,8 +144,12 @@ export class AutoscaleLoop {
     if (supervisor.target < target) {
       // The survivors take the freed cores only once the removed replicas have exited.
       const live = supervisor.live();
-      const leaving = live.sort((a, b) => b.slot - a.slot).slice(0, live.length - supervisor.target);
-      void Promise.all(leaving.map((r) => supervisor.retire(r))).then(() => supervisor.pushLayout(why));
+      const leaving = live
+        .sort((a, b) => b.slot - a.slot)
+        .slice(0, live.length - supervisor.target);
+      void Promise.all(leaving.map((r) => supervisor.retire(r))).then(() =>
+        supervisor.pushLayout(why),
+      );
       return;
     }
     // Scaling up: the running replicas shrink to the new share at once (new ones start with it).
@@ -119,7 +160,11 @@ export class AutoscaleLoop {
   async #sample(): Promise<Signals | undefined> {
     const running = this.#o.supervisor.serving();
     if (running.length === 0) return undefined;
-    const samples = (await Promise.all(running.map((r) => r.ipc.request<ReplicaSample>(kTopic.sample).catch(() => undefined)))).filter((a) => a !== undefined);
+    const samples = (
+      await Promise.all(
+        running.map((r) => r.ipc.request<ReplicaSample>(kTopic.sample).catch(() => undefined)),
+      )
+    ).filter((a) => a !== undefined);
     return signalsOf(samples, this.#o.cores, running.length, Date.now());
   }
 }

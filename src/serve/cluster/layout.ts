@@ -29,12 +29,19 @@ export interface LayoutInput {
 }
 
 /** The layout of each replica. */
-export function replicaLayout({ cores, replicas, fixed, autoscalerInstances }: LayoutInput): Layout {
+export function replicaLayout({
+  cores,
+  replicas,
+  fixed,
+  autoscalerInstances,
+}: LayoutInput): Layout {
   const share = Math.max(1, Math.floor(cores / Math.max(1, replicas)));
   const instances = fixed.instances ?? autoscalerInstances ?? defaultModelSettings(share).instances;
   return {
     ...(fixed.instances === undefined ? { instances } : {}),
-    ...(fixed.intraOpThreads === undefined ? { intraOpThreads: Math.max(1, Math.floor(share / instances)) } : {}),
+    ...(fixed.intraOpThreads === undefined
+      ? { intraOpThreads: Math.max(1, Math.floor(share / instances)) }
+      : {}),
   };
 }
 
@@ -58,11 +65,19 @@ export function layoutFromEnv(env: NodeJS.ProcessEnv): Layout {
   };
   const instances = read(kInstancesEnv);
   const intraOpThreads = read(kThreadsEnv);
-  return { ...(instances !== undefined ? { instances } : {}), ...(intraOpThreads !== undefined ? { intraOpThreads } : {}) };
+  return {
+    ...(instances !== undefined ? { instances } : {}),
+    ...(intraOpThreads !== undefined ? { intraOpThreads } : {}),
+  };
 }
 
 /** A layout for log messages: "2 instance(s) x 1 intra-op thread(s) each per model". */
 export function describeLayout(l: Layout): string {
-  const parts = [l.instances !== undefined ? `${l.instances} instance(s)` : 'the instances given', l.intraOpThreads !== undefined ? `${l.intraOpThreads} intra-op thread(s) each` : 'the threads given'];
+  const parts = [
+    l.instances !== undefined ? `${l.instances} instance(s)` : 'the instances given',
+    l.intraOpThreads !== undefined
+      ? `${l.intraOpThreads} intra-op thread(s) each`
+      : 'the threads given',
+  ];
   return `${parts.join(' x ')} per model`;
 }

@@ -37,6 +37,13 @@ export interface ReplicaSample {
 }
 
 /** Whether a message is one of ours with this `mlscale` type. */
-export function isMessage<T extends { readonly mlscale: string }>(message: unknown, type: T['mlscale']): message is T {
-  return typeof message === 'object' && message !== null && (message as { mlscale?: unknown }).mlscale === type;
+export function isMessage<T extends { readonly mlscale: string }>(
+  message: unknown,
+  type: T['mlscale'],
+): message is T {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { mlscale?: unknown }).mlscale === type
+  );
 }

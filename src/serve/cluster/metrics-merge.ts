@@ -11,8 +11,12 @@ import { kTopic } from './messages.js';
 import type { MetricsJson } from './observer.js';
 
 /** Every replica's metrics that arrive in time; one that does not answer is left out of this scrape. */
-export async function collectMetrics(replicas: readonly { readonly ipc: IpcRequests }[]): Promise<MetricsJson[]> {
-  const answers = await Promise.all(replicas.map((r) => r.ipc.request<MetricsJson>(kTopic.collect).catch(() => undefined)));
+export async function collectMetrics(
+  replicas: readonly { readonly ipc: IpcRequests }[],
+): Promise<MetricsJson[]> {
+  const answers = await Promise.all(
+    replicas.map((r) => r.ipc.request<MetricsJson>(kTopic.collect).catch(() => undefined)),
+  );
   return answers.filter((a) => a !== undefined);
 }
 

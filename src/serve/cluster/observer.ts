@@ -47,20 +47,34 @@ export interface ClusterObserver {
 export const kReservedTopics: readonly string[] = ['collect', 'sample', 'metrics'];
 
 /** Checks a list of observers as given; TypeError naming the first wrong one. */
-export function checkObservers(observers: unknown, where = 'observers'): readonly ClusterObserver[] {
-  if (!Array.isArray(observers)) throw new TypeError(`${where} must be an array of observers, got ${typeof observers}`);
+export function checkObservers(
+  observers: unknown,
+  where = 'observers',
+): readonly ClusterObserver[] {
+  if (!Array.isArray(observers))
+    throw new TypeError(`${where} must be an array of observers, got ${typeof observers}`);
   const topics = new Set<string>();
   observers.forEach((o: Partial<ClusterObserver> | null, i) => {
     const at = `${where}[${i}]`;
-    if (o === null || typeof o !== 'object') throw new TypeError(`${at} must be an observer object, got ${o === null ? 'null' : typeof o}`);
-    if (typeof o.name !== 'string' || o.name === '') throw new TypeError(`${at}.name must be a non-empty string, got ${typeof o.name}`);
+    if (o === null || typeof o !== 'object')
+      throw new TypeError(
+        `${at} must be an observer object, got ${o === null ? 'null' : typeof o}`,
+      );
+    if (typeof o.name !== 'string' || o.name === '')
+      throw new TypeError(`${at}.name must be a non-empty string, got ${typeof o.name}`);
     for (const hook of ['onStart', 'onDecision', 'answer', 'onStop'] as const) {
-      if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new TypeError(`${at}.${hook} (${o.name}) must be a function, got ${typeof o[hook]}`);
+      if (o[hook] !== undefined && typeof o[hook] !== 'function')
+        throw new TypeError(`${at}.${hook} (${o.name}) must be a function, got ${typeof o[hook]}`);
     }
     if (o.topic !== undefined) {
-      if (typeof o.topic !== 'string' || o.topic === '') throw new TypeError(`${at}.topic (${o.name}) must be a non-empty string, got ${typeof o.topic}`);
-      if (kReservedTopics.includes(o.topic) || topics.has(o.topic)) throw new RangeError(`${at}.topic (${o.name}): ${JSON.stringify(o.topic)} is taken`);
-      if (o.answer === undefined) throw new TypeError(`${at}.answer (${o.name}) must be a function, since it has a topic`);
+      if (typeof o.topic !== 'string' || o.topic === '')
+        throw new TypeError(
+          `${at}.topic (${o.name}) must be a non-empty string, got ${typeof o.topic}`,
+        );
+      if (kReservedTopics.includes(o.topic) || topics.has(o.topic))
+        throw new RangeError(`${at}.topic (${o.name}): ${JSON.stringify(o.topic)} is taken`);
+      if (o.answer === undefined)
+        throw new TypeError(`${at}.answer (${o.name}) must be a function, since it has a topic`);
       topics.add(o.topic);
     }
   });

@@ -35,7 +35,9 @@ export const kDefaultReplicaOptions = {
 } as const;
 
 /** The autoscaler's bounds unless given: from one replica up to one per core. */
-export function defaultAutoscalerBounds(cores = availableParallelism()): Pick<AutoscalerSettings, 'minReplicas' | 'maxReplicas'> {
+export function defaultAutoscalerBounds(
+  cores = availableParallelism(),
+): Pick<AutoscalerSettings, 'minReplicas' | 'maxReplicas'> {
   return { minReplicas: 1, maxReplicas: Math.max(1, cores) };
 }
 
@@ -59,28 +61,56 @@ const kAutoscalerKeys: readonly (keyof AutoscalerSettings)[] = [
  * that no replica setting was given without it.
  * @throws {InvalidOptionError} naming the option (`options.replicas must be an integer from 1 to 256, or "auto", got 0`).
  */
-export function resolveReplicaOptions(options: ReplicaOptions, cores = availableParallelism()): Readonly<FilledReplicaOptions> | undefined {
+export function resolveReplicaOptions(
+  options: ReplicaOptions,
+  cores = availableParallelism(),
+): Readonly<FilledReplicaOptions> | undefined {
   const given = dropUndefined(options);
   const autoscaler = dropUndefined(given.autoscaler ?? {});
-  if (given.autoscaler !== undefined && (given.autoscaler === null || typeof given.autoscaler !== 'object')) invalidOption('autoscaler', 'an object of autoscaler settings', given.autoscaler);
+  if (
+    given.autoscaler !== undefined &&
+    (given.autoscaler === null || typeof given.autoscaler !== 'object')
+  )
+    invalidOption('autoscaler', 'an object of autoscaler settings', given.autoscaler);
   const autoKeys = kAutoscalerKeys.filter((k) => k in autoscaler);
-  const unknown = Object.keys(autoscaler).filter((k) => !(kAutoscalerKeys as readonly string[]).includes(k));
-  if (unknown.length > 0) invalidOption(`autoscaler.${unknown[0]}`, `left out: the autoscaler's settings are ${kAutoscalerKeys.join(', ')}`, autoscaler[unknown[0] as keyof AutoscalerSettings]);
+  const unknown = Object.keys(autoscaler).filter(
+    (k) => !(kAutoscalerKeys as readonly string[]).includes(k),
+  );
+  if (unknown.length > 0)
+    invalidOption(
+      `autoscaler.${unknown[0]}`,
+      `left out: the autoscaler's settings are ${kAutoscalerKeys.join(', ')}`,
+      autoscaler[unknown[0] as keyof AutoscalerSettings],
+    );
   const { replicas } = given;
   if (replicas === undefined) {
-    if (autoKeys.length > 0) throw new InvalidOptionError(`options.autoscaler.${autoKeys[0]} applies only with options.replicas auto`, { option: `autoscaler.${autoKeys[0]}` });
-    if (given.spareReplicas !== undefined) throw new InvalidOptionError('options.spareReplicas applies only with options.replicas', { option: 'spareReplicas' });
+    if (autoKeys.length > 0)
+      throw new InvalidOptionError(
+        `options.autoscaler.${autoKeys[0]} applies only with options.replicas auto`,
+        { option: `autoscaler.${autoKeys[0]}` },
+      );
+    if (given.spareReplicas !== undefined)
+      throw new InvalidOptionError('options.spareReplicas applies only with options.replicas', {
+        option: 'spareReplicas',
+      });
     return undefined;
   }
   const spareReplicas = given.spareReplicas ?? kDefaultReplicaOptions.spareReplicas;
   checkInteger('spareReplicas', spareReplicas, 0, 16);
   if (replicas === 'auto') {
-    const config = resolveAutoscalerConfig({ ...defaultAutoscalerBounds(cores), ...autoscaler }, 'autoscaler.');
+    const config = resolveAutoscalerConfig(
+      { ...defaultAutoscalerBounds(cores), ...autoscaler },
+      'autoscaler.',
+    );
     return Object.freeze({ replicas, spareReplicas, autoscaler: config });
   }
   if (autoKeys.length > 0) {
-    throw new InvalidOptionError(`options.autoscaler.${autoKeys[0]} applies only with options.replicas auto, not a fixed options.replicas ${JSON.stringify(replicas)}`, { option: `autoscaler.${autoKeys[0]}` });
+    throw new InvalidOptionError(
+      `options.autoscaler.${autoKeys[0]} applies only with options.replicas auto, not a fixed options.replicas ${JSON.stringify(replicas)}`,
+      { option: `autoscaler.${autoKeys[0]}` },
+    );
   }
-  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 256) invalidOption('replicas', 'an integer from 1 to 256, or "auto"', replicas);
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 256)
+    invalidOption('replicas', 'an integer from 1 to 256, or "auto"', replicas);
   return Object.freeze({ replicas, spareReplicas });
 }

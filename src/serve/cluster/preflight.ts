@@ -15,7 +15,10 @@ export async function checkModelsReadable(options: Readonly<FilledServeOptions>)
     if (options.modelRepository !== undefined) await readdir(options.modelRepository);
     else if (options.model !== undefined) await stat(options.model);
   } catch (err) {
-    const flag = options.modelRepository !== undefined ? `--model-repository ${options.modelRepository}` : `--model ${options.model}`;
+    const flag =
+      options.modelRepository !== undefined
+        ? `--model-repository ${options.modelRepository}`
+        : `--model ${options.model}`;
     throw new ModelLoadError(`${flag}: cannot be read: ${(err as Error).message}`, { cause: err });
   }
 }
@@ -28,8 +31,14 @@ export async function checkPortFree(host: string, port: number): Promise<void> {
     probe.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
-          ? new InvalidOptionError(`options.port ${port} is already in use on ${host}; pick another, or 0 for a free one`, { option: 'port' })
-          : new InvalidOptionError(`options.host ${host} options.port ${port} cannot be listened on (${err.code ?? err.message})`, { option: 'host' }),
+          ? new InvalidOptionError(
+              `options.port ${port} is already in use on ${host}; pick another, or 0 for a free one`,
+              { option: 'port' },
+            )
+          : new InvalidOptionError(
+              `options.host ${host} options.port ${port} cannot be listened on (${err.code ?? err.message})`,
+              { option: 'host' },
+            ),
       );
     });
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));

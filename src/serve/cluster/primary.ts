@@ -50,7 +50,11 @@ const kExitMarginMs = 5_000;
  * Runs the primary; resolves with the exit code once every replica has exited (0 after a signal,
  * 1 after a crash loop).
  */
-export async function runPrimary(options: Readonly<FilledServeOptions>, replicaOptions: Readonly<FilledReplicaOptions>, setup: PrimarySetup): Promise<number> {
+export async function runPrimary(
+  options: Readonly<FilledServeOptions>,
+  replicaOptions: Readonly<FilledReplicaOptions>,
+  setup: PrimarySetup,
+): Promise<number> {
   const observers = checkObservers(setup.observers ?? [], 'setup.observers');
   const { logger } = setup;
   await checkModelsReadable(options);
@@ -63,7 +67,9 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
         ...replicaOptions.autoscaler,
         cores,
         threadsPerInstance: fixed.intraOpThreads ?? 1,
-        ...(fixed.instances !== undefined ? { minInstancesPerReplica: fixed.instances, maxInstancesPerReplica: fixed.instances } : {}),
+        ...(fixed.instances !== undefined
+          ? { minInstancesPerReplica: fixed.instances, maxInstancesPerReplica: fixed.instances }
+          : {}),
       })
     : undefined;
 
@@ -75,14 +81,23 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
-  const layout = (): Layout => replicaLayout({ cores, replicas: supervisor.target, fixed, ...(autoscaler ? { autoscalerInstances: autoscaler.state.instancesPerReplica } : {}) });
+  const layout = (): Layout =>
+    replicaLayout({
+      cores,
+      replicas: supervisor.target,
+      fixed,
+      ...(autoscaler ? { autoscalerInstances: autoscaler.state.instancesPerReplica } : {}),
+    });
   const answerReplica = (replica: Replica): void => {
     replica.ipc.handle(kTopic.metrics, async () => {
-      const answers = await collectMetrics(supervisor.all().filter((r) => r.listening && r.worker.isConnected()));
+      const answers = await collectMetrics(
+        supervisor.all().filter((r) => r.listening && r.worker.isConnected()),
+      );
       supervisor.refreshGauges();
       return mergedText(answers, metrics.registry);
     });
-    for (const o of observers) if (o.topic !== undefined && o.answer) replica.ipc.handle(o.topic, (body) => o.answer!(body));
+    for (const o of observers)
+      if (o.topic !== undefined && o.answer) replica.ipc.handle(o.topic, (body) => o.answer!(body));
   };
   const supervisor: Supervisor = new Supervisor(
     {
@@ -97,7 +112,10 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
         announced = true;
         const host = options.host.includes(':') ? `[${options.host}]` : options.host;
         const url = `http://${host}:${port}`;
-        logger.info({ url, replicas: supervisor.target }, `mlscale serve listening on ${url} with ${supervisor.target} replica(s)`);
+        logger.info(
+          { url, replicas: supervisor.target },
+          `mlscale serve listening on ${url} with ${supervisor.target} replica(s)`,
+        );
       },
       onCrashLoop: () => (exitCode = 1),
       onAllExited: () => finish(),
@@ -119,18 +137,29 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
     supervisor.target = autoscaler.state.replicas;
   }
 
-  const restart = (why: string): Promise<void> => (restarting ??= rollingRestart(supervisor, why, logger).finally(() => (restarting = undefined)));
+  const restart = (why: string): Promise<void> =>
+    (restarting ??= rollingRestart(supervisor, why, logger).finally(
+      () => (restarting = undefined),
+    ));
   let watch: RepositoryWatch | undefined;
   if (options.modelRepository !== undefined) {
     // A change in the model repository restarts the replicas one by one, so each loads it afresh.
-    watch = watchRepository(options.modelRepository, () => {
-      if (supervisor.stopping) return;
-      if (restarting) void restarting.then(() => watch?.changed());
-      else void restart('the model repository changed');
-    }, logger);
+    watch = watchRepository(
+      options.modelRepository,
+      () => {
+        if (supervisor.stopping) return;
+        if (restarting) void restarting.then(() => watch?.changed());
+        else void restart('the model repository changed');
+      },
+      logger,
+    );
   }
   const offSignals = onShutdownSignals(({ signal, now }) => {
-    if (!now) logger.info({ signal, gracePeriodMs: options.gracePeriodMs }, 'shutting down: draining every replica');
+    if (!now)
+      logger.info(
+        { signal, gracePeriodMs: options.gracePeriodMs },
+        'shutting down: draining every replica',
+      );
     else logger.warn({ signal }, 'second signal: cutting the drain short');
     void supervisor.stop(now);
   });
@@ -139,7 +168,10 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
 
   // The observers' view of the fleet: the replicas listening and not draining.
   const fleet: FleetView = {
-    metrics: async () => mergeMetrics(await collectMetrics(supervisor.serving().filter((r) => r.worker.isConnected()))).getMetricsAsJSON(),
+    metrics: async () =>
+      mergeMetrics(
+        await collectMetrics(supervisor.serving().filter((r) => r.worker.isConnected())),
+      ).getMetricsAsJSON(),
     listening: () => supervisor.serving().length,
   };
   const finish = (): void => {
@@ -149,7 +181,10 @@ export async function runPrimary(options: Readonly<FilledServeOptions>, replicaO
     watch?.close();
     process.off('SIGHUP', onHup);
     offSignals();
-    logger.info({ code: exitCode }, exitCode === 0 ? 'shut down cleanly' : 'shut down after a crash loop');
+    logger.info(
+      { code: exitCode },
+      exitCode === 0 ? 'shut down cleanly' : 'shut down after a crash loop',
+    );
     resolveDone(exitCode);
   };
 

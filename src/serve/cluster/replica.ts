@@ -13,7 +13,13 @@ import type { FilledServeOptions } from '../options.js';
 import type { ServerPlugin } from '../plugins.js';
 import { createServer, type ModelServer } from '../server.js';
 import { layoutFromEnv, type Layout } from './layout.js';
-import { isMessage, kTopic, type ReplicaSample, type ToPrimary, type ToReplica } from './messages.js';
+import {
+  isMessage,
+  kTopic,
+  type ReplicaSample,
+  type ToPrimary,
+  type ToReplica,
+} from './messages.js';
 
 /** How long a replica waits for the primary's answer (merged metrics, an observer's data), in ms. */
 export const kPrimaryAnswerMs = 4_000;
@@ -34,15 +40,23 @@ export interface ReplicaProcessSetup {
  * The options a replica runs with: the layout the primary forked it with, for the settings the
  * user left to the defaults.
  */
-export function replicaServeOptions(options: Readonly<FilledServeOptions>, layout: Layout = layoutFromEnv(process.env)): Readonly<FilledServeOptions> {
+export function replicaServeOptions(
+  options: Readonly<FilledServeOptions>,
+  layout: Layout = layoutFromEnv(process.env),
+): Readonly<FilledServeOptions> {
   const overrides = { ...options.modelOverrides };
-  if (layout.instances !== undefined && overrides.instances === undefined) overrides.instances = layout.instances;
-  if (layout.intraOpThreads !== undefined && overrides.intraOpThreads === undefined) overrides.intraOpThreads = layout.intraOpThreads;
+  if (layout.instances !== undefined && overrides.instances === undefined)
+    overrides.instances = layout.instances;
+  if (layout.intraOpThreads !== undefined && overrides.intraOpThreads === undefined)
+    overrides.intraOpThreads = layout.intraOpThreads;
   return Object.freeze({ ...options, modelOverrides: Object.freeze(overrides) });
 }
 
 /** Runs one replica; resolves with the exit code. */
-export async function runReplica(options: Readonly<FilledServeOptions>, setup: ReplicaProcessSetup): Promise<number> {
+export async function runReplica(
+  options: Readonly<FilledServeOptions>,
+  setup: ReplicaProcessSetup,
+): Promise<number> {
   const slot = Number(process.env['MLSCALE_REPLICA']);
   const logger = setup.logger;
   // Checked first: sending on a closed channel emits 'error' on the process instead of throwing.
@@ -94,8 +108,10 @@ export async function runReplica(options: Readonly<FilledServeOptions>, setup: R
   answerPrimary(ipc, server);
   process.on('message', (message: unknown) => {
     if (ipc.receive(message)) return;
-    if (isMessage<Extract<ToReplica, { mlscale: 'shutdown' }>>(message, 'shutdown')) drainAndExit(message.now === true);
-    else if (isMessage<Extract<ToReplica, { mlscale: 'resize' }>>(message, 'resize')) void resize(message);
+    if (isMessage<Extract<ToReplica, { mlscale: 'shutdown' }>>(message, 'shutdown'))
+      drainAndExit(message.now === true);
+    else if (isMessage<Extract<ToReplica, { mlscale: 'resize' }>>(message, 'resize'))
+      void resize(message);
   });
   // The primary going away (killed) leaves this replica orphaned: drain and exit.
   process.on('disconnect', () => {
@@ -124,7 +140,10 @@ export async function runReplica(options: Readonly<FilledServeOptions>, setup: R
  * Remembers an order to stop that comes while the models load (a spare started just before a
  * shutdown or a rolling restart), to act on once they are loaded.
  */
-function stopOrdersWhileLoading(): { readonly stop: { readonly now: boolean } | undefined; dispose(): void } {
+function stopOrdersWhileLoading(): {
+  readonly stop: { readonly now: boolean } | undefined;
+  dispose(): void;
+} {
   const state: { stop: { now: boolean } | undefined; dispose(): void } = {
     stop: undefined,
     dispose: () => {
@@ -134,7 +153,8 @@ function stopOrdersWhileLoading(): { readonly stop: { readonly now: boolean } | 
     },
   };
   const onMessage = (message: unknown): void => {
-    if (isMessage<Extract<ToReplica, { mlscale: 'shutdown' }>>(message, 'shutdown')) state.stop = { now: message.now === true };
+    if (isMessage<Extract<ToReplica, { mlscale: 'shutdown' }>>(message, 'shutdown'))
+      state.stop = { now: message.now === true };
   };
   const onEnd = (): void => void (state.stop ??= { now: false });
   process.on('message', onMessage);
@@ -161,7 +181,12 @@ function answerPrimary(ipc: IpcRequests, server: ModelServer): void {
     }
     const cpu = process.cpuUsage(lastCpu);
     const now = performance.now();
-    const sample = { ongoing, queueDepth, cpuMs: (cpu.user + cpu.system) / 1000, elapsedMs: now - lastTime };
+    const sample = {
+      ongoing,
+      queueDepth,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      elapsedMs: now - lastTime,
+    };
     lastCpu = process.cpuUsage();
     lastTime = now;
     return sample;
@@ -169,18 +194,40 @@ function answerPrimary(ipc: IpcRequests, server: ModelServer): void {
 }
 
 /** Resizes every model to a layout the primary sent, one resize at a time in the order sent. */
-function inPlaceResizer(server: ModelServer, slot: number, logger: Logger, closing: () => boolean): (l: Layout) => Promise<void> {
+function inPlaceResizer(
+  server: ModelServer,
+  slot: number,
+  logger: Logger,
+  closing: () => boolean,
+): (l: Layout) => Promise<void> {
   let resizing: Promise<void> = Promise.resolve();
   return (l) =>
     (resizing = resizing.then(async () => {
       if (closing()) return;
-      const size = { ...(l.instances !== undefined ? { instances: l.instances } : {}), ...(l.intraOpThreads !== undefined ? { intraOpThreads: l.intraOpThreads } : {}) };
+      const size = {
+        ...(l.instances !== undefined ? { instances: l.instances } : {}),
+        ...(l.intraOpThreads !== undefined ? { intraOpThreads: l.intraOpThreads } : {}),
+      };
       for (const r of await server.repository.resize(size)) {
-        const fields = { replica: slot, model: r.name, version: r.version, instances: r.instances, intraOpThreads: r.intraOpThreads };
+        const fields = {
+          replica: slot,
+          model: r.name,
+          version: r.version,
+          instances: r.instances,
+          intraOpThreads: r.intraOpThreads,
+        };
         // A model being unloaded or a replica shutting down has nothing left to resize.
         if (r.error instanceof ShuttingDownError || r.error instanceof ModelNotReadyError) continue;
-        if (r.error) logger.error({ ...fields, err: r.error }, 'model could not be resized; it keeps its instances');
-        else if (r.changed) logger.info(fields, `model resized in place: ${r.instances} instance(s) x ${r.intraOpThreads} intra-op thread(s)`);
+        if (r.error)
+          logger.error(
+            { ...fields, err: r.error },
+            'model could not be resized; it keeps its instances',
+          );
+        else if (r.changed)
+          logger.info(
+            fields,
+            `model resized in place: ${r.instances} instance(s) x ${r.intraOpThreads} intra-op thread(s)`,
+          );
       }
     }));
 }
@@ -194,7 +241,9 @@ function activatedBefore(exited: Promise<number>): Promise<boolean> {
     };
     process.on('message', onMessage);
   });
-  return Promise.race([activated, exited.then(() => false)]).finally(() => process.off('message', onMessage!));
+  return Promise.race([activated, exited.then(() => false)]).finally(() =>
+    process.off('message', onMessage!),
+  );
 }
 
 /**

@@ -19,7 +19,12 @@ export interface RepositoryWatch {
 }
 
 /** Watches `root` (recursively) and calls `onChange` once the changes have settled. */
-export function watchRepository(root: string, onChange: () => void, logger: Logger, settleMs = kRepositorySettleMs): RepositoryWatch {
+export function watchRepository(
+  root: string,
+  onChange: () => void,
+  logger: Logger,
+  settleMs = kRepositorySettleMs,
+): RepositoryWatch {
   let watcher: FSWatcher | undefined;
   let settle: NodeJS.Timeout | undefined;
   const changed = (): void => {
@@ -28,9 +33,17 @@ export function watchRepository(root: string, onChange: () => void, logger: Logg
   };
   try {
     watcher = watch(root, { recursive: true }, changed);
-    watcher.on('error', (err) => logger.warn({ err }, 'watching the model repository failed; restart with SIGHUP after changing it'));
+    watcher.on('error', (err) =>
+      logger.warn(
+        { err },
+        'watching the model repository failed; restart with SIGHUP after changing it',
+      ),
+    );
   } catch (err) {
-    logger.warn({ err }, 'cannot watch the model repository; restart with SIGHUP after changing it');
+    logger.warn(
+      { err },
+      'cannot watch the model repository; restart with SIGHUP after changing it',
+    );
   }
   return {
     changed,

@@ -37,7 +37,8 @@ export class RestartPolicy {
     while (deaths.length > 0 && deaths[0]! < nowMs - kCrashLoopWindowMs) deaths.shift();
     // Backoff grows with the deaths of the last kStableMs: the first is replaced at once.
     const recent = deaths.filter((t) => t >= nowMs - kStableMs).length;
-    const restartInMs = recent <= 1 ? 0 : Math.min(kBackoffMaxMs, kBackoffBaseMs * 2 ** (recent - 2));
+    const restartInMs =
+      recent <= 1 ? 0 : Math.min(kBackoffMaxMs, kBackoffBaseMs * 2 ** (recent - 2));
     return { deaths: deaths.length, crashLoop: deaths.length >= kCrashLoopDeaths, restartInMs };
   }
 }

@@ -11,14 +11,21 @@ import type { Supervisor } from './supervisor.js';
  * Replaces every serving replica in turn, then the spares (they loaded the old models or
  * settings too). Stops early, leaving the old replica serving, if a new one dies before it listens.
  */
-export async function rollingRestart(supervisor: Supervisor, why: string, logger: Logger): Promise<void> {
+export async function rollingRestart(
+  supervisor: Supervisor,
+  why: string,
+  logger: Logger,
+): Promise<void> {
   logger.info({ reason: why, replicas: supervisor.live().length }, 'rolling restart');
   for (const old of supervisor.live()) {
     if (supervisor.stopping) return;
     if (old.retiring || !supervisor.has(old)) continue;
     const fresh = supervisor.fork(old.slot);
     if (!(await supervisor.listening(fresh))) {
-      logger.error({ replica: old.slot }, 'rolling restart stopped: the new replica died before listening; the old one keeps serving');
+      logger.error(
+        { replica: old.slot },
+        'rolling restart stopped: the new replica died before listening; the old one keeps serving',
+      );
       return;
     }
     await supervisor.retire(old);

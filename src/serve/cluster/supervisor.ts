@@ -68,7 +68,8 @@ export class Supervisor {
   readonly #policy = new RestartPolicy();
   #nextSlot = 0;
   #spareTimer: NodeJS.Timeout | undefined;
-  readonly #onExit = (worker: Worker, code: number, signal: string): void => this.#exited(worker, code, signal);
+  readonly #onExit = (worker: Worker, code: number, signal: string): void =>
+    this.#exited(worker, code, signal);
 
   constructor(options: SupervisorOptions, target: number) {
     this.#o = options;
@@ -116,13 +117,18 @@ export class Supervisor {
   start(): void {
     this.refreshGauges();
     for (let i = 0; i < this.target; i++) this.fork();
-    if (this.#o.spares > 0) void Promise.all(this.live().map((r) => this.listening(r))).then(() => this.ensureSpares());
+    if (this.#o.spares > 0)
+      void Promise.all(this.live().map((r) => this.listening(r))).then(() => this.ensureSpares());
   }
 
   /** Forks a replica into `slot` (a fresh one by default); a spare with `standby`. */
   fork(slot = this.#nextSlot++, standby = false): Replica {
     const l = this.#o.layout();
-    const worker = cluster.fork({ MLSCALE_REPLICA: String(slot), ...(standby ? { MLSCALE_STANDBY: '1' } : {}), ...layoutEnv(l) });
+    const worker = cluster.fork({
+      MLSCALE_REPLICA: String(slot),
+      ...(standby ? { MLSCALE_STANDBY: '1' } : {}),
+      ...layoutEnv(l),
+    });
     // Checked first: sending on a closed channel emits 'error' on the worker instead of throwing.
     const ipc = new IpcRequests(
       (m) => {
@@ -131,9 +137,22 @@ export class Supervisor {
       },
       { peer: `replica ${slot}`, timeoutMs: kReplicaAnswerMs },
     );
-    const replica: Replica = { slot, layout: JSON.stringify(l), worker, ipc, startedAt: Date.now(), listening: false, retiring: false, standby, loaded: false };
+    const replica: Replica = {
+      slot,
+      layout: JSON.stringify(l),
+      worker,
+      ipc,
+      startedAt: Date.now(),
+      listening: false,
+      retiring: false,
+      standby,
+      loaded: false,
+    };
     this.#replicas.set(worker.id, replica);
-    this.#o.logger.info({ replica: slot, workerPid: worker.process.pid, spare: standby }, standby ? 'spare replica started' : 'replica started');
+    this.#o.logger.info(
+      { replica: slot, workerPid: worker.process.pid, spare: standby },
+      standby ? 'spare replica started' : 'replica started',
+    );
     worker.on('listening', (address) => {
       replica.listening = true;
       replica.loaded = true;
@@ -147,7 +166,10 @@ export class Supervisor {
       if (ipc.receive(message)) return;
       if (isMessage<ToPrimary>(message, 'loaded')) {
         replica.loaded = true;
-        this.#o.logger.info({ replica: slot, workerPid: worker.process.pid }, 'spare replica loaded');
+        this.#o.logger.info(
+          { replica: slot, workerPid: worker.process.pid },
+          'spare replica loaded',
+        );
         this.#tellLayout(replica);
       }
     });
@@ -171,11 +193,19 @@ export class Supervisor {
     const told = this.all()
       .filter((r) => this.syncLayout(r, l))
       .map((r) => r.slot);
-    if (told.length > 0) this.#o.logger.info({ ...l, replicas: told, reason: why }, `replicas resize their instances in place: ${describeLayout(l)} (${why})`);
+    if (told.length > 0)
+      this.#o.logger.info(
+        { ...l, replicas: told, reason: why },
+        `replicas resize their instances in place: ${describeLayout(l)} (${why})`,
+      );
   }
 
   #tellLayout(r: Replica): void {
-    if (this.syncLayout(r)) this.#o.logger.info({ replica: r.slot, ...this.#o.layout() }, `replica told its new layout: ${describeLayout(this.#o.layout())}`);
+    if (this.syncLayout(r))
+      this.#o.logger.info(
+        { replica: r.slot, ...this.#o.layout() },
+        `replica told its new layout: ${describeLayout(this.#o.layout())}`,
+      );
   }
 
   /** Keeps the spares the options ask for, started after `delayMs`. */
@@ -194,7 +224,10 @@ export class Supervisor {
     if (!spare) return undefined;
     spare.standby = false;
     this.send(spare, { mlscale: 'activate' });
-    this.#o.logger.info({ replica: spare.slot, workerPid: spare.worker.process.pid }, 'spare replica activated');
+    this.#o.logger.info(
+      { replica: spare.slot, workerPid: spare.worker.process.pid },
+      'spare replica activated',
+    );
     return spare;
   }
 
@@ -228,7 +261,10 @@ export class Supervisor {
     // A replica that outlives its drain by far is stuck: it is killed rather than waited for forever.
     const limitMs = this.#o.exitLimitMs;
     const timer = setTimeout(() => {
-      this.#o.logger.error({ replica: r.slot, workerPid: r.worker.process.pid, limitMs }, 'replica did not exit after its drain; killing it');
+      this.#o.logger.error(
+        { replica: r.slot, workerPid: r.worker.process.pid, limitMs },
+        'replica did not exit after its drain; killing it',
+      );
       r.worker.process.kill('SIGKILL');
     }, limitMs);
     const exited = new Promise<void>((resolve) => {
@@ -278,14 +314,32 @@ export class Supervisor {
     const verdict = this.#policy.died(now);
     if (verdict.crashLoop) {
       log.fatal(
-        { replica: r.slot, workerPid: worker.process.pid, code, signal, deaths: verdict.deaths, windowMs: kCrashLoopWindowMs },
+        {
+          replica: r.slot,
+          workerPid: worker.process.pid,
+          code,
+          signal,
+          deaths: verdict.deaths,
+          windowMs: kCrashLoopWindowMs,
+        },
         `replicas died ${verdict.deaths} times within ${kCrashLoopWindowMs / 1000} s: a crash loop; giving up (fix the cause, then start again)`,
       );
       this.#o.onCrashLoop();
       void this.stop(true);
       return;
     }
-    log.warn({ replica: r.slot, workerPid: worker.process.pid, code, signal, upForMs: now - r.startedAt, restartInMs: verdict.restartInMs, spare: r.standby }, 'replica died; starting a new one');
+    log.warn(
+      {
+        replica: r.slot,
+        workerPid: worker.process.pid,
+        code,
+        signal,
+        upForMs: now - r.startedAt,
+        restartInMs: verdict.restartInMs,
+        spare: r.standby,
+      },
+      'replica died; starting a new one',
+    );
     this.#o.metrics.restarts.inc();
     this.fillUp(verdict.restartInMs);
   }

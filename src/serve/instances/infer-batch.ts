@@ -15,7 +15,12 @@
  * @module
  */
 import { BatchTooLargeError, InferenceRequestError } from '../../errors.js';
-import { decodeInferRequest, type DecodedRequest, type RequestedOutput, type RequestHeaders } from '../protocol/decode-request.js';
+import {
+  decodeInferRequest,
+  type DecodedRequest,
+  type RequestedOutput,
+  type RequestHeaders,
+} from '../protocol/decode-request.js';
 import { encodeInferResponse } from '../protocol/encode-response.js';
 import { mergeRows, signatureKey, splitRows } from '../protocol/split-merge.js';
 import type { ModelSignature, Tensor } from '../types.js';
@@ -74,7 +79,10 @@ const kNoHeaders: RequestHeaders = Object.freeze({});
  * batching rules allow (one after another), and encodes each response.
  * @returns an answer per request, in order; never rejects for a request's fault or onnxruntime's.
  */
-export async function answerBatch(requests: readonly RawRequest[], context: BatchContext): Promise<AnsweredBatch> {
+export async function answerBatch(
+  requests: readonly RawRequest[],
+  context: BatchContext,
+): Promise<AnsweredBatch> {
   const { signature } = context;
   const max = signature.batchable ? context.maxBatchSize : 0;
   const answers = new Array<Answer>(requests.length);
@@ -84,7 +92,10 @@ export async function answerBatch(requests: readonly RawRequest[], context: Batc
   for (let i = 0; i < requests.length; i++) {
     const request = requests[i]!;
     try {
-      const headers = request.headerLength === undefined ? kNoHeaders : { 'inference-header-content-length': request.headerLength };
+      const headers =
+        request.headerLength === undefined
+          ? kNoHeaders
+          : { 'inference-header-content-length': request.headerLength };
       const d = decodeInferRequest(request.body, headers, signature, { maxBatchSize: max });
       decoded[i] = d;
       // Without batching every request runs alone: a key of its own.
@@ -116,14 +127,22 @@ export async function answerBatch(requests: readonly RawRequest[], context: Batc
 }
 
 /** Runs one merged run and answers its requests. */
-async function answerRun(members: readonly number[], decoded: readonly DecodedRequest[], answers: Answer[], context: BatchContext): Promise<void> {
+async function answerRun(
+  members: readonly number[],
+  decoded: readonly DecodedRequest[],
+  answers: Answer[],
+  context: BatchContext,
+): Promise<void> {
   const first = decoded[members[0]!]!;
   const fail = (message: string): void => {
     for (const i of members) answers[i] = { kind: kAnswerRunFailed, message };
   };
   let outputs: Tensor[];
   try {
-    const inputs = members.length === 1 ? first.work.inputs : mergeRows(members.map((i) => decoded[i]!.work.inputs));
+    const inputs =
+      members.length === 1
+        ? first.work.inputs
+        : mergeRows(members.map((i) => decoded[i]!.work.inputs));
     outputs = await context.run(inputs, first.work.outputs);
   } catch (err) {
     fail(`onnxruntime failed to run the batch: ${errorMessage(err)}`);
@@ -132,9 +151,17 @@ async function answerRun(members: readonly number[], decoded: readonly DecodedRe
   let parts: Tensor[][];
   try {
     // Views: each response is encoded at once, so none needs buffers of its own.
-    parts = members.length === 1 ? [outputs] : splitRows(outputs, members.map((i) => decoded[i]!.work.rows));
+    parts =
+      members.length === 1
+        ? [outputs]
+        : splitRows(
+            outputs,
+            members.map((i) => decoded[i]!.work.rows),
+          );
   } catch (err) {
-    fail(`${errorMessage(err)}: the model's outputs cannot be split per request; serve it with maxBatchSize 0`);
+    fail(
+      `${errorMessage(err)}: the model's outputs cannot be split per request; serve it with maxBatchSize 0`,
+    );
     return;
   }
   for (let k = 0; k < members.length; k++) {
@@ -151,15 +178,24 @@ async function answerRun(members: readonly number[], decoded: readonly DecodedRe
     answers[i] =
       headerLength === undefined
         ? { kind: kAnswerJson, body: response.body, headerLength: 0, rows: request.work.rows }
-        : { kind: kAnswerBinary, body: response.body, headerLength: Number(headerLength), rows: request.work.rows };
+        : {
+            kind: kAnswerBinary,
+            body: response.body,
+            headerLength: Number(headerLength),
+            rows: request.work.rows,
+          };
   }
 }
 
 function requestError(err: unknown): Answer {
   if (err instanceof BatchTooLargeError) return { kind: kAnswerTooLarge, message: err.message };
-  if (err instanceof InferenceRequestError) return { kind: kAnswerBadRequest, message: err.message };
+  if (err instanceof InferenceRequestError)
+    return { kind: kAnswerBadRequest, message: err.message };
   // Not the request's fault: a bug in decoding. Answered as the instance's failure, with what happened.
-  return { kind: kAnswerRunFailed, message: `the model instance failed to decode the request: ${errorMessage(err)}` };
+  return {
+    kind: kAnswerRunFailed,
+    message: `the model instance failed to decode the request: ${errorMessage(err)}`,
+  };
 }
 
 function errorMessage(err: unknown): string {
@@ -167,7 +203,10 @@ function errorMessage(err: unknown): string {
 }
 
 /** Which outputs go back as binary data, per outputs list: the decoder shares one list among most requests. */
-const binaryByOutputs = new WeakMap<readonly RequestedOutput[], Readonly<Record<string, boolean>>>();
+const binaryByOutputs = new WeakMap<
+  readonly RequestedOutput[],
+  Readonly<Record<string, boolean>>
+>();
 
 function binaryOutputs(outputs: readonly RequestedOutput[]): Readonly<Record<string, boolean>> {
   let binary = binaryByOutputs.get(outputs);

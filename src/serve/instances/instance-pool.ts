@@ -30,8 +30,22 @@
 import { InstanceFailedError, ModelLoadError, ShuttingDownError } from '../../errors.js';
 import type { ModelSignature, Tensor } from '../types.js';
 import { Instance, type Answer, type Job, type JobAnswer } from './instance.js';
-import { kAnswerRunFailed, ownedTensor, transferListOf, type InferMessage, type InferredMessage, type ResultMessage, type RunMessage } from './messages.js';
-import { checkPositiveInteger, fillInstancePoolOptions, kInstancePoolTestHooks, type FilledInstancePoolOptions, type InstancePoolOptions } from './pool-options.js';
+import {
+  kAnswerRunFailed,
+  ownedTensor,
+  transferListOf,
+  type InferMessage,
+  type InferredMessage,
+  type ResultMessage,
+  type RunMessage,
+} from './messages.js';
+import {
+  checkPositiveInteger,
+  fillInstancePoolOptions,
+  kInstancePoolTestHooks,
+  type FilledInstancePoolOptions,
+  type InstancePoolOptions,
+} from './pool-options.js';
 import { toSignature, type RawMetadata } from './signature.js';
 
 export { kInstancePoolTestHooks } from './pool-options.js';
@@ -125,9 +139,14 @@ export class InstancePool {
     try {
       if (failed) {
         const message = (failed as PromiseRejectedResult).reason.message as string;
-        throw new ModelLoadError(`${pool.#options.source}: onnxruntime cannot load the model: ${message}`);
+        throw new ModelLoadError(
+          `${pool.#options.source}: onnxruntime cannot load the model: ${message}`,
+        );
       }
-      pool.#signature = toSignature((started[0] as PromiseFulfilledResult<RawMetadata>).value, pool.#options.source);
+      pool.#signature = toSignature(
+        (started[0] as PromiseFulfilledResult<RawMetadata>).value,
+        pool.#options.source,
+      );
     } catch (err) {
       await pool.close();
       throw err;
@@ -158,10 +177,18 @@ export class InstancePool {
    * @throws {ShuttingDownError} (rejects) after `close()`.
    */
   run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]> {
-    if (this.#closing) return Promise.reject(new ShuttingDownError('the model instances are closing'));
+    if (this.#closing)
+      return Promise.reject(new ShuttingDownError('the model instances are closing'));
     const owned = inputs.map(ownedTensor);
-    const message: RunMessage = { type: 'run', id: this.#nextId++, inputs: owned, outputs: [...outputs] };
-    return this.#submit(message, transferListOf(owned)).then((answer) => [...(answer as ResultMessage).outputs]);
+    const message: RunMessage = {
+      type: 'run',
+      id: this.#nextId++,
+      inputs: owned,
+      outputs: [...outputs],
+    };
+    return this.#submit(message, transferListOf(owned)).then((answer) => [
+      ...(answer as ResultMessage).outputs,
+    ]);
   }
 
   /**
@@ -173,9 +200,13 @@ export class InstancePool {
    * @throws {ShuttingDownError} (rejects) after `close()`.
    */
   infer(batch: Omit<InferMessage, 'type' | 'id'>): Promise<InferredMessage> {
-    if (this.#closing) return Promise.reject(new ShuttingDownError('the model instances are closing'));
+    if (this.#closing)
+      return Promise.reject(new ShuttingDownError('the model instances are closing'));
     const message: InferMessage = { ...batch, type: 'infer', id: this.#nextId++ };
-    return this.#submit(message, [batch.requests.bytes.buffer as ArrayBuffer, batch.requests.ends.buffer as ArrayBuffer]) as Promise<InferredMessage>;
+    return this.#submit(message, [
+      batch.requests.bytes.buffer as ArrayBuffer,
+      batch.requests.ends.buffer as ArrayBuffer,
+    ]) as Promise<InferredMessage>;
   }
 
   /** The model's inputs and outputs, with -1 for dynamic (symbolic or unknown) dimensions. */
@@ -190,10 +221,17 @@ export class InstancePool {
     const reasons: string[] = [];
     for (const slot of this.#slots) {
       if (slot.state === 'starting' || slot.state === 'down') {
-        reasons.push(`instance ${slot.index} is restarting: ${slot.reason ?? 'its thread stopped'}`);
-      } else if (slot.jobs.length > 0 && now - slot.jobs[0]!.startedAt > this.#options.wedgedAfterMs) {
+        reasons.push(
+          `instance ${slot.index} is restarting: ${slot.reason ?? 'its thread stopped'}`,
+        );
+      } else if (
+        slot.jobs.length > 0 &&
+        now - slot.jobs[0]!.startedAt > this.#options.wedgedAfterMs
+      ) {
         const seconds = ((now - slot.jobs[0]!.startedAt) / 1000).toFixed(1);
-        reasons.push(`instance ${slot.index} has been running one batch for ${seconds} s (wedged after ${this.#options.wedgedAfterMs} ms)`);
+        reasons.push(
+          `instance ${slot.index} has been running one batch for ${seconds} s (wedged after ${this.#options.wedgedAfterMs} ms)`,
+        );
       }
     }
     return reasons.length === 0 ? { ready: true } : { ready: false, reason: reasons.join('; ') };
@@ -201,7 +239,8 @@ export class InstancePool {
 
   /** Counters and the instances' current states. */
   stats(): InstancePoolStats {
-    const count = (state: Instance['state']): number => this.#slots.filter((s) => s.state === state).length;
+    const count = (state: Instance['state']): number =>
+      this.#slots.filter((s) => s.state === state).length;
     return {
       instances: this.#slots.length,
       busy: count('busy'),
@@ -229,13 +268,17 @@ export class InstancePool {
    */
   resize(size: InstancePoolSize): Promise<void> {
     try {
-      if (size === null || typeof size !== 'object') throw new TypeError(`size must be an object, got ${String(size)}`);
+      if (size === null || typeof size !== 'object')
+        throw new TypeError(`size must be an object, got ${String(size)}`);
       checkPositiveInteger('size.instances', size.instances);
-      if (size.intraOpThreads !== undefined) checkPositiveInteger('size.intraOpThreads', size.intraOpThreads);
+      if (size.intraOpThreads !== undefined)
+        checkPositiveInteger('size.intraOpThreads', size.intraOpThreads);
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.#resizing.then(() => this.#resize(size.instances, size.intraOpThreads ?? this.#options.intraOpThreads));
+    const run = this.#resizing.then(() =>
+      this.#resize(size.instances, size.intraOpThreads ?? this.#options.intraOpThreads),
+    );
     this.#resizing = run.catch(() => undefined);
     return run;
   }
@@ -254,7 +297,15 @@ export class InstancePool {
     return {
       stall: async ({ sleepMs, exitCode }) => {
         if (this.#closing) throw new ShuttingDownError('the model instances are closing');
-        await this.#submit({ type: 'stall', id: this.#nextId++, sleepMs, ...(exitCode === undefined ? {} : { exitCode }) }, []);
+        await this.#submit(
+          {
+            type: 'stall',
+            id: this.#nextId++,
+            sleepMs,
+            ...(exitCode === undefined ? {} : { exitCode }),
+          },
+          [],
+        );
       },
       stallLoads: (sleepMs) => {
         this.#options = { ...this.#options, loadStallMs: sleepMs };
@@ -285,7 +336,9 @@ export class InstancePool {
       await Promise.all(fresh.map((s) => s.end()));
       if (this.#closing) throw new ShuttingDownError('the model instances are closing');
       const message = ((failed as PromiseRejectedResult).reason as Error).message;
-      throw new ModelLoadError(`${previous.source}: a new instance cannot load the model: ${message}`);
+      throw new ModelLoadError(
+        `${previous.source}: a new instance cannot load the model: ${message}`,
+      );
     }
     for (const s of fresh) {
       s.joining = false;
@@ -294,14 +347,20 @@ export class InstancePool {
     // The old ones go: all of them for new threads, else the surplus, idle ones first, so that as
     // few running batches as possible have to finish before their thread ends.
     const rank = (s: Instance): number => (s.state === 'idle' ? 0 : s.state === 'busy' ? 2 : 1);
-    const old = replace ? this.#slots.filter((s) => !fresh.includes(s)) : [...this.#slots].sort((a, b) => rank(a) - rank(b) || b.index - a.index).slice(0, Math.max(0, have - instances));
+    const old = replace
+      ? this.#slots.filter((s) => !fresh.includes(s))
+      : [...this.#slots]
+          .sort((a, b) => rank(a) - rank(b) || b.index - a.index)
+          .slice(0, Math.max(0, have - instances));
     for (const s of old) this.#retire(s);
     for (const s of fresh) this.#slotFreed(s);
   }
 
   /** The lowest instance number that no instance (serving, joining, retiring) uses. */
   #freeIndex(also: readonly Instance[]): number {
-    const used = new Set([...this.#slots, ...this.#joining, ...this.#retiring, ...also].map((s) => s.index));
+    const used = new Set(
+      [...this.#slots, ...this.#joining, ...this.#retiring, ...also].map((s) => s.index),
+    );
     let i = 0;
     while (used.has(i)) i++;
     return i;
@@ -338,13 +397,21 @@ export class InstancePool {
     slot.sent++;
     job.startedAt = performance.now();
     this.#runs++;
-    if (this.#options.runTimeoutMs > 0) job.timer = setTimeout(() => this.#timedOut(slot, job), this.#options.runTimeoutMs);
+    if (this.#options.runTimeoutMs > 0)
+      job.timer = setTimeout(() => this.#timedOut(slot, job), this.#options.runTimeoutMs);
     try {
       slot.post(job);
     } catch (err) {
       // A tensor that cannot be cloned (it should have been validated); the thread never saw it.
       slot.sent--;
-      this.#finish(slot, job, () => job.reject(new InstanceFailedError(`instance ${slot.index}: cannot send the batch: ${(err as Error).message}`, { cause: err })));
+      this.#finish(slot, job, () =>
+        job.reject(
+          new InstanceFailedError(
+            `instance ${slot.index}: cannot send the batch: ${(err as Error).message}`,
+            { cause: err },
+          ),
+        ),
+      );
     }
   }
 
@@ -389,7 +456,10 @@ export class InstancePool {
 
   /** Whether no instance, serving or retiring, runs a batch. */
   #idleAll(): boolean {
-    return this.#slots.every((s) => s.jobs.length === 0) && [...this.#retiring].every((s) => s.jobs.length === 0);
+    return (
+      this.#slots.every((s) => s.jobs.length === 0) &&
+      [...this.#retiring].every((s) => s.jobs.length === 0)
+    );
   }
 
   /** A new instance's thread, started; `joining` for one that `resize()` adds. */
@@ -406,7 +476,9 @@ export class InstancePool {
       this.#finish(slot, job, () => job.resolve(message));
     } else {
       this.#failures++;
-      const err = new InstanceFailedError(`instance ${slot.index}: onnxruntime failed to run the batch: ${message.message}`);
+      const err = new InstanceFailedError(
+        `instance ${slot.index}: onnxruntime failed to run the batch: ${message.message}`,
+      );
       this.#finish(slot, job, () => job.reject(err));
     }
   }
@@ -420,7 +492,9 @@ export class InstancePool {
     for (const job of jobs) {
       clearTimeout(job.timer);
       this.#failures++;
-      job.reject(new InstanceFailedError(`instance ${slot.index} failed while running the batch: ${why}`));
+      job.reject(
+        new InstanceFailedError(`instance ${slot.index} failed while running the batch: ${why}`),
+      );
     }
     if (this.#closing) {
       if (this.#idleAll()) this.#drained?.();
@@ -437,7 +511,11 @@ export class InstancePool {
     slot.jobs = [];
     for (const j of jobs) {
       clearTimeout(j.timer);
-      j.reject(new InstanceFailedError(`instance ${slot.index} did not finish ${j === job ? 'the' : 'an earlier'} batch within runTimeoutMs (${this.#options.runTimeoutMs} ms); its thread is being replaced`));
+      j.reject(
+        new InstanceFailedError(
+          `instance ${slot.index} did not finish ${j === job ? 'the' : 'an earlier'} batch within runTimeoutMs (${this.#options.runTimeoutMs} ms); its thread is being replaced`,
+        ),
+      );
     }
     const old = slot.worker;
     this.#restart(slot, `a batch ran longer than runTimeoutMs (${this.#options.runTimeoutMs} ms)`);
@@ -450,12 +528,16 @@ export class InstancePool {
     // A retiring instance is not replaced: its thread was to end anyway.
     if (this.#closing || !this.#created || slot.retiring) return;
     this.#restarts++;
-    slot.restart(reason, this.#options, { closing: () => this.#closing, retry: () => this.#restart(slot, reason) });
+    slot.restart(reason, this.#options, {
+      closing: () => this.#closing,
+      retry: () => this.#restart(slot, reason),
+    });
   }
 
   async #close(): Promise<void> {
     this.#closing = true;
-    for (const job of this.#waiting.splice(0)) job.reject(new ShuttingDownError('the model instances are closing'));
+    for (const job of this.#waiting.splice(0))
+      job.reject(new ShuttingDownError('the model instances are closing'));
     if (!this.#idleAll()) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
     }

@@ -38,7 +38,9 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function rawMetadata(list: readonly ort.InferenceSession.ValueMetadata[]): RawValueMetadata[] {
-  return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, shape: [] }));
+  return list.map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, shape: [] },
+  );
 }
 
 /** The model's signature, as the pool computes it too; undefined for a model the pool refuses. */
@@ -56,9 +58,15 @@ async function load(): Promise<ort.InferenceSession | undefined> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
-      extra: { 'session.intra_op.allow_spinning': spinning, 'session.inter_op.allow_spinning': spinning },
+      extra: {
+        'session.intra_op.allow_spinning': spinning,
+        'session.inter_op.allow_spinning': spinning,
+      },
     });
-    const metadata = { inputs: rawMetadata(session.inputMetadata), outputs: rawMetadata(session.outputMetadata) };
+    const metadata = {
+      inputs: rawMetadata(session.inputMetadata),
+      outputs: rawMetadata(session.outputMetadata),
+    };
     try {
       signature = toSignature(metadata, 'model');
     } catch {
@@ -74,17 +82,26 @@ async function load(): Promise<ort.InferenceSession | undefined> {
 }
 
 /** Runs the session on `inputs`; the named outputs, in that order. */
-async function runSession(session: ort.InferenceSession, inputs: readonly Tensor[], names: readonly string[]): Promise<Tensor[]> {
+async function runSession(
+  session: ort.InferenceSession,
+  inputs: readonly Tensor[],
+  names: readonly string[],
+): Promise<Tensor[]> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const t of inputs) {
-    feeds[t.name] = new ort.Tensor(ortTensorType(t.datatype) as ort.Tensor.Type, t.data as never, [...t.shape]);
+    feeds[t.name] = new ort.Tensor(ortTensorType(t.datatype) as ort.Tensor.Type, t.data as never, [
+      ...t.shape,
+    ]);
   }
   const results = await session.run(feeds, [...names]);
   return names.map((name) => {
     const value = results[name]!;
     const datatype: Datatype | undefined = datatypeFromOnnx(value.type);
     // The pool refuses such models at load; this guards a model whose output type is decided at run time.
-    if (datatype === undefined) throw new Error(`output "${name}" has type ${value.type}, which the inference protocol cannot carry`);
+    if (datatype === undefined)
+      throw new Error(
+        `output "${name}" has type ${value.type}, which the inference protocol cannot carry`,
+      );
     return { name, datatype, shape: [...value.dims], data: value.data as TensorData };
   });
 }
@@ -101,10 +118,14 @@ async function run(session: ort.InferenceSession, message: RunMessage): Promise<
 async function infer(session: ort.InferenceSession, message: InferMessage): Promise<void> {
   const started = performance.now();
   try {
-    if (signature === undefined) throw new Error('the model has no signature the inference protocol can carry');
+    if (signature === undefined)
+      throw new Error('the model has no signature the inference protocol can carry');
     const requests: RawRequest[] = [];
     for (let i = 0; i < message.requests.ends.length; i++) {
-      requests.push({ body: packedItem(message.requests, i), headerLength: message.headerLengths?.[i] });
+      requests.push({
+        body: packedItem(message.requests, i),
+        headerLength: message.headerLengths?.[i],
+      });
     }
     const { answers, runRows } = await answerBatch(requests, {
       signature,
@@ -114,8 +135,17 @@ async function infer(session: ort.InferenceSession, message: InferMessage): Prom
       run: (inputs, names) => runSession(session, inputs, names),
     });
     const packed = packAnswers(answers);
-    const transfer = [packed.answers.bytes.buffer, packed.answers.ends.buffer, packed.kinds.buffer, packed.rows.buffer, packed.headerLengths.buffer] as ArrayBuffer[];
-    send({ type: 'inferred', id: message.id, ...packed, runRows, workMs: performance.now() - started }, transfer);
+    const transfer = [
+      packed.answers.bytes.buffer,
+      packed.answers.ends.buffer,
+      packed.kinds.buffer,
+      packed.rows.buffer,
+      packed.headerLengths.buffer,
+    ] as ArrayBuffer[];
+    send(
+      { type: 'inferred', id: message.id, ...packed, runRows, workMs: performance.now() - started },
+      transfer,
+    );
   } catch (err) {
     send({ type: 'run-failed', id: message.id, message: (err as Error).message ?? String(err) });
   }

@@ -8,7 +8,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { siblingModuleUrl } from '../../util/module-url.js';
-import type { FromWorker, InferMessage, InferredMessage, InstanceWorkerData, ResultMessage, RunMessage, StallMessage, ToWorker } from './messages.js';
+import type {
+  FromWorker,
+  InferMessage,
+  InferredMessage,
+  InstanceWorkerData,
+  ResultMessage,
+  RunMessage,
+  StallMessage,
+  ToWorker,
+} from './messages.js';
 import type { RawMetadata } from './signature.js';
 
 /** What a job's worker answers when it succeeds. */
@@ -91,7 +100,9 @@ export class Instance {
 
   /** Whether it can take a job now: its thread has finished every job it was sent. */
   get free(): boolean {
-    return this.state === 'idle' || (this.state === 'busy' && Atomics.load(this.done, 0) === this.sent);
+    return (
+      this.state === 'idle' || (this.state === 'busy' && Atomics.load(this.done, 0) === this.sent)
+    );
   }
 
   /** Starts a new thread (the first, or a replacement) that loads the model. */
@@ -105,7 +116,9 @@ export class Instance {
       done: done.buffer as SharedArrayBuffer,
       ...(settings.loadStallMs ? { loadStallMs: settings.loadStallMs } : {}),
     };
-    const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), { workerData: data });
+    const worker = new Worker(new URL(siblingModuleUrl(import.meta.url, './instance-worker')), {
+      workerData: data,
+    });
     this.worker = worker;
     this.state = 'starting';
     this.jobs = [];
@@ -127,7 +140,11 @@ export class Instance {
         if (this.worker !== worker || this.state !== 'starting') return;
         abandoned = true;
         this.state = 'down';
-        reject(new Error(`it was still loading after ${loadTimeoutMs} ms (loadTimeoutMs); the instance's thread was stopped`));
+        reject(
+          new Error(
+            `it was still loading after ${loadTimeoutMs} ms (loadTimeoutMs); the instance's thread was stopped`,
+          ),
+        );
         // terminate() waits for native code (a hung session load) to return: do not wait for it.
         void worker.terminate();
         abandon!();
@@ -161,7 +178,13 @@ export class Instance {
         if (this.worker !== worker || abandoned) return;
         if (this.state === 'starting') {
           this.state = 'down';
-          reject(new Error(this.loadError ?? this.threadError ?? `the thread exited with code ${code} while loading`));
+          reject(
+            new Error(
+              this.loadError ??
+                this.threadError ??
+                `the thread exited with code ${code} while loading`,
+            ),
+          );
           return;
         }
         this.#events.died(this, code);
@@ -177,7 +200,11 @@ export class Instance {
    * backoff through `again.retry` (the pool decides whether a restart still applies), unless the
    * pool is closing by then.
    */
-  restart(reason: string, settings: InstanceThreadSettings, again: { readonly closing: () => boolean; readonly retry: () => void }): void {
+  restart(
+    reason: string,
+    settings: InstanceThreadSettings,
+    again: { readonly closing: () => boolean; readonly retry: () => void },
+  ): void {
     this.reason = reason;
     this.start(settings);
     this.started.catch((err: Error) => {

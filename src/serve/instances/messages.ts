@@ -73,7 +73,12 @@ export const kAnswerBadRequest = 2;
 export const kAnswerTooLarge = 3;
 /** Its run failed in onnxruntime (500); the bytes are the message. */
 export const kAnswerRunFailed = 4;
-export type AnswerKind = typeof kAnswerJson | typeof kAnswerBinary | typeof kAnswerBadRequest | typeof kAnswerTooLarge | typeof kAnswerRunFailed;
+export type AnswerKind =
+  | typeof kAnswerJson
+  | typeof kAnswerBinary
+  | typeof kAnswerBadRequest
+  | typeof kAnswerTooLarge
+  | typeof kAnswerRunFailed;
 
 /** Worker → main: the answers of an `infer` batch, in request order. */
 export interface InferredMessage {
@@ -148,7 +153,8 @@ export interface RunFailedMessage {
 }
 
 /** Every message a worker sends. */
-export type FromWorker = ReadyMessage | LoadFailedMessage | ResultMessage | InferredMessage | RunFailedMessage;
+export type FromWorker =
+  ReadyMessage | LoadFailedMessage | ResultMessage | InferredMessage | RunFailedMessage;
 
 /**
  * The buffers to transfer with `tensors`: each typed array's buffer, which must be one it owns
@@ -157,7 +163,8 @@ export type FromWorker = ReadyMessage | LoadFailedMessage | ResultMessage | Infe
 export function transferListOf(tensors: readonly Tensor[]): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const t of tensors) {
-    if (!Array.isArray(t.data)) buffers.add((t.data as Exclude<Tensor['data'], string[]>).buffer as ArrayBuffer);
+    if (!Array.isArray(t.data))
+      buffers.add((t.data as Exclude<Tensor['data'], string[]>).buffer as ArrayBuffer);
   }
   return [...buffers];
 }
@@ -172,7 +179,10 @@ export function ownedTensor(tensor: Tensor): Tensor {
   const data = tensor.data;
   if (Array.isArray(data)) return tensor;
   const typed = data as Exclude<Tensor['data'], string[]>;
-  const whole = typed.buffer instanceof ArrayBuffer && typed.byteOffset === 0 && typed.byteLength === typed.buffer.byteLength;
+  const whole =
+    typed.buffer instanceof ArrayBuffer &&
+    typed.byteOffset === 0 &&
+    typed.byteLength === typed.buffer.byteLength;
   return whole ? tensor : { ...tensor, data: typed.slice() };
 }
 

@@ -39,7 +39,10 @@ export const kDefaultInstancePoolOptions = {
 } as const;
 
 /** The options with the defaults filled in and the model read: what the pool and its instances run with. */
-export type FilledInstancePoolOptions = Omit<Required<InstancePoolOptions>, 'modelPath' | 'modelBytes'> & {
+export type FilledInstancePoolOptions = Omit<
+  Required<InstancePoolOptions>,
+  'modelPath' | 'modelBytes'
+> & {
   readonly modelBytes: Uint8Array;
   /** The model's source, for messages: its path, or "model bytes". */
   readonly source: string;
@@ -59,32 +62,50 @@ export interface InstancePoolTestOptions {
  * Validates the options, fills the defaults and reads the model.
  * @throws {TypeError | RangeError} for invalid options; {ModelLoadError} when the file cannot be read.
  */
-export async function fillInstancePoolOptions(options: InstancePoolOptions): Promise<FilledInstancePoolOptions> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${String(options)}`);
-  const test = (options as { readonly [kInstancePoolTestHooks]?: InstancePoolTestOptions })[kInstancePoolTestHooks];
-  const o = { ...kDefaultInstancePoolOptions, ...dropUndefined(options), ...(test?.loadStallMs ? { loadStallMs: test.loadStallMs } : {}) };
+export async function fillInstancePoolOptions(
+  options: InstancePoolOptions,
+): Promise<FilledInstancePoolOptions> {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`options must be an object, got ${String(options)}`);
+  const test = (options as { readonly [kInstancePoolTestHooks]?: InstancePoolTestOptions })[
+    kInstancePoolTestHooks
+  ];
+  const o = {
+    ...kDefaultInstancePoolOptions,
+    ...dropUndefined(options),
+    ...(test?.loadStallMs ? { loadStallMs: test.loadStallMs } : {}),
+  };
   checkPositiveInteger('options.instances', o.instances);
   checkPositiveInteger('options.intraOpThreads', o.intraOpThreads);
   checkPositiveInteger('options.wedgedAfterMs', o.wedgedAfterMs);
   checkPositiveInteger('options.loadTimeoutMs', o.loadTimeoutMs);
   if (!(Number.isInteger(o.runTimeoutMs) && o.runTimeoutMs >= 0)) {
-    throw new TypeError(`options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`);
+    throw new TypeError(
+      `options.runTimeoutMs must be a non-negative integer (0 = no limit), got ${String(o.runTimeoutMs)}`,
+    );
   }
-  if (typeof o.allowSpinning !== 'boolean') throw new TypeError(`options.allowSpinning must be a boolean, got ${String(o.allowSpinning)}`);
+  if (typeof o.allowSpinning !== 'boolean')
+    throw new TypeError(`options.allowSpinning must be a boolean, got ${String(o.allowSpinning)}`);
   const { modelPath, modelBytes } = options;
-  if (modelPath !== undefined && modelBytes !== undefined) throw new RangeError('give options.modelPath or options.modelBytes, not both');
+  if (modelPath !== undefined && modelBytes !== undefined)
+    throw new RangeError('give options.modelPath or options.modelBytes, not both');
   if (modelBytes !== undefined) {
-    if (!(modelBytes instanceof Uint8Array)) throw new TypeError(`options.modelBytes must be a Uint8Array, got ${typeof modelBytes}`);
+    if (!(modelBytes instanceof Uint8Array))
+      throw new TypeError(`options.modelBytes must be a Uint8Array, got ${typeof modelBytes}`);
     // A private copy: restarted instances must load exactly what the first ones did.
     return { ...o, modelBytes: modelBytes.slice(), source: 'model bytes' };
   }
   if (typeof modelPath !== 'string' || modelPath === '') {
-    throw new TypeError(`options.modelPath must be a file path (or give options.modelBytes), got ${JSON.stringify(modelPath)}`);
+    throw new TypeError(
+      `options.modelPath must be a file path (or give options.modelBytes), got ${JSON.stringify(modelPath)}`,
+    );
   }
   try {
     return { ...o, modelBytes: new Uint8Array(await readFile(modelPath)), source: modelPath };
   } catch (err) {
-    throw new ModelLoadError(`${modelPath}: cannot read the model: ${(err as Error).message}`, { cause: err });
+    throw new ModelLoadError(`${modelPath}: cannot read the model: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -27,18 +27,25 @@ export function toSignature(raw: RawMetadata, source: string): ModelSignature {
     const datatype = m.type === undefined ? undefined : datatypeFromOnnx(m.type);
     if (datatype === undefined) return undefined;
     // Symbolic ("N") and unknown dimensions both come back as strings.
-    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+    return {
+      name: m.name,
+      datatype,
+      shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+    };
   };
   const inputs = raw.inputs.map((m) => {
     const meta = convert(m);
     if (!meta) {
       const what = m.type === undefined ? 'is not a tensor' : `has type ${m.type}`;
-      throw new ModelLoadError(`${source}: input "${m.name}" ${what}, which the inference protocol cannot carry`);
+      throw new ModelLoadError(
+        `${source}: input "${m.name}" ${what}, which the inference protocol cannot carry`,
+      );
     }
     return meta;
   });
   const outputs = raw.outputs.map(convert).filter((m): m is TensorDescription => m !== undefined);
-  if (outputs.length === 0) throw new ModelLoadError(`${source}: the model has no output the inference protocol can carry`);
+  if (outputs.length === 0)
+    throw new ModelLoadError(`${source}: the model has no output the inference protocol can carry`);
   const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
   return { inputs, outputs, batchable };
 }

@@ -30,7 +30,10 @@ export function serverExtensions(context: ServerContext): string[] {
   return extensions;
 }
 
-export async function inferenceRoutes(app: FastifyInstance, { context }: { context: ServerContext }): Promise<void> {
+export async function inferenceRoutes(
+  app: FastifyInstance,
+  { context }: { context: ServerContext },
+): Promise<void> {
   const { repository } = context;
 
   app.get('/v2/health/live', async () => ({ live: true }));
@@ -41,12 +44,20 @@ export async function inferenceRoutes(app: FastifyInstance, { context }: { conte
     return reply.code(400).send({ ready: false, reason });
   });
 
-  app.get('/v2', async () => ({ name: 'mlscale', version: mlscaleVersion, extensions: serverExtensions(context) }));
+  app.get('/v2', async () => ({
+    name: 'mlscale',
+    version: mlscaleVersion,
+    extensions: serverExtensions(context),
+  }));
 
-  app.get('/v2/models/stats', async () => ({ model_stats: repository.models().map((m) => m.statistics()) }));
+  app.get('/v2/models/stats', async () => ({
+    model_stats: repository.models().map((m) => m.statistics()),
+  }));
 
   for (const base of kModelPaths) {
-    app.get<{ Params: ModelParams }>(base, async (request) => modelOf(context, request.params).metadata());
+    app.get<{ Params: ModelParams }>(base, async (request) =>
+      modelOf(context, request.params).metadata(),
+    );
 
     app.get<{ Params: ModelParams }>(`${base}/ready`, async (request, reply) => {
       let model: ServedModel;
@@ -54,16 +65,24 @@ export async function inferenceRoutes(app: FastifyInstance, { context }: { conte
         model = modelOf(context, request.params);
       } catch (err) {
         // Known but unable to answer (failed to load): not ready, with the reason.
-        if (err instanceof ModelNotReadyError) return reply.code(400).send({ name: request.params.name, ready: false, reason: err.message });
+        if (err instanceof ModelNotReadyError)
+          return reply
+            .code(400)
+            .send({ name: request.params.name, ready: false, reason: err.message });
         throw err;
       }
       const health = model.health();
-      if (health.state === 'READY' && !context.draining()) return { name: model.name, version: model.version, ready: true };
+      if (health.state === 'READY' && !context.draining())
+        return { name: model.name, version: model.version, ready: true };
       const reason = context.draining() ? 'the server is shutting down' : health.reason;
-      return reply.code(400).send({ name: model.name, version: model.version, ready: false, reason });
+      return reply
+        .code(400)
+        .send({ name: model.name, version: model.version, ready: false, reason });
     });
 
-    app.get<{ Params: ModelParams }>(`${base}/stats`, async (request) => ({ model_stats: [modelOf(context, request.params).statistics()] }));
+    app.get<{ Params: ModelParams }>(`${base}/stats`, async (request) => ({
+      model_stats: [modelOf(context, request.params).statistics()],
+    }));
 
     // Not an async handler: the answer is sent from the inference's own promise, one layer fewer.
     app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => {
@@ -73,7 +92,11 @@ export async function inferenceRoutes(app: FastifyInstance, { context }: { conte
 }
 
 /** Answers an inference request; a throw (unknown model) is Fastify's to send, as is a rejection. */
-function infer(context: ServerContext, request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply): void {
+function infer(
+  context: ServerContext,
+  request: FastifyRequest<{ Params: ModelParams }>,
+  reply: FastifyReply,
+): void {
   const model = modelOf(context, request.params);
   // The client going away drops its request if it is still queued: no work for no one.
   const signal = new ConnectionSignal(reply.raw);
@@ -98,7 +121,9 @@ class ConnectionSignal implements CancelSignal {
     response.on('close', () => {
       if (response.writableFinished) return;
       this.aborted = true;
-      this.reason = new ClientClosedError('the client closed the connection before the answer was ready');
+      this.reason = new ClientClosedError(
+        'the client closed the connection before the answer was ready',
+      );
       this.#listener?.();
     });
   }
@@ -124,7 +149,14 @@ function notReadyReason(context: ServerContext): string | undefined {
   if (entries.length === 0) return 'no model is loaded';
   // A failed load of a newer version beside one that still serves is in the index, but the model answers.
   const serving = new Set(entries.filter((e) => e.state === 'READY').map((e) => e.name));
-  const down = entries.filter((e) => e.state !== 'READY' && !(e.state === 'UNAVAILABLE' && serving.has(e.name)));
+  const down = entries.filter(
+    (e) => e.state !== 'READY' && !(e.state === 'UNAVAILABLE' && serving.has(e.name)),
+  );
   if (down.length === 0) return undefined;
-  return down.map((e) => `model "${e.name}" version ${e.version} is ${e.state}${e.reason ? `: ${e.reason}` : ''}`).join('; ');
+  return down
+    .map(
+      (e) =>
+        `model "${e.name}" version ${e.version} is ${e.state}${e.reason ? `: ${e.reason}` : ''}`,
+    )
+    .join('; ');
 }

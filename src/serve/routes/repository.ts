@@ -20,7 +20,10 @@ interface NameParams {
   name: string;
 }
 
-export async function repositoryRoutes(app: FastifyInstance, { context }: { context: ServerContext }): Promise<void> {
+export async function repositoryRoutes(
+  app: FastifyInstance,
+  { context }: { context: ServerContext },
+): Promise<void> {
   const { repository } = context;
   const guard = async (request: FastifyRequest): Promise<void> => authorize(context, request);
 
@@ -28,9 +31,12 @@ export async function repositoryRoutes(app: FastifyInstance, { context }: { cont
     const body = readBody(request.body);
     const readyOnly = body.ready;
     if (readyOnly !== undefined && typeof readyOnly !== 'boolean') {
-      throw new InferenceRequestError(`ready: expected true or false, got ${JSON.stringify(readyOnly)}`);
+      throw new InferenceRequestError(
+        `ready: expected true or false, got ${JSON.stringify(readyOnly)}`,
+      );
     }
-    const entries: { name: string; version?: string; state: string; reason: string }[] = repository.index();
+    const entries: { name: string; version?: string; state: string; reason: string }[] =
+      repository.index();
     // Models on disk that are not loaded are listed too, as Triton does.
     const known = new Set(entries.map((e) => e.name));
     for (const name of await repository.scan().catch(() => [])) {
@@ -40,35 +46,48 @@ export async function repositoryRoutes(app: FastifyInstance, { context }: { cont
     return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;
   });
 
-  app.post<{ Params: NameParams }>('/v2/repository/models/:name/load', { preHandler: guard }, async (request) => {
-    readBody(request.body);
-    const model = await repository.load(request.params.name);
-    request.log.info({ model: model.name, version: model.version }, 'model loaded');
-    return {};
-  });
+  app.post<{ Params: NameParams }>(
+    '/v2/repository/models/:name/load',
+    { preHandler: guard },
+    async (request) => {
+      readBody(request.body);
+      const model = await repository.load(request.params.name);
+      request.log.info({ model: model.name, version: model.version }, 'model loaded');
+      return {};
+    },
+  );
 
-  app.post<{ Params: NameParams }>('/v2/repository/models/:name/unload', { preHandler: guard }, async (request) => {
-    readBody(request.body);
-    await repository.unload(request.params.name);
-    request.log.info({ model: request.params.name }, 'model unloaded');
-    return {};
-  });
-
+  app.post<{ Params: NameParams }>(
+    '/v2/repository/models/:name/unload',
+    { preHandler: guard },
+    async (request) => {
+      readBody(request.body);
+      await repository.unload(request.params.name);
+      request.log.info({ model: request.params.name }, 'model unloaded');
+      return {};
+    },
+  );
 }
 
 /** Applies the repository API's guard; see the module comment. */
 function authorize(context: ServerContext, request: FastifyRequest): void {
   const { options } = context;
-  if (!options.repositoryApi) throw new ForbiddenError('the model repository API is turned off (--no-repository-api)');
+  if (!options.repositoryApi)
+    throw new ForbiddenError('the model repository API is turned off (--no-repository-api)');
   if (options.adminToken === undefined) {
     if (!isLoopback(options.host)) {
-      throw new ForbiddenError(`the model repository API needs --admin-token when the server listens on ${options.host}, not a loopback address`);
+      throw new ForbiddenError(
+        `the model repository API needs --admin-token when the server listens on ${options.host}, not a loopback address`,
+      );
     }
     return;
   }
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? /^Bearer (.+)$/i.exec(header.trim()) : null;
-  if (!match) throw new UnauthorizedError('the model repository API needs an "Authorization: Bearer <admin token>" header');
+  if (!match)
+    throw new UnauthorizedError(
+      'the model repository API needs an "Authorization: Bearer <admin token>" header',
+    );
   const given = Buffer.from(match[1]!);
   const expected = Buffer.from(options.adminToken);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -81,7 +100,9 @@ function readBody(body: unknown): Record<string, unknown> {
   if (body === undefined || (Buffer.isBuffer(body) && body.length === 0)) return {};
   const parsed = Buffer.isBuffer(body) ? jsonText(body) : body;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InferenceRequestError(`body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}`);
+    throw new InferenceRequestError(
+      `body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}`,
+    );
   }
   return parsed as Record<string, unknown>;
 }

@@ -21,7 +21,8 @@ describe('toHalfBits', () => {
       [Infinity, 0x7c00],
       [-Infinity, 0xfc00],
     ];
-    for (const [value, bits] of cases) assert.equal(toHalfBits(value), bits, `toHalfBits(${value})`);
+    for (const [value, bits] of cases)
+      assert.equal(toHalfBits(value), bits, `toHalfBits(${value})`);
     assert.ok(Number.isNaN(fromHalfBits(toHalfBits(NaN))));
   });
 
@@ -41,8 +42,14 @@ describe('convertFp16', () => {
     const model = decodeModel(r.model, 'fp16');
     const g = model.graph!;
     assert.ok(g.initializer!.every((t) => t.dataType === DataType.FLOAT16));
-    assert.deepEqual(g.node!.slice(0, 4).map((n) => n.opType), ['Cast', 'Cast', 'Cast', 'Cast']);
-    assert.ok(r.model.length < 0.55 * fp32.length && r.model.length > 0.45 * fp32.length, `${r.model.length} vs ${fp32.length}`);
+    assert.deepEqual(
+      g.node!.slice(0, 4).map((n) => n.opType),
+      ['Cast', 'Cast', 'Cast', 'Cast'],
+    );
+    assert.ok(
+      r.model.length < 0.55 * fp32.length && r.model.length > 0.45 * fp32.length,
+      `${r.model.length} vs ${fp32.length}`,
+    );
     const x = randomRows(16, 128);
     const want = await runY(fp32, x, 128);
     for (const level of ['disabled', 'all'] as const) {
@@ -55,16 +62,23 @@ describe('convertFp16', () => {
         maxAbs = Math.max(maxAbs, Math.abs(want[i]!));
         maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
       }
-      assert.ok(maxDiff < 0.005 * maxAbs, `max difference ${maxDiff} against ${maxAbs} (level ${level})`);
+      assert.ok(
+        maxDiff < 0.005 * maxAbs,
+        `max difference ${maxDiff} against ${maxAbs} (level ${level})`,
+      );
     }
-    for (const t of r.tensors) assert.ok(t.maxAbsError! <= 2 ** -11 * 0.5, `${t.name}: ${t.maxAbsError}`);
+    for (const t of r.tensors)
+      assert.ok(t.maxAbsError! <= 2 ** -11 * 0.5, `${t.name}: ${t.maxAbsError}`);
   });
 
   test('should keep marked tensors (mlscale preprocessing) and values beyond float16 in FP32, saying why', () => {
     const g = new OnnxGraph('mixed');
     const x = g.input('x', 'float', ['N', 2]);
     const scaled = g.op('Mul', [x, g.floatConstant('pre_std', new Float32Array([1, 2]), [1, 2])]);
-    const big = g.op('Add', [scaled, g.floatConstant('offset', new Float32Array([1e6, 0]), [1, 2])]);
+    const big = g.op('Add', [
+      scaled,
+      g.floatConstant('offset', new Float32Array([1e6, 0]), [1, 2]),
+    ]);
     g.op('MatMul', [big, g.floatConstant('W', new Float32Array([1, 0, 0, 1]), [2, 2])], {}, 'y');
     g.output('y', 'float', ['N', 2]);
     const r = convertFp16(g.toBytes(), 'mixed.onnx', (name) => name.startsWith('pre_'));
@@ -72,7 +86,13 @@ describe('convertFp16', () => {
     assert.equal(by.W!.converted, true);
     assert.match(by.pre_std!.reason!, /preprocessing subgraph, which stays FP32/);
     assert.match(by.offset!.reason!, /values up to 1\.000e\+6, beyond float16's ±65504/);
-    const types = Object.fromEntries(decodeModel(r.model, 'm').graph!.initializer!.map((t) => [t.name, t.dataType]));
-    assert.deepEqual(types, { pre_std: DataType.FLOAT, offset: DataType.FLOAT, W_fp16: DataType.FLOAT16 });
+    const types = Object.fromEntries(
+      decodeModel(r.model, 'm').graph!.initializer!.map((t) => [t.name, t.dataType]),
+    );
+    assert.deepEqual(types, {
+      pre_std: DataType.FLOAT,
+      offset: DataType.FLOAT,
+      W_fp16: DataType.FLOAT16,
+    });
   });
 });

@@ -10,7 +10,11 @@ import { OnnxGraph } from '../../../src/model/onnx-graph.js';
 import { Prng } from '../../../src/model/prng.js';
 
 /** Glorot-uniform weights [K, N] and small biases, seeded. */
-export function layerWeights(rng: Prng, k: number, n: number): { w: Float32Array; b: Float32Array } {
+export function layerWeights(
+  rng: Prng,
+  k: number,
+  n: number,
+): { w: Float32Array; b: Float32Array } {
   const limit = Math.sqrt(6 / (k + n));
   const w = Float32Array.from({ length: k * n }, () => (2 * rng.nextFloat() - 1) * limit);
   const b = Float32Array.from({ length: n }, () => (rng.nextFloat() - 0.5) * 0.2);
@@ -25,7 +29,16 @@ export function gemmMlp(sizes: readonly number[], seed = 1, softmax = false): Ui
   for (let l = 0; l + 1 < sizes.length; l++) {
     const { w, b } = layerWeights(rng, sizes[l]!, sizes[l + 1]!);
     const last = l + 2 === sizes.length;
-    const z = g.op('Gemm', [h, g.floatConstant(`W${l}`, w, [sizes[l]!, sizes[l + 1]!]), g.floatConstant(`B${l}`, b, [sizes[l + 1]!])], {}, last && !softmax ? 'y' : undefined);
+    const z = g.op(
+      'Gemm',
+      [
+        h,
+        g.floatConstant(`W${l}`, w, [sizes[l]!, sizes[l + 1]!]),
+        g.floatConstant(`B${l}`, b, [sizes[l + 1]!]),
+      ],
+      {},
+      last && !softmax ? 'y' : undefined,
+    );
     h = last ? (softmax ? g.op('Softmax', [z], { axis: { int: 1 } }, 'y') : z) : g.op('Relu', [z]);
   }
   g.output('y', 'float', ['N', sizes[sizes.length - 1]!]);
@@ -41,7 +54,12 @@ export function matmulMlp(sizes: readonly number[], seed = 2): Uint8Array {
     const { w, b } = layerWeights(rng, sizes[l]!, sizes[l + 1]!);
     const last = l + 2 === sizes.length;
     const mm = g.op('MatMul', [h, g.floatConstant(`weight_${l}`, w, [sizes[l]!, sizes[l + 1]!])]);
-    const z = g.op('Add', [mm, g.floatConstant(`bias_${l}`, b, [sizes[l + 1]!])], {}, last ? 'y' : undefined);
+    const z = g.op(
+      'Add',
+      [mm, g.floatConstant(`bias_${l}`, b, [sizes[l + 1]!])],
+      {},
+      last ? 'y' : undefined,
+    );
     h = last ? z : g.op('Relu', [z]);
   }
   g.output('y', 'float', ['N', sizes[sizes.length - 1]!]);
@@ -52,7 +70,11 @@ export function matmulMlp(sizes: readonly number[], seed = 2): Uint8Array {
  * One Gemm with every attribute in play: W stored transposed ([N, K], transB = 1), alpha and
  * beta not 1, and a bias C of shape [1, N].
  */
-export function gemmLayer(k: number, n: number, seed = 3): { bytes: Uint8Array; w: Float32Array; c: Float32Array; alpha: number; beta: number } {
+export function gemmLayer(
+  k: number,
+  n: number,
+  seed = 3,
+): { bytes: Uint8Array; w: Float32Array; c: Float32Array; alpha: number; beta: number } {
   const rng = new Prng(seed);
   const wt = Float32Array.from({ length: n * k }, () => (2 * rng.nextFloat() - 1) * 0.2);
   const c = Float32Array.from({ length: n }, () => rng.nextFloat() - 0.5);
@@ -60,7 +82,12 @@ export function gemmLayer(k: number, n: number, seed = 3): { bytes: Uint8Array; 
   const beta = 1.5;
   const g = new OnnxGraph('gemm_layer');
   const x = g.input('x', 'float', ['N', k]);
-  g.op('Gemm', [x, g.floatConstant('Wt', wt, [n, k]), g.floatConstant('C', c, [1, n])], { transB: { int: 1 }, alpha: { float: alpha }, beta: { float: beta } }, 'y');
+  g.op(
+    'Gemm',
+    [x, g.floatConstant('Wt', wt, [n, k]), g.floatConstant('C', c, [1, n])],
+    { transB: { int: 1 }, alpha: { float: alpha }, beta: { float: beta } },
+    'y',
+  );
   g.output('y', 'float', ['N', n]);
   // The same weights laid out [K, N], for the reference computation.
   const w = new Float32Array(k * n);
@@ -94,8 +121,17 @@ export function randomRows(rows: number, k: number, seed = 9): Float32Array {
 }
 
 /** Runs a model once on `x` with the given graph optimisation level; returns output `y`. */
-export async function runY(bytes: Uint8Array, x: Float32Array, k: number, level: 'disabled' | 'all' = 'all'): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level, intraOpNumThreads: 1, logSeverityLevel: 3 });
+export async function runY(
+  bytes: Uint8Array,
+  x: Float32Array,
+  k: number,
+  level: 'disabled' | 'all' = 'all',
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: level,
+    intraOpNumThreads: 1,
+    logSeverityLevel: 3,
+  });
   try {
     const out = await session.run({ x: new ort.Tensor('float32', x, [x.length / k, k]) });
     return out.y!.data as Float32Array;

@@ -27,7 +27,10 @@ describe('readModelFile', () => {
     await assert.rejects(readModelFile(path), (err: unknown) => {
       assert.ok(err instanceof NotOnnxError);
       assert.equal(err.code, 'E_NOT_ONNX');
-      assert.match(err.message, /data\.csv is not an ONNX model .*it starts with "a,b,label\\n1,2,x\\n3,4,y\\n"/);
+      assert.match(
+        err.message,
+        /data\.csv is not an ONNX model .*it starts with "a,b,label\\n1,2,x\\n3,4,y\\n"/,
+      );
       return true;
     });
   });
@@ -48,13 +51,20 @@ describe('readModelFile', () => {
     await assert.rejects(readModelFile(path), (err: unknown) => {
       assert.ok(err instanceof OnnxCorruptError);
       assert.equal(err.code, 'E_ONNX_CORRUPT');
-      assert.match(err.message, /cut\.onnx starts as an ONNX model but cannot be decoded .*truncated or damaged/);
+      assert.match(
+        err.message,
+        /cut\.onnx starts as an ONNX model but cannot be decoded .*truncated or damaged/,
+      );
       return true;
     });
   });
 
   test('should say a missing file or a folder is not found', async () => {
-    await assert.rejects(readModelFile(join(dir, 'nope.onnx')), (err: unknown) => err instanceof ModelNotFoundError && /nope\.onnx: no such file/.test(err.message));
+    await assert.rejects(
+      readModelFile(join(dir, 'nope.onnx')),
+      (err: unknown) =>
+        err instanceof ModelNotFoundError && /nope\.onnx: no such file/.test(err.message),
+    );
     await mkdir(join(dir, 'folder'));
     await assert.rejects(readModelFile(join(dir, 'folder')), /folder is not a file/);
   });

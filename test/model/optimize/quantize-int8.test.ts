@@ -4,9 +4,22 @@ import ort from 'onnxruntime-node';
 import { NothingToQuantizeError } from '../../../src/errors.js';
 import { OnnxGraph } from '../../../src/model/onnx-graph.js';
 import { DataType, decodeModel } from '../../../src/model/optimize/onnx-model.js';
-import { quantizeColumns, quantizeInt8, type Int8Options } from '../../../src/model/optimize/quantize-int8.js';
+import {
+  quantizeColumns,
+  quantizeInt8,
+  type Int8Options,
+} from '../../../src/model/optimize/quantize-int8.js';
 import { u8s8Saturates } from '../../../src/model/optimize/saturation-probe.js';
-import { gemmLayer, gemmMlp, inputWeightsModel, layerWeights, matmulMlp, noMatmulModel, randomRows, runY } from './mlp-models.js';
+import {
+  gemmLayer,
+  gemmMlp,
+  inputWeightsModel,
+  layerWeights,
+  matmulMlp,
+  noMatmulModel,
+  randomRows,
+  runY,
+} from './mlp-models.js';
 import { Prng } from '../../../src/model/prng.js';
 
 /**
@@ -17,7 +30,15 @@ import { Prng } from '../../../src/model/prng.js';
  * s_w = max |w| / qmax. So |x·w − x̂·ŵ| ≤ Σ_k s_x·(|w_k| + s_w/2) + |x_k|·s_w/2, per output.
  * A small relative slack covers float32 accumulation.
  */
-function errorBound(x: Float32Array, rows: number, k: number, w: Float32Array, n: number, qmax: number, alpha = 1): Float32Array {
+function errorBound(
+  x: Float32Array,
+  rows: number,
+  k: number,
+  w: Float32Array,
+  n: number,
+  qmax: number,
+  alpha = 1,
+): Float32Array {
   let lo = 0;
   let hi = 0;
   for (const v of x) {
@@ -43,7 +64,16 @@ function errorBound(x: Float32Array, rows: number, k: number, w: Float32Array, n
   return bound;
 }
 
-function reference(x: Float32Array, rows: number, k: number, w: Float32Array, n: number, bias: Float32Array, alpha = 1, beta = 1): Float32Array {
+function reference(
+  x: Float32Array,
+  rows: number,
+  k: number,
+  w: Float32Array,
+  n: number,
+  bias: Float32Array,
+  alpha = 1,
+  beta = 1,
+): Float32Array {
   const y = new Float32Array(rows * n);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < n; j++) {
@@ -56,7 +86,9 @@ function reference(x: Float32Array, rows: number, k: number, w: Float32Array, n:
 }
 
 function opTypes(bytes: Uint8Array): string[] {
-  return (decodeModel(bytes, 't').graph!.node ?? []).map((n) => (n.domain ? `${n.domain}.` : '') + n.opType);
+  return (decodeModel(bytes, 't').graph!.node ?? []).map(
+    (n) => (n.domain ? `${n.domain}.` : '') + n.opType,
+  );
 }
 
 describe('quantizeInt8', () => {
@@ -79,7 +111,10 @@ describe('quantizeInt8', () => {
     assert.equal(ops.filter((o) => o === 'MatMulInteger').length, 3);
     assert.equal(ops.filter((o) => o === 'DynamicQuantizeLinear').length, 3);
     assert.ok(!ops.includes('Gemm'), 'no Gemm is left');
-    assert.ok(ops.every((o) => !o.includes('.')), `only default-domain ops: ${ops.join(' ')}`);
+    assert.ok(
+      ops.every((o) => !o.includes('.')),
+      `only default-domain ops: ${ops.join(' ')}`,
+    );
     const x = randomRows(16, 64);
     const want = await runY(fp32, x, 64);
     for (const level of ['disabled', 'all'] as const) {
@@ -102,7 +137,8 @@ describe('quantizeInt8', () => {
     for (const level of ['disabled', 'all'] as const) {
       const got = await runY(r.model, x, k, level);
       let worst = 0;
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / bound[i]!);
+      for (let i = 0; i < got.length; i++)
+        worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / bound[i]!);
       assert.ok(worst <= 1, `error reaches ${worst.toFixed(3)} of the bound (level ${level})`);
       // And it is a real quantisation, not a copy of the float layer.
       assert.ok(got.some((v, i) => v !== want[i]));
@@ -115,19 +151,36 @@ describe('quantizeInt8', () => {
     const layer = gemmLayer(k, n);
     const r = quantizeInt8(layer.bytes, 'gemm.onnx', base);
     assert.equal(r.quantized, 1);
-    assert.deepEqual(r.layers[0], { node: 'Gemm_0', op: 'Gemm', weight: 'Wt', k, n, quantized: true });
+    assert.deepEqual(r.layers[0], {
+      node: 'Gemm_0',
+      op: 'Gemm',
+      weight: 'Wt',
+      k,
+      n,
+      quantized: true,
+    });
     const rows = 8;
     const x = randomRows(rows, k, 6);
     const want = reference(x, rows, k, layer.w, n, layer.c, layer.alpha, layer.beta);
     const bound = errorBound(x, rows, k, layer.w, n, qmax, layer.alpha);
     const got = await runY(r.model, x, k);
-    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= bound[i]!, `output ${i}: ${got[i]} vs ${want[i]} (bound ${bound[i]})`);
+    for (let i = 0; i < got.length; i++)
+      assert.ok(
+        Math.abs(got[i]! - want[i]!) <= bound[i]!,
+        `output ${i}: ${got[i]} vs ${want[i]} (bound ${bound[i]})`,
+      );
   });
 
   test('should quantise MatMul + Add layers (the PyTorch export pattern) and keep the Add', async () => {
     const fp32 = matmulMlp([128, 256, 10]);
     const r = quantizeInt8(fp32, 'torch.onnx', { ...base, minWeights: 10_000 });
-    assert.deepEqual(r.layers.map((l) => [l.weight, l.quantized]), [['weight_0', true], ['weight_1', false]]);
+    assert.deepEqual(
+      r.layers.map((l) => [l.weight, l.quantized]),
+      [
+        ['weight_0', true],
+        ['weight_1', false],
+      ],
+    );
     assert.match(r.layers[1]!.reason!, /256 × 10 = 2560 weights, under the 10000/);
     const ops = opTypes(r.model);
     assert.equal(ops.filter((o) => o === 'MatMulInteger').length, 1);
@@ -144,7 +197,10 @@ describe('quantizeInt8', () => {
     }
     // One quantised layer of 128 inputs: its error bound (above) is a few percent of the output
     // range at most; the second, FP32 layer sums 256 such errors with weights of about ±0.15.
-    assert.ok(maxDiff <= 0.05 * maxAbs, `max difference ${maxDiff} against outputs up to ${maxAbs}`);
+    assert.ok(
+      maxDiff <= 0.05 * maxAbs,
+      `max difference ${maxDiff} against outputs up to ${maxAbs}`,
+    );
   });
 
   test('should drop the FP32 weights it replaced, so the file shrinks to about a quarter', () => {
@@ -154,7 +210,10 @@ describe('quantizeInt8', () => {
     const names = (model.graph!.initializer ?? []).map((t) => t.name);
     assert.ok(!names.includes('W0') && !names.includes('W1'));
     assert.ok(names.includes('W2'), 'the 512 × 10 layer stays FP32 and keeps its weights');
-    assert.equal(model.graph!.initializer!.find((t) => t.name === 'W0_int8')!.dataType, DataType.INT8);
+    assert.equal(
+      model.graph!.initializer!.find((t) => t.name === 'W0_int8')!.dataType,
+      DataType.INT8,
+    );
     assert.ok(r.model.length < 0.3 * fp32.length, `${r.model.length} bytes against ${fp32.length}`);
   });
 
@@ -163,12 +222,20 @@ describe('quantizeInt8', () => {
     const standard = quantizeInt8(fp32, 'm.onnx', base);
     const contrib = quantizeInt8(fp32, 'm.onnx', { ...base, ops: 'ort' });
     const model = decodeModel(contrib.model, 'ort');
-    assert.deepEqual(opTypes(contrib.model), ['com.microsoft.DynamicQuantizeMatMul', 'Relu', 'com.microsoft.DynamicQuantizeMatMul']);
+    assert.deepEqual(opTypes(contrib.model), [
+      'com.microsoft.DynamicQuantizeMatMul',
+      'Relu',
+      'com.microsoft.DynamicQuantizeMatMul',
+    ]);
     assert.ok(model.opsetImport!.some((o) => o.domain === 'com.microsoft'));
     const x = randomRows(8, 128, 3);
     const a = await runY(standard.model, x, 128);
     const b = await runY(contrib.model, x, 128);
-    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-5 * (1 + Math.abs(a[i]!)), `output ${i}: ${a[i]} vs ${b[i]}`);
+    for (let i = 0; i < a.length; i++)
+      assert.ok(
+        Math.abs(a[i]! - b[i]!) <= 1e-5 * (1 + Math.abs(a[i]!)),
+        `output ${i}: ${a[i]} vs ${b[i]}`,
+      );
   });
 
   test('should quantise a weight that two layers share once', () => {
@@ -181,31 +248,46 @@ describe('quantizeInt8', () => {
     const r = quantizeInt8(g.toBytes(), 'shared.onnx', base);
     assert.equal(r.quantized, 2);
     const inits = decodeModel(r.model, 's').graph!.initializer!.map((t) => t.name);
-    assert.deepEqual(inits.filter((n) => n!.endsWith('_int8')), ['W_int8']);
+    assert.deepEqual(
+      inits.filter((n) => n!.endsWith('_int8')),
+      ['W_int8'],
+    );
   });
 
   test('should keep the layers the caller marks (mlscale preprocessing) in FP32 and say why', () => {
-    const r = quantizeInt8(gemmMlp([32, 32, 4]), 'm.onnx', { ...base, keepFp32: (name) => name === 'W0' });
+    const r = quantizeInt8(gemmMlp([32, 32, 4]), 'm.onnx', {
+      ...base,
+      keepFp32: (name) => name === 'W0',
+    });
     assert.equal(r.layers[0]!.quantized, false);
     assert.match(r.layers[0]!.reason!, /preprocessing subgraph, which stays FP32/);
     assert.equal(r.layers[1]!.quantized, true);
   });
 
   test('should refuse a model with no MatMul or Gemm, naming what it holds', () => {
-    assert.throws(() => quantizeInt8(noMatmulModel(), 'relu.onnx', base), (err: unknown) => {
-      assert.ok(err instanceof NothingToQuantizeError);
-      assert.equal(err.code, 'E_NOTHING_TO_QUANTIZE');
-      assert.match(err.message, /relu\.onnx has nothing to quantise: the graph has no MatMul or Gemm node \(it holds 2 nodes: Relu, Mul\)/);
-      return true;
-    });
+    assert.throws(
+      () => quantizeInt8(noMatmulModel(), 'relu.onnx', base),
+      (err: unknown) => {
+        assert.ok(err instanceof NothingToQuantizeError);
+        assert.equal(err.code, 'E_NOTHING_TO_QUANTIZE');
+        assert.match(
+          err.message,
+          /relu\.onnx has nothing to quantise: the graph has no MatMul or Gemm node \(it holds 2 nodes: Relu, Mul\)/,
+        );
+        return true;
+      },
+    );
   });
 
   test('should refuse a model whose MatMul weights are an input, not a constant', () => {
-    assert.throws(() => quantizeInt8(inputWeightsModel(), 'w.onnx', base), (err: unknown) => {
-      assert.ok(err instanceof NothingToQuantizeError);
-      assert.match(err.message, /MatMul_0: the weights \(w\) are not a constant initializer/);
-      return true;
-    });
+    assert.throws(
+      () => quantizeInt8(inputWeightsModel(), 'w.onnx', base),
+      (err: unknown) => {
+        assert.ok(err instanceof NothingToQuantizeError);
+        assert.match(err.message, /MatMul_0: the weights \(w\) are not a constant initializer/);
+        return true;
+      },
+    );
   });
 
   test('should run where onnxruntime finds the DynamicQuantizeMatMul fusion: the saved optimised graph holds only the contrib op', async () => {
@@ -216,9 +298,17 @@ describe('quantizeInt8', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mlscale-fusion-'));
     try {
       const out = join(dir, 'o.onnx');
-      const s = await ort.InferenceSession.create(q.model, { graphOptimizationLevel: 'extended', optimizedModelFilePath: out, logSeverityLevel: 3 });
+      const s = await ort.InferenceSession.create(q.model, {
+        graphOptimizationLevel: 'extended',
+        optimizedModelFilePath: out,
+        logSeverityLevel: 3,
+      });
       await s.release();
-      assert.deepEqual(opTypes(await readFile(out)), ['com.microsoft.DynamicQuantizeMatMul', 'Relu', 'com.microsoft.DynamicQuantizeMatMul']);
+      assert.deepEqual(opTypes(await readFile(out)), [
+        'com.microsoft.DynamicQuantizeMatMul',
+        'Relu',
+        'com.microsoft.DynamicQuantizeMatMul',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ runExecutorCases({
   name: 'inline',
   create: () => new InlineExecutor(),
   skip: {
-    'should run tasks on several threads at once': 'inline runs one task at a time on the calling thread',
+    'should run tasks on several threads at once':
+      'inline runs one task at a time on the calling thread',
   },
 });

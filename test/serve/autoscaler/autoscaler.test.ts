@@ -32,7 +32,11 @@ const config = resolveAutoscalerConfig({
 });
 
 /** Runs a trace through the policy; returns every decision, in order. */
-function run(trace: readonly Signals[], c: AutoscalerConfig = config, start?: AutoscalerState): { decisions: AutoscalerDecision[]; state: AutoscalerState } {
+function run(
+  trace: readonly Signals[],
+  c: AutoscalerConfig = config,
+  start?: AutoscalerState,
+): { decisions: AutoscalerDecision[]; state: AutoscalerState } {
   let state = start ?? initialAutoscalerState(c);
   const decisions: AutoscalerDecision[] = [];
   for (const s of trace) {
@@ -44,15 +48,28 @@ function run(trace: readonly Signals[], c: AutoscalerConfig = config, start?: Au
 }
 
 /** A trace of `seconds` samples, one a second from `fromS`, with ongoing requests `ongoing(t)`; CPU busy, queues steady. */
-function trace(seconds: number, ongoing: (t: number) => number, fromS = 0, extra: (t: number) => Partial<Signals> = () => ({})): Signals[] {
+function trace(
+  seconds: number,
+  ongoing: (t: number) => number,
+  fromS = 0,
+  extra: (t: number) => Partial<Signals> = () => ({}),
+): Signals[] {
   return Array.from({ length: seconds }, (_, i) => {
     const t = fromS + i;
-    return { timeMs: t * 1000, ongoingRequests: ongoing(t), queueDepth: 0, cpuIdle: 0.1, ...extra(t) };
+    return {
+      timeMs: t * 1000,
+      ongoingRequests: ongoing(t),
+      queueDepth: 0,
+      cpuIdle: 0.1,
+      ...extra(t),
+    };
   });
 }
 
-const changes = (decisions: AutoscalerDecision[]): AutoscalerDecision[] => decisions.filter((d) => d.action !== 'hold');
-const replicasOver = (decisions: AutoscalerDecision[]): number[] => decisions.map((d) => d.replicas);
+const changes = (decisions: AutoscalerDecision[]): AutoscalerDecision[] =>
+  decisions.filter((d) => d.action !== 'hold');
+const replicasOver = (decisions: AutoscalerDecision[]): number[] =>
+  decisions.map((d) => d.replicas);
 
 describe('autoscaler policy', () => {
   test('ramp up: replicas follow the load up to its target, each step after the upscale delay, never above max', () => {
@@ -62,7 +79,10 @@ describe('autoscaler policy', () => {
     assert.ok(ups.length >= 3, `few steps: ${JSON.stringify(ups.map((d) => d.replicas))}`);
     for (const d of ups) {
       assert.equal(d.action, 'scale-up', d.reason);
-      assert.ok(d.signal.heldForMs >= config.upscaleDelayMs, `scaled after ${d.signal.heldForMs} ms`);
+      assert.ok(
+        d.signal.heldForMs >= config.upscaleDelayMs,
+        `scaled after ${d.signal.heldForMs} ms`,
+      );
       assert.ok(d.signal.desiredReplicas >= d.replicas);
       assert.match(d.reason, /above the target of 8/);
     }
@@ -83,7 +103,10 @@ describe('autoscaler policy', () => {
     const first = decisions.slice(20).find((d) => d.action !== 'hold');
     assert.ok(first, 'no reaction to the spike');
     assert.equal(first.action, 'spike-scale-up');
-    assert.ok(first.signal.timeMs <= 21_000, `reacted at ${first.signal.timeMs} ms, more than a second late`);
+    assert.ok(
+      first.signal.timeMs <= 21_000,
+      `reacted at ${first.signal.timeMs} ms, more than a second late`,
+    );
     assert.ok(first.replicas >= 2 && first.replicas <= 5, String(first.replicas));
     assert.match(first.reason, /^spike: /);
     // Within one smoothing window after the spike, no scale-down.
@@ -94,7 +117,11 @@ describe('autoscaler policy', () => {
   test('ramp down: replicas come down only after the downscale delay, to what the load needs, never below min', () => {
     const start: AutoscalerState = { ...initialAutoscalerState(config), replicas: 6 };
     // 48 ongoing (6 replicas' worth) for 10 s, then falling 2 a second to 0, then 0 for a minute.
-    const { decisions } = run(trace(100, (t) => Math.max(0, 48 - Math.max(0, t - 10) * 2)), config, start);
+    const { decisions } = run(
+      trace(100, (t) => Math.max(0, 48 - Math.max(0, t - 10) * 2)),
+      config,
+      start,
+    );
     const downs = changes(decisions);
     assert.ok(downs.length >= 1);
     for (const d of downs) {
@@ -112,7 +139,11 @@ describe('autoscaler policy', () => {
     const start: AutoscalerState = { ...initialAutoscalerState(config), replicas: 2 };
     // 2 replicas at 8 = 16; the load swings between 10 and 22 with a 4 s period, and a spike-free
     // amplitude. The smoothed load stays near 16.
-    const { decisions } = run(trace(200, (t) => (Math.floor(t / 2) % 2 === 0 ? 10 : 22)), config, start);
+    const { decisions } = run(
+      trace(200, (t) => (Math.floor(t / 2) % 2 === 0 ? 10 : 22)),
+      config,
+      start,
+    );
     assert.deepEqual(changes(decisions), [], JSON.stringify(changes(decisions).slice(0, 3)));
     assert.ok(decisions.every((d) => d.replicas === 2));
   });
@@ -121,21 +152,38 @@ describe('autoscaler policy', () => {
     const start: AutoscalerState = { ...initialAutoscalerState(config), replicas: 2 };
     // Above for 2 s, below for 2 s, with no smoothing (a window of one sample), delays of 3 s.
     const c = resolveAutoscalerConfig({ ...config, smoothingWindowMs: 1, panicWindowMs: 1 });
-    const { decisions } = run(trace(60, (t) => (Math.floor(t / 2) % 2 === 0 ? 4 : 30)), c, start);
+    const { decisions } = run(
+      trace(60, (t) => (Math.floor(t / 2) % 2 === 0 ? 4 : 30)),
+      c,
+      start,
+    );
     assert.deepEqual(changes(decisions), []);
     assert.ok(decisions.every((d) => d.signal.heldForMs < 3_000));
   });
 
   test('vertical: CPU idle while queues grow adds an instance per replica, not a replica; empty queues take it back', () => {
     // 10 ongoing on one replica (a bit above the target of 8), the queue growing, CPU 80% idle.
-    const growing = trace(8, () => 10, 0, (t) => ({ queueDepth: 2 + t, cpuIdle: 0.8 }));
-    const quiet = trace(30, () => 1, 8, () => ({ queueDepth: 0, cpuIdle: 0.95 }));
+    const growing = trace(
+      8,
+      () => 10,
+      0,
+      (t) => ({ queueDepth: 2 + t, cpuIdle: 0.8 }),
+    );
+    const quiet = trace(
+      30,
+      () => 1,
+      8,
+      () => ({ queueDepth: 0, cpuIdle: 0.95 }),
+    );
     const { decisions } = run([...growing, ...quiet]);
     const add = decisions.find((d) => d.action === 'add-instance');
     assert.ok(add, JSON.stringify(decisions.map((d) => d.reason)));
     assert.equal(add.instancesPerReplica, 2);
     assert.equal(add.replicas, 1, 'no replica added while CPU idles');
-    assert.match(add.reason, /CPU 80% idle while queues held \d+ requests \(\+\d+ over the window\)/);
+    assert.match(
+      add.reason,
+      /CPU 80% idle while queues held \d+ requests \(\+\d+ over the window\)/,
+    );
     assert.ok(add.signal.queueGrowth > 0 && add.signal.cpuIdle >= 0.5);
     const remove = decisions.find((d) => d.action === 'remove-instance');
     assert.ok(remove, 'the instance was never removed');
@@ -146,14 +194,41 @@ describe('autoscaler policy', () => {
   });
 
   test('vertical: a steady queue with idle CPU counts; a draining queue does not', () => {
-    const steady = run(trace(6, () => 6, 0, () => ({ queueDepth: 4, cpuIdle: 0.7 })));
-    assert.ok(steady.decisions.some((d) => d.action === 'add-instance'), JSON.stringify(steady.decisions.map((d) => d.reason)));
-    const draining = run(trace(6, () => 6, 0, (t) => ({ queueDepth: 12 - 2 * t, cpuIdle: 0.7 })));
-    assert.ok(draining.decisions.every((d) => d.action !== 'add-instance'), JSON.stringify(draining.decisions.map((d) => d.reason)));
+    const steady = run(
+      trace(
+        6,
+        () => 6,
+        0,
+        () => ({ queueDepth: 4, cpuIdle: 0.7 }),
+      ),
+    );
+    assert.ok(
+      steady.decisions.some((d) => d.action === 'add-instance'),
+      JSON.stringify(steady.decisions.map((d) => d.reason)),
+    );
+    const draining = run(
+      trace(
+        6,
+        () => 6,
+        0,
+        (t) => ({ queueDepth: 12 - 2 * t, cpuIdle: 0.7 }),
+      ),
+    );
+    assert.ok(
+      draining.decisions.every((d) => d.action !== 'add-instance'),
+      JSON.stringify(draining.decisions.map((d) => d.reason)),
+    );
   });
 
   test('a busy CPU with a growing queue scales replicas, not instances', () => {
-    const { decisions } = run(trace(10, () => 20, 0, (t) => ({ queueDepth: 5 + t, cpuIdle: 0.05 })));
+    const { decisions } = run(
+      trace(
+        10,
+        () => 20,
+        0,
+        (t) => ({ queueDepth: 5 + t, cpuIdle: 0.05 }),
+      ),
+    );
     assert.ok(decisions.every((d) => d.action !== 'add-instance'));
     assert.ok(decisions.some((d) => d.action === 'scale-up' || d.action === 'spike-scale-up'));
   });
@@ -162,28 +237,67 @@ describe('autoscaler policy', () => {
     // 4 cores, 2 replicas, threads fixed at 1: 2 instances per replica at most, though max is 3.
     const c = resolveAutoscalerConfig({ ...config, cores: 4, threadsPerInstance: 1 });
     const start: AutoscalerState = { ...initialAutoscalerState(c), replicas: 2 };
-    const { decisions } = run(trace(30, () => 12, 0, () => ({ queueDepth: 6, cpuIdle: 0.8 })), c, start);
+    const { decisions } = run(
+      trace(
+        30,
+        () => 12,
+        0,
+        () => ({ queueDepth: 6, cpuIdle: 0.8 }),
+      ),
+      c,
+      start,
+    );
     const adds = decisions.filter((d) => d.action === 'add-instance');
     assert.equal(adds.length, 1, JSON.stringify(adds.map((d) => d.reason)));
     assert.equal(adds[0]!.instancesPerReplica, 2);
-    assert.ok(decisions.every((d) => d.replicas * d.instancesPerReplica * c.threadsPerInstance <= c.cores), JSON.stringify(decisions.map((d) => [d.replicas, d.instancesPerReplica])));
+    assert.ok(
+      decisions.every((d) => d.replicas * d.instancesPerReplica * c.threadsPerInstance <= c.cores),
+      JSON.stringify(decisions.map((d) => [d.replicas, d.instancesPerReplica])),
+    );
     // With 2 threads fixed per instance, 2 replicas on 4 cores leave room for no second instance.
     const two = resolveAutoscalerConfig({ ...config, cores: 4, threadsPerInstance: 2 });
-    const none = run(trace(30, () => 12, 0, () => ({ queueDepth: 6, cpuIdle: 0.8 })), two, { ...initialAutoscalerState(two), replicas: 2 });
+    const none = run(
+      trace(
+        30,
+        () => 12,
+        0,
+        () => ({ queueDepth: 6, cpuIdle: 0.8 }),
+      ),
+      two,
+      { ...initialAutoscalerState(two), replicas: 2 },
+    );
     assert.ok(none.decisions.every((d) => d.action !== 'add-instance'));
   });
 
   test('a scale-up that would pass the cores brings instances per replica down with it, and says so', () => {
     const c = resolveAutoscalerConfig({ ...config, cores: 4 });
     // 1 replica with 3 instances (all 4 cores allow); the load asks for 3 replicas, CPU busy.
-    const start: AutoscalerState = { ...initialAutoscalerState(c), replicas: 1, instancesPerReplica: 3 };
-    const { decisions } = run(trace(12, () => 20, 0, () => ({ queueDepth: 10, cpuIdle: 0.05 })), c, start);
+    const start: AutoscalerState = {
+      ...initialAutoscalerState(c),
+      replicas: 1,
+      instancesPerReplica: 3,
+    };
+    const { decisions } = run(
+      trace(
+        12,
+        () => 20,
+        0,
+        () => ({ queueDepth: 10, cpuIdle: 0.05 }),
+      ),
+      c,
+      start,
+    );
     const up = decisions.find((d) => d.action === 'scale-up' || d.action === 'spike-scale-up');
     assert.ok(up, JSON.stringify(decisions.map((d) => d.reason)));
     assert.equal(up.replicas, 3);
     assert.equal(up.instancesPerReplica, 1, 'floor(4 cores / 3 replicas) = 1 instance each');
-    assert.match(up.reason, /; 1 instance\(s\) per replica \(was 3\), so that 3 replicas stay within 4 cores$/);
-    assert.ok(decisions.every((d) => d.replicas * d.instancesPerReplica <= 4 || d.action === 'hold'));
+    assert.match(
+      up.reason,
+      /; 1 instance\(s\) per replica \(was 3\), so that 3 replicas stay within 4 cores$/,
+    );
+    assert.ok(
+      decisions.every((d) => d.replicas * d.instancesPerReplica <= 4 || d.action === 'hold'),
+    );
     // The initial state is clamped the same way.
     assert.equal(initialAutoscalerState(c, 2, 3).instancesPerReplica, 2);
   });
@@ -197,10 +311,27 @@ describe('autoscaler policy', () => {
   });
 
   test('bad settings are named: min above max, zero or non-numeric counts', () => {
-    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 5, maxReplicas: 2 }), (e: Error) => e instanceof InvalidOptionError && /options\.minReplicas \(5\) must not be above options\.maxReplicas \(2\)/.test(e.message));
-    assert.throws(() => resolveAutoscalerConfig({ minReplicas: 0 }), /options\.minReplicas must be an integer from 1 to 256, got 0/);
-    assert.throws(() => resolveAutoscalerConfig({ maxReplicas: 'many' as unknown as number }), /options\.maxReplicas must be an integer from 1 to 256, got "many"/);
-    assert.throws(() => resolveAutoscalerConfig({ targetOngoingRequests: -1 }), /options\.targetOngoingRequests must be a positive number, got -1/);
-    assert.throws(() => resolveAutoscalerConfig({ cores: 0 }), /options\.cores must be an integer from 1 to 65536, got 0/);
+    assert.throws(
+      () => resolveAutoscalerConfig({ minReplicas: 5, maxReplicas: 2 }),
+      (e: Error) =>
+        e instanceof InvalidOptionError &&
+        /options\.minReplicas \(5\) must not be above options\.maxReplicas \(2\)/.test(e.message),
+    );
+    assert.throws(
+      () => resolveAutoscalerConfig({ minReplicas: 0 }),
+      /options\.minReplicas must be an integer from 1 to 256, got 0/,
+    );
+    assert.throws(
+      () => resolveAutoscalerConfig({ maxReplicas: 'many' as unknown as number }),
+      /options\.maxReplicas must be an integer from 1 to 256, got "many"/,
+    );
+    assert.throws(
+      () => resolveAutoscalerConfig({ targetOngoingRequests: -1 }),
+      /options\.targetOngoingRequests must be a positive number, got -1/,
+    );
+    assert.throws(
+      () => resolveAutoscalerConfig({ cores: 0 }),
+      /options\.cores must be an integer from 1 to 65536, got 0/,
+    );
   });
 });

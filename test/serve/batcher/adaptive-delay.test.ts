@@ -1,6 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArrivalRate, decideWait, fitBatchCost, kAutoMaxDelayMs, type WaitState } from '../../../src/serve/adaptive-delay.js';
+import {
+  ArrivalRate,
+  decideWait,
+  fitBatchCost,
+  kAutoMaxDelayMs,
+  type WaitState,
+} from '../../../src/serve/adaptive-delay.js';
 
 /** A busy moment: one request held, the last free instance, fixed cost 2 ms, a request every 0.5 ms. */
 const busy: WaitState = {
@@ -50,7 +56,11 @@ describe('decideWait', () => {
   });
 
   test('should bound the total hold by the absolute cap for a large fixed cost', () => {
-    const big = { ...busy, cost: { fixedMs: 40, perRowMs: 0.1, samples: 50 }, arrivalIntervalMs: 6 };
+    const big = {
+      ...busy,
+      cost: { fixedMs: 40, perRowMs: 0.1, samples: 50 },
+      arrivalIntervalMs: 6,
+    };
     assert.equal(decideWait(big), 6);
     assert.equal(decideWait({ ...big, heldMs: kAutoMaxDelayMs - 1 }), 1);
     assert.equal(decideWait({ ...big, heldMs: kAutoMaxDelayMs }), 0);
@@ -68,17 +78,35 @@ describe('fitBatchCost', () => {
   });
 
   test('should need a few samples', () => {
-    assert.equal(fitBatchCost([{ rows: 1, computeMs: 1 }, { rows: 2, computeMs: 2 }]), undefined);
+    assert.equal(
+      fitBatchCost([
+        { rows: 1, computeMs: 1 },
+        { rows: 2, computeMs: 2 },
+      ]),
+      undefined,
+    );
   });
 
   test('should take everything as fixed cost when all batches had the same size', () => {
-    assert.deepEqual(fitBatchCost([1, 1, 1].map((rows, i) => ({ rows, computeMs: 2 + i }))), { fixedMs: 3, perRowMs: 0, samples: 3 });
+    assert.deepEqual(fitBatchCost([1, 1, 1].map((rows, i) => ({ rows, computeMs: 2 + i }))), {
+      fixedMs: 3,
+      perRowMs: 0,
+      samples: 3,
+    });
   });
 
   test('should clamp a negative slope or intercept to zero', () => {
-    const falling = fitBatchCost([{ rows: 1, computeMs: 3 }, { rows: 2, computeMs: 2 }, { rows: 3, computeMs: 1 }])!;
+    const falling = fitBatchCost([
+      { rows: 1, computeMs: 3 },
+      { rows: 2, computeMs: 2 },
+      { rows: 3, computeMs: 1 },
+    ])!;
     assert.deepEqual(falling, { fixedMs: 2, perRowMs: 0, samples: 3 });
-    const steep = fitBatchCost([{ rows: 10, computeMs: 0.5 }, { rows: 20, computeMs: 2 }, { rows: 30, computeMs: 3.5 }])!;
+    const steep = fitBatchCost([
+      { rows: 10, computeMs: 0.5 },
+      { rows: 20, computeMs: 2 },
+      { rows: 30, computeMs: 3.5 },
+    ])!;
     assert.equal(steep.fixedMs, 0);
     assert.ok(steep.perRowMs > 0);
   });
@@ -109,19 +137,30 @@ describe('decideWait: the time already held', () => {
   test('should decide once for the whole hold when arrivals keep their pace', () => {
     // n₀ = 3 requests, g = 0.5, a = 2: λ·a = 4 > 3, so it holds, and at every later arrival too, until the budget ends.
     const waits: number[] = [];
-    for (let k = 0; k < 8; k++) waits.push(decideWait({ ...busy, requests: 3 + k, rows: 3 + k, heldMs: 0.5 * k }));
+    for (let k = 0; k < 8; k++)
+      waits.push(decideWait({ ...busy, requests: 3 + k, rows: 3 + k, heldMs: 0.5 * k }));
     assert.deepEqual(waits, [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
-    assert.equal(decideWait({ ...busy, requests: 11, rows: 11, heldMs: 4 }), 0, 'the budget of twice the fixed cost ends it');
+    assert.equal(
+      decideWait({ ...busy, requests: 11, rows: 11, heldMs: 4 }),
+      0,
+      'the budget of twice the fixed cost ends it',
+    );
     // n₀ = 4: λ·a = 4 is not more than 4, so it never starts.
     assert.equal(decideWait({ ...busy, requests: 4, rows: 4 }), 0);
   });
 
   test('should stop holding at a lull of more than a few mean intervals', () => {
-    assert.equal(decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 1 }), 0.5);
-    assert.equal(decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 2.01 }), 0);
+    assert.equal(
+      decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 1 }),
+      0.5,
+    );
+    assert.equal(
+      decideWait({ ...busy, requests: 2, rows: 2, heldMs: 2.5, sinceLastArrivalMs: 2.01 }),
+      0,
+    );
   });
 
-  test('should raise an instance\'s throughput over the rule that forgets the time held, in a simulated steady stream', () => {
+  test("should raise an instance's throughput over the rule that forgets the time held, in a simulated steady stream", () => {
     // One instance, a = 2 ms, b = 0.05 ms/row, a request every 0.25 ms, batches of at most 64:
     // throughput = rows / (hold + compute), from the moment the instance frees with n₀ queued.
     const cost = { fixedMs: 2, perRowMs: 0.05, samples: 50 };
@@ -130,7 +169,14 @@ describe('decideWait: the time already held', () => {
       let held = 0;
       let n = n0;
       for (;;) {
-        const wait = decideWait({ ...busy, cost, arrivalIntervalMs: g, requests: n, rows: n, heldMs: forget ? 0 : held });
+        const wait = decideWait({
+          ...busy,
+          cost,
+          arrivalIntervalMs: g,
+          requests: n,
+          rows: n,
+          heldMs: forget ? 0 : held,
+        });
         if (wait === 0 || held + wait > 2 * cost.fixedMs) break;
         held += wait;
         n += 1;

@@ -73,7 +73,12 @@ export class FakeRunner implements BatchRunner<TensorWork, Tensor[]> {
           free();
           let parts: Tensor[][] = [];
           try {
-            if (good.length > 0) parts = splitRows(compute(inputs, outputs), good.map((w) => w.rows), { copy: true });
+            if (good.length > 0)
+              parts = splitRows(
+                compute(inputs, outputs),
+                good.map((w) => w.rows),
+                { copy: true },
+              );
           } catch (err) {
             reject(err);
             return;
@@ -104,13 +109,16 @@ function compute(inputs: readonly Tensor[], outputs: readonly string[]): Tensor[
   const rows = x.shape[0]!;
   const width = data.length / rows;
   return outputs.map((name) => {
-    if (name === 'double') return { name, datatype: 'FP32', shape: [...x.shape], data: data.map((v) => v * 2) };
+    if (name === 'double')
+      return { name, datatype: 'FP32', shape: [...x.shape], data: data.map((v) => v * 2) };
     if (name === 'sum') {
       const sums = new Float32Array(rows);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) sums[r]! += data[r * width + c]!;
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < width; c++) sums[r]! += data[r * width + c]!;
       return { name, datatype: 'FP32', shape: [rows], data: sums };
     }
-    if (name === 'scalar') return { name, datatype: 'FP32', shape: [], data: new Float32Array([1]) };
+    if (name === 'scalar')
+      return { name, datatype: 'FP32', shape: [], data: new Float32Array([1]) };
     throw new Error(`FakeRunner: unknown output ${name}`);
   });
 }

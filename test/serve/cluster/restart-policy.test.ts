@@ -4,11 +4,21 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kBackoffMaxMs, kCrashLoopDeaths, kCrashLoopWindowMs, kStableMs, RestartPolicy } from '../../../src/serve/cluster/restart-policy.js';
+import {
+  kBackoffMaxMs,
+  kCrashLoopDeaths,
+  kCrashLoopWindowMs,
+  kStableMs,
+  RestartPolicy,
+} from '../../../src/serve/cluster/restart-policy.js';
 
 describe('RestartPolicy', () => {
   test('should replace a first death at once', () => {
-    assert.deepEqual(new RestartPolicy().died(1_000), { deaths: 1, crashLoop: false, restartInMs: 0 });
+    assert.deepEqual(new RestartPolicy().died(1_000), {
+      deaths: 1,
+      crashLoop: false,
+      restartInMs: 0,
+    });
   });
 
   test('should back off, doubling, on deaths close together', () => {
@@ -33,8 +43,12 @@ describe('RestartPolicy', () => {
   test('should call a crash loop at five deaths within the window, and not when they are spread out', () => {
     const loop = new RestartPolicy();
     const verdicts = Array.from({ length: kCrashLoopDeaths }, (_, i) => loop.died(i * 1_000));
-    assert.deepEqual(verdicts.map((v) => v.crashLoop), [false, false, false, false, true]);
+    assert.deepEqual(
+      verdicts.map((v) => v.crashLoop),
+      [false, false, false, false, true],
+    );
     const spread = new RestartPolicy();
-    for (let i = 0; i < 10; i++) assert.equal(spread.died(i * (kCrashLoopWindowMs / 4 + 1)).crashLoop, false);
+    for (let i = 0; i < 10; i++)
+      assert.equal(spread.died(i * (kCrashLoopWindowMs / 4 + 1)).crashLoop, false);
   });
 });

@@ -6,13 +6,22 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShuttingDownError } from '../../../src/errors.js';
 import { Prng } from '../../../src/model/prng.js';
-import { InstancePool, kInstancePoolTestHooks } from '../../../src/serve/instances/instance-pool.js';
+import {
+  InstancePool,
+  kInstancePoolTestHooks,
+} from '../../../src/serve/instances/instance-pool.js';
 import { bytesOf, directRun, randomInput, smallModelBytes, workFor } from './model-fixture.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `count` random inputs, `concurrency` at a time, while `during` happens; checks every output against a direct session. */
-async function runWhile(pool: InstancePool, bytes: Uint8Array, during: () => Promise<void>, count = 60, concurrency = 6): Promise<void> {
+async function runWhile(
+  pool: InstancePool,
+  bytes: Uint8Array,
+  during: () => Promise<void>,
+  count = 60,
+  concurrency = 6,
+): Promise<void> {
   const rng = new Prng(5);
   const xs = Array.from({ length: count }, (_, i) => randomInput(rng, 1 + (i % 4)));
   const expected = await directRun(bytes, xs);
@@ -21,7 +30,10 @@ async function runWhile(pool: InstancePool, bytes: Uint8Array, during: () => Pro
     while (next < xs.length) {
       const i = next++;
       const [probabilities] = await pool.run(workFor(xs[i]!).inputs, ['probabilities']);
-      assert.ok(bytesOf(probabilities!.data).equals(bytesOf(expected[i]!.probabilities)), `outputs of input ${i}`);
+      assert.ok(
+        bytesOf(probabilities!.data).equals(bytesOf(expected[i]!.probabilities)),
+        `outputs of input ${i}`,
+      );
     }
   });
   await Promise.all([...loops, during()]);
@@ -87,7 +99,7 @@ describe('InstancePool.resize', () => {
     assert.equal(p.stats().failures, 0);
   });
 
-  test('should close after a resize, waiting for a retiring instance\'s batch', async () => {
+  test("should close after a resize, waiting for a retiring instance's batch", async () => {
     pool = await InstancePool.create({ modelBytes: bytes, instances: 2 });
     const hooks = pool[kInstancePoolTestHooks];
     const running = [hooks.stall({ sleepMs: 200 }), hooks.stall({ sleepMs: 200 })];
@@ -100,9 +112,20 @@ describe('InstancePool.resize', () => {
 
   test('should reject sizes that are not positive integers, and any resize after close', async () => {
     pool = await InstancePool.create({ modelBytes: bytes, instances: 1 });
-    await assert.rejects(pool.resize({ instances: 0 }), (e: Error) => e instanceof TypeError && /size\.instances must be a positive integer, got 0/.test(e.message));
-    await assert.rejects(pool.resize({ instances: 2, intraOpThreads: 1.5 }), /size\.intraOpThreads must be a positive integer, got 1\.5/);
+    await assert.rejects(
+      pool.resize({ instances: 0 }),
+      (e: Error) =>
+        e instanceof TypeError &&
+        /size\.instances must be a positive integer, got 0/.test(e.message),
+    );
+    await assert.rejects(
+      pool.resize({ instances: 2, intraOpThreads: 1.5 }),
+      /size\.intraOpThreads must be a positive integer, got 1\.5/,
+    );
     await pool.close();
-    await assert.rejects(pool.resize({ instances: 2 }), (e: unknown) => e instanceof ShuttingDownError);
+    await assert.rejects(
+      pool.resize({ instances: 2 }),
+      (e: unknown) => e instanceof ShuttingDownError,
+    );
   });
 });

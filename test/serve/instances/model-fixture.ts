@@ -16,7 +16,14 @@ export const kFeatures = 8;
 
 /** A 8-32-32-3 relu MLP classifier: input `x` FP32 [N, 8]; outputs `probabilities` FP32 [N, 3], `label` INT64 [N]. */
 export function smallModelBytes(seed = 7): Uint8Array {
-  const spec: ModelSpec = { family: 'mlp', task: 'classification', inputs: kFeatures, outputs: 3, hidden: [32, 32], activation: 'relu' };
+  const spec: ModelSpec = {
+    family: 'mlp',
+    task: 'classification',
+    inputs: kFeatures,
+    outputs: 3,
+    hidden: [32, 32],
+    activation: 'relu',
+  };
   const names = Array.from({ length: kFeatures }, (_, i) => `f${i}`);
   const pre: PreprocessingSpec = {
     numeric: { names, mean: new Float32Array(kFeatures), std: new Float32Array(kFeatures).fill(1) },
@@ -34,19 +41,39 @@ export function randomInput(rng: Prng, rows: number): Float32Array {
 }
 
 /** An inference request for the fixture model; the data is copied, so the caller's array survives a transfer. */
-export function workFor(x: Float32Array, outputs: readonly string[] = ['probabilities', 'label']): InferenceWork {
+export function workFor(
+  x: Float32Array,
+  outputs: readonly string[] = ['probabilities', 'label'],
+): InferenceWork {
   const rows = x.length / kFeatures;
-  return { inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, kFeatures], data: x.slice() }], outputs, rows };
+  return {
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, kFeatures], data: x.slice() }],
+    outputs,
+    rows,
+  };
 }
 
 /** Runs `x` alone through a fresh single-threaded session, as the reference for bit-for-bit checks. */
-export async function directRun(bytes: Uint8Array, xs: readonly Float32Array[]): Promise<{ probabilities: Float32Array; label: BigInt64Array }[]> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+export async function directRun(
+  bytes: Uint8Array,
+  xs: readonly Float32Array[],
+): Promise<{ probabilities: Float32Array; label: BigInt64Array }[]> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   try {
     const out = [];
     for (const x of xs) {
-      const r = await session.run({ x: new ort.Tensor('float32', x.slice(), [x.length / kFeatures, kFeatures]) });
-      out.push({ probabilities: r['probabilities']!.data as Float32Array, label: r['label']!.data as BigInt64Array });
+      const r = await session.run({
+        x: new ort.Tensor('float32', x.slice(), [x.length / kFeatures, kFeatures]),
+      });
+      out.push({
+        probabilities: r['probabilities']!.data as Float32Array,
+        label: r['label']!.data as BigInt64Array,
+      });
     }
     return out;
   } finally {

@@ -9,8 +9,20 @@ const buckets = [0.001, 0.01, 0.1, 1];
 describe('DeferredHistogram', () => {
   test('should give, once flushed, the same series as observing each value in prom-client', async () => {
     const registry = new Registry();
-    const direct = new Histogram({ name: 'direct', help: 'h', labelNames: ['model'], buckets, registers: [registry] });
-    const deferredTarget = new Histogram({ name: 'deferred', help: 'h', labelNames: ['model'], buckets, registers: [registry] });
+    const direct = new Histogram({
+      name: 'direct',
+      help: 'h',
+      labelNames: ['model'],
+      buckets,
+      registers: [registry],
+    });
+    const deferredTarget = new Histogram({
+      name: 'deferred',
+      help: 'h',
+      labelNames: ['model'],
+      buckets,
+      registers: [registry],
+    });
     const deferred = new DeferredHistogram(deferredTarget, { model: 'm' });
     const values = [0.0005, 0.001, 0.002, 0.05, 0.5, 0.99, 3, 0.01, 0];
     for (const v of values) {
@@ -23,14 +35,24 @@ describe('DeferredHistogram', () => {
     direct.observe({ model: 'm' }, 0.2);
     deferred.flush();
     const text = await registry.metrics();
-    const lines = (name: string): string[] => text.split('\n').filter((l) => l.startsWith(name)).map((l) => l.slice(name.length));
+    const lines = (name: string): string[] =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .map((l) => l.slice(name.length));
     assert.deepEqual(lines('deferred'), lines('direct'));
     assert.ok(lines('deferred').includes('_count{model="m"} 10'));
   });
 
   test('should leave the series untouched until flushed', async () => {
     const registry = new Registry();
-    const target = new Histogram({ name: 'later', help: 'h', labelNames: ['model'], buckets, registers: [registry] });
+    const target = new Histogram({
+      name: 'later',
+      help: 'h',
+      labelNames: ['model'],
+      buckets,
+      registers: [registry],
+    });
     const deferred = new DeferredHistogram(target, { model: 'm' });
     deferred.observe(0.5);
     assert.doesNotMatch(await registry.metrics(), /later_count\{model="m"\}/);
@@ -42,7 +64,12 @@ describe('DeferredHistogram', () => {
 describe('DeferredCounter', () => {
   test('should add its buffered increments in one step', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'c_total', help: 'h', labelNames: ['outcome'], registers: [registry] });
+    const counter = new Counter({
+      name: 'c_total',
+      help: 'h',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     const deferred = new DeferredCounter(counter, { outcome: 'success' });
     for (let i = 0; i < 5; i++) deferred.inc();
     deferred.flush();
@@ -57,10 +84,14 @@ describe('ServerMetrics.onCollect', () => {
     const metrics = new ServerMetrics({ defaultMetrics: false });
     let pending = 3;
     const stop = metrics.onCollect(() => {
-      if (pending > 0) metrics.requests.inc({ model: 'm', version: '1', outcome: 'success' }, pending);
+      if (pending > 0)
+        metrics.requests.inc({ model: 'm', version: '1', outcome: 'success' }, pending);
       pending = 0;
     });
-    assert.match(await metrics.registry.metrics(), /mlscale_inference_requests_total\{model="m",version="1",outcome="success"\} 3/);
+    assert.match(
+      await metrics.registry.metrics(),
+      /mlscale_inference_requests_total\{model="m",version="1",outcome="success"\} 3/,
+    );
     const json = await metrics.registry.getMetricsAsJSON();
     assert.ok(json.some((m) => m.name === 'mlscale_inference_requests_total'));
     stop();

@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import { Prng } from '../../../src/model/prng.js';
 import type { ModelServer } from '../../../src/serve/server.js';
 import { tempDir } from '../../helpers.js';
-import { assertError, get, infer, inferBody, post, randomInput, smallModelBytes, startServer, writeModel } from './server-fixture.js';
+import {
+  assertError,
+  get,
+  infer,
+  inferBody,
+  post,
+  randomInput,
+  smallModelBytes,
+  startServer,
+  writeModel,
+} from './server-fixture.js';
 
 const token = 'correct-horse-battery-staple';
 const adminCalls = [
@@ -38,16 +48,38 @@ describe('mlscale serve: repository API security', () => {
     let url: string;
 
     before(async () => {
-      ({ server, url } = await startServer({ modelRepository: join(root, 'repo'), adminToken: token, modelOverrides: { instances: 1 } }));
+      ({ server, url } = await startServer({
+        modelRepository: join(root, 'repo'),
+        adminToken: token,
+        modelOverrides: { instances: 1 },
+      }));
     });
     after(async () => server?.close());
 
     for (const [what, path] of adminCalls) {
       test(`${what} without a token, with a wrong one or another scheme is 401`, async () => {
-        assertError(await post(url, path), 401, /needs an "Authorization: Bearer <admin token>" header/);
-        assertError(await post(url, path, undefined, { authorization: `Bearer ${token}x` }), 401, /the admin token is wrong/);
-        assertError(await post(url, path, undefined, { authorization: `Bearer ${token.slice(1)}` }), 401, /the admin token is wrong/);
-        assertError(await post(url, path, undefined, { authorization: `Basic ${Buffer.from(`admin:${token}`).toString('base64')}` }), 401, /Bearer/);
+        assertError(
+          await post(url, path),
+          401,
+          /needs an "Authorization: Bearer <admin token>" header/,
+        );
+        assertError(
+          await post(url, path, undefined, { authorization: `Bearer ${token}x` }),
+          401,
+          /the admin token is wrong/,
+        );
+        assertError(
+          await post(url, path, undefined, { authorization: `Bearer ${token.slice(1)}` }),
+          401,
+          /the admin token is wrong/,
+        );
+        assertError(
+          await post(url, path, undefined, {
+            authorization: `Basic ${Buffer.from(`admin:${token}`).toString('base64')}`,
+          }),
+          401,
+          /Bearer/,
+        );
         assertError(await post(url, path, undefined, { authorization: token }), 401, /Bearer/);
       });
     }
@@ -77,20 +109,40 @@ describe('mlscale serve: repository API security', () => {
     let url: string;
 
     before(async () => {
-      ({ server, url } = await startServer({ modelRepository: join(root, 'repo'), repositoryApi: false, adminToken: token, modelOverrides: { instances: 1 } }));
+      ({ server, url } = await startServer({
+        modelRepository: join(root, 'repo'),
+        repositoryApi: false,
+        adminToken: token,
+        modelOverrides: { instances: 1 },
+      }));
     });
     after(async () => server?.close());
 
     test('index, load and unload are 403, even with the token', async () => {
       for (const [, path] of adminCalls) {
-        assertError(await post(url, path), 403, /the model repository API is turned off \(--no-repository-api\)/);
-        assertError(await post(url, path, undefined, { authorization: `Bearer ${token}` }), 403, /turned off/);
+        assertError(
+          await post(url, path),
+          403,
+          /the model repository API is turned off \(--no-repository-api\)/,
+        );
+        assertError(
+          await post(url, path, undefined, { authorization: `Bearer ${token}` }),
+          403,
+          /turned off/,
+        );
       }
-      assert.equal((await get(url, '/v2/models/m/ready')).status, 200, 'the model was not unloaded');
+      assert.equal(
+        (await get(url, '/v2/models/m/ready')).status,
+        200,
+        'the model was not unloaded',
+      );
     });
 
     test('GET /v2 does not list the model_repository extension', async () => {
-      assert.deepEqual((await get(url, '/v2')).json.extensions, ['binary_tensor_data', 'statistics']);
+      assert.deepEqual((await get(url, '/v2')).json.extensions, [
+        'binary_tensor_data',
+        'statistics',
+      ]);
     });
   });
 
@@ -100,11 +152,23 @@ describe('mlscale serve: repository API security', () => {
 
     before(async () => {
       await mkdir(join(root, 'repo', 'empty'));
-      ({ server, url } = await startServer({ modelRepository: join(root, 'repo'), modelOverrides: { instances: 1 } }));
+      ({ server, url } = await startServer({
+        modelRepository: join(root, 'repo'),
+        modelOverrides: { instances: 1 },
+      }));
     });
     after(async () => server?.close());
 
-    const names = ['..%2F..%2Fetc', '..%2Foutside', '%2e%2e%2Foutside', '..', '.hidden', '%2Fetc%2Fpasswd', 'm%2F..%2F..%2Foutside', 'm%00'];
+    const names = [
+      '..%2F..%2Fetc',
+      '..%2Foutside',
+      '%2e%2e%2Foutside',
+      '..',
+      '.hidden',
+      '%2Fetc%2Fpasswd',
+      'm%2F..%2F..%2Foutside',
+      'm%00',
+    ];
     for (const name of names) {
       test(`"${name}" is 404 everywhere, and nothing outside is loaded`, async () => {
         const answers = [
@@ -121,7 +185,10 @@ describe('mlscale serve: repository API security', () => {
           assert.deepEqual(Object.keys(answer.json), ['error']);
         }
         const index = await post(url, '/v2/repository/index');
-        assert.deepEqual(index.json.map((e: { name: string }) => e.name), ['empty', 'm']);
+        assert.deepEqual(
+          index.json.map((e: { name: string }) => e.name),
+          ['empty', 'm'],
+        );
       });
     }
 

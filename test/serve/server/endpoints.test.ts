@@ -41,7 +41,10 @@ describe('mlscale serve endpoints', () => {
     cleanup = tmp.cleanup;
     await writeModel(tmp.dir, 'm', 1, mBytes);
     await writeModel(tmp.dir, 'n', 3, nBytes);
-    ({ server, url } = await startServer({ modelRepository: tmp.dir, modelOverrides: { instances: 1, maxQueueDelayMs: 1 } }));
+    ({ server, url } = await startServer({
+      modelRepository: tmp.dir,
+      modelOverrides: { instances: 1, maxQueueDelayMs: 1 },
+    }));
   });
 
   after(async () => {
@@ -62,7 +65,11 @@ describe('mlscale serve endpoints', () => {
   test('GET /v2 names the server and its extensions', async () => {
     const answer = await get(url, '/v2');
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.json, { name: 'mlscale', version: mlscaleVersion, extensions: ['binary_tensor_data', 'statistics', 'model_repository'] });
+    assert.deepEqual(answer.json, {
+      name: 'mlscale',
+      version: mlscaleVersion,
+      extensions: ['binary_tensor_data', 'statistics', 'model_repository'],
+    });
   });
 
   test('model metadata, with and without /versions/{v}, gives -1 for dynamic dimensions', async () => {
@@ -107,12 +114,24 @@ describe('mlscale serve endpoints', () => {
     const probabilities = outputOf(flat.json, 'probabilities');
     assert.equal(probabilities.datatype, 'FP32');
     assert.deepEqual(probabilities.shape, [3, 3]);
-    assert.ok(float32Bytes(probabilities.data).equals(bytesOf(expected!.probabilities)), 'probabilities bit for bit');
+    assert.ok(
+      float32Bytes(probabilities.data).equals(bytesOf(expected!.probabilities)),
+      'probabilities bit for bit',
+    );
     const label = outputOf(flat.json, 'label');
-    assert.deepEqual(label, { name: 'label', datatype: 'INT64', shape: [3], data: Array.from(expected!.label, Number) });
+    assert.deepEqual(label, {
+      name: 'label',
+      datatype: 'INT64',
+      shape: [3],
+      data: Array.from(expected!.label, Number),
+    });
 
-    const rows = Array.from({ length: 3 }, (_, r) => Array.from(x.subarray(r * kFeatures, (r + 1) * kFeatures)));
-    const nested = await infer(url, 'm', { inputs: [{ name: 'x', datatype: 'FP32', shape: [3, kFeatures], data: rows }] });
+    const rows = Array.from({ length: 3 }, (_, r) =>
+      Array.from(x.subarray(r * kFeatures, (r + 1) * kFeatures)),
+    );
+    const nested = await infer(url, 'm', {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [3, kFeatures], data: rows }],
+    });
     assert.equal(nested.status, 200, nested.text);
     assert.equal(nested.json.id, undefined, 'no id when the request had none');
     assert.deepEqual(nested.json.outputs, flat.json.outputs);
@@ -122,9 +141,19 @@ describe('mlscale serve endpoints', () => {
     const x = randomInput(new Prng(2), 2);
     const answer = await infer(url, 'm', inferBody(x, { outputs: [{ name: 'label' }] }));
     assert.equal(answer.status, 200, answer.text);
-    assert.deepEqual(answer.json.outputs.map((o: { name: string }) => o.name), ['label']);
-    const both = await infer(url, 'm', inferBody(x, { outputs: [{ name: 'label' }, { name: 'probabilities' }] }));
-    assert.deepEqual(both.json.outputs.map((o: { name: string }) => o.name), ['label', 'probabilities']);
+    assert.deepEqual(
+      answer.json.outputs.map((o: { name: string }) => o.name),
+      ['label'],
+    );
+    const both = await infer(
+      url,
+      'm',
+      inferBody(x, { outputs: [{ name: 'label' }, { name: 'probabilities' }] }),
+    );
+    assert.deepEqual(
+      both.json.outputs.map((o: { name: string }) => o.name),
+      ['label', 'probabilities'],
+    );
   });
 
   test('infer with /versions/{v} answers from that version', async () => {
@@ -133,7 +162,11 @@ describe('mlscale serve endpoints', () => {
     const answer = await infer(url, 'n', inferBody(x), { version: '3' });
     assert.equal(answer.status, 200, answer.text);
     assert.equal(answer.json.model_version, '3');
-    assert.ok(float32Bytes(outputOf(answer.json, 'probabilities').data).equals(bytesOf(expected!.probabilities)));
+    assert.ok(
+      float32Bytes(outputOf(answer.json, 'probabilities').data).equals(
+        bytesOf(expected!.probabilities),
+      ),
+    );
   });
 
   test('binary tensor data extension: binary input, binary outputs with Inference-Header-Content-Length', async () => {
@@ -143,29 +176,53 @@ describe('mlscale serve endpoints', () => {
     const { body, headers } = binaryBody(
       {
         id: 'bin',
-        inputs: [{ name: 'x', datatype: 'FP32', shape: [2, kFeatures], parameters: { binary_data_size: xBytes.length } }],
+        inputs: [
+          {
+            name: 'x',
+            datatype: 'FP32',
+            shape: [2, kFeatures],
+            parameters: { binary_data_size: xBytes.length },
+          },
+        ],
         outputs: [{ name: 'probabilities', parameters: { binary_data: true } }, { name: 'label' }],
       },
       xBytes,
     );
-    const response = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body, headers: { ...headers, 'content-type': 'application/octet-stream' } });
+    const response = await fetch(`${url}/v2/models/m/infer`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+    });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'application/octet-stream');
     const headerLength = Number(response.headers.get('inference-header-content-length'));
     assert.ok(headerLength > 0, 'Inference-Header-Content-Length is set');
     const { json, binary } = splitBinary(Buffer.from(await response.arrayBuffer()), headerLength);
     assert.equal(json.id, 'bin');
-    const probabilities = outputOf(json, 'probabilities') as unknown as { parameters: { binary_data_size: number }; shape: number[] };
+    const probabilities = outputOf(json, 'probabilities') as unknown as {
+      parameters: { binary_data_size: number };
+      shape: number[];
+    };
     assert.deepEqual(probabilities.shape, [2, 3]);
     assert.equal(probabilities.parameters.binary_data_size, 2 * 3 * 4);
     assert.equal(binary.length, 2 * 3 * 4);
     assert.ok(binary.equals(bytesOf(expected!.probabilities)), 'binary probabilities bit for bit');
-    assert.deepEqual(outputOf(json, 'label').data, Array.from(expected!.label, Number), 'label stays JSON');
+    assert.deepEqual(
+      outputOf(json, 'label').data,
+      Array.from(expected!.label, Number),
+      'label stays JSON',
+    );
 
     // binary_data_output asks for every output as binary data; a JSON request body works with it.
-    const all = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify(inferBody(x, { parameters: { binary_data_output: true } })) });
+    const all = await fetch(`${url}/v2/models/m/infer`, {
+      method: 'POST',
+      body: JSON.stringify(inferBody(x, { parameters: { binary_data_output: true } })),
+    });
     assert.equal(all.status, 200);
-    const split = splitBinary(Buffer.from(await all.arrayBuffer()), Number(all.headers.get('inference-header-content-length')));
+    const split = splitBinary(
+      Buffer.from(await all.arrayBuffer()),
+      Number(all.headers.get('inference-header-content-length')),
+    );
     assert.equal(split.binary.length, 2 * 3 * 4 + 2 * 8);
     assert.ok(split.binary.subarray(0, 24).equals(bytesOf(expected!.probabilities)));
     assert.ok(split.binary.subarray(24).equals(bytesOf(expected!.label)));
@@ -206,22 +263,42 @@ describe('mlscale serve endpoints', () => {
     assert.equal(versioned.status, 200);
     const all = await get(url, '/v2/models/stats');
     assert.equal(all.status, 200);
-    assert.deepEqual(all.json.model_stats.map((s: { name: string; version: string }) => [s.name, s.version]).sort(), [['m', '1'], ['n', '3']]);
+    assert.deepEqual(
+      all.json.model_stats
+        .map((s: { name: string; version: string }) => [s.name, s.version])
+        .sort(),
+      [
+        ['m', '1'],
+        ['n', '3'],
+      ],
+    );
   });
 
   test('GET /metrics exports counters, histograms and gauges in Prometheus text', async () => {
     const labels = { model: 'm', version: '1' };
     const before = await scrape(url);
-    const successBefore = metricValue(before, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }) ?? 0;
+    const successBefore =
+      metricValue(before, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }) ??
+      0;
     assert.equal((await infer(url, 'm', inferBody(randomInput(new Prng(7), 1)))).status, 200);
     const response = await fetch(`${url}/metrics`);
     assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
     const after = await scrape(url);
-    assert.equal(metricValue(after, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }), successBefore + 1);
-    for (const histogram of ['mlscale_inference_request_duration_seconds', 'mlscale_inference_queue_duration_seconds', 'mlscale_inference_compute_duration_seconds']) {
+    assert.equal(
+      metricValue(after, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }),
+      successBefore + 1,
+    );
+    for (const histogram of [
+      'mlscale_inference_request_duration_seconds',
+      'mlscale_inference_queue_duration_seconds',
+      'mlscale_inference_compute_duration_seconds',
+    ]) {
       const buckets = findSamples(after, `${histogram}_bucket`, labels);
       assert.ok(buckets.length > 1, `${histogram}_bucket exists`);
-      assert.equal(buckets.find((b) => b.labels['le'] === '+Inf')?.value, metricValue(after, `${histogram}_count`, labels));
+      assert.equal(
+        buckets.find((b) => b.labels['le'] === '+Inf')?.value,
+        metricValue(after, `${histogram}_count`, labels),
+      );
     }
     assert.ok(findSamples(after, 'mlscale_inference_batch_size_bucket', labels).length > 0);
     assert.equal(metricValue(after, 'mlscale_inference_queue_depth', labels), 0);
@@ -229,7 +306,10 @@ describe('mlscale serve endpoints', () => {
     assert.equal(metricValue(after, 'mlscale_model_instances', labels), 1);
     assert.equal(metricValue(after, 'mlscale_model_ready', labels), 1);
     assert.equal(metricValue(after, 'mlscale_model_instances', { model: 'n', version: '3' }), 1);
-    assert.ok(after.some((s) => s.name.startsWith('mlscale_process_')), 'process metrics are exported');
+    assert.ok(
+      after.some((s) => s.name.startsWith('mlscale_process_')),
+      'process metrics are exported',
+    );
   });
 
   test('POST /v2/repository/index lists every model with its state', async () => {
@@ -255,7 +335,11 @@ describe('mlscale serve endpoints', () => {
       { name: 'n', state: 'UNAVAILABLE', reason: 'unloaded' },
       'a model on disk but not loaded is listed as unloaded',
     );
-    assert.equal(findSamples(await scrape(url), 'mlscale_model_instances', { model: 'n' }).length, 0, 'its gauges are dropped');
+    assert.equal(
+      findSamples(await scrape(url), 'mlscale_model_instances', { model: 'n' }).length,
+      0,
+      'its gauges are dropped',
+    );
 
     const load = await post(url, '/v2/repository/models/n/load', {});
     assert.equal(load.status, 200, load.text);
@@ -275,7 +359,9 @@ describe('mlscale serve endpoints', () => {
     assert.equal(metricValue(samples, 'mlscale_model_instances', labels), 1);
     assert.equal(metricValue(samples, 'mlscale_model_ready', labels), 1);
     assert.equal(metricValue(samples, 'mlscale_inference_in_flight_requests', labels), 0);
-    assert.ok(findSamples(samples, 'mlscale_inference_request_duration_seconds_bucket', labels).length > 0);
+    assert.ok(
+      findSamples(samples, 'mlscale_inference_request_duration_seconds_bucket', labels).length > 0,
+    );
   });
 
   test('loading a model that is not in the repository is a 404 and leaves the server ready', async () => {
@@ -288,6 +374,9 @@ describe('mlscale serve endpoints', () => {
     assert.equal((await get(url, '/v2/models/absent/ready')).status, 404);
     assert.equal((await infer(url, 'absent', inferBody(randomInput(new Prng(10), 1)))).status, 404);
     const index = await post(url, '/v2/repository/index');
-    assert.deepEqual(index.json.map((e: { name: string }) => e.name), ['m', 'n']);
+    assert.deepEqual(
+      index.json.map((e: { name: string }) => e.name),
+      ['m', 'n'],
+    );
   });
 });

@@ -18,9 +18,17 @@ async function withConfig(text: string, check: (path: string) => Promise<void>):
 }
 
 test('readModelConfig should read every per-model setting, the load timeout included', async () => {
-  await withConfig('{"maxBatchSize": 8, "maxQueueDelayMs": "auto", "instances": 1, "loadTimeoutMs": 60000}', async (path) => {
-    assert.deepEqual(await readModelConfig(path), { maxBatchSize: 8, maxQueueDelayMs: 'auto', instances: 1, loadTimeoutMs: 60_000 });
-  });
+  await withConfig(
+    '{"maxBatchSize": 8, "maxQueueDelayMs": "auto", "instances": 1, "loadTimeoutMs": 60000}',
+    async (path) => {
+      assert.deepEqual(await readModelConfig(path), {
+        maxBatchSize: 8,
+        maxQueueDelayMs: 'auto',
+        instances: 1,
+        loadTimeoutMs: 60_000,
+      });
+    },
+  );
 });
 
 test('readModelConfig should treat a missing file as an empty config', async () => {
@@ -29,9 +37,21 @@ test('readModelConfig should treat a missing file as an empty config', async () 
 
 test('readModelConfig should name the file, the key and the value given for a bad setting', async () => {
   await withConfig('{"loadTimeoutMs": 5}', async (path) => {
-    await assert.rejects(readModelConfig(path), (err: unknown) => err instanceof ModelLoadError && (err as Error).message.includes(`${path}: "loadTimeoutMs" must be an integer from 1000 to 86400000, got 5`));
+    await assert.rejects(
+      readModelConfig(path),
+      (err: unknown) =>
+        err instanceof ModelLoadError &&
+        (err as Error).message.includes(
+          `${path}: "loadTimeoutMs" must be an integer from 1000 to 86400000, got 5`,
+        ),
+    );
   });
   await withConfig('{"loadTimeout": 5000}', async (path) => {
-    await assert.rejects(readModelConfig(path), (err: unknown) => err instanceof ModelLoadError && /unknown key "loadTimeout"; known keys: .*loadTimeoutMs/.test((err as Error).message));
+    await assert.rejects(
+      readModelConfig(path),
+      (err: unknown) =>
+        err instanceof ModelLoadError &&
+        /unknown key "loadTimeout"; known keys: .*loadTimeoutMs/.test((err as Error).message),
+    );
   });
 });

@@ -8,7 +8,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelServer } from '../../../src/serve/server.js';
 import { tempDir } from '../../helpers.js';
-import { get, metricValue, post, scrape, smallModelBytes, startServer, writeModel } from './server-fixture.js';
+import {
+  get,
+  metricValue,
+  post,
+  scrape,
+  smallModelBytes,
+  startServer,
+  writeModel,
+} from './server-fixture.js';
 
 describe('mlscale serve: per-model settings from config.json and flags', () => {
   let repo: string;
@@ -18,8 +26,12 @@ describe('mlscale serve: per-model settings from config.json and flags', () => {
     const tmp = await tempDir('mlscale-serve-settings-');
     cleanup = tmp.cleanup;
     repo = tmp.dir;
-    for (const name of ['configured', 'plain', 'misconfigured']) await writeModel(repo, name, 1, smallModelBytes());
-    await writeFile(join(repo, 'configured', 'config.json'), JSON.stringify({ instances: 2, intraOpThreads: 1, loadTimeoutMs: 60_000 }));
+    for (const name of ['configured', 'plain', 'misconfigured'])
+      await writeModel(repo, name, 1, smallModelBytes());
+    await writeFile(
+      join(repo, 'configured', 'config.json'),
+      JSON.stringify({ instances: 2, intraOpThreads: 1, loadTimeoutMs: 60_000 }),
+    );
     await writeFile(join(repo, 'misconfigured', 'config.json'), '{"instances": 0}');
   });
 
@@ -27,7 +39,10 @@ describe('mlscale serve: per-model settings from config.json and flags', () => {
     await cleanup();
   });
 
-  async function withServer(overrides: Record<string, unknown>, check: (url: string) => Promise<void>): Promise<void> {
+  async function withServer(
+    overrides: Record<string, unknown>,
+    check: (url: string) => Promise<void>,
+  ): Promise<void> {
     let server: ModelServer | undefined;
     try {
       const started = await startServer({ modelRepository: repo, modelOverrides: overrides });
@@ -41,14 +56,21 @@ describe('mlscale serve: per-model settings from config.json and flags', () => {
   const instances = async (url: string, model: string): Promise<number | undefined> =>
     metricValue(await scrape(url), 'mlscale_model_instances', { model, version: '1' });
 
-  test('should apply a model\'s config.json, and report a bad one with its file, key and value', async () => {
+  test("should apply a model's config.json, and report a bad one with its file, key and value", async () => {
     await withServer({}, async (url) => {
       assert.equal(await instances(url, 'configured'), 2);
       assert.equal((await get(url, '/v2/models/plain/ready')).status, 200);
-      const index = (await post(url, '/v2/repository/index', {})).json as { name: string; state: string; reason: string }[];
+      const index = (await post(url, '/v2/repository/index', {})).json as {
+        name: string;
+        state: string;
+        reason: string;
+      }[];
       const bad = index.find((m) => m.name === 'misconfigured');
       assert.equal(bad?.state, 'UNAVAILABLE');
-      assert.match(bad!.reason, /misconfigured[/\\]config\.json: "instances" must be an integer from 1 to 256, got 0/);
+      assert.match(
+        bad!.reason,
+        /misconfigured[/\\]config\.json: "instances" must be an integer from 1 to 256, got 0/,
+      );
       assert.equal(index.find((m) => m.name === 'configured')?.state, 'READY');
     });
   });

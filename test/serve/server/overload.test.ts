@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import { Prng } from '../../../src/model/prng.js';
 import type { ModelServer } from '../../../src/serve/server.js';
 import { tempDir } from '../../helpers.js';
-import { assertError, get, infer, inferBody, metricValue, randomInput, scrape, slowModelBytes, startServer, writeModel } from './server-fixture.js';
+import {
+  assertError,
+  get,
+  infer,
+  inferBody,
+  metricValue,
+  randomInput,
+  scrape,
+  slowModelBytes,
+  startServer,
+  writeModel,
+} from './server-fixture.js';
 
 describe('mlscale serve: overload', () => {
   let repo: string;
@@ -29,7 +40,10 @@ describe('mlscale serve: overload', () => {
 
     before(async () => {
       // No batching, so every request waits in the queue for its own run.
-      ({ server, url } = await startServer({ modelRepository: repo, modelOverrides: { instances: 1, maxQueue: 2, maxBatchSize: 0, maxQueueDelayMs: 0 } }));
+      ({ server, url } = await startServer({
+        modelRepository: repo,
+        modelOverrides: { instances: 1, maxQueue: 2, maxBatchSize: 0, maxQueueDelayMs: 0 },
+      }));
     });
     after(async () => server?.close());
 
@@ -47,10 +61,17 @@ describe('mlscale serve: overload', () => {
       const answers = await Promise.all(burst);
       const shed = answers.filter((a) => a.status === 503);
       const served = answers.filter((a) => a.status === 200);
-      assert.equal(shed.length + served.length, answers.length, answers.map((a) => `${a.status} ${a.text}`).join('\n'));
+      assert.equal(
+        shed.length + served.length,
+        answers.length,
+        answers.map((a) => `${a.status} ${a.text}`).join('\n'),
+      );
       // At most one running and two queued at any moment, so most of twelve concurrent requests are shed.
       assert.ok(shed.length > 0, 'some requests were shed');
-      assert.ok(served.length >= 3, `${served.length} served: the running one and the queued ones finish`);
+      assert.ok(
+        served.length >= 3,
+        `${served.length} served: the running one and the queued ones finish`,
+      );
       for (const answer of shed) {
         assertError(answer, 503, /the model's queue is full \(2 requests waiting\); retry later/);
         assert.equal(answer.headers.get('retry-after'), '1');
@@ -58,8 +79,14 @@ describe('mlscale serve: overload', () => {
 
       const samples = await scrape(url);
       const labels = { model: 'slow', version: '1' };
-      assert.equal(metricValue(samples, 'mlscale_inference_requests_total', { ...labels, outcome: 'shed' }), shed.length);
-      assert.equal(metricValue(samples, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }), served.length);
+      assert.equal(
+        metricValue(samples, 'mlscale_inference_requests_total', { ...labels, outcome: 'shed' }),
+        shed.length,
+      );
+      assert.equal(
+        metricValue(samples, 'mlscale_inference_requests_total', { ...labels, outcome: 'success' }),
+        served.length,
+      );
       const stats = (await get(url, '/v2/models/slow/stats')).json.model_stats[0];
       assert.equal(stats.batcher.shed, shed.length);
 
@@ -75,7 +102,10 @@ describe('mlscale serve: overload', () => {
     let url: string;
 
     before(async () => {
-      ({ server, url } = await startServer({ modelRepository: repo, modelOverrides: { instances: 1, requestTimeoutMs: 20, maxQueueDelayMs: 0 } }));
+      ({ server, url } = await startServer({
+        modelRepository: repo,
+        modelOverrides: { instances: 1, requestTimeoutMs: 20, maxQueueDelayMs: 0 },
+      }));
     });
     after(async () => server?.close());
 
@@ -83,7 +113,14 @@ describe('mlscale serve: overload', () => {
       const answer = await infer(url, 'slow', inferBody(randomInput(new Prng(2), 1)));
       assertError(answer, 504, /the request timed out after 20 ms/);
       const samples = await scrape(url);
-      assert.equal(metricValue(samples, 'mlscale_inference_requests_total', { model: 'slow', version: '1', outcome: 'timeout' }), 1);
+      assert.equal(
+        metricValue(samples, 'mlscale_inference_requests_total', {
+          model: 'slow',
+          version: '1',
+          outcome: 'timeout',
+        }),
+        1,
+      );
       assert.equal((await get(url, '/v2/health/live')).status, 200);
     });
   });

@@ -10,7 +10,17 @@ import { ModelRepository } from '../../../src/serve/repository.js';
 import type { ServedModel } from '../../../src/serve/served-model.js';
 import type { ModelServer } from '../../../src/serve/server.js';
 import { tempDir } from '../../helpers.js';
-import { assertError, get, infer, inferBody, post, randomInput, smallModelBytes, startServer, writeModel } from './server-fixture.js';
+import {
+  assertError,
+  get,
+  infer,
+  inferBody,
+  post,
+  randomInput,
+  smallModelBytes,
+  startServer,
+  writeModel,
+} from './server-fixture.js';
 
 describe('mlscale serve: repository index and load/unload order', () => {
   let repo: string;
@@ -24,7 +34,10 @@ describe('mlscale serve: repository index and load/unload order', () => {
     repo = tmp.dir;
     await writeModel(repo, 'm', 1, smallModelBytes(41));
     await writeModel(repo, 'stats', 1, smallModelBytes(42));
-    ({ server, url } = await startServer({ modelRepository: repo, modelOverrides: { instances: 1, maxQueueDelayMs: 1 } }));
+    ({ server, url } = await startServer({
+      modelRepository: repo,
+      modelOverrides: { instances: 1, maxQueueDelayMs: 1 },
+    }));
   });
 
   after(async () => {
@@ -47,12 +60,17 @@ describe('mlscale serve: repository index and load/unload order', () => {
 
     const readyOnly = await post(url, '/v2/repository/index', { ready: true });
     assert.deepEqual(
-      readyOnly.json.filter((e: { name: string }) => e.name === 'm').map((e: { version: string }) => e.version),
+      readyOnly.json
+        .filter((e: { name: string }) => e.name === 'm')
+        .map((e: { version: string }) => e.version),
       ['1'],
     );
     // Version 1 still answers, so the model is ready; only the reserved name keeps the server unready.
     assert.equal((await get(url, '/v2/models/m/ready')).status, 200);
-    assert.equal((await infer(url, 'm', inferBody(randomInput(new Prng(1), 1)))).json.model_version, '1');
+    assert.equal(
+      (await infer(url, 'm', inferBody(randomInput(new Prng(1), 1)))).json.model_version,
+      '1',
+    );
     const ready = await get(url, '/v2/health/ready');
     assert.doesNotMatch(ready.json.reason ?? '', /model "m"/);
   });
@@ -71,7 +89,10 @@ describe('mlscale serve: repository index and load/unload order', () => {
     const index = await post(url, '/v2/repository/index');
     const row = index.json.find((e: { name: string }) => e.name === 'stats');
     assert.equal(row.state, 'UNAVAILABLE');
-    assert.match(row.reason, /model name "stats" is reserved: GET \/v2\/models\/stats lists every model's statistics/);
+    assert.match(
+      row.reason,
+      /model name "stats" is reserved: GET \/v2\/models\/stats lists every model's statistics/,
+    );
     assertError(await post(url, '/v2/repository/models/stats/load'), 400, /is reserved/);
 
     // The statistics route answers for every model, as the protocol says.
@@ -82,8 +103,16 @@ describe('mlscale serve: repository index and load/unload order', () => {
     // The per-model statistics path is /v2/models/{name}/stats.
     const one = await get(url, '/v2/models/m/stats');
     assert.equal(one.json.model_stats[0].name, 'm');
-    assert.equal((await get(url, '/v2/health/ready')).status, 400, 'a refused model keeps the server unready, as a failed load does');
-    assert.equal((await post(url, '/v2/repository/models/stats/unload')).status, 200, 'the refusal can be cleared by unloading');
+    assert.equal(
+      (await get(url, '/v2/health/ready')).status,
+      400,
+      'a refused model keeps the server unready, as a failed load does',
+    );
+    assert.equal(
+      (await post(url, '/v2/repository/models/stats/unload')).status,
+      200,
+      'the refusal can be cleared by unloading',
+    );
     assert.equal((await get(url, '/v2/health/ready')).status, 200);
   });
 });
@@ -91,7 +120,10 @@ describe('mlscale serve: repository index and load/unload order', () => {
 describe('ModelRepository: loads and unloads of one name', () => {
   test('should run them one at a time, leaving one entry and no orphaned copy', async () => {
     const tmp = await tempDir('mlscale-serve-repository-race-');
-    const repository = new ModelRepository({ kind: 'repository', root: tmp.dir }, { instances: 1, intraOpThreads: 1 });
+    const repository = new ModelRepository(
+      { kind: 'repository', root: tmp.dir },
+      { instances: 1, intraOpThreads: 1 },
+    );
     const loaded: ServedModel[] = [];
     try {
       await writeModel(tmp.dir, 'm', 1, smallModelBytes(44));
@@ -111,7 +143,11 @@ describe('ModelRepository: loads and unloads of one name', () => {
       const current = repository.get('m');
       assert.equal(current, loaded.at(-1), 'the last load serves');
       for (const model of loaded.slice(0, -1)) {
-        assert.equal(model.health().state, 'UNLOADING', 'every earlier copy is retired, none left running unseen');
+        assert.equal(
+          model.health().state,
+          'UNLOADING',
+          'every earlier copy is retired, none left running unseen',
+        );
       }
     } finally {
       await repository.close({ drain: false });
@@ -122,7 +158,10 @@ describe('ModelRepository: loads and unloads of one name', () => {
 
   test('should refuse an unload queued behind another unload once the model is gone', async () => {
     const tmp = await tempDir('mlscale-serve-repository-race-');
-    const repository = new ModelRepository({ kind: 'repository', root: tmp.dir }, { instances: 1, intraOpThreads: 1 });
+    const repository = new ModelRepository(
+      { kind: 'repository', root: tmp.dir },
+      { instances: 1, intraOpThreads: 1 },
+    );
     try {
       await writeModel(tmp.dir, 'm', 1, smallModelBytes(45));
       await repository.load('m');

@@ -40,7 +40,10 @@ describe('mlscale serve: model repository under traffic', () => {
     repo = tmp.dir;
     await writeModel(repo, 'm', 1, v1);
     await writeModel(repo, 'broken', 1, Buffer.from('this is not an ONNX model'));
-    ({ server, url } = await startServer({ modelRepository: repo, modelOverrides: { instances: 1, maxQueueDelayMs: 2 } }));
+    ({ server, url } = await startServer({
+      modelRepository: repo,
+      modelOverrides: { instances: 1, maxQueueDelayMs: 2 },
+    }));
   });
 
   after(async () => {
@@ -52,14 +55,21 @@ describe('mlscale serve: model repository under traffic', () => {
     const ready = await get(url, '/v2/health/ready');
     assert.equal(ready.status, 400, ready.text);
     assert.equal(ready.json.ready, false);
-    assert.match(ready.json.reason, /model "broken" version 1 is UNAVAILABLE: broken version 1: .*onnxruntime cannot load the model/);
+    assert.match(
+      ready.json.reason,
+      /model "broken" version 1 is UNAVAILABLE: broken version 1: .*onnxruntime cannot load the model/,
+    );
 
     const modelReady = await get(url, '/v2/models/broken/ready');
     assert.equal(modelReady.status, 400, modelReady.text);
     assert.equal(modelReady.json.ready, false);
     assert.match(modelReady.json.reason, /onnxruntime cannot load the model/);
 
-    assertError(await infer(url, 'broken', inferBody(randomInput(new Prng(1), 1))), 503, /model "broken" is not ready: .*onnxruntime cannot load the model/);
+    assertError(
+      await infer(url, 'broken', inferBody(randomInput(new Prng(1), 1))),
+      503,
+      /model "broken" is not ready: .*onnxruntime cannot load the model/,
+    );
     assertError(await get(url, '/v2/models/broken'), 503, /not ready/);
 
     const index = await post(url, '/v2/repository/index');
@@ -67,7 +77,11 @@ describe('mlscale serve: model repository under traffic', () => {
     assert.equal(entry.state, 'UNAVAILABLE');
     assert.match(entry.reason, /onnxruntime cannot load the model/);
 
-    assertError(await post(url, '/v2/repository/models/broken/load'), 400, /broken version 1: .*onnxruntime cannot load the model/);
+    assertError(
+      await post(url, '/v2/repository/models/broken/load'),
+      400,
+      /broken version 1: .*onnxruntime cannot load the model/,
+    );
 
     assert.equal((await get(url, '/v2/models/m/ready')).status, 200);
     const answer = await infer(url, 'm', inferBody(randomInput(new Prng(2), 2)));
@@ -86,7 +100,10 @@ describe('mlscale serve: model repository under traffic', () => {
   test('loading version 2 while requests run drops none; once loaded, every answer is version 2', async () => {
     const x = randomInput(new Prng(4), 2);
     const [expected1, expected2] = [(await directRun(v1, [x]))[0]!, (await directRun(v2, [x]))[0]!];
-    assert.ok(!bytesOf(expected1.probabilities).equals(bytesOf(expected2.probabilities)), 'the versions must differ');
+    assert.ok(
+      !bytesOf(expected1.probabilities).equals(bytesOf(expected2.probabilities)),
+      'the versions must differ',
+    );
 
     const answers: { answer: Answer; sentAfterLoad: boolean }[] = [];
     let loaded = false;
@@ -111,21 +128,45 @@ describe('mlscale serve: model repository under traffic', () => {
     }
 
     const failed = answers.filter((a) => a.answer.status !== 200);
-    assert.deepEqual(failed.map((a) => `${a.answer.status} ${a.answer.text}`), [], 'no request failed');
+    assert.deepEqual(
+      failed.map((a) => `${a.answer.status} ${a.answer.text}`),
+      [],
+      'no request failed',
+    );
     const versions = answers.map((a) => a.answer.json.model_version);
-    assert.ok(versions.includes('1') && versions.includes('2'), `both versions answered: ${new Set(versions).size}`);
+    assert.ok(
+      versions.includes('1') && versions.includes('2'),
+      `both versions answered: ${new Set(versions).size}`,
+    );
     const afterLoad = answers.filter((a) => a.sentAfterLoad);
     assert.ok(afterLoad.length > 0);
     for (const { answer } of answers) {
       const expected = answer.json.model_version === '1' ? expected1 : expected2;
-      assert.ok(float32Bytes(outputOf(answer.json, 'probabilities').data).equals(bytesOf(expected.probabilities)), `version ${answer.json.model_version} answered with its own weights`);
+      assert.ok(
+        float32Bytes(outputOf(answer.json, 'probabilities').data).equals(
+          bytesOf(expected.probabilities),
+        ),
+        `version ${answer.json.model_version} answered with its own weights`,
+      );
     }
-    for (const { answer } of afterLoad) assert.equal(answer.json.model_version, '2', 'requests sent after the load answer get version 2');
+    for (const { answer } of afterLoad)
+      assert.equal(
+        answer.json.model_version,
+        '2',
+        'requests sent after the load answer get version 2',
+      );
 
     assert.deepEqual((await get(url, '/v2/models/m')).json.versions, ['2']);
-    assertError(await get(url, '/v2/models/m/versions/1'), 404, /no version "1"; loaded versions: 2/);
+    assertError(
+      await get(url, '/v2/models/m/versions/1'),
+      404,
+      /no version "1"; loaded versions: 2/,
+    );
     const index = await post(url, '/v2/repository/index');
-    assert.deepEqual(index.json.find((e: { name: string }) => e.name === 'm'), { name: 'm', version: '2', state: 'READY', reason: '' });
+    assert.deepEqual(
+      index.json.find((e: { name: string }) => e.name === 'm'),
+      { name: 'm', version: '2', state: 'READY', reason: '' },
+    );
   });
 
   test('unload makes inference fail with 404 until load brings the model back', async () => {
@@ -135,7 +176,11 @@ describe('mlscale serve: model repository under traffic', () => {
     assertError(await infer(url, 'm', inferBody(x)), 404, /unknown model "m"/);
     assertError(await get(url, '/v2/models/m/ready'), 404, /unknown model "m"/);
     assertError(await post(url, '/v2/repository/models/m/unload'), 404, /model "m" is not loaded/);
-    assert.equal((await get(url, '/v2/health/ready')).status, 200, 'the models still loaded are ready');
+    assert.equal(
+      (await get(url, '/v2/health/ready')).status,
+      200,
+      'the models still loaded are ready',
+    );
 
     const load = await post(url, '/v2/repository/models/m/load');
     assert.equal(load.status, 200, load.text);

@@ -8,7 +8,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { lazyChildLogger } from '../../../src/serve/request-logger.js';
 
-function capture(level = 'info'): { logger: FastifyBaseLogger; lines: () => Record<string, unknown>[]; children: () => number } {
+function capture(level = 'info'): {
+  logger: FastifyBaseLogger;
+  lines: () => Record<string, unknown>[];
+  children: () => number;
+} {
   let text = '';
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -23,7 +27,16 @@ function capture(level = 'info'): { logger: FastifyBaseLogger; lines: () => Reco
     children++;
     return child(...args);
   }) as typeof logger.child;
-  return { logger, lines: () => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), children: () => children };
+  return {
+    logger,
+    lines: () =>
+      text
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    children: () => children,
+  };
 }
 
 describe('lazyChildLogger', () => {

@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { Prng } from '../../../src/model/prng.js';
 import type { ModelServer } from '../../../src/serve/server.js';
 import { tempDir } from '../../helpers.js';
-import { infer, inferBody, metricValue, randomInput, scrape, smallModelBytes, startServer, writeModel } from './server-fixture.js';
+import {
+  infer,
+  inferBody,
+  metricValue,
+  randomInput,
+  scrape,
+  smallModelBytes,
+  startServer,
+  writeModel,
+} from './server-fixture.js';
 
 describe('ModelRepository.resize', () => {
   let server: ModelServer;
@@ -19,7 +28,10 @@ describe('ModelRepository.resize', () => {
     const tmp = await tempDir('mlscale-resize-');
     cleanup = tmp.cleanup;
     await writeModel(tmp.dir, 'm', 1, smallModelBytes(3));
-    ({ server, url } = await startServer({ modelRepository: tmp.dir, modelOverrides: { instances: 1, intraOpThreads: 2 } }));
+    ({ server, url } = await startServer({
+      modelRepository: tmp.dir,
+      modelOverrides: { instances: 1, intraOpThreads: 2 },
+    }));
   });
 
   after(async () => {
@@ -37,7 +49,10 @@ describe('ModelRepository.resize', () => {
     });
     try {
       const changed = await server.repository.resize({ instances: 3, intraOpThreads: 1 });
-      assert.deepEqual(changed.map((r) => [r.name, r.instances, r.intraOpThreads, r.changed, r.error]), [['m', 3, 1, true, undefined]]);
+      assert.deepEqual(
+        changed.map((r) => [r.name, r.instances, r.intraOpThreads, r.changed, r.error]),
+        [['m', 3, 1, true, undefined]],
+      );
       let samples = await scrape(url);
       assert.equal(metricValue(samples, 'mlscale_model_instances', labels), 3);
       assert.equal(metricValue(samples, 'mlscale_model_intra_op_threads', labels), 3);
@@ -48,13 +63,19 @@ describe('ModelRepository.resize', () => {
       assert.equal(metricValue(samples, 'mlscale_model_instances', labels), 2);
       assert.equal(metricValue(samples, 'mlscale_model_intra_op_threads', labels), 2);
       // The same size again changes nothing.
-      assert.equal((await server.repository.resize({ instances: 2, intraOpThreads: 1 }))[0]!.changed, false);
+      assert.equal(
+        (await server.repository.resize({ instances: 2, intraOpThreads: 1 }))[0]!.changed,
+        false,
+      );
     } finally {
       running = false;
       await Promise.all(loops);
     }
     assert.ok(statuses.length > 0);
-    assert.ok(statuses.every((s) => s === 200), JSON.stringify(statuses.filter((s) => s !== 200)));
+    assert.ok(
+      statuses.every((s) => s === 200),
+      JSON.stringify(statuses.filter((s) => s !== 200)),
+    );
   });
 
   test('should load a new copy of the model with the size it was resized to', async () => {

@@ -13,10 +13,16 @@ import { kFeatures } from '../instances/model-fixture.js';
 
 export { kFeatures, randomInput, smallModelBytes } from '../instances/model-fixture.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes `bytes` as `<repo>/<name>/<version>/model.onnx`. */
-export async function writeModel(repo: string, name: string, version: string | number, bytes: Uint8Array): Promise<string> {
+export async function writeModel(
+  repo: string,
+  name: string,
+  version: string | number,
+  bytes: Uint8Array,
+): Promise<string> {
   const dir = join(repo, name, String(version));
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'model.onnx');
@@ -46,8 +52,14 @@ export function slowModelBytes(size = 384, depth = 8): Uint8Array {
 }
 
 /** A server on 127.0.0.1, port 0, quiet, with `options` (a repository or a model must be given) and `setup` (plugins). */
-export async function startServer(options: ServeOptions, setup: ServerSetup = {}): Promise<{ server: ModelServer; url: string }> {
-  const server = await createServer(resolveServeOptions({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options }), setup);
+export async function startServer(
+  options: ServeOptions,
+  setup: ServerSetup = {},
+): Promise<{ server: ModelServer; url: string }> {
+  const server = await createServer(
+    resolveServeOptions({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options }),
+    setup,
+  );
   try {
     return { server, url: await server.listen() };
   } catch (err) {
@@ -76,25 +88,68 @@ async function read(response: Response): Promise<Answer> {
 }
 
 /** GET `url + path`. */
-export async function get(url: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+export async function get(
+  url: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return read(await fetch(url + path, { headers }));
 }
 
 /** POST `body` (an object is sent as JSON) to `url + path`. */
-export async function post(url: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const raw = body === undefined || typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+export async function post(
+  url: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const raw =
+    body === undefined || typeof body === 'string' || body instanceof Uint8Array
+      ? body
+      : JSON.stringify(body);
   const contentType: Record<string, string> =
-    body === undefined ? {} : { 'content-type': typeof body === 'object' && !(body instanceof Uint8Array) ? 'application/json' : 'application/octet-stream' };
-  return read(await fetch(url + path, { method: 'POST', body: raw as RequestInit['body'], headers: { ...contentType, ...headers } }));
+    body === undefined
+      ? {}
+      : {
+          'content-type':
+            typeof body === 'object' && !(body instanceof Uint8Array)
+              ? 'application/json'
+              : 'application/octet-stream',
+        };
+  return read(
+    await fetch(url + path, {
+      method: 'POST',
+      body: raw as RequestInit['body'],
+      headers: { ...contentType, ...headers },
+    }),
+  );
 }
 
 /** A JSON inference request for the fixture models' input `x` ([rows, 8] FP32, flat data). */
-export function inferBody(x: Float32Array, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { inputs: [{ name: 'x', datatype: 'FP32', shape: [x.length / kFeatures, kFeatures], data: Array.from(x) }], ...extra };
+export function inferBody(
+  x: Float32Array,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    inputs: [
+      {
+        name: 'x',
+        datatype: 'FP32',
+        shape: [x.length / kFeatures, kFeatures],
+        data: Array.from(x),
+      },
+    ],
+    ...extra,
+  };
 }
 
 /** POSTs an inference request for `model` (and `version`) and reads the answer. */
-export function infer(url: string, model: string, body: unknown, options: { version?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+export function infer(
+  url: string,
+  model: string,
+  body: unknown,
+  options: { version?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const path = `/v2/models/${model}${options.version === undefined ? '' : `/versions/${options.version}`}/infer`;
   return post(url, path, body, options.headers);
 }
@@ -102,14 +157,20 @@ export function infer(url: string, model: string, body: unknown, options: { vers
 /** Asserts a 4xx/5xx answer with exactly the body `{"error": "..."}` whose message matches `message`. */
 export function assertError(answer: Answer, status: number, message: RegExp): void {
   assert.equal(answer.status, status, `expected ${status}, got ${answer.status}: ${answer.text}`);
-  assert.ok(answer.json !== null && typeof answer.json === 'object', `not a JSON object: ${answer.text}`);
+  assert.ok(
+    answer.json !== null && typeof answer.json === 'object',
+    `not a JSON object: ${answer.text}`,
+  );
   assert.deepEqual(Object.keys(answer.json), ['error'], answer.text);
   assert.equal(typeof answer.json.error, 'string');
   assert.match(answer.json.error, message);
 }
 
 /** An output of a JSON inference response, by name. */
-export function outputOf(json: any, name: string): { name: string; datatype: string; shape: number[]; data: unknown[] } {
+export function outputOf(
+  json: any,
+  name: string,
+): { name: string; datatype: string; shape: number[]; data: unknown[] } {
   const output = (json.outputs as { name: string }[]).find((o) => o.name === name);
   assert.ok(output, `no output ${name} in ${JSON.stringify(json).slice(0, 300)}`);
   return output as never;
@@ -123,7 +184,10 @@ export function float32Bytes(values: readonly unknown[]): Buffer {
 
 /** Splits a binary-extension response into its JSON header and the binary data after it. */
 export function splitBinary(body: Buffer, headerLength: number): { json: any; binary: Buffer } {
-  return { json: JSON.parse(body.subarray(0, headerLength).toString('utf8')), binary: body.subarray(headerLength) };
+  return {
+    json: JSON.parse(body.subarray(0, headerLength).toString('utf8')),
+    binary: body.subarray(headerLength),
+  };
 }
 
 /** One sample of a Prometheus text exposition: name, labels, value. */
@@ -141,19 +205,30 @@ export function parseMetrics(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/.exec(line);
     assert.ok(m, `unparsable metrics line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
     samples.push({ name: m[1]!, labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
   }
   return samples;
 }
 
 /** Samples named `name` whose labels include `labels`. */
-export function findSamples(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+export function findSamples(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): Sample[] {
+  return samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
 }
 
 /** The value of the one sample named `name` with `labels`, or undefined. */
-export function metricValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function metricValue(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const found = findSamples(samples, name, labels);
   assert.ok(found.length <= 1, `${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
@@ -170,16 +245,25 @@ export async function scrape(url: string): Promise<Sample[]> {
 export function rawRequest(
   url: string,
   path: string,
-  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; agent?: Agent } = {},
+  options: {
+    method?: string;
+    body?: string | Buffer;
+    headers?: Record<string, string>;
+    agent?: Agent;
+  } = {},
 ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url + path, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url + path,
+      { method: options.method ?? 'GET', headers: options.headers, agent: options.agent },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });

@@ -28,7 +28,14 @@ export type CountedEvent = Exclude<keyof BullmqActivity, 'workers' | 'workersUse
 /** Keeps a run's `BullmqActivity` and tells the listener of each change. */
 export class ActivityTracker {
   /** What this run's jobs did so far. */
-  readonly activity: BullmqActivity = { completed: 0, retried: 0, stalled: 0, failed: 0, workers: -1, workersUsed: 0 };
+  readonly activity: BullmqActivity = {
+    completed: 0,
+    retried: 0,
+    stalled: 0,
+    failed: 0,
+    workers: -1,
+    workersUsed: 0,
+  };
   /** Called on each change. */
   listener: ((activity: Readonly<BullmqActivity>) => void) | undefined;
   /** Names (`host:pid`) of the workers that ran this executor's batches. */

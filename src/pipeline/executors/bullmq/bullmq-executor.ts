@@ -36,7 +36,11 @@ import { ExecutorClosedError, InvalidOptionError } from '../../../errors.js';
 import { bounded } from '../../../util/bounded.js';
 import { ActivityTracker, type BullmqActivity } from './activity.js';
 import { redisCheckpoints } from './checkpoints.js';
-import { resolveBullmqOptions, type BullmqExecutorOptions, type ResolvedBullmqOptions } from './options.js';
+import {
+  resolveBullmqOptions,
+  type BullmqExecutorOptions,
+  type ResolvedBullmqOptions,
+} from './options.js';
 import { kEventStreamLength, kTaskQueue, startsKey, type TaskJobData } from './protocol.js';
 import { TaskRound, type RoundContext, type RoundEvent } from './round.js';
 import type { CheckpointStore, Executor, TaskCall, TaskRef } from '../executor.js';
@@ -103,9 +107,17 @@ export class BullmqExecutor implements Executor {
     if (this.#closed) throw new ExecutorClosedError('bullmq executor is closed');
     if (calls.length === 0) return [];
     const ids = new Set(calls.map((c) => c.id));
-    if (ids.size !== calls.length) throw new InvalidOptionError('bullmq executor: the calls of one map must have distinct batch ids (results are keyed by batch id)');
+    if (ids.size !== calls.length)
+      throw new InvalidOptionError(
+        'bullmq executor: the calls of one map must have distinct batch ids (results are keyed by batch id)',
+      );
     await this.#connect();
-    const round = new TaskRound<I, O>(this.#context!, `${this.#start}.${this.#round++}`, { module: moduleUrl(task.module), name: task.name }, calls);
+    const round = new TaskRound<I, O>(
+      this.#context!,
+      `${this.#start}.${this.#round++}`,
+      { module: moduleUrl(task.module), name: task.name },
+      calls,
+    );
     // QueueEvents is listening before the jobs exist, so no event is missed while Redis stays up;
     // the round's poll covers reconnects.
     this.#rounds.set(round.jobPrefix, round as TaskRound<unknown, unknown>);
@@ -119,13 +131,24 @@ export class BullmqExecutor implements Executor {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await bounded(this.#connecting?.catch(() => undefined), this.#options.connectTimeoutMs + 1000);
+    await bounded(
+      this.#connecting?.catch(() => undefined),
+      this.#options.connectTimeoutMs + 1000,
+    );
     const reachable = this.#redis === undefined || this.#redis.status === 'ready';
-    const closed = reachable && (await bounded(Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#redis?.quit()]), 3000));
+    const closed =
+      reachable &&
+      (await bounded(
+        Promise.allSettled([this.#events?.close(), this.#queue?.close(), this.#redis?.quit()]),
+        3000,
+      ));
     if (!closed) {
       // Redis is away: drop the connections instead of waiting for it.
       this.#redis?.disconnect();
-      await bounded(Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]), 1000);
+      await bounded(
+        Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]),
+        1000,
+      );
     }
   }
 
@@ -135,11 +158,22 @@ export class BullmqExecutor implements Executor {
       const { target, prefix, run, keepFailedSeconds, connectTimeoutMs } = this.#options;
       await probeRedis(target, connectTimeoutMs);
       const connection = target.bullmq;
-      const queue = new Queue<TaskJobData>(kTaskQueue, { connection: { ...connection }, prefix, streams: { events: { maxLen: kEventStreamLength } } });
-      const events = new QueueEvents(kTaskQueue, { connection: { ...connection, maxRetriesPerRequest: null }, prefix });
+      const queue = new Queue<TaskJobData>(kTaskQueue, {
+        connection: { ...connection },
+        prefix,
+        streams: { events: { maxLen: kEventStreamLength } },
+      });
+      const events = new QueueEvents(kTaskQueue, {
+        connection: { ...connection, maxRetriesPerRequest: null },
+        prefix,
+      });
       this.#redis = payloadClient(target, `mlscale-driver-${run}`);
       const starts = startsKey(prefix, run);
-      const [[, start]] = (await this.#redis.multi().incr(starts).expire(starts, keepFailedSeconds).exec()) as [[unknown, number]];
+      const [[, start]] = (await this.#redis
+        .multi()
+        .incr(starts)
+        .expire(starts, keepFailedSeconds)
+        .exec()) as [[unknown, number]];
       this.#start = start;
       const tracker = this.#tracker;
       tracker.countJobsUnder(`${run}.${start}.`);
@@ -155,11 +189,20 @@ export class BullmqExecutor implements Executor {
         this.#dispatch('failed', jobId, failedReason);
       });
       events.on('delayed', ({ jobId }) => tracker.count('retried', jobId));
-      events.on('waiting', ({ jobId, prev }) => prev === 'failed' && tracker.count('retried', jobId));
+      events.on(
+        'waiting',
+        ({ jobId, prev }) => prev === 'failed' && tracker.count('retried', jobId),
+      );
       events.on('stalled', ({ jobId }) => tracker.count('stalled', jobId));
       this.#queue = queue;
       this.#events = events;
-      this.#context = { queue, client: this.#redis, options: this.#options, activity: tracker, countWorkers: () => this.#countWorkers() };
+      this.#context = {
+        queue,
+        client: this.#redis,
+        options: this.#options,
+        activity: tracker,
+        countWorkers: () => this.#countWorkers(),
+      };
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
       await this.#countWorkers();
     })();

@@ -17,7 +17,10 @@ import type { CheckpointStore } from '../executor.js';
  * @param connect - Resolves with the run's payload client once connected (the store connects on first use).
  * @param options - The executor's options: prefix, run, how long to keep it, the outage limit.
  */
-export function redisCheckpoints(connect: () => Promise<Redis>, options: Readonly<ResolvedBullmqOptions>): CheckpointStore {
+export function redisCheckpoints(
+  connect: () => Promise<Redis>,
+  options: Readonly<ResolvedBullmqOptions>,
+): CheckpointStore {
   const key = checkpointKey(options.prefix, options.run);
   const retrying = async <T>(what: string, command: (client: Redis) => Promise<T>): Promise<T> => {
     const client = await connect();
@@ -27,7 +30,10 @@ export function redisCheckpoints(connect: () => Promise<Redis>, options: Readonl
         return await command(client);
       } catch (err) {
         if (Date.now() - since > options.outageTimeoutMs) {
-          throw new RedisUnavailableError(`could not ${what}: lost Redis at ${options.target.display} for more than ${options.outageTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
+          throw new RedisUnavailableError(
+            `could not ${what}: lost Redis at ${options.target.display} for more than ${options.outageTimeoutMs} ms: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         await new Promise((r) => setTimeout(r, Math.min(500, options.pollMs)));
       }
@@ -40,10 +46,14 @@ export function redisCheckpoints(connect: () => Promise<Redis>, options: Readonl
     },
     save: async (state) => {
       const bytes = encodePayload(state);
-      await retrying('save the checkpoint', (client) => client.set(key, bytes, 'EX', options.keepFailedSeconds));
+      await retrying('save the checkpoint', (client) =>
+        client.set(key, bytes, 'EX', options.keepFailedSeconds),
+      );
     },
     clear: async () => {
-      await retrying('clear the checkpoint', (client) => client.del(key, startsKey(options.prefix, options.run)));
+      await retrying('clear the checkpoint', (client) =>
+        client.del(key, startsKey(options.prefix, options.run)),
+      );
     },
   };
 }

@@ -71,15 +71,25 @@ export interface ResolvedBullmqOptions {
  *
  * @throws InvalidOptionError naming the option, what it must be and the value given.
  */
-export function resolveBullmqOptions(options: BullmqExecutorOptions): Readonly<ResolvedBullmqOptions> {
+export function resolveBullmqOptions(
+  options: BullmqExecutorOptions,
+): Readonly<ResolvedBullmqOptions> {
   if (typeof options.redis !== 'string' || options.redis === '') {
-    throw new InvalidOptionError('options.redis is required with options.executor bullmq: the URL of the queue\'s Redis, e.g. redis://127.0.0.1:6379');
+    throw new InvalidOptionError(
+      "options.redis is required with options.executor bullmq: the URL of the queue's Redis, e.g. redis://127.0.0.1:6379",
+    );
   }
   const target = parseRedisUrl(options.redis, 'redis', { ca: options.redisCa });
   const prefix = options.prefix ?? kDefaultPrefix;
-  if (prefix === '' || /[\s{}]/.test(prefix)) throw new InvalidOptionError(`options.prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(prefix)}`);
+  if (prefix === '' || /[\s{}]/.test(prefix))
+    throw new InvalidOptionError(
+      `options.prefix must be a non-empty name without spaces or braces, got ${JSON.stringify(prefix)}`,
+    );
   const run = options.run ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  if (!/^[\w-]+$/.test(run)) throw new InvalidOptionError(`a run id is letters, digits, '_' and '-', got ${JSON.stringify(run)}`);
+  if (!/^[\w-]+$/.test(run))
+    throw new InvalidOptionError(
+      `a run id is letters, digits, '_' and '-', got ${JSON.stringify(run)}`,
+    );
   const filled = { ...kDefaultBullmqOptions, ...withoutUndefined(options) };
   return Object.freeze({
     target,
@@ -101,6 +111,7 @@ function withoutUndefined(options: BullmqExecutorOptions): Partial<typeof kDefau
 }
 
 function positiveInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) throw new InvalidOptionError(`options.${name} must be a positive integer, got ${String(v)}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new InvalidOptionError(`options.${name} must be a positive integer, got ${String(v)}`);
   return v;
 }

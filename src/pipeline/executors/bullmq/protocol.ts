@@ -111,7 +111,11 @@ export function checkpointKey(prefix: string, run: string): string {
 }
 
 /** The hashes of a round's inputs and outputs (field = batch id), and its shared input. */
-export function payloadKeys(prefix: string, run: string, round: string): { inputs: string; outputs: string; shared: string } {
+export function payloadKeys(
+  prefix: string,
+  run: string,
+  round: string,
+): { inputs: string; outputs: string; shared: string } {
   const base = `${prefix}:${kTaskQueue}:payload:${run}:${round}`;
   return { inputs: `${base}:in`, outputs: `${base}:out`, shared: `${base}:shared` };
 }
@@ -124,18 +128,29 @@ export function payloadKeys(prefix: string, run: string, round: string): { input
  * rebuilds `{ ...shared, ...own }`, equal property by property to the input the driver was given.
  * Inputs that are not plain objects, or a round of one call, are not split.
  */
-export function splitShared(inputs: readonly unknown[]): { shared: Record<string, unknown> | undefined; own: unknown[] } {
-  const plain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+export function splitShared(inputs: readonly unknown[]): {
+  shared: Record<string, unknown> | undefined;
+  own: unknown[];
+} {
+  const plain = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
   const first = inputs[0];
-  if (inputs.length < 2 || !inputs.every(plain) || !plain(first)) return { shared: undefined, own: [...inputs] };
+  if (inputs.length < 2 || !inputs.every(plain) || !plain(first))
+    return { shared: undefined, own: [...inputs] };
   const keys = Object.keys(first).filter((k) => {
     const v = first[k];
-    return typeof v === 'object' && v !== null && inputs.every((input) => Object.hasOwn(input, k) && input[k] === v);
+    return (
+      typeof v === 'object' &&
+      v !== null &&
+      inputs.every((input) => Object.hasOwn(input, k) && input[k] === v)
+    );
   });
   if (keys.length === 0) return { shared: undefined, own: [...inputs] };
   const shared = Object.fromEntries(keys.map((k) => [k, first[k]]));
   const sharedKeys = new Set(keys);
-  const own = inputs.map((input) => Object.fromEntries(Object.entries(input).filter(([k]) => !sharedKeys.has(k))));
+  const own = inputs.map((input) =>
+    Object.fromEntries(Object.entries(input).filter(([k]) => !sharedKeys.has(k))),
+  );
   return { shared, own };
 }
 

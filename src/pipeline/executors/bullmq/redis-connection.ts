@@ -35,22 +35,33 @@ export interface RedisTlsOptions {
  * @param tls - `ca`: a CA file for `rediss://` (option `redisCa`, the `--redis-ca` flag).
  * @throws InvalidOptionError for a bad URL, a CA without `rediss://`, or a CA file that cannot be read.
  */
-export function parseRedisUrl(url: string, option = 'redis', tls: RedisTlsOptions = {}): RedisTarget {
+export function parseRedisUrl(
+  url: string,
+  option = 'redis',
+  tls: RedisTlsOptions = {},
+): RedisTarget {
   const flag = `options.${option}`;
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new InvalidOptionError(`${flag} must be a URL like redis://host:6379 or rediss://user:password@host:6380/0, got ${JSON.stringify(url)}`);
+    throw new InvalidOptionError(
+      `${flag} must be a URL like redis://host:6379 or rediss://user:password@host:6380/0, got ${JSON.stringify(url)}`,
+    );
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new InvalidOptionError(`${flag} must start with redis:// or rediss:// (TLS), got ${JSON.stringify(url)}`);
+    throw new InvalidOptionError(
+      `${flag} must start with redis:// or rediss:// (TLS), got ${JSON.stringify(url)}`,
+    );
   }
   if (!u.hostname) throw new InvalidOptionError(`${flag} names no host: ${JSON.stringify(url)}`);
   const port = u.port === '' ? 6379 : Number(u.port);
   const dbText = u.pathname.replace(/^\//, '');
   const db = dbText === '' ? 0 : Number(dbText);
-  if (!Number.isInteger(db) || db < 0) throw new InvalidOptionError(`${flag}: the database (the URL's path) must be a number, got ${JSON.stringify(dbText)}`);
+  if (!Number.isInteger(db) || db < 0)
+    throw new InvalidOptionError(
+      `${flag}: the database (the URL's path) must be a number, got ${JSON.stringify(dbText)}`,
+    );
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   const options: RedisOptions = {
     host,
@@ -61,7 +72,9 @@ export function parseRedisUrl(url: string, option = 'redis', tls: RedisTlsOption
     tls: u.protocol === 'rediss:' ? tlsOptions(host, tls, flag) : undefined,
   };
   if (tls.ca !== undefined && u.protocol !== 'rediss:') {
-    throw new InvalidOptionError(`${flag}Ca is for TLS: give a rediss:// URL with it, got ${JSON.stringify(`${u.protocol}//${u.host}`)}`);
+    throw new InvalidOptionError(
+      `${flag}Ca is for TLS: give a rediss:// URL with it, got ${JSON.stringify(`${u.protocol}//${u.host}`)}`,
+    );
   }
   const bullmq: BullmqRedisOptions = { host, port, db };
   if (options.username !== undefined) bullmq.username = options.username;
@@ -71,16 +84,26 @@ export function parseRedisUrl(url: string, option = 'redis', tls: RedisTlsOption
 }
 
 /** The TLS options of one host: SNI by name (never by IP address, which RFC 6066 forbids), and the CA. */
-function tlsOptions(host: string, tls: RedisTlsOptions, flag: string): NonNullable<RedisOptions['tls']> {
-  const options: { servername?: string; ca?: Buffer } = isIP(host) === 0 ? { servername: host } : {};
+function tlsOptions(
+  host: string,
+  tls: RedisTlsOptions,
+  flag: string,
+): NonNullable<RedisOptions['tls']> {
+  const options: { servername?: string; ca?: Buffer } =
+    isIP(host) === 0 ? { servername: host } : {};
   if (tls.ca !== undefined) {
     try {
       options.ca = readFileSync(tls.ca);
     } catch (err) {
-      throw new InvalidOptionError(`${flag}Ca: cannot read the CA file ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw new InvalidOptionError(
+        `${flag}Ca: cannot read the CA file ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        { cause: err },
+      );
     }
     if (!options.ca.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new InvalidOptionError(`${flag}Ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`);
+      throw new InvalidOptionError(
+        `${flag}Ca: ${tls.ca} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`,
+      );
     }
   }
   return options;
@@ -121,7 +144,9 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 5000): Promise
     ]);
   } catch (err) {
     const reason = describe(lastError ?? err);
-    throw new RedisUnavailableError(`cannot reach Redis at ${target.display}: ${reason}`, { cause: err });
+    throw new RedisUnavailableError(`cannot reach Redis at ${target.display}: ${reason}`, {
+      cause: err,
+    });
   } finally {
     clearTimeout(timer);
     client.disconnect();

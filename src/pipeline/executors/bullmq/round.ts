@@ -131,7 +131,12 @@ export class TaskRound<I, O> {
     this.#outageSince ??= Date.now();
     const { outageTimeoutMs, target } = this.#ctx.options;
     if (Date.now() - this.#outageSince > outageTimeoutMs) {
-      this.#settle(new RedisUnavailableError(`lost Redis at ${target.display} for more than ${outageTimeoutMs} ms mid-run: ${(err as Error).message}`, { cause: err }));
+      this.#settle(
+        new RedisUnavailableError(
+          `lost Redis at ${target.display} for more than ${outageTimeoutMs} ms mid-run: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
     }
   }
 
@@ -147,7 +152,10 @@ export class TaskRound<I, O> {
   /** Reads the outputs of `jobIds` that are in the output hash. */
   async #read(jobIds: string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    const values = await this.#ctx.client.hmgetBuffer(this.#keys.outputs, ...jobIds.map((id) => String(this.#calls[this.#pending.get(id)!]!.id)));
+    const values = await this.#ctx.client.hmgetBuffer(
+      this.#keys.outputs,
+      ...jobIds.map((id) => String(this.#calls[this.#pending.get(id)!]!.id)),
+    );
     values.forEach((bytes: Buffer | null, k: number) => {
       if (bytes !== null) this.#accept(jobIds[k]!, bytes);
     });
@@ -168,8 +176,10 @@ export class TaskRound<I, O> {
     const sharedBytes = this.#sharedBytes;
     if (fields.length > 0 || sharedBytes !== undefined) {
       const multi = client.multi();
-      if (sharedBytes !== undefined) multi.set(this.#keys.shared, sharedBytes, 'EX', kPayloadTtlSeconds);
-      if (fields.length > 0) multi.hset(this.#keys.inputs, ...fields).expire(this.#keys.inputs, kPayloadTtlSeconds);
+      if (sharedBytes !== undefined)
+        multi.set(this.#keys.shared, sharedBytes, 'EX', kPayloadTtlSeconds);
+      if (fields.length > 0)
+        multi.hset(this.#keys.inputs, ...fields).expire(this.#keys.inputs, kPayloadTtlSeconds);
       await multi.exec();
     }
     // One options object for all the jobs: BullMQ copies what it keeps.
@@ -190,7 +200,16 @@ export class TaskRound<I, O> {
         const batch = this.#calls[i]!.id;
         return {
           name: `batch ${batch}`,
-          data: { version, run, round: this.#round, batch, module: this.#task.module, name: this.#task.name, input: inline.get(i), shared } satisfies TaskJobData,
+          data: {
+            version,
+            run,
+            round: this.#round,
+            batch,
+            module: this.#task.module,
+            name: this.#task.name,
+            input: inline.get(i),
+            shared,
+          } satisfies TaskJobData,
           opts: { ...opts, jobId: jobIds[k]! },
         };
       }),
@@ -215,7 +234,9 @@ export class TaskRound<I, O> {
       do {
         this.#again = false;
         if (this.#settled || this.#pending.size === 0) return;
-        const jobIds = this.#wantAll ? [...this.#pending.keys()] : [...this.#wanted].filter((id) => this.#pending.has(id));
+        const jobIds = this.#wantAll
+          ? [...this.#pending.keys()]
+          : [...this.#wanted].filter((id) => this.#pending.has(id));
         this.#wantAll = false;
         this.#wanted.clear();
         await this.#read(jobIds);
@@ -246,10 +267,16 @@ export class TaskRound<I, O> {
       // The event's reason is enough.
     }
     const { name, message } = parseFailure(reason);
-    const tried = attempts === undefined ? '' : `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    const tried =
+      attempts === undefined ? '' : `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
     const err = fromErrorPayload({ name, message }, batchId);
     // A TaskFailedError's message names the batch already; a coded error's does not.
-    err.message += err instanceof TaskFailedError ? (tried ? ` (${tried})` : '') : ` (batch ${batchId}${tried ? `, ${tried}` : ''})`;
+    err.message +=
+      err instanceof TaskFailedError
+        ? tried
+          ? ` (${tried})`
+          : ''
+        : ` (batch ${batchId}${tried ? `, ${tried}` : ''})`;
     this.#settle(err);
   }
 
@@ -310,7 +337,11 @@ export class TaskRound<I, O> {
       else {
         downSince ??= Date.now();
         if (Date.now() - downSince > options.outageTimeoutMs) {
-          this.#settle(new RedisUnavailableError(`lost Redis at ${options.target.display} for more than ${options.outageTimeoutMs} ms mid-run (connection ${client.status})`));
+          this.#settle(
+            new RedisUnavailableError(
+              `lost Redis at ${options.target.display} for more than ${options.outageTimeoutMs} ms mid-run (connection ${client.status})`,
+            ),
+          );
         }
       }
       this.#collect();
@@ -328,6 +359,8 @@ export class TaskRound<I, O> {
       // Running ones finish and are ignored.
       await Promise.allSettled([...this.#pending.keys()].map((id) => queue.remove(id)));
     }
-    await client.del(this.#keys.inputs, this.#keys.outputs, this.#keys.shared).catch(() => undefined);
+    await client
+      .del(this.#keys.inputs, this.#keys.outputs, this.#keys.shared)
+      .catch(() => undefined);
   }
 }

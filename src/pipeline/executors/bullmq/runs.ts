@@ -62,16 +62,33 @@ export class BullmqRuns {
     } while (cursor !== '0' && keys.length < kMaxRuns);
     const base = startsKey(this.#prefix, '');
     const runs = keys.map((k) => k.slice(base.length)).filter((r) => r.length > 0);
-    const [workers, failed] = await Promise.all([this.#queue.getWorkersCount().catch(() => -1), this.#queue.getFailed(0, kFailedScan - 1).catch(() => [])]);
+    const [workers, failed] = await Promise.all([
+      this.#queue.getWorkersCount().catch(() => -1),
+      this.#queue.getFailed(0, kFailedScan - 1).catch(() => []),
+    ]);
     const out: BullmqRunProgress[] = [];
     for (const run of runs) {
       const bytes = await this.#redis.getBuffer(checkpointKey(this.#prefix, run));
-      const saved = bytes ? decodePayload<{ epoch?: number; rounds?: number; trained?: number; stats?: { batches?: number } }>(bytes) : undefined;
+      const saved = bytes
+        ? decodePayload<{
+            epoch?: number;
+            rounds?: number;
+            trained?: number;
+            stats?: { batches?: number };
+          }>(bytes)
+        : undefined;
       const mine = failed.filter((j) => j?.data?.run === run);
       out.push({
         run,
         ...(saved
-          ? { checkpoint: { epoch: saved.epoch ?? 0, rounds: saved.rounds ?? 0, trained: saved.trained ?? 0, ...(saved.stats?.batches !== undefined ? { batches: saved.stats.batches } : {}) } }
+          ? {
+              checkpoint: {
+                epoch: saved.epoch ?? 0,
+                rounds: saved.rounds ?? 0,
+                trained: saved.trained ?? 0,
+                ...(saved.stats?.batches !== undefined ? { batches: saved.stats.batches } : {}),
+              },
+            }
           : {}),
         workersConnected: workers,
         retried: mine.reduce((s, j) => s + Math.max(0, (j.attemptsMade ?? 1) - 1), 0),

@@ -86,7 +86,14 @@ export class DistributedWorker {
 
   readonly #client: Redis;
 
-  private constructor(worker: Worker<TaskJobData>, pool: TaskThreads, client: Redis, name: string, concurrency: number, threads: number) {
+  private constructor(
+    worker: Worker<TaskJobData>,
+    pool: TaskThreads,
+    client: Redis,
+    name: string,
+    concurrency: number,
+    threads: number,
+  ) {
     this.threads = threads;
     this.#worker = worker;
     this.#client = client;
@@ -100,17 +107,24 @@ export class DistributedWorker {
     const target = parseRedisUrl(options.redis, 'redis', { ca: options.redisCa });
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
-      throw new InvalidOptionError(`--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`);
+      throw new InvalidOptionError(
+        `--concurrency must be an integer from 1 to 1024, got ${JSON.stringify(concurrency)}`,
+      );
     }
     const threads = options.threads ?? Math.min(concurrency, availableParallelism());
     if (!Number.isInteger(threads) || threads < 1 || threads > concurrency) {
-      throw new InvalidOptionError(`--threads must be an integer from 1 to --concurrency (${concurrency}), got ${JSON.stringify(threads)}`);
+      throw new InvalidOptionError(
+        `--threads must be an integer from 1 to --concurrency (${concurrency}), got ${JSON.stringify(threads)}`,
+      );
     }
     for (const [flag, v] of [
       ['--lock-duration-ms', options.lockDurationMs],
       ['--stalled-interval-ms', options.stalledIntervalMs],
     ] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 100)) throw new InvalidOptionError(`${flag} must be an integer of at least 100, got ${JSON.stringify(v)}`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 100))
+        throw new InvalidOptionError(
+          `${flag} must be an integer of at least 100, got ${JSON.stringify(v)}`,
+        );
     }
     await probeRedis(target, options.connectTimeoutMs ?? 5000);
     const prefix = options.prefix ?? kDefaultPrefix;
@@ -119,10 +133,14 @@ export class DistributedWorker {
     // The process's own batch cache: created here, on the main thread, so that it is removed when
     // the process exits (threads store into the same folder).
     localCache();
-    const pool = new TaskThreads(threads, new URL(siblingModuleUrl(import.meta.url, '../threads/thread-entry')), {
-      inlineFastStages: options.inlineFastStages ?? true,
-      onStageMoved: log,
-    });
+    const pool = new TaskThreads(
+      threads,
+      new URL(siblingModuleUrl(import.meta.url, '../threads/thread-entry')),
+      {
+        inlineFastStages: options.inlineFastStages ?? true,
+        onStageMoved: log,
+      },
+    );
     let self: DistributedWorker | undefined;
     const client = payloadClient(target, `mlscale-worker-${name}`);
     const worker: Worker<TaskJobData> = new Worker<TaskJobData>(
@@ -142,7 +160,9 @@ export class DistributedWorker {
     worker.on('completed', () => self && self.counts.completed++);
     worker.on('failed', (job: Job<TaskJobData> | undefined, err: Error) => {
       if (self) self.counts.failed++;
-      log(`batch ${job?.data.batch ?? '?'} of run ${job?.data.run ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`);
+      log(
+        `batch ${job?.data.batch ?? '?'} of run ${job?.data.run ?? '?'} failed (attempt ${job?.attemptsMade ?? '?'}): ${err.message}`,
+      );
     });
     worker.on('error', (err: Error) => log(`redis: ${err.message}`));
     self = new DistributedWorker(worker, pool, client, name, concurrency, threads);
@@ -193,17 +213,26 @@ interface JobContext {
 }
 
 /** Runs one task job. Throws (so BullMQ retries or fails it) with `<ErrorClass>: <message>`. */
-async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: JobContext): Promise<string> {
+async function runJob(
+  job: Job<TaskJobData>,
+  { client, pool, prefix, name }: JobContext,
+): Promise<string> {
   const d = job.data;
   if (d.version !== version) {
     throw new UnrecoverableError(
-      formatFailure('WorkerIncompatibleError', `worker ${name} runs mlscale ${version} but the driver runs ${d.version}; run one version everywhere`),
+      formatFailure(
+        'WorkerIncompatibleError',
+        `worker ${name} runs mlscale ${version} but the driver runs ${d.version}; run one version everywhere`,
+      ),
     );
   }
   let input: string | Uint8Array;
   if (d.input !== undefined) input = d.input;
   else {
-    const bytes = await client.hgetBuffer(payloadKeys(prefix, d.run, d.round).inputs, String(d.batch));
+    const bytes = await client.hgetBuffer(
+      payloadKeys(prefix, d.run, d.round).inputs,
+      String(d.batch),
+    );
     // The driver finished or abandoned the round: nothing to do.
     if (bytes === null) return 'gone';
     // An owned copy: the reply may be a view of a larger buffer, which structured clone would copy whole.
@@ -212,30 +241,50 @@ async function runJob(job: Job<TaskJobData>, { client, pool, prefix, name }: Job
   let shared: ThreadRequest['shared'];
   if (d.shared === true) {
     const key = `${d.run}:${d.round}`;
-    const sharedBytes = await sharedInputs.get(client, key, payloadKeys(prefix, d.run, d.round).shared);
+    const sharedBytes = await sharedInputs.get(
+      client,
+      key,
+      payloadKeys(prefix, d.run, d.round).shared,
+    );
     if (sharedBytes === null) return 'gone';
     shared = { key, bytes: sharedBytes };
   }
   let envelopes: TaskEnvelope<unknown>[];
   try {
     // The thread unpacks the input and packs the output (see ThreadRequest.packed).
-    envelopes = (await pool.run({ task: { module: d.module, name: d.name }, inputs: [input], packed: true, shared } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
+    envelopes = (await pool.run({
+      task: { module: d.module, name: d.name },
+      inputs: [input],
+      packed: true,
+      shared,
+    } satisfies ThreadRequest)) as TaskEnvelope<unknown>[];
   } catch (err) {
     // The thread itself died (out of memory, process.exit in a task): worth another attempt.
-    throw new Error(formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`));
+    throw new Error(
+      formatFailure('Error', `worker thread failed: ${(err as Error).message} (worker ${name})`),
+    );
   }
   const envelope = envelopes[0]!;
   if (!envelope.ok) {
     const reason = formatFailure(envelope.error.name, `${envelope.error.message} (worker ${name})`);
     // Coded errors are deterministic (bad data, a bad stages module): retrying cannot help. Anything
     // else (a crash, an I/O error) gets the job's remaining attempts, maybe on another worker.
-    if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name) throw new UnrecoverableError(reason);
+    if (envelope.error.code !== undefined && envelope.error.name !== TaskFailedError.name)
+      throw new UnrecoverableError(reason);
     throw new Error(reason);
   }
   // A small output came back as base64, ready to ride in the return value; a large one as bytes.
   if (typeof envelope.value === 'string') return inlineReturn(envelope.value, name);
   const packed = envelope.value as Uint8Array;
   const outputs = payloadKeys(prefix, d.run, d.round).outputs;
-  await client.multi().hsetnx(outputs, String(d.batch), Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength)).expire(outputs, kPayloadTtlSeconds).exec();
+  await client
+    .multi()
+    .hsetnx(
+      outputs,
+      String(d.batch),
+      Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength),
+    )
+    .expire(outputs, kPayloadTtlSeconds)
+    .exec();
   return hashReturn(name);
 }

@@ -22,7 +22,11 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { loadTask } from '../task-loader.js';
-import runThreadTasks, { kSharedKept, type ThreadReply, type ThreadRequest } from './thread-worker.js';
+import runThreadTasks, {
+  kSharedKept,
+  type ThreadReply,
+  type ThreadRequest,
+} from './thread-worker.js';
 
 /** Requests in a row, each under `kFastMs` on a thread, after which a stage runs on the calling thread. */
 export const kFastStreak = 64;
@@ -75,11 +79,16 @@ export class TaskThreads {
    *   (default true; see the module's comment).
    * @param options.onStageMoved - Told, in words, when a stage moves to the calling thread or back.
    */
-  constructor(size: number, entry: URL, options: { inlineFastStages?: boolean; onStageMoved?: (line: string) => void } = {}) {
+  constructor(
+    size: number,
+    entry: URL,
+    options: { inlineFastStages?: boolean; onStageMoved?: (line: string) => void } = {},
+  ) {
     this.#entry = entry;
     this.#inlineFastStages = options.inlineFastStages ?? true;
     this.#onStageMoved = options.onStageMoved ?? (() => undefined);
-    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
+    for (let i = 0; i < size; i++)
+      this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }
 
   /** Starts (or restarts) the thread of a slot. */
@@ -94,8 +103,7 @@ export class TaskThreads {
       if (ok) {
         this.#observe(pending.stage, pending.request, ms!);
         pending.resolve(value);
-      }
-      else if (lacksShared === true) {
+      } else if (lacksShared === true) {
         // The thread let the shared input go: send the request again, bytes included.
         slot.shared.delete(pending.request.shared!.key);
         slot.pending.set(id, pending);
@@ -171,7 +179,9 @@ export class TaskThreads {
       () => {
         if (stage.demoted) return;
         stage.inline = true;
-        this.#onStageMoved(`stage ${stage.name} ran ${kFastStreak} batches in a row in under ${kFastMs} ms each on a thread: it runs on the main thread from now on`);
+        this.#onStageMoved(
+          `stage ${stage.name} ran ${kFastStreak} batches in a row in under ${kFastMs} ms each on a thread: it runs on the main thread from now on`,
+        );
       },
       () => (stage.demoted = true),
     );
@@ -187,7 +197,9 @@ export class TaskThreads {
       if (ms > kSlowInlineMs && !stage.demoted) {
         stage.inline = false;
         stage.demoted = true;
-        this.#onStageMoved(`stage ${stage.name} took ${ms.toFixed(0)} ms on the main thread: it runs on the threads for good`);
+        this.#onStageMoved(
+          `stage ${stage.name} took ${ms.toFixed(0)} ms on the main thread: it runs on the threads for good`,
+        );
       }
     }
   }

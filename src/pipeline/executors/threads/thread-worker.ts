@@ -74,8 +74,22 @@ export function lacksSharedInput(request: ThreadRequest): boolean {
 
 /** A `TaskThreads` thread's answer to one request; `ms`: how long the thread spent running it. */
 export type ThreadReply =
-  | { readonly id: number; readonly ok: true; readonly value: unknown; readonly ms: number; readonly message?: undefined; readonly lacksShared?: undefined }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly value?: undefined; readonly lacksShared?: boolean; readonly ms?: undefined };
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly value: unknown;
+      readonly ms: number;
+      readonly message?: undefined;
+      readonly lacksShared?: undefined;
+    }
+  | {
+      readonly id: number;
+      readonly ok: false;
+      readonly message: string;
+      readonly value?: undefined;
+      readonly lacksShared?: boolean;
+      readonly ms?: undefined;
+    };
 
 /**
  * Runs the calls of a request in order and answers with one envelope per call. The outputs' typed
@@ -89,12 +103,20 @@ export default async function runThreadTasks(request: ThreadRequest): Promise<un
     try {
       fn ??= await loadTask(request.task);
       if (request.packed === true) {
-        const ownInput = decodePayload<Record<string, unknown>>(typeof input === 'string' ? Buffer.from(input, 'base64') : (input as Uint8Array));
-        const output = await fn(request.shared === undefined ? ownInput : { ...sharedInput(request.shared), ...ownInput });
+        const ownInput = decodePayload<Record<string, unknown>>(
+          typeof input === 'string' ? Buffer.from(input, 'base64') : (input as Uint8Array),
+        );
+        const output = await fn(
+          request.shared === undefined ? ownInput : { ...sharedInput(request.shared), ...ownInput },
+        );
         const bytes = encodePayload(output);
         // Small: base64 here, off the main thread. Large: an owned copy (the codec's output is a
         // view of its reusable buffer), moved back by the thread entry.
-        envelopes.push({ ok: true, value: bytes.length <= kInlinePayloadBytes ? bytes.toString('base64') : new Uint8Array(bytes) });
+        envelopes.push({
+          ok: true,
+          value:
+            bytes.length <= kInlinePayloadBytes ? bytes.toString('base64') : new Uint8Array(bytes),
+        });
       } else {
         envelopes.push({ ok: true, value: await fn(input) });
       }

@@ -29,7 +29,9 @@ export class ThreadsExecutor implements Executor {
   constructor(options: ThreadsExecutorOptions = {}) {
     const workers = options.workers ?? availableParallelism();
     if (!Number.isInteger(workers) || workers < 1) {
-      throw new InvalidOptionError(`options.workers must be a positive integer, got ${String(workers)}`);
+      throw new InvalidOptionError(
+        `options.workers must be a positive integer, got ${String(workers)}`,
+      );
     }
     this.concurrency = workers;
     this.#pool = new Piscina<ThreadRequest, unknown>({
@@ -54,8 +56,12 @@ export class ThreadsExecutor implements Executor {
       const transferList = chunk.flatMap((call) => (call.transfer ?? []) as ArrayBuffer[]);
       runs.push(
         this.#pool
-          .run({ task: ref, inputs: chunk.map((call) => call.input) } satisfies ThreadRequest, { transferList })
-          .then((envelopes) => (envelopes as TaskEnvelope<O>[]).map((e, i) => unwrap<O>(e, chunk[i]!.id))),
+          .run({ task: ref, inputs: chunk.map((call) => call.input) } satisfies ThreadRequest, {
+            transferList,
+          })
+          .then((envelopes) =>
+            (envelopes as TaskEnvelope<O>[]).map((e, i) => unwrap<O>(e, chunk[i]!.id)),
+          ),
       );
     }
     // Settle all before reporting, so no call is left running unobserved after a failure.

@@ -1,16 +1,32 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePayload, encodePayload, kInlinePayloadBytes } from '../../../../src/pipeline/executors/bullmq/protocol.js';
+import {
+  decodePayload,
+  encodePayload,
+  kInlinePayloadBytes,
+} from '../../../../src/pipeline/executors/bullmq/protocol.js';
 import { TaskThreads } from '../../../../src/pipeline/executors/threads/task-threads.js';
 import type { TaskEnvelope } from '../../../../src/pipeline/executors/task-envelope.js';
 import { siblingModuleUrl } from '../../../../src/util/module-url.js';
 
-const entry = new URL(siblingModuleUrl(import.meta.url, '../../../../src/pipeline/executors/threads/thread-entry'));
+const entry = new URL(
+  siblingModuleUrl(import.meta.url, '../../../../src/pipeline/executors/threads/thread-entry'),
+);
 const fixtures = siblingModuleUrl(import.meta.url, '../../../fixtures/tasks');
 
 /** Runs one packed call and gives its envelope. */
-async function runPacked(pool: TaskThreads, name: string, input: unknown, shared?: { key: string; bytes: Uint8Array }): Promise<TaskEnvelope<unknown>> {
-  const envelopes = (await pool.run({ task: { module: fixtures, name }, inputs: [encodePayload(input).toString('base64')], packed: true, shared })) as TaskEnvelope<unknown>[];
+async function runPacked(
+  pool: TaskThreads,
+  name: string,
+  input: unknown,
+  shared?: { key: string; bytes: Uint8Array },
+): Promise<TaskEnvelope<unknown>> {
+  const envelopes = (await pool.run({
+    task: { module: fixtures, name },
+    inputs: [encodePayload(input).toString('base64')],
+    packed: true,
+    shared,
+  })) as TaskEnvelope<unknown>[];
   return envelopes[0]!;
 }
 
@@ -44,10 +60,13 @@ describe('TaskThreads (mlscale worker threads)', () => {
     assert.deepEqual([...out.doubled.subarray(0, 3)], [3, 3, 3]);
   });
 
-  test('should merge a round\'s shared input under each call, sent once or again', async () => {
+  test("should merge a round's shared input under each call, sent once or again", async () => {
     const shared = { key: 'run-a:1.0', bytes: encodePayload({ value: 5, note: 'shared' }) };
     // The second call goes without the bytes (the thread has them); both see the shared part.
-    const [a, b] = await Promise.all([runPacked(pool, 'double', {}, shared), runPacked(pool, 'double', { value: 7 }, shared)]);
+    const [a, b] = await Promise.all([
+      runPacked(pool, 'double', {}, shared),
+      runPacked(pool, 'double', { value: 7 }, shared),
+    ]);
     assert.deepEqual(unpackText(a), { value: 10 });
     assert.deepEqual(unpackText(b), { value: 14 });
   });
@@ -65,9 +84,16 @@ describe('TaskThreads (mlscale worker threads)', () => {
 
 describe('TaskThreads: trivial stages on the calling thread', () => {
   /** Runs `spin` with `ms` until `until` holds or `limit` calls; gives the last call's thread id. */
-  async function spinUntil(pool: TaskThreads, ms: number, until: () => boolean, limit: number): Promise<number> {
+  async function spinUntil(
+    pool: TaskThreads,
+    ms: number,
+    until: () => boolean,
+    limit: number,
+  ): Promise<number> {
     let threadId = -1;
-    for (let i = 0; i < limit && !until(); i++) threadId = (unpackText(await runPacked(pool, 'spin', { ms })) as { threadId: number }).threadId;
+    for (let i = 0; i < limit && !until(); i++)
+      threadId = (unpackText(await runPacked(pool, 'spin', { ms })) as { threadId: number })
+        .threadId;
     return threadId;
   }
 
@@ -77,8 +103,16 @@ describe('TaskThreads: trivial stages on the calling thread', () => {
       // The threshold counts runs in a row: a busy machine may break a streak now and then.
       await spinUntil(pool, 0, () => pool.inlineRuns > 0, 5000);
       assert.ok(pool.inlineRuns > 0, 'the stage never moved to the calling thread');
-      assert.equal((unpackText(await runPacked(pool, 'spin', { ms: 0 })) as { threadId: number }).threadId, 0, 'runs on the main thread');
-      assert.deepEqual(unpackText(await runPacked(pool, 'double', { value: 4 })), { value: 8 }, 'another stage keeps its own record');
+      assert.equal(
+        (unpackText(await runPacked(pool, 'spin', { ms: 0 })) as { threadId: number }).threadId,
+        0,
+        'runs on the main thread',
+      );
+      assert.deepEqual(
+        unpackText(await runPacked(pool, 'double', { value: 4 })),
+        { value: 8 },
+        'another stage keeps its own record',
+      );
     } finally {
       await pool.destroy();
     }
@@ -91,15 +125,26 @@ describe('TaskThreads: trivial stages on the calling thread', () => {
       await spinUntil(pool, 0, () => pool.inlineRuns > 0, 5000);
       const before = pool.inlineRuns;
       // Now heavy: this run blocks the calling thread once (30 ms), then the stage leaves it.
-      assert.equal((unpackText(await runPacked(pool, 'spin', { ms: 30 })) as { threadId: number }).threadId, 0);
+      assert.equal(
+        (unpackText(await runPacked(pool, 'spin', { ms: 30 })) as { threadId: number }).threadId,
+        0,
+      );
       for (let i = 0; i < 200; i++) {
-        const { threadId } = unpackText(await runPacked(pool, 'spin', { ms: 0 })) as { threadId: number };
+        const { threadId } = unpackText(await runPacked(pool, 'spin', { ms: 0 })) as {
+          threadId: number;
+        };
         assert.ok(threadId > 0, `call ${i} after the slow run ran on the calling thread`);
       }
       assert.equal(pool.inlineRuns, before + 1);
       assert.equal(lines.length, 2, lines.join('\n'));
-      assert.match(lines[0]!, /^stage .*tasks\.js#spin ran 64 batches in a row in under 1 ms each on a thread: it runs on the main thread from now on$/);
-      assert.match(lines[1]!, /^stage .*tasks\.js#spin took \d+ ms on the main thread: it runs on the threads for good$/);
+      assert.match(
+        lines[0]!,
+        /^stage .*tasks\.js#spin ran 64 batches in a row in under 1 ms each on a thread: it runs on the main thread from now on$/,
+      );
+      assert.match(
+        lines[1]!,
+        /^stage .*tasks\.js#spin took \d+ ms on the main thread: it runs on the threads for good$/,
+      );
     } finally {
       await pool.destroy();
     }

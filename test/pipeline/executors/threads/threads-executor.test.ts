@@ -10,11 +10,19 @@ runExecutorCases({ name: 'threads', create: () => new ThreadsExecutor({ workers:
 describe('ThreadsExecutor options', () => {
   test('should reject a worker count that is not a positive integer', () => {
     for (const workers of [0, -1, 1.5, Number.NaN]) {
-      assert.throws(() => new ThreadsExecutor({ workers }), (err: unknown) => err instanceof InvalidOptionError && /workers must be a positive integer/.test((err as Error).message));
+      assert.throws(
+        () => new ThreadsExecutor({ workers }),
+        (err: unknown) =>
+          err instanceof InvalidOptionError &&
+          /workers must be a positive integer/.test((err as Error).message),
+      );
     }
   });
 
   test('should name the accepted kinds for an unknown executor', () => {
-    assert.throws(() => createExecutor('gpu'), /--executor must be one of inline, threads, bullmq, got "gpu"/);
+    assert.throws(
+      () => createExecutor('gpu'),
+      /--executor must be one of inline, threads, bullmq, got "gpu"/,
+    );
   });
 });
