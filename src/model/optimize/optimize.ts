@@ -8,29 +8,18 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { cpus, platform, arch, availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
-import { ArtifactError } from '../../errors.js';
-import { version } from '../../version.js';
-import { METADATA_FORMAT } from '../artifact.js';
-import { compareOutputs, type Agreement } from './agreement.js';
+import { compareOutputs } from './agreement.js';
 import { loadLabelledRows, scoreModel } from './data-quality.js';
-import { kVariantDescriptions, makeVariant, type VariantDetails } from './make-variant.js';
-import {
-  measureLoad,
-  measureSpeeds,
-  type SpeedPoint,
-  type SpeedTable,
-  type TimedModel,
-} from './measure-speed.js';
-import { locateModel, type VariantTarget } from './model-location.js';
+import { kVariantDescriptions, makeVariant } from './make-variant.js';
+import { measureLoad, measureSpeeds, type TimedModel } from './measure-speed.js';
+import { locateModel } from './model-location.js';
 import {
   createMeasureSession,
   describeInputs,
   isBatchable,
   syntheticFeeds,
-  type InputStats,
 } from './model-inputs.js';
 import { readModelFile } from './onnx-model.js';
 import {
@@ -42,107 +31,16 @@ import {
 } from './options.js';
 import { u8s8Saturates } from './saturation-probe.js';
 import { writeVariant } from './write-variant.js';
+import type {
+  DataQuality,
+  OptimizeHooks,
+  OptimizeReport,
+  Quality,
+  VariantReport,
+} from './report.js';
+import { inputStats, readMetadata, variantMetadata } from './variant-metadata.js';
 
-/** Accuracy or R² of a variant on labelled rows, against the original's. */
-export interface DataQuality {
-  readonly kind: 'data';
-  readonly metric: 'accuracy' | 'r2';
-  readonly original: number;
-  readonly value: number;
-  /** (original − variant) × 100: percentage points of accuracy, or of R². */
-  readonly drop: number;
-  readonly rows: number;
-  readonly split: string;
-}
-
-/** How a variant's outputs compare with the original's: measured on data, or agreement without it. */
-export type Quality = DataQuality | (Agreement & { readonly drop?: number });
-
-/** What was made, measured and decided for one variant. */
-export interface VariantReport {
-  readonly variant: VariantKind;
-  readonly description: string;
-  readonly applicable: boolean;
-  /** What was done, in a few words. */
-  readonly summary?: string;
-  readonly written: boolean;
-  /** The decision in words: written, or why not (and how to force it). */
-  readonly verdict: string;
-  readonly sizeBytes?: number;
-  /** Variant size ÷ original size. */
-  readonly sizeRatio?: number;
-  readonly speed?: readonly SpeedPoint[];
-  /** Median milliseconds to create a session of it. */
-  readonly loadMs?: number;
-  readonly quality?: Quality;
-  readonly target?: VariantTarget;
-  readonly details?: VariantDetails;
-}
-
-/** Everything `optimizeModel` measured and did. */
-export interface OptimizeReport {
-  readonly model: {
-    readonly path: string;
-    readonly name: string;
-    readonly kind: 'file' | 'folder' | 'repository';
-    readonly sha256: string;
-    readonly sizeBytes: number;
-    readonly speed: readonly SpeedPoint[];
-    readonly loadMs: number;
-    readonly score?: {
-      readonly metric: 'accuracy' | 'r2';
-      readonly value: number;
-      readonly rows: number;
-      readonly split: string;
-    };
-  };
-  readonly variants: readonly VariantReport[];
-  readonly measurement: {
-    readonly batchSizes: readonly number[];
-    readonly repeats: number;
-    readonly measureMs: number;
-    readonly threads: number;
-    readonly onnxruntime: string;
-    readonly machine: {
-      readonly cpus: number;
-      readonly cpuModel: string;
-      readonly platform: string;
-      readonly u8s8Saturates: boolean;
-    };
-  };
-  readonly options: Readonly<OptimizeOptions>;
-}
-
-/** Parts `optimizeModel` lets a caller replace (tests inject speeds; no test may time anything). */
-export interface OptimizeHooks {
-  readonly measureSpeeds?: (
-    models: readonly TimedModel[],
-    batchSizes: readonly number[],
-  ) => Promise<SpeedTable>;
-  /** One line per step, for a progress display. */
-  readonly onProgress?: (line: string) => void;
-}
-
-function inputStats(metadata: Record<string, unknown> | undefined): InputStats | undefined {
-  const pre = metadata?.preprocessing as InputStats | undefined;
-  return pre && Array.isArray(pre.numeric?.mean) && Array.isArray(pre.categorical?.vocab)
-    ? pre
-    : undefined;
-}
-
-async function readMetadata(
-  path: string | undefined,
-): Promise<Record<string, unknown> | undefined> {
-  if (path === undefined) return undefined;
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new ArtifactError(
-      `${path}: cannot read the model's metadata: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-}
+export type { DataQuality, OptimizeHooks, OptimizeReport, Quality, VariantReport };
 
 /**
  * Makes, measures and writes the variants of a model.
@@ -369,58 +267,4 @@ export async function optimizeModel(
   } finally {
     for (const s of sessions) await s.session.release().catch(() => undefined);
   }
-}
-
-/**
- * The variant's metadata: the source's description of the model (schema, task, classes,
- * preprocessing, inputs and outputs, so that a server and a scorer treat it as the same model),
- * without the source's own measurements, plus what was done and measured.
- */
-function variantMetadata(
-  source: Record<string, unknown> | undefined,
-  v: VariantReport,
-  from: object,
-  measurement: OptimizeReport['measurement'],
-  o: Readonly<OptimizeOptions>,
-): object {
-  const {
-    format: _f,
-    metrics: _m,
-    customMetrics: _c,
-    timings: _t,
-    variant: _v,
-    optimization: _o,
-    createdAt: _d,
-    ...rest
-  } = source ?? {};
-  return {
-    format: METADATA_FORMAT,
-    ...rest,
-    variant: v.variant,
-    optimization: {
-      variant: v.variant,
-      description: v.description,
-      summary: v.summary,
-      source: from,
-      settings: {
-        int8Ops: o.int8Ops,
-        reduceRange: o.reduceRange,
-        int8MinWeights: o.int8MinWeights,
-        maxAccuracyDrop: o.maxAccuracyDrop,
-        force: o.force,
-      },
-      details: v.details,
-      measured: {
-        sizeBytes: v.sizeBytes,
-        sizeRatio: v.sizeRatio,
-        speed: v.speed,
-        loadMs: v.loadMs,
-        quality: v.quality,
-        verdict: v.verdict,
-      },
-      measurement,
-      mlscale: version,
-      createdAt: new Date().toISOString(),
-    },
-  };
 }

@@ -40,7 +40,6 @@ import {
   namer,
   toNumber,
   valueNames,
-  type Model,
   type Node,
   type Tensor,
 } from './onnx-model.js';
