@@ -18,7 +18,7 @@ import {
   type ReplicaOptions,
   type ServeOptions,
 } from '../serve/index.js';
-import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { numberFlag, parseFlags, textFlag, textListFlag, type FlagSpec } from './args.js';
 import { exitWithParent } from '../util/exit-with-parent.js';
 
 const cores = availableParallelism();
@@ -60,6 +60,10 @@ Operations
   --admin-token TOKEN       require 'Authorization: Bearer TOKEN' on the repository API (load,
                             unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
                             repository API answers only on a loopback address.
+  --allowed-hosts H1,H2     host names (besides localhost, 127.x.x.x, [::1]) that the repository
+                            API answers under without a token; a request for any other Host, an
+                            Origin of another site, or a body that is not JSON is refused, so
+                            that no web page can call it (docs/serve.md, Security)  [none]
   --no-repository-api       turn the repository API off
   --no-dashboard            do not serve the live web dashboard at GET /dashboard
   --reports DIR             link the scaling reports in DIR (DIR/<name>/report.html, written by
@@ -119,6 +123,7 @@ const flags: FlagSpec = {
   'request-timeout-ms': { type: 'string' },
   'load-timeout-ms': { type: 'string' },
   'admin-token': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
   'no-repository-api': { type: 'boolean' },
   'no-dashboard': { type: 'boolean' },
   reports: { type: 'string' },
@@ -166,6 +171,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     port: numberFlag(v.port),
     bodyLimit: numberFlag(v['body-limit']),
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
+    allowedHosts: textListFlag(v['allowed-hosts']),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,
     gracePeriodMs: numberFlag(v['grace-period-ms']),
     unreadyDelayMs: numberFlag(v['unready-delay-ms']) ?? kCliUnreadyDelayMs,

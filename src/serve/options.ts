@@ -50,6 +50,13 @@ export interface ServeOptions {
   readonly bodyLimit?: number;
   /** Bearer token that protects the repository endpoints (load/unload/index). */
   readonly adminToken?: string;
+  /**
+   * Host names, besides loopback ones (`localhost`, `127.x.x.x`, `[::1]`), that the repository
+   * API answers under without a token: the names this server is reached by (a proxy's, say). A
+   * request whose `Host` is another name is refused, so that a web page cannot reach it through
+   * DNS rebinding.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Whether the repository endpoints exist at all. */
   readonly repositoryApi?: boolean;
   /** How long a drain waits for in-flight and queued requests, in ms. */
@@ -102,11 +109,15 @@ export const kDefaultServeOptions = {
   port: 8000,
   bodyLimit: 32 * 1024 * 1024, // 32 MiB
   repositoryApi: true,
+  allowedHosts: [],
   gracePeriodMs: 10_000, // 10 s
   unreadyDelayMs: 0, // the library closes at once; `mlscale serve` sets its own default
   logLevel: 'info',
   modelOverrides: {},
 } as const satisfies Partial<FilledServeOptions>;
+
+/** A host name or address as a Host header names it, without the port: `models.internal`, `10.0.0.5`, `[fd00::1]`. */
+const kHostName = /^(?:[a-z0-9](?:[a-z0-9-]{0,62}\.?)*|\[[0-9a-f:.]+\])$/i;
 
 /** pino's levels, `logLevel`'s choices. */
 export const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -129,7 +140,7 @@ export const kModelSettingKeys: readonly (keyof ModelSettings)[] = [
  */
 export function resolveServeOptions(options: ServeOptions): Readonly<FilledServeOptions> {
   if (options === null || typeof options !== 'object') invalidOption('', 'an object', options);
-  const o = { ...kDefaultServeOptions, ...dropUndefined(options) } as FilledServeOptions;
+  let o = { ...kDefaultServeOptions, ...dropUndefined(options) } as FilledServeOptions;
   if ((o.model === undefined) === (o.modelRepository === undefined)) {
     throw new InvalidOptionError(
       'give exactly one of options.model (an artifact folder or .onnx file) and options.modelRepository (a folder of models)',
@@ -163,6 +174,16 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
   checkInteger('unreadyDelayMs', o.unreadyDelayMs, 0, 600_000);
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8))
     invalidOption('adminToken', 'a string of at least 8 characters', '<hidden>');
+  if (
+    !Array.isArray(o.allowedHosts) ||
+    !o.allowedHosts.every((h) => typeof h === 'string' && kHostName.test(h))
+  )
+    invalidOption(
+      'allowedHosts',
+      'a list of host names without scheme or port (e.g. ["models.internal"])',
+      o.allowedHosts,
+    );
+  o = { ...o, allowedHosts: Object.freeze(o.allowedHosts.map((h) => h.toLowerCase())) };
   if (typeof o.repositoryApi !== 'boolean')
     invalidOption('repositoryApi', 'true or false', o.repositoryApi);
   checkOneOf('logLevel', o.logLevel, kLogLevels);
