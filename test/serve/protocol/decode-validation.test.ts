@@ -374,6 +374,26 @@ describe('decodeInferRequest validation', () => {
     }
   });
 
+  test('should refuse JSON nested deeper than 64 levels before parsing it, brackets in strings aside', () => {
+    const deep = (n: number): Buffer =>
+      Buffer.from(`{"inputs": [{"name": "x", "data": ${'['.repeat(n)}${']'.repeat(n)}}]}`);
+    assertThrowsExactly(
+      () => decode(deep(200)),
+      InferenceRequestError,
+      E,
+      'body: JSON nested deeper than 64 levels (at byte 95, depth 65); no request of the protocol nests that deep',
+    );
+    // 61 levels of data inside the 3 of the body and inputs: parsed, and refused for what it is.
+    assertThrowsWith(() => decode(deep(61)), InferenceRequestError, E, 'inputs[0]');
+    const quoted = Buffer.from(`{"id": "${'[{'.repeat(100)}\\"[", "inputs": 5}`);
+    assertThrowsExactly(
+      () => decode(quoted),
+      InferenceRequestError,
+      E,
+      'inputs: expected an array, got 5',
+    );
+  });
+
   test('should check options.maxBatchSize', () => {
     assert.throws(() => decodeInferRequest({ inputs: [] }, {}, classifier, { maxBatchSize: -1 }), {
       name: 'TypeError',
