@@ -45,6 +45,11 @@ Network
   --host ADDRESS            address to bind; loopback unless you say otherwise  [${s.host}]
   --port N                  TCP port; 0 picks a free one  [${s.port}]
   --body-limit BYTES        largest request body; larger ones get 413  [${s.bodyLimit}]
+  --headers-timeout-ms MS   a client must send its request headers within MS, or get 408  [${s.headersTimeoutMs}]
+  --body-timeout-ms MS      ... and the whole request, body included, within MS: bounds slow
+                            uploads that would hold a connection for ever  [${s.bodyTimeoutMs}]
+  --max-connections N       connections open at once; more are closed as they arrive
+                            [open-file limit - 128: ${s.maxConnections}]
 Per-model settings (override each model's config.json)
   --instances N             onnxruntime sessions per model, each in its own worker thread  [${m.instances}]
   --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
@@ -114,6 +119,9 @@ const flags: FlagSpec = {
   host: { type: 'string' },
   port: { type: 'string' },
   'body-limit': { type: 'string' },
+  'headers-timeout-ms': { type: 'string' },
+  'body-timeout-ms': { type: 'string' },
+  'max-connections': { type: 'string' },
   instances: { type: 'string' },
   'intra-op-threads': { type: 'string' },
   'allow-spinning': { type: 'boolean' },
@@ -170,6 +178,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     host: textFlag(v.host),
     port: numberFlag(v.port),
     bodyLimit: numberFlag(v['body-limit']),
+    headersTimeoutMs: numberFlag(v['headers-timeout-ms']),
+    bodyTimeoutMs: numberFlag(v['body-timeout-ms']),
+    maxConnections: numberFlag(v['max-connections']),
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
     allowedHosts: textListFlag(v['allowed-hosts']),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,

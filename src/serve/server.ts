@@ -141,14 +141,28 @@ export async function createServer(
     // The one check in front of Fastify's handler costs a boolean per request; a hook costs more.
     serverFactory: (handler) => {
       // Node's own check of the Host header answers a bare 400 with no body; this one says why.
-      const server = createHttpServer({ requireHostHeader: false }, (request, response) => {
-        if (refusing) refuseWhileClosing(request, response);
-        else if (request.headers.host === undefined && request.httpVersionMinor === 1)
-          refuseWithoutHost(request, response);
-        else handler(request, response);
-      });
+      const server = createHttpServer(
+        {
+          requireHostHeader: false,
+          headersTimeout: options.headersTimeoutMs,
+          requestTimeout: options.bodyTimeoutMs,
+          // How often Node looks for requests past those timeouts (30 s by default): a few
+          // times per timeout, so a slow client is cut close to its time.
+          connectionsCheckingInterval: Math.max(
+            50,
+            Math.min(1000, Math.floor(options.headersTimeoutMs / 4)),
+          ),
+        },
+        (request, response) => {
+          if (refusing) refuseWhileClosing(request, response);
+          else if (request.headers.host === undefined && request.httpVersionMinor === 1)
+            refuseWithoutHost(request, response);
+          else handler(request, response);
+        },
+      );
       server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts (nginx 60 s)
-      server.requestTimeout = 0; // Fastify's default: the grace period bounds a drain, not a timer per request
+      // Past it, new connections are closed as they arrive (see options.maxConnections).
+      server.maxConnections = options.maxConnections;
       return server;
     },
     // A malformed URL, or a malformed HTTP request, gets the protocol's error body too.
