@@ -206,6 +206,18 @@ export class ForbiddenError extends MlscaleError {
   override readonly status = 403;
 }
 
+/** A request body in a media type the endpoint does not take (the repository API takes JSON only). */
+export class UnsupportedMediaTypeError extends MlscaleError {
+  readonly code = 'E_UNSUPPORTED_MEDIA_TYPE';
+  override readonly status = 415;
+}
+
+/** More request bytes are in flight than the server's budget allows (`maxBytesInFlight`): retry later. */
+export class ServerBusyError extends MlscaleError {
+  readonly code = 'E_SERVER_BUSY';
+  override readonly status = 503;
+}
+
 /** Redis cannot be reached (wrong URL, refused, unknown host, bad password) or went away for too long mid-run. */
 export class RedisUnavailableError extends MlscaleError {
   readonly code = 'E_REDIS_UNAVAILABLE';
@@ -307,6 +319,8 @@ export const errorClasses = [
   ClientClosedError,
   UnauthorizedError,
   ForbiddenError,
+  UnsupportedMediaTypeError,
+  ServerBusyError,
   RedisUnavailableError,
   WorkerIncompatibleError,
   SweepFileError,

@@ -42,6 +42,10 @@ nginx, haproxy: a load balancer in front of running replicas
   --keepalive N             idle connections kept open to the replicas  [${b.keepalive}]
   --worker-processes N      nginx worker processes, or 'auto'  [${b.workerProcesses}]
   --no-check                do not check that every replica answers /v2/health/live first
+  --expose-repository-api   forward the model repository API (/v2/repository/...: load, unload)
+                            to the replicas; checks that every replica requires --admin-token
+                            (unless --no-check). By default the balancer answers it 403, since
+                            a replica without a token would take it from anyone  [blocked]
 
 k8s: a Deployment, a Service and a HorizontalPodAutoscaler
   --model-repository DIR    the model repository's path inside the container
@@ -69,6 +73,7 @@ const flags: FlagSpec = {
   keepalive: { type: 'string' },
   'worker-processes': { type: 'string' },
   'no-check': { type: 'boolean' },
+  'expose-repository-api': { type: 'boolean' },
   'model-repository': { type: 'string' },
   image: { type: 'string' },
   name: { type: 'string' },
@@ -94,6 +99,7 @@ const balancerOnly = [
   'keepalive',
   'worker-processes',
   'no-check',
+  'expose-repository-api',
 ];
 const k8sOnly = [
   'model-repository',
@@ -224,8 +230,19 @@ export async function deployCommand(argv: string[]): Promise<number> {
         ? 'auto'
         : integer('--worker-processes', numberFlag(workers), 1, 1024),
   };
-  if (v['no-check'] !== true) await checkReplicas(replicas);
-  process.stdout.write(target === 'nginx' ? nginxConfig(o) : haproxyConfig(o));
+  const expose = v['expose-repository-api'] === true;
+  const config = { ...o, exposeRepositoryApi: expose };
+  if (v['no-check'] !== true) {
+    await checkReplicas(replicas);
+    if (expose) await checkTokens(replicas);
+  }
+  process.stdout.write(target === 'nginx' ? nginxConfig(config) : haproxyConfig(config));
+  // Said on stderr, so that the configuration on stdout stays a file of its own.
+  process.stderr.write(
+    expose
+      ? `mlscale deploy ${target}: the model repository API (/v2/repository/...) is forwarded to the replicas (--expose-repository-api)${v['no-check'] === true ? '; not checked (--no-check): every replica must require --admin-token' : ', which all require --admin-token'}\n`
+      : `mlscale deploy ${target}: the model repository API (/v2/repository/...: load, unload) is blocked at the balancer (403); call a replica directly, or see --expose-repository-api\n`,
+  );
   return 0;
 }
 
@@ -268,6 +285,38 @@ function parseListen(text: string | undefined): { host?: string; port: number } 
   if (/^\d+$/.test(text)) return { port: integer('--listen', Number(text), 1, 65535) };
   const address = parseAddress(text, '--listen');
   return { host: address.host, port: address.port };
+}
+
+/**
+ * With the repository API exposed: checks that no replica answers it without a token (an
+ * unauthenticated POST /v2/repository/index must not get 200); names the ones that do.
+ */
+async function checkTokens(replicas: readonly ReplicaAddress[]): Promise<void> {
+  const open = (
+    await Promise.all(
+      replicas.map(async (r) =>
+        (await ask(r, 'POST', '/v2/repository/index')) === 200 ? r : undefined,
+      ),
+    )
+  ).filter((r): r is ReplicaAddress => r !== undefined);
+  if (open.length > 0) {
+    throw new InvalidOptionError(
+      `--expose-repository-api: ${open.map(formatAddress).join(', ')} answer${open.length === 1 ? 's' : ''} the repository API without a token, so anyone who reaches the balancer could load and unload models; start the replicas with --admin-token (or MLSCALE_ADMIN_TOKEN), or leave the API blocked`,
+    );
+  }
+}
+
+/** The status a replica answers to an empty request, or undefined when it does not answer within 2 s. */
+function ask(r: ReplicaAddress, method: string, path: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: r.host, port: r.port, method, path, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }
 
 /** Checks that every replica answers GET /v2/health/live within 2 s; names the ones that do not. */

@@ -18,7 +18,7 @@ import {
   type ReplicaOptions,
   type ServeOptions,
 } from '../serve/index.js';
-import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { numberFlag, parseFlags, textFlag, textListFlag, type FlagSpec } from './args.js';
 import { exitWithParent } from '../util/exit-with-parent.js';
 
 const cores = availableParallelism();
@@ -45,6 +45,11 @@ Network
   --host ADDRESS            address to bind; loopback unless you say otherwise  [${s.host}]
   --port N                  TCP port; 0 picks a free one  [${s.port}]
   --body-limit BYTES        largest request body; larger ones get 413  [${s.bodyLimit}]
+  --headers-timeout-ms MS   a client must send its request headers within MS, or get 408  [${s.headersTimeoutMs}]
+  --body-timeout-ms MS      ... and the whole request, body included, within MS: bounds slow
+                            uploads that would hold a connection for ever  [${s.bodyTimeoutMs}]
+  --max-connections N       connections open at once; more are closed as they arrive
+                            [open-file limit - 128: ${s.maxConnections}]
 Per-model settings (override each model's config.json)
   --instances N             onnxruntime sessions per model, each in its own worker thread  [${m.instances}]
   --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
@@ -60,6 +65,10 @@ Operations
   --admin-token TOKEN       require 'Authorization: Bearer TOKEN' on the repository API (load,
                             unload, index); also read from MLSCALE_ADMIN_TOKEN. Without a token the
                             repository API answers only on a loopback address.
+  --allowed-hosts H1,H2     host names (besides localhost, 127.x.x.x, [::1]) that the repository
+                            API answers under without a token; a request for any other Host, an
+                            Origin of another site, or a body that is not JSON is refused, so
+                            that no web page can call it (docs/serve.md, Security)  [none]
   --no-repository-api       turn the repository API off
   --no-dashboard            do not serve the live web dashboard at GET /dashboard
   --reports DIR             link the scaling reports in DIR (DIR/<name>/report.html, written by
@@ -110,6 +119,9 @@ const flags: FlagSpec = {
   host: { type: 'string' },
   port: { type: 'string' },
   'body-limit': { type: 'string' },
+  'headers-timeout-ms': { type: 'string' },
+  'body-timeout-ms': { type: 'string' },
+  'max-connections': { type: 'string' },
   instances: { type: 'string' },
   'intra-op-threads': { type: 'string' },
   'allow-spinning': { type: 'boolean' },
@@ -119,6 +131,7 @@ const flags: FlagSpec = {
   'request-timeout-ms': { type: 'string' },
   'load-timeout-ms': { type: 'string' },
   'admin-token': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
   'no-repository-api': { type: 'boolean' },
   'no-dashboard': { type: 'boolean' },
   reports: { type: 'string' },
@@ -165,7 +178,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     host: textFlag(v.host),
     port: numberFlag(v.port),
     bodyLimit: numberFlag(v['body-limit']),
+    headersTimeoutMs: numberFlag(v['headers-timeout-ms']),
+    bodyTimeoutMs: numberFlag(v['body-timeout-ms']),
+    maxConnections: numberFlag(v['max-connections']),
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
+    allowedHosts: textListFlag(v['allowed-hosts']),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,
     gracePeriodMs: numberFlag(v['grace-period-ms']),
     unreadyDelayMs: numberFlag(v['unready-delay-ms']) ?? kCliUnreadyDelayMs,

@@ -219,11 +219,15 @@ export async function trainCommand(
     const trained = await trainModel(options, {
       onProgress: (p) => view.update(p),
       onExecutor: (executor) => {
-        if (executor.run !== undefined)
-          process.stderr.write(
-            `mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`,
+        if (executor instanceof BullmqExecutor) {
+          // Said once the run is in Redis: before that, there is nothing to resume.
+          executor.onRunRecorded(() =>
+            process.stderr.write(
+              `mlscale train: ${executor.kind} run ${executor.run} (after an interruption: --resume ${executor.run})\n`,
+            ),
           );
-        if (executor instanceof BullmqExecutor) watchWorkers(executor, view);
+          watchWorkers(executor, view);
+        }
       },
     });
     view.stop();

@@ -79,7 +79,8 @@ export async function createPipelineDashboard(
           data: null,
         };
       return reply.code(404).send({
-        error: `no run ${JSON.stringify(id)}: ${options.runs}/${id}/metadata.json does not exist or cannot be read`,
+        // Relative to the runs folder: a visitor is not told where the machine keeps it.
+        error: `no run ${JSON.stringify(id)}: ${id}/metadata.json in the runs folder does not exist or cannot be read`,
       });
     }
     return run;
@@ -96,7 +97,7 @@ export async function createPipelineDashboard(
       );
       if (!found)
         return reply.code(404).send({
-          error: `no report file ${request.params.report}/${request.params.file} under ${options.reports}`,
+          error: `no report file ${request.params.report}/${request.params.file} in the reports folder`,
         });
       return reply
         .header('content-type', found.type)

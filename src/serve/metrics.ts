@@ -34,8 +34,15 @@ export class ServerMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (options.defaultMetrics !== false)
-      collectDefaultMetrics({ register: registry, prefix: 'mlscale_process_' });
+    if (options.defaultMetrics !== false) {
+      // prom-client's standard names (`process_cpu_seconds_total`, `nodejs_heap_size_used_bytes`)
+      // under the server's prefix, as Node.js dashboards know them.
+      collectDefaultMetrics({ register: registry, prefix: 'mlscale_' });
+      // Gauges named like counters, which `promtool check metrics` refuses; each is the sum over
+      // its unsuffixed twin's `type` label (`sum(mlscale_nodejs_active_handles)`).
+      for (const name of ['active_handles', 'active_requests', 'active_resources'])
+        registry.removeSingleMetric(`mlscale_nodejs_${name}_total`);
+    }
     const labelNames = ['model', 'version'] as const;
     // Series updated on every request are buffered by their owners and added here when read.
     const collect = (): void => this.#collect();

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
 import { checkInteger, checkOneOf, dropUndefined, invalidOption } from '../util/options.js';
@@ -48,8 +49,28 @@ export interface ServeOptions {
   readonly port?: number;
   /** Largest request body, in bytes. */
   readonly bodyLimit?: number;
+  /** How long a client may take to send a request's headers, in ms; then 408 and the connection closes. */
+  readonly headersTimeoutMs?: number;
+  /**
+   * How long a client may take to send a whole request, headers and body, in ms; then 408 and the
+   * connection closes. Bounds slow uploads, which would otherwise hold a connection for ever.
+   */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Connections open at once; more are closed as they arrive. The default stays below the
+   * process's open-file limit, so that a flood of idle connections cannot starve the server of
+   * descriptors for its own files and its liveness answers.
+   */
+  readonly maxConnections?: number;
   /** Bearer token that protects the repository endpoints (load/unload/index). */
   readonly adminToken?: string;
+  /**
+   * Host names, besides loopback ones (`localhost`, `127.x.x.x`, `[::1]`), that the repository
+   * API answers under without a token: the names this server is reached by (a proxy's, say). A
+   * request whose `Host` is another name is refused, so that a web page cannot reach it through
+   * DNS rebinding.
+   */
+  readonly allowedHosts?: readonly string[];
   /** Whether the repository endpoints exist at all. */
   readonly repositoryApi?: boolean;
   /** How long a drain waits for in-flight and queued requests, in ms. */
@@ -96,17 +117,40 @@ export function defaultModelSettings(cores = availableParallelism()): ModelSetti
   };
 }
 
+/**
+ * Connections a server accepts by default: the process's open-file limit less 128 descriptors
+ * kept for models, logs, worker threads and Redis (Linux: /proc/self/limits), or 10,000 where the
+ * limit cannot be read.
+ */
+export function defaultMaxConnections(): number {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+    if (soft === undefined || soft === 'unlimited') return 10_000;
+    return Math.max(64, Math.min(10_000_000, Number(soft) - 128));
+  } catch {
+    return 10_000;
+  }
+}
+
 /** Defaults of the server's options (per-model settings default through `defaultModelSettings`). */
 export const kDefaultServeOptions = {
   host: '127.0.0.1', // loopback unless the user says otherwise
   port: 8000,
   bodyLimit: 32 * 1024 * 1024, // 32 MiB
+  headersTimeoutMs: 20_000, // Node's default is 60 s, checked every 30 s
+  bodyTimeoutMs: 120_000, // a 32 MiB body at 300 KB/s
+  maxConnections: defaultMaxConnections(),
   repositoryApi: true,
+  allowedHosts: [],
   gracePeriodMs: 10_000, // 10 s
   unreadyDelayMs: 0, // the library closes at once; `mlscale serve` sets its own default
   logLevel: 'info',
   modelOverrides: {},
 } as const satisfies Partial<FilledServeOptions>;
+
+/** A host name or address as a Host header names it, without the port: `models.internal`, `10.0.0.5`, `[fd00::1]`. */
+const kHostName = /^(?:[a-z0-9](?:[a-z0-9-]{0,62}\.?)*|\[[0-9a-f:.]+\])$/i;
 
 /** pino's levels, `logLevel`'s choices. */
 export const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -129,7 +173,7 @@ export const kModelSettingKeys: readonly (keyof ModelSettings)[] = [
  */
 export function resolveServeOptions(options: ServeOptions): Readonly<FilledServeOptions> {
   if (options === null || typeof options !== 'object') invalidOption('', 'an object', options);
-  const o = { ...kDefaultServeOptions, ...dropUndefined(options) } as FilledServeOptions;
+  let o = { ...kDefaultServeOptions, ...dropUndefined(options) } as FilledServeOptions;
   if ((o.model === undefined) === (o.modelRepository === undefined)) {
     throw new InvalidOptionError(
       'give exactly one of options.model (an artifact folder or .onnx file) and options.modelRepository (a folder of models)',
@@ -159,10 +203,29 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
     invalidOption('host', 'a host name or address', o.host);
   checkInteger('port', o.port, 0, 65535);
   checkInteger('bodyLimit', o.bodyLimit, 1024, 2 ** 31);
+  checkInteger('headersTimeoutMs', o.headersTimeoutMs, 100, 3_600_000);
+  checkInteger('bodyTimeoutMs', o.bodyTimeoutMs, 100, 3_600_000);
+  if (o.headersTimeoutMs > o.bodyTimeoutMs)
+    invalidOption(
+      'headersTimeoutMs',
+      `at most options.bodyTimeoutMs (${o.bodyTimeoutMs}), which covers the headers too`,
+      o.headersTimeoutMs,
+    );
+  checkInteger('maxConnections', o.maxConnections, 1, 10_000_000);
   checkInteger('gracePeriodMs', o.gracePeriodMs, 0, 3_600_000);
   checkInteger('unreadyDelayMs', o.unreadyDelayMs, 0, 600_000);
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8))
     invalidOption('adminToken', 'a string of at least 8 characters', '<hidden>');
+  if (
+    !Array.isArray(o.allowedHosts) ||
+    !o.allowedHosts.every((h) => typeof h === 'string' && kHostName.test(h))
+  )
+    invalidOption(
+      'allowedHosts',
+      'a list of host names without scheme or port (e.g. ["models.internal"])',
+      o.allowedHosts,
+    );
+  o = { ...o, allowedHosts: Object.freeze(o.allowedHosts.map((h) => h.toLowerCase())) };
   if (typeof o.repositoryApi !== 'boolean')
     invalidOption('repositoryApi', 'true or false', o.repositoryApi);
   checkOneOf('logLevel', o.logLevel, kLogLevels);

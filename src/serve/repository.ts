@@ -119,7 +119,18 @@ export class ModelRepository {
 
   /** Loads every model found; a model that fails is kept as UNAVAILABLE with its reason. */
   async loadAll(): Promise<void> {
-    await Promise.all((await this.scan()).map((name) => this.load(name).catch(() => undefined)));
+    await Promise.all(
+      (await this.scan()).map((name) => {
+        // A folder under a reserved name is reported (the server stays unready until it is
+        // renamed); a load asked for by name is refused without a trace (see `load`).
+        const reserved = reservedNameReason(name);
+        if (reserved !== undefined) {
+          this.#slot(name).failure = { version: '?', reason: reserved };
+          return undefined;
+        }
+        return this.load(name).catch(() => undefined);
+      }),
+    );
   }
 
   /**
@@ -129,6 +140,8 @@ export class ModelRepository {
   load(name: string): Promise<ServedModel> {
     try {
       checkModelName(name);
+      // Refused before anything is recorded: a refused load leaves no state (readiness unchanged).
+      checkNotReserved(name);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -146,7 +159,6 @@ export class ModelRepository {
     const slot = this.#slot(name);
     let version = '?';
     try {
-      checkNotReserved(name);
       const found = await this.#locate(name);
       version = found.version;
       const config = await readModelConfig(found.configPath);
@@ -424,13 +436,17 @@ export class ModelRepository {
  */
 const kReservedNames = new Set(['stats']);
 
+/** Why a model name cannot be served (a route of the protocol shadows it), or undefined. */
+function reservedNameReason(name: string): string | undefined {
+  return kReservedNames.has(name)
+    ? `model name "${name}" is reserved: GET /v2/models/${name} lists every model's statistics, so this model's metadata could not be reached; rename its folder`
+    : undefined;
+}
+
 /** Refuses a model name that a route of the protocol shadows. */
 function checkNotReserved(name: string): void {
-  if (kReservedNames.has(name)) {
-    throw new ModelLoadError(
-      `model name "${name}" is reserved: GET /v2/models/${name} lists every model's statistics, so this model's metadata could not be reached; rename its folder`,
-    );
-  }
+  const reason = reservedNameReason(name);
+  if (reason !== undefined) throw new ModelLoadError(reason);
 }
 
 /**

@@ -140,11 +140,29 @@ export async function createServer(
     forceCloseConnections: 'idle',
     // The one check in front of Fastify's handler costs a boolean per request; a hook costs more.
     serverFactory: (handler) => {
-      const server = createHttpServer((request, response) =>
-        refusing ? refuseWhileClosing(request, response) : handler(request, response),
+      // Node's own check of the Host header answers a bare 400 with no body; this one says why.
+      const server = createHttpServer(
+        {
+          requireHostHeader: false,
+          headersTimeout: options.headersTimeoutMs,
+          requestTimeout: options.bodyTimeoutMs,
+          // How often Node looks for requests past those timeouts (30 s by default): a few
+          // times per timeout, so a slow client is cut close to its time.
+          connectionsCheckingInterval: Math.max(
+            50,
+            Math.min(1000, Math.floor(options.headersTimeoutMs / 4)),
+          ),
+        },
+        (request, response) => {
+          if (refusing) refuseWhileClosing(request, response);
+          else if (request.headers.host === undefined && request.httpVersionMinor === 1)
+            refuseWithoutHost(request, response);
+          else handler(request, response);
+        },
       );
       server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts (nginx 60 s)
-      server.requestTimeout = 0; // Fastify's default: the grace period bounds a drain, not a timer per request
+      // Past it, new connections are closed as they arrive (see options.maxConnections).
+      server.maxConnections = options.maxConnections;
       return server;
     },
     // A malformed URL, or a malformed HTTP request, gets the protocol's error body too.
@@ -301,6 +319,21 @@ function refuseWhileClosing(request: IncomingMessage, response: ServerResponse):
     ...(typeof id === 'string' ? { 'x-request-id': id } : {}),
   });
   response.end(body);
+}
+
+/** An HTTP/1.1 request without the Host header it must carry (RFC 9112 §3.2): 400 in the protocol's shape. */
+function refuseWithoutHost(request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({
+    error: 'bad request: an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)',
+  });
+  response.writeHead(400, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.end(body);
+  // The request's body, if any, is not read: the connection closes after the answer.
+  request.resume();
 }
 
 /**

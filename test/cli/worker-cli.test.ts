@@ -97,6 +97,31 @@ describe('mlscale worker and train --executor bullmq (command line)', () => {
     },
   );
 
+  test(
+    'should not offer --resume for a bullmq run that never reached Redis',
+    { timeout: 60_000 },
+    async () => {
+      const port = await freePort();
+      const r = await runCli(
+        [
+          'train',
+          '--data',
+          'synthetic:rows=200,features=4,classes=2',
+          '--executor',
+          'bullmq',
+          '--redis',
+          `redis://127.0.0.1:${port}`,
+          '--out',
+          join(dir, 'unreached'),
+        ],
+        { timeoutMs: 30_000 },
+      );
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1/);
+      assert.doesNotMatch(r.stderr, /--resume/);
+    },
+  );
+
   test('should say that --executor bullmq needs --redis', { timeout: 60_000 }, async () => {
     const r = await runCli(['train', '--executor', 'bullmq', '--out', join(dir, 'no-redis')]);
     assert.equal(r.code, 2);

@@ -104,7 +104,10 @@ describe('mlscale dashboard (pipeline runs)', () => {
     for (const id of ['nope', '..', '..%2F..%2Fetc', '.hidden']) {
       const res = await fetch(`${url}/api/runs/${id}`);
       assert.equal(res.status, 404, id);
-      assert.equal(typeof ((await res.json()) as { error: string }).error, 'string');
+      const { error } = (await res.json()) as { error: string };
+      assert.equal(typeof error, 'string');
+      // A visitor learns nothing of the machine's folders.
+      assert.ok(!error.includes(root), error);
     }
   });
 
@@ -127,8 +130,14 @@ describe('mlscale dashboard (pipeline runs)', () => {
     ]) {
       const res = await fetch(url + path);
       assert.notEqual(res.status, 200, path);
-      assert.doesNotMatch(await res.text(), /not for the web/);
+      const text = await res.text();
+      assert.doesNotMatch(text, /not for the web/);
+      assert.ok(!text.includes(root), text);
     }
+    const missing = await fetch(`${url}/reports/serve-sweep/nope.html`);
+    assert.equal(missing.status, 404);
+    const { error } = (await missing.json()) as { error: string };
+    assert.match(error, /^no report file serve-sweep\/nope\.html in the reports folder$/);
   });
 
   describe('in a browser', { skip: browserSkipReason() }, () => {

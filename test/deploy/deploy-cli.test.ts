@@ -48,6 +48,17 @@ describe('mlscale deploy', () => {
     assert.match(conf, /server replica2 \[fd00::2\]:8001 check/);
   });
 
+  test('both: the repository API is blocked (403) unless exposed on purpose', () => {
+    for (const make of [nginxConfig, haproxyConfig]) {
+      const blocked = make({ ...kDefaultBalancerOptions, replicas });
+      assert.match(blocked, /is not exposed through this load balancer/);
+      assert.match(blocked, /403/);
+      const exposed = make({ ...kDefaultBalancerOptions, replicas, exposeRepositoryApi: true });
+      assert.doesNotMatch(exposed, /is not exposed through this load balancer/);
+      assert.match(exposed, /replicas must require --admin-token/);
+    }
+  });
+
   test('haproxy -c accepts the configuration (when haproxy is installed)', async (t) => {
     const which = spawnSync(
       'sh',
@@ -58,15 +69,19 @@ describe('mlscale deploy', () => {
     const tmp = await tempDir('mlscale-haproxy-');
     try {
       const file = join(tmp.dir, 'haproxy.cfg');
-      await writeFile(
-        file,
-        haproxyConfig({
-          ...kDefaultBalancerOptions,
-          replicas: [{ host: '127.0.0.1', port: 8000 }],
-        }),
-      );
-      const r = spawnSync(which, ['-c', '-f', file], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stdout + r.stderr);
+      for (const exposeRepositoryApi of [false, true]) {
+        await writeFile(
+          file,
+          haproxyConfig({
+            ...kDefaultBalancerOptions,
+            replicas: [{ host: '127.0.0.1', port: 8000 }],
+            exposeRepositoryApi,
+          }),
+        );
+        const r = spawnSync(which, ['-c', '-f', file], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.doesNotMatch(r.stdout + r.stderr, /WARNING/);
+      }
     } finally {
       await tmp.cleanup();
     }
@@ -109,6 +124,10 @@ describe('mlscale deploy', () => {
     );
     assert.equal(n.code, 0, n.stderr);
     assert.match(n.stdout, /server a\.example:8000 /);
+    assert.match(
+      n.stderr,
+      /the model repository API \(\/v2\/repository\/\.\.\.: load, unload\) is blocked at the balancer \(403\)/,
+    );
   });
 
   const bad: { name: string; args: () => Promise<string[]> | string[]; message: RegExp }[] = [

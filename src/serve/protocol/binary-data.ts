@@ -9,7 +9,8 @@ import { InferenceRequestError } from '../../errors.js';
 import type { Datatype } from '../../model/tensor-description.js';
 import type { Tensor, TensorData } from '../types.js';
 import { datatypeInfo, type NumericTensorData } from './datatypes.js';
-import { formatShape } from './format.js';
+import { formatShape, formatValue } from './format.js';
+import { nestedIndex } from './json-data.js';
 
 // The layout is little-endian; typed arrays use the host's order, which is big-endian on s390x.
 const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -44,6 +45,9 @@ export function readBinaryData(
   const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   outBytes.set(bytes);
   if (!hostIsLittleEndian) swapBytes(outBytes, info.byteSize);
+  // One rule with JSON, which cannot carry them: ±Infinity and NaN never reach a model.
+  if (info.kind === 'float') checkFinite(out as Float32Array | Float64Array, shape, datatype, path);
+  else if (info.kind === 'half') checkFiniteHalf(out as Uint16Array, shape, datatype, path);
   if (datatype === 'BOOL') {
     for (let i = 0; i < count; i++) {
       const b = outBytes[i]!;
@@ -54,6 +58,53 @@ export function readBinaryData(
     }
   }
   return out;
+}
+
+/** Refuses a non-finite element, with the message JSON data gets for it (json-data.ts). */
+function checkFinite(
+  values: Float32Array | Float64Array,
+  shape: readonly number[],
+  datatype: Datatype,
+  path: string,
+): void {
+  for (let i = 0; i < values.length; i++) {
+    // `v - v` is 0 for a finite number and NaN for ±Infinity and NaN: one compare per element.
+    const v = values[i]!;
+    if (v - v !== 0) nonFinite(v, i, shape, datatype, path, 'a finite number in range');
+  }
+}
+
+function checkFiniteHalf(
+  bits: Uint16Array,
+  shape: readonly number[],
+  datatype: Datatype,
+  path: string,
+): void {
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7c00) === 0x7c00)
+      nonFinite(
+        (b & 0x3ff) !== 0 ? NaN : b & 0x8000 ? -Infinity : Infinity,
+        i,
+        shape,
+        datatype,
+        path,
+        'a finite number within ±65504',
+      );
+  }
+}
+
+function nonFinite(
+  value: number,
+  i: number,
+  shape: readonly number[],
+  datatype: Datatype,
+  path: string,
+  expected: string,
+): never {
+  throw new InferenceRequestError(
+    `${path}.binary_data${nestedIndex(i, shape)}: expected ${expected} for ${datatype}, got ${formatValue(value)}`,
+  );
 }
 
 function readBinaryStrings(bytes: Uint8Array, count: number, path: string): string[] {

@@ -193,7 +193,7 @@ function planInputs(
     const slot = index.inputs.get(name);
     if (slot === undefined) {
       throw new InferenceRequestError(
-        `${path}.name: unknown input ${JSON.stringify(name)}; the model's inputs are ${formatNames(signature.inputs.map((t) => t.name))}`,
+        `${path}.name: unknown input ${formatValue(name)}; the model's inputs are ${formatNames(signature.inputs.map((t) => t.name))}`,
       );
     }
     const earlier = seen.get(name);
@@ -316,7 +316,7 @@ function readOutputs(
       throw new InferenceRequestError(`${path}.name: expected a string, got ${formatValue(name)}`);
     if (!index.has(name)) {
       throw new InferenceRequestError(
-        `${path}.name: unknown output ${JSON.stringify(name)}; the model's outputs are ${formatNames(signature.outputs.map((t) => t.name))}`,
+        `${path}.name: unknown output ${formatValue(name)}; the model's outputs are ${formatNames(signature.outputs.map((t) => t.name))}`,
       );
     }
     const earlier = seen.get(name);

@@ -97,7 +97,7 @@ function innermostArrays(
 }
 
 /** `[1][3]`: the nested-array index of row-major element `flat`. */
-function nestedIndex(flat: number, shape: readonly number[]): string {
+export function nestedIndex(flat: number, shape: readonly number[]): string {
   let rest = flat;
   let text = '';
   for (let d = shape.length - 1; d >= 0; d--) {

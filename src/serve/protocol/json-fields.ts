@@ -43,7 +43,7 @@ export function readParameters(value: unknown, path: string): Record<string, unk
   const copy = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     if (forbiddenKeys.has(key))
-      throw new InferenceRequestError(`${path}: the key ${JSON.stringify(key)} is not allowed`);
+      throw new InferenceRequestError(`${path}: the key ${formatValue(key)} is not allowed`);
     copy[key] = source[key];
   }
   return copy;

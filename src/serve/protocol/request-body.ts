@@ -22,12 +22,48 @@ export function jsonText(text: string | Uint8Array): unknown {
     typeof text === 'string' || Buffer.isBuffer(text)
       ? text
       : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  checkNesting(typeof source === 'string' ? Buffer.from(source) : source);
   try {
     return sjson.parse(source, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
     throw new InferenceRequestError(`body: invalid JSON: ${(err as Error).message}`, {
       cause: err,
     });
+  }
+}
+
+/**
+ * How deep request JSON may nest. The protocol's deepest document is a tensor's nested `data`
+ * (one level per dimension) inside `inputs`: 64 leaves room for any real tensor rank.
+ */
+export const kMaxJsonDepth = 64;
+
+/**
+ * Refuses JSON nested deeper than `kMaxJsonDepth` before it is parsed: a pathological body
+ * (`[[[[...` over megabytes) would cost the parser and the decoder's walk seconds of a model
+ * instance's thread. One pass over the bytes, stopping at the first level too deep; brackets
+ * inside strings do not count. Malformed JSON is left for the parser to describe.
+ */
+function checkNesting(bytes: Uint8Array): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c)
+        i++; // a backslash escapes the next byte (\" or \\)
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth > kMaxJsonDepth) {
+        throw new InferenceRequestError(
+          `body: JSON nested deeper than ${kMaxJsonDepth} levels (at byte ${i}, depth ${depth}); no request of the protocol nests that deep`,
+        );
+      }
+    } else if (b === 0x5d || b === 0x7d) {
+      depth--;
+    }
   }
 }
 

@@ -7,6 +7,11 @@
  * token they answer only on a loopback address, so a server exposed with `--host 0.0.0.0` cannot be
  * reloaded by anyone who can reach it.
  *
+ * A loopback server is still reachable from the operator's browser, so requests a web page could
+ * forge are refused too (browser-guard.ts): a `Host` that is not a loopback name or an allowed
+ * host (DNS rebinding), an `Origin` of another site, and a body that is not JSON (a form or
+ * `text/plain` post needs no CORS preflight; `application/json` does).
+ *
  * @module
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -14,6 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForbiddenError, InferenceRequestError, UnauthorizedError } from '../../errors.js';
 import { jsonText } from '../protocol/request-body.js';
 import { isLoopback } from '../loopback.js';
+import { refuseForgeable } from './browser-guard.js';
 import type { ServerContext } from '../server-context.js';
 
 interface NameParams {
@@ -25,7 +31,10 @@ export async function repositoryRoutes(
   { context }: { context: ServerContext },
 ): Promise<void> {
   const { repository } = context;
-  const guard = async (request: FastifyRequest): Promise<void> => authorize(context, request);
+  const guard = async (request: FastifyRequest): Promise<void> => {
+    authorize(context, request);
+    refuseForgeable(request, context.options);
+  };
 
   app.post('/v2/repository/index', { preHandler: guard }, async (request) => {
     const body = readBody(request.body);

@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import { BatchTooLargeError, InferenceRequestError } from '../../../src/errors.js';
 import { decodeInferRequest } from '../../../src/serve/protocol/index.js';
 import type { ModelSignature } from '../../../src/serve/types.js';
+import type { Datatype } from '../../../src/model/tensor-description.js';
 import {
+  binaryBody,
   assertThrowsExactly,
   assertThrowsWith,
   classifier,
@@ -322,6 +324,73 @@ describe('decodeInferRequest validation', () => {
         ],
       },
       'inputs[0].parameters.binary_data_size: the request has no binary data (no Inference-Header-Content-Length header with a binary body)',
+    );
+  });
+
+  test('should refuse ±Infinity and NaN in binary FP16/FP32/FP64 data as JSON refuses them', () => {
+    const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer);
+    const cases: [Datatype, Uint8Array, string][] = [
+      [
+        'FP32',
+        bytes(new Float32Array([1, Infinity])),
+        '[1]: expected a finite number in range for FP32, got Infinity',
+      ],
+      [
+        'FP64',
+        bytes(new Float64Array([-Infinity, 1])),
+        '[0]: expected a finite number in range for FP64, got -Infinity',
+      ],
+      [
+        'FP32',
+        bytes(new Float32Array([NaN, 1])),
+        '[0]: expected a finite number in range for FP32, got NaN',
+      ],
+      [
+        'FP16',
+        bytes(new Uint16Array([0x3c00, 0x7c00])),
+        '[1]: expected a finite number within ±65504 for FP16, got Infinity',
+      ],
+      [
+        'FP16',
+        bytes(new Uint16Array([0x7e00, 0])),
+        '[0]: expected a finite number within ±65504 for FP16, got NaN',
+      ],
+    ];
+    for (const [datatype, data, expected] of cases) {
+      const { body, headers } = binaryBody(
+        {
+          inputs: [
+            { name: 'v', shape: [1, 2], datatype, parameters: { binary_data_size: data.length } },
+          ],
+        },
+        data,
+      );
+      assertThrowsExactly(
+        () => decodeInferRequest(body, headers, single(datatype, 2), { maxBatchSize: 64 }),
+        InferenceRequestError,
+        E,
+        `inputs[0].binary_data[0]${expected}`,
+      );
+    }
+  });
+
+  test('should refuse JSON nested deeper than 64 levels before parsing it, brackets in strings aside', () => {
+    const deep = (n: number): Buffer =>
+      Buffer.from(`{"inputs": [{"name": "x", "data": ${'['.repeat(n)}${']'.repeat(n)}}]}`);
+    assertThrowsExactly(
+      () => decode(deep(200)),
+      InferenceRequestError,
+      E,
+      'body: JSON nested deeper than 64 levels (at byte 95, depth 65); no request of the protocol nests that deep',
+    );
+    // 61 levels of data inside the 3 of the body and inputs: parsed, and refused for what it is.
+    assertThrowsWith(() => decode(deep(61)), InferenceRequestError, E, 'inputs[0]');
+    const quoted = Buffer.from(`{"id": "${'[{'.repeat(100)}\\"[", "inputs": 5}`);
+    assertThrowsExactly(
+      () => decode(quoted),
+      InferenceRequestError,
+      E,
+      'inputs: expected an array, got 5',
     );
   });
 

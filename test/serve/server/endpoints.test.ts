@@ -307,7 +307,7 @@ describe('mlscale serve endpoints', () => {
     assert.equal(metricValue(after, 'mlscale_model_ready', labels), 1);
     assert.equal(metricValue(after, 'mlscale_model_instances', { model: 'n', version: '3' }), 1);
     assert.ok(
-      after.some((s) => s.name.startsWith('mlscale_process_')),
+      after.some((s) => s.name.startsWith('mlscale_process_cpu_')),
       'process metrics are exported',
     );
   });

@@ -215,6 +215,39 @@ const cases: {
     status: 400,
     message: /^inputs\[0\]\.parameters\.binary_data_size: the request has no binary data/,
   },
+  ...(
+    [
+      ['+Infinity', Infinity, 'Infinity'],
+      ['-Infinity', -Infinity, '-Infinity'],
+      ['NaN', NaN, 'NaN'],
+    ] as const
+  ).map(([what, value, shown]) => ({
+    name: `${what} in FP32 binary data, refused as JSON refuses an out-of-range number`,
+    send: (url: string) => {
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [
+            {
+              name: 'x',
+              datatype: 'FP32',
+              shape: [1, kFeatures],
+              parameters: { binary_data_size: 4 * kFeatures },
+            },
+          ],
+        }),
+      );
+      return post(
+        url,
+        '/v2/models/m/infer',
+        Buffer.concat([header, float32Bytes([...row.slice(0, 2), value, ...row.slice(3)])]),
+        { 'inference-header-content-length': String(header.length) },
+      );
+    },
+    status: 400,
+    message: new RegExp(
+      `^inputs\\[0\\]\\.binary_data\\[0\\]\\[2\\]: expected a finite number in range for FP32, got ${shown}$`,
+    ),
+  })),
   {
     name: 'a bad Inference-Header-Content-Length',
     send: (url) =>

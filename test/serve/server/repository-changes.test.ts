@@ -115,6 +115,19 @@ describe('mlscale serve: repository index and load/unload order', () => {
     );
     assert.equal((await get(url, '/v2/health/ready')).status, 200);
   });
+
+  test('should leave no state behind a refused load of a reserved name: readiness stays 200', async () => {
+    assert.equal((await get(url, '/v2/health/ready')).status, 200);
+    for (const name of ['stats', 'stats']) {
+      assertError(await post(url, `/v2/repository/models/${name}/load`), 400, /is reserved/);
+      const ready = await get(url, '/v2/health/ready');
+      assert.equal(ready.status, 200, ready.text);
+    }
+    const index = await post(url, '/v2/repository/index');
+    const rows = index.json.filter((e: { name: string }) => e.name === 'stats');
+    assert.deepEqual(rows, [{ name: 'stats', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+    assertError(await post(url, '/v2/repository/models/stats/unload'), 404, /not loaded/);
+  });
 });
 
 describe('ModelRepository: loads and unloads of one name', () => {

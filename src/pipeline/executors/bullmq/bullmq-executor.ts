@@ -69,6 +69,7 @@ export class BullmqExecutor implements Executor {
   #round = 0;
   /** Which start of this run's driver this is (1, then 2 after a resume...). */
   #start = 0;
+  readonly #recorded: (() => void)[] = [];
   #closed = false;
 
   /**
@@ -86,6 +87,15 @@ export class BullmqExecutor implements Executor {
       await this.#connect();
       return this.#redis!;
     }, this.#options);
+  }
+
+  /**
+   * Calls `listener` once this run is recorded in Redis (at once if it is already): from then on
+   * `--resume <run>` can continue it, so that is when a driver may say so.
+   */
+  onRunRecorded(listener: () => void): void {
+    if (this.#start > 0) listener();
+    else this.#recorded.push(listener);
   }
 
   /** What this run's jobs did so far. */
@@ -175,6 +185,7 @@ export class BullmqExecutor implements Executor {
         .expire(starts, keepFailedSeconds)
         .exec()) as [[unknown, number]];
       this.#start = start;
+      for (const listener of this.#recorded.splice(0)) listener();
       const tracker = this.#tracker;
       tracker.countJobsUnder(`${run}.${start}.`);
       // Connection errors are retried by ioredis; the round's outage timer decides when to give up.
