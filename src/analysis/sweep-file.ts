@@ -212,6 +212,7 @@ export function checkSweep(value: unknown, file: string): SweepFile {
           `${file}: ${p} has ${pt.rows} rows in ${pt.batches} batches of ${pt.batchSize}: more rows than the batches hold`,
         );
       }
+      if (pt.peakRssMiB !== undefined) num(pt, 'peakRssMiB', p);
       const key = `${pt.batches}/${pt.workers}/${pt.batchSize}`;
       const first = seen.get(key);
       if (first !== undefined)

@@ -164,6 +164,11 @@ export interface PipelinePoint {
   readonly seconds: number;
   /** Wall time per stage (s), as the pipeline's stats report them. */
   readonly stageSeconds: Readonly<Record<string, number>>;
+  /**
+   * Peak resident memory of the process that ran the pipeline, after the run (MiB): the
+   * driver, and the worker threads with it. Absent in older files.
+   */
+  readonly peakRssMiB?: number;
 }
 
 /** A `mlscale sweep pipeline` file. */
