@@ -219,6 +219,9 @@ export async function sweepPipeline(
     machine: machineInfo(),
     data: o.data,
     executor: o.executor,
+    label,
+    epochs: o.epochs,
+    model: String(o.model),
     repeats: o.repeats,
     points,
   };

@@ -180,6 +180,10 @@ export interface PipelineSweep {
   /** The --data given, e.g. `synthetic:rows=2000000,features=32`. */
   readonly data: string;
   readonly executor: 'inline' | 'threads' | 'bullmq';
+  /** The label column, training epochs and model family the runs used (absent in older files): what `mlscale advise --verify` runs again. */
+  readonly label?: string;
+  readonly epochs?: number;
+  readonly model?: string;
   /** Repeats per grid point; `seconds` is their median. */
   readonly repeats: number;
   readonly points: readonly PipelinePoint[];
