@@ -112,12 +112,13 @@ export async function stop(child: ChildProcess): Promise<void> {
 export async function startMlscale(
   repo: string,
   flags: string[],
+  mlscaleRoot = root,
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
     [
-      join(root, 'bin/mlscale.js'),
+      join(mlscaleRoot, 'bin/mlscale.js'),
       'serve',
       '--model-repository',
       repo,

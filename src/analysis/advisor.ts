@@ -11,6 +11,9 @@ import { analyseServe, type ServeAnalysis } from './analyse-serve.js';
 import { duration, money, num } from './format.js';
 import { checkPrices, labelCpus } from './prices.js';
 import { predictForCores } from './scaling.js';
+import type { Lever } from './bottleneck.js';
+import { predictionText } from './prediction.js';
+import { recommend, type Recommendation } from './recommend.js';
 import { checkSweep } from './sweep-file.js';
 import type { SweepFile } from './sweep-schema.js';
 
@@ -26,19 +29,8 @@ export interface AdviseOptions {
   targetSeconds?: number;
 }
 
-/** The lever a recommendation pulls. */
-export type Lever = 'batch' | 'optimize' | 'vertical' | 'horizontal' | 'none';
-
-/** One recommendation: the lever for one sweep, and why (with the numbers). */
-export interface Recommendation {
-  readonly scope: 'serve' | 'pipeline';
-  /** The sweep it is about, in words. */
-  readonly source: string;
-  readonly lever: Lever;
-  /** The lever after this one, when the first is a larger batch or a cheaper model. */
-  readonly then?: Lever;
-  readonly text: string;
-}
+export type { Lever } from './bottleneck.js';
+export type { NextConfig, Recommendation } from './recommend.js';
 
 /** One way to buy the capacity: a machine size, how many, and what it costs. */
 export interface CostOption {
@@ -121,8 +113,13 @@ export function advise(sweeps: readonly SweepFile[], options: AdviseOptions = {}
     if (i > 0) lines.push('');
     lines.push(`${a.kind === 'serve' ? 'Serving' : 'Pipeline'}: ${a.source}`);
     lines.push(
+      `  Bottleneck: ${bottleneckWords(r.bottleneck.kind)}${r.bottleneck.where ? ` (${r.bottleneck.where})` : ''}. ${r.bottleneck.text}`,
       `  Next lever: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.`,
     );
+    if (r.prediction)
+      lines.push(
+        `  Predicted: ${r.prediction.what}: ${predictionText(r.prediction)} — ${r.prediction.basis}.`,
+      );
     for (const s of a.statements) lines.push(`  - ${s}`);
   }
   if (costStatements.length > 0) {
@@ -140,6 +137,8 @@ export function advise(sweeps: readonly SweepFile[], options: AdviseOptions = {}
 /** The lever in a few words. */
 export function leverWords(lever: Lever): string {
   switch (lever) {
+    case 'stage':
+      return 'make the serial part faster or parallel (more workers or machines would not help)';
     case 'batch':
       return 'a larger batch';
     case 'optimize':
@@ -151,52 +150,6 @@ export function leverWords(lever: Lever): string {
     default:
       return 'none found from these measurements';
   }
-}
-
-function recommend(a: ServeAnalysis | PipelineAnalysis): Recommendation {
-  const scaling = a.scaling?.verdict;
-  const scalingLever: Lever = scaling ? scaling.lever : 'none';
-  if (a.kind === 'serve' && a.unreliable) {
-    return {
-      scope: a.kind,
-      source: a.source,
-      lever: 'none',
-      text: a.statements.find((s) => s.startsWith('Caution: ')) ?? '',
-    };
-  }
-  const pick = (re: RegExp) => a.statements.find((s) => re.test(s));
-  // A faster model cuts the cost of every prediction, where scaling only buys more of them at the
-  // same cost or a higher one: when a variant pays, it is the first lever; then batching or scaling.
-  const variant =
-    a.kind === 'serve'
-      ? [...a.variants].filter((v) => v.pays).sort((p, q) => q.speedup - p.speedup)[0]
-      : undefined;
-  if (variant) {
-    const then: Lever = a.batchLever ? 'batch' : scalingLever;
-    const text =
-      variant.statements.find((s) => s.startsWith('Optimising the model is a lever')) ?? '';
-    return {
-      scope: a.kind,
-      source: a.source,
-      lever: 'optimize',
-      ...(then !== 'none' ? { then } : {}),
-      text,
-    };
-  }
-  const lever: Lever = a.batchLever ? 'batch' : scalingLever;
-  const text =
-    (a.batchLever
-      ? pick(/^A larger batch is a lever/)
-      : pick(/^(Vertical|Horizontal) is the lever/)) ??
-    a.statements[a.statements.length - 1] ??
-    '';
-  return {
-    scope: a.kind,
-    source: a.source,
-    lever,
-    ...(a.batchLever && scalingLever !== 'none' ? { then: scalingLever } : {}),
-    text,
-  };
 }
 
 interface FilledOptions {
@@ -408,4 +361,21 @@ function pipelineCosts(
   if (options.length > 1)
     statements.push(`Pipeline: ${cheapest(options, (o) => o.costPerRun!)} (per run)`);
   return { options, statements };
+}
+
+/** The bottleneck kind in a few words. */
+export function bottleneckWords(kind: Recommendation['bottleneck']['kind']): string {
+  return {
+    'serial-stage': 'a serial stage',
+    parsing: 'parsing the source, serially',
+    driver: 'the driver, serially',
+    'batch-overhead': 'per-batch overhead',
+    'batches-not-filling': 'batches not filling',
+    generator: 'the load generator',
+    'http-thread': "the replica's HTTP thread",
+    memory: 'memory',
+    cores: "the machine's cores",
+    room: 'none yet (room to scale on this machine)',
+    unknown: 'not found from these measurements',
+  }[kind];
 }

@@ -15,6 +15,9 @@ import { configLabel } from './sweep-file.js';
 import { num, pct, ratio } from './format.js';
 import { judgeScaling, kScalingGain, type ScalingSeries, type ScalingVerdict } from './scaling.js';
 
+/** Mean rows per batch, as a share of the limit, from which batches count as filling it. */
+export const kBatchFull = 0.8;
+
 /** Throughput at the SLO against the largest batch the server may form, everything else fixed. */
 export interface BatchSeries {
   readonly fixed: string;
@@ -219,8 +222,11 @@ export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnaly
       )
       .join('; ');
     const fill = batch.meanBatch[k];
-    const capBinding = fill !== null && fill !== undefined && fill >= 0.8 * batch.batchSizes[k]!;
-    batchLever = lastGain >= kScalingGain || capBinding;
+    const known = fill !== null && fill !== undefined;
+    const capBinding = known && fill >= kBatchFull * batch.batchSizes[k]!;
+    // Batches that do not reach the limit cannot be helped by a higher one, whatever the last
+    // step measured: the mean batch is the evidence, the step's gain only a hint (noise, delay).
+    batchLever = known ? capBinding : lastGain >= kScalingGain;
     const overhead = first > 0 && batch.x[top]! > first ? 1 - first / batch.x[top]! : 0;
     statements.push(`Throughput at the SLO against the largest batch (${batch.fixed}): ${list}.`);
     if (overhead > 0) {
@@ -229,9 +235,11 @@ export function analyseServe(whole: ServeSweep, targetRate?: number): ServeAnaly
       );
     }
     statements.push(
-      batchLever
-        ? `A larger batch is a lever: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) still gave ${ratio(lastGain)}${capBinding ? ` and batches fill to ${num(fill!)} of ${batch.batchSizes[k]}` : ''}; try --max-batch-size ${batch.batchSizes[k]! * 2}.`
-        : `Batching is used up: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) gave ${ratio(lastGain)}${fill !== null && fill !== undefined ? ` and batches hold ${num(fill)} rows on average, well under the cap` : ''}; a larger --max-batch-size will not raise throughput.`,
+      known && !capBinding && lastGain >= kScalingGain
+        ? `Batches do not fill: under the limit of ${batch.batchSizes[k]} they averaged ${num(fill)} rows (${pct(fill / batch.batchSizes[k]!)} of it), so the limit is not what binds and a larger --max-batch-size will not raise throughput — the last step's ${ratio(lastGain)} (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) came from elsewhere (run-to-run noise, or the batching delay).`
+        : batchLever
+          ? `A larger batch is a lever: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) still gave ${ratio(lastGain)}${capBinding ? ` and batches fill to ${num(fill!)} of ${batch.batchSizes[k]}` : ''}; try --max-batch-size ${batch.batchSizes[k]! * 2}.`
+          : `Batching is used up: the last step (≤ ${batch.batchSizes[k - 1]} → ≤ ${batch.batchSizes[k]}) gave ${ratio(lastGain)}${fill !== null && fill !== undefined ? ` and batches hold ${num(fill)} rows on average, well under the cap` : ''}; a larger --max-batch-size will not raise throughput.`,
     );
   }
 

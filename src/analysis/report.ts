@@ -8,7 +8,18 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { leverWords, type Advice, type CostOption } from './advisor.js';
+import { bottleneckWords, leverWords, type Advice, type CostOption } from './advisor.js';
+import { predictionText } from './prediction.js';
+import type { Recommendation } from './recommend.js';
+
+/** The bottleneck and the prediction of a recommendation, in words. */
+function afterText(r: Recommendation): string {
+  const b = `Bottleneck: ${bottleneckWords(r.bottleneck.kind)}${r.bottleneck.where ? ` (${r.bottleneck.where})` : ''}.`;
+  const p = r.prediction
+    ? ` Predicted: ${r.prediction.what}: ${predictionText(r.prediction)} — ${r.prediction.basis}.`
+    : '';
+  return b + p;
+}
 import { chartsFor, type Chart } from './charts.js';
 import { duration, money, num } from './format.js';
 import type { SweepFile } from './sweep-schema.js';
@@ -132,7 +143,7 @@ function renderHtml(
   const recs = advice.recommendations
     .map(
       (r) =>
-        `<li><strong>${esc(r.scope === 'serve' ? 'Serving' : 'Pipeline')}: ${esc(leverWords(r.lever))}${r.then ? esc(`, then ${leverWords(r.then)}`) : ''}.</strong> ${esc(r.text)}</li>`,
+        `<li><strong>${esc(r.scope === 'serve' ? 'Serving' : 'Pipeline')}: ${esc(leverWords(r.lever))}${r.then ? esc(`, then ${leverWords(r.then)}`) : ''}.</strong> ${esc(r.text)} ${esc(afterText(r))}</li>`,
     )
     .join('\n');
   const body = sections
@@ -223,7 +234,7 @@ function renderMarkdown(
   ];
   for (const r of advice.recommendations)
     out.push(
-      `- **${r.scope === 'serve' ? 'Serving' : 'Pipeline'}: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.** ${r.text}`,
+      `- **${r.scope === 'serve' ? 'Serving' : 'Pipeline'}: ${leverWords(r.lever)}${r.then ? `, then ${leverWords(r.then)}` : ''}.** ${r.text} ${afterText(r)}`,
     );
   for (const s of sections) {
     out.push('', `## ${s.title}`, '');

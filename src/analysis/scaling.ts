@@ -47,7 +47,12 @@ export function units(count: number, dimension: string): string {
 
 /** What the series says. */
 export interface ScalingVerdict {
-  readonly lever: 'vertical' | 'horizontal';
+  /**
+   * vertical: more on this machine; horizontal: more machines; serial: neither — throughput does
+   * not grow with N within the cores (Amdahl's speedup at the core count under kScalingGain), so
+   * the serial part, not the number of machines, is what limits it.
+   */
+  readonly lever: 'vertical' | 'horizontal' | 'serial';
   /** N of the highest throughput, and that throughput. */
   readonly bestN: number;
   readonly bestX: number;
@@ -126,7 +131,23 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
   // CPU unmeasured, more processes would only share the cores, so the machine has no room.
   const room = bestN < cores || (cpu !== null && cpu < kCpuSaturated);
   const vertical = (growing || uslRoom) && room && (cpu === null || cpu < kCpuSaturated);
-  if (vertical) {
+  // Serial: within the cores, more N bought (almost) nothing — whatever more machines would add,
+  // the same serial part would cap them too.
+  const serial =
+    !vertical &&
+    (cpu === null || cpu < kCpuSaturated) &&
+    amdahlInCores !== undefined &&
+    amdahlSpeedup(amdahlInCores.serialFraction, Math.min(cores, maxN)) < kScalingGain &&
+    bestX / x[0]! < kScalingGain;
+  if (serial) {
+    statements.push(
+      `The work is serial: within the machine's ${cores} cores throughput does not grow with ${dim} (${at(0)}, best ${at(best)}; Amdahl's s = ${amdahlInCores!.serialFraction.toFixed(3)}), so neither more ${dim} here nor more machines would raise it — the serial part must be found and made faster or parallel first.`,
+    );
+    if (cpu !== null && cpu < kCpuIdle)
+      statements.push(
+        `Caution: the CPU was only ${pct(cpu)} busy at the peak, so the limit was not this machine's cores but something else — the load generator, other processes on the machine, I/O or a lock.`,
+      );
+  } else if (vertical) {
     const upTo = bestN < cores ? cores : maxN * 2;
     statements.push(
       `Vertical is the lever: throughput still grows at the largest N measured (${at(best)}, ${ratio(lastGain)} the step before) and the machine has room (${cpuText}${bestN < cores ? `; ${bestN} of ${cores} cores used` : ''})${uslRoom ? `, and the USL's peak N* = ${num(usl!.peakN)} lies beyond it` : ''}. Add ${dim} on this machine (try up to ${upTo}) and measure again.`,
@@ -164,7 +185,7 @@ export function judgeScaling(series: ScalingSeries, cores: number): ScalingVerdi
     }
   }
   return {
-    lever: vertical ? 'vertical' : 'horizontal',
+    lever: serial ? 'serial' : vertical ? 'vertical' : 'horizontal',
     bestN,
     bestX,
     cores,

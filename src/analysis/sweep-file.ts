@@ -200,6 +200,11 @@ export function checkSweep(value: unknown, file: string): SweepFile {
   } else {
     if (value.executor !== 'inline' && value.executor !== 'threads' && value.executor !== 'bullmq')
       at('$.executor', '"inline", "threads" or "bullmq"', value.executor);
+    if (value.label !== undefined && typeof value.label !== 'string')
+      at('$.label', 'a column name', value.label);
+    if (value.model !== undefined && typeof value.model !== 'string')
+      at('$.model', 'a model family', value.model);
+    if (value.epochs !== undefined) num(value, 'epochs', '$', 1);
     const seen = new Map<string, number>();
     arr(value, 'points', '$').forEach((pt, i) => {
       const p = `$.points[${i}]`;
@@ -212,6 +217,7 @@ export function checkSweep(value: unknown, file: string): SweepFile {
           `${file}: ${p} has ${pt.rows} rows in ${pt.batches} batches of ${pt.batchSize}: more rows than the batches hold`,
         );
       }
+      if (pt.peakRssMiB !== undefined) num(pt, 'peakRssMiB', p);
       const key = `${pt.batches}/${pt.workers}/${pt.batchSize}`;
       const first = seen.get(key);
       if (first !== undefined)

@@ -201,6 +201,8 @@ export async function sweepPipeline(
         rows: batches * batchSize,
         seconds: median.seconds,
         stageSeconds: median.stageSeconds,
+        // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
+        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
       const st = median.stageSeconds;
       say(
@@ -217,6 +219,9 @@ export async function sweepPipeline(
     machine: machineInfo(),
     data: o.data,
     executor: o.executor,
+    label,
+    epochs: o.epochs,
+    model: String(o.model),
     repeats: o.repeats,
     points,
   };

@@ -164,6 +164,11 @@ export interface PipelinePoint {
   readonly seconds: number;
   /** Wall time per stage (s), as the pipeline's stats report them. */
   readonly stageSeconds: Readonly<Record<string, number>>;
+  /**
+   * Peak resident memory of the process that ran the pipeline, after the run (MiB): the
+   * driver, and the worker threads with it. Absent in older files.
+   */
+  readonly peakRssMiB?: number;
 }
 
 /** A `mlscale sweep pipeline` file. */
@@ -175,6 +180,10 @@ export interface PipelineSweep {
   /** The --data given, e.g. `synthetic:rows=2000000,features=32`. */
   readonly data: string;
   readonly executor: 'inline' | 'threads' | 'bullmq';
+  /** The label column, training epochs and model family the runs used (absent in older files): what `mlscale advise --verify` runs again. */
+  readonly label?: string;
+  readonly epochs?: number;
+  readonly model?: string;
   /** Repeats per grid point; `seconds` is their median. */
   readonly repeats: number;
   readonly points: readonly PipelinePoint[];

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import { advise, type Advice, type AdviseOptions } from '../analysis/advisor.js';
 import { parsePrices } from '../analysis/prices.js';
 import { readSweepFile } from '../analysis/sweep-file.js';
+import type { SweepFile } from '../analysis/sweep-schema.js';
+import { sweepRunners, verifyRecommendation, type Verification } from '../analysis/verify.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, textFlag, type FlagSpec } from './args.js';
 
@@ -26,6 +28,10 @@ this machine) or horizontal (more machines) — citing the measurements behind i
                         machines of the measured size that takes
   --target-rows N       rows a pipeline run must process...
   --target-time T       ...within this time (600, 600s, 10m, 1.5h)
+  --verify              run each recommendation's next configuration (the sweep's machinery, one
+                        grid point) and print predicted against measured, with the error in %
+                        (target: within 15%); steps that need more machines are skipped
+  --redis URL           with --verify, the Redis of a bullmq pipeline sweep
   --out DIR             also write DIR/report.html and DIR/report.md (charts in DIR/charts/)
   --json                print the advice as JSON instead of text
   -h, --help            this help`;
@@ -36,6 +42,8 @@ const flags: FlagSpec = {
   'target-rows': { type: 'string' },
   'target-time': { type: 'string' },
   out: { type: 'string' },
+  verify: { type: 'boolean' },
+  redis: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -117,7 +125,15 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     );
   }
 
+  const redis = textFlag(values.redis);
+  if (redis !== undefined && !values.verify)
+    throw new InvalidOptionError(
+      '--redis applies only with --verify (the Redis of a bullmq sweep)',
+    );
   const advice = advise(sweeps, options);
+  const verifications = values.verify
+    ? await verifyAll(sweeps, advice, redis, values.json === true)
+    : undefined;
   // The report's charts load Vega (about a second): only when a report is asked for.
   const report =
     out !== undefined
@@ -125,13 +141,45 @@ export async function adviseCommand(argv: string[]): Promise<number> {
       : undefined;
   if (values.json) {
     process.stdout.write(
-      JSON.stringify({ ...adviceJson(advice), ...(report ? { report } : {}) }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          ...adviceJson(advice),
+          ...(verifications ? { verifications } : {}),
+          ...(report ? { report } : {}),
+        },
+        null,
+        2,
+      ) + '\n',
     );
   } else {
     process.stdout.write(advice.lines.join('\n') + '\n');
+    if (verifications) {
+      process.stdout.write('\nPredictions checked\n');
+      for (const v of verifications)
+        process.stdout.write(
+          `  - ${v.scope === 'serve' ? 'Serving' : 'Pipeline'}: ${'skipped' in v ? `not verified: ${v.skipped}` : v.text}\n`,
+        );
+    }
     if (report) process.stdout.write(`\nReport: ${report.html} (and ${report.markdown})\n`);
   }
   return 0;
+}
+
+/** Runs every recommendation's next configuration, one after the other. */
+async function verifyAll(
+  sweeps: readonly SweepFile[],
+  advice: Advice,
+  redis: string | undefined,
+  quiet: boolean,
+): Promise<Verification[]> {
+  const runners = sweepRunners({
+    ...(redis !== undefined ? { redis } : {}),
+    ...(quiet ? {} : { onProgress: (line: string) => process.stderr.write(`verify: ${line}\n`) }),
+  });
+  const out: Verification[] = [];
+  for (const [i, sweep] of sweeps.entries())
+    out.push(await verifyRecommendation(sweep, advice.recommendations[i]!, runners));
+  return out;
 }
 
 /** The advice without the sweeps it carries (they are the input files). */

@@ -101,6 +101,11 @@ Replicas (several serving processes on this host, sharing the port)
   --cpu-idle-threshold F    with auto: the CPU idle fraction (0-1) of replicas whose queues hold
                             requests above which an instance per replica is added rather than a
                             replica; instances x threads x replicas stay within the cores  [${a.cpuIdleThreshold}]
+  --peak-replicas N         with auto: the replica count of peak throughput a sweep measured on
+                            this host ('mlscale advise' names it): the autoscaler stops there, as
+                            it stops at the cores; past either it reports the host saturated
+                            (metric mlscale_autoscaler_host_saturated, a warning in the log, the
+                            dashboard) for an HPA or KEDA rule to add machines  [the cores]
 
 Defaults come from the CPU count (${cores} here): one instance per four cores (at least one), each
 with cores / instances onnxruntime threads, so instances x intra-op threads = cores and threads
@@ -147,6 +152,7 @@ const flags: FlagSpec = {
   'downscale-delay-ms': { type: 'string' },
   'smoothing-window-ms': { type: 'string' },
   'cpu-idle-threshold': { type: 'string' },
+  'peak-replicas': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -159,6 +165,7 @@ const kAutoscalerFlags = {
   downscaleDelayMs: 'downscale-delay-ms',
   smoothingWindowMs: 'smoothing-window-ms',
   cpuIdleThreshold: 'cpu-idle-threshold',
+  peakReplicas: 'peak-replicas',
 } as const;
 
 /** Runs `mlscale serve`; resolves with the exit code once the server has shut down. */

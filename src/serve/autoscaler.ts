@@ -24,8 +24,15 @@
  *
  * Cores bound both axes together: instances × intra-op threads × replicas never exceed `cores`
  * (each instance has at least `threadsPerInstance` threads), so no instance is added past that, and
- * a scale-up that would pass it brings instances per replica down with it. Above `cores` replicas
- * (a `maxReplicas` set that high), one instance each is the least there can be.
+ * a scale-up that would pass it brings instances per replica down with it.
+ *
+ * The host bounds the replicas: never more than `cores` ÷ (threads × the fewest instances) — past
+ * that, processes only share the cores and throughput falls (BENCHMARKS.md: 4 replicas on 2 cores,
+ * 0.68x) — nor more than `peakReplicas`, the scaling peak a sweep measured, when given. A
+ * `maxReplicas` set higher is held there (only `minReplicas` can force more). When the load asks
+ * for more replicas than the host runs and it runs them all, the host is **saturated**: the
+ * decision says so (`hostSaturated`, and an action `host-saturated` when it begins, `host-has-room`
+ * when it ends), for the caller to export as a metric that adds machines (an HPA or KEDA rule).
  *
  * Every decision, a hold included, carries the signal that caused it; the caller logs the ones that
  * change something. Time is an input (`timeMs`), so the policy is tested on recorded or synthetic
@@ -61,6 +68,11 @@ export interface AutoscalerConfig {
   readonly cores: number;
   /** The fewest intra-op threads an instance runs with: 1, or what the user fixed with --intra-op-threads. */
   readonly threadsPerInstance: number;
+  /**
+   * The replica count at which a sweep of this host measured peak throughput: the autoscaler does
+   * not pass it. Undefined: the cores alone bound the replicas.
+   */
+  readonly peakReplicas?: number;
 }
 
 export const kDefaultAutoscalerConfig: AutoscalerConfig = {
@@ -105,10 +117,21 @@ export interface AutoscalerState {
   readonly verticalDownSinceMs?: number;
   /** Until when the spike rule forbids scaling down. */
   readonly panicUntilMs?: number;
+  /** Whether the last decision found the host saturated. */
+  readonly hostSaturated?: boolean;
 }
 
 export type AutoscalerAction =
-  'hold' | 'scale-up' | 'spike-scale-up' | 'scale-down' | 'add-instance' | 'remove-instance';
+  | 'hold'
+  | 'scale-up'
+  | 'spike-scale-up'
+  | 'scale-down'
+  | 'add-instance'
+  | 'remove-instance'
+  /** The host runs all the replicas it can and the load asks for more: add machines. */
+  | 'host-saturated'
+  /** The load fits the host again. */
+  | 'host-has-room';
 
 /** The signal behind a decision, as the caller logs it. */
 export interface DecisionSignal {
@@ -137,6 +160,12 @@ export interface AutoscalerDecision {
   readonly instancesPerReplica: number;
   readonly reason: string;
   readonly signal: DecisionSignal;
+  /** The host runs every replica it can, and the load asks for more. */
+  readonly hostSaturated: boolean;
+  /** The most replicas this host runs (cores ÷ (threads × fewest instances), or the measured peak). */
+  readonly hostReplicas: number;
+  /** Replicas the load asks for, not bounded by the host or maxReplicas. */
+  readonly demandReplicas: number;
 }
 
 /**
@@ -179,7 +208,34 @@ export function resolveAutoscalerConfig(
     invalidOption(name('cpuIdleThreshold'), 'a number from 0 to 1', c.cpuIdleThreshold);
   checkInteger(name('cores'), c.cores, 1, 65_536);
   checkInteger(name('threadsPerInstance'), c.threadsPerInstance, 1, 256);
+  if (c.peakReplicas !== undefined) checkInteger(name('peakReplicas'), c.peakReplicas, 1, 256);
   return Object.freeze(c);
+}
+
+/**
+ * The most replicas this host runs: its cores ÷ (intra-op threads × the fewest instances per
+ * replica), at least 1, and not past the measured scaling peak when one is given.
+ */
+export function hostReplicaLimit(config: AutoscalerConfig): number {
+  const byCores = Math.max(
+    1,
+    Math.floor(config.cores / (config.threadsPerInstance * config.minInstancesPerReplica)),
+  );
+  return config.peakReplicas !== undefined ? Math.min(byCores, config.peakReplicas) : byCores;
+}
+
+/** Why the host runs at most hostReplicaLimit replicas, in words. */
+function hostLimitWords(config: AutoscalerConfig): string {
+  const limit = hostReplicaLimit(config);
+  const byCores = `${config.cores} cores ÷ (${config.threadsPerInstance} thread(s) × ${config.minInstancesPerReplica} instance(s) per replica)`;
+  return config.peakReplicas !== undefined && config.peakReplicas === limit
+    ? `the scaling peak a sweep measured on it${limit < Math.floor(config.cores / (config.threadsPerInstance * config.minInstancesPerReplica)) ? `, below ${byCores}` : ''}`
+    : byCores;
+}
+
+/** The replicas the policy may run: maxReplicas held to the host (minReplicas can force more). */
+function replicaCeiling(config: AutoscalerConfig): number {
+  return Math.max(config.minReplicas, Math.min(config.maxReplicas, hostReplicaLimit(config)));
 }
 
 /**
@@ -197,7 +253,7 @@ export function initialAutoscalerState(
   replicas = config.minReplicas,
   instancesPerReplica = config.minInstancesPerReplica,
 ): AutoscalerState {
-  const r = clamp(replicas, config.minReplicas, config.maxReplicas);
+  const r = clamp(replicas, config.minReplicas, replicaCeiling(config));
   return {
     replicas: r,
     instancesPerReplica: clamp(
@@ -226,20 +282,27 @@ export function autoscale(
   const recent = samples.filter((s) => s.timeMs > now - config.panicWindowMs);
   const smoothedOngoing = mean(samples.map((s) => s.ongoingRequests));
   const panicOngoing = mean(recent.map((s) => s.ongoingRequests));
+  const ceiling = replicaCeiling(config);
+  const hostReplicas = hostReplicaLimit(config);
   const desiredReplicas = clamp(
     Math.ceil(smoothedOngoing / config.targetOngoingRequests),
     config.minReplicas,
-    config.maxReplicas,
+    ceiling,
   );
   const panicDesired = clamp(
     Math.ceil(panicOngoing / config.targetOngoingRequests),
     config.minReplicas,
-    config.maxReplicas,
+    ceiling,
   );
   const queueGrowth = signals.queueDepth - samples[0]!.queueDepth;
   const cpuIdle = mean(samples.map((s) => s.cpuIdle));
 
   const target = config.targetOngoingRequests;
+  // What the load asks for, unbounded: the smoothed load, or the spike window's when it is a spike.
+  const spiking =
+    samples.filter((s) => s.timeMs > now - config.panicWindowMs).length >= 2 &&
+    panicOngoing / (state.replicas * target) >= config.panicThreshold;
+  const demandReplicas = Math.ceil(Math.max(smoothedOngoing, spiking ? panicOngoing : 0) / target);
   let next: AutoscalerState = { ...state, samples };
   const signal = (heldForMs: number): DecisionSignal => ({
     timeMs: now,
@@ -266,6 +329,25 @@ export function autoscale(
       reason += `; ${cap} instance(s) per replica (was ${next.instancesPerReplica}), so that ${next.replicas} replicas stay within ${config.cores} cores`;
       next = { ...next, instancesPerReplica: cap };
     }
+    // Saturated: the host already runs all the replicas it can (not a lower maxReplicas'), and
+    // the load asks for more. Judged from the count running before this decision, so a scale-up
+    // to the bound is one decision and the saturation that follows another.
+    const saturated =
+      hostReplicas <= config.maxReplicas &&
+      state.replicas >= hostReplicas &&
+      next.replicas >= hostReplicas &&
+      demandReplicas > hostReplicas;
+    const was = state.hostSaturated ?? false;
+    if (saturated !== was) {
+      const words = saturated
+        ? `host saturated: the load asks for ${demandReplicas} replicas (${round(spiking ? panicOngoing : smoothedOngoing)} ongoing requests at ${target} each) but this host runs at most ${hostReplicas} (${hostLimitWords(config)}); more replicas here would only share its cores — add machines`
+        : `the host has room again: the load asks for ${demandReplicas} replica(s) of the ${hostReplicas} it runs`;
+      if (action === 'hold') {
+        action = saturated ? 'host-saturated' : 'host-has-room';
+        reason = words;
+      } else reason += `; ${words}`;
+    }
+    next = { ...next, hostSaturated: saturated };
     return {
       state: next,
       decision: {
@@ -274,6 +356,9 @@ export function autoscale(
         instancesPerReplica: next.instancesPerReplica,
         reason,
         signal: signal(heldForMs),
+        hostSaturated: saturated,
+        hostReplicas,
+        demandReplicas,
       },
     };
   };

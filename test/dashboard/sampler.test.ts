@@ -175,6 +175,9 @@ describe('DecisionLog', () => {
       samples: 5,
       heldForMs: 2000,
     },
+    hostSaturated: false,
+    hostReplicas: 4,
+    demandReplicas: replicas,
   });
 
   test('should keep the decisions that changed something, from and to, newest last, up to its capacity', () => {

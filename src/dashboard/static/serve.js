@@ -100,7 +100,13 @@ function drawDecisions() {
     );
     table.append(row);
   }
-  fill(node, table);
+  // The host's state: the latest of host-saturated / host-has-room says whether to add machines.
+  const host = [...state.decisions].reverse().find((d) => d.action === 'host-saturated' || d.action === 'host-has-room');
+  if (host && host.action === 'host-saturated') {
+    const banner = el('p', { class: 'saturated', id: 'host-saturated' }, `This host is saturated — add machines. ${host.reason}`);
+    fill(node, banner);
+    node.append(table);
+  } else fill(node, table);
 }
 
 function token() {
@@ -149,7 +155,13 @@ function drawModels() {
     }
     table.append(row);
   }
-  fill(node, table);
+  // The host's state: the latest of host-saturated / host-has-room says whether to add machines.
+  const host = [...state.decisions].reverse().find((d) => d.action === 'host-saturated' || d.action === 'host-has-room');
+  if (host && host.action === 'host-saturated') {
+    const banner = el('p', { class: 'saturated', id: 'host-saturated' }, `This host is saturated — add machines. ${host.reason}`);
+    fill(node, banner);
+    node.append(table);
+  } else fill(node, table);
 }
 
 async function repositoryCall(name, action) {

@@ -113,6 +113,23 @@ export class AutoscaleLoop {
       }
     }
     this.#state = state;
+    this.#o.metrics.hostSaturated.set(decision.hostSaturated ? 1 : 0);
+    this.#o.metrics.hostReplicas.set(decision.hostReplicas);
+    this.#o.metrics.demandReplicas.set(decision.demandReplicas);
+    if (decision.action === 'host-saturated' || decision.action === 'host-has-room') {
+      // Nothing to change on this host: the signal is for whatever adds machines.
+      this.#o.metrics.decisions.inc({ action: decision.action });
+      const line = {
+        decision: decision.action,
+        replicas: decision.replicas,
+        hostReplicas: decision.hostReplicas,
+        demandReplicas: decision.demandReplicas,
+        signal: decision.signal,
+      };
+      if (decision.hostSaturated) logger.warn(line, `autoscaler: ${decision.reason}`);
+      else logger.info(line, `autoscaler: ${decision.reason}`);
+      return;
+    }
     if (decision.action === 'hold') {
       // Every second: worth seeing only when asking why nothing scales.
       logger.debug(

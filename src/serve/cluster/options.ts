@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { hostCores } from '../../util/host-cores.js';
 import { InvalidOptionError } from '../../errors.js';
 import { checkInteger, dropUndefined, invalidOption } from '../../util/options.js';
 import { resolveAutoscalerConfig, type AutoscalerConfig } from '../autoscaler.js';
@@ -36,7 +36,7 @@ export const kDefaultReplicaOptions = {
 
 /** The autoscaler's bounds unless given: from one replica up to one per core. */
 export function defaultAutoscalerBounds(
-  cores = availableParallelism(),
+  cores = hostCores().cores,
 ): Pick<AutoscalerSettings, 'minReplicas' | 'maxReplicas'> {
   return { minReplicas: 1, maxReplicas: Math.max(1, cores) };
 }
@@ -54,6 +54,7 @@ const kAutoscalerKeys: readonly (keyof AutoscalerSettings)[] = [
   'panicThreshold',
   'minInstancesPerReplica',
   'maxInstancesPerReplica',
+  'peakReplicas',
 ];
 
 /**
@@ -63,7 +64,7 @@ const kAutoscalerKeys: readonly (keyof AutoscalerSettings)[] = [
  */
 export function resolveReplicaOptions(
   options: ReplicaOptions,
-  cores = availableParallelism(),
+  cores = hostCores().cores,
 ): Readonly<FilledReplicaOptions> | undefined {
   const given = dropUndefined(options);
   const autoscaler = dropUndefined(given.autoscaler ?? {});

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { hostCores } from '../../util/host-cores.js';
 import type { Logger } from 'pino';
 import { resolveAutoscalerConfig } from '../autoscaler.js';
 import type { FilledServeOptions } from '../options.js';
@@ -59,7 +59,14 @@ export async function runPrimary(
   const { logger } = setup;
   await checkModelsReadable(options);
   await checkPortFree(options.host, options.port);
-  const cores = availableParallelism();
+  // The cores this process may use: a cgroup CPU quota (a container's or a pod's limit) lowers them.
+  const host = hostCores();
+  const cores = host.cores;
+  if (host.quota !== undefined)
+    logger.info(
+      { cores, quota: host.quota, source: host.source },
+      `replicas plan with ${cores} core(s): a CPU quota of ${host.quota} applies (${host.source})`,
+    );
   const fixed = options.modelOverrides;
   // The policy's bound: the cores, with the threads and instances the user fixed (if any).
   const policy = replicaOptions.autoscaler
