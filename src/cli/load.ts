@@ -16,10 +16,13 @@ import {
   type LoadResult,
 } from '../analysis/loadgen.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { durationFlag } from '../util/duration.js';
 
 const d = kDefaultLoadOptions;
 /** Default measured window (ms). */
 const kDefaultDurationMs = 10_000;
+/** The longest --duration, --warmup or --timeout. */
+const kMaxDurationMs = 86_400_000;
 /** Without a terminal, one progress line per this many seconds. */
 const kPlainProgressEveryS = 5;
 
@@ -33,7 +36,7 @@ Sends HTTP requests to one URL and reports latency percentiles, throughput and e
                        each request's scheduled send time (a stalled server's queue shows);
                        closed: --connections clients that each wait for their answer  [open]
   --rate N             requests per second (open loop only)
-  --duration TIME      measured window: 30s, 500ms, 2m (a bare number is seconds)  [${kDefaultDurationMs / 1000}s]
+  --duration TIME      measured window: 500ms, 30s, 2m, 1h (a bare number is seconds)  [${kDefaultDurationMs / 1000}s]
   --connections N      open: the connection pool's size; closed: concurrent clients  [${d.connections}]
   --body FILE          request body from a file (also @FILE); JSON is checked; implies POST
   --method GET|POST    [POST with --body, else GET]
@@ -126,9 +129,9 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
       '--rate is required for --mode open (requests per second), or use --mode closed',
     );
   }
-  const durationMs = durationFlag('--duration', v.duration, kDefaultDurationMs, false);
-  const warmupMs = durationFlag('--warmup', v.warmup, 0, true);
-  const requestTimeoutMs = durationFlag('--timeout', v.timeout, d.requestTimeoutMs, false);
+  const durationMs = loadDuration('--duration', v.duration, kDefaultDurationMs, false);
+  const warmupMs = loadDuration('--warmup', v.warmup, 0, true);
+  const requestTimeoutMs = loadDuration('--timeout', v.timeout, d.requestTimeoutMs, false);
   let connections: number = d.connections;
   if (v.connections !== undefined) {
     const n = numberFlag(v.connections as string);
@@ -173,28 +176,8 @@ export function loadOptionsFromFlags(v: Record<string, unknown>): LoadOptions {
   };
 }
 
-/** `30s`, `500ms`, `2m`, `1.5s` or a bare number of seconds, in milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
-
-function durationFlag(
-  flag: string,
-  value: unknown,
-  fallback: number,
-  zeroAllowed: boolean,
-): number {
-  if (value === undefined) return fallback;
-  const ms = parseDuration(String(value));
-  if (ms === undefined || (!zeroAllowed && ms <= 0) || ms > 86_400_000) {
-    throw new InvalidOptionError(
-      `${flag} must be a duration such as 30s, 500ms or 2m${zeroAllowed ? '' : ', above zero'} and at most 24h, got ${JSON.stringify(value)}`,
-    );
-  }
-  return ms;
+function loadDuration(flag: string, value: unknown, fallback: number, zeroAllowed: boolean) {
+  return durationFlag(flag, value, { zeroAllowed, maxMs: kMaxDurationMs }) ?? fallback;
 }
 
 /** Reads `--body FILE` (or `@FILE`); a body that looks like JSON must parse, or the error names line and column. */

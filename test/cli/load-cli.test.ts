@@ -54,7 +54,7 @@ describe('mlscale load', () => {
     [
       'a bad --duration',
       ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--duration', '30x'],
-      /--duration must be a duration such as 30s, 500ms or 2m, above zero and at most 24h, got "30x"/,
+      /--duration must be a duration such as 500ms, 30s, 2m, 1\.5h or a bare number of seconds, above zero and at most 24h; got "30x"/,
     ],
     [
       'a bad --connections',
