@@ -41,6 +41,7 @@ import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop
 import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
 import { stageDelta, stageWallTimes, type StageWall } from './stage-wall.js';
+import { withRunProgress } from './progress-report.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
@@ -216,6 +217,9 @@ export async function runTraining(
   onProgress: (p: Progress) => void = () => undefined,
 ): Promise<TrainingResult> {
   const started = performance.now();
+  // Watchers of a bullmq run (the dashboard) see it from its first phase, with the run's total.
+  const store = executor.checkpoints;
+  onProgress = withRunProgress(onProgress, store?.reportProgress?.bind(store));
   const timeline: WindowTiming[] = [];
   executor = recordWindows(executor, timeline, started);
   // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
