@@ -26,6 +26,8 @@ import { HTTPParser } from 'http-parser-js';
 export interface LoadRequest {
   /** performance.now() the request's timeout counts from (its scheduled or its send time). */
   readonly fromMs: number;
+  /** This request's own bytes (`serialiseRequest`), when they differ from the pool's one request. */
+  readonly bytes?: Buffer;
 }
 
 /** Where a request's outcome goes. */
@@ -203,7 +205,7 @@ class Connection<R extends LoadRequest> {
   assign(request: R): void {
     this.#current = request;
     if (!this.#socket) this.#open();
-    else if (this.#connected) this.#socket.write(this.request);
+    else if (this.#connected) this.#socket.write(request.bytes ?? this.request);
   }
 
   destroy(): void {
@@ -240,7 +242,7 @@ class Connection<R extends LoadRequest> {
     socket.setNoDelay(true);
     socket.on(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       this.#connected = true;
-      if (this.#current) socket.write(this.request);
+      if (this.#current) socket.write(this.#current.bytes ?? this.request);
     });
     socket.on('data', (chunk: Buffer) => {
       const ret = parser.execute(chunk);

@@ -16,16 +16,34 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
-import { HttpLoadPool, type LoadReceiver, type LoadRequest } from './http-load-pool.js';
+import {
+  HttpLoadPool,
+  serialiseRequest,
+  type LoadReceiver,
+  type LoadRequest,
+} from './http-load-pool.js';
+import { Prng } from '../model/prng.js';
+import { RateSchedule } from './rate-profile.js';
 import type * as hdr from 'hdr-histogram-js';
 import { createHistogram, errorKind, recordMs, summarise } from './load-recorder.js';
-import type { LoadProgress, LoadResult } from './load-result.js';
+import type { LoadInterval, LoadProgress, LoadResult } from './load-result.js';
 
 /** Options after defaults and validation; every field present. */
 export interface FilledLoadOptions {
   readonly url: URL;
   readonly method: 'GET' | 'POST';
   readonly body: Buffer | null;
+  /** Several bodies, each request taking one in turn or at random (`bodyOrder`); null: `body`. */
+  readonly bodies: readonly Buffer[] | null;
+  readonly bodyOrder: 'round-robin' | 'random';
+  /** Seeds the random body order. */
+  readonly seed: number;
+  /** Open loop: when each request is due, warm-up included; null for closed loop. */
+  readonly schedule: RateSchedule | null;
+  /** Words for the profile (`ramp 10→200/s over 30s`), or null for a constant rate. */
+  readonly profile: string | null;
+  /** Called once a second with that second's figures (the time series). */
+  readonly onInterval: ((s: LoadInterval) => void) | null;
   /** Flat header list, content-type included when there is a body. */
   readonly headers: readonly string[];
   readonly mode: 'open' | 'closed';
@@ -59,6 +77,8 @@ class Sent implements LoadRequest {
     readonly fromMs: number,
     /** Sent in the measured window (after warm-up, before the end). */
     readonly measured: boolean,
+    /** Its own request bytes when the run has several bodies. */
+    readonly bytes?: Buffer,
   ) {}
 }
 
@@ -88,6 +108,13 @@ export class LoadEngine implements LoadReceiver<Sent> {
   #okInWindow = 0;
   #intervalOk = 0;
   #onDrained: (() => void) | null = null;
+  /** Each body's request bytes, when there are several, and the generator of the random order. */
+  readonly #requests: readonly Buffer[] | null;
+  readonly #pick: Prng | null;
+  #picked = 0;
+  /** The time series' counters at the last interval's end. */
+  #lastTick = { ms: 0, sent: 0, ok: 0, errors: 0, second: 0 };
+  #intervalErrors = 0;
   #onStopped: (() => void) | null = null;
   constructor(options: FilledLoadOptions) {
     this.#o = options;
@@ -102,6 +129,12 @@ export class LoadEngine implements LoadReceiver<Sent> {
       },
       this,
     );
+    this.#requests =
+      options.bodies === null
+        ? null
+        : options.bodies.map((body) => serialiseRequest({ ...options, body }));
+    this.#pick =
+      options.bodies !== null && options.bodyOrder === 'random' ? new Prng(options.seed) : null;
   }
 
   /** Runs the load and resolves with its result; an abort ends it early with what was measured. */
@@ -111,7 +144,9 @@ export class LoadEngine implements LoadReceiver<Sent> {
     this.#startMs = performance.now();
     this.#windowStartMs = this.#startMs + o.warmupMs;
     this.#windowEndMs = this.#windowStartMs + o.durationMs;
-    const progress = o.onProgress ? setInterval(() => this.#progress(), 1000) : null;
+    this.#lastTick = { ms: this.#startMs, sent: 0, ok: 0, errors: 0, second: 0 };
+    const progress =
+      o.onProgress || o.onInterval ? setInterval(() => this.#progress(), 1000) : null;
     const onAbort = () => this.#stop(true);
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.signal?.aborted) this.#stop(true);
@@ -126,6 +161,8 @@ export class LoadEngine implements LoadReceiver<Sent> {
     } finally {
       clearTimeout(stopTimer);
       if (progress) clearInterval(progress);
+      // The last, partial second of the time series.
+      if (o.onInterval && performance.now() - this.#lastTick.ms >= 100) this.#interval();
       o.signal?.removeEventListener('abort', onAbort);
       this.#closed = true;
       this.#pool.close();
@@ -149,7 +186,7 @@ export class LoadEngine implements LoadReceiver<Sent> {
         recordMs(this.#latency, ms);
         this.#measuredOk++;
       }
-      if (this.#o.onProgress) recordMs(this.#intervalLatency, ms);
+      if (this.#o.onProgress || this.#o.onInterval) recordMs(this.#intervalLatency, ms);
       this.#intervalOk++;
       if (now >= this.#windowStartMs && now <= this.#windowEndMs) this.#okInWindow++;
     } else {
@@ -175,6 +212,7 @@ export class LoadEngine implements LoadReceiver<Sent> {
 
   #countError(h: Sent, kind: string): void {
     this.#errorsTotal++;
+    this.#intervalErrors++;
     if (!h.measured) return;
     this.#measuredErrors++;
     this.#errorsByKind.set(kind, (this.#errorsByKind.get(kind) ?? 0) + 1);
@@ -194,7 +232,15 @@ export class LoadEngine implements LoadReceiver<Sent> {
       this.#inflightMeasured++;
       this.#measuredSent++;
     }
-    this.#pool.send(new Sent(fromMs, measured));
+    this.#pool.send(new Sent(fromMs, measured, this.#nextBytes()));
+  }
+
+  /** The next request's bytes: the bodies in turn, or one at random; undefined with one body. */
+  #nextBytes(): Buffer | undefined {
+    const all = this.#requests;
+    if (all === null) return undefined;
+    const i = this.#pick ? this.#pick.nextInt(all.length) : this.#picked++ % all.length;
+    return all[i];
   }
 
   /** Ends sending; `aborted`: before the planned end, so the measured window ends now. */
@@ -210,8 +256,8 @@ export class LoadEngine implements LoadReceiver<Sent> {
   }
 
   #openLoop(): Promise<void> {
-    const intervalMs = 1000 / this.#o.rate;
-    const total = Math.ceil(((this.#o.warmupMs + this.#o.durationMs) * this.#o.rate) / 1000);
+    const schedule = this.#o.schedule!;
+    const total = schedule.total;
     let next = 0;
     return new Promise<void>((resolve) => {
       const tick = (): void => {
@@ -221,10 +267,10 @@ export class LoadEngine implements LoadReceiver<Sent> {
           return;
         }
         const now = performance.now();
-        const due = Math.min(total, Math.floor((now - this.#startMs) / intervalMs) + 1);
+        const due = schedule.countBy(now - this.#startMs);
         let budget = kMaxSendsPerTick;
         while (next < due && budget-- > 0) {
-          const scheduled = this.#startMs + next * intervalMs;
+          const scheduled = this.#startMs + schedule.timeOf(next);
           next++;
           if (this.#inflight >= kMaxOutstanding) {
             // Past the backlog bound the request is not sent; it is counted, so the run says so.
@@ -242,7 +288,7 @@ export class LoadEngine implements LoadReceiver<Sent> {
           if (scheduled >= this.#windowStartMs) recordMs(this.#sendLag, now - scheduled);
           this.#send(scheduled);
         }
-        const waitMs = this.#startMs + next * intervalMs - performance.now();
+        const waitMs = next < total ? this.#startMs + schedule.timeOf(next) - performance.now() : 0;
         if (budget < 0) {
           // Sends left over from a full tick go out after the answers waiting to be read.
           setImmediate(tick);
@@ -305,9 +351,49 @@ export class LoadEngine implements LoadReceiver<Sent> {
       currentRate: this.#intervalOk,
       p99Ms: h.totalCount === 0 ? 0 : Math.round(h.getValueAtPercentile(99)) / 1000,
     };
+    if (this.#o.onInterval) this.#interval();
     h.reset();
     this.#intervalOk = 0;
     this.#o.onProgress?.(p);
+  }
+
+  /** One second of the time series: what was offered, sent and answered since the last one. */
+  #interval(): void {
+    const now = performance.now();
+    const last = this.#lastTick;
+    const spanS = Math.max(now - last.ms, 1) / 1000;
+    const h = this.#intervalLatency;
+    const at = (p: number) =>
+      h.totalCount === 0
+        ? null
+        : Math.round(Math.min(h.getValueAtPercentile(p), h.maxValue)) / 1000;
+    const schedule = this.#o.schedule;
+    const fromS = (last.ms - this.#startMs) / 1000;
+    const toS = (now - this.#startMs) / 1000;
+    const ok = this.#intervalOk;
+    const s: LoadInterval = {
+      second: last.second + 1,
+      t: Math.round(toS * 1000) / 1000,
+      measured: now > this.#windowStartMs && last.ms < this.#windowEndMs,
+      offered:
+        schedule === null
+          ? null
+          : schedule.countBy(toS * 1000) -
+            (last.ms === this.#startMs ? 0 : schedule.countBy(fromS * 1000)),
+      offeredRate: schedule === null ? null : round1(schedule.rateAt(toS * 1000)),
+      sent: this.#sent - last.sent,
+      ok,
+      errors: this.#intervalErrors,
+      okRate: round1(ok / spanS),
+      inflight: this.#inflight,
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p99Ms: at(99),
+      maxMs: h.totalCount === 0 ? null : Math.round(h.maxValue) / 1000,
+    };
+    this.#lastTick = { ms: now, sent: this.#sent, ok: 0, errors: 0, second: s.second };
+    this.#intervalErrors = 0;
+    this.#o.onInterval?.(s);
   }
 
   #result(eventLoopUtilisation: number): LoadResult {
@@ -339,6 +425,7 @@ export class LoadEngine implements LoadReceiver<Sent> {
     return {
       mode: o.mode,
       offeredRate: o.mode === 'open' ? o.rate : null,
+      ...(o.profile !== null ? { profile: o.profile } : {}),
       achievedRate,
       sentRate,
       durationS,
@@ -351,4 +438,8 @@ export class LoadEngine implements LoadReceiver<Sent> {
       generatorNote,
     };
   }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }

@@ -38,9 +38,9 @@ export function recordMs(h: hdr.Histogram, ms: number): void {
   h.recordValue(us < 1 ? 1 : us > kHighestTrackableUs ? kHighestTrackableUs : us);
 }
 
-/** p50/p90/p99/p99.9/max/mean of a microsecond histogram, in milliseconds; zeros when it is empty. */
+/** p50/p90/p95/p99/p99.9/max/mean of a microsecond histogram, in milliseconds; zeros when it is empty. */
 export function summarise(h: hdr.Histogram): LatencySummaryMs {
-  if (h.totalCount === 0) return { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 };
+  if (h.totalCount === 0) return { p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0, mean: 0 };
   const max = h.maxValue;
   const ms = (us: number) => Math.round(us) / 1000;
   // A percentile is the highest value equivalent to its bucket, which can exceed the recorded max.
@@ -48,6 +48,7 @@ export function summarise(h: hdr.Histogram): LatencySummaryMs {
   return {
     p50: at(50),
     p90: at(90),
+    p95: at(95),
     p99: at(99),
     p999: at(99.9),
     max: ms(max),

@@ -21,11 +21,42 @@ export interface LoadProgress {
   p99Ms: number;
 }
 
+/**
+ * One second of a run's time series (`onInterval`, `mlscale load --timeseries`): what was
+ * offered, sent and answered in it. Latencies are of the 2xx answers received in the second.
+ */
+export interface LoadInterval {
+  /** 1, 2, ... from the start of the run (warm-up included). */
+  second: number;
+  /** Seconds since the start at the interval's end. */
+  t: number;
+  /** Overlaps the measured window (false for warm-up seconds). */
+  measured: boolean;
+  /** Open loop: requests scheduled in the interval and the offered rate at its end; null closed. */
+  offered: number | null;
+  offeredRate: number | null;
+  /** Requests sent, 2xx answers and errors in the interval. */
+  sent: number;
+  ok: number;
+  errors: number;
+  /** 2xx answers per second over the interval. */
+  okRate: number;
+  /** Requests sent and not answered yet at the interval's end. */
+  inflight: number;
+  /** null when no 2xx answer came in the interval. */
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
 /** What a run measured, over the measured window (warm-up excluded). */
 export interface LoadResult {
   mode: 'open' | 'closed';
-  /** Requests/s offered (open loop); null for closed loop. */
+  /** Requests/s offered (open loop; with a profile, its mean over the window); null for closed loop. */
   offeredRate: number | null;
+  /** The rate profile in words (`ramp 10→200/s over 30s`), when one was given. */
+  profile?: string;
   /** 2xx responses received per second during the measured window. */
   achievedRate: number;
   /** Requests actually sent per second during the measured window. */

@@ -8,7 +8,8 @@
  */
 import { connect } from 'node:net';
 import { InvalidOptionError, LoadTargetUnreachableError } from '../errors.js';
-import type { LoadProgress, LoadResult } from './load-result.js';
+import type { LoadInterval, LoadProgress, LoadResult } from './load-result.js';
+import { describeProfile, RateSchedule, type RateStage } from './rate-profile.js';
 import { hostAndPort } from './http-load-pool.js';
 import { LoadEngine, type FilledLoadOptions } from './load-engine.js';
 import { initHistograms } from './load-recorder.js';
@@ -20,14 +21,29 @@ export interface LoadOptions {
   /** Default: POST when a body is given, else GET. */
   method?: 'GET' | 'POST';
   body?: string | Uint8Array;
+  /**
+   * Several request bodies (e.g. the lines of a JSON Lines file, `body-file.ts`): each request
+   * takes the next in turn (`bodyOrder: 'round-robin'`, the default) or one at random (`'random'`,
+   * seeded by `seed`). Not with `body`.
+   */
+  bodies?: readonly (string | Uint8Array)[];
+  bodyOrder?: 'round-robin' | 'random';
+  /** Seed of the random body order. Default 1. */
+  seed?: number;
   /** Extra request headers; content-type defaults to application/json when a body is given. */
   headers?: Record<string, string>;
   /** `open`: constant arrival rate; `closed`: `connections` loops that each wait for their answer. */
   mode: 'open' | 'closed';
-  /** Requests per second; required for open loop, ignored for closed loop. */
+  /** Requests per second; required for open loop without `profile`, ignored for closed loop. */
   rate?: number;
-  /** Length of the measured window (ms). */
-  durationMs: number;
+  /**
+   * Open loop: the offered rate over time (`rate-profile.ts`), instead of `rate`; the measured
+   * window is the profile's length (`durationMs` is then not needed) and the warm-up runs at its
+   * first rate.
+   */
+  profile?: readonly RateStage[];
+  /** Length of the measured window (ms); with `profile`, its length. */
+  durationMs?: number;
   /** The connections (open loop) or the concurrent loops (closed loop). Default 64. */
   connections?: number;
   /** Load sent before the measured window and not recorded (ms). Default 0. */
@@ -36,11 +52,13 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** Called about once a second with the last second's figures. */
   onProgress?: (p: LoadProgress) => void;
+  /** Called once a second with that second's row of the time series (and once for the last part). */
+  onInterval?: (s: LoadInterval) => void;
   /** Ends the run early; `runLoad` then resolves with what was measured so far. */
   signal?: AbortSignal;
 }
 
-export type { LoadProgress, LoadResult } from './load-result.js';
+export type { LoadInterval, LoadProgress, LoadResult } from './load-result.js';
 
 /** Defaults of the optional fields of `LoadOptions`. */
 export const kDefaultLoadOptions = Object.freeze({
@@ -97,12 +115,27 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
       `options.mode must be 'open' or 'closed', got ${describe(o.mode)}`,
     );
   }
-  if (o.mode === 'open' && !(typeof o.rate === 'number' && Number.isFinite(o.rate) && o.rate > 0)) {
+  const profile = o.mode === 'open' ? o.profile : undefined;
+  if (profile !== undefined) checkProfile(profile);
+  if (profile !== undefined) {
+    const length = profile.reduce((t, s) => t + s.durationMs, 0);
+    if (o.durationMs !== undefined && o.durationMs !== length)
+      throw new InvalidOptionError(
+        `options.durationMs (${o.durationMs}) differs from the profile's length (${length} ms): the profile sets the window; leave durationMs out`,
+      );
+    o.durationMs = length;
+  }
+  if (
+    o.mode === 'open' &&
+    profile === undefined &&
+    !(typeof o.rate === 'number' && Number.isFinite(o.rate) && o.rate > 0)
+  ) {
     throw new InvalidOptionError(
       `options.rate must be a positive number of requests per second for an open loop, got ${describe(o.rate)}`,
     );
   }
   positive('options.durationMs', o.durationMs, false);
+  const durationMs = o.durationMs as number;
   positive('options.connections', o.connections, true);
   if (o.connections > 100_000)
     throw new InvalidOptionError(
@@ -120,8 +153,34 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
       `options.body must be a string or a Uint8Array, got ${describe(o.body)}`,
     );
   }
-  const method = o.method ?? (o.body !== undefined ? 'POST' : 'GET');
-  if (method === 'GET' && o.body !== undefined) {
+  const method = o.method ?? (o.body !== undefined || o.bodies !== undefined ? 'POST' : 'GET');
+  if (o.bodies !== undefined) {
+    if (!Array.isArray(o.bodies) || o.bodies.length === 0)
+      throw new InvalidOptionError(
+        `options.bodies must be a non-empty array of strings or Uint8Arrays, got ${describe(o.bodies)}`,
+      );
+    if (o.body !== undefined)
+      throw new InvalidOptionError('options.body and options.bodies do not go together: give one');
+    o.bodies.forEach((b, i) => {
+      if (typeof b !== 'string' && !(b instanceof Uint8Array))
+        throw new InvalidOptionError(
+          `options.bodies[${i}] must be a string or a Uint8Array, got ${describe(b)}`,
+        );
+    });
+  }
+  if (o.bodyOrder !== undefined && o.bodyOrder !== 'round-robin' && o.bodyOrder !== 'random')
+    throw new InvalidOptionError(
+      `options.bodyOrder must be 'round-robin' or 'random', got ${describe(o.bodyOrder)}`,
+    );
+  const seed = o.seed ?? 1;
+  if (!Number.isInteger(seed))
+    throw new InvalidOptionError(`options.seed must be an integer, got ${describe(o.seed)}`);
+  if (o.onInterval !== undefined && typeof o.onInterval !== 'function')
+    throw new InvalidOptionError(
+      `options.onInterval must be a function, got ${describe(o.onInterval)}`,
+    );
+  const hasBody = o.body !== undefined || o.bodies !== undefined;
+  if (method === 'GET' && hasBody) {
     throw new InvalidOptionError(`options.body cannot be sent with method GET; use POST`);
   }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
@@ -154,15 +213,51 @@ export function fillLoadOptions(options: LoadOptions): FilledLoadOptions {
       : typeof o.body === 'string'
         ? Buffer.from(o.body)
         : Buffer.from(o.body);
-  if (body && !hasContentType) headers.push('content-type', 'application/json');
+  const bodies = o.bodies === undefined ? null : o.bodies.map((b) => Buffer.from(b));
+  if ((body || bodies) && !hasContentType) headers.push('content-type', 'application/json');
+  // The warm-up runs at the profile's first rate (or the constant rate) before the measured window.
+  const stages: RateStage[] =
+    o.mode !== 'open'
+      ? []
+      : profile !== undefined
+        ? [
+            ...(o.warmupMs > 0
+              ? [
+                  {
+                    fromRate: profile[0]!.fromRate,
+                    toRate: profile[0]!.fromRate,
+                    durationMs: o.warmupMs,
+                  },
+                ]
+              : []),
+            ...profile,
+          ]
+        : [{ fromRate: o.rate!, toRate: o.rate!, durationMs: o.warmupMs + durationMs }];
+  const schedule = o.mode === 'open' ? new RateSchedule(stages) : null;
+  const offered =
+    schedule === null
+      ? 0
+      : profile === undefined
+        ? (o.rate as number)
+        : (schedule.total - schedule.countBefore(o.warmupMs)) / (durationMs / 1000);
+  if (schedule !== null && schedule.total === 0)
+    throw new InvalidOptionError(
+      `options.profile sends no request: every rate is 0 (${describeProfile(profile!)})`,
+    );
   return Object.freeze({
     url,
     method,
     body,
+    bodies,
+    bodyOrder: o.bodyOrder ?? 'round-robin',
+    seed,
+    schedule,
+    profile: profile !== undefined ? describeProfile(profile) : null,
+    onInterval: o.onInterval ?? null,
     headers: Object.freeze(headers),
     mode: o.mode,
-    rate: o.mode === 'open' ? (o.rate as number) : 0,
-    durationMs: o.durationMs,
+    rate: offered,
+    durationMs,
     connections: o.connections,
     warmupMs: o.warmupMs,
     requestTimeoutMs: o.requestTimeoutMs,
@@ -202,6 +297,27 @@ function checkReachable(url: URL, timeoutMs: number): Promise<void> {
       socket.destroy();
       resolve();
     });
+  });
+}
+
+/** A profile passed to the library (the CLI's come from `parseProfile`, already valid). */
+function checkProfile(profile: readonly RateStage[]): void {
+  if (!Array.isArray(profile) || profile.length === 0)
+    throw new InvalidOptionError(
+      `options.profile must be a non-empty array of stages, got ${describe(profile)}`,
+    );
+  profile.forEach((s, i) => {
+    const rateOk = (r: unknown) => typeof r === 'number' && Number.isFinite(r) && r >= 0;
+    if (
+      s === null ||
+      typeof s !== 'object' ||
+      !rateOk(s.fromRate) ||
+      !rateOk(s.toRate) ||
+      !(typeof s.durationMs === 'number' && Number.isFinite(s.durationMs) && s.durationMs > 0)
+    )
+      throw new InvalidOptionError(
+        `options.profile[${i}] must be { fromRate >= 0, toRate >= 0, durationMs > 0 }, got ${describe(s)}`,
+      );
   });
 }
 

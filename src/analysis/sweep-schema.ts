@@ -37,6 +37,8 @@ export interface MachineInfo {
 export interface LatencySummaryMs {
   readonly p50: number;
   readonly p90: number;
+  /** Written by load runs since thresholds took p95; older sweep files lack it. */
+  readonly p95?: number;
   readonly p99: number;
   readonly p999: number;
   readonly max: number;

@@ -12,6 +12,7 @@ import type { SweepFile } from '../analysis/sweep-schema.js';
 import { sweepRunners, verifyRecommendation, type Verification } from '../analysis/verify.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, textFlag, type FlagSpec } from './args.js';
+import { durationFlag } from '../util/duration.js';
 
 /** The text of `mlscale advise --help`. */
 export const adviseHelp = `Usage: mlscale advise <dir|sweep.json>... [options]
@@ -47,15 +48,6 @@ const flags: FlagSpec = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
-
-/** Parses `10m`, `600`, `600s`, `1.5h`, `250ms` into seconds; undefined when it is not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const v = Number(m[1]);
-  const unit = { ms: 0.001, s: 1, m: 60, min: 60, h: 3600 }[m[2] ?? 's']!;
-  return v * unit;
-}
 
 /** Runs `mlscale advise`; prints the advice and resolves with the exit code. */
 export async function adviseCommand(argv: string[]): Promise<number> {
@@ -101,11 +93,7 @@ export async function adviseCommand(argv: string[]): Promise<number> {
     );
   }
   if (rows !== undefined && timeText !== undefined) {
-    const seconds = parseDuration(timeText);
-    if (seconds === undefined || seconds <= 0)
-      throw new InvalidOptionError(
-        `--target-time must be a duration > 0 such as 600, 600s, 10m or 1.5h, got ${JSON.stringify(timeText)}`,
-      );
+    const seconds = durationFlag('--target-time', timeText)! / 1000;
     options.targetRows = rows;
     options.targetSeconds = seconds;
   }

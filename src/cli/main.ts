@@ -21,9 +21,10 @@ Commands
             horizontal), with a capacity plan and costs
   dashboard a web page of pipeline runs (local folder, bullmq runs on Redis) and scaling reports
   demo      the quick start: train, serve, load-test and sweep the digits sample, and write a report
-  version   print the version
+  version   print the version (also -v, --version)
+  help      print this help, or a command's: mlscale help <command>
 
-Run 'mlscale <command> --help' for a command's flags.`;
+Run 'mlscale help <command>' or 'mlscale <command> --help' for a command's flags.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -50,11 +51,12 @@ const commands: Record<string, Command> = {
 /** Runs the program; resolves with the process exit code (0 ok, 1 failure, 2 usage error). */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return helpFor(rest);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage + '\n');
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version') return commands.version!([]);
+  if (name === '--version' || name === '-v') return commands.version!([]);
   const command = commands[name];
   if (!command) {
     process.stderr.write(
@@ -64,6 +66,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     return await command(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** `mlscale help <command> [<subcommand>]`: that command's own `--help`. */
+async function helpFor([name, ...sub]: string[]): Promise<number> {
+  const command = commands[name!];
+  if (!command || name === 'version') {
+    process.stderr.write(
+      `mlscale help: no command "${name}"; commands: ${Object.keys(commands).join(', ')}\n`,
+    );
+    return 2;
+  }
+  try {
+    return await command([...sub, '--help']);
   } catch (err) {
     return reportError(err);
   }

@@ -86,7 +86,10 @@ export function summaryText(t: TrainedModel): string {
         .join('  ')
     : undefined;
   const tp = throughput(t);
-  const { phases, stages } = r.timings;
+  const { phases, stages, stageWall: wall } = r.timings;
+  const taskMs = stages.preprocess + stages.train + stages.evaluate;
+  const inStagesMs = wall.preprocess + wall.train + wall.evaluate;
+  const parallelism = inStagesMs > 0 ? (taskMs / inStagesMs).toFixed(1) : '0';
   const tr = r.training;
   const epochs =
     tr.asked !== 'auto'
@@ -119,7 +122,8 @@ export function summaryText(t: TrainedModel): string {
     `  metrics     ${metrics}  (${n(m.rows)} held-out rows)`,
     ...(custom ? [`  custom      ${custom}`] : []),
     `  time        ${s(r.timings.total + t.exportMs)}: fit ${s(phases.fit)}, train ${s(phases.train)}, evaluate ${s(phases.evaluate)}, export ${s(t.exportMs)}`,
-    `  stage time  preprocess ${s(stages.preprocess)}, train ${s(stages.train)}, evaluate ${s(stages.evaluate)} (summed over tasks)`,
+    `  stage wall  preprocess ${s(wall.preprocess)}, train ${s(wall.train)}, evaluate ${s(wall.evaluate)}, driver and waiting ${s(wall.other)} (the run's wall time by stage)`,
+    `  task time   preprocess ${s(stages.preprocess)}, train ${s(stages.train)}, evaluate ${s(stages.evaluate)} (summed over tasks: ${parallelism} at once on average)`,
     `  throughput  ${f(tp.trainBatchesPerSecond, 1)} batches/s, ${n(Math.round(tp.trainRowsPerSecond))} rows/s in training`,
     `  model       ${join(t.artifact, MODEL_FILE)} (+ ${METADATA_FILE})`,
   ];

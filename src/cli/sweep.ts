@@ -15,6 +15,7 @@ import { kDefaultPipelineSweepOptions, sweepPipeline } from '../analysis/sweep-p
 import { kDefaultServeSweepOptions, sweepServe } from '../analysis/sweep-serve.js';
 import type { SweepFile } from '../analysis/sweep-schema.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
+import { durationFlag } from '../util/duration.js';
 
 const s = kDefaultServeSweepOptions;
 const p = kDefaultPipelineSweepOptions;
@@ -219,7 +220,7 @@ export function serveOptionsFromFlags(
     sloP99Ms: numberFlag(v['slo-p99-ms']),
     rowsPerRequest: numberFlag(v['rows-per-request']),
     pointDurationMs: durationFlag('--point-duration', v['point-duration']),
-    warmupMs: durationFlag('--warmup', v.warmup),
+    warmupMs: durationFlag('--warmup', v.warmup, { zeroAllowed: true }),
     maxPoints: numberFlag(v['max-points']),
     probeConnections: numberFlag(v['probe-connections']),
     errorAllowance: numberFlag(v['error-allowance']),
@@ -255,18 +256,4 @@ function listFlag(value: string | boolean | undefined): (number | string)[] | un
     const n = t === '' ? NaN : Number(t);
     return Number.isFinite(n) ? n : t;
   });
-}
-
-/** `5s`, `500ms`, `1m` or a bare number of seconds, as milliseconds; anything else is an `InvalidOptionError`. */
-export function durationFlag(
-  flag: string,
-  value: string | boolean | undefined,
-): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-  if (!m)
-    throw new InvalidOptionError(
-      `${flag} must be a duration such as 5s, 500ms, 1m or 2.5 (seconds), got ${JSON.stringify(value)}`,
-    );
-  return Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000));
 }

@@ -27,9 +27,14 @@ export class RedisRuns {
   }
 }
 
-/** A run in progress as the list shows it: the epoch counted from 1 once a checkpoint exists. */
+/**
+ * A run in progress as the list shows it: the driver's progress report from the first (fit) phase
+ * on, with the run's total once the fit pass has counted the batches; a run that has not reported
+ * yet (waiting for workers) shows its checkpoint's, if any.
+ */
 export function runSummary(p: BullmqRunProgress): RunSummary {
   const c = p.checkpoint;
+  const r = p.progress;
   return {
     id: p.run,
     source: 'redis',
@@ -42,12 +47,25 @@ export function runSummary(p: BullmqRunProgress): RunSummary {
     epochs: null,
     totalMs: null,
     metric: null,
-    progress: {
-      done: c?.trained ?? 0,
-      total: null,
-      epoch: c ? c.epoch + 1 : 0,
-      rounds: c?.rounds ?? 0,
-    },
+    progress: r
+      ? {
+          phase: r.phase,
+          done: r.done,
+          total: r.total ?? null,
+          runDone: r.runDone,
+          runTotal: r.runTotal ?? null,
+          epoch: r.epoch ?? (c ? c.epoch + 1 : 0),
+          rounds: r.rounds ?? c?.rounds ?? 0,
+        }
+      : {
+          phase: null,
+          done: c?.trained ?? 0,
+          total: null,
+          runDone: c?.trained ?? 0,
+          runTotal: null,
+          epoch: c ? c.epoch + 1 : 0,
+          rounds: c?.rounds ?? 0,
+        },
     workersConnected: p.workersConnected,
     retried: p.retried,
     failed: p.failed,

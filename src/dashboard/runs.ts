@@ -23,10 +23,16 @@ export interface RunSummary {
   readonly totalMs: number | null;
   /** The main metric: accuracy for classification, r2 or rmse for regression. */
   readonly metric: { readonly name: string; readonly value: number } | null;
-  /** Progress of a running run: batches trained out of the total, when known. */
+  /**
+   * Progress of a running run: its phase (fit, train, evaluate), batches done in the phase and in
+   * the whole run, and their totals when known (null before the fit pass has counted the batches).
+   */
   readonly progress?: {
+    readonly phase: string | null;
     readonly done: number;
     readonly total: number | null;
+    readonly runDone: number;
+    readonly runTotal: number | null;
     readonly epoch: number;
     readonly rounds: number;
   };

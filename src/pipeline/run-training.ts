@@ -40,6 +40,8 @@ import { ridgePass, solvesExactly } from './ridge-pass.js';
 import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop.js';
 import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
+import { stageDelta, stageWallTimes, type StageWall } from './stage-wall.js';
+import { withRunProgress } from './progress-report.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
@@ -62,12 +64,18 @@ export interface Progress {
 }
 
 /**
- * Times of a run, in milliseconds: wall-clock time of each phase, CPU time of each stage summed
- * over every task (on any thread or machine), and wall time of each epoch.
+ * Times of a run, in milliseconds: wall-clock time of each phase, time of each stage (task time
+ * summed over tasks, and the run's wall time by stage: `stage-wall.ts`), and wall time of each epoch.
  */
 export interface RunTimings {
   readonly phases: Record<Phase, number>;
+  /**
+   * Task time: the wall time each task spent in each stage, summed over every task (on any thread
+   * or machine); tasks running at once add up, so this can exceed the run's wall time.
+   */
   readonly stages: StageTimings;
+  /** The run's wall time by stage (parallel task time divided by the parallelism): same meaning on every executor. */
+  readonly stageWall: StageWall;
   readonly total: number;
   /** Wall time of each training epoch (its validation pass included). */
   readonly epochs: number[];
@@ -209,6 +217,9 @@ export async function runTraining(
   onProgress: (p: Progress) => void = () => undefined,
 ): Promise<TrainingResult> {
   const started = performance.now();
+  // Watchers of a bullmq run (the dashboard) see it from its first phase, with the run's total.
+  const store = executor.checkpoints;
+  onProgress = withRunProgress(onProgress, store?.reportProgress?.bind(store));
   const timeline: WindowTiming[] = [];
   executor = recordWindows(executor, timeline, started);
   // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
@@ -316,6 +327,7 @@ export async function runTraining(
       );
     }
     const fitMs = performance.now() - t;
+    const fitStages = { ...stages };
 
     // 2. train.
     t = performance.now();
@@ -422,6 +434,7 @@ export async function runTraining(
       });
     }
     const trainMs = performance.now() - t;
+    const trainStages = { ...stages };
 
     // 3. evaluate: held-out statistics, merged in batch-id order.
     t = performance.now();
@@ -518,6 +531,11 @@ export async function runTraining(
       timings: {
         phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
         stages,
+        stageWall: stageWallTimes([
+          { stages: fitStages, wallMs: fitMs },
+          { stages: stageDelta(trainStages, fitStages), wallMs: trainMs },
+          { stages: stageDelta(stages, trainStages), wallMs: evaluateMs },
+        ]),
         total: performance.now() - started,
         epochs: [
           ...candidates.flatMap((c) => c.selection.epochMs),

@@ -98,7 +98,7 @@ describe('runLoad', () => {
     assert.equal(r.ok, 0);
     assert.equal(r.requests, 10);
     assert.deepEqual(r.errorsByKind, { timeout: 10 });
-    assert.deepEqual(r.latencyMs, { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 });
+    assert.deepEqual(r.latencyMs, { p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0, mean: 0 });
   });
 
   test('should reject an unreachable URL with the URL and the OS error, before any run', async () => {

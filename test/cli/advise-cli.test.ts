@@ -79,7 +79,7 @@ describe('mlscale advise', () => {
       [
         ['advise', pipeline, '--target-rows', '1000', '--target-time', 'soon'],
         2,
-        /--target-time must be a duration > 0 such as 600, 600s, 10m or 1\.5h, got "soon"/,
+        /--target-time must be a duration such as 500ms, 30s, 2m, 1\.5h or a bare number of seconds, above zero; got "soon"/,
       ],
       [
         ['advise', pipeline, '--target-rows', '1000'],

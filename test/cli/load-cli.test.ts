@@ -34,7 +34,7 @@ describe('mlscale load', () => {
     [
       'an open loop without --rate',
       ['--url', 'http://127.0.0.1:9/'],
-      /--rate is required for --mode open/,
+      /--rate \(requests per second\) or --profile is required for --mode open/,
     ],
     [
       'a --rate that is not a number',
@@ -54,7 +54,7 @@ describe('mlscale load', () => {
     [
       'a bad --duration',
       ['--url', 'http://127.0.0.1:9/', '--rate', '5', '--duration', '30x'],
-      /--duration must be a duration such as 30s, 500ms or 2m, above zero and at most 24h, got "30x"/,
+      /--duration must be a duration such as 500ms, 30s, 2m, 1\.5h or a bare number of seconds, above zero and at most 24h; got "30x"/,
     ],
     [
       'a bad --connections',
@@ -151,7 +151,7 @@ describe('mlscale load', () => {
     assert.match(r.stdout, /^ {2}requests {6}100 sent \(100\.0\/s\): 75 2xx, 25 errors$/m);
     assert.match(
       r.stdout,
-      /^ {2}latency \(ms\) {2}p50 [\d.]+ {2}p90 [\d.]+ {2}p99 [\d.]+ {2}p99\.9 [\d.]+ {2}max [\d.]+ {2}mean [\d.]+ {2}\(from the scheduled send time\)$/m,
+      /^ {2}latency \(ms\) {2}p50 [\d.]+ {2}p90 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+ {2}p99\.9 [\d.]+ {2}max [\d.]+ {2}mean [\d.]+ {2}\(from the scheduled send time\)$/m,
     );
     assert.match(r.stdout, /^ {2}errors {8}status 503: 25$/m);
   });
@@ -183,6 +183,7 @@ describe('mlscale load', () => {
     assert.deepEqual(Object.keys(result.latencyMs as object), [
       'p50',
       'p90',
+      'p95',
       'p99',
       'p999',
       'max',

@@ -157,5 +157,14 @@ describe('trainModel', () => {
     const bytesA = await readFile(join(dir, 'st-inline', 'model.onnx'));
     const bytesB = await readFile(join(dir, 'st-threads', 'model.onnx'));
     assert.ok(bytesA.equals(bytesB));
+    // Per-stage wall times mean the same on both executors: they add up to the phases' wall time.
+    for (const { result } of [a, b]) {
+      const { phases, stageWall } = result.timings;
+      const phaseSum = phases.fit + phases.train + phases.evaluate;
+      const stageSum =
+        stageWall.preprocess + stageWall.train + stageWall.evaluate + stageWall.other;
+      assert.ok(Math.abs(stageSum - phaseSum) < 1e-6, `${stageSum} vs ${phaseSum}`);
+      assert.ok(stageWall.train > 0 && stageWall.evaluate > 0);
+    }
   });
 });

@@ -19,9 +19,19 @@ function progressCell(run) {
     td.append(el('span', { class: 'state done' }, 'done'));
     return td;
   }
-  const p = run.progress;
-  td.append(el('span', { class: 'state running' }, 'running'), document.createTextNode(p ? ` — epoch ${p.epoch}, ${p.rounds} rounds, ${p.done} batches trained` : ''));
+  td.append(el('span', { class: 'state running' }, 'running'), document.createTextNode(progressText(run.progress)));
   return td;
+}
+
+// "fit: 40 batches — run 40 batches so far" in the first phase (the total is not known until the
+// fit pass has counted the batches), then "train epoch 2: 60/150 batches — run 100/210 (48%)".
+function progressText(p) {
+  if (!p) return '';
+  if (!p.phase) return ` — epoch ${p.epoch}, ${p.rounds} rounds, ${p.done} batches trained`;
+  const phase = p.phase === 'train' && p.epoch ? `train epoch ${p.epoch}` : p.phase;
+  const inPhase = p.total === null ? `${p.done} batches` : `${p.done}/${p.total} batches`;
+  const run = p.runTotal === null ? `${p.runDone} batches so far` : `${p.runDone}/${p.runTotal} (${Math.floor((100 * p.runDone) / p.runTotal)}%)`;
+  return ` — ${phase}: ${inPhase} — run ${run}`;
 }
 
 async function showList() {
@@ -97,7 +107,7 @@ async function showRun(id) {
     ['epoch loss', run.epochLoss.length ? run.epochLoss.map((l) => num(l, 4)).join(' → ') : '–'],
     ['finished', run.createdAt ? new Date(run.createdAt).toLocaleString() : '–'],
   ];
-  if (run.progress) pairs.push(['progress', `epoch ${run.progress.epoch}, ${run.progress.rounds} rounds, ${run.progress.done} batches trained`]);
+  if (run.progress) pairs.push(['progress', progressText(run.progress).replace(/^ — /, '')]);
   if (run.workersConnected !== undefined) pairs.push(['workers connected', run.workersConnected < 0 ? '?' : run.workersConnected], ['retries / failures', `${run.retried} / ${run.failed}`]);
   fill(kv);
   for (const [k, v] of pairs) kv.append(el('dt', {}, k), el('dd', {}, v));

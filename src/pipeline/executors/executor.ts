@@ -71,6 +71,28 @@ export interface CheckpointStore {
   save(state: unknown): Promise<void>;
   /** Forgets the state (the run finished). */
   clear(): Promise<void>;
+  /**
+   * Publishes where the run is (phase, batches done and total) for watchers such as the dashboard,
+   * from its first phase on; best effort, never throws, may drop reports that come too fast.
+   */
+  reportProgress?(progress: RunProgressReport): void;
+}
+
+/** Where a run is, as `reportProgress` publishes it. */
+export interface RunProgressReport {
+  /** `fit`, `train` or `evaluate`. */
+  readonly phase: string;
+  /** Batches done in this phase (training counts every epoch), and the phase's total once known. */
+  readonly done: number;
+  readonly total?: number;
+  /** Batches done in the whole run (every phase), and the run's total once known. */
+  readonly runDone: number;
+  readonly runTotal?: number;
+  /** The epoch in progress (1-based) and training rounds done. */
+  readonly epoch?: number;
+  readonly rounds?: number;
+  /** When this was reported (ms since the epoch). */
+  readonly at: number;
 }
 
 /** The executor kinds this build knows. */

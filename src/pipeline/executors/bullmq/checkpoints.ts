@@ -7,9 +7,12 @@
  */
 import type { Redis } from 'ioredis';
 import { RedisUnavailableError } from '../../../errors.js';
-import { checkpointKey, decodePayload, encodePayload, startsKey } from './protocol.js';
+import { checkpointKey, decodePayload, encodePayload, progressKey, startsKey } from './protocol.js';
 import type { ResolvedBullmqOptions } from './options.js';
-import type { CheckpointStore } from '../executor.js';
+import type { CheckpointStore, RunProgressReport } from '../executor.js';
+
+/** Progress reports of the same phase closer than this (ms) are dropped: a watcher polls about once a second. */
+const kProgressEveryMs = 250;
 
 /**
  * The checkpoint store of a run.
@@ -39,7 +42,18 @@ export function redisCheckpoints(
       }
     }
   };
+  const progress = progressKey(options.prefix, options.run);
+  let lastReport: { phase: string; at: number } | undefined;
   return {
+    reportProgress: (p: RunProgressReport) => {
+      const last = lastReport;
+      if (last && last.phase === p.phase && p.at - last.at < kProgressEveryMs) return;
+      lastReport = { phase: p.phase, at: p.at };
+      // Best effort: a lost report only delays what the dashboard shows.
+      connect()
+        .then((client) => client.set(progress, JSON.stringify(p), 'EX', options.keepFailedSeconds))
+        .catch(() => undefined);
+    },
     load: async () => {
       const bytes = await retrying('read the checkpoint', (client) => client.getBuffer(key));
       return bytes === null ? undefined : decodePayload<unknown>(bytes);
@@ -52,7 +66,7 @@ export function redisCheckpoints(
     },
     clear: async () => {
       await retrying('clear the checkpoint', (client) =>
-        client.del(key, startsKey(options.prefix, options.run)),
+        client.del(key, progress, startsKey(options.prefix, options.run)),
       );
     },
   };

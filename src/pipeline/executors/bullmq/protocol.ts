@@ -105,6 +105,11 @@ export function startsKey(prefix: string, run: string): string {
   return `${prefix}:${kTaskQueue}:starts:${run}`;
 }
 
+/** The key of a run's progress (JSON, `RunProgressReport`), written by the driver for the dashboard. */
+export function progressKey(prefix: string, run: string): string {
+  return `${prefix}:${kTaskQueue}:progress:${run}`;
+}
+
 /** The key of a run's checkpoint (msgpack), read by a resumed driver and by the dashboard. */
 export function checkpointKey(prefix: string, run: string): string {
   return `${prefix}:${kTaskQueue}:checkpoint:${run}`;

@@ -9,7 +9,8 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { checkpointKey, decodePayload, kTaskQueue, startsKey } from './protocol.js';
+import { checkpointKey, decodePayload, kTaskQueue, progressKey, startsKey } from './protocol.js';
+import type { RunProgressReport } from '../executor.js';
 import { payloadClient, type RedisTarget } from './redis-connection.js';
 
 /** Failed jobs looked at per listing, to count each run's failures. */
@@ -30,6 +31,8 @@ export interface BullmqRunProgress {
     /** Batches in the data, when the driver knew them. */
     readonly batches?: number;
   };
+  /** The driver's last progress report (from the first phase on), when it has sent one. */
+  readonly progress?: RunProgressReport;
   /** Workers connected to the queue (every run's), or -1 when the queue could not say. */
   readonly workersConnected: number;
   /** Retries of this run's failed jobs kept in the queue, and the failed jobs. */
@@ -77,6 +80,7 @@ export class BullmqRuns {
             stats?: { batches?: number };
           }>(bytes)
         : undefined;
+      const progress = parseProgress(await this.#redis.get(progressKey(this.#prefix, run)));
       const mine = failed.filter((j) => j?.data?.run === run);
       out.push({
         run,
@@ -90,6 +94,7 @@ export class BullmqRuns {
               },
             }
           : {}),
+        ...(progress ? { progress } : {}),
         workersConnected: workers,
         retried: mine.reduce((s, j) => s + Math.max(0, (j.attemptsMade ?? 1) - 1), 0),
         failed: mine.length,
@@ -101,5 +106,16 @@ export class BullmqRuns {
   async close(): Promise<void> {
     await Promise.allSettled([this.#queue.close(), this.#redis.quit()]);
     this.#redis.disconnect();
+  }
+}
+
+/** A progress report as the driver wrote it, or undefined when absent or not one. */
+function parseProgress(text: string | null): RunProgressReport | undefined {
+  if (text === null) return undefined;
+  try {
+    const p = JSON.parse(text) as RunProgressReport;
+    return typeof p?.phase === 'string' && typeof p.runDone === 'number' ? p : undefined;
+  } catch {
+    return undefined;
   }
 }
