@@ -39,6 +39,7 @@ import { resolveServeOptions, type FilledServeOptions, type ServeOptions } from 
 import { ModelRepository, type RepositorySource } from './repository.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { modelConfigRoutes } from './routes/model-config.js';
 import { repositoryRoutes } from './routes/repository.js';
 import type { ServerContext } from './server-context.js';
 
@@ -115,7 +116,10 @@ export async function createServer(
           ...(options.variant !== undefined ? { variant: options.variant } : {}),
         }
       : { kind: 'repository', root: options.modelRepository! };
-  const repository = new ModelRepository(source, options.modelOverrides, { metrics });
+  const repository = new ModelRepository(source, options.modelOverrides, {
+    metrics,
+    ...(logger ? { logger } : {}),
+  });
   let draining = false;
   const context: ServerContext = {
     options,
@@ -196,6 +200,7 @@ export async function createServer(
   });
 
   await app.register(inferenceRoutes, { context });
+  await app.register(modelConfigRoutes, { context });
   await app.register(repositoryRoutes, { context });
   await app.register(metricsRoutes, { context });
   const view: ServerView = {

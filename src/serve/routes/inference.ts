@@ -25,7 +25,7 @@ const kModelPaths = ['/v2/models/:name', '/v2/models/:name/versions/:version'] a
 
 /** Extensions this server implements, as `GET /v2` lists them. */
 export function serverExtensions(context: ServerContext): string[] {
-  const extensions = ['binary_tensor_data', 'statistics'];
+  const extensions = ['binary_tensor_data', 'statistics', 'model_configuration'];
   if (context.options.repositoryApi) extensions.push('model_repository');
   return extensions;
 }
