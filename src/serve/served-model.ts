@@ -123,6 +123,8 @@ export class ServedModel {
   /** Requests accepted and not yet answered; the in-flight gauge reads it when collected. */
   #inFlight = 0;
   readonly #parameters: Record<string, unknown> | undefined;
+  /** Whether the model imputes missing values, so JSON null in its FP inputs is NaN. */
+  readonly #missingAsNaN: boolean;
   #closing: Promise<void> | undefined;
   readonly #statistics = new StatisticsRecorder();
   /** The folder's config.pbtxt, read, if it has one. */
@@ -144,6 +146,7 @@ export class ServedModel {
     this.#series = hooks.metrics ? new ModelSeries(hooks.metrics, this.#labels) : undefined;
     this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
     this.#parameters = parameters;
+    this.#missingAsNaN = parameters?.missing_values !== undefined;
     this.tritonConfig = spec.tritonConfig;
     const s = spec.settings;
     this.#batcher = new DynamicBatcher<RawWork, Answered>(
@@ -376,6 +379,7 @@ export class ServedModel {
       modelName: this.name,
       modelVersion: this.version,
       maxBatchSize: this.signature.batchable ? this.#settings.maxBatchSize : 0,
+      ...(this.#missingAsNaN ? { missingAsNaN: true } : {}),
       requests: packBytes(works.map((w) => w.body)),
       ...(headerLengths ? { headerLengths } : {}),
     });
@@ -462,7 +466,15 @@ function outcomeOf(err: unknown): Outcome {
 async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
   try {
     const metadata = await readArtifactMetadata(path);
-    return metadata && metadataIdentity(metadata);
+    if (!metadata) return undefined;
+    const identity = metadataIdentity(metadata) ?? {};
+    // mlscale's exports impute missing numbers in the graph (NaN → the training mean): JSON null is
+    // then a missing value, and the metadata says so to clients.
+    const numeric = (metadata.preprocessing as { numeric?: { missing?: unknown } } | undefined)
+      ?.numeric;
+    if (typeof numeric?.missing === 'string')
+      identity.missing_values = `JSON null (or NaN in binary data) in FP inputs: ${numeric.missing}`;
+    return Object.keys(identity).length ? identity : undefined;
   } catch (err) {
     // A model that cannot load: the repository reports it as such (not ready, with the reason).
     if (err instanceof ArtifactError) throw new ModelLoadError(err.message, { cause: err });
