@@ -140,6 +140,12 @@ export class PayloadTooLargeError extends MlscaleError {
   override readonly status = 413;
 }
 
+/** A request body's `Content-Encoding` is not one the server decodes (gzip, deflate, br, identity). */
+export class UnsupportedEncodingError extends MlscaleError {
+  readonly code = 'E_UNSUPPORTED_ENCODING';
+  override readonly status = 415;
+}
+
 /** No model (or no such version of it) in the repository. */
 export class ModelNotFoundError extends MlscaleError {
   readonly code = 'E_MODEL_NOT_FOUND';
@@ -309,6 +315,7 @@ export const errorClasses = [
   InferenceRequestError,
   BatchTooLargeError,
   PayloadTooLargeError,
+  UnsupportedEncodingError,
   ModelNotFoundError,
   ModelNotReadyError,
   ModelLoadError,

@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import { METADATA_FILE, MODEL_FILE, metadataPathOf, variantFiles } from '../model/artifact.js';
 import { kModelConfigFile, readModelConfig } from './model-config.js';
+import { kTritonConfigFile, readTritonConfig } from './triton/config-pbtxt.js';
 import { defaultModelSettings, type ModelSettings } from './options.js';
 import { ServedModel, type ServedModelHooks } from './served-model.js';
 
@@ -162,9 +163,25 @@ export class ModelRepository {
       const found = await this.#locate(name);
       version = found.version;
       const config = await readModelConfig(found.configPath);
-      const settings: ModelSettings = { ...defaultModelSettings(), ...config, ...this.#overrides };
+      const triton = found.tritonConfigPath
+        ? await readTritonConfig(found.tritonConfigPath, name)
+        : undefined;
+      // Precedence: flags, then config.json, then config.pbtxt, then the defaults.
+      const settings: ModelSettings = {
+        ...defaultModelSettings(),
+        ...triton?.settings,
+        ...config,
+        ...this.#overrides,
+      };
       const model = await ServedModel.load(
-        { name, version, path: found.modelPath, metadataPath: found.metadataPath, settings },
+        {
+          name,
+          version,
+          path: found.modelPath,
+          metadataPath: found.metadataPath,
+          settings,
+          ...(triton ? { tritonConfig: triton } : {}),
+        },
         this.#hooks,
       );
       if (this.#closed) {
@@ -361,9 +378,14 @@ export class ModelRepository {
   }
 
   /** Finds the files of a model's latest version. */
-  async #locate(
-    name: string,
-  ): Promise<{ version: string; modelPath: string; configPath: string; metadataPath: string }> {
+  async #locate(name: string): Promise<{
+    version: string;
+    modelPath: string;
+    configPath: string;
+    metadataPath: string;
+    /** A Triton `config.pbtxt`, looked for in model folders (not beside a lone .onnx file). */
+    tritonConfigPath?: string;
+  }> {
     if (this.#source.kind === 'single') {
       const path = resolve(this.#source.path);
       const variant = this.#source.variant;
@@ -387,6 +409,7 @@ export class ModelRepository {
           version: '1',
           modelPath,
           configPath: join(path, kModelConfigFile),
+          tritonConfigPath: join(path, kTritonConfigFile),
           metadataPath: join(path, files.metadata),
         };
       }
@@ -425,6 +448,7 @@ export class ModelRepository {
       version,
       modelPath: join(dir, version, MODEL_FILE),
       configPath: join(dir, kModelConfigFile),
+      tritonConfigPath: join(dir, kTritonConfigFile),
       metadataPath: join(dir, version, METADATA_FILE),
     };
   }

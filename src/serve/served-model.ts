@@ -45,6 +45,7 @@ import type { ModelSettings } from './options.js';
 import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
 import type { TensorDescription } from '../model/tensor-description.js';
 import type { ModelSignature } from './types.js';
+import { checkDeclaredTensors, type TritonConfig } from './triton/config-pbtxt.js';
 
 /** Where a model version's files are and how to serve it. */
 export interface ServedModelSpec {
@@ -55,11 +56,15 @@ export interface ServedModelSpec {
   /** An mlscale artifact's metadata.json; optional (any ONNX model can be served). */
   readonly metadataPath?: string;
   readonly settings: ModelSettings;
+  /** The model folder's Triton `config.pbtxt`, read: its inputs and outputs are checked at load. */
+  readonly tritonConfig?: TritonConfig;
 }
 
-/** What the server lends every model: its metrics registry. */
+/** What the server lends every model: its metrics registry and its logger. */
 export interface ServedModelHooks {
   readonly metrics?: ServerMetrics;
+  /** Warnings at load (the fields of a config.pbtxt that mlscale ignores). */
+  readonly logger?: { warn(details: object, message: string): void };
 }
 
 /** A model version's state, as the repository index and readiness endpoints report it. */
@@ -118,8 +123,12 @@ export class ServedModel {
   /** Requests accepted and not yet answered; the in-flight gauge reads it when collected. */
   #inFlight = 0;
   readonly #parameters: Record<string, unknown> | undefined;
+  /** Whether the model imputes missing values, so JSON null in its FP inputs is NaN. */
+  readonly #missingAsNaN: boolean;
   #closing: Promise<void> | undefined;
   readonly #statistics = new StatisticsRecorder();
+  /** The folder's config.pbtxt, read, if it has one. */
+  readonly tritonConfig: TritonConfig | undefined;
 
   private constructor(
     spec: ServedModelSpec,
@@ -137,6 +146,8 @@ export class ServedModel {
     this.#series = hooks.metrics ? new ModelSeries(hooks.metrics, this.#labels) : undefined;
     this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
     this.#parameters = parameters;
+    this.#missingAsNaN = parameters?.missing_values !== undefined;
+    this.tritonConfig = spec.tritonConfig;
     const s = spec.settings;
     this.#batcher = new DynamicBatcher<RawWork, Answered>(
       {
@@ -192,6 +203,19 @@ export class ServedModel {
         });
       throw err;
     });
+    const triton = spec.tritonConfig;
+    if (triton) {
+      const problem = checkDeclaredTensors(triton, pool.signature());
+      if (problem) {
+        await pool.close();
+        throw new ModelLoadError(`${spec.name} version ${spec.version}: ${problem}`);
+      }
+      if (triton.ignored.length > 0)
+        hooks.logger?.warn(
+          { model: spec.name, version: spec.version, file: triton.path, ignored: triton.ignored },
+          `${triton.path}: mlscale ignores these fields: ${triton.ignored.join(', ')}`,
+        );
+    }
     return new ServedModel(spec, pool, hooks, parameters);
   }
 
@@ -355,6 +379,7 @@ export class ServedModel {
       modelName: this.name,
       modelVersion: this.version,
       maxBatchSize: this.signature.batchable ? this.#settings.maxBatchSize : 0,
+      ...(this.#missingAsNaN ? { missingAsNaN: true } : {}),
       requests: packBytes(works.map((w) => w.body)),
       ...(headerLengths ? { headerLengths } : {}),
     });
@@ -441,7 +466,15 @@ function outcomeOf(err: unknown): Outcome {
 async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
   try {
     const metadata = await readArtifactMetadata(path);
-    return metadata && metadataIdentity(metadata);
+    if (!metadata) return undefined;
+    const identity = metadataIdentity(metadata) ?? {};
+    // mlscale's exports impute missing numbers in the graph (NaN → the training mean): JSON null is
+    // then a missing value, and the metadata says so to clients.
+    const numeric = (metadata.preprocessing as { numeric?: { missing?: unknown } } | undefined)
+      ?.numeric;
+    if (typeof numeric?.missing === 'string')
+      identity.missing_values = `JSON null (or NaN in binary data) in FP inputs: ${numeric.missing}`;
+    return Object.keys(identity).length ? identity : undefined;
   } catch (err) {
     // A model that cannot load: the repository reports it as such (not ready, with the reason).
     if (err instanceof ArtifactError) throw new ModelLoadError(err.message, { cause: err });

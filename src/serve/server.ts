@@ -31,6 +31,9 @@ import {
   QueueFullError,
   ShuttingDownError,
 } from '../errors.js';
+import fastifyCompress from '@fastify/compress';
+import { kCompressThreshold } from './http/compression.js';
+import { requestDecoder } from './http/request-encoding.js';
 import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
 import { checkPlugins, type ServerPlugin, type ServerView } from './plugins.js';
@@ -39,6 +42,7 @@ import { resolveServeOptions, type FilledServeOptions, type ServeOptions } from 
 import { ModelRepository, type RepositorySource } from './repository.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { modelConfigRoutes } from './routes/model-config.js';
 import { repositoryRoutes } from './routes/repository.js';
 import type { ServerContext } from './server-context.js';
 
@@ -115,7 +119,10 @@ export async function createServer(
           ...(options.variant !== undefined ? { variant: options.variant } : {}),
         }
       : { kind: 'repository', root: options.modelRepository! };
-  const repository = new ModelRepository(source, options.modelOverrides, { metrics });
+  const repository = new ModelRepository(source, options.modelOverrides, {
+    metrics,
+    ...(logger ? { logger } : {}),
+  });
   let draining = false;
   const context: ServerContext = {
     options,
@@ -184,9 +191,24 @@ export async function createServer(
   // named type, but looks the catch-all up again on every request (about 2.5% of the HTTP thread).
   for (const type of ['application/json', 'application/octet-stream', '*'])
     app.addContentTypeParser(type, { parseAs: 'buffer' }, rawBody);
+  // Compressed bodies are decoded with the limit on the decompressed size (http/request-encoding.ts).
+  app.addHook('preParsing', requestDecoder(options.bodyLimit));
+  // Large answers (statistics, metrics, the repository index, ...) are compressed when the client
+  // accepts it; small ones are not worth the CPU. Off the HTTP thread: zlib streams run on libuv's
+  // pool (syncThreshold 0). The inference route compresses its own answers (routes/inference.ts).
+  await app.register(fastifyCompress, {
+    global: true,
+    globalDecompression: false,
+    encodings: ['gzip', 'deflate'],
+    threshold: kCompressThreshold,
+    syncThreshold: 0,
+  });
   // A callback hook, not an async one: it runs on every response, and a promise each costs.
   app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
+    // Exactly application/json, as KServe's Python client requires (Fastify adds "; charset=utf-8").
+    if (reply.getHeader('content-type') === kJsonWithCharset)
+      void reply.header('content-type', 'application/json');
     // Draining: a kept-alive connection would hold app.close() open after its last answer.
     if (draining) void reply.header('connection', 'close');
     done(null, payload);
@@ -214,6 +236,7 @@ export async function createServer(
   });
 
   await app.register(inferenceRoutes, { context });
+  await app.register(modelConfigRoutes, { context });
   await app.register(repositoryRoutes, { context });
   await app.register(metricsRoutes, { context });
   const view: ServerView = {
@@ -305,6 +328,8 @@ export async function createServer(
   };
 }
 
+const kJsonWithCharset = 'application/json; charset=utf-8';
+
 /** A request that reaches a server already closing: 503 in the protocol's shape, and the connection closes. */
 function refuseWhileClosing(request: IncomingMessage, response: ServerResponse): void {
   const body = JSON.stringify({
@@ -312,7 +337,7 @@ function refuseWhileClosing(request: IncomingMessage, response: ServerResponse):
   });
   const id = request.headers['x-request-id'];
   response.writeHead(503, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'retry-after': '1',
     connection: 'close',
@@ -352,7 +377,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
   const body = JSON.stringify({ error });
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);

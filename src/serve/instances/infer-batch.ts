@@ -62,6 +62,8 @@ export interface BatchContext {
   readonly modelVersion: string;
   /** Most rows in one run and in one request; 0 runs each request alone. */
   readonly maxBatchSize: number;
+  /** JSON `null` in FP inputs is a missing value (NaN). */
+  readonly missingAsNaN?: boolean;
   /** Runs merged inputs; resolves with the named outputs, in that order. */
   run(inputs: readonly Tensor[], outputs: readonly string[]): Promise<Tensor[]>;
 }
@@ -96,7 +98,10 @@ export async function answerBatch(
         request.headerLength === undefined
           ? kNoHeaders
           : { 'inference-header-content-length': request.headerLength };
-      const d = decodeInferRequest(request.body, headers, signature, { maxBatchSize: max });
+      const d = decodeInferRequest(request.body, headers, signature, {
+        maxBatchSize: max,
+        missingAsNaN: context.missingAsNaN === true,
+      });
       decoded[i] = d;
       // Without batching every request runs alone: a key of its own.
       const key = max > 0 ? signatureKey(d.work) : `#${i}`;

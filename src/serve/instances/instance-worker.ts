@@ -132,6 +132,7 @@ async function infer(session: ort.InferenceSession, message: InferMessage): Prom
       modelName: message.modelName,
       modelVersion: message.modelVersion,
       maxBatchSize: message.maxBatchSize,
+      missingAsNaN: message.missingAsNaN === true,
       run: (inputs, names) => runSession(session, inputs, names),
     });
     const packed = packAnswers(answers);

@@ -43,6 +43,8 @@ export interface InferMessage {
   readonly modelVersion: string;
   /** Most rows in one run, and in one request; 0 runs each request alone, with no row limit. */
   readonly maxBatchSize: number;
+  /** JSON `null` in FP inputs is a missing value (NaN): the model imputes it (see decode-request.ts). */
+  readonly missingAsNaN?: boolean;
   /** The requests: their bodies, back to back in one buffer (transferred), and where each ends. */
   readonly requests: PackedBytes;
   /**

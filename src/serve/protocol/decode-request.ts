@@ -43,6 +43,12 @@ export interface DecodedRequest {
 export interface DecodeOptions {
   /** Most rows one request may hold for a batchable model; 0 means no limit. */
   readonly maxBatchSize: number;
+  /**
+   * Whether JSON `null` in an FP input is a missing value, read as NaN: for models that impute
+   * missing values themselves (mlscale's exports, whose graph replaces NaN with the training mean).
+   * Otherwise `null` is refused, saying so.
+   */
+  readonly missingAsNaN?: boolean;
 }
 
 /** One input's header, checked, before its data is read. */
@@ -141,7 +147,14 @@ export function decodeInferRequest(
     const segment = segments?.get(plan);
     const data: TensorData =
       segment === undefined
-        ? readJsonData(plan.data, plan.shape, plan.count, plan.datatype, plan.path)
+        ? readJsonData(
+            plan.data,
+            plan.shape,
+            plan.count,
+            plan.datatype,
+            plan.path,
+            options.missingAsNaN === true,
+          )
         : readBinaryData(segment, plan.shape, plan.count, plan.datatype, plan.path);
     tensors[plan.slot] = { name: plan.name, datatype: plan.datatype, shape: plan.shape, data };
   }

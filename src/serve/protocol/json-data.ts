@@ -36,6 +36,7 @@ export function readJsonData(
   count: number,
   datatype: Datatype,
   path: string,
+  missingAsNaN = false,
 ): TensorData {
   if (!Array.isArray(data)) {
     throw new InferenceRequestError(`${path}.data: expected an array, got ${formatValue(data)}`);
@@ -47,7 +48,8 @@ export function readJsonData(
     const out = allocate(info, count);
     const at = (i: number) => `${path}.data${nestedIndex(i, shape)}`;
     const width = shape[shape.length - 1]!;
-    for (let r = 0; r < leaves.length; r++) write(out, info, leaves[r]!, r * width, at);
+    for (let r = 0; r < leaves.length; r++)
+      write(out, info, leaves[r]!, r * width, at, missingAsNaN);
     return out;
   }
   if (data.length !== count) {
@@ -56,7 +58,7 @@ export function readJsonData(
     );
   }
   const out = allocate(info, count);
-  write(out, info, data, 0, (i) => `${path}.data[${i}]`);
+  write(out, info, data, 0, (i) => `${path}.data[${i}]`, missingAsNaN);
   return out;
 }
 
@@ -119,6 +121,7 @@ function write(
   values: readonly unknown[],
   offset: number,
   at: (i: number) => string,
+  missingAsNaN: boolean,
 ): void {
   const n = values.length;
   // Failures go through badElement() rather than a closure: a closure here would move the loop's
@@ -128,7 +131,14 @@ function write(
       const target = out as Float32Array | Float64Array;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'number') badElement(values, i, offset, at, info, 'a number');
+        if (typeof v !== 'number') {
+          // A missing value, for a model that imputes it; the check is off the numbers' path.
+          if (v === null && missingAsNaN) {
+            target[offset + i] = NaN;
+            continue;
+          }
+          badElement(values, i, offset, at, info, 'a number');
+        }
         target[offset + i] = v as number;
         // JSON.parse reads 1e400 as Infinity, and FP32 overflows far sooner: both would reach the model as ±Infinity.
         if (!Number.isFinite(target[offset + i]))
@@ -140,7 +150,13 @@ function write(
       const target = out as Uint16Array;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'number') badElement(values, i, offset, at, info, 'a number');
+        if (typeof v !== 'number') {
+          if (v === null && missingAsNaN) {
+            target[offset + i] = 0x7e00; // FP16 NaN
+            continue;
+          }
+          badElement(values, i, offset, at, info, 'a number');
+        }
         const bits = floatToHalfBits(v as number);
         if ((bits & 0x7c00) === 0x7c00)
           badElement(values, i, offset, at, info, 'a finite number within ±65504');
@@ -206,7 +222,12 @@ function badElement(
   info: DatatypeInfo,
   expected: string,
 ): never {
+  // null is how JSON writes a missing value: say which models take it.
+  const hint =
+    values[i] === null && (info.kind === 'float' || info.kind === 'half')
+      ? " (null is a missing value only for models that impute missing values, such as mlscale's own exports with their preprocessing inside; this model does not: send a number, or impute it before sending)"
+      : '';
   throw new InferenceRequestError(
-    `${at(offset + i)}: expected ${expected} for ${info.datatype}, got ${formatValue(values[i])}`,
+    `${at(offset + i)}: expected ${expected} for ${info.datatype}, got ${formatValue(values[i])}${hint}`,
   );
 }

@@ -9,12 +9,14 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
+import { gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CancelSignal } from '../batcher.js';
 import { ClientClosedError, ModelNotReadyError } from '../../errors.js';
 import { version as mlscaleVersion } from '../../version.js';
 import type { ServedModel } from '../served-model.js';
 import type { ServerContext } from '../server-context.js';
+import { kCompressThreshold } from '../http/compression.js';
 
 interface ModelParams {
   name: string;
@@ -25,7 +27,7 @@ const kModelPaths = ['/v2/models/:name', '/v2/models/:name/versions/:version'] a
 
 /** Extensions this server implements, as `GET /v2` lists them. */
 export function serverExtensions(context: ServerContext): string[] {
-  const extensions = ['binary_tensor_data', 'statistics'];
+  const extensions = ['binary_tensor_data', 'statistics', 'model_configuration'];
   if (context.options.repositoryApi) extensions.push('model_repository');
   return extensions;
 }
@@ -85,7 +87,8 @@ export async function inferenceRoutes(
     }));
 
     // Not an async handler: the answer is sent from the inference's own promise, one layer fewer.
-    app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => {
+    // No compression hooks either (two more per request): `infer` compresses large answers itself.
+    app.post<{ Params: ModelParams }>(`${base}/infer`, { compress: false }, (request, reply) => {
       infer(context, request, reply);
     });
   }
@@ -102,9 +105,38 @@ function infer(
   const signal = new ConnectionSignal(reply.raw);
   const body = request.body ?? Buffer.alloc(0);
   model.infer(body, request.headers, signal).then(
-    (response) => void reply.headers(response.headers).send(response.body),
+    (response) => {
+      const accept = request.headers['accept-encoding'];
+      if (
+        accept === undefined ||
+        response.body.length < kCompressThreshold ||
+        response.headers['content-type'] !== 'application/json' ||
+        !acceptsGzip(accept)
+      )
+        return void reply.headers(response.headers).send(response.body);
+      // A large JSON answer to a client that takes gzip: compressed on libuv's pool, not this thread.
+      gzip(response.body, { level: 1 }, (err, compressed) => {
+        if (err) return void reply.headers(response.headers).send(response.body);
+        void reply
+          .headers(response.headers)
+          .header('content-encoding', 'gzip')
+          .header('vary', 'accept-encoding')
+          .send(compressed);
+      });
+    },
     (err: unknown) => void reply.send(err),
   );
+}
+
+/** Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`). */
+export function acceptsGzip(header: string): boolean {
+  for (const part of header.split(',')) {
+    const [token, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    if (token !== 'gzip' && token !== 'x-gzip' && token !== '*') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
 }
 
 /**

@@ -113,7 +113,7 @@ describe('decodeInferRequest validation', () => {
     nested[1]![3] = null as unknown as number;
     rejects(
       { inputs: [{ name: 'x', shape: [2, 64], datatype: 'FP32', data: nested }] },
-      'inputs[0].data[1][3]: expected a number for FP32, got null',
+      "inputs[0].data[1][3]: expected a number for FP32, got null (null is a missing value only for models that impute missing values, such as mlscale's own exports with their preprocessing inside; this model does not: send a number, or impute it before sending)",
     );
   });
 

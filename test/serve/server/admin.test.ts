@@ -142,6 +142,7 @@ describe('mlscale serve: repository API security', () => {
       assert.deepEqual((await get(url, '/v2')).json.extensions, [
         'binary_tensor_data',
         'statistics',
+        'model_configuration',
       ]);
     });
   });

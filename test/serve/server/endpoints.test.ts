@@ -68,7 +68,7 @@ describe('mlscale serve endpoints', () => {
     assert.deepEqual(answer.json, {
       name: 'mlscale',
       version: mlscaleVersion,
-      extensions: ['binary_tensor_data', 'statistics', 'model_repository'],
+      extensions: ['binary_tensor_data', 'statistics', 'model_configuration', 'model_repository'],
     });
   });
 
