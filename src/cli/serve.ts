@@ -45,6 +45,8 @@ Network
   --host ADDRESS            address to bind; loopback unless you say otherwise  [${s.host}]
   --port N                  TCP port; 0 picks a free one  [${s.port}]
   --body-limit BYTES        largest request body; larger ones get 413  [${s.bodyLimit}]
+  --grpc-port N             also serve the protocol over gRPC (KServe v2 GRPCInferenceService and
+                            grpc.health.v1.Health) on this port; 0 picks a free one  [off]
 Per-model settings (override each model's config.json)
   --instances N             onnxruntime sessions per model, each in its own worker thread  [${m.instances}]
   --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
@@ -109,6 +111,7 @@ const flags: FlagSpec = {
   variant: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'grpc-port': { type: 'string' },
   'body-limit': { type: 'string' },
   instances: { type: 'string' },
   'intra-op-threads': { type: 'string' },
@@ -164,6 +167,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     variant: textFlag(v.variant),
     host: textFlag(v.host),
     port: numberFlag(v.port),
+    grpcPort: numberFlag(v['grpc-port']),
     bodyLimit: numberFlag(v['body-limit']),
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,

@@ -143,7 +143,7 @@ function modelOf(context: ServerContext, params: ModelParams): ServedModel {
 }
 
 /** Why the server is not ready, or undefined when it is. */
-function notReadyReason(context: ServerContext): string | undefined {
+export function notReadyReason(context: ServerContext): string | undefined {
   if (context.draining()) return 'the server is shutting down';
   const entries = context.repository.index();
   if (entries.length === 0) return 'no model is loaded';
