@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import { packageRoot } from '../../util/package-root.js';
 
 /** The proto-loader options the server reads its definitions with. */
 export const kProtoLoaderOptions: Options = Object.freeze({
@@ -19,18 +19,9 @@ export const kProtoLoaderOptions: Options = Object.freeze({
   oneofs: true,
 });
 
-/**
- * The `proto/` folder: beside `src/` when run from the sources, above `dist/` when compiled
- * (dist/src/serve/grpc → ../../../../proto).
- */
+/** The `proto/` folder of the package, with a trailing separator. */
 export function protoDir(): string {
-  for (const up of ['../../../../proto/', '../../../proto/']) {
-    const dir = fileURLToPath(new URL(up, import.meta.url));
-    if (existsSync(`${dir}grpc_predict_v2.proto`)) return dir;
-  }
-  throw new Error(
-    'the gRPC .proto files (proto/grpc_predict_v2.proto) are missing from the package',
-  );
+  return join(packageRoot(), 'proto') + '/';
 }
 
 /** The protocol's package `inference` (GRPCInferenceService) and `grpc.health.v1` (Health). */
