@@ -33,6 +33,7 @@ import {
 } from '../errors.js';
 import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
+import { loadServeTracing } from '../telemetry/load-serve-tracing.js';
 import { GrpcEndpoint } from './grpc/grpc-endpoint.js';
 import { checkPlugins, type ServerPlugin, type ServerView } from './plugins.js';
 import { lazyChildLogger } from './request-logger.js';
@@ -113,6 +114,8 @@ export async function createServer(
   const plugins = checkPlugins(setup.plugins ?? [], 'setup.plugins');
   const logger = setup.logger;
   const metrics = new ServerMetrics();
+  // OTEL_* variables ask for traces, or nothing about OpenTelemetry loads.
+  const tracing = await loadServeTracing(process.env, (message) => logger?.warn(message));
   const source: RepositorySource =
     options.model !== undefined
       ? {
@@ -121,13 +124,17 @@ export async function createServer(
           ...(options.variant !== undefined ? { variant: options.variant } : {}),
         }
       : { kind: 'repository', root: options.modelRepository! };
-  const repository = new ModelRepository(source, options.modelOverrides, { metrics });
+  const repository = new ModelRepository(source, options.modelOverrides, {
+    metrics,
+    ...(tracing ? { tracing } : {}),
+  });
   let draining = false;
   const context: ServerContext = {
     options,
     repository,
     metrics,
     draining: () => draining,
+    ...(tracing ? { tracing } : {}),
     ...(setup.metricsText ? { metricsText: setup.metricsText } : {}),
   };
 
@@ -295,6 +302,10 @@ export async function createServer(
         grpc?.close();
         await closed;
         clearTimeout(timer);
+        // The last requests' spans go out before the process may exit.
+        await tracing
+          ?.flush()
+          .catch((err: unknown) => app.log.warn({ err }, 'could not export the last spans'));
       })();
       if (how.now) {
         endUnready?.();

@@ -12,7 +12,7 @@ import { loadPackageDefinition } from '@grpc/grpc-js';
 import { InvalidOptionError } from '../../errors.js';
 import type { ServerContext } from '../server-context.js';
 import { healthService } from './health-service.js';
-import { inferenceService, type InferCallHooks } from './inference-service.js';
+import { inferenceService } from './inference-service.js';
 import { loadServiceDefinitions } from './proto-files.js';
 
 /** A gRPC endpoint bound to a port. */
@@ -20,7 +20,7 @@ export class GrpcEndpoint {
   readonly #server: Server;
   #port: number | undefined;
 
-  constructor(context: ServerContext, hooks: InferCallHooks = {}) {
+  constructor(context: ServerContext) {
     const root = loadPackageDefinition(loadServiceDefinitions()) as GrpcObject;
     const inference = (root['inference'] as GrpcObject)['GRPCInferenceService'] as {
       service: ServiceDefinition;
@@ -34,7 +34,7 @@ export class GrpcEndpoint {
       // As the HTTP side's keep-alive: longer than common balancers' idle timeouts.
       'grpc.keepalive_permit_without_calls': 1,
     });
-    this.#server.addService(inference.service, inferenceService(context, hooks));
+    this.#server.addService(inference.service, inferenceService(context));
     this.#server.addService(health.service, healthService(context));
   }
 

@@ -16,6 +16,7 @@ import { toRestRequest } from './infer-request.js';
 import { toGrpcResponse } from './infer-response.js';
 import type { ModelInferRequest, ModelInferResponse } from './messages.js';
 import { statusOf } from './status.js';
+import type { RequestTrace } from '../../telemetry/types.js';
 
 interface ModelRef {
   readonly name: string;
@@ -24,20 +25,8 @@ interface ModelRef {
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
-/** Hooks around an inference call (tracing, see telemetry/); absent: none. */
-export interface InferCallHooks {
-  /** Wraps the call's work; returns what the work returns. */
-  around?<T>(
-    call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>,
-    work: () => Promise<T>,
-  ): Promise<T>;
-}
-
 /** The service's implementation over a server's context. */
-export function inferenceService(
-  context: ServerContext,
-  hooks: InferCallHooks = {},
-): UntypedServiceImplementation {
+export function inferenceService(context: ServerContext): UntypedServiceImplementation {
   const { repository } = context;
   const model = (ref: ModelRef): ServedModel =>
     repository.get(ref.name, ref.version === '' ? undefined : ref.version);
@@ -87,16 +76,24 @@ export function inferenceService(
   };
 
   const modelInfer: Unary<ModelInferRequest, ModelInferResponse> = (call, callback) => {
+    let trace: RequestTrace | undefined;
     const run = async (): Promise<ModelInferResponse> => {
-      const m = model({ name: call.request.model_name, version: call.request.model_version });
+      const { model_name: name, model_version: version } = call.request;
+      const m = model({ name, version });
+      trace = context.tracing?.request('grpc', m.name, version, call.metadata.getMap());
       const rest = toRestRequest(call.request);
-      const encoded = await m.infer(rest.body, rest.headers, new CallSignal(call));
+      const encoded = await m.infer(rest.body, rest.headers, new CallSignal(call), trace);
       return toGrpcResponse(encoded, rest.raw);
     };
-    const work = hooks.around ? hooks.around(call, run) : run();
-    work.then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(statusOf(err)),
+    run().then(
+      (response) => {
+        trace?.end();
+        callback(null, response);
+      },
+      (err: unknown) => {
+        trace?.end(err);
+        callback(statusOf(err));
+      },
     );
   };
 

@@ -101,9 +101,21 @@ function infer(
   // The client going away drops its request if it is still queued: no work for no one.
   const signal = new ConnectionSignal(reply.raw);
   const body = request.body ?? Buffer.alloc(0);
-  model.infer(body, request.headers, signal).then(
-    (response) => void reply.headers(response.headers).send(response.body),
-    (err: unknown) => void reply.send(err),
+  const trace = context.tracing?.request(
+    'http',
+    model.name,
+    request.params.version,
+    request.headers,
+  );
+  model.infer(body, request.headers, signal, trace).then(
+    (response) => {
+      trace?.end();
+      void reply.headers(response.headers).send(response.body);
+    },
+    (err: unknown) => {
+      trace?.end(err);
+      void reply.send(err);
+    },
   );
 }
 
