@@ -40,6 +40,7 @@ import { ridgePass, solvesExactly } from './ridge-pass.js';
 import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop.js';
 import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
+import { enablePipelineTracing, flushPipelineTracing } from '../telemetry/pipeline-tracing.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
@@ -209,6 +210,8 @@ export async function runTraining(
   onProgress: (p: Progress) => void = () => undefined,
 ): Promise<TrainingResult> {
   const started = performance.now();
+  // OTEL_* variables ask for traces, or nothing of OpenTelemetry loads (see telemetry/).
+  await enablePipelineTracing();
   const timeline: WindowTiming[] = [];
   executor = recordWindows(executor, timeline, started);
   // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
@@ -456,6 +459,7 @@ export async function runTraining(
     const evaluateMs = performance.now() - t;
     // Done: nothing left to resume.
     await executor.checkpoints?.clear();
+    await flushPipelineTracing();
 
     return {
       schema,

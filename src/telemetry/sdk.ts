@@ -52,6 +52,8 @@ export function startTracingSdk(
     });
     // Also sets the W3C trace-context and baggage propagators and the async-hooks context manager.
     provider.register();
+    // A process that ends on its own (its event loop empty) exports what is left first.
+    process.once('beforeExit', () => void provider.shutdown().catch(() => undefined));
     return {
       flush: () => provider.forceFlush(),
       shutdown: () => provider.shutdown(),
