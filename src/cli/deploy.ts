@@ -16,6 +16,7 @@ import {
   type BalancerOptions,
   type ReplicaAddress,
 } from '../deploy/configs.js';
+import { kDefaultGrpcListenPort, type GrpcRouting } from '../deploy/grpc-routing.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
@@ -46,6 +47,9 @@ nginx, haproxy: a load balancer in front of running replicas
                             to the replicas; checks that every replica requires --admin-token
                             (unless --no-check). By default the balancer answers it 403, since
                             a replica without a token would take it from anyone  [blocked]
+  --grpc-replicas LIST      also route gRPC: the replicas' --grpc-port addresses, one per
+                            --replicas entry, in the same order (its HTTP address is its health check)
+  --grpc-listen PORT        where the balancer takes gRPC (HTTP/2 without TLS)  [${kDefaultGrpcListenPort}]
 
 k8s: a Deployment, a Service and a HorizontalPodAutoscaler
   --model-repository DIR    the model repository's path inside the container
@@ -74,6 +78,8 @@ const flags: FlagSpec = {
   'worker-processes': { type: 'string' },
   'no-check': { type: 'boolean' },
   'expose-repository-api': { type: 'boolean' },
+  'grpc-replicas': { type: 'string' },
+  'grpc-listen': { type: 'string' },
   'model-repository': { type: 'string' },
   image: { type: 'string' },
   name: { type: 'string' },
@@ -100,6 +106,8 @@ const balancerOnly = [
   'worker-processes',
   'no-check',
   'expose-repository-api',
+  'grpc-replicas',
+  'grpc-listen',
 ];
 const k8sOnly = [
   'model-repository',
@@ -198,7 +206,7 @@ export async function deployCommand(argv: string[]): Promise<number> {
   const replicas = parseReplicas(replicasText);
   const listen = parseListen(textFlag(v.listen));
   const workers = textFlag(v['worker-processes']);
-  const o: BalancerOptions = {
+  let o: BalancerOptions = {
     ...b,
     replicas,
     listenPort: listen.port,
@@ -231,7 +239,8 @@ export async function deployCommand(argv: string[]): Promise<number> {
         : integer('--worker-processes', numberFlag(workers), 1, 1024),
   };
   const expose = v['expose-repository-api'] === true;
-  const config = { ...o, exposeRepositoryApi: expose };
+  const grpc = grpcRouting(v, replicas, o.listenPort);
+  const config = { ...o, exposeRepositoryApi: expose, ...(grpc ? { grpc } : {}) };
   if (v['no-check'] !== true) {
     await checkReplicas(replicas);
     if (expose) await checkTokens(replicas);
@@ -247,15 +256,48 @@ export async function deployCommand(argv: string[]): Promise<number> {
 }
 
 /** Parses `host:port,[v6]:port,...`; every part must have a host and a port from 1 to 65535. */
-export function parseReplicas(text: string): ReplicaAddress[] {
+/** The gRPC routing the flags ask for, checked against the HTTP replicas; undefined: none. */
+function grpcRouting(
+  v: Record<string, unknown>,
+  replicas: readonly ReplicaAddress[],
+  httpListenPort: number,
+): GrpcRouting | undefined {
+  const text = textFlag(v['grpc-replicas'] as string | undefined);
+  const listenText = textFlag(v['grpc-listen'] as string | undefined);
+  if (text === undefined) {
+    if (listenText !== undefined)
+      throw new InvalidOptionError(
+        "--grpc-listen needs --grpc-replicas (the replicas' --grpc-port addresses)",
+      );
+    return undefined;
+  }
+  const grpcReplicas = parseReplicas(text, '--grpc-replicas');
+  if (grpcReplicas.length !== replicas.length)
+    throw new InvalidOptionError(
+      `--grpc-replicas must list one address per --replicas entry, in the same order: expected ${replicas.length}, got ${grpcReplicas.length}`,
+    );
+  const listenPort = integer(
+    '--grpc-listen',
+    numberFlag(listenText) ?? kDefaultGrpcListenPort,
+    1,
+    65535,
+  );
+  if (listenPort === httpListenPort)
+    throw new InvalidOptionError(
+      `--grpc-listen must differ from the HTTP --listen port, both are ${listenPort}`,
+    );
+  return { replicas: grpcReplicas, listenPort };
+}
+
+export function parseReplicas(text: string, flag = '--replicas'): ReplicaAddress[] {
   const parts = text.split(',').map((p) => p.trim());
   if (parts.length === 0 || parts.every((p) => p === ''))
-    throw new InvalidOptionError('--replicas must list at least one HOST:PORT, got ""');
+    throw new InvalidOptionError(`${flag} must list at least one HOST:PORT, got ""`);
   const seen = new Set<string>();
   return parts.map((part) => {
-    const address = parseAddress(part, '--replicas');
+    const address = parseAddress(part, flag);
     const key = formatAddress(address);
-    if (seen.has(key)) throw new InvalidOptionError(`--replicas lists ${key} twice`);
+    if (seen.has(key)) throw new InvalidOptionError(`${flag} lists ${key} twice`);
     seen.add(key);
     return address;
   });

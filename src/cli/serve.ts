@@ -50,6 +50,8 @@ Network
                             uploads that would hold a connection for ever  [${s.bodyTimeoutMs}]
   --max-connections N       connections open at once; more are closed as they arrive
                             [open-file limit - 128: ${s.maxConnections}]
+  --grpc-port N             also serve the protocol over gRPC (KServe v2 GRPCInferenceService and
+                            grpc.health.v1.Health) on this port; 0 picks a free one  [off]
 Per-model settings (override each model's config.json)
   --instances N             onnxruntime sessions per model, each in its own worker thread  [${m.instances}]
   --intra-op-threads N      onnxruntime threads per instance  [${m.intraOpThreads}]
@@ -123,6 +125,7 @@ const flags: FlagSpec = {
   variant: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'grpc-port': { type: 'string' },
   'body-limit': { type: 'string' },
   'headers-timeout-ms': { type: 'string' },
   'body-timeout-ms': { type: 'string' },
@@ -184,6 +187,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     variant: textFlag(v.variant),
     host: textFlag(v.host),
     port: numberFlag(v.port),
+    grpcPort: numberFlag(v['grpc-port']),
     bodyLimit: numberFlag(v['body-limit']),
     headersTimeoutMs: numberFlag(v['headers-timeout-ms']),
     bodyTimeoutMs: numberFlag(v['body-timeout-ms']),

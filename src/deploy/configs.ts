@@ -18,6 +18,7 @@
  * @module
  */
 import { defaultModelSettings } from '../serve/options.js';
+import { haproxyGrpcSections, nginxGrpcBlocks, type GrpcRouting } from './grpc-routing.js';
 import { version } from '../version.js';
 
 /** One replica's address. */
@@ -54,6 +55,8 @@ export interface BalancerOptions {
    * require `--admin-token`.
    */
   readonly exposeRepositoryApi: boolean;
+  /** gRPC routing to the replicas' `--grpc-port` (see grpc-routing.ts); absent: HTTP only. */
+  readonly grpc?: GrpcRouting;
 }
 
 export const kDefaultBalancerOptions: Omit<BalancerOptions, 'replicas'> = {
@@ -153,7 +156,7 @@ ${proxy}
 ${proxy}
         }
     }
-}
+${nginxGrpcBlocks(o)}}
 `;
 }
 
@@ -228,7 +231,7 @@ backend mlscale_replicas
     http-reuse safe
     http-request disable-l7-retry if METH_POST !{ path_reg ^/v2/models/[^/]+(/versions/[^/]+)?/infer$ }
 ${servers}
-`;
+${haproxyGrpcSections(o)}`;
 }
 
 /** Settings of the Kubernetes manifests. */

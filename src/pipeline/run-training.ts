@@ -42,6 +42,7 @@ import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
 import { stageDelta, stageWallTimes, type StageWall } from './stage-wall.js';
 import { withRunProgress } from './progress-report.js';
+import { enablePipelineTracing, flushPipelineTracing } from '../telemetry/pipeline-tracing.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
@@ -220,6 +221,8 @@ export async function runTraining(
   // Watchers of a bullmq run (the dashboard) see it from its first phase, with the run's total.
   const store = executor.checkpoints;
   onProgress = withRunProgress(onProgress, store?.reportProgress?.bind(store));
+  // OTEL_* variables ask for traces, or nothing of OpenTelemetry loads (see telemetry/).
+  await enablePipelineTracing();
   const timeline: WindowTiming[] = [];
   executor = recordWindows(executor, timeline, started);
   // Threads load the task module and onnxruntime (a few hundred ms each) while this thread reads
@@ -469,6 +472,7 @@ export async function runTraining(
     const evaluateMs = performance.now() - t;
     // Done: nothing left to resume.
     await executor.checkpoints?.clear();
+    await flushPipelineTracing();
 
     return {
       schema,

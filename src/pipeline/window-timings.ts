@@ -6,6 +6,7 @@
  * @module
  */
 import { performance } from 'node:perf_hooks';
+import { inSpan } from '../telemetry/pipeline-tracing.js';
 import type { Executor, TaskCall, TaskRef } from './executors/executor.js';
 
 /** One map call: `[phase, start (ms since the run started), wall time (ms), batches]`. */
@@ -37,8 +38,17 @@ const kPhaseOfTask: Record<string, WindowTiming[0]> = {
 export function recordWindows(executor: Executor, into: WindowTiming[], started: number): Executor {
   const map = async <I, O>(task: TaskRef, calls: readonly TaskCall<I>[]): Promise<O[]> => {
     const t0 = performance.now();
-    const out = await executor.map<I, O>(task, calls);
     const phase = kPhaseOfTask[task.name];
+    // A span per window when tracing is on (its BullMQ jobs are its children); else a plain call.
+    const out = await inSpan(
+      task.name === 'trainTask' ? 'train round' : `${phase ?? 'task'} window`,
+      {
+        'mlscale.phase': phase ?? 'other',
+        'mlscale.task': task.name,
+        'mlscale.batches': calls.length,
+      },
+      () => executor.map<I, O>(task, calls),
+    );
     if (phase !== undefined && calls.length > 0) {
       into.push([phase, round(t0 - started), round(performance.now() - t0), calls.length]);
       if (into.length > kMaxWindows) thin(into);

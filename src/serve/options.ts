@@ -47,6 +47,11 @@ export interface ServeOptions {
   readonly host?: string;
   /** TCP port; 0 picks a free one. */
   readonly port?: number;
+  /**
+   * TCP port of the gRPC endpoint (the protocol's `inference.GRPCInferenceService` and the
+   * standard `grpc.health.v1.Health`), on `host`; 0 picks a free one; absent: no gRPC endpoint.
+   */
+  readonly grpcPort?: number;
   /** Largest request body, in bytes. */
   readonly bodyLimit?: number;
   /** How long a client may take to send a request's headers, in ms; then 408 and the connection closes. */
@@ -88,9 +93,9 @@ export interface ServeOptions {
 
 /** Serve options with every default filled in, as the server's internals take them. */
 export type FilledServeOptions = Required<
-  Omit<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'>
+  Omit<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken' | 'grpcPort'>
 > &
-  Pick<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken'> & {
+  Pick<ServeOptions, 'model' | 'modelRepository' | 'variant' | 'adminToken' | 'grpcPort'> & {
     readonly modelOverrides: Readonly<Partial<ModelSettings>>;
   };
 
@@ -202,6 +207,14 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
   if (typeof o.host !== 'string' || o.host === '')
     invalidOption('host', 'a host name or address', o.host);
   checkInteger('port', o.port, 0, 65535);
+  if (o.grpcPort !== undefined) {
+    checkInteger('grpcPort', o.grpcPort, 0, 65535);
+    if (o.grpcPort === o.port && o.port !== 0)
+      throw new InvalidOptionError(
+        `options.grpcPort must differ from options.port (the HTTP port), both are ${o.port}`,
+        { option: 'grpcPort' },
+      );
+  }
   checkInteger('bodyLimit', o.bodyLimit, 1024, 2 ** 31);
   checkInteger('headersTimeoutMs', o.headersTimeoutMs, 100, 3_600_000);
   checkInteger('bodyTimeoutMs', o.bodyTimeoutMs, 100, 3_600_000);

@@ -62,7 +62,11 @@ async function serveAlone(
 ): Promise<number> {
   const server = await createServer(options, { logger, ...(plugins ? { plugins } : {}) });
   const url = await server.listen();
-  logger.info({ url, models: server.repository.index() }, `mlscale serve listening on ${url}`);
+  const grpc = server.grpcAddress();
+  logger.info(
+    { url, ...(grpc ? { grpc } : {}), models: server.repository.index() },
+    `mlscale serve listening on ${url}${grpc ? ` and gRPC ${grpc}` : ''}`,
+  );
   return closeOnSignals(server, logger);
 }
 

@@ -46,6 +46,8 @@ import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
 import type { TensorDescription } from '../model/tensor-description.js';
 import type { ModelSignature } from './types.js';
 import { checkDeclaredTensors, type TritonConfig } from './triton/config-pbtxt.js';
+import { startBatchTrace } from '../telemetry/batch-trace.js';
+import type { RequestTrace, ServeTracing } from '../telemetry/types.js';
 
 /** Where a model version's files are and how to serve it. */
 export interface ServedModelSpec {
@@ -60,11 +62,12 @@ export interface ServedModelSpec {
   readonly tritonConfig?: TritonConfig;
 }
 
-/** What the server lends every model: its metrics registry and its logger. */
+/** What the server lends every model: its metrics registry, its logger and its tracer when tracing is on. */
 export interface ServedModelHooks {
   readonly metrics?: ServerMetrics;
   /** Warnings at load (the fields of a config.pbtxt that mlscale ignores). */
   readonly logger?: { warn(details: object, message: string): void };
+  readonly tracing?: ServeTracing;
 }
 
 /** A model version's state, as the repository index and readiness endpoints report it. */
@@ -88,6 +91,8 @@ interface RawWork extends BatchWork {
   readonly body: Uint8Array;
   /** Its `Inference-Header-Content-Length` header (the binary extension), if any. */
   readonly headerLength: string | undefined;
+  /** Its spans, when traced. */
+  readonly trace?: RequestTrace | undefined;
 }
 
 /** A request's encoded response and the rows it held. */
@@ -116,6 +121,7 @@ export class ServedModel {
    */
   #rowsPerRequest = 1;
   readonly #metrics: ServerMetrics | undefined;
+  readonly #tracing: ServeTracing | undefined;
   readonly #labels: { model: string; version: string };
   readonly #series: ModelSeries | undefined;
   /** Unregisters `#flushSeries` from the registry's reads. */
@@ -142,6 +148,7 @@ export class ServedModel {
     this.signature = pool.signature();
     this.#pool = pool;
     this.#metrics = hooks.metrics;
+    this.#tracing = hooks.tracing;
     this.#labels = { model: spec.name, version: spec.version };
     this.#series = hooks.metrics ? new ModelSeries(hooks.metrics, this.#labels) : undefined;
     this.#stopCollect = hooks.metrics?.onCollect(() => this.#flushSeries());
@@ -290,10 +297,16 @@ export class ServedModel {
    *   JSON, or an object, which is sent as its JSON.
    * @param headers Request headers; only `inference-header-content-length` is read.
    * @param signal Aborted when the client goes away; a queued request is then dropped unrun.
+   * @param trace The request's spans (tracing on): its queue span ends when a batch takes it.
    * @throws {InferenceRequestError | BatchTooLargeError} (400) for a request that does not fit the model.
    * @throws {QueueFullError} (503) when the queue is full; {RequestTimeoutError} (504) past the budget.
    */
-  infer(body: unknown, headers: RequestHeaders, signal?: CancelSignal): Promise<EncodedResponse> {
+  infer(
+    body: unknown,
+    headers: RequestHeaders,
+    signal?: CancelSignal,
+    trace?: RequestTrace,
+  ): Promise<EncodedResponse> {
     const started = performance.now();
     if (this.#closing)
       return Promise.reject(
@@ -314,6 +327,7 @@ export class ServedModel {
       headerLength,
       rows: Math.max(1, Math.round(this.#rowsPerRequest)),
       key: '',
+      trace,
     };
     this.#inFlight++;
     return this.#batcher.submit(work, signal).then(
@@ -375,14 +389,24 @@ export class ServedModel {
       if (works[i]!.headerLength !== undefined)
         (headerLengths ??= new Array<string | undefined>(works.length))[i] = works[i]!.headerLength;
     }
-    const inferred = await this.#pool.infer({
-      modelName: this.name,
-      modelVersion: this.version,
-      maxBatchSize: this.signature.batchable ? this.#settings.maxBatchSize : 0,
-      ...(this.#missingAsNaN ? { missingAsNaN: true } : {}),
-      requests: packBytes(works.map((w) => w.body)),
-      ...(headerLengths ? { headerLengths } : {}),
-    });
+    const batchTrace = this.#tracing && startBatchTrace(this.#tracing, this, works);
+    let inferred: InferredMessage;
+    try {
+      inferred = await this.#pool.infer({
+        modelName: this.name,
+        modelVersion: this.version,
+        maxBatchSize: this.signature.batchable ? this.#settings.maxBatchSize : 0,
+        ...(this.#missingAsNaN ? { missingAsNaN: true } : {}),
+        requests: packBytes(works.map((w) => w.body)),
+        ...(headerLengths ? { headerLengths } : {}),
+      });
+    } catch (err) {
+      batchTrace?.runEnded(0, 0, err);
+      batchTrace?.end();
+      throw err;
+    }
+    batchTrace?.runEnded(inferred.runRows, inferred.workMs);
+    batchTrace?.end();
     return {
       results: this.#readAnswers(inferred),
       rows: inferred.runRows,

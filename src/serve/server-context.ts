@@ -7,6 +7,7 @@
 import type { ServerMetrics } from './metrics.js';
 import type { FilledServeOptions } from './options.js';
 import type { ModelRepository } from './repository.js';
+import type { ServeTracing } from '../telemetry/types.js';
 
 /** What every route can reach. */
 export interface ServerContext {
@@ -17,4 +18,6 @@ export interface ServerContext {
   draining(): boolean;
   /** Where GET /metrics comes from when not this process's registry (a cluster replica asks its primary). */
   readonly metricsText?: () => Promise<string>;
+  /** Spans for requests, queues, batches and runs; absent when tracing is off (the default). */
+  readonly tracing?: ServeTracing;
 }

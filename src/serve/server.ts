@@ -36,6 +36,8 @@ import { kCompressThreshold } from './http/compression.js';
 import { requestDecoder } from './http/request-encoding.js';
 import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
+import { loadServeTracing } from '../telemetry/load-serve-tracing.js';
+import { GrpcEndpoint } from './grpc/grpc-endpoint.js';
 import { checkPlugins, type ServerPlugin, type ServerView } from './plugins.js';
 import { lazyChildLogger } from './request-logger.js';
 import { resolveServeOptions, type FilledServeOptions, type ServeOptions } from './options.js';
@@ -75,8 +77,13 @@ export interface ModelServer {
   readonly metrics: ServerMetrics;
   /** The options it runs with, filled and frozen. */
   readonly options: Readonly<FilledServeOptions>;
-  /** Starts listening on `options.host` and `options.port`; resolves with the base URL, e.g. `http://127.0.0.1:8000`. */
+  /**
+   * Starts listening on `options.host` and `options.port` (and `options.grpcPort` for gRPC);
+   * resolves with the base URL, e.g. `http://127.0.0.1:8000`.
+   */
   listen(): Promise<string>;
+  /** The gRPC endpoint's `host:port` once listening; undefined without `options.grpcPort`. */
+  grpcAddress(): string | undefined;
   /**
    * Graceful shutdown: readiness turns false, new connections are refused, in-flight and queued
    * requests get up to `gracePeriodMs` to finish, then the rest are cut and every instance closes.
@@ -111,6 +118,8 @@ export async function createServer(
   const plugins = checkPlugins(setup.plugins ?? [], 'setup.plugins');
   const logger = setup.logger;
   const metrics = new ServerMetrics();
+  // OTEL_* variables ask for traces, or nothing about OpenTelemetry loads.
+  const tracing = await loadServeTracing(process.env, (message) => logger?.warn(message));
   const source: RepositorySource =
     options.model !== undefined
       ? {
@@ -122,6 +131,7 @@ export async function createServer(
   const repository = new ModelRepository(source, options.modelOverrides, {
     metrics,
     ...(logger ? { logger } : {}),
+    ...(tracing ? { tracing } : {}),
   });
   let draining = false;
   const context: ServerContext = {
@@ -129,6 +139,7 @@ export async function createServer(
     repository,
     metrics,
     draining: () => draining,
+    ...(tracing ? { tracing } : {}),
     ...(setup.metricsText ? { metricsText: setup.metricsText } : {}),
   };
 
@@ -235,6 +246,8 @@ export async function createServer(
     void reply.code(status).send({ error: message });
   });
 
+  const grpc = options.grpcPort !== undefined ? new GrpcEndpoint(context) : undefined;
+
   await app.register(inferenceRoutes, { context });
   await app.register(modelConfigRoutes, { context });
   await app.register(repositoryRoutes, { context });
@@ -270,7 +283,15 @@ export async function createServer(
     options,
     async listen() {
       const address = await app.listen({ host: options.host, port: options.port });
+      // After HTTP: a cluster replica's first 'listening' event is the one its primary announces.
+      if (grpc) await grpc.listen(options.host, options.grpcPort!);
       return address.replace(/^http:\/\/\[?::1\]?:/, 'http://[::1]:');
+    },
+    grpcAddress() {
+      if (grpc?.port === undefined) return undefined;
+      return options.host.includes(':')
+        ? `[${options.host}]:${grpc.port}`
+        : `${options.host}:${grpc.port}`;
     },
     close(how = {}) {
       if (how.now) cutNow = true;
@@ -290,6 +311,7 @@ export async function createServer(
           // net's close, not http's: that one would also cut kept-alive connections between two
           // requests; those get their last answer with "Connection: close" during the delay.
           NetServer.prototype.close.call(app.server);
+          void grpc?.drain();
         }
         // Readiness turns false first: for unreadyDelayMs the server still answers everything but
         // reports not ready, so load balancers stop sending before it stops accepting.
@@ -311,13 +333,18 @@ export async function createServer(
         // Fastify stops accepting, answers 503 on kept-alive connections and waits for in-flight
         // requests; the repository drains its queues. Past the grace period, queued work is cut.
         refusing = true;
-        const closed = Promise.all([app.close(), repository.close({ drain: true })]);
+        const closed = Promise.all([app.close(), repository.close({ drain: true }), grpc?.drain()]);
         await Promise.race([closed, grace]);
         await repository.close({ drain: false });
         // Past the grace period, connections still open (a slow upload, say) are cut too.
         app.server.closeAllConnections();
+        grpc?.close();
         await closed;
         clearTimeout(timer);
+        // The last requests' spans go out before the process may exit.
+        await tracing
+          ?.flush()
+          .catch((err: unknown) => app.log.warn({ err }, 'could not export the last spans'));
       })();
       if (how.now) {
         endUnready?.();

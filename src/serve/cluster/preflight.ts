@@ -24,7 +24,11 @@ export async function checkModelsReadable(options: Readonly<FilledServeOptions>)
 }
 
 /** Fails with a clear message when host:port is taken. */
-export async function checkPortFree(host: string, port: number): Promise<void> {
+export async function checkPortFree(
+  host: string,
+  port: number,
+  option: 'port' | 'grpcPort' = 'port',
+): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const probe = createNetServer();
@@ -32,11 +36,11 @@ export async function checkPortFree(host: string, port: number): Promise<void> {
       reject(
         err.code === 'EADDRINUSE'
           ? new InvalidOptionError(
-              `options.port ${port} is already in use on ${host}; pick another, or 0 for a free one`,
-              { option: 'port' },
+              `options.${option} ${port} is already in use on ${host}; pick another, or 0 for a free one`,
+              { option },
             )
           : new InvalidOptionError(
-              `options.host ${host} options.port ${port} cannot be listened on (${err.code ?? err.message})`,
+              `options.host ${host} options.${option} ${port} cannot be listened on (${err.code ?? err.message})`,
               { option: 'host' },
             ),
       );

@@ -59,6 +59,8 @@ export async function runPrimary(
   const { logger } = setup;
   await checkModelsReadable(options);
   await checkPortFree(options.host, options.port);
+  if (options.grpcPort !== undefined)
+    await checkPortFree(options.host, options.grpcPort, 'grpcPort');
   // The cores this process may use: a cgroup CPU quota (a container's or a pod's limit) lowers them.
   const host = hostCores();
   const cores = host.cores;
@@ -83,6 +85,7 @@ export async function runPrimary(
   const metrics = new PrimaryMetrics();
   let autoscaler: AutoscaleLoop | undefined;
   let restarting: Promise<void> | undefined;
+  let httpUrl: string | undefined;
   let announced = false;
   let exitCode = 0;
   let resolveDone!: (code: number) => void;
@@ -114,14 +117,18 @@ export async function runPrimary(
       exitLimitMs: options.unreadyDelayMs + options.gracePeriodMs + kExitMarginMs,
       layout,
       onFork: answerReplica,
-      onListening: (_replica, port) => {
+      onListening: (_replica, port, endpoint) => {
         if (announced) return;
-        announced = true;
         const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-        const url = `http://${host}:${port}`;
+        // With gRPC, the announcement waits for the gRPC port (bound after HTTP's) to name both.
+        if (endpoint === 'http') httpUrl = `http://${host}:${port}`;
+        if (options.grpcPort !== undefined && endpoint === 'http') return;
+        announced = true;
+        const url = httpUrl!;
+        const grpc = endpoint === 'grpc' ? `${host}:${port}` : undefined;
         logger.info(
-          { url, replicas: supervisor.target },
-          `mlscale serve listening on ${url} with ${supervisor.target} replica(s)`,
+          { url, ...(grpc ? { grpc } : {}), replicas: supervisor.target },
+          `mlscale serve listening on ${url}${grpc ? ` and gRPC ${grpc}` : ''} with ${supervisor.target} replica(s)`,
         );
       },
       onCrashLoop: () => (exitCode = 1),

@@ -50,8 +50,11 @@ export interface SupervisorOptions {
   readonly layout: () => Layout;
   /** A replica was forked: set up the answers to its requests. */
   readonly onFork: (replica: Replica) => void;
-  /** A replica listens (the first one's port announces the server). */
-  readonly onListening: (replica: Replica, port: number) => void;
+  /**
+   * A replica listens: its HTTP port first, then (with `options.grpcPort`) its gRPC port, as
+   * `ModelServer.listen` binds them in that order. The first replica's ports announce the server.
+   */
+  readonly onListening: (replica: Replica, port: number, endpoint: 'http' | 'grpc') => void;
   /** Replicas died too often; the supervisor has begun stopping them all. */
   readonly onCrashLoop: () => void;
   /** Stopping, the last replica has exited. */
@@ -154,13 +157,17 @@ export class Supervisor {
       standby ? 'spare replica started' : 'replica started',
     );
     worker.on('listening', (address) => {
+      if (replica.listening) {
+        this.#o.onListening(replica, address.port, 'grpc');
+        return;
+      }
       replica.listening = true;
       replica.loaded = true;
       this.refreshGauges();
       this.#o.logger.info({ replica: slot, workerPid: worker.process.pid }, 'replica listening');
       // Started before the last change of layout (a spare, or forked just before a scale).
       this.#tellLayout(replica);
-      this.#o.onListening(replica, address.port);
+      this.#o.onListening(replica, address.port, 'http');
     });
     worker.on('message', (message: unknown) => {
       if (ipc.receive(message)) return;

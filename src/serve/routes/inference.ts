@@ -104,8 +104,15 @@ function infer(
   // The client going away drops its request if it is still queued: no work for no one.
   const signal = new ConnectionSignal(reply.raw);
   const body = request.body ?? Buffer.alloc(0);
-  model.infer(body, request.headers, signal).then(
+  const trace = context.tracing?.request(
+    'http',
+    model.name,
+    request.params.version,
+    request.headers,
+  );
+  model.infer(body, request.headers, signal, trace).then(
     (response) => {
+      trace?.end();
       const accept = request.headers['accept-encoding'];
       if (
         accept === undefined ||
@@ -124,7 +131,10 @@ function infer(
           .send(compressed);
       });
     },
-    (err: unknown) => void reply.send(err),
+    (err: unknown) => {
+      trace?.end(err);
+      void reply.send(err);
+    },
   );
 }
 
@@ -175,7 +185,7 @@ function modelOf(context: ServerContext, params: ModelParams): ServedModel {
 }
 
 /** Why the server is not ready, or undefined when it is. */
-function notReadyReason(context: ServerContext): string | undefined {
+export function notReadyReason(context: ServerContext): string | undefined {
   if (context.draining()) return 'the server is shutting down';
   const entries = context.repository.index();
   if (entries.length === 0) return 'no model is loaded';

@@ -30,6 +30,11 @@
  *
  * @module
  */
+import {
+  bullmqTelemetry,
+  enablePipelineTracing,
+  flushPipelineTracing,
+} from '../../../telemetry/pipeline-tracing.js';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ExecutorClosedError, InvalidOptionError } from '../../../errors.js';
@@ -168,9 +173,12 @@ export class BullmqExecutor implements Executor {
       const { target, prefix, run, keepFailedSeconds, connectTimeoutMs } = this.#options;
       await probeRedis(target, connectTimeoutMs);
       const connection = target.bullmq;
+      // With tracing on, each job's span is a child of the round's, and the worker's of the job's.
+      const telemetry = await bullmqTelemetry();
       const queue = new Queue<TaskJobData>(kTaskQueue, {
         connection: { ...connection },
         prefix,
+        ...(telemetry ? { telemetry } : {}),
         streams: { events: { maxLen: kEventStreamLength } },
       });
       const events = new QueueEvents(kTaskQueue, {

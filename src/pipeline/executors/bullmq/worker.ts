@@ -9,6 +9,11 @@
  *
  * @module
  */
+import {
+  bullmqTelemetry,
+  enablePipelineTracing,
+  flushPipelineTracing,
+} from '../../../telemetry/pipeline-tracing.js';
 import { localCache } from '../../../data/cached-batch.js';
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -143,6 +148,10 @@ export class DistributedWorker {
     );
     let self: DistributedWorker | undefined;
     const client = payloadClient(target, `mlscale-worker-${name}`);
+    // OTEL_* variables ask for traces: each job's span continues the driver's trace.
+    const telemetry = (await enablePipelineTracing(process.env, log))
+      ? await bullmqTelemetry()
+      : undefined;
     const worker: Worker<TaskJobData> = new Worker<TaskJobData>(
       kTaskQueue,
       async (job: Job<TaskJobData>): Promise<string> => runJob(job, { client, pool, prefix, name }),
@@ -155,6 +164,7 @@ export class DistributedWorker {
         stalledInterval: options.stalledIntervalMs ?? 30_000,
         maxStalledCount: options.maxStalledCount ?? 3,
         autorun: false,
+        ...(telemetry ? { telemetry } : {}),
       },
     );
     worker.on('completed', () => self && self.counts.completed++);
@@ -177,6 +187,7 @@ export class DistributedWorker {
       await this.#worker.close();
       await this.#pool.destroy();
       await this.#client.quit().catch(() => undefined);
+      await flushPipelineTracing().catch(() => undefined);
     })();
     return this.#closing;
   }

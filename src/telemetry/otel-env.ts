@@ -1,0 +1,65 @@
+/**
+ * Whether the standard OpenTelemetry environment variables ask for traces, and how to export them.
+ * A pure function of the environment, so that every rule is tested without an SDK:
+ *
+ * - `OTEL_SDK_DISABLED=true` turns everything off;
+ * - `OTEL_TRACES_EXPORTER` lists exporters: `otlp` turns traces on, `none` (alone) off, others are
+ *   not shipped and are named in a warning;
+ * - without `OTEL_TRACES_EXPORTER`, an OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+ *   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) turns traces on: setting where to send them is asking for
+ *   them. With none of these, tracing stays off and no SDK is loaded.
+ * - `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` (the
+ *   default) or `http/json`; `grpc` is not shipped and falls back to `http/protobuf` with a warning.
+ *
+ * @module
+ */
+
+/** What the environment asks for. */
+export interface TracingRequest {
+  readonly enabled: boolean;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  /** Settings that were given but are not followed, each with the reason. */
+  readonly warnings: readonly string[];
+}
+
+const off = (warnings: string[] = []): TracingRequest => ({
+  enabled: false,
+  protocol: 'http/protobuf',
+  warnings,
+});
+
+/** Reads the OTEL_* variables of `env`. */
+export function tracingRequest(env: NodeJS.ProcessEnv): TracingRequest {
+  const value = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  if (value('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return off();
+  const warnings: string[] = [];
+  const exporters = value('OTEL_TRACES_EXPORTER')
+    ?.split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e !== '');
+  let enabled: boolean;
+  if (exporters !== undefined) {
+    const others = exporters.filter((e) => e !== 'otlp' && e !== 'none');
+    if (others.length > 0)
+      warnings.push(
+        `OTEL_TRACES_EXPORTER: ${others.join(', ')} not shipped with mlscale (only otlp); ignored`,
+      );
+    enabled = exporters.includes('otlp');
+  } else {
+    enabled =
+      value('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined ||
+      value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined;
+  }
+  if (!enabled) return off(warnings);
+  const given = value('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value('OTEL_EXPORTER_OTLP_PROTOCOL');
+  let protocol: TracingRequest['protocol'] = 'http/protobuf';
+  if (given === 'http/json') protocol = 'http/json';
+  else if (given !== undefined && given !== 'http/protobuf')
+    warnings.push(
+      `OTEL_EXPORTER_OTLP_PROTOCOL: ${given} is not shipped with mlscale (http/protobuf, http/json); using http/protobuf`,
+    );
+  return { enabled: true, protocol, warnings };
+}

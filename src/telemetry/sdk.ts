@@ -1,0 +1,63 @@
+/**
+ * The OpenTelemetry SDK, started once per process when the environment asks for traces (see
+ * otel-env.ts): a NodeTracerProvider with a batching span processor and the OTLP/HTTP exporter
+ * (protobuf or JSON), registered as the global tracer provider with the W3C trace-context
+ * propagator. The SDK's modules are imported here, lazily: with tracing off none of them loads.
+ *
+ * @module
+ */
+import { tracingRequest } from './otel-env.js';
+
+/** The started SDK. */
+export interface TracingSdk {
+  /** Exports the spans ended so far. */
+  flush(): Promise<void>;
+  /** Exports what is left and stops. */
+  shutdown(): Promise<void>;
+}
+
+let started: Promise<TracingSdk | undefined> | undefined;
+
+/**
+ * Starts the SDK if `env` asks for traces (once per process; later calls get the same one).
+ * @param warn - told each OTEL_* setting that is not followed.
+ * @returns the SDK, or undefined when tracing is off.
+ */
+export function startTracingSdk(
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = () => {},
+): Promise<TracingSdk | undefined> {
+  started ??= (async () => {
+    const request = tracingRequest(env);
+    for (const w of request.warnings) warn(w);
+    if (!request.enabled) return undefined;
+    const [{ NodeTracerProvider, BatchSpanProcessor }, resources, exporterModule] =
+      await Promise.all([
+        import('@opentelemetry/sdk-trace-node'),
+        import('@opentelemetry/resources'),
+        request.protocol === 'http/json'
+          ? import('@opentelemetry/exporter-trace-otlp-http')
+          : import('@opentelemetry/exporter-trace-otlp-proto'),
+      ]);
+    // The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT itself.
+    const exporter = new exporterModule.OTLPTraceExporter();
+    const resource = resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ 'service.name': 'mlscale' }))
+      // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
+      .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+    const provider = new NodeTracerProvider({
+      resource,
+      spanProcessors: [new BatchSpanProcessor(exporter)],
+    });
+    // Also sets the W3C trace-context and baggage propagators and the async-hooks context manager.
+    provider.register();
+    // A process that ends on its own (its event loop empty) exports what is left first.
+    process.once('beforeExit', () => void provider.shutdown().catch(() => undefined));
+    return {
+      flush: () => provider.forceFlush(),
+      shutdown: () => provider.shutdown(),
+    };
+  })();
+  return started;
+}
