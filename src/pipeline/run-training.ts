@@ -12,203 +12,44 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BatchCache } from '../data/batch-cache.js';
 import { DataEmptyError, InvalidOptionError, SingleClassError } from '../errors.js';
-import type { DataSource, Schema } from '../data/types.js';
-import type { ModelFamily, ModelSpec, PreprocessingSpec } from '../model/spec.js';
+import type { DataSource } from '../data/types.js';
+import type { ModelFamily, ModelSpec } from '../model/spec.js';
 import { batchCall, windows } from './batch-stream.js';
 import { DataPasses } from './data-passes.js';
 import { autoStoppingPolicy } from './early-stopping.js';
-import { computeMetrics, emptyEvalStats, mergeEvalStats, type Metrics } from './evaluate.js';
+import { computeMetrics, emptyEvalStats, mergeEvalStats } from './evaluate.js';
 import type { Executor, TaskRef } from './executors/executor.js';
 import type { TrainingOptions } from './options.js';
 import type { SplitConfig } from './split-config.js';
 import { loadStagesModule } from './stages-module.js';
-import { featureWidth, finalizePreprocessing, mergeBatchStats, type BatchStats } from './stats.js';
-import type {
-  EvaluateInput,
-  EvaluateOutput,
-  StageTimings,
-  StatsInput,
-  StatsOutput,
-  TaskContext,
-} from './tasks.js';
+import { featureWidth, finalizePreprocessing } from './stats.js';
+import type { EvaluateInput, EvaluateOutput, StageTimings, TaskContext } from './tasks.js';
 import { compareModels, type ModelComparison } from './model-choice.js';
 import { ridgePass, solvesExactly } from './ridge-pass.js';
 import { trainLoop, type Candidate, type TrainingCheckpoint } from './train-loop.js';
 import { siblingModuleUrl } from '../util/module-url.js';
 import { recordWindows, type WindowTiming } from './window-timings.js';
-import { stageDelta, stageWallTimes, type StageWall } from './stage-wall.js';
+import { stageDelta, stageWallTimes } from './stage-wall.js';
 import { withRunProgress } from './progress-report.js';
 import { enablePipelineTracing, flushPipelineTracing } from '../telemetry/pipeline-tracing.js';
+import { fitPass } from './fit-pass.js';
+import { runFingerprint } from './run-fingerprint.js';
+import type { Progress, TrainingResult } from './training-result.js';
+
+export type {
+  CacheReport,
+  Phase,
+  Progress,
+  RunTimings,
+  TrainingResult,
+  TrainingRun,
+} from './training-result.js';
 
 const tasksModule = siblingModuleUrl(import.meta.url, './tasks');
 const task = (name: string): TaskRef => ({ module: tasksModule, name });
-
-/** Phases of a run, in order. */
-export type Phase = 'fit' | 'train' | 'evaluate';
-
-/** A progress report, sent after every window of batches. */
-export interface Progress {
-  readonly phase: Phase;
-  /** Batches done in this phase (training counts every epoch). */
-  readonly done: number;
-  /** Batches in this phase, once known (after the fit pass; for `epochs: 'auto'`, at most). */
-  readonly total?: number;
-  readonly rows: number;
-  readonly epoch?: number;
-  readonly round?: number;
-  /** Mean training loss of the last round. */
-  readonly loss?: number;
-}
-
-/**
- * Times of a run, in milliseconds: wall-clock time of each phase, time of each stage (task time
- * summed over tasks, and the run's wall time by stage: `stage-wall.ts`), and wall time of each epoch.
- */
-export interface RunTimings {
-  readonly phases: Record<Phase, number>;
-  /**
-   * Task time: the wall time each task spent in each stage, summed over every task (on any thread
-   * or machine); tasks running at once add up, so this can exceed the run's wall time.
-   */
-  readonly stages: StageTimings;
-  /** The run's wall time by stage (parallel task time divided by the parallelism): same meaning on every executor. */
-  readonly stageWall: StageWall;
-  readonly total: number;
-  /** Wall time of each training epoch (its validation pass included). */
-  readonly epochs: number[];
-  /** Each window of batches (a fit or evaluate window, a training round) with its wall time. */
-  readonly windows: WindowTiming[];
-}
-
-/** How training ran and why it stopped. */
-export interface TrainingRun {
-  /** `auto` (early stopping) or the fixed number asked for. */
-  readonly asked: number | 'auto';
-  /** Epochs run. */
-  readonly epochs: number;
-  /** The epoch whose weights the model has (1-based): the best one with early stopping. */
-  readonly bestEpoch: number;
-  readonly stopReason: string;
-  /** Validation loss after each epoch (auto). */
-  readonly validationLoss?: number[];
-  /** Training rows set aside as the validation slice (auto). */
-  readonly validationFraction?: number;
-  /**
-   * Epochs run to choose the number of epochs, for a small table whose model was then refit on
-   * every training row for `epochs` epochs (auto).
-   */
-  readonly selectionEpochs?: number;
-  /** `model: 'auto'` on a small table: the two families tried and how they compared on the validation slice (`model-choice.ts`). */
-  readonly modelChoice?: ModelComparison & {
-    readonly families: ModelFamily[];
-    readonly chosen: ModelFamily;
-  };
-}
-
-/** What the batch cache held. */
-export interface CacheReport {
-  readonly mode: 'auto' | 'disk' | 'none';
-  /** Bytes of cached batches in memory and in all. */
-  readonly memoryBytes: number;
-  readonly totalBytes: number;
-  /** The batches came from a kept cache folder of an earlier run. */
-  readonly reused: boolean;
-  /** Who holds the batches: this process, or each worker process its own (remote executors, batches by reference). */
-  readonly where: 'driver' | 'workers';
-  readonly dir?: string;
-}
-
-/** Everything a run learnt and measured. */
-export interface TrainingResult {
-  readonly schema: Schema;
-  readonly spec: ModelSpec;
-  readonly preprocessing: PreprocessingSpec;
-  readonly params: Float32Array[];
-  readonly metrics: Metrics;
-  /** Named numbers from a user stages module's `aggregate`. */
-  readonly customMetrics?: Record<string, number>;
-  readonly data: {
-    readonly source: string;
-    readonly fingerprint: string;
-    readonly batches: number;
-    readonly rows: number;
-    readonly trainRows: number;
-    readonly heldOutRows: number;
-    readonly skippedRows: number;
-    /** Categorical columns: values seen in training rows (a lower bound past 20 × --max-categories) and kept. */
-    readonly categories: {
-      readonly name: string;
-      readonly distinct: number;
-      readonly kept: number;
-    }[];
-  };
-  /** Mean training loss of each epoch. */
-  readonly epochLoss: number[];
-  readonly training: TrainingRun;
-  readonly cache: CacheReport;
-  readonly rounds: number;
-  /** Training rounds that a resumed run found done (0 for a run that started from scratch). */
-  readonly resumedRounds: number;
-  readonly timings: RunTimings;
-}
-
-/** What a checkpoint must agree on with the run that resumes it. */
-function runFingerprint(source: DataSource, o: Readonly<TrainingOptions>): string {
-  const {
-    data,
-    label,
-    task: t,
-    batchSize,
-    syncEvery,
-    epochs,
-    minibatch,
-    model,
-    hidden,
-    activation,
-    optimizer,
-    learningRate,
-    momentum,
-    l2,
-    seed,
-    holdout,
-    maxCategories,
-    onBadRow,
-    stages,
-    naValues,
-    categorical,
-    numeric,
-  } = o;
-  const settings = {
-    source: source.description,
-    data,
-    label,
-    task: t,
-    batchSize,
-    syncEvery,
-    epochs,
-    minibatch,
-    model,
-    hidden,
-    activation,
-    optimizer,
-    learningRate,
-    momentum,
-    l2,
-    seed,
-    holdout,
-    maxCategories,
-    onBadRow,
-    stages,
-    naValues,
-    categorical,
-    numeric,
-  };
-  return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
-}
 
 /** Runs fit → train → evaluate over `source` on `executor`. */
 export async function runTraining(
@@ -303,6 +144,7 @@ export async function runTraining(
       resumed?.stats ??
       (await fitPass(
         executor,
+        task('statsTask'),
         passes,
         context,
         window,
@@ -551,37 +393,4 @@ export async function runTraining(
   } finally {
     await cache?.close();
   }
-}
-
-/** The first pass: statistics of every batch, merged in batch-id order, each batch cached on the way. */
-async function fitPass(
-  executor: Executor,
-  passes: DataPasses,
-  context: TaskContext,
-  window: number,
-  maxCategories: number,
-  addTimings: (t: StageTimings) => void,
-  onProgress: (p: Progress) => void,
-): Promise<BatchStats> {
-  let stats: BatchStats | undefined;
-  let rowsSeen = 0;
-  for await (const items of windows(passes.first(), window)) {
-    const out = await executor.map<StatsInput, StatsOutput>(
-      task('statsTask'),
-      items.map((item) =>
-        batchCall({ context, ...item.input, ...(item.cache ? { cache: item.cache } : {}) }),
-      ),
-    );
-    for (let i = 0; i < out.length; i++) {
-      const o = out[i]!;
-      await passes.stored(o.batchId, o.cached, items[i]!.estimate);
-      addTimings(o.timings);
-      stats = stats ? mergeBatchStats(stats, o.stats, maxCategories * 20) : o.stats;
-      rowsSeen += o.stats.rows;
-    }
-    onProgress({ phase: 'fit', done: stats!.batches, rows: rowsSeen });
-  }
-  if (!stats) throw new DataEmptyError(`no data rows`);
-  await passes.firstDone(stats.batches);
-  return stats;
 }
