@@ -4,79 +4,16 @@
  *
  * @module
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { PipelineAnalysis } from './analyse-pipeline.js';
 import type { ServeAnalysis } from './analyse-serve.js';
 import { median, uslThroughput } from './fit.js';
 import { duration, num, pct, ratio } from './format.js';
-import { units, type ScalingSeries, type ScalingVerdict } from './scaling.js';
-import { configLabel } from './sweep-file.js';
+import type { ScalingSeries, ScalingVerdict } from './scaling.js';
+import { cap, curve, enc, renderSvg, type Chart, type Row } from './chart-kit.js';
+import { kneeByConfigChart, kneeChart, variantChart } from './serve-charts.js';
 
-/** A rendered chart. */
-export interface Chart {
-  /** Unique within a report, usable as a file name. */
-  readonly id: string;
-  readonly title: string;
-  /** What the chart shows and what to take from it, with the numbers. */
-  readonly reading: string;
-  readonly svg: string;
-}
-
-type Row = Record<string, number | string | null>;
-type Spec = Record<string, unknown>;
-
-const kWidth = 520;
-const kHeight = 280;
-
-/** Renders a Vega-Lite specification to an SVG string. */
-export async function renderSvg(spec: Spec): Promise<string> {
-  const compiled = vl.compile(
-    {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: kWidth,
-      height: kHeight,
-      ...spec,
-    } as vl.TopLevelSpec,
-    { logger: vega.logger(vega.None) },
-  ).spec;
-  // Warnings (e.g. two layers proposing different legend settings) are resolved by Vega-Lite itself;
-  // printed, they would interleave with a command's own output.
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.None });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
-const legend = {
-  orient: 'bottom',
-  direction: 'horizontal',
-  title: null,
-  columns: 3,
-  columnPadding: 24,
-  labelLimit: 600,
-  labelFontSize: 11,
-  symbolSize: 90,
-};
-
-/** A smooth curve: f sampled at many x between lo and hi (log-spaced when log). */
-function curve(
-  lo: number,
-  hi: number,
-  f: (x: number) => number,
-  series: string,
-  log = false,
-  steps = 60,
-): Row[] {
-  const rows: Row[] = [];
-  for (let i = 0; i <= steps; i++) {
-    const x = log ? lo * (hi / lo) ** (i / steps) : lo + ((hi - lo) * i) / steps;
-    rows.push({ x, y: f(x), series });
-  }
-  return rows;
-}
+export { renderSvg, type Chart } from './chart-kit.js';
+export { kneeByConfigChart, kneeChart, variantChart } from './serve-charts.js';
 
 /** Time against data size, one colour per (workers, batch size), measured points and their lines. */
 export async function timeChart(a: PipelineAnalysis, id: string): Promise<Chart | undefined> {
@@ -215,125 +152,6 @@ export async function scalingChart(
   };
 }
 
-/** Latency percentiles against offered rate for the best configuration: the knee. */
-export async function kneeChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
-  // Generator-bound points are drawn too (hollow), so that a sweep whose load generator could not keep
-  // up still shows what it saw; the reading says how many there were.
-  const pts = a.best.points
-    .filter((p) => p.offeredRate !== null)
-    .sort((p, q) => p.offeredRate! - q.offeredRate!);
-  const bound = pts.filter((p) => p.generatorBound).length;
-  if (pts.length < 2) return undefined;
-  const rows: Row[] = [];
-  for (const p of pts)
-    for (const k of ['p50', 'p90', 'p99'] as const)
-      rows.push({ x: p.offeredRate!, y: Math.max(0.01, p.latencyMs[k]), series: k });
-  const slo = a.sweep.sloP99Ms;
-  const svg = await renderSvg({
-    title: {
-      text: 'Latency against offered load (the knee)',
-      subtitle: `${configLabel(a.best.config)}; open-loop load, ${a.sweep.pointDurationS} s per rate`,
-    },
-    layer: [
-      {
-        data: { values: rows },
-        mark: { type: 'line', point: true, strokeWidth: 2 },
-        encoding: enc(
-          'x',
-          'y',
-          'Offered rate (requests/s)',
-          'Latency (ms, log scale)',
-          false,
-          true,
-        ),
-      },
-      {
-        data: { values: [{ y: slo }] },
-        mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] },
-        encoding: { y: { field: 'y', type: 'quantitative' } },
-      },
-      {
-        data: { values: [{ y: slo, label: `SLO: p99 ≤ ${num(slo)} ms` }] },
-        mark: { type: 'text', align: 'left', dy: -6, color: '#c00' },
-        encoding: {
-          x: { value: 4 },
-          y: { field: 'y', type: 'quantitative' },
-          text: { field: 'label' },
-        },
-      },
-      ...(a.best.maxRateAtSlo > 0
-        ? [
-            {
-              data: { values: [{ x: a.best.maxRateAtSlo }] },
-              mark: { type: 'rule', color: '#888', strokeDash: [2, 3] },
-              encoding: { x: { field: 'x', type: 'quantitative' } },
-            },
-          ]
-        : []),
-    ],
-  });
-  const over = pts.find((p) => !p.meetsSlo && p.offeredRate! > a.best.maxRateAtSlo);
-  const boundText =
-    bound > 0
-      ? ` ${bound} of the ${pts.length} points were generator-bound: the load generator could not send at the offered rate, so they say little about the server.`
-      : '';
-  return {
-    id,
-    title: 'Latency against offered load (the knee)',
-    svg,
-    reading: `Each line is a latency percentile (p50, p90, p99) of the best configuration at each offered rate the search tried; the red dashed rule is the SLO and ${a.best.maxRateAtSlo > 0 ? `the grey dotted rule the highest rate that met it, ${num(a.best.maxRateAtSlo)} req/s (p99 ${num(a.best.p99AtMaxMs ?? NaN)} ms)` : 'no rate tried met it'}. ${a.best.maxRateAtSlo > 0 ? `Latency stays flat while the server keeps up and climbs steeply at the knee, as queues build: ${over ? `at ${num(over.offeredRate!)} req/s p99 is already ${num(over.latencyMs.p99)} ms` : 'no rate tried went past it'}. Plan capacity below the knee, not at it.` : `At the lowest rate tried, ${num(pts[0]!.offeredRate!)} req/s, p99 was already ${num(pts[0]!.latencyMs.p99)} ms: this configuration cannot meet the SLO at the rates tried.`}${boundText}`,
-  };
-}
-
-/** p99 against offered rate for every configuration of the scaling series. */
-export async function kneeByConfigChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
-  const s = a.scaling?.series;
-  if (!s) return undefined;
-  const field =
-    s.dimension === 'threads' ? 'intraOpThreads' : (s.dimension as 'replicas' | 'instances');
-  const rows: Row[] = [];
-  for (const c of a.scaling!.configs) {
-    for (const p of [...c.points]
-      .filter((q) => q.offeredRate !== null)
-      .sort((p, q) => p.offeredRate! - q.offeredRate!)) {
-      rows.push({
-        x: p.offeredRate!,
-        y: Math.max(0.01, p.latencyMs.p99),
-        series: units(c.config[field] as number, s.dimension),
-      });
-    }
-  }
-  if (rows.length < 2) return undefined;
-  const svg = await renderSvg({
-    title: { text: `p99 latency against offered load, by ${s.dimension}`, subtitle: s.fixed },
-    layer: [
-      {
-        data: { values: rows },
-        mark: { type: 'line', point: true, strokeWidth: 2 },
-        encoding: enc(
-          'x',
-          'y',
-          'Offered rate (requests/s)',
-          'p99 latency (ms, log scale)',
-          false,
-          true,
-        ),
-      },
-      {
-        data: { values: [{ y: a.sweep.sloP99Ms }] },
-        mark: { type: 'rule', color: '#c00', strokeDash: [6, 4] },
-        encoding: { y: { field: 'y', type: 'quantitative' } },
-      },
-    ],
-  });
-  return {
-    id,
-    title: `p99 latency against offered load, by ${s.dimension}`,
-    svg,
-    reading: `One line per ${s.dimension.replace(/s$/, '')} count: where each crosses the red SLO rule is its capacity (${s.n.map((v, i) => `${v}: ${num(s.x[i]!)} req/s`).join(', ')}). A knee that moves right is capacity gained; ${a.scaling!.verdict.lever === 'horizontal' ? `here it stops moving at ${a.scaling!.verdict.bestN} ${s.dimension}.` : 'here it still moves right at the largest count.'}`,
-  };
-}
-
 /** Throughput against batch size: the serve batch series, or the pipeline's rows/s by batch size. */
 export async function batchChart(
   a: ServeAnalysis | PipelineAnalysis,
@@ -434,42 +252,6 @@ export async function batchChart(
   };
 }
 
-function enc(
-  x: string,
-  y: string,
-  xTitle: string,
-  yTitle: string,
-  logX = false,
-  logY = false,
-  integerX = false,
-): Spec {
-  return {
-    x: {
-      field: x,
-      type: 'quantitative',
-      title: xTitle,
-      scale: logX ? { type: 'log' } : { zero: true },
-      axis: {
-        labelOverlap: true,
-        format: logX ? '~s' : ',~r',
-        ...(integerX ? { tickMinStep: 1 } : {}),
-      },
-    },
-    y: {
-      field: y,
-      type: 'quantitative',
-      title: yTitle,
-      scale: logY ? { type: 'log' } : { zero: true },
-      axis: { format: logY ? '~r' : ',~r' },
-    },
-    color: { field: 'series', type: 'nominal', legend },
-  };
-}
-
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
 /** Every chart for one analysis, in reading order. */
 export async function chartsFor(
   a: ServeAnalysis | PipelineAnalysis,
@@ -494,48 +276,4 @@ export async function chartsFor(
     out.push(await variantChart(a, `${prefix}-variants`));
   }
   return out.filter((c): c is Chart => c !== undefined);
-}
-
-/** The base model and its variants side by side: each one's best rate at the SLO. */
-export async function variantChart(a: ServeAnalysis, id: string): Promise<Chart | undefined> {
-  if (a.variants.length === 0) return undefined;
-  const rows: Row[] = [
-    { model: a.sweep.model, y: a.variants[0]!.baseRate, series: 'the model as trained' },
-    ...a.variants.map((v) => ({
-      model: v.model,
-      y: v.variantRate,
-      series: v.pays ? 'pays (faster, accuracy within the limit)' : 'does not pay',
-    })),
-  ];
-  const svg = await renderSvg({
-    title: {
-      text: 'Throughput at the SLO per model variant',
-      subtitle: 'each in its best configuration of the grid',
-    },
-    data: { values: rows },
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'model', type: 'nominal', sort: null, title: 'Model', axis: { labelAngle: 0 } },
-      y: { field: 'y', type: 'quantitative', title: 'Throughput at the SLO (requests/s)' },
-      color: {
-        field: 'series',
-        type: 'nominal',
-        legend,
-        scale: { range: ['#4c78a8', '#59a14f', '#bab0ac'] },
-      },
-    },
-  });
-  return {
-    id,
-    title: 'Throughput at the SLO per model variant',
-    svg,
-    reading: `Each bar is the highest rate a model met the SLO at, in its best configuration. ${a.variants
-      .map(
-        (v) =>
-          `${v.model}: ${num(v.variantRate)} req/s against ${num(v.baseRate)} for ${v.of} (${ratio(v.speedup)})${v.drop !== undefined ? `, ${num(v.drop)} points of accuracy${v.accuracy === 'beyond' ? ', beyond the limit' : ''}` : ''}`,
-      )
-      .join(
-        '; ',
-      )}. A variant that serves more on the same machine cuts the cost of every prediction by the same factor.`,
-  };
 }
