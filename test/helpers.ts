@@ -25,7 +25,12 @@ export interface CliResult {
 /** Runs `bin/mlscale.js` with `args` and collects its output. */
 export function runCli(
   args: string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: {
+    cwd?: string;
+    timeoutMs?: number;
+    /** Stop the command (SIGTERM) once its stderr matches: for commands that would wait on. */
+    until?: RegExp;
+  } = {},
 ): Promise<CliResult> {
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
   return new Promise((resolve, reject) => {
@@ -36,7 +41,10 @@ export function runCli(
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (options.until?.test(stderr)) child.kill('SIGTERM');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
