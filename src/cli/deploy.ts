@@ -17,14 +17,17 @@ import {
   type ReplicaAddress,
 } from '../deploy/configs.js';
 import { kDefaultGrpcListenPort, type GrpcRouting } from '../deploy/grpc-routing.js';
+import { kDefaultKServeOptions, kserveManifests } from '../deploy/kubernetes-parts.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
 const b = kDefaultBalancerOptions;
 const k = kDefaultKubernetesOptions;
+const ks = kDefaultKServeOptions;
 
 export const deployHelp = `Usage: mlscale deploy nginx|haproxy --replicas HOST:PORT,... [options] > FILE
        mlscale deploy k8s --model-repository DIR [options] > mlscale.yaml
+       mlscale deploy kserve --storage-uri URI [options] > mlscale-kserve.yaml
 
 Writes a configuration for serving from many mlscale serve replicas to standard output.
 
@@ -51,8 +54,9 @@ nginx, haproxy: a load balancer in front of running replicas
                             --replicas entry, in the same order (its HTTP address is its health check)
   --grpc-listen PORT        where the balancer takes gRPC (HTTP/2 without TLS)  [${kDefaultGrpcListenPort}]
 
-k8s: a Deployment, a Service and a HorizontalPodAutoscaler
-  --model-repository DIR    the model repository's path inside the container
+k8s: a PersistentVolumeClaim for the model repository, a Deployment, a Service, a
+     PodDisruptionBudget and a HorizontalPodAutoscaler
+  --model-repository DIR    where the repository is mounted in the container (the image's is /models)
   --image IMAGE             container image with mlscale installed  [${k.image}]
   --name NAME               name of the Deployment, Service and HPA  [${k.name}]
   --replicas N              initial replicas  [${k.replicas}]
@@ -63,6 +67,17 @@ k8s: a Deployment, a Service and a HorizontalPodAutoscaler
   --target-cpu-percent P    HPA target CPU utilisation  [${k.targetCpuPercent}]
   --unready-delay-ms MS     preStop sleep while the pod leaves the Service's endpoints  [${k.unreadyDelayMs}]
   --grace-period-ms MS      the server's drain after SIGTERM  [${k.gracePeriodMs}]
+  --repository-claim NAME   mount this existing PersistentVolumeClaim instead of creating
+                            <name>-models
+  --repository-size-gib N   size of the claim created  [${k.repositorySizeGiB}]
+
+kserve: a KServe ServingRuntime (ONNX, protocol v2) and an InferenceService using it
+  --storage-uri URI         the model repository for KServe's storage initializer
+                            (s3://..., gs://..., pvc://claim/path)
+  --name NAME               the ServingRuntime's name  [${ks.name}]
+  --service-name NAME       the InferenceService's name  [${ks.serviceName}]
+  --image IMAGE             container image  [${ks.image}]
+  --cpu CORES, --memory-mib MIB   per pod  [${ks.cpu}, ${ks.memoryMiB}]
   -h, --help                this help`;
 
 const flags: FlagSpec = {
@@ -90,10 +105,14 @@ const flags: FlagSpec = {
   'target-cpu-percent': { type: 'string' },
   'unready-delay-ms': { type: 'string' },
   'grace-period-ms': { type: 'string' },
+  'repository-claim': { type: 'string' },
+  'repository-size-gib': { type: 'string' },
+  'storage-uri': { type: 'string' },
+  'service-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
-const kTargets = ['nginx', 'haproxy', 'k8s'];
+const kTargets = ['nginx', 'haproxy', 'k8s', 'kserve'];
 const balancerOnly = [
   'listen',
   'connect-timeout-ms',
@@ -120,7 +139,10 @@ const k8sOnly = [
   'target-cpu-percent',
   'unready-delay-ms',
   'grace-period-ms',
+  'repository-claim',
+  'repository-size-gib',
 ];
+const kserveFlags = ['storage-uri', 'service-name', 'name', 'image', 'cpu', 'memory-mib'];
 
 /** Runs `mlscale deploy`; writes the configuration to stdout. */
 export async function deployCommand(argv: string[]): Promise<number> {
@@ -139,11 +161,44 @@ export async function deployCommand(argv: string[]): Promise<number> {
     process.stdout.write(deployHelp + '\n');
     return 0;
   }
-  const wrong = (target === 'k8s' ? balancerOnly : k8sOnly).find((f) => v[f] !== undefined);
+  const wrong =
+    target === 'kserve'
+      ? Object.keys(flags).find(
+          (f) => f !== 'help' && !kserveFlags.includes(f) && v[f] !== undefined,
+        )
+      : (target === 'k8s'
+          ? [...balancerOnly, 'storage-uri', 'service-name']
+          : [...k8sOnly, 'storage-uri', 'service-name']
+        ).find((f) => v[f] !== undefined);
   if (wrong !== undefined)
     throw new InvalidOptionError(
       `--${wrong} does not apply to 'mlscale deploy ${target}' (see --help)`,
     );
+
+  if (target === 'kserve') {
+    const storageUri = textFlag(v['storage-uri']);
+    if (storageUri === undefined || !/^[a-z][a-z0-9+.-]*:\/\/\S+$/.test(storageUri))
+      throw new InvalidOptionError(
+        `mlscale deploy kserve needs --storage-uri URI (s3://bucket/models, gs://..., pvc://claim/path: a model repository), got ${JSON.stringify(storageUri ?? '')}`,
+      );
+    process.stdout.write(
+      kserveManifests({
+        ...ks,
+        storageUri,
+        name: dnsName(textFlag(v.name) ?? ks.name),
+        serviceName: dnsName(textFlag(v['service-name']) ?? ks.serviceName, '--service-name'),
+        image: nonEmpty('--image', textFlag(v.image) ?? ks.image),
+        cpu: positive('--cpu', numberFlag(v.cpu) ?? ks.cpu),
+        memoryMiB: integer(
+          '--memory-mib',
+          numberFlag(v['memory-mib']) ?? ks.memoryMiB,
+          256,
+          1 << 22,
+        ),
+      }),
+    );
+    return 0;
+  }
 
   if (target === 'k8s') {
     const repo = textFlag(v['model-repository']);
@@ -170,7 +225,16 @@ export async function deployCommand(argv: string[]): Promise<number> {
         1000,
       ),
       cpu: positive('--cpu', numberFlag(v.cpu) ?? k.cpu),
-      memoryMiB: integer('--memory-mib', numberFlag(v['memory-mib']) ?? k.memoryMiB, 64, 1 << 22),
+      memoryMiB: integer('--memory-mib', numberFlag(v['memory-mib']) ?? k.memoryMiB, 256, 1 << 22),
+      ...(textFlag(v['repository-claim']) !== undefined
+        ? { repositoryClaim: dnsName(textFlag(v['repository-claim'])!, '--repository-claim') }
+        : {}),
+      repositorySizeGiB: integer(
+        '--repository-size-gib',
+        numberFlag(v['repository-size-gib']) ?? k.repositorySizeGiB,
+        1,
+        1 << 20,
+      ),
       targetCpuPercent: integer(
         '--target-cpu-percent',
         numberFlag(v['target-cpu-percent']) ?? k.targetCpuPercent,
@@ -415,10 +479,10 @@ function nonEmpty(flag: string, v: string): string {
   return v;
 }
 
-function dnsName(v: string): string {
+function dnsName(v: string, flag = '--name'): string {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v)) {
     throw new InvalidOptionError(
-      `--name must be a DNS label (lower-case letters, digits and '-', at most 63), got ${JSON.stringify(v)}`,
+      `${flag} must be a DNS label (lower-case letters, digits and '-', at most 63), got ${JSON.stringify(v)}`,
     );
   }
   return v;

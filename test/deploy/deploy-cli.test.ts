@@ -87,15 +87,16 @@ describe('mlscale deploy', () => {
     }
   });
 
-  test('k8s: probes on the health endpoints, preStop = unready delay, termination grace covers the drain, Service, HPA', () => {
+  test('k8s: probes on the health endpoints, preStop = unready delay, termination grace covers the drain, Service, PDB, HPA', () => {
     const yaml = kubernetesManifests({
       ...kDefaultKubernetesOptions,
       modelRepository: '/models',
       unreadyDelayMs: 5000,
       gracePeriodMs: 10_000,
     });
-    const docs = yaml.split(/^---$/m);
-    assert.equal(docs.length, 3);
+    // The repository's claim comes first (test/deploy/manifests.test.ts checks it).
+    const docs = yaml.split(/^---$/m).slice(1);
+    assert.equal(docs.length, 4);
     assert.match(docs[0]!, /kind: Deployment/);
     assert.match(docs[0]!, /readinessProbe:\n\s+httpGet:\n\s+path: \/v2\/health\/ready/);
     assert.match(docs[0]!, /livenessProbe:\n\s+httpGet:\n\s+path: \/v2\/health\/live/);
@@ -106,8 +107,9 @@ describe('mlscale deploy', () => {
     // Two requested cores: one instance of two threads, whatever the node's core count.
     assert.match(docs[0]!, /- --instances\n\s+- "1"\n\s+- --intra-op-threads\n\s+- "2"/);
     assert.match(docs[1]!, /kind: Service/);
-    assert.match(docs[2]!, /kind: HorizontalPodAutoscaler/);
-    assert.match(docs[2]!, /minReplicas: 2\n\s+maxReplicas: 8/);
+    assert.match(docs[2]!, /kind: PodDisruptionBudget/);
+    assert.match(docs[3]!, /kind: HorizontalPodAutoscaler/);
+    assert.match(docs[3]!, /minReplicas: 2\n\s+maxReplicas: 8/);
   });
 
   test('the command writes the configuration to stdout', async () => {
@@ -134,7 +136,7 @@ describe('mlscale deploy', () => {
     {
       name: 'an unknown target',
       args: () => ['swarm'],
-      message: /the target must be one of nginx, haproxy, k8s, got "swarm"/,
+      message: /the target must be one of nginx, haproxy, k8s, kserve, got "swarm"/,
     },
     { name: 'no --replicas', args: () => ['nginx'], message: /needs --replicas HOST:PORT/ },
     {
