@@ -67,10 +67,10 @@ function refuse(
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'retry-after': '1',
-    connection: 'close',
     ...(typeof id === 'string' ? { 'x-request-id': id } : {}),
   });
   response.end(body);
-  // Read and dropped, not kept: the client gets to read the answer, and the body timeout bounds it.
+  // Read and dropped, not kept, on a connection kept open: closing it under a client still
+  // uploading would reset it before it reads the answer. The body timeout bounds the upload.
   request.resume();
 }

@@ -85,6 +85,14 @@ describe('hostile input: concurrent large bodies under a budget of bytes in flig
           /^the server holds 9437184 bytes of requests being read, queued or run, and this one's 2097152 bytes would pass its budget of 10485760 \(--max-bytes-in-flight\); retry shortly/,
         );
         assert.equal(refused.headers['retry-after'], '1');
+        // A client still uploading reads the answer too: the connection is not reset under it.
+        const viaFetch = await fetch(`${url}/v2/models/m/infer`, {
+          method: 'POST',
+          body: Buffer.alloc(3 * MiB, ' '),
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(viaFetch.status, 503, await viaFetch.text());
+        assert.equal(viaFetch.headers.get('retry-after'), '1');
         // Liveness has no body: it answers, and a small inference still fits.
         await assertLive(url);
         const small = await infer(url, 'm', inferBody(randomInput(new Prng(3), 1)));
