@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { fleetDashboard } from '../dashboard/fleet.js';
 import { serveDashboard } from '../dashboard/serve-dashboard.js';
 import {
+  defaultMaxBytesInFlight,
   defaultModelSettings,
   isReplicaProcess,
   kDefaultAutoscalerConfig,
@@ -18,7 +19,7 @@ import {
   type ReplicaOptions,
   type ServeOptions,
 } from '../serve/index.js';
-import { numberFlag, parseFlags, textFlag, textListFlag, type FlagSpec } from './args.js';
+import { numberFlag, parseFlags, sizeFlag, textFlag, textListFlag, type FlagSpec } from './args.js';
 import { exitWithParent } from '../util/exit-with-parent.js';
 
 const cores = availableParallelism();
@@ -48,6 +49,10 @@ Network
   --headers-timeout-ms MS   a client must send its request headers within MS, or get 408  [${s.headersTimeoutMs}]
   --body-timeout-ms MS      ... and the whole request, body included, within MS: bounds slow
                             uploads that would hold a connection for ever  [${s.bodyTimeoutMs}]
+  --max-bytes-in-flight SIZE
+                            request bytes being read, queued or run at once (512M, 2G, 25%
+                            of memory); past it, 503 with Retry-After  [memory / 8, at least
+                            2 x --body-limit: ${defaultMaxBytesInFlight(s.bodyLimit)}]
   --max-connections N       connections open at once; more are closed as they arrive
                             [open-file limit - 128: ${s.maxConnections}]
   --grpc-port N             also serve the protocol over gRPC (KServe v2 GRPCInferenceService and
@@ -130,6 +135,7 @@ const flags: FlagSpec = {
   'headers-timeout-ms': { type: 'string' },
   'body-timeout-ms': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-bytes-in-flight': { type: 'string' },
   instances: { type: 'string' },
   'intra-op-threads': { type: 'string' },
   'allow-spinning': { type: 'boolean' },
@@ -192,6 +198,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     headersTimeoutMs: numberFlag(v['headers-timeout-ms']),
     bodyTimeoutMs: numberFlag(v['body-timeout-ms']),
     maxConnections: numberFlag(v['max-connections']),
+    maxBytesInFlight: sizeFlag(v['max-bytes-in-flight'], totalmem()),
     adminToken: textFlag(v['admin-token']) ?? (process.env.MLSCALE_ADMIN_TOKEN || undefined),
     allowedHosts: textListFlag(v['allowed-hosts']),
     repositoryApi: v['no-repository-api'] === true ? false : undefined,

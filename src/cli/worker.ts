@@ -9,6 +9,9 @@ import { kDefaultPrefix } from '../pipeline/executors/bullmq/protocol.js';
 import { InvalidOptionError } from '../errors.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 
+/** How long a stopping worker waits for its running batches by default: under Kubernetes' 30 s grace. */
+const kDefaultStopTimeoutMs = 25_000;
+
 /** `mlscale worker --help`. */
 export const workerHelp = `Usage: mlscale worker --redis URL [--concurrency N] [options]
 
@@ -31,9 +34,14 @@ from renewing its job locks. Data named by path must be readable here at the sam
   --stalled-interval-ms MS    how often to look for batches of dead workers  [30000]
   --max-stalled N             times a batch may lose its worker before it fails  [3]
   --connect-timeout-ms MS     give up if Redis does not answer at start within this  [5000]
+  --stop-timeout-ms MS        after SIGTERM/SIGINT, how long the running batches may take to
+                              finish and report; past it the worker exits 1 and their locks lapse,
+                              so they run again elsewhere (keep it under Kubernetes'
+                              terminationGracePeriodSeconds)  [${kDefaultStopTimeoutMs}]
   -h, --help                  this help
 
-SIGTERM or SIGINT: stop taking batches, finish the ones running, exit 0; a second one exits at once.`;
+SIGTERM or SIGINT: stop taking batches, finish the ones running and exit 0, or exit 1 after
+--stop-timeout-ms if they could not finish or report (Redis gone); a second signal exits at once.`;
 
 const flags: FlagSpec = {
   redis: { type: 'string' },
@@ -46,6 +54,7 @@ const flags: FlagSpec = {
   'stalled-interval-ms': { type: 'string' },
   'max-stalled': { type: 'string' },
   'connect-timeout-ms': { type: 'string' },
+  'stop-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -71,6 +80,11 @@ export async function workerCommand(
     return n;
   };
   const log = (line: string) => process.stderr.write(`mlscale worker: ${line}\n`);
+  const stopTimeoutMs = int('stop-timeout-ms') ?? kDefaultStopTimeoutMs;
+  if (stopTimeoutMs < 0 || stopTimeoutMs > 3_600_000)
+    throw new InvalidOptionError(
+      `--stop-timeout-ms must be an integer from 0 to 3600000, got ${stopTimeoutMs}`,
+    );
   const worker = await DistributedWorker.start({
     redis,
     redisCa: textFlag(v['redis-ca']),
@@ -97,13 +111,28 @@ export async function workerCommand(
         process.exit(1);
       }
       stopping = true;
-      log(`${signal}: finishing the running batches (send it again to exit now)`);
+      log(
+        `${signal}: finishing the running batches, for up to ${stopTimeoutMs} ms (--stop-timeout-ms; send it again to exit now)`,
+      );
       resolve();
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
-  await worker.close();
+  // Bounded: with Redis gone, a batch can neither report nor be handed back, and close() would
+  // wait for it as long as Redis stays away.
+  let timer: NodeJS.Timeout | undefined;
+  const finished = await Promise.race([
+    worker.close().then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), stopTimeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (!finished) {
+    log(
+      `the running batches did not finish and report within ${stopTimeoutMs} ms (--stop-timeout-ms; is Redis reachable?); exiting 1: their locks lapse and they run again on another worker`,
+    );
+    process.exit(1);
+  }
   out.write(
     `mlscale worker ${worker.name} stopped: ${worker.counts.completed} batches done, ${worker.counts.failed} failed\n`,
   );

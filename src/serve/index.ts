@@ -46,6 +46,8 @@ export {
   resolveServeOptions,
   kDefaultServeOptions,
   defaultModelSettings,
+  defaultMaxBytesInFlight,
+  defaultMaxConnections,
   kLogLevels,
   type ServeOptions,
   type FilledServeOptions,

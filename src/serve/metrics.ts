@@ -151,6 +151,23 @@ export class ServerMetrics {
     return () => this.#collectors.delete(flush);
   }
 
+  /** Exports the server's request bytes in flight and their budget (see bytes-in-flight.ts). */
+  watchBytesInFlight(used: () => number, limit: number): void {
+    new Gauge({
+      name: 'mlscale_request_bytes_in_flight',
+      help: 'Bytes of request bodies being read, queued or run now.',
+      registers: [this.registry],
+      collect() {
+        this.set(used());
+      },
+    });
+    new Gauge({
+      name: 'mlscale_request_bytes_in_flight_limit',
+      help: 'The budget of request bytes in flight (--max-bytes-in-flight); requests past it get 503.',
+      registers: [this.registry],
+    }).set(limit);
+  }
+
   #collect(): void {
     for (const flush of this.#collectors) {
       try {

@@ -8,7 +8,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { InvalidOptionError } from '../errors.js';
 import { checkInteger, checkOneOf, dropUndefined, invalidOption } from '../util/options.js';
 
@@ -67,6 +67,12 @@ export interface ServeOptions {
    * descriptors for its own files and its liveness answers.
    */
   readonly maxConnections?: number;
+  /**
+   * Bytes of request bodies being read, queued or run at once, in bytes; a request that would pass
+   * it gets 503 with Retry-After. At least `bodyLimit`. Default: an eighth of the machine's memory,
+   * and at least twice `bodyLimit`.
+   */
+  readonly maxBytesInFlight?: number;
   /** Bearer token that protects the repository endpoints (load/unload/index). */
   readonly adminToken?: string;
   /**
@@ -136,6 +142,11 @@ export function defaultMaxConnections(): number {
   } catch {
     return 10_000;
   }
+}
+
+/** The default budget of request bytes in flight: an eighth of the machine's memory, at least two bodies. */
+export function defaultMaxBytesInFlight(bodyLimit: number, memory = totalmem()): number {
+  return Math.max(2 * bodyLimit, Math.floor(memory / 8));
 }
 
 /** Defaults of the server's options (per-model settings default through `defaultModelSettings`). */
@@ -225,6 +236,9 @@ export function resolveServeOptions(options: ServeOptions): Readonly<FilledServe
       o.headersTimeoutMs,
     );
   checkInteger('maxConnections', o.maxConnections, 1, 10_000_000);
+  if ((options as ServeOptions).maxBytesInFlight === undefined)
+    o = { ...o, maxBytesInFlight: defaultMaxBytesInFlight(o.bodyLimit) };
+  checkInteger('maxBytesInFlight', o.maxBytesInFlight, o.bodyLimit, Number.MAX_SAFE_INTEGER);
   checkInteger('gracePeriodMs', o.gracePeriodMs, 0, 3_600_000);
   checkInteger('unreadyDelayMs', o.unreadyDelayMs, 0, 600_000);
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8))

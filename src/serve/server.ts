@@ -34,6 +34,7 @@ import {
 import fastifyCompress from '@fastify/compress';
 import { kCompressThreshold } from './http/compression.js';
 import { requestDecoder } from './http/request-encoding.js';
+import { BytesInFlight } from './bytes-in-flight.js';
 import { isLoopback } from './loopback.js';
 import { ServerMetrics } from './metrics.js';
 import { loadServeTracing } from '../telemetry/load-serve-tracing.js';
@@ -145,6 +146,8 @@ export async function createServer(
 
   // Set when Fastify starts closing: from then on every request is refused with the protocol's body.
   let refusing = false;
+  const bytesInFlight = new BytesInFlight(options.maxBytesInFlight, options.bodyLimit);
+  metrics.watchBytesInFlight(() => bytesInFlight.used, options.maxBytesInFlight);
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : {}),
     bodyLimit: options.bodyLimit,
@@ -175,7 +178,7 @@ export async function createServer(
           if (refusing) refuseWhileClosing(request, response);
           else if (request.headers.host === undefined && request.httpVersionMinor === 1)
             refuseWithoutHost(request, response);
-          else handler(request, response);
+          else if (bytesInFlight.admit(request, response)) handler(request, response);
         },
       );
       server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts (nginx 60 s)

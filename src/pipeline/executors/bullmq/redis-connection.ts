@@ -18,6 +18,8 @@ export interface RedisTarget {
   readonly bullmq: BullmqRedisOptions;
   /** For messages: `redis://host:port/db`, no credentials. */
   readonly display: string;
+  /** The option the URL came from (`redis`), for messages about it. */
+  readonly option?: string;
 }
 
 /** TLS settings beside a `rediss://` URL. */
@@ -56,8 +58,14 @@ export function parseRedisUrl(
   }
   if (!u.hostname) throw new InvalidOptionError(`${flag} names no host: ${JSON.stringify(url)}`);
   const port = u.port === '' ? 6379 : Number(u.port);
+  if (port < 1 || port > 65535)
+    throw new InvalidOptionError(`${flag}: the port must be from 1 to 65535, got ${u.port}`);
+  if (u.search !== '' || u.hash !== '')
+    throw new InvalidOptionError(
+      `${flag}: a Redis URL takes no query or fragment (${JSON.stringify(u.search + u.hash)}); give the user and password before the host and the database as the path`,
+    );
   const dbText = u.pathname.replace(/^\//, '');
-  const db = dbText === '' ? 0 : Number(dbText);
+  const db = dbText === '' ? 0 : /^\d{1,9}$/.test(dbText) ? Number(dbText) : NaN;
   if (!Number.isInteger(db) || db < 0)
     throw new InvalidOptionError(
       `${flag}: the database (the URL's path) must be a number, got ${JSON.stringify(dbText)}`,
@@ -80,7 +88,7 @@ export function parseRedisUrl(
   if (options.username !== undefined) bullmq.username = options.username;
   if (options.password !== undefined) bullmq.password = options.password;
   if (options.tls !== undefined) bullmq.tls = options.tls;
-  return { options, bullmq, display: `${u.protocol}//${u.host}/${db}` };
+  return { options, bullmq, display: `${u.protocol}//${u.host}/${db}`, option };
 }
 
 /** The TLS options of one host: SNI by name (never by IP address, which RFC 6066 forbids), and the CA. */
@@ -137,12 +145,14 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 5000): Promise
       (async () => {
         await client.connect();
         await client.ping();
+        await checkDatabase(client, target);
       })(),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (err) {
+    if (err instanceof InvalidOptionError) throw err;
     const reason = describe(lastError ?? err);
     throw new RedisUnavailableError(`cannot reach Redis at ${target.display}: ${reason}`, {
       cause: err,
@@ -150,6 +160,28 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 5000): Promise
   } finally {
     clearTimeout(timer);
     client.disconnect();
+  }
+}
+
+/**
+ * Checks that the URL's database exists: ioredis's own SELECT on connect logs a failure and goes
+ * on in database 0, where the run's keys would mix with whatever else lives there.
+ */
+async function checkDatabase(client: Redis, target: RedisTarget): Promise<void> {
+  const db = Number(target.options.db ?? 0);
+  if (db === 0) return;
+  try {
+    await client.call('SELECT', String(db));
+  } catch (err) {
+    // CONFIG may be turned off (managed Redis): then the count is left out.
+    const count = await client
+      .call('CONFIG', 'GET', 'databases')
+      .then((r) => Number((r as string[])[1]))
+      .catch(() => NaN);
+    throw new InvalidOptionError(
+      `options.${target.option ?? 'redis'}: database ${db} does not exist on the Redis at ${target.display.replace(/\/\d+$/, '')}${Number.isInteger(count) ? ` (it has ${count}: 0 to ${count - 1}, its "databases" setting)` : ''}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
