@@ -13,12 +13,15 @@ import { configLabel } from './sweep-file.js';
 
 const x2 = (v: number) => `${v.toFixed(2)}x`;
 const n0 = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: 0 });
+/** The point at 2 (workers, replicas) when measured, else the largest: "what a second one buys". */
+const atTwo = (n: readonly number[]) => (n.includes(2) ? n.indexOf(2) : n.length - 1);
 
 /** One sentence per finding, most important first. */
 export function findings(advice: Advice): string[] {
   const out: string[] = [];
-  for (const a of advice.analyses)
-    out.push(...(a.kind === 'pipeline' ? pipelineFindings(a) : serveFindings(a)));
+  // The pipeline's story first (linear time, then parallelism), then serving's.
+  for (const a of advice.analyses) if (a.kind === 'pipeline') out.push(...pipelineFindings(a));
+  for (const a of advice.analyses) if (a.kind === 'serve') out.push(...serveFindings(a));
   const next = advice.recommendations[0];
   if (next) out.push(`Next step: ${next.text}`);
   return out;
@@ -30,13 +33,13 @@ function pipelineFindings(a: PipelineAnalysis): string[] {
     const lowest = Math.min(...a.time.map((t) => t.fit.r2));
     out.push(
       a.time.every((t) => t.fit.linear)
-        ? `Pipeline time is linear in the data, O(n): every series fits t = a + b·n with R² ≥ ${lowest.toFixed(3)} (${a.time.length} series).`
+        ? `Pipeline time is linear in the data, O(n): every series fits t = a + b·n with R² ≥ ${(Math.floor(lowest * 1e4) / 1e4).toFixed(4)} (${a.time.length} series).`
         : `Pipeline time is not shown linear: the lowest R² is ${lowest.toFixed(3)} (below 0.98, or a point more than 15% off its line); runs this short are dominated by start-up.`,
     );
   }
   const s = a.scaling?.series;
   if (s && s.n.length >= 2) {
-    const i = s.n.length - 1;
+    const i = atTwo(s.n);
     out.push(
       `Parallelism: ${s.n[i]} ${s.dimension} process ${n0(s.x[i]!)} ${s.unit} against ${n0(s.x[0]!)} with ${s.n[0]}, a speed-up of ${x2(s.x[i]! / s.x[0]!)}${s.n[i] === 2 && s.n[0] === 1 ? ' (2 is the ideal)' : ''}.`,
     );
@@ -55,7 +58,7 @@ function serveFindings(a: ServeAnalysis): string[] {
   );
   const replicas = a.scaling?.series;
   if (replicas && replicas.n.length >= 2 && replicas.x[0]! > 0) {
-    const i = replicas.n.length - 1;
+    const i = atTwo(replicas.n);
     out.push(
       `Replicas: ${replicas.n[i]} ${replicas.dimension} serve ${n0(replicas.x[i]!)} requests/s against ${n0(replicas.x[0]!)} with ${replicas.n[0]}: ${x2(replicas.x[i]! / replicas.x[0]!)}.`,
     );
