@@ -56,21 +56,20 @@ function serveFindings(a: ServeAnalysis): string[] {
       ? `Serving: the sweep found ${configLabel(best.config)} best, ${n0(best.maxRateAtSlo)} requests/s within the p99 objective of ${a.sweep.sloP99Ms} ms (p99 ${best.p99AtMaxMs?.toFixed(1)} ms there).`
       : `Serving: no configuration met the p99 objective of ${a.sweep.sloP99Ms} ms at any rate tried.`,
   );
-  const replicas = a.scaling?.series;
-  if (replicas && replicas.n.length >= 2 && replicas.x[0]! > 0) {
-    const i = atTwo(replicas.n);
+  const replicas = compare(configs, 'replicas');
+  if (replicas)
     out.push(
-      `Replicas: ${replicas.n[i]} ${replicas.dimension} serve ${n0(replicas.x[i]!)} requests/s against ${n0(replicas.x[0]!)} with ${replicas.n[0]}: ${x2(replicas.x[i]! / replicas.x[0]!)}.`,
+      replicas.base === 0
+        ? `Replicas: no comparison — no configuration with ${replicas.n0} replica${replicas.n0 === 1 ? '' : 's'} met the p99 objective.`
+        : `Replicas: ${replicas.n} replicas serve ${n0(replicas.best)} requests/s against ${n0(replicas.base)} with ${replicas.n0}: ${x2(replicas.best / replicas.base)}.`,
     );
-  }
-  const batch = a.batch;
-  if (batch && batch.batchSizes.length >= 2 && batch.x[0]! > 0) {
-    const i = batch.batchSizes.length - 1;
-    const mean = batch.meanBatch[i];
+  const batch = compare(configs, 'maxBatchSize');
+  if (batch)
     out.push(
-      `Batching: a batch limit of ${batch.batchSizes[i]} serves ${n0(batch.x[i]!)} requests/s against ${n0(batch.x[0]!)} at ${batch.batchSizes[0]}: ${x2(batch.x[i]! / batch.x[0]!)}${mean != null ? ` (batches averaged ${mean.toFixed(1)} rows)` : ''}.`,
+      batch.base === 0
+        ? `Batching: no comparison — no configuration with a batch limit of ${batch.n0} met the p99 objective.`
+        : `Batching: a batch limit of ${batch.n} serves ${n0(batch.best)} requests/s against ${n0(batch.base)} at ${batch.n0}: ${x2(batch.best / batch.base)}${batch.meanBatch != null ? ` (batches averaged ${batch.meanBatch.toFixed(1)} rows)` : ''}.`,
     );
-  }
   const points = configs.flatMap((c) => c.points);
   const bound = points.filter((p) => p.generatorBound).length;
   out.push(
@@ -79,4 +78,30 @@ function serveFindings(a: ServeAnalysis): string[] {
       : `${bound} of ${points.length} load points were generator-bound (the load generator, not the server, was the limit): they are set apart and not used for the figures above.`,
   );
   return out;
+}
+
+/**
+ * The best rate at the SLO with the setting at 2 (or its largest value) against its smallest value,
+ * each the best over the other settings; undefined when the sweep tried one value only.
+ */
+function compare(
+  configs: ServeAnalysis['sweep']['configs'],
+  field: 'replicas' | 'maxBatchSize',
+): { n: number; n0: number; best: number; base: number; meanBatch: number | null } | undefined {
+  const values = [...new Set(configs.map((c) => c.config[field]))].sort((p, q) => p - q);
+  if (values.length < 2) return undefined;
+  const n0v = values[0]!;
+  const nv = field === 'replicas' && values.includes(2) ? 2 : values.at(-1)!;
+  const bestOf = (v: number) =>
+    configs
+      .filter((c) => c.config[field] === v)
+      .reduce((p, c) => (c.maxRateAtSlo > p.maxRateAtSlo ? c : p));
+  const top = bestOf(nv);
+  return {
+    n: nv,
+    n0: n0v,
+    best: top.maxRateAtSlo,
+    base: bestOf(n0v).maxRateAtSlo,
+    meanBatch: top.meanBatchSize,
+  };
 }

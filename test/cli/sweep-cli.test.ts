@@ -276,8 +276,8 @@ describe('mlscale demo (the quick start)', () => {
       /^- Pipeline time is (linear|not shown linear)/m,
       /^- Parallelism: 2 workers process [\d,]+ rows\/s against [\d,]+ with 1, a speed-up of [\d.]+x/m,
       /^- Serving: /m,
-      /^- Replicas: 2 replicas serve/m,
-      /^- Batching: a batch limit of 64 serves/m,
+      /^- Replicas: (2 replicas serve|no comparison)/m,
+      /^- Batching: (a batch limit of 64 serves|no comparison)/m,
       /load points (measured the server|were generator-bound)/m,
     ])
       assert.match(md, finding);
