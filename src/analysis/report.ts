@@ -43,6 +43,7 @@ export async function writeReport(
   dir: string,
   sweeps: readonly SweepFile[],
   advice: Advice,
+  options: { readonly findings?: readonly string[] } = {},
 ): Promise<{ html: string; markdown: string }> {
   if (typeof dir !== 'string' || dir === '')
     throw new TypeError(`dir must be a non-empty string, got ${JSON.stringify(dir)}`);
@@ -61,8 +62,9 @@ export async function writeReport(
       await atomicWrite(join(dir, kReportFiles.charts, `${c.id}.svg`), c.svg);
   const html = join(dir, kReportFiles.html);
   const markdown = join(dir, kReportFiles.markdown);
-  await atomicWrite(html, renderHtml(sweeps, advice, sections, generated));
-  await atomicWrite(markdown, renderMarkdown(sweeps, advice, sections, generated));
+  const found = options.findings ?? [];
+  await atomicWrite(html, renderHtml(sweeps, advice, sections, generated, found));
+  await atomicWrite(markdown, renderMarkdown(sweeps, advice, sections, generated, found));
   return { html, markdown };
 }
 
@@ -137,6 +139,7 @@ function renderHtml(
   advice: Advice,
   sections: { title: string; charts: Chart[]; statements: readonly string[] }[],
   generated: string,
+  found: readonly string[],
 ): string {
   const table = (head: string[], rows: string[][]) =>
     `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
@@ -187,6 +190,7 @@ section ul li { margin: 0.3em 0; }
 </head>
 <body>
 <h1>mlscale scaling report</h1>
+${found.length > 0 ? `<div class="advice" id="findings"><h2>Findings</h2><ul>${found.map((f) => `<li>${esc(f)}</li>`).join('\n')}</ul></div>` : ''}
 <p class="meta">Generated ${esc(generated)} from ${sweeps.length} sweep${sweeps.length === 1 ? '' : 's'}.</p>
 ${table(kSweepHead, sweepRows(sweeps))}
 <div class="advice">
@@ -214,6 +218,7 @@ function renderMarkdown(
   advice: Advice,
   sections: { title: string; charts: Chart[]; statements: readonly string[] }[],
   generated: string,
+  found: readonly string[],
 ): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const table = (head: string[], rows: string[][]) =>
@@ -225,6 +230,7 @@ function renderMarkdown(
   const out: string[] = [
     '# mlscale scaling report',
     '',
+    ...(found.length > 0 ? ['## Findings', '', ...found.map((f) => `- ${f}`), ''] : []),
     `Generated ${generated} from ${sweeps.length} sweep${sweeps.length === 1 ? '' : 's'}.`,
     '',
     table(kSweepHead, sweepRows(sweeps)),

@@ -65,6 +65,11 @@ export interface ServeSweepOptions {
   readonly sloP99Ms: number;
   /** Rows in each request. */
   readonly rowsPerRequest: number;
+  /**
+   * Request bodies to send in turn instead of random rows (`--body-file`: one inference request
+   * per line, checked by `body-file.ts`); `rowsPerRequest` should then say how many rows they hold.
+   */
+  readonly bodies?: readonly Uint8Array[];
   /** Length of each load point, in ms (warm-up excluded). */
   readonly pointDurationMs: number;
   /** Warm-up before each point, in ms: sent but not measured. */
@@ -274,7 +279,10 @@ async function measureConfig(
   cores: number,
   say: (line: string) => void,
 ): Promise<ServeConfigResult> {
-  const body = await requestBody(server.url, model, o.rowsPerRequest);
+  const bodies =
+    o.bodies !== undefined && o.bodies.length > 0
+      ? { bodies: o.bodies }
+      : { body: await requestBody(server.url, model, o.rowsPerRequest) };
   const url = `${server.url}/v2/models/${encodeURIComponent(model)}/infer`;
   const metricsBefore = await scrapeMetrics(server.url);
   const cpuBefore = processTreeCpuSeconds(server.pid);
@@ -286,7 +294,7 @@ async function measureConfig(
       result = await runLoad({
         url,
         method: 'POST',
-        body,
+        ...bodies,
         headers: { 'content-type': 'application/json' },
         mode,
         rate,

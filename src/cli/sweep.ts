@@ -16,6 +16,7 @@ import { kDefaultServeSweepOptions, sweepServe } from '../analysis/sweep-serve.j
 import type { SweepFile } from '../analysis/sweep-schema.js';
 import { numberFlag, parseFlags, textFlag, type FlagSpec } from './args.js';
 import { durationFlag } from '../util/duration.js';
+import { readBodyFile } from '../analysis/body-file.js';
 
 const s = kDefaultServeSweepOptions;
 const p = kDefaultPipelineSweepOptions;
@@ -58,6 +59,9 @@ Grid (comma-separated lists)
 Load
   --slo-p99-ms MS             the latency objective: p99 at most this  [${s.sloP99Ms}]
   --rows-per-request N        rows in each request (random values shaped by the model's inputs)  [${s.rowsPerRequest}]
+  --body-file FILE            send these requests in turn instead (JSON Lines, one Open Inference
+                              Protocol request per line, each checked; see docs/load.md); say their
+                              rows with --rows-per-request
   --point-duration TIME       length of each load point: 5s, 500ms, or seconds  [${s.pointDurationMs / 1000}s]
   --warmup TIME               unmeasured load before each point  [${s.warmupMs / 1000}s]
   --max-points N              open-loop points per configuration after the probe  [${s.maxPoints}]
@@ -105,6 +109,7 @@ const serveFlags: FlagSpec = {
   'intra-op-threads': { type: 'string' },
   'slo-p99-ms': { type: 'string' },
   'rows-per-request': { type: 'string' },
+  'body-file': { type: 'string' },
   'point-duration': { type: 'string' },
   warmup: { type: 'string' },
   'max-points': { type: 'string' },
@@ -167,8 +172,10 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
+    const bodyFile = textFlag(v['body-file']);
     const sweep = await sweepServe({
       ...serveOptionsFromFlags(v),
+      ...(bodyFile !== undefined ? { bodies: await readBodyFile(bodyFile) } : {}),
       onProgress: say,
       signal: controller.signal,
     });

@@ -249,6 +249,19 @@ describe('mlscale load in CI', () => {
     assert.equal(typeof first.okRate, 'number');
   });
 
+  test('sweep serve should read the same body file, naming file and line of a bad request', async () => {
+    const r = await runCli([
+      'sweep',
+      'serve',
+      '--model',
+      'm',
+      '--body-file',
+      join(dir, 'bad.jsonl'),
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--body-file .*bad\.jsonl:3: \$\.inputs\[0\]\.data has 1 values/);
+  });
+
   test('should refuse --profile with --rate or --duration, and a bad profile', async () => {
     const both = await run('--rate', '10', '--profile', 'const:10:1s');
     assert.match(both.stderr, /--rate and --profile do not go together/);

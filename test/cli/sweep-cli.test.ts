@@ -264,9 +264,23 @@ describe('mlscale demo (the quick start)', () => {
     const serve = await readSweepFile(join(reportDir, 'serve'));
     const pipeline = await readSweepFile(join(reportDir, 'pipeline'));
     assert.equal(serve.kind, 'serve');
-    assert.equal(serve.kind === 'serve' && serve.configs.length, 2);
+    // Replicas 1 and 2 × batch limit 8 and 64.
+    assert.equal(serve.kind === 'serve' && serve.configs.length, 4);
     assert.equal(pipeline.kind === 'pipeline' && pipeline.points.length, 6);
     const report = /report: +(file:\/\/\S+)\n/.exec(r.stdout)![1]!;
     assert.match(await readFile(fileURLToPath(report), 'utf8'), /<html/i);
+    // The report opens with the findings in plain words, which the demo also prints.
+    const md = await readFile(join(reportDir, 'report.md'), 'utf8');
+    assert.ok(md.startsWith('# mlscale scaling report\n\n## Findings\n\n- Pipeline time is'), md);
+    for (const finding of [
+      /^- Pipeline time is (linear|not shown linear)/m,
+      /^- Parallelism: 2 workers process [\d,]+ rows\/s against [\d,]+ with 1, a speed-up of [\d.]+x/m,
+      /^- Serving: /m,
+      /^- Replicas: (2 replicas serve|no comparison)/m,
+      /^- Batching: (a batch limit of 64 serves|no comparison)/m,
+      /load points (measured the server|were generator-bound)/m,
+    ])
+      assert.match(md, finding);
+    assert.match(r.stdout, /Findings:\n {2}- Pipeline time is/);
   });
 });
