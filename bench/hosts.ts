@@ -127,7 +127,19 @@ async function main(): Promise<void> {
       const port = 6391;
       redis = spawn(
         'redis-server',
-        ['--bind', hosts.gateway, '--port', String(port), '--save', '', '--appendonly', 'no'],
+        [
+          '--bind',
+          hosts.gateway,
+          '--port',
+          String(port),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          // bound to the bridge only; protected mode would refuse the namespaces' clients
+          '--protected-mode',
+          'no',
+        ],
         { stdio: 'ignore' },
       );
       await new Promise((r) => setTimeout(r, 500));
