@@ -218,6 +218,7 @@ export function checkSweep(value: unknown, file: string): SweepFile {
         );
       }
       if (pt.peakRssMiB !== undefined) num(pt, 'peakRssMiB', p);
+      if (pt.taskSeconds !== undefined) num(pt, 'taskSeconds', p);
       const key = `${pt.batches}/${pt.workers}/${pt.batchSize}`;
       const first = seen.get(key);
       if (first !== undefined)

@@ -52,6 +52,8 @@ export interface PipelineSweepOptions {
   /** bullmq: the Redis key prefix of the sweep's queue; default a fresh `mlscale-sweep-<random>`. Its keys are removed at the end. */
   readonly prefix?: string;
   readonly model: TrainingOptions['model'];
+  /** bullmq: how each worker process is started (a benchmark runs each on a simulated host); default: directly. */
+  readonly launchWorker?: (index: number, argv: string[]) => [string, string[]];
   /** One line per run. */
   readonly onProgress?: (line: string) => void;
   /** Stops the sweep before its next run (the running one finishes); the sweep then rejects with the abort reason. */
@@ -201,6 +203,7 @@ export async function sweepPipeline(
         rows: batches * batchSize,
         seconds: median.seconds,
         stageSeconds: median.stageSeconds,
+        taskSeconds: median.taskSeconds,
         // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
@@ -231,6 +234,7 @@ export async function sweepPipeline(
 interface Run {
   readonly seconds: number;
   readonly stageSeconds: Record<string, number>;
+  readonly taskSeconds: number;
 }
 
 /**
@@ -245,7 +249,9 @@ async function timedRun(
   prefix: string,
 ): Promise<Run> {
   const processes =
-    o.executor === 'bullmq' ? await startWorkerProcesses(o.redis!, prefix, workers) : undefined;
+    o.executor === 'bullmq'
+      ? await startWorkerProcesses(o.redis!, prefix, workers, 30_000, o.launchWorker)
+      : undefined;
   const executor = createExecutor(o.executor, { workers, redis: o.redis, prefix });
   try {
     // Warm-up, one batch per worker: module loading, onnxruntime start-up and thread creation are
@@ -259,8 +265,10 @@ async function timedRun(
     const result = await runTraining(firstBatches(openSource(o.data), batches), executor, training);
     const seconds = (performance.now() - started) / 1000;
     const p = result.timings.phases;
+    const t = result.timings.stages;
     return {
       seconds,
+      taskSeconds: (t.preprocess + t.train + t.evaluate) / 1000,
       stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 },
     };
   } finally {

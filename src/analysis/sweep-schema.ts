@@ -171,6 +171,8 @@ export interface PipelinePoint {
    * driver, and the worker threads with it. Absent in older files.
    */
   readonly peakRssMiB?: number;
+  /** Time the executor's tasks took, summed over tasks (s): the work that workers share. */
+  readonly taskSeconds?: number;
 }
 
 /** A `mlscale sweep pipeline` file. */

@@ -26,14 +26,26 @@ export async function startWorkerProcesses(
   prefix: string,
   count: number,
   readyTimeoutMs = 30_000,
+  launch: (index: number, argv: string[]) => [string, string[]] = (_, argv) => [
+    argv[0]!,
+    argv.slice(1),
+  ],
 ): Promise<WorkerProcesses> {
   const bin = join(packageRoot(), 'bin', 'mlscale.js');
-  const workers = Array.from({ length: count }, () => {
-    const child = spawn(
+  const workers = Array.from({ length: count }, (_, i) => {
+    // `launch` may wrap the command (a benchmark runs each in a network namespace and cgroup).
+    const [command, args] = launch(i, [
       process.execPath,
-      [bin, 'worker', '--redis', redis, '--prefix', prefix, '--concurrency', '1'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+      bin,
+      'worker',
+      '--redis',
+      redis,
+      '--prefix',
+      prefix,
+      '--concurrency',
+      '1',
+    ]);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
