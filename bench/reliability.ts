@@ -1,5 +1,5 @@
 /**
- * `npm run bench:reliability`: the hostile-client figures of docs/bench/reliability.md, each beside
+ * `npm run bench:reliability`: the hostile-client figures of BENCHMARKS.md, each beside
  * the same attack on the server without the defence (the limit), in one run:
  *
  * - Large bodies: 40 concurrent 8 MiB JSON bodies against `mlscale serve` with a 64 MiB budget of
