@@ -7,37 +7,16 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
-import {
-  ArtifactError,
-  BatchTooLargeError,
-  ClientClosedError,
-  InferenceRequestError,
-  InstanceFailedError,
-  ModelLoadError,
-  ModelNotReadyError,
-  QueueFullError,
-  RequestTimeoutError,
-} from '../errors.js';
-import { metadataIdentity, readArtifactMetadata } from '../model/artifact.js';
+import { InferenceRequestError, ModelLoadError, ModelNotReadyError } from '../errors.js';
 import {
   DynamicBatcher,
   type BatchInfo,
   type BatchRun,
-  type BatchWork,
   type CancelSignal,
   type DynamicBatcherStats,
 } from './batcher.js';
 import { InstancePool, type InstancePoolStats } from './instances/instance-pool.js';
-import {
-  kAnswerBadRequest,
-  kAnswerBinary,
-  kAnswerJson,
-  kAnswerTooLarge,
-  packBytes,
-  packedItem,
-  type InferredMessage,
-} from './instances/messages.js';
+import { packBytes, type InferredMessage } from './instances/messages.js';
 import type { Outcome, ServerMetrics } from './metrics.js';
 import { ModelSeries } from './model-series.js';
 import { StatisticsRecorder, type ModelStatistics } from './model-statistics.js';
@@ -45,30 +24,23 @@ import type { ModelSettings } from './options.js';
 import type { EncodedResponse, RequestHeaders } from './protocol/index.js';
 import type { TensorDescription } from '../model/tensor-description.js';
 import type { ModelSignature } from './types.js';
-import { checkDeclaredTensors, type TritonConfig } from './triton/config-pbtxt.js';
+import type { TritonConfig } from './triton/config-pbtxt.js';
 import { startBatchTrace } from '../telemetry/batch-trace.js';
 import type { RequestTrace, ServeTracing } from '../telemetry/types.js';
+import {
+  bodyBytes,
+  outcomeOf,
+  readAnswers,
+  type Answered,
+  type RawWork,
+} from './served-model-answers.js';
+import {
+  openModelVersion,
+  type ServedModelHooks,
+  type ServedModelSpec,
+} from './served-model-load.js';
 
-/** Where a model version's files are and how to serve it. */
-export interface ServedModelSpec {
-  readonly name: string;
-  readonly version: string;
-  /** The .onnx file. */
-  readonly path: string;
-  /** An mlscale artifact's metadata.json; optional (any ONNX model can be served). */
-  readonly metadataPath?: string;
-  readonly settings: ModelSettings;
-  /** The model folder's Triton `config.pbtxt`, read: its inputs and outputs are checked at load. */
-  readonly tritonConfig?: TritonConfig;
-}
-
-/** What the server lends every model: its metrics registry, its logger and its tracer when tracing is on. */
-export interface ServedModelHooks {
-  readonly metrics?: ServerMetrics;
-  /** Warnings at load (the fields of a config.pbtxt that mlscale ignores). */
-  readonly logger?: { warn(details: object, message: string): void };
-  readonly tracing?: ServeTracing;
-}
+export type { ServedModelHooks, ServedModelSpec } from './served-model-load.js';
 
 /** A model version's state, as the repository index and readiness endpoints report it. */
 export interface ModelHealth {
@@ -86,24 +58,6 @@ export interface ModelMetadata {
   readonly parameters?: Readonly<Record<string, unknown>>;
 }
 
-/** A request as the batcher queues it: its body, undecoded. */
-interface RawWork extends BatchWork {
-  readonly body: Uint8Array;
-  /** Its `Inference-Header-Content-Length` header (the binary extension), if any. */
-  readonly headerLength: string | undefined;
-  /** Its spans, when traced. */
-  readonly trace?: RequestTrace | undefined;
-}
-
-/** A request's encoded response and the rows it held. */
-interface Answered {
-  readonly response: EncodedResponse;
-  readonly rows: number;
-}
-
-const kJsonHeaders: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'application/json',
-});
 /** Weight of the newest batch in the estimate of rows per request. */
 const kRowsWeight = 0.2;
 
@@ -184,45 +138,7 @@ export class ServedModel {
    * @throws {ModelLoadError} when the file is missing or onnxruntime cannot load it.
    */
   static async load(spec: ServedModelSpec, hooks: ServedModelHooks = {}): Promise<ServedModel> {
-    let modelBytes: Uint8Array;
-    try {
-      modelBytes = await readFile(spec.path);
-    } catch (err) {
-      throw new ModelLoadError(
-        `${spec.name} version ${spec.version}: cannot read ${spec.path}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    const parameters = spec.metadataPath ? await readParameters(spec.metadataPath) : undefined;
-    const s = spec.settings;
-    const pool = await InstancePool.create({
-      modelBytes,
-      instances: s.instances,
-      intraOpThreads: s.intraOpThreads,
-      allowSpinning: s.allowSpinning,
-      // A batch running past a request's whole budget has no one left to answer: report it.
-      wedgedAfterMs: s.requestTimeoutMs,
-      loadTimeoutMs: s.loadTimeoutMs,
-    }).catch((err: unknown) => {
-      if (err instanceof ModelLoadError)
-        throw new ModelLoadError(`${spec.name} version ${spec.version}: ${err.message}`, {
-          cause: err,
-        });
-      throw err;
-    });
-    const triton = spec.tritonConfig;
-    if (triton) {
-      const problem = checkDeclaredTensors(triton, pool.signature());
-      if (problem) {
-        await pool.close();
-        throw new ModelLoadError(`${spec.name} version ${spec.version}: ${problem}`);
-      }
-      if (triton.ignored.length > 0)
-        hooks.logger?.warn(
-          { model: spec.name, version: spec.version, file: triton.path, ignored: triton.ignored },
-          `${triton.path}: mlscale ignores these fields: ${triton.ignored.join(', ')}`,
-        );
-    }
+    const { pool, parameters } = await openModelVersion(spec, hooks);
     return new ServedModel(spec, pool, hooks, parameters);
   }
 
@@ -415,33 +331,7 @@ export class ServedModel {
   }
 
   #readAnswers(inferred: InferredMessage): (Answered | Error)[] {
-    const results = new Array<Answered | Error>(inferred.kinds.length);
-    let rows = 0;
-    let answered = 0;
-    for (let i = 0; i < results.length; i++) {
-      const kind = inferred.kinds[i];
-      const bytes = packedItem(inferred.answers, i);
-      if (kind === kAnswerJson || kind === kAnswerBinary) {
-        const headers =
-          kind === kAnswerJson
-            ? kJsonHeaders
-            : {
-                'content-type': 'application/octet-stream',
-                'inference-header-content-length': String(inferred.headerLengths[i]),
-              };
-        results[i] = { response: { body: bytes, headers }, rows: inferred.rows[i]! };
-        rows += inferred.rows[i]!;
-        answered++;
-      } else {
-        const message = bytes.toString('utf8');
-        results[i] =
-          kind === kAnswerBadRequest
-            ? new InferenceRequestError(message)
-            : kind === kAnswerTooLarge
-              ? new BatchTooLargeError(message)
-              : new InstanceFailedError(`the model instance failed: ${message}`);
-      }
-    }
+    const { results, rows, answered } = readAnswers(inferred);
     if (answered > 0)
       this.#rowsPerRequest = Math.max(
         1,
@@ -466,42 +356,5 @@ export class ServedModel {
     if (info.size === 0) return;
     this.#statistics.batch(info);
     this.#series?.batch(info);
-  }
-}
-
-/** A request body as bytes for an instance. */
-function bodyBytes(body: unknown): Uint8Array {
-  if (body instanceof Uint8Array) return body;
-  if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  // Parsed elsewhere: its JSON, as a client would have sent it (undefined: an empty body).
-  return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
-}
-
-function outcomeOf(err: unknown): Outcome {
-  if (err instanceof QueueFullError) return 'shed';
-  if (err instanceof RequestTimeoutError) return 'timeout';
-  if (err instanceof ClientClosedError) return 'cancelled';
-  if (err instanceof InferenceRequestError || err instanceof BatchTooLargeError)
-    return 'client_error';
-  return 'error';
-}
-
-/** What an mlscale metadata file says of the model, shown as model metadata parameters. */
-async function readParameters(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const metadata = await readArtifactMetadata(path);
-    if (!metadata) return undefined;
-    const identity = metadataIdentity(metadata) ?? {};
-    // mlscale's exports impute missing numbers in the graph (NaN → the training mean): JSON null is
-    // then a missing value, and the metadata says so to clients.
-    const numeric = (metadata.preprocessing as { numeric?: { missing?: unknown } } | undefined)
-      ?.numeric;
-    if (typeof numeric?.missing === 'string')
-      identity.missing_values = `JSON null (or NaN in binary data) in FP inputs: ${numeric.missing}`;
-    return Object.keys(identity).length ? identity : undefined;
-  } catch (err) {
-    // A model that cannot load: the repository reports it as such (not ready, with the reason).
-    if (err instanceof ArtifactError) throw new ModelLoadError(err.message, { cause: err });
-    throw err;
   }
 }
