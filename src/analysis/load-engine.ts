@@ -23,52 +23,18 @@ import {
   type LoadRequest,
 } from './http-load-pool.js';
 import { Prng } from '../model/prng.js';
-import { RateSchedule } from './rate-profile.js';
 import type * as hdr from 'hdr-histogram-js';
 import { createHistogram, errorKind, recordMs, summarise } from './load-recorder.js';
 import type { LoadInterval, LoadProgress, LoadResult } from './load-result.js';
-
-/** Options after defaults and validation; every field present. */
-export interface FilledLoadOptions {
-  readonly url: URL;
-  readonly method: 'GET' | 'POST';
-  readonly body: Buffer | null;
-  /** Several bodies, each request taking one in turn or at random (`bodyOrder`); null: `body`. */
-  readonly bodies: readonly Buffer[] | null;
-  readonly bodyOrder: 'round-robin' | 'random';
-  /** Seeds the random body order. */
-  readonly seed: number;
-  /** Open loop: when each request is due, warm-up included; null for closed loop. */
-  readonly schedule: RateSchedule | null;
-  /** Words for the profile (`ramp 10→200/s over 30s`), or null for a constant rate. */
-  readonly profile: string | null;
-  /** Called once a second with that second's figures (the time series). */
-  readonly onInterval: ((s: LoadInterval) => void) | null;
-  /** Flat header list, content-type included when there is a body. */
-  readonly headers: readonly string[];
-  readonly mode: 'open' | 'closed';
-  /** Requests/s (open loop); 0 for closed loop. */
-  readonly rate: number;
-  readonly durationMs: number;
-  readonly connections: number;
-  readonly warmupMs: number;
-  readonly requestTimeoutMs: number;
-  readonly onProgress: ((p: LoadProgress) => void) | null;
-  readonly signal: AbortSignal | null;
-}
+import type { FilledLoadOptions } from './load-options.js';
+import { generatorVerdict } from './load-verdict.js';
 
 /** Open loop: at most this many sends per scheduler tick, so that answers are read in between. */
 const kMaxSendsPerTick = 512;
 /** Open loop: requests sent but unanswered beyond which the scheduler stops sending (memory bound). */
 const kMaxOutstanding = 200_000;
-/** Open loop: sends later than this behind schedule at p99 make the run generator-bound (ms). */
-const kMaxSendLagP99Ms = 10;
-/** Open loop: a sent rate below this share of the offered rate makes the run generator-bound. */
-const kMinSentShare = 0.95;
 /** Open loop: how long past the window's end late sends may still leave (ms). */
 const kOpenLoopGraceMs = 1000;
-/** Closed loop: event-loop utilisation above this says the generator itself may be the bottleneck. */
-const kBusyEventLoop = 0.95;
 
 /** One request: when its latency counts from, and whether it belongs to the measured window. */
 class Sent implements LoadRequest {
@@ -403,25 +369,13 @@ export class LoadEngine implements LoadReceiver<Sent> {
     const durationS = Math.round(Math.max(this.#windowEndMs - this.#windowStartMs, 1) * 1000) / 1e6;
     const sentRate = (this.#measuredSent - this.#backlogSkipped) / durationS;
     const achievedRate = this.#okInWindow / durationS;
-    let generatorBound = false;
-    let generatorNote: string | null = null;
-    const fmt = (n: number) => String(Math.round(n));
-    if (o.mode === 'open') {
-      const lagP99 =
-        this.#sendLag.totalCount === 0 ? 0 : this.#sendLag.getValueAtPercentile(99) / 1000;
-      const tooFew = sentRate < kMinSentShare * o.rate;
-      const late = lagP99 > kMaxSendLagP99Ms;
-      generatorBound = tooFew || late;
-      if (generatorBound) {
-        generatorNote =
-          `offered ${fmt(o.rate)}/s, achieved ${fmt(sentRate)}/s, generator-bound` +
-          (late ? ` (sends fell behind the schedule by ${lagP99.toFixed(1)} ms at p99)` : '');
-      }
-    } else if (eventLoopUtilisation > kBusyEventLoop) {
-      generatorNote =
-        `the load generator's event loop was busy ${Math.round(eventLoopUtilisation * 100)}% of the time: ` +
-        `${fmt(achievedRate)}/s may be its limit rather than the server's`;
-    }
+    const { generatorBound, generatorNote } = generatorVerdict(
+      o,
+      sentRate,
+      achievedRate,
+      this.#sendLag,
+      eventLoopUtilisation,
+    );
     return {
       mode: o.mode,
       offeredRate: o.mode === 'open' ? o.rate : null,

@@ -11,7 +11,8 @@ import { InvalidOptionError, LoadTargetUnreachableError } from '../errors.js';
 import type { LoadInterval, LoadProgress, LoadResult } from './load-result.js';
 import { describeProfile, RateSchedule, type RateStage } from './rate-profile.js';
 import { hostAndPort } from './http-load-pool.js';
-import { LoadEngine, type FilledLoadOptions } from './load-engine.js';
+import { LoadEngine } from './load-engine.js';
+import type { FilledLoadOptions } from './load-options.js';
 import { initHistograms } from './load-recorder.js';
 
 /** What `runLoad` takes. */
