@@ -29,6 +29,7 @@ import { resolveBatchOptions, resolveInferOptions } from './data-options.js';
 import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { naValuesOf } from './na-values.js';
 import { lineBreakOf, scanRecords } from './record-scan.js';
+import { chunkSpans } from './chunk-spans.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
 import type {
   BatchOptions,
@@ -292,29 +293,12 @@ export class CsvSource implements DataSource {
     const header = await this.#readHeader();
     // Checks the schema against the header here, on the driver, before any worker reads a range.
     this.#layout(header, schema);
-    const tag = version.tag === undefined ? {} : { tag: version.tag };
-    let any = false;
     // The scan reads the version it noted: a file that changes meanwhile fails here, not on a worker.
-    for await (const chunk of this.#scan(
-      header,
-      filled.batchRows,
-      withBytes || !this.#file.ranged,
+    yield* chunkSpans(
+      this.#scan(header, filled.batchRows, withBytes || !this.#file.ranged, version),
       version,
-    )) {
-      any = true;
-      yield {
-        id: chunk.id,
-        start: chunk.start,
-        end: chunk.end,
-        line: chunk.line,
-        row: chunk.row,
-        rows: chunk.records,
-        size: version.size,
-        ...tag,
-        ...(chunk.bytes ? { bytes: chunk.bytes } : {}),
-      };
-    }
-    if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
+      this.path,
+    );
   }
 
   /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */

@@ -24,6 +24,7 @@ import { LocalFile, type DataFile, type FileVersion } from './data-file.js';
 import { jsonlLines, parseJsonlChunk, parseJsonObject } from './jsonl-chunk.js';
 import { naValuesOf } from './na-values.js';
 import { scanRecords } from './record-scan.js';
+import { chunkSpans } from './chunk-spans.js';
 import { buildSchema, ColumnStats } from './schema-inference.js';
 import type {
   BatchOptions,
@@ -196,27 +197,11 @@ export class JsonlSource implements DataSource {
   ): AsyncGenerator<BatchSpan> {
     const filled = resolveBatchOptions(options);
     const version = await this.#file.version();
-    const tag = version.tag === undefined ? {} : { tag: version.tag };
-    let any = false;
-    for await (const chunk of this.#scan(
-      filled.batchRows,
-      withBytes || !this.#file.ranged,
+    yield* chunkSpans(
+      this.#scan(filled.batchRows, withBytes || !this.#file.ranged, version),
       version,
-    )) {
-      any = true;
-      yield {
-        id: chunk.id,
-        start: chunk.start,
-        end: chunk.end,
-        line: chunk.line,
-        row: chunk.row,
-        rows: chunk.records,
-        size: version.size,
-        ...tag,
-        ...(chunk.bytes ? { bytes: chunk.bytes } : {}),
-      };
-    }
-    if (!any) throw new DataEmptyError(`${this.path} has no data rows`);
+      this.path,
+    );
   }
 
   /** Reads one batch by its byte range (or from the bytes it carries), as a worker does. */
