@@ -410,9 +410,13 @@ async function againstSklearn(
 }
 
 /** Peak RSS of `mlscale train` as a process, from its --json summary. */
-function trainRss(
-  args: string[],
-): Promise<{ rss: number; cache: { memoryBytes: number; totalBytes: number } }> {
+/** A run's peak RSS and where its batch cache was. */
+interface Rss {
+  readonly rss: number;
+  readonly cache: { memoryBytes: number; totalBytes: number };
+}
+
+function trainRss(args: string[]): Promise<Rss> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -453,13 +457,20 @@ async function memory(dir: string, quick: boolean, log: (l?: string) => void): P
     '--out',
     join(dir, 'rss-model'),
   ];
-  const a = await trainRss(['--data', paths.small, '--cache', 'disk', ...common]);
-  const b = await trainRss(['--data', paths.large, '--cache', 'disk', ...common]);
+  // Peak RSS moves with when the collector happens to run: the median of 3 runs of each, in turn.
+  const runs: { small: Rss[]; large: Rss[] } = { small: [], large: [] };
+  for (let i = 0; i < 3; i++) {
+    runs.small.push(await trainRss(['--data', paths.small, '--cache', 'disk', ...common]));
+    runs.large.push(await trainRss(['--data', paths.large, '--cache', 'disk', ...common]));
+  }
+  const mid = (r: Rss[]) => r.slice().sort((x, y) => x.rss - y.rss)[1]!;
+  const a = mid(runs.small);
+  const b = mid(runs.large);
   const budget = 64 * 1024 * 1024;
   const c = await trainRss(['--data', paths.large, '--cache-memory', String(budget), ...common]);
   log('\n### Memory (peak RSS of `mlscale train`, 2 threads, 1 epoch)');
   log(
-    `disk cache: ${small.toLocaleString('en-US')} rows ${fmt(a.rss / 2 ** 20, 0)} MiB, ${(4 * small).toLocaleString('en-US')} rows ${fmt(b.rss / 2 ** 20, 0)} MiB: **${fmt((100 * (b.rss - a.rss)) / a.rss, 1)}%** more for 4x the rows (cache on disk: ${fmt(b.cache.totalBytes / 2 ** 20, 0)} MiB)`,
+    `disk cache: ${small.toLocaleString('en-US')} rows ${fmt(a.rss / 2 ** 20, 0)} MiB, ${(4 * small).toLocaleString('en-US')} rows ${fmt(b.rss / 2 ** 20, 0)} MiB (medians of 3; runs ${runs.small.map((r) => fmt(r.rss / 2 ** 20, 0)).join(', ')} and ${runs.large.map((r) => fmt(r.rss / 2 ** 20, 0)).join(', ')}): **${fmt((100 * (b.rss - a.rss)) / a.rss, 1)}%** more for 4x the rows (cache on disk: ${fmt(b.cache.totalBytes / 2 ** 20, 0)} MiB)`,
   );
   log(
     `memory cache with --cache-memory 64M on ${(4 * small).toLocaleString('en-US')} rows: ${fmt(c.cache.memoryBytes / 2 ** 20, 1)} MiB in memory (budget 64 MiB), ${fmt((c.cache.totalBytes - c.cache.memoryBytes) / 2 ** 20, 0)} MiB on disk`,
