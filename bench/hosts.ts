@@ -14,11 +14,15 @@
  * also on failure or Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { median } from '../src/analysis/fit.js';
+import { forecastPipeline } from '../src/analysis/pipeline-model.js';
 import { sweepPipeline } from '../src/analysis/sweep-pipeline.js';
 import type { PipelinePoint } from '../src/analysis/sweep-schema.js';
-import { createHosts, hostsSupport, type SimHosts } from './hosts-kit.js';
+import { createHosts, hostsSupport, kDefaultPeriodUs, type SimHosts } from './hosts-kit.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,6 +31,8 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string' },
     'host-cpus': { type: 'string' },
     hosts: { type: 'string' },
+    'period-ms': { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const repeats = Number(args.repeats ?? 3);
@@ -34,6 +40,8 @@ const batches = Number(args.batches ?? 200);
 const batchSize = Number(args['batch-size'] ?? 2000);
 const hostCpus = Number(args['host-cpus'] ?? 0.6);
 const hostCount = Number(args.hosts ?? 3);
+const periodUs = Math.round(Number(args['period-ms'] ?? kDefaultPeriodUs / 1000) * 1000);
+const only = args.only;
 const data = `synthetic:rows=${batches * batchSize},features=32`;
 const log = (line = '') => process.stdout.write(line + '\n');
 const kTolerance = 0.15;
@@ -43,14 +51,24 @@ interface Row {
   readonly n: number;
   readonly predicted: number;
   readonly measured: number;
+  /** The simple model's prediction, T_k = D + W/k, where there is one. */
+  readonly simple?: number;
 }
 
 const rate = (p: PipelinePoint) => p.rows / p.seconds;
 
-/** rows/s at k workers from the one-worker point: T_k = (T₁ − W) + W/k. */
-function predict(one: PipelinePoint, k: number): number {
+/** rows/s at k workers by the simple model: T_k = (T₁ − W) + W/k (for comparison). */
+function simple(one: PipelinePoint, k: number): number {
   const w = Math.min(one.taskSeconds ?? 0, one.seconds);
   return one.rows / (one.seconds - w + w / k);
+}
+
+/** rows/s at k workers by the advisor's model (src/analysis/pipeline-model.ts). */
+function predict(one: PipelinePoint, k: number, sharedCpus?: number): number {
+  const f = forecastPipeline(one, { workers: k, ...(sharedCpus ? { sharedCpus } : {}) });
+  if (!f) throw new Error('the one-worker point has no phases: rebuild');
+  log(`  predicted ${k}: ${f.seconds.toFixed(2)} s — ${f.basis}`);
+  return f.rowsPerSecond;
 }
 
 async function point(
@@ -69,16 +87,48 @@ async function point(
     model: 'mlp',
     ...extra,
   });
-  return sweep.points[0]!;
+  const p = sweep.points[0]!;
+  log(
+    `  ${executor} × ${workers}: ${p.seconds.toFixed(2)} s, driver busy ${p.driverSeconds?.toFixed(2)} s — ${detail(p)}`,
+  );
+  return p;
+}
+
+/** Where one point's time went, phase by phase: wall, in map calls, in tasks (s), tasks / maps. */
+function detail(p: PipelinePoint): string {
+  const ph = p.phases;
+  if (!ph) return '';
+  return (['fit', 'train', 'evaluate'] as const)
+    .map((k) => {
+      const d = ph[k];
+      return `${k} ${d.seconds.toFixed(2)}/${d.mapSeconds.toFixed(2)}/${d.taskSeconds.toFixed(2)} s ${d.tasks}/${d.maps}`;
+    })
+    .join('; ');
+}
+
+/** The hosts' CFS throttling so far: periods throttled and time throttled (ns), summed. */
+function throttling(h: SimHosts): { periods: number; ns: number } {
+  let periods = 0;
+  let ns = 0;
+  for (const host of h.hosts) {
+    const stat = readFileSync(join(host.cgroup, 'cpu.stat'), 'utf8');
+    periods += Number(/nr_throttled (\d+)/.exec(stat)?.[1] ?? 0);
+    ns += Number(/throttled_time (\d+)/.exec(stat)?.[1] ?? 0);
+  }
+  return { periods, ns };
 }
 
 function table(rows: readonly Row[]): void {
-  log('| configuration | N | predicted rows/s (from N = 1) | measured rows/s | error |');
-  log('| --- | --- | --- | --- | --- |');
+  log('| configuration | N | predicted (from N = 1) | measured | error | simple D + W/k, error |');
+  log('| --- | --- | --- | --- | --- | --- |');
+  const e = (measured: number, predicted: number) => {
+    const err = (measured - predicted) / predicted;
+    return `${err >= 0 ? '+' : ''}${(err * 100).toFixed(1)}%`;
+  };
   for (const r of rows) {
     const err = (r.measured - r.predicted) / r.predicted;
     log(
-      `| ${r.what} | ${r.n} | ${Math.round(r.predicted)} | ${Math.round(r.measured)} | ${err >= 0 ? '+' : ''}${(err * 100).toFixed(1)}% ${Math.abs(err) <= kTolerance ? '(within 15%)' : '(outside 15%)'} |`,
+      `| ${r.what} | ${r.n} | ${Math.round(r.predicted)} | ${Math.round(r.measured)} | ${e(r.measured, r.predicted)} ${Math.abs(err) <= kTolerance ? '(within 15%)' : '(outside 15%)'} | ${r.simple !== undefined ? `${Math.round(r.simple)}, ${e(r.measured, r.simple)}` : ''} |`,
     );
   }
 }
@@ -101,8 +151,9 @@ async function main(): Promise<void> {
   rows.push({
     what: 'threads executor, this machine',
     n: 2,
-    predicted: predict(t1, 2),
+    predicted: predict(t1, 2, availableParallelism()),
     measured: rate(t2),
+    simple: simple(t1, 2),
   });
   log(
     `threads: 1 → ${Math.round(rate(t1))} rows/s (tasks ${t1.taskSeconds?.toFixed(2)} s of ${t1.seconds.toFixed(2)} s); 2 → ${Math.round(rate(t2))}`,
@@ -123,7 +174,13 @@ async function main(): Promise<void> {
       process.exit(130);
     });
     try {
-      hosts = createHosts(hostCount, hostCpus, String(process.pid % 10000), '10.200.0');
+      hosts = createHosts(
+        hostCount,
+        hostCpus,
+        String(process.pid % 10000),
+        '10.200.0',
+        periodUs,
+      );
       const port = 6391;
       redis = spawn(
         'redis-server',
@@ -148,8 +205,12 @@ async function main(): Promise<void> {
       const launchWorker = (i: number, argv: string[]) => h.wrap(i, argv);
       const measured: PipelinePoint[] = [];
       for (let k = 1; k <= hostCount; k++) {
+        const before = throttling(h);
         measured.push(await point('bullmq', k, { redis: url, launchWorker }));
-        log(`hosts: ${k} × ${hostCpus} CPU → ${Math.round(rate(measured.at(-1)!))} rows/s`);
+        const after = throttling(h);
+        log(
+          `hosts: ${k} × ${hostCpus} CPU → ${Math.round(rate(measured.at(-1)!))} rows/s; throttled ${after.periods - before.periods} periods, ${((after.ns - before.ns) / 1e9).toFixed(2)} s (all runs of the point)`,
+        );
       }
       const one = measured[0]!;
       for (const [i, p] of measured.entries())
@@ -158,6 +219,7 @@ async function main(): Promise<void> {
           n: i + 1,
           predicted: i === 0 ? rate(one) : predict(one, i + 1),
           measured: rate(p),
+          ...(i === 0 ? {} : { simple: simple(one, i + 1) }),
         });
     } finally {
       cleanup();

@@ -22,11 +22,16 @@ import {
   type RedisTarget,
 } from '../pipeline/executors/bullmq/redis-connection.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../pipeline/options.js';
-import { runTraining } from '../pipeline/run-training.js';
+import { runTraining, type Phase, type RunTimings } from '../pipeline/run-training.js';
 import { machineInfo } from './machine-info.js';
 import { startWorkerProcesses } from './worker-processes.js';
 import { cartesian, parseNumberList } from './sweep-grid.js';
-import { kSweepSchemaVersion, type PipelinePoint, type PipelineSweep } from './sweep-schema.js';
+import {
+  kSweepSchemaVersion,
+  type PhaseDetail,
+  type PipelinePoint,
+  type PipelineSweep,
+} from './sweep-schema.js';
 
 /** The executors a pipeline sweep can run. */
 export type SweepExecutor = PipelineSweep['executor'];
@@ -204,6 +209,8 @@ export async function sweepPipeline(
         seconds: median.seconds,
         stageSeconds: median.stageSeconds,
         taskSeconds: median.taskSeconds,
+        phases: median.phases,
+        driverSeconds: median.driverSeconds,
         // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
@@ -235,6 +242,8 @@ interface Run {
   readonly seconds: number;
   readonly stageSeconds: Record<string, number>;
   readonly taskSeconds: number;
+  readonly phases: Record<Phase, PhaseDetail>;
+  readonly driverSeconds: number;
 }
 
 /**
@@ -262,19 +271,40 @@ async function timedRun(
       epochs: 1,
     });
     const started = performance.now();
+    const loop = performance.eventLoopUtilization();
     const result = await runTraining(firstBatches(openSource(o.data), batches), executor, training);
     const seconds = (performance.now() - started) / 1000;
+    const driverSeconds = performance.eventLoopUtilization(loop).active / 1000;
     const p = result.timings.phases;
     const t = result.timings.stages;
     return {
       seconds,
       taskSeconds: (t.preprocess + t.train + t.evaluate) / 1000,
       stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 },
+      phases: phaseDetails(result.timings),
+      driverSeconds,
     };
   } finally {
     await executor.close();
     await processes?.stop();
   }
+}
+
+/** Each phase's wall, map-call and task time, from a run's timings (see PhaseDetail). */
+function phaseDetails(t: RunTimings): Record<Phase, PhaseDetail> {
+  const detail = (phase: Phase): PhaseDetail => {
+    const windows = t.windows.filter((w) => w[0] === phase);
+    const st = t.phaseStages[phase];
+    return {
+      seconds: t.phases[phase] / 1000,
+      mapSeconds: windows.reduce((sum, w) => sum + w[2], 0) / 1000,
+      taskSeconds: (st.preprocess + st.train + st.evaluate) / 1000,
+      tasks: windows.reduce((sum, w) => sum + w[3], 0),
+      maps: windows.length,
+      widestMap: windows.reduce((most, w) => Math.max(most, w[3]), 0),
+    };
+  };
+  return { fit: detail('fit'), train: detail('train'), evaluate: detail('evaluate') };
 }
 
 /** Deletes every key under `prefix` (a finished bullmq sweep's queue and jobs). */
