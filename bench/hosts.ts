@@ -1,17 +1,21 @@
 /**
- * `npm run bench:hosts`: predictions checked against measurement. The prediction is made from one
- * (one worker thread, one host) and the larger configurations are then measured:
+ * `npm run bench:hosts`: predictions checked against measurement. Each prediction is made from
+ * the one-worker (one-replica) measurement, then the larger configurations are measured:
  *
- * - pipeline, threads executor on this machine: 1 worker → 2;
- * - pipeline, bullmq executor across simulated hosts (bench/hosts-kit.ts: network namespaces on a
- *   bridge of their own, each a cgroup CPU quota of `--host-cpus`, default 0.6 CPU), one
- *   `mlscale worker` per host, Redis on the bridge, the driver on this machine: 1 host → 2 → 3.
+ * - `threads`: pipeline, threads executor on this machine: 1 worker → 2;
+ * - `hosts`: pipeline, bullmq executor across simulated hosts (bench/hosts-kit.ts: network
+ *   namespaces on a bridge of their own, each a cgroup CPU quota of `--host-cpus`, default 0.6
+ *   CPU, handed out per `--period-ms`, default 10), one `mlscale worker` per host, Redis on the
+ *   bridge, the driver on this machine: 1 host → 2 → 3;
+ * - `serve`: one `mlscale serve` per host of `--serve-cpus` (default 0.5), nginx and `mlscale
+ *   load` on this machine: 1 replica → 2 (bench/hosts-serve.ts).
  *
- * The prediction from one run: its wall time T₁ splits into the executor's tasks W (summed task
- * time, the part workers share) and the rest D = T₁ − W (the driver, queueing, start-up), so
- * T_k = D + W/k and rows/s = rows / T_k. Target: within 15% of the measurement. Skips the hosts
- * part, saying why, without root or `ip netns`. Cleans up (namespaces, cgroups, Redis, workers)
- * also on failure or Ctrl-C.
+ * `--only threads,hosts,serve` picks parts (default all). The pipeline prediction is the advisor's
+ * model (src/analysis/pipeline-model.ts) from the one-worker run's phases; the simple
+ * T_k = D + W/k (D = T₁ − W, W the summed task time) is shown beside it. Serving: the advisor's
+ * `predictMachines` (2 × one). Target: within 15%. Skips the host parts, saying why, without root
+ * or `ip netns`. Cleans up (namespaces, cgroups, Redis, workers, replicas, nginx) also on failure
+ * or Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { median } from '../src/analysis/fit.js';
 import { forecastPipeline } from '../src/analysis/pipeline-model.js';
 import { sweepPipeline } from '../src/analysis/sweep-pipeline.js';
 import type { PipelinePoint } from '../src/analysis/sweep-schema.js';
+import { serveOnHosts } from './hosts-serve.js';
 import { createHosts, hostsSupport, kDefaultPeriodUs, type SimHosts } from './hosts-kit.js';
 
 const { values: args } = parseArgs({
@@ -33,6 +38,11 @@ const { values: args } = parseArgs({
     hosts: { type: 'string' },
     'period-ms': { type: 'string' },
     only: { type: 'string' },
+    'thread-batches': { type: 'string' },
+    'serve-cpus': { type: 'string' },
+    'serve-seconds': { type: 'string' },
+    'serve-rows': { type: 'string' },
+    connections: { type: 'string' },
   },
 });
 const repeats = Number(args.repeats ?? 3);
@@ -41,8 +51,11 @@ const batchSize = Number(args['batch-size'] ?? 2000);
 const hostCpus = Number(args['host-cpus'] ?? 0.6);
 const hostCount = Number(args.hosts ?? 3);
 const periodUs = Math.round(Number(args['period-ms'] ?? kDefaultPeriodUs / 1000) * 1000);
-const only = args.only;
-const data = `synthetic:rows=${batches * batchSize},features=32`;
+const parts = new Set((args.only ?? 'threads,hosts,serve').split(','));
+// Threads runs are short (a second for 200 batches): more batches keep start-up and noise small.
+const threadBatches = Number(args['thread-batches'] ?? batches * 4);
+const serveCpus = Number(args['serve-cpus'] ?? 0.5);
+const dataFor = (n: number) => `synthetic:rows=${n * batchSize},features=32`;
 const log = (line = '') => process.stdout.write(line + '\n');
 const kTolerance = 0.15;
 
@@ -75,10 +88,11 @@ async function point(
   executor: 'threads' | 'bullmq',
   workers: number,
   extra: Record<string, unknown> = {},
+  n = batches,
 ): Promise<PipelinePoint> {
   const sweep = await sweepPipeline({
-    data,
-    batches: [batches],
+    data: dataFor(n),
+    batches: [n],
     workers: [workers],
     executor,
     batchSize,
@@ -136,33 +150,32 @@ function table(rows: readonly Row[]): void {
 async function main(): Promise<void> {
   log(`# Predictions against measurement — ${new Date().toISOString()}`);
   log(
-    `pipeline: ${data}, ${batches} batches of ${batchSize} rows, 1 epoch, mlp; median of ${repeats} per point`,
+    `pipeline: synthetic rows × 32 features, batches of ${batchSize} rows (threads ${threadBatches}, hosts ${batches}), 1 epoch, mlp; median of ${repeats} per point`,
   );
   const rows: Row[] = [];
 
-  const t1 = await point('threads', 1);
-  const t2 = await point('threads', 2);
-  rows.push({
-    what: 'threads executor, this machine',
-    n: 1,
-    predicted: rate(t1),
-    measured: rate(t1),
-  });
-  rows.push({
-    what: 'threads executor, this machine',
-    n: 2,
-    predicted: predict(t1, 2, availableParallelism()),
-    measured: rate(t2),
-    simple: simple(t1, 2),
-  });
-  log(
-    `threads: 1 → ${Math.round(rate(t1))} rows/s (tasks ${t1.taskSeconds?.toFixed(2)} s of ${t1.seconds.toFixed(2)} s); 2 → ${Math.round(rate(t2))}`,
-  );
+  if (parts.has('threads')) {
+    const t1 = await point('threads', 1, {}, threadBatches);
+    const t2 = await point('threads', 2, {}, threadBatches);
+    rows.push({
+      what: 'threads executor, this machine',
+      n: 1,
+      predicted: rate(t1),
+      measured: rate(t1),
+    });
+    rows.push({
+      what: 'threads executor, this machine',
+      n: 2,
+      predicted: predict(t1, 2, availableParallelism()),
+      measured: rate(t2),
+      simple: simple(t1, 2),
+    });
+  }
 
   const why = hostsSupport();
   if (why) {
     log(`hosts: skipped — ${why}`);
-  } else {
+  } else if (parts.has('hosts')) {
     let hosts: SimHosts | undefined;
     let redis: ChildProcess | undefined;
     const cleanup = () => {
@@ -174,13 +187,7 @@ async function main(): Promise<void> {
       process.exit(130);
     });
     try {
-      hosts = createHosts(
-        hostCount,
-        hostCpus,
-        String(process.pid % 10000),
-        '10.200.0',
-        periodUs,
-      );
+      hosts = createHosts(hostCount, hostCpus, String(process.pid % 10000), '10.200.0', periodUs);
       const port = 6391;
       redis = spawn(
         'redis-server',
@@ -224,6 +231,24 @@ async function main(): Promise<void> {
     } finally {
       cleanup();
     }
+  }
+  if (!why && parts.has('serve')) {
+    const serve = await serveOnHosts({
+      hostCpus: serveCpus,
+      periodUs,
+      repeats,
+      seconds: Number(args['serve-seconds'] ?? 10),
+      connections: Number(args.connections ?? 32),
+      rows: Number(args['serve-rows'] ?? 16),
+      log,
+    });
+    for (const r of serve)
+      rows.push({
+        what: `serve, 1 replica per host of ${serveCpus} CPU, nginx (req/s, p99 ${r.p99Ms.toFixed(0)} ms)`,
+        n: r.replicas,
+        predicted: r.predicted,
+        measured: r.measured,
+      });
   }
   log('\n## Summary');
   table(rows);

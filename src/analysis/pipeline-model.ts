@@ -78,7 +78,10 @@ export function forecastPipeline(
   const k = plan.workers;
   const tasks = kPhases.reduce((n, p) => n + phases[p].tasks, 0);
   if (tasks === 0) return undefined;
-  const between = kPhases.reduce((s, p) => s + Math.max(0, phases[p].seconds - phases[p].mapSeconds), 0);
+  const between = kPhases.reduce(
+    (s, p) => s + Math.max(0, phases[p].seconds - phases[p].mapSeconds),
+    0,
+  );
   // The driver's busy time inside map calls, per task: serial however many workers there are.
   const driverPerTask = Math.max(0, (one.driverSeconds ?? between) - between) / tasks;
   const serial = between + tasks * driverPerTask;

@@ -132,3 +132,23 @@ export function predictScaled(
     basis,
   };
 }
+
+/**
+ * Throughput on `machines` machines behind a load balancer from one machine's measurement: they
+ * share nothing (each its own cores; the balancer only forwards), so machines × the one measured,
+ * with that measurement's noise. `npm run bench:hosts -- --only serve` checks it on simulated hosts.
+ */
+export function predictMachines(
+  measured: number,
+  machines: number,
+  what: string,
+  unit: string,
+): Prediction {
+  return predictScaled(
+    measured,
+    machines,
+    what,
+    unit,
+    `machines behind a load balancer share nothing: ${machines} × the one measured`,
+  );
+}

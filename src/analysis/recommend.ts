@@ -8,7 +8,13 @@
 import type { PipelineAnalysis } from './analyse-pipeline.js';
 import type { ServeAnalysis } from './analyse-serve.js';
 import { diagnose, serialParts, type Bottleneck, type Lever } from './bottleneck.js';
-import { kMeasurementNoise, predictAmdahl, predictScaled, type Prediction } from './prediction.js';
+import {
+  kMeasurementNoise,
+  predictAmdahl,
+  predictMachines,
+  predictScaled,
+  type Prediction,
+} from './prediction.js';
 import { units } from './scaling.js';
 import type { ServeConfig } from './sweep-schema.js';
 
@@ -185,12 +191,11 @@ function planServe(
   if (lever === 'horizontal') {
     return {
       next: { scope: 'serve', config: best.config, machines: 2 },
-      prediction: predictScaled(
+      prediction: predictMachines(
         best.maxRateAtSlo,
         2,
         `req/s at the SLO on 2 machines behind a load balancer`,
         'req/s',
-        'machines behind a load balancer share nothing: 2 × the one measured',
       ),
     };
   }
