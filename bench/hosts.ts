@@ -20,6 +20,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { median } from '../src/analysis/fit.js';
@@ -120,6 +121,24 @@ function detail(p: PipelinePoint): string {
     .join('; ');
 }
 
+/** The machine's busy and total CPU time so far (/proc/stat, clock ticks). */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - (f[4] ?? 0), total };
+}
+
+/** A process's CPU time so far (s), from /proc. */
+function processCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /** The hosts' CFS throttling so far: periods throttled and time throttled (ns), summed. */
 function throttling(h: SimHosts): { periods: number; ns: number } {
   let periods = 0;
@@ -213,10 +232,17 @@ async function main(): Promise<void> {
       const measured: PipelinePoint[] = [];
       for (let k = 1; k <= hostCount; k++) {
         const before = throttling(h);
+        const machineBefore = machineCpu();
+        const redisBefore = processCpu(redis.pid!);
+        const driverBefore = process.cpuUsage();
+        const t0 = performance.now();
         measured.push(await point('bullmq', k, { redis: url, launchWorker }));
+        const wall = (performance.now() - t0) / 1000;
         const after = throttling(h);
+        const machine = machineCpu();
+        const driver = process.cpuUsage(driverBefore);
         log(
-          `hosts: ${k} × ${hostCpus} CPU → ${Math.round(rate(measured.at(-1)!))} rows/s; throttled ${after.periods - before.periods} periods, ${((after.ns - before.ns) / 1e9).toFixed(2)} s (all runs of the point)`,
+          `hosts: ${k} × ${hostCpus} CPU → ${Math.round(rate(measured.at(-1)!))} rows/s; throttled ${after.periods - before.periods} periods, ${((after.ns - before.ns) / 1e9).toFixed(2)} s; over the point's runs: machine ${(((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * availableParallelism()).toFixed(2)} CPUs busy, driver ${((driver.user + driver.system) / 1e6 / wall).toFixed(2)}, Redis ${((processCpu(redis.pid!) - redisBefore) / wall).toFixed(2)}`,
         );
       }
       const one = measured[0]!;

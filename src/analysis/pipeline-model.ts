@@ -11,14 +11,17 @@
  * - a map call of b tasks on k workers takes ⌈b/k⌉ tasks' time: a training round hands out
  *   `syncEvery` batches (4: k = 3 workers take two rounds' turns, as k = 2 do), fit and evaluate
  *   windows `passWindow(k)` batches;
+ * - a remote worker caches the batches it ran: past the first pass, a task lands on the worker
+ *   holding its batch with chance 1/k, and otherwise builds it again, as the first pass did (its
+ *   tasks' `read` time, per task);
  * - workers that share a machine (threads) share its CPUs with the driver: past the cores every
  *   task slows in proportion, and `parallelSpeedup` (what k busy threads get here against one,
  *   e.g. 1.3 for two hyperthreads of one core) caps them further. Workers on hosts of their own
  *   (bullmq, one per host) each have the capacity the one measured had.
  *
  * A per-worker dispatch term and the rounds' widths are what the simpler T_k = D + W/k missed:
- * it counted every task's hand-over as serial (so underestimated hosts) and took rounds of 4 to
- * spread over any number of workers.
+ * it counted every task's hand-over as serial (so underestimated hosts), took rounds of 4 to
+ * spread over any number of workers, and missed the cache misses that more workers bring.
  *
  * @module
  */
@@ -85,11 +88,24 @@ export function forecastPipeline(
   // The driver's busy time inside map calls, per task: serial however many workers there are.
   const driverPerTask = Math.max(0, (one.driverSeconds ?? between) - between) / tasks;
   const serial = between + tasks * driverPerTask;
+  // A remote worker's cache holds the batches that worker ran: after the first pass a task finds
+  // its batch there with chance 1/k, and otherwise builds it again, at the first pass's cost.
+  const fit = phases.fit;
+  const missRead =
+    one.workerCaches === true && fit.readSeconds !== undefined && fit.tasks > 0
+      ? fit.readSeconds / fit.tasks
+      : undefined;
+  let rebuild = 0;
   let parallel = 0;
   for (const p of kPhases) {
     const d = phases[p];
     if (d.tasks === 0) continue;
-    const own = Math.max(0, d.mapSeconds / d.tasks - driverPerTask);
+    let own = Math.max(0, d.mapSeconds / d.tasks - driverPerTask);
+    if (p !== 'fit' && missRead !== undefined && d.readSeconds !== undefined) {
+      const extra = (1 - 1 / k) * Math.max(0, missRead - d.readSeconds / d.tasks);
+      own += extra;
+      rebuild += extra * d.tasks;
+    }
     parallel += turns(d.tasks, widthAt(p, d, k), k) * own;
   }
   // Sharing CPUs: k busy workers and the driver's busy share of the run against the cores, and
@@ -110,6 +126,6 @@ export function forecastPipeline(
     serialSeconds: serial,
     parallelSeconds: parallel * slowdown,
     slowdown,
-    basis: `one worker's run by phase: driver ${serial.toFixed(2)} s serial (${between.toFixed(2)} s between map calls, ${(driverPerTask * 1000).toFixed(2)} ms per task), tasks in turns of ⌈batches per call ÷ ${k}⌉${slowdown > 1 ? `, each ${slowdown.toFixed(2)}x slower on ${plan.sharedCpus} shared CPUs` : ''}`,
+    basis: `one worker's run by phase: driver ${serial.toFixed(2)} s serial (${between.toFixed(2)} s between map calls, ${(driverPerTask * 1000).toFixed(2)} ms per task), tasks in turns of ⌈batches per call ÷ ${k}⌉${rebuild > 0 ? `, ${rebuild.toFixed(2)} s of task time rebuilding batches not in the worker's cache` : ''}${slowdown > 1 ? `, each ${slowdown.toFixed(2)}x slower on ${plan.sharedCpus} shared CPUs` : ''}`,
   };
 }

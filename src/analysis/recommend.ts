@@ -11,10 +11,12 @@ import { diagnose, serialParts, type Bottleneck, type Lever } from './bottleneck
 import {
   kMeasurementNoise,
   predictAmdahl,
+  predictFromModel,
   predictMachines,
   predictScaled,
   type Prediction,
 } from './prediction.js';
+import { forecastPipeline } from './pipeline-model.js';
 import { units } from './scaling.js';
 import type { ServeConfig } from './sweep-schema.js';
 
@@ -123,24 +125,33 @@ function planPipeline(
   const bestN = s.verdict.bestN;
   const bestX = s.verdict.bestX;
   const base = { scope: 'pipeline' as const, executor, batchSize: s.batchSize, batches: s.batches };
-  const amdahl = (target: number, what: string): Prediction =>
-    n.includes(1)
+  // With the one-worker run's phases (sweeps since they are recorded), the phase model
+  // (pipeline-model.ts); else Amdahl over the series, or linear from the best point.
+  const one = a.sweep.points.find(
+    (p) => p.workers === 1 && p.batches === s.batches && p.batchSize === s.batchSize,
+  );
+  const amdahl = (target: number, what: string, sharedCpus: number): Prediction => {
+    const f = one && forecastPipeline(one, { workers: target, sharedCpus });
+    if (f) return predictFromModel(f.rowsPerSecond, what, 'rows/s', f.basis);
+    return n.includes(1)
       ? predictAmdahl(n, x, target, what, 'rows/s')
       : predictScaled(bestX, target / bestN, what, 'rows/s', 'linear in workers (no N = 1 point)');
+  };
   if (lever === 'vertical') {
     const workers = bestN < cores ? cores : bestN + 1;
     return {
       next: { ...base, workers, machines: 1 },
-      prediction: amdahl(workers, `rows/s with ${units(workers, 'workers')}`),
+      prediction: amdahl(workers, `rows/s with ${units(workers, 'workers')}`, cores),
     };
   }
   if (lever === 'horizontal') {
-    // Across machines the shared part (driver, Redis) stays serial: Amdahl over all the workers.
+    // Across machines the shared part (driver, Redis) stays serial: the model over all the workers.
     return {
       next: { ...base, workers: bestN, machines: 2 },
       prediction: amdahl(
         2 * bestN,
         `rows/s on 2 machines of ${units(bestN, 'workers')} each (bullmq executor)`,
+        2 * cores,
       ),
     };
   }

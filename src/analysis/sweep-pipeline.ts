@@ -211,6 +211,7 @@ export async function sweepPipeline(
         taskSeconds: median.taskSeconds,
         phases: median.phases,
         driverSeconds: median.driverSeconds,
+        workerCaches: median.workerCaches,
         // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
@@ -244,6 +245,7 @@ interface Run {
   readonly taskSeconds: number;
   readonly phases: Record<Phase, PhaseDetail>;
   readonly driverSeconds: number;
+  readonly workerCaches: boolean;
 }
 
 /**
@@ -283,6 +285,7 @@ async function timedRun(
       stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 },
       phases: phaseDetails(result.timings),
       driverSeconds,
+      workerCaches: result.cache.where === 'workers',
     };
   } finally {
     await executor.close();
@@ -299,6 +302,7 @@ function phaseDetails(t: RunTimings): Record<Phase, PhaseDetail> {
       seconds: t.phases[phase] / 1000,
       mapSeconds: windows.reduce((sum, w) => sum + w[2], 0) / 1000,
       taskSeconds: (st.preprocess + st.train + st.evaluate) / 1000,
+      ...(st.read !== undefined ? { readSeconds: st.read / 1000 } : {}),
       tasks: windows.reduce((sum, w) => sum + w[3], 0),
       maps: windows.length,
       widestMap: windows.reduce((most, w) => Math.max(most, w[3]), 0),

@@ -178,6 +178,11 @@ export interface PipelinePoint {
    * averaging, encoding and decoding tasks' data), the part no number of workers shares.
    */
   readonly driverSeconds?: number;
+  /**
+   * Each worker process kept the batches it ran in a cache of its own (a remote executor handed
+   * batches by reference): a later pass finds its batch there only if it lands on that worker.
+   */
+  readonly workerCaches?: boolean;
   /** The run by phase, for the scaling model (`pipeline-model.ts`); absent in older files. */
   readonly phases?: Readonly<Record<'fit' | 'train' | 'evaluate', PhaseDetail>>;
 }
@@ -194,6 +199,8 @@ export interface PhaseDetail {
   readonly mapSeconds: number;
   /** Task time summed over the phase's tasks (s). */
   readonly taskSeconds: number;
+  /** Of it, getting the batches (built, read or from a cache), where the tasks time it (s). */
+  readonly readSeconds?: number;
   /** Tasks (batches) run, and map calls (windows, rounds) made. */
   readonly tasks: number;
   readonly maps: number;

@@ -97,6 +97,7 @@ export async function runTraining(
     stages.preprocess += t.preprocess;
     stages.train += t.train;
     stages.evaluate += t.evaluate;
+    stages.read = (stages.read ?? 0) + (t.read ?? 0);
   };
   const window = passWindow(executor.concurrency);
   const remote = executor.remote === true;
