@@ -111,18 +111,40 @@ async function loadRun(url: string, body: string, o: ServeOnHostsOptions): Promi
   return JSON.parse(out) as LoadResult;
 }
 
-/** Measures 1 and 2 replicas on hosts of `o.hostCpus` CPU, and predicts 2 from 1. */
-export async function serveOnHosts(o: ServeOnHostsOptions): Promise<ServeRow[]> {
+/** Replicas on simulated hosts with nginx in front, running: `balancers[n − 1]` reaches n replicas. */
+export interface ServeHosts {
+  readonly hosts: SimHosts;
+  readonly balancers: readonly string[];
+  /** The model's infer path and a request body file of `rows` rows. */
+  readonly inferPath: string;
+  readonly body: string;
+  /** Stops replicas and nginx, removes the hosts and the folder. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `count` replicas, one per host of `hostCpus` CPU, and one nginx per replica count
+ * (1..count) on this machine. On failure what was started is stopped before the error is thrown.
+ */
+export async function startServeHosts(o: {
+  count: number;
+  hostCpus: number;
+  periodUs: number;
+  rows: number;
+  id?: string;
+  subnet?: string;
+}): Promise<ServeHosts> {
   const dir = await mkdtemp(join(tmpdir(), 'mlscale-bench-hosts-serve-'));
   let hosts: SimHosts | undefined;
   const children: ChildProcess[] = [];
-  const cleanup = async () => {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
     for (const c of children) await stop(c).catch(() => undefined);
     hosts?.teardown();
     await rm(dir, { recursive: true, force: true });
   };
-  const onInt = () => void cleanup().then(() => process.exit(130));
-  process.once('SIGINT', onInt);
   try {
     const repo = join(dir, 'repo');
     await mkdir(join(repo, 'heavy', '1'), { recursive: true });
@@ -141,7 +163,13 @@ export async function serveOnHosts(o: ServeOnHostsOptions): Promise<ServeRow[]> 
         ],
       }),
     );
-    hosts = createHosts(2, o.hostCpus, String(process.pid % 10000), '10.200.1', o.periodUs);
+    hosts = createHosts(
+      o.count,
+      o.hostCpus,
+      o.id ?? String(process.pid % 10000),
+      o.subnet ?? '10.200.1',
+      o.periodUs,
+    );
     const h = hosts;
     const replicas = h.hosts.map((x) => ({ host: x.address, port: kPort }));
     for (const [i, r] of replicas.entries()) {
@@ -166,18 +194,38 @@ export async function serveOnHosts(o: ServeOnHostsOptions): Promise<ServeRow[]> 
       children.push(spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
       await waitFor(`http://${r.host}:${r.port}/v2/health/ready`, 60_000);
     }
-    const balancers = [];
-    for (const n of [1, 2]) {
+    const balancers: string[] = [];
+    for (let n = 1; n <= o.count; n++) {
       const bdir = join(dir, `nginx-${n}`);
       await mkdir(bdir);
       const b = await startNginx(bdir, replicas.slice(0, n));
       children.push(b.child);
       balancers.push(b.url);
     }
+    return { hosts: h, balancers, inferPath: '/v2/models/heavy/infer', body, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Measures 1 and 2 replicas on hosts of `o.hostCpus` CPU, and predicts 2 from 1. */
+export async function serveOnHosts(o: ServeOnHostsOptions): Promise<ServeRow[]> {
+  let running: ServeHosts | undefined;
+  const onInt = () => void (running?.close() ?? Promise.resolve()).then(() => process.exit(130));
+  process.once('SIGINT', onInt);
+  try {
+    running = await startServeHosts({
+      count: 2,
+      hostCpus: o.hostCpus,
+      periodUs: o.periodUs,
+      rows: o.rows,
+    });
+    const { balancers, inferPath, body } = running;
     const measured: LoadResult[][] = [[], []];
     for (let r = 0; r < o.repeats; r++) {
       for (const [i, url] of balancers.entries()) {
-        const res = await loadRun(`${url}/v2/models/heavy/infer`, body, o);
+        const res = await loadRun(`${url}${inferPath}`, body, o);
         measured[i]!.push(res);
         o.log(
           `  serve: ${i + 1} replica(s) × ${o.hostCpus} CPU, repeat ${r + 1}: ${res.achievedRate.toFixed(0)} req/s, p99 ${res.latencyMs.p99.toFixed(1)} ms, ${res.errors} errors`,
@@ -195,6 +243,6 @@ export async function serveOnHosts(o: ServeOnHostsOptions): Promise<ServeRow[]> 
     ];
   } finally {
     process.off('SIGINT', onInt);
-    await cleanup();
+    await running?.close();
   }
 }
