@@ -97,7 +97,7 @@ async function point(
     workers: [workers],
     executor,
     batchSize,
-    repeats,
+    repeats: 1,
     epochs: 1,
     model: 'mlp',
     ...extra,
@@ -109,14 +109,31 @@ async function point(
   return p;
 }
 
-/** Where one point's time went, phase by phase: wall, in map calls, in tasks (s), tasks / maps. */
+/**
+ * Runs `run(k)` for every k, `repeats` times over, the ks taken in turn (1, 2, 3, 1, 2, 3, …) so
+ * that a slow minute of this shared machine hits every k alike, not one; returns each k's run of
+ * median time.
+ */
+async function interleaved(
+  ks: readonly number[],
+  run: (k: number) => Promise<PipelinePoint>,
+): Promise<PipelinePoint[]> {
+  const runs = ks.map(() => [] as PipelinePoint[]);
+  for (let r = 0; r < repeats; r++) for (const [i, k] of ks.entries()) runs[i]!.push(await run(k));
+  return runs.map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.seconds - b.seconds);
+    return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  });
+}
+
+/** Where one point's time went, phase by phase: wall, in map calls, in tasks (of it reading batches) (s), tasks / maps. */
 function detail(p: PipelinePoint): string {
   const ph = p.phases;
   if (!ph) return '';
   return (['fit', 'train', 'evaluate'] as const)
     .map((k) => {
       const d = ph[k];
-      return `${k} ${d.seconds.toFixed(2)}/${d.mapSeconds.toFixed(2)}/${d.taskSeconds.toFixed(2)} s ${d.tasks}/${d.maps}`;
+      return `${k} ${d.seconds.toFixed(2)}/${d.mapSeconds.toFixed(2)}/${d.taskSeconds.toFixed(2)} (read ${d.readSeconds?.toFixed(2)}) s ${d.tasks}/${d.maps}`;
     })
     .join('; ');
 }
@@ -169,13 +186,15 @@ function table(rows: readonly Row[]): void {
 async function main(): Promise<void> {
   log(`# Predictions against measurement — ${new Date().toISOString()}`);
   log(
-    `pipeline: synthetic rows × 32 features, batches of ${batchSize} rows (threads ${threadBatches}, hosts ${batches}), 1 epoch, mlp; median of ${repeats} per point`,
+    `pipeline: synthetic rows × 32 features, batches of ${batchSize} rows (threads ${threadBatches}, hosts ${batches}), 1 epoch, mlp; median of ${repeats} runs per point, the worker counts in turn`,
   );
   const rows: Row[] = [];
 
   if (parts.has('threads')) {
-    const t1 = await point('threads', 1, {}, threadBatches);
-    const t2 = await point('threads', 2, {}, threadBatches);
+    const [t1, t2] = (await interleaved([1, 2], (k) => point('threads', k, {}, threadBatches))) as [
+      PipelinePoint,
+      PipelinePoint,
+    ];
     rows.push({
       what: 'threads executor, this machine',
       n: 1,
@@ -229,22 +248,23 @@ async function main(): Promise<void> {
       const url = `redis://${hosts.gateway}:${port}`;
       const h = hosts;
       const launchWorker = (i: number, argv: string[]) => h.wrap(i, argv);
-      const measured: PipelinePoint[] = [];
-      for (let k = 1; k <= hostCount; k++) {
+      const ks = Array.from({ length: hostCount }, (_, i) => i + 1);
+      const measured = await interleaved(ks, async (k) => {
         const before = throttling(h);
         const machineBefore = machineCpu();
-        const redisBefore = processCpu(redis.pid!);
+        const redisBefore = processCpu(redis!.pid!);
         const driverBefore = process.cpuUsage();
         const t0 = performance.now();
-        measured.push(await point('bullmq', k, { redis: url, launchWorker }));
+        const p = await point('bullmq', k, { redis: url, launchWorker });
         const wall = (performance.now() - t0) / 1000;
         const after = throttling(h);
         const machine = machineCpu();
         const driver = process.cpuUsage(driverBefore);
         log(
-          `hosts: ${k} × ${hostCpus} CPU → ${Math.round(rate(measured.at(-1)!))} rows/s; throttled ${after.periods - before.periods} periods, ${((after.ns - before.ns) / 1e9).toFixed(2)} s; over the point's runs: machine ${(((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * availableParallelism()).toFixed(2)} CPUs busy, driver ${((driver.user + driver.system) / 1e6 / wall).toFixed(2)}, Redis ${((processCpu(redis.pid!) - redisBefore) / wall).toFixed(2)}`,
+          `    ${k} × ${hostCpus} CPU: ${Math.round(rate(p))} rows/s; throttled ${after.periods - before.periods} periods, ${((after.ns - before.ns) / 1e9).toFixed(2)} s; machine ${(((machine.busy - machineBefore.busy) / (machine.total - machineBefore.total)) * availableParallelism()).toFixed(2)} CPUs busy, driver ${((driver.user + driver.system) / 1e6 / wall).toFixed(2)}, Redis ${((processCpu(redis!.pid!) - redisBefore) / wall).toFixed(2)} (warm-up included)`,
         );
-      }
+        return p;
+      });
       const one = measured[0]!;
       for (const [i, p] of measured.entries())
         rows.push({
