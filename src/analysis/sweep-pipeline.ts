@@ -182,8 +182,8 @@ export async function sweepPipeline(
   if (redis) await probeRedis(redis);
   const points: PipelinePoint[] = [];
   try {
-    for (const [i, { batches, workers }] of grid.entries()) {
-      const training = resolveTrainingOptions({
+    const trainings = grid.map(({ workers }) =>
+      resolveTrainingOptions({
         data: o.data,
         label,
         executor: o.executor,
@@ -193,14 +193,22 @@ export async function sweepPipeline(
         model: o.model,
         redis: o.redis,
         out: 'unused',
-      });
-      const runs: Run[] = [];
-      for (let r = 0; r < o.repeats; r++) {
+      }),
+    );
+    // Repeats go round the grid (every point once, then again): a slow minute of a shared machine
+    // then lands on one run of several points, which their medians drop, rather than on every run
+    // of one point, which would bend the line through them.
+    const runs: Run[][] = grid.map(() => []);
+    for (let r = 0; r < o.repeats; r++) {
+      if (o.repeats > 1) say(`repeat ${r + 1}/${o.repeats}`);
+      for (const [i, { batches, workers }] of grid.entries()) {
         o.signal?.throwIfAborted();
-        runs.push(await timedRun(o, training, batches, workers, prefix));
+        runs[i]!.push(await timedRun(o, trainings[i]!, batches, workers, prefix));
       }
-      runs.sort((a, b) => a.seconds - b.seconds);
-      const median = runs[Math.floor((runs.length - 1) / 2)]!;
+    }
+    for (const [i, { batches, workers }] of grid.entries()) {
+      const sorted = [...runs[i]!].sort((a, b) => a.seconds - b.seconds);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
       points.push({
         batches,
         workers,
