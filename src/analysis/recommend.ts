@@ -145,15 +145,24 @@ function planPipeline(
     };
   }
   if (lever === 'horizontal') {
-    // Across machines the shared part (driver, Redis) stays serial: the model over all the workers.
-    return {
-      next: { ...base, workers: bestN, machines: 2 },
-      prediction: amdahl(
-        2 * bestN,
-        `rows/s on 2 machines of ${units(bestN, 'workers')} each (bullmq executor)`,
-        2 * cores,
-      ),
-    };
+    const what = `rows/s on 2 machines of ${units(bestN, 'workers')} each (bullmq executor)`;
+    // The best point measured what a machine of bestN workers does, contention among its cores
+    // included; across machines only the driver's serial part (from the one-worker run's phases)
+    // is not split. Else Amdahl over all the workers.
+    const many = a.sweep.points.find(
+      (p) => p.workers === bestN && p.batches === s.batches && p.batchSize === s.batchSize,
+    );
+    const serial = one && forecastPipeline(one, { workers: 1 })?.serialSeconds;
+    const prediction =
+      many && serial !== undefined
+        ? predictFromModel(
+            many.rows / (serial + Math.max(0, many.seconds - serial) / 2),
+            what,
+            'rows/s',
+            `the ${units(bestN, 'workers')}' run (${many.seconds.toFixed(2)} s) with all but the driver's serial ${serial.toFixed(2)} s (from the one-worker run's phases) split over 2 machines${executor === 'bullmq' ? '' : `; measured with the ${executor} executor, so without bullmq's hand-over per batch (Redis round trips), which lowers it`}`,
+          )
+        : amdahl(2 * bestN, what, 2 * cores);
+    return { next: { ...base, workers: bestN, machines: 2 }, prediction };
   }
   if (lever === 'batch' && a.batch) {
     const { a: overhead, b: perRow } = a.batch.fit;
