@@ -153,8 +153,11 @@ function planPipeline(
       (p) => p.workers === bestN && p.batches === s.batches && p.batchSize === s.batchSize,
     );
     const serial = one && forecastPipeline(one, { workers: 1 })?.serialSeconds;
-    const prediction =
-      many && serial !== undefined
+    // One worker a machine: the phase model with a worker per machine, as bench:hosts checks it.
+    const perHost = bestN === 1 && one ? forecastPipeline(one, { workers: 2 }) : undefined;
+    const prediction = perHost
+      ? predictFromModel(perHost.rowsPerSecond, what, 'rows/s', perHost.basis)
+      : many && serial !== undefined
         ? predictFromModel(
             many.rows / (serial + Math.max(0, many.seconds - serial) / 2),
             what,

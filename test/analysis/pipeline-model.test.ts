@@ -93,3 +93,30 @@ describe('pipeline phase model', () => {
     assert.equal(forecastPipeline({ ...one, workers: 2 }, { workers: 4 }), undefined);
   });
 });
+
+describe('the advisor with a sweep that recorded phases', () => {
+  test('horizontal: the best point with all but the driver split over 2 machines, and says the executor lacks hand-overs', async () => {
+    const { join } = await import('node:path');
+    const { advise } = await import('../../src/analysis/advisor.js');
+    const { readSweepFile } = await import('../../src/analysis/sweep-file.js');
+    const { packageRoot } = await import('../../src/util/package-root.js');
+    // The demo's pipeline sweep (threads, 8–32 batches × 1, 2 workers), 2026-12-07.
+    const sweep = await readSweepFile(
+      join(packageRoot(), 'test', 'fixtures', 'sweeps', 'pipeline-phases'),
+    );
+    const r = advise([sweep]).recommendations[0]!;
+    assert.equal(r.lever, 'horizontal');
+    assert.equal(r.next?.machines, 2);
+    const p = r.prediction!;
+    assert.ok(sweep.kind === 'pipeline');
+    const many = sweep.points.find((q) => q.workers === 2 && q.batches === 32)!;
+    const serial = forecastPipeline(
+      sweep.points.find((q) => q.workers === 1 && q.batches === 32)!,
+      { workers: 1 },
+    )!.serialSeconds;
+    const expected = many.rows / (serial + (many.seconds - serial) / 2);
+    assert.ok(Math.abs(p.value / expected - 1) < 1e-9, `${p.value} vs ${expected}`);
+    assert.ok(p.low < p.value && p.value < p.high);
+    assert.match(p.basis, /split over 2 machines; measured with the threads executor/);
+  });
+});
