@@ -9,7 +9,7 @@
  *   coming back). Of `c`, the driver's share (its busy time inside map calls, per task) is done
  *   by one thread and stays serial; the rest runs on a worker and overlaps across workers;
  * - a map call of b tasks on k workers takes ⌈b/k⌉ tasks' time: a training round hands out
- *   `syncEvery` batches (4: k = 3 workers take two rounds' turns, as k = 2 do), fit and evaluate
+ *   `syncEvery` batches (4: k = 3 workers take two turns a round, as k = 2 do), fit and evaluate
  *   windows `passWindow(k)` batches;
  * - a remote worker caches the batches it ran: past the first pass, a task lands on the worker
  *   holding its batch with chance 1/k, and otherwise builds it again, as the first pass did (its
@@ -21,7 +21,10 @@
  *
  * A per-worker dispatch term and the rounds' widths are what the simpler T_k = D + W/k missed:
  * it counted every task's hand-over as serial (so underestimated hosts), took rounds of 4 to
- * spread over any number of workers, and missed the cache misses that more workers bring.
+ * spread over any number of workers, and missed the cache misses that more workers bring. What
+ * this one does not see either: on simulated hosts sharing two cores, a host's CPU per batch
+ * grows with the number of hosts (BENCHMARKS.md), so it overestimates them by about 8%
+ * (`kModelError`).
  *
  * @module
  */
