@@ -23,8 +23,8 @@
  * it counted every task's hand-over as serial (so underestimated hosts), took rounds of 4 to
  * spread over any number of workers, and missed the cache misses that more workers bring. What
  * this one does not see either: on simulated hosts sharing two cores, a host's CPU per batch
- * grows with the number of hosts (BENCHMARKS.md), so it overestimates them by about 8%
- * (`kModelError`).
+ * grows with the number of hosts (BENCHMARKS.md), which single runs showed as an overestimate
+ * of 8–18% at 2 hosts; medians of runs taken in turn came out at −8% and +10% (`kModelError`).
  *
  * @module
  */
