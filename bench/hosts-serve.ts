@@ -24,8 +24,9 @@ export interface ServeOnHostsOptions {
   readonly hostCpus: number;
   readonly periodUs: number;
   readonly repeats: number;
-  /** Measured seconds per load run (after a warm-up of 2 s). */
+  /** Measured seconds per load run, after `warmupSeconds` unrecorded. */
   readonly seconds: number;
+  readonly warmupSeconds: number;
   readonly connections: number;
   /** Rows per request. */
   readonly rows: number;
@@ -97,7 +98,7 @@ async function loadRun(url: string, body: string, o: ServeOnHostsOptions): Promi
       '--duration',
       `${o.seconds}s`,
       '--warmup',
-      '2s',
+      `${o.warmupSeconds}s`,
       '--body',
       body,
       '--json',

@@ -42,6 +42,7 @@ const { values: args } = parseArgs({
     'thread-batches': { type: 'string' },
     'serve-cpus': { type: 'string' },
     'serve-seconds': { type: 'string' },
+    'serve-warmup': { type: 'string' },
     'serve-rows': { type: 'string' },
     connections: { type: 'string' },
   },
@@ -283,7 +284,9 @@ async function main(): Promise<void> {
       hostCpus: serveCpus,
       periodUs,
       repeats,
-      seconds: Number(args['serve-seconds'] ?? 10),
+      seconds: Number(args['serve-seconds'] ?? 15),
+      // A replica climbs for its first seconds (onnxruntime, the JIT, the batching delay's fit).
+      warmupSeconds: Number(args['serve-warmup'] ?? 5),
       connections: Number(args.connections ?? 32),
       rows: Number(args['serve-rows'] ?? 16),
       log,
