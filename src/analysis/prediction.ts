@@ -19,6 +19,13 @@ import { num, pct } from './format.js';
 /** Relative uncertainty of one measured point (a median of repeats). */
 export const kMeasurementNoise = 0.05;
 
+/**
+ * Relative error of the pipeline's phase model (pipeline-model.ts) beyond its input's noise: what
+ * it missed against measurement on simulated hosts (BENCHMARKS.md, "Predictions against
+ * measurement").
+ */
+export const kModelError = 0.1;
+
 /** A predicted value with its interval. */
 export interface Prediction {
   /** What is predicted, in words (e.g. 'rows/s with 2 workers'). */
@@ -131,4 +138,36 @@ export function predictScaled(
     unit,
     basis,
   };
+}
+
+/**
+ * Throughput on `machines` machines behind a load balancer from one machine's measurement: they
+ * share nothing (each its own cores; the balancer only forwards), so machines × the one measured,
+ * with that measurement's noise. `npm run bench:hosts -- --only serve` checks it on simulated hosts.
+ */
+export function predictMachines(
+  measured: number,
+  machines: number,
+  what: string,
+  unit: string,
+): Prediction {
+  return predictScaled(
+    measured,
+    machines,
+    what,
+    unit,
+    `machines behind a load balancer share nothing: ${machines} × the one measured`,
+  );
+}
+
+/** A model's predicted value, with its input's noise and the model's own error as the interval. */
+export function predictFromModel(
+  value: number,
+  what: string,
+  unit: string,
+  basis: string,
+  modelError = kModelError,
+): Prediction {
+  const spread = kMeasurementNoise + modelError;
+  return { what, value, low: value * (1 - spread), high: value * (1 + spread), unit, basis };
 }

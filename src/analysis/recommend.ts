@@ -8,7 +8,15 @@
 import type { PipelineAnalysis } from './analyse-pipeline.js';
 import type { ServeAnalysis } from './analyse-serve.js';
 import { diagnose, serialParts, type Bottleneck, type Lever } from './bottleneck.js';
-import { kMeasurementNoise, predictAmdahl, predictScaled, type Prediction } from './prediction.js';
+import {
+  kMeasurementNoise,
+  predictAmdahl,
+  predictFromModel,
+  predictMachines,
+  predictScaled,
+  type Prediction,
+} from './prediction.js';
+import { forecastPipeline } from './pipeline-model.js';
 import { units } from './scaling.js';
 import type { ServeConfig } from './sweep-schema.js';
 
@@ -117,26 +125,47 @@ function planPipeline(
   const bestN = s.verdict.bestN;
   const bestX = s.verdict.bestX;
   const base = { scope: 'pipeline' as const, executor, batchSize: s.batchSize, batches: s.batches };
-  const amdahl = (target: number, what: string): Prediction =>
-    n.includes(1)
+  // With the one-worker run's phases (sweeps since they are recorded), the phase model
+  // (pipeline-model.ts); else Amdahl over the series, or linear from the best point.
+  const one = a.sweep.points.find(
+    (p) => p.workers === 1 && p.batches === s.batches && p.batchSize === s.batchSize,
+  );
+  const amdahl = (target: number, what: string, sharedCpus: number): Prediction => {
+    const f = one && forecastPipeline(one, { workers: target, sharedCpus });
+    if (f) return predictFromModel(f.rowsPerSecond, what, 'rows/s', f.basis);
+    return n.includes(1)
       ? predictAmdahl(n, x, target, what, 'rows/s')
       : predictScaled(bestX, target / bestN, what, 'rows/s', 'linear in workers (no N = 1 point)');
+  };
   if (lever === 'vertical') {
     const workers = bestN < cores ? cores : bestN + 1;
     return {
       next: { ...base, workers, machines: 1 },
-      prediction: amdahl(workers, `rows/s with ${units(workers, 'workers')}`),
+      prediction: amdahl(workers, `rows/s with ${units(workers, 'workers')}`, cores),
     };
   }
   if (lever === 'horizontal') {
-    // Across machines the shared part (driver, Redis) stays serial: Amdahl over all the workers.
-    return {
-      next: { ...base, workers: bestN, machines: 2 },
-      prediction: amdahl(
-        2 * bestN,
-        `rows/s on 2 machines of ${units(bestN, 'workers')} each (bullmq executor)`,
-      ),
-    };
+    const what = `rows/s on 2 machines of ${units(bestN, 'workers')} each (bullmq executor)`;
+    // The best point measured what a machine of bestN workers does, contention among its cores
+    // included; across machines only the driver's serial part (from the one-worker run's phases)
+    // is not split. Else Amdahl over all the workers.
+    const many = a.sweep.points.find(
+      (p) => p.workers === bestN && p.batches === s.batches && p.batchSize === s.batchSize,
+    );
+    const serial = one && forecastPipeline(one, { workers: 1 })?.serialSeconds;
+    // One worker a machine: the phase model with a worker per machine, as bench:hosts checks it.
+    const perHost = bestN === 1 && one ? forecastPipeline(one, { workers: 2 }) : undefined;
+    const prediction = perHost
+      ? predictFromModel(perHost.rowsPerSecond, what, 'rows/s', perHost.basis)
+      : many && serial !== undefined
+        ? predictFromModel(
+            many.rows / (serial + Math.max(0, many.seconds - serial) / 2),
+            what,
+            'rows/s',
+            `the ${units(bestN, 'workers')}' run (${many.seconds.toFixed(2)} s) with all but the driver's serial ${serial.toFixed(2)} s (from the one-worker run's phases) split over 2 machines${executor === 'bullmq' ? '' : `; measured with the ${executor} executor, so without bullmq's hand-over per batch (Redis round trips), which lowers it`}`,
+          )
+        : amdahl(2 * bestN, what, 2 * cores);
+    return { next: { ...base, workers: bestN, machines: 2 }, prediction };
   }
   if (lever === 'batch' && a.batch) {
     const { a: overhead, b: perRow } = a.batch.fit;
@@ -185,12 +214,11 @@ function planServe(
   if (lever === 'horizontal') {
     return {
       next: { scope: 'serve', config: best.config, machines: 2 },
-      prediction: predictScaled(
+      prediction: predictMachines(
         best.maxRateAtSlo,
         2,
         `req/s at the SLO on 2 machines behind a load balancer`,
         'req/s',
-        'machines behind a load balancer share nothing: 2 × the one measured',
       ),
     };
   }

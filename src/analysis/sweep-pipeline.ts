@@ -22,11 +22,16 @@ import {
   type RedisTarget,
 } from '../pipeline/executors/bullmq/redis-connection.js';
 import { resolveTrainingOptions, type TrainingOptions } from '../pipeline/options.js';
-import { runTraining } from '../pipeline/run-training.js';
+import { runTraining, type Phase, type RunTimings } from '../pipeline/run-training.js';
 import { machineInfo } from './machine-info.js';
 import { startWorkerProcesses } from './worker-processes.js';
 import { cartesian, parseNumberList } from './sweep-grid.js';
-import { kSweepSchemaVersion, type PipelinePoint, type PipelineSweep } from './sweep-schema.js';
+import {
+  kSweepSchemaVersion,
+  type PhaseDetail,
+  type PipelinePoint,
+  type PipelineSweep,
+} from './sweep-schema.js';
 
 /** The executors a pipeline sweep can run. */
 export type SweepExecutor = PipelineSweep['executor'];
@@ -177,8 +182,8 @@ export async function sweepPipeline(
   if (redis) await probeRedis(redis);
   const points: PipelinePoint[] = [];
   try {
-    for (const [i, { batches, workers }] of grid.entries()) {
-      const training = resolveTrainingOptions({
+    const trainings = grid.map(({ workers }) =>
+      resolveTrainingOptions({
         data: o.data,
         label,
         executor: o.executor,
@@ -188,14 +193,22 @@ export async function sweepPipeline(
         model: o.model,
         redis: o.redis,
         out: 'unused',
-      });
-      const runs: Run[] = [];
-      for (let r = 0; r < o.repeats; r++) {
+      }),
+    );
+    // Repeats go round the grid (every point once, then again): a slow minute of a shared machine
+    // then lands on one run of several points, which their medians drop, rather than on every run
+    // of one point, which would bend the line through them.
+    const runs: Run[][] = grid.map(() => []);
+    for (let r = 0; r < o.repeats; r++) {
+      if (o.repeats > 1) say(`repeat ${r + 1}/${o.repeats}`);
+      for (const [i, { batches, workers }] of grid.entries()) {
         o.signal?.throwIfAborted();
-        runs.push(await timedRun(o, training, batches, workers, prefix));
+        runs[i]!.push(await timedRun(o, trainings[i]!, batches, workers, prefix));
       }
-      runs.sort((a, b) => a.seconds - b.seconds);
-      const median = runs[Math.floor((runs.length - 1) / 2)]!;
+    }
+    for (const [i, { batches, workers }] of grid.entries()) {
+      const sorted = [...runs[i]!].sort((a, b) => a.seconds - b.seconds);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
       points.push({
         batches,
         workers,
@@ -204,6 +217,9 @@ export async function sweepPipeline(
         seconds: median.seconds,
         stageSeconds: median.stageSeconds,
         taskSeconds: median.taskSeconds,
+        phases: median.phases,
+        driverSeconds: median.driverSeconds,
+        workerCaches: median.workerCaches,
         // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
@@ -235,6 +251,9 @@ interface Run {
   readonly seconds: number;
   readonly stageSeconds: Record<string, number>;
   readonly taskSeconds: number;
+  readonly phases: Record<Phase, PhaseDetail>;
+  readonly driverSeconds: number;
+  readonly workerCaches: boolean;
 }
 
 /**
@@ -262,19 +281,42 @@ async function timedRun(
       epochs: 1,
     });
     const started = performance.now();
+    const loop = performance.eventLoopUtilization();
     const result = await runTraining(firstBatches(openSource(o.data), batches), executor, training);
     const seconds = (performance.now() - started) / 1000;
+    const driverSeconds = performance.eventLoopUtilization(loop).active / 1000;
     const p = result.timings.phases;
     const t = result.timings.stages;
     return {
       seconds,
       taskSeconds: (t.preprocess + t.train + t.evaluate) / 1000,
       stageSeconds: { fit: p.fit / 1000, train: p.train / 1000, evaluate: p.evaluate / 1000 },
+      phases: phaseDetails(result.timings),
+      driverSeconds,
+      workerCaches: result.cache.where === 'workers',
     };
   } finally {
     await executor.close();
     await processes?.stop();
   }
+}
+
+/** Each phase's wall, map-call and task time, from a run's timings (see PhaseDetail). */
+function phaseDetails(t: RunTimings): Record<Phase, PhaseDetail> {
+  const detail = (phase: Phase): PhaseDetail => {
+    const windows = t.windows.filter((w) => w[0] === phase);
+    const st = t.phaseStages[phase];
+    return {
+      seconds: t.phases[phase] / 1000,
+      mapSeconds: windows.reduce((sum, w) => sum + w[2], 0) / 1000,
+      taskSeconds: (st.preprocess + st.train + st.evaluate) / 1000,
+      ...(st.read !== undefined ? { readSeconds: st.read / 1000 } : {}),
+      tasks: windows.reduce((sum, w) => sum + w[3], 0),
+      maps: windows.length,
+      widestMap: windows.reduce((most, w) => Math.max(most, w[3]), 0),
+    };
+  };
+  return { fit: detail('fit'), train: detail('train'), evaluate: detail('evaluate') };
 }
 
 /** Deletes every key under `prefix` (a finished bullmq sweep's queue and jobs). */

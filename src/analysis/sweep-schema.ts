@@ -173,6 +173,39 @@ export interface PipelinePoint {
   readonly peakRssMiB?: number;
   /** Time the executor's tasks took, summed over tasks (s): the work that workers share. */
   readonly taskSeconds?: number;
+  /**
+   * Time the driver's thread was busy during the run (s): its event loop's active time (merging,
+   * averaging, encoding and decoding tasks' data), the part no number of workers shares.
+   */
+  readonly driverSeconds?: number;
+  /**
+   * Each worker process kept the batches it ran in a cache of its own (a remote executor handed
+   * batches by reference): a later pass finds its batch there only if it lands on that worker.
+   */
+  readonly workerCaches?: boolean;
+  /** The run by phase, for the scaling model (`pipeline-model.ts`); absent in older files. */
+  readonly phases?: Readonly<Record<'fit' | 'train' | 'evaluate', PhaseDetail>>;
+}
+
+/**
+ * One phase of a pipeline run: where its wall time went. `seconds − mapSeconds` is the driver's
+ * own work between map calls (merging, averaging, checkpoints); `mapSeconds − taskSeconds` (with
+ * one worker) is what each task costs beyond its own work (dispatch, Redis round trips, transfer).
+ */
+export interface PhaseDetail {
+  /** Wall time of the phase (s). */
+  readonly seconds: number;
+  /** Wall time inside the executor's map calls (s). */
+  readonly mapSeconds: number;
+  /** Task time summed over the phase's tasks (s). */
+  readonly taskSeconds: number;
+  /** Of it, getting the batches (built, read or from a cache), where the tasks time it (s). */
+  readonly readSeconds?: number;
+  /** Tasks (batches) run, and map calls (windows, rounds) made. */
+  readonly tasks: number;
+  readonly maps: number;
+  /** The most tasks one map call carried (a training round's `syncEvery`, a window's size). */
+  readonly widestMap: number;
 }
 
 /** A `mlscale sweep pipeline` file. */

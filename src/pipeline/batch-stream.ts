@@ -86,6 +86,14 @@ export function reusable(input: BatchInput): boolean {
   return input.ref !== undefined && input.ref.span?.bytes === undefined;
 }
 
+/**
+ * Batches per map call of a pass without a synchronisation point (fit, evaluation): many per
+ * worker, so that one slow batch does not idle the other workers at every window's end.
+ */
+export function passWindow(concurrency: number): number {
+  return Math.max(8, concurrency * 8);
+}
+
 /** Yields arrays of up to `size` items, reading the next window while the caller works on this one. */
 export async function* windows<T>(source: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
   const it = source[Symbol.asyncIterator]();

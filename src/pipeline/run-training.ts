@@ -17,7 +17,7 @@ import { BatchCache } from '../data/batch-cache.js';
 import { DataEmptyError, InvalidOptionError, SingleClassError } from '../errors.js';
 import type { DataSource } from '../data/types.js';
 import type { ModelFamily, ModelSpec } from '../model/spec.js';
-import { batchCall, windows } from './batch-stream.js';
+import { batchCall, passWindow, windows } from './batch-stream.js';
 import { DataPasses } from './data-passes.js';
 import { autoStoppingPolicy } from './early-stopping.js';
 import { computeMetrics, emptyEvalStats, mergeEvalStats } from './evaluate.js';
@@ -97,10 +97,9 @@ export async function runTraining(
     stages.preprocess += t.preprocess;
     stages.train += t.train;
     stages.evaluate += t.evaluate;
+    stages.read = (stages.read ?? 0) + (t.read ?? 0);
   };
-  // Passes without a synchronisation point (fit, evaluation) hand out many batches per map call,
-  // so that one slow batch does not idle the other workers at every window's end.
-  const window = Math.max(8, executor.concurrency * 8);
+  const window = passWindow(executor.concurrency);
   const remote = executor.remote === true;
   const cache =
     options.cache === 'none'
@@ -377,6 +376,11 @@ export async function runTraining(
       timings: {
         phases: { fit: fitMs, train: trainMs, evaluate: evaluateMs },
         stages,
+        phaseStages: {
+          fit: fitStages,
+          train: stageDelta(trainStages, fitStages),
+          evaluate: stageDelta(stages, trainStages),
+        },
         stageWall: stageWallTimes([
           { stages: fitStages, wallMs: fitMs },
           { stages: stageDelta(trainStages, fitStages), wallMs: trainMs },

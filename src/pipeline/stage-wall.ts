@@ -31,6 +31,7 @@ export function stageDelta(after: StageTimings, before: StageTimings): StageTimi
     preprocess: after.preprocess - before.preprocess,
     train: after.train - before.train,
     evaluate: after.evaluate - before.evaluate,
+    ...(after.read !== undefined ? { read: after.read - (before.read ?? 0) } : {}),
   };
 }
 

@@ -46,6 +46,12 @@ export interface StageTimings {
   preprocess: number;
   train: number;
   evaluate: number;
+  /**
+   * Of `preprocess`: getting the batch (built from its reference, read, or taken from a cache).
+   * A remote worker's cache holds only the batches it ran, so with more workers more of this is
+   * rebuilding (pipeline-model.ts); absent where a task does not time it.
+   */
+  read?: number;
 }
 
 export type StatsInput = BatchInput & {
@@ -104,13 +110,14 @@ export interface EvaluateOutput {
 export async function statsTask(input: StatsInput): Promise<StatsOutput> {
   const t0 = performance.now();
   const parsed = await resolveBatch(input, input.context);
+  const read = performance.now() - t0;
   const cached = input.cache === undefined ? undefined : await storeBatch(parsed, input.cache);
   const batch = await customPreprocess(parsed, input.context);
   const stats = fitBatchStats(batch, input.context.schema, input.context.split);
   const out = {
     batchId: parsed.id,
     stats,
-    timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0 },
+    timings: { preprocess: performance.now() - t0, train: 0, evaluate: 0, read },
   };
   return cached === undefined ? out : { ...out, cached };
 }
@@ -118,7 +125,9 @@ export async function statsTask(input: StatsInput): Promise<StatsOutput> {
 /** preprocess → train on one batch, starting from the round's weights. */
 export async function trainTask(input: TrainInput): Promise<TrainOutput> {
   const t0 = performance.now();
-  const batch = await customPreprocess(await resolveBatch(input, input.context), input.context);
+  const resolved = await resolveBatch(input, input.context);
+  const read = performance.now() - t0;
+  const batch = await customPreprocess(resolved, input.context);
   const rows = prepareRows(batch, input.preprocessing, input.context.split, 'train');
   const t1 = performance.now();
   // Copies: the inputs are shared with the round's other tasks when running inline.
@@ -143,7 +152,7 @@ export async function trainTask(input: TrainInput): Promise<TrainOutput> {
     optimizerState: result.optState,
     lossSum: result.lossSum,
     steps: result.steps,
-    timings: { preprocess: t1 - t0, train: t2 - t1, evaluate: 0 },
+    timings: { preprocess: t1 - t0, train: t2 - t1, evaluate: 0, read },
   };
 }
 
@@ -151,7 +160,9 @@ export async function trainTask(input: TrainInput): Promise<TrainOutput> {
 export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput> {
   const t0 = performance.now();
   const { context, preprocessing: pre, spec } = input;
-  const batch = await customPreprocess(await resolveBatch(input, context), context);
+  const resolved = await resolveBatch(input, context);
+  const read = performance.now() - t0;
+  const batch = await customPreprocess(resolved, context);
   const which = input.rows ?? 'heldOut';
   const rows = prepareRows(batch, pre, context.split, which);
   const t1 = performance.now();
@@ -186,7 +197,7 @@ export async function evaluateTask(input: EvaluateInput): Promise<EvaluateOutput
     batchId: batch.id,
     stats,
     custom,
-    timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1 },
+    timings: { preprocess: t1 - t0, train: 0, evaluate: performance.now() - t1, read },
   };
 }
 

@@ -39,6 +39,8 @@ export interface RunTimings {
    * or machine); tasks running at once add up, so this can exceed the run's wall time.
    */
   readonly stages: StageTimings;
+  /** `stages` split by phase: the task time of the fit, train and evaluate phases' tasks. */
+  readonly phaseStages: Record<Phase, StageTimings>;
   /** The run's wall time by stage (parallel task time divided by the parallelism): same meaning on every executor. */
   readonly stageWall: StageWall;
   readonly total: number;

@@ -1,8 +1,9 @@
 /**
  * The simulated hosts of `npm run bench:hosts`, once, bounded: two network namespaces of 0.6 CPU
  * on a bridge of their own. A process inside one sees its quota (the cores the autoscaler plans
- * with) and reaches a service on the bridge; afterwards nothing of them is left. Skips, saying
- * why, without root or `ip netns`.
+ * with) and reaches a service on the bridge; a serve replica in one answers through nginx on
+ * this machine; afterwards nothing of them is left. Skips, saying why, without root or `ip netns`
+ * (and the serve case without nginx).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createHosts, hostsSupport } from '../../bench/hosts-kit.js';
+import { startServeHosts } from '../../bench/hosts-serve.js';
 import { packageRoot } from '../../src/util/package-root.js';
 
 const why = hostsSupport();
@@ -53,4 +55,38 @@ describe('simulated hosts', { skip: why }, () => {
     assert.doesNotMatch(left, new RegExp(`mlsh-t${process.pid % 1000}-`));
     assert.equal(existsSync(hosts.hosts[0]!.cgroup), false);
   });
+
+  const nginx = spawnSync('nginx', ['-v']).error === undefined;
+  test(
+    'a serve replica in a host of 0.5 CPU answers through nginx; closing leaves nothing',
+    { skip: nginx ? false : 'nginx is not installed', timeout: 90_000 },
+    async () => {
+      const id = `s${process.pid % 1000}`;
+      const running = await startServeHosts({
+        count: 1,
+        hostCpus: 0.5,
+        periodUs: 10_000,
+        rows: 2,
+        id,
+        subnet: '10.200.8',
+      });
+      const cgroup = running.hosts.hosts[0]!.cgroup;
+      try {
+        const { readFile } = await import('node:fs/promises');
+        const res = await fetch(`${running.balancers[0]}${running.inferPath}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: await readFile(running.body, 'utf8'),
+        });
+        assert.equal(res.status, 200, await res.clone().text());
+        const out = (await res.json()) as { outputs: { shape: number[] }[] };
+        assert.equal(out.outputs[0]!.shape[0], 2);
+      } finally {
+        await running.close();
+      }
+      const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      assert.doesNotMatch(left, new RegExp(`mlsh-${id}-`));
+      assert.equal(existsSync(cgroup), false);
+    },
+  );
 });

@@ -266,7 +266,8 @@ describe('mlscale demo (the quick start)', () => {
     assert.equal(serve.kind, 'serve');
     // Replicas 1 and 2 × batch limit 8 and 64.
     assert.equal(serve.kind === 'serve' && serve.configs.length, 4);
-    assert.equal(pipeline.kind === 'pipeline' && pipeline.points.length, 6);
+    // 8, 16, 24, 32 batches × 1 and 2 threads.
+    assert.equal(pipeline.kind === 'pipeline' && pipeline.points.length, 8);
     const report = /report: +(file:\/\/\S+)\n/.exec(r.stdout)![1]!;
     assert.match(await readFile(fileURLToPath(report), 'utf8'), /<html/i);
     // The report opens with the findings in plain words, which the demo also prints.
