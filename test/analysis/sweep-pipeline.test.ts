@@ -149,8 +149,8 @@ describe('sweepPipeline', () => {
       const stages = Object.values(p.stageSeconds).reduce((a, b) => a + b, 0);
       assert.ok(stages <= p.seconds * 1.01, `stages ${stages} s within the run's ${p.seconds} s`);
     }
-    // Four times the batches is four times the work: the time grows with it (O(n)).
-    assert.ok(sweep.points[1]!.seconds > sweep.points[0]!.seconds, JSON.stringify(sweep.points));
+    // That four times the batches takes longer is a timing claim, measured in bench:pipeline (O(n)),
+    // not asserted here: on a loaded machine the smaller point can be the slower one.
     assert.ok(
       lines.some((l) => /\[run 2\/2\] batches=8 workers=1/.test(l)),
       lines.join('\n'),
