@@ -89,7 +89,9 @@ describe('mlscale dashboard (pipeline runs)', () => {
     const run = (await (await fetch(`${url}/api/runs/digits-inline`)).json()) as RunDetail;
     assert.equal(typeof run.metrics['accuracy'], 'number');
     assert.deepEqual(Object.keys(run.phases!).sort(), ['evaluate', 'fit', 'train']);
-    assert.deepEqual(Object.keys(run.stages!).sort(), ['evaluate', 'preprocess', 'train']);
+    // `read` is the part of preprocess that got each batch (from the file or the cache).
+    assert.deepEqual(Object.keys(run.stages!).sort(), ['evaluate', 'preprocess', 'read', 'train']);
+    assert.ok(run.stages!['read']! <= run.stages!['preprocess']!);
     const batchesBy = (phase: string) =>
       run.windows.filter((w) => w[0] === phase).reduce((s, w) => s + w[3], 0);
     // 6 batches: fitted once, trained in each of 2 epochs, evaluated once.
