@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { PipelinePoint, PipelineSweep } from './sweep-schema.js';
+import { statisticWords, type PipelinePoint, type PipelineSweep } from './sweep-schema.js';
 import { linearFit, linearityCheck, type LinearityCheck, type LinearFit } from './fit.js';
 import { duration, num, pct } from './format.js';
 import { judgeScaling, type ScalingSeries, type ScalingVerdict } from './scaling.js';
@@ -73,7 +73,7 @@ export function analysePipeline(
 ): PipelineAnalysis {
   const cores = sweep.machine.cpus;
   const statements: string[] = [];
-  const source = `pipeline sweep, ${sweep.executor} executor, data ${sweep.data} (${cores} CPUs, ${sweep.points.length} runs, median of ${sweep.repeats})`;
+  const source = `pipeline sweep, ${sweep.executor} executor, data ${sweep.data} (${cores} CPUs, ${sweep.points.length} runs, ${statisticWords(sweep.statistic, sweep.repeats)})`;
   const rate = (p: PipelinePoint) => p.rows / p.seconds;
 
   const time: TimeSeries[] = [];

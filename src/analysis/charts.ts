@@ -7,6 +7,7 @@
 import type { PipelineAnalysis } from './analyse-pipeline.js';
 import type { ServeAnalysis } from './analyse-serve.js';
 import { median, uslThroughput } from './fit.js';
+import { statisticWords } from './sweep-schema.js';
 import { duration, num, pct, ratio } from './format.js';
 import type { ScalingSeries, ScalingVerdict } from './scaling.js';
 import { cap, curve, enc, renderSvg, type Chart, type Row } from './chart-kit.js';
@@ -73,7 +74,7 @@ export async function timeChart(a: PipelineAnalysis, id: string): Promise<Chart 
     id,
     title: 'Run time against data size',
     svg,
-    reading: `Each dot is a measured pipeline run (${a.sweep.repeats > 1 ? `median of ${a.sweep.repeats}` : 'one run'}); each line is the fit t = a + b·n for one worker count and batch size. On log–log axes a line of slope 1 is linear time; the bend at the left is the fixed start-up a (thread pool, modules), which small runs cannot hide. ${verdict} The fits: ${a.time.map((s) => `${s.workers} worker${s.workers === 1 ? '' : 's'}, batch ${s.batchSize}: t = ${duration(s.fit.a)} + ${duration(s.fit.b)}·n (R² ${s.fit.r2.toFixed(4)})`).join('; ')}. The slope b is the time per batch, the intercept a the start-up.`,
+    reading: `Each dot is a measured pipeline run (${a.sweep.repeats > 1 ? statisticWords(a.sweep.statistic, a.sweep.repeats) : 'one run'}); each line is the fit t = a + b·n for one worker count and batch size. On log–log axes a line of slope 1 is linear time; the bend at the left is the fixed start-up a (thread pool, modules), which small runs cannot hide. ${verdict} The fits: ${a.time.map((s) => `${s.workers} worker${s.workers === 1 ? '' : 's'}, batch ${s.batchSize}: t = ${duration(s.fit.a)} + ${duration(s.fit.b)}·n (R² ${s.fit.r2.toFixed(4)})`).join('; ')}. The slope b is the time per batch, the intercept a the start-up.`,
   };
 }
 

@@ -205,6 +205,12 @@ export function checkSweep(value: unknown, file: string): SweepFile {
     if (value.model !== undefined && typeof value.model !== 'string')
       at('$.model', 'a model family', value.model);
     if (value.epochs !== undefined) num(value, 'epochs', '$', 1);
+    if (
+      value.statistic !== undefined &&
+      value.statistic !== 'median' &&
+      value.statistic !== 'fastest'
+    )
+      at('$.statistic', '"median" or "fastest"', value.statistic);
     const seen = new Map<string, number>();
     arr(value, 'points', '$').forEach((pt, i) => {
       const p = `$.points[${i}]`;
@@ -219,6 +225,14 @@ export function checkSweep(value: unknown, file: string): SweepFile {
       }
       if (pt.peakRssMiB !== undefined) num(pt, 'peakRssMiB', p);
       if (pt.taskSeconds !== undefined) num(pt, 'taskSeconds', p);
+      if (pt.runSeconds !== undefined) {
+        if (!Array.isArray(pt.runSeconds))
+          at(`${p}.runSeconds`, 'an array of seconds', pt.runSeconds);
+        (pt.runSeconds as unknown[]).forEach((s, j) => {
+          if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0)
+            at(`${p}.runSeconds[${j}]`, 'a number > 0', s);
+        });
+      }
       const key = `${pt.batches}/${pt.workers}/${pt.batchSize}`;
       const first = seen.get(key);
       if (first !== undefined)

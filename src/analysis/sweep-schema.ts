@@ -162,8 +162,10 @@ export interface PipelinePoint {
   readonly workers: number;
   readonly batchSize: number;
   readonly rows: number;
-  /** Wall time of the whole run (s). */
+  /** Wall time of the whole run (s): the repeat the sweep's `statistic` picked. */
   readonly seconds: number;
+  /** Every repeat's wall time (s), in the order they ran; absent for one run and in older files. */
+  readonly runSeconds?: readonly number[];
   /** Wall time per stage (s), as the pipeline's stats report them. */
   readonly stageSeconds: Readonly<Record<string, number>>;
   /**
@@ -221,8 +223,10 @@ export interface PipelineSweep {
   readonly label?: string;
   readonly epochs?: number;
   readonly model?: string;
-  /** Repeats per grid point; `seconds` is their median. */
+  /** Repeats per grid point; `seconds` is the median run's, or the fastest's (`statistic`). */
   readonly repeats: number;
+  /** Which repeat each point records; absent in older files: `median`. */
+  readonly statistic?: 'median' | 'fastest';
   readonly points: readonly PipelinePoint[];
 }
 
@@ -232,4 +236,12 @@ export type SweepFile = ServeSweep | PipelineSweep;
 /** The model a serve configuration measured: its own (schema 2), or the sweep's (schema 1). */
 export function configModel(sweep: Pick<ServeSweep, 'model'>, c: ServeConfigResult): string {
   return c.config.model ?? sweep.model;
+}
+
+/** "median of 3", "fastest of 3": how a pipeline point's time was picked from its repeats. */
+export function statisticWords(
+  statistic: PipelineSweep['statistic'] | undefined,
+  repeats: number,
+): string {
+  return `${statistic === 'fastest' ? 'fastest' : 'median'} of ${repeats}`;
 }

@@ -92,7 +92,9 @@ run and of each phase.
   --redis URL           bullmq: the queue's Redis; the sweep starts --workers 'mlscale worker'
                         processes on this machine against it, and removes its keys at the end
   --batch-size ROWS     rows per batch  [rows of the data / the largest --batches]
-  --repeats N           runs per grid point; the median is recorded  [${p.repeats}]
+  --repeats N           runs per grid point  [${p.repeats}]
+  --statistic WHICH     the repeat each point records: median (the typical run) or fastest
+                        (the least disturbed by other work on a shared machine)  [${p.statistic}]
   --epochs N            training epochs per run  [${p.epochs}]
   --model FAMILY        linear | mlp  [${p.model}]
   --out DIR             where sweep.json and the report go  [reports/pipeline]
@@ -128,6 +130,7 @@ const pipelineFlags: FlagSpec = {
   redis: { type: 'string' },
   'batch-size': { type: 'string' },
   repeats: { type: 'string' },
+  statistic: { type: 'string' },
   epochs: { type: 'string' },
   model: { type: 'string' },
   out: { type: 'string' },
@@ -247,6 +250,7 @@ export function pipelineOptionsFromFlags(
     redis: textFlag(v.redis),
     batchSize: numberFlag(v['batch-size']),
     repeats: numberFlag(v.repeats),
+    statistic: textFlag(v.statistic) as 'median' | 'fastest' | undefined,
     epochs: numberFlag(v.epochs),
     model: textFlag(v.model) as 'linear' | 'mlp' | undefined,
   } as Parameters<typeof sweepPipeline>[0];

@@ -106,6 +106,18 @@ describe('sweep files', () => {
       readSweepFile(await writeRaw(JSON.stringify(noSeconds), 'missing')),
       /\$\.points\[2\]\.seconds must be a number ≥ 0, got nothing \(the field is missing\)/,
     );
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify({ ...p, statistic: 'mean' }), 'statistic')),
+      /\$\.statistic must be "median" or "fastest", got "mean"/,
+    );
+    const badRun = {
+      ...p,
+      points: p.points.map((q, i) => (i === 0 ? { ...q, runSeconds: [1.2, -1] } : q)),
+    };
+    await assert.rejects(
+      readSweepFile(await writeRaw(JSON.stringify(badRun), 'runs')),
+      /\$\.points\[0\]\.runSeconds\[1\] must be a number > 0, got -1/,
+    );
   });
 
   test('should refuse an empty or inconsistent grid', async () => {

@@ -67,6 +67,10 @@ describe('sweepPipeline options', () => {
     );
     bad({ data, batches: [2], epochs: 1.5 }, /options.epochs must be an integer/);
     bad({ data, batches: [2], batchSize: -3 }, /options.batchSize must be an integer from 1/);
+    bad(
+      { data, batches: [2], statistic: 'mean' as never },
+      /options.statistic must be one of median, fastest, got "mean"/,
+    );
   });
 
   test('should reject data with fewer rows than batches', async () => {
@@ -157,5 +161,30 @@ describe('sweepPipeline', () => {
     );
     const file = await writeSweepFile(dir, sweep);
     assert.deepEqual(await readSweepFile(file), JSON.parse(JSON.stringify(sweep)));
+  });
+
+  test('should record every repeat, and the median or the fastest as the point asks', async () => {
+    for (const statistic of ['median', 'fastest'] as const) {
+      const lines: string[] = [];
+      const sweep = await sweepPipeline({
+        data: 'synthetic:rows=2000,features=4,classes=2,seed=3',
+        batches: [2],
+        executor: 'inline',
+        repeats: 3,
+        statistic,
+        onProgress: (l) => lines.push(l),
+      });
+      assert.equal(sweep.statistic, statistic);
+      const [point] = sweep.points;
+      assert.equal(point!.runSeconds!.length, 3);
+      const sorted = [...point!.runSeconds!].sort((a, b) => a - b);
+      assert.equal(point!.seconds, statistic === 'fastest' ? sorted[0] : sorted[1]);
+      assert.ok(
+        lines.some((l) => l.includes(`${statistic} of 3`)),
+        lines.join('\n'),
+      );
+      const file = await writeSweepFile(join(dir, statistic), sweep);
+      assert.deepEqual(await readSweepFile(file), JSON.parse(JSON.stringify(sweep)));
+    }
   });
 });

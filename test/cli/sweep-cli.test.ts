@@ -61,7 +61,15 @@ describe('mlscale sweep (command line)', () => {
       assert.ok(serve.stdout.includes(flag), flag);
     const pipeline = await runCli(['sweep', 'pipeline', '--help']);
     assert.equal(pipeline.code, 0);
-    for (const flag of ['--data', '--batches', '--workers', '--executor', '--repeats', '--out'])
+    for (const flag of [
+      '--data',
+      '--batches',
+      '--workers',
+      '--executor',
+      '--repeats',
+      '--statistic',
+      '--out',
+    ])
       assert.ok(pipeline.stdout.includes(flag), flag);
   });
 
@@ -121,6 +129,10 @@ describe('mlscale sweep (command line)', () => {
       /--redis is required with --executor bullmq/,
     ],
     [['pipeline', '--batches', '10'], /--data is required/],
+    [
+      ['pipeline', '--data', 'synthetic:rows=100', '--batches', '10', '--statistic', 'mean'],
+      /--statistic must be one of median, fastest, got "mean"/,
+    ],
   ];
   for (const [args, message] of badFlags) {
     test(`should exit 2 naming the flag: mlscale sweep ${args.join(' ')}`, async () => {
