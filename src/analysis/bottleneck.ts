@@ -119,12 +119,16 @@ function diagnoseServe(a: ServeAnalysis): Bottleneck {
     };
   }
   if (a.scaling?.verdict.lever === 'serial') {
-    const idle = cpuCores !== null && best.cpuUtilisation! < kCpuIdle;
-    return {
-      kind: 'unknown',
-      text: `Throughput does not grow with ${dim}${idle ? ` and the CPU was only ${pct(best.cpuUtilisation!)} busy` : ''}: the limit is neither this machine's cores nor the server's configuration — look at the load generator, the load balancer or other processes on the machine before buying machines.`,
-      levers: ['none'],
-    };
+    // No lever either way: a flat series on one machine does not say what more machines would do.
+    // What it can say depends on the server's CPU, which the load generator's shares.
+    let text: string;
+    if (cpuCores === null)
+      text = `Throughput does not grow with ${dim}, and the sweep did not measure the server's CPU, so it cannot say whether this machine's cores are the limit — measure again with the load generator on cores (or a machine) of its own before buying machines.`;
+    else if (best.cpuUtilisation! < kCpuIdle)
+      text = `Throughput does not grow with ${dim} and the CPU was only ${pct(best.cpuUtilisation!)} busy: the limit is neither this machine's cores nor the server's configuration — look at the load generator, the load balancer or other processes on the machine before buying machines.`;
+    else
+      text = `Throughput does not grow with ${dim}: the server kept ${num(cpuCores)} of ${cores} cores busy on average (${pct(best.cpuUtilisation!)}) and the load generator ran on the same cores, so on this machine another ${dim === 'replicas' ? 'replica' : dim === 'instances' ? 'instance' : 'thread'} has no core of its own. What more machines would give, this sweep cannot say — measure with the load generator on a machine of its own before buying machines.`;
+    return { kind: 'unknown', text, levers: ['none'] };
   }
   const scaling = scalingLevers(a);
   if (notFilling) {

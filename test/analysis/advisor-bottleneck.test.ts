@@ -7,6 +7,7 @@ import { amdahlSpeedup } from '../../src/analysis/fit.js';
 import type { Recommendation } from '../../src/analysis/recommend.js';
 import { kScalingGain } from '../../src/analysis/scaling.js';
 import { readSweepFile } from '../../src/analysis/sweep-file.js';
+import type { ServeSweep } from '../../src/analysis/sweep-schema.js';
 import { packageRoot } from '../../src/util/package-root.js';
 
 const dir = join(packageRoot(), 'test', 'fixtures', 'sweeps', 'bottlenecks');
@@ -129,6 +130,36 @@ describe('advisor bottlenecks (one recorded sweep per kind)', () => {
     assert.equal(r.lever, 'vertical');
     assert.equal(r.next?.scope === 'serve' && r.next.config.replicas, 2);
     assert.match(r.text, /1 replica at 1\.04 of 2 cores busy/);
+  });
+
+  test("should not call the cores free when replicas do not help and the server's CPU was busy (the demo's sweep)", async () => {
+    // Recorded by `mlscale demo` on 2 cores: 1 replica 8,360 req/s, 2 replicas 7,350, the server
+    // at 63% of the cores with the load generator beside it.
+    const sweep = await readSweepFile(join(dir, 'replicas-flat.json'));
+    assert.equal(sweep.kind, 'serve');
+    const withCpu = (u: number | null) =>
+      advise([
+        {
+          ...sweep,
+          configs: (sweep as ServeSweep).configs.map((c) => ({
+            ...c,
+            cpuUtilisation: u,
+          })),
+        },
+      ]);
+    const busy = advise([sweep]);
+    const r = busy.recommendations[0]!;
+    assertConsistent(busy, r);
+    assert.equal(r.lever, 'none');
+    assert.match(r.text, /the server kept 1\.26 of 2 cores busy on average \(63%\)/);
+    assert.match(r.text, /another replica has no core of its own/);
+    assert.doesNotMatch(r.text, /neither this machine's cores/);
+    const idle = withCpu(0.3).recommendations[0]!;
+    assert.equal(idle.lever, 'none');
+    assert.match(idle.text, /the CPU was only 30% busy: the limit is neither this machine's cores/);
+    const unknown = withCpu(null).recommendations[0]!;
+    assert.equal(unknown.lever, 'none');
+    assert.match(unknown.text, /did not measure the server's CPU/);
   });
 
   test('should name the cores and predict two machines as twice one, within the noise', async () => {
