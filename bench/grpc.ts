@@ -7,7 +7,9 @@
  *   and reported as a ratio to REST measured in the same repeat;
  * - `--tracing`: the cost of OpenTelemetry tracing on the light model: the same server started with
  *   the OTEL_* variables (OTLP/HTTP protobuf to a sink on loopback in this process) and without,
- *   REST and gRPC, as req/s on / off (target ≥ 0.95).
+ *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
+ *   them (`parentbased_traceidratio`, 0.1), three servers measured in turn.
+ * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
  * Everything shares this machine's cores, as a load generator on the same host would. Repeats
  * (`--repeats`, default 3), interleaved, and reports medians; `--quick` runs short and once.
@@ -29,11 +31,24 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     tracing: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const seconds = args.quick ? 2 : Number(args.seconds);
 const repeats = args.quick ? 1 : Number(args.repeats);
 const concurrency = Number(args.concurrency);
+let profiles = 0;
+/** Node flags for a child: a CPU profile into --profile's directory, named after `prefix`. */
+const profileFlags = (prefix: string): string[] =>
+  args.profile === undefined
+    ? []
+    : [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        args.profile,
+        '--cpu-prof-name',
+        `${String(++profiles).padStart(2, '0')}-${prefix}.cpuprofile`,
+      ];
 
 type Transport = 'rest' | 'grpc-typed' | 'grpc-raw';
 interface Server {
@@ -42,12 +57,17 @@ interface Server {
   child: ChildProcess;
 }
 
-async function startServer(repo: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+async function startServer(
+  repo: string,
+  env: NodeJS.ProcessEnv = {},
+  label = 'server',
+): Promise<Server> {
   const port = await freePort();
   const grpcPort = await freePort();
   const child = spawn(
     process.execPath,
     [
+      ...profileFlags(label),
       join(root, 'bin/mlscale.js'),
       'serve',
       '--model-repository',
@@ -81,7 +101,11 @@ function run(server: Server, transport: Transport, model: string, width: number)
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(root, 'dist/bench/grpc-load.js'), JSON.stringify(plan)],
+      [
+        ...profileFlags(`load-${transport}`),
+        join(root, 'dist/bench/grpc-load.js'),
+        JSON.stringify(plan),
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -152,39 +176,56 @@ try {
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-    const off = await startServer(repo, { OTEL_SDK_DISABLED: 'true' });
-    const on = await startServer(repo, {
+    const otlp = {
       OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-    });
+    };
+    const servers = {
+      off: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'off'),
+      all: await startServer(repo, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
+      tenth: await startServer(
+        repo,
+        {
+          ...otlp,
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: '0.1',
+        },
+        'tenth',
+      ),
+    };
+    type Setting = keyof typeof servers;
+    const settings: Setting[] = ['off', 'all', 'tenth'];
     try {
       console.log(
-        '\n| transport | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios) |',
+        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios) |',
       );
-      console.log('| --- | ---: | ---: | ---: |');
+      console.log('| --- | --- | ---: | ---: | ---: |');
       for (const t of ['rest', 'grpc-raw'] as Transport[]) {
-        const offRates: number[] = [];
-        const onRates: number[] = [];
-        const ratios: number[] = [];
-        await run(off, t, 'light', 64);
-        await run(on, t, 'light', 64);
+        const rates: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        const ratios: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        for (const k of settings) await run(servers[k], t, 'light', 64);
         for (let r = 0; r < repeats; r++) {
-          const first = r % 2 === 0 ? off : on;
-          const a = await run(first, t, 'light', 64);
-          const b = await run(first === off ? on : off, t, 'light', 64);
-          const [o, n] = first === off ? [a, b] : [b, a];
-          offRates.push(o);
-          onRates.push(n);
-          ratios.push(n / o);
+          // Each setting first, second and third in turn.
+          const order = settings.map((_, i) => settings[(i + r) % settings.length]!);
+          if (r % 2 === 1) order.reverse();
+          const got: Partial<Record<Setting, number>> = {};
+          for (const k of order) got[k] = await run(servers[k], t, 'light', 64);
+          for (const k of settings) {
+            rates[k].push(got[k]!);
+            ratios[k].push(got[k]! / got.off!);
+          }
         }
-        console.log(
-          `| ${t} | ${fmt(median(offRates))} | ${fmt(median(onRates))} | ${median(ratios).toFixed(3)} |`,
-        );
+        for (const [k, label] of [
+          ['all', '100%'],
+          ['tenth', '10% (parentbased_traceidratio)'],
+        ] as const)
+          console.log(
+            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} |`,
+          );
       }
       console.log(`\n(${fmt(exported / 1024)} KiB of OTLP exported to the sink)`);
     } finally {
-      await stop(off.child);
-      await stop(on.child);
+      for (const k of settings) await stop(servers[k].child);
       sink.close();
     }
   }

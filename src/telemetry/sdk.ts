@@ -2,7 +2,8 @@
  * The OpenTelemetry SDK, started once per process when the environment asks for traces (see
  * otel-env.ts): a NodeTracerProvider with a batching span processor and the OTLP/HTTP exporter
  * (protobuf or JSON), registered as the global tracer provider with the W3C trace-context
- * propagator. The SDK's modules are imported here, lazily: with tracing off none of them loads.
+ * propagator, and the sampler of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK reads them;
+ * the default samples every trace, or follows the caller's `traceparent`). The SDK's modules are imported here, lazily: with tracing off none of them loads.
  *
  * @module
  */
@@ -14,6 +15,12 @@ export interface TracingSdk {
   flush(): Promise<void>;
   /** Exports what is left and stops. */
   shutdown(): Promise<void>;
+  /**
+   * Installs the AsyncLocalStorage context manager (once), so that the active span follows async
+   * calls: `startActiveSpan` and BullMQ's job spans need it. The server does without: it passes
+   * every parent explicitly, and the manager's async hooks slow every await of the process.
+   */
+  useAsyncContext(): void;
 }
 
 let started: Promise<TracingSdk | undefined> | undefined;
@@ -50,13 +57,22 @@ export function startTracingSdk(
       resource,
       spanProcessors: [new BatchSpanProcessor(exporter)],
     });
-    // Also sets the W3C trace-context and baggage propagators and the async-hooks context manager.
-    provider.register();
+    // Also sets the W3C trace-context and baggage propagators; no context manager yet (see
+    // useAsyncContext): without one, `context.active()` is the root context and costs nothing.
+    provider.register({ contextManager: null });
+    let asyncContext = false;
     // A process that ends on its own (its event loop empty) exports what is left first.
     process.once('beforeExit', () => void provider.shutdown().catch(() => undefined));
     return {
       flush: () => provider.forceFlush(),
       shutdown: () => provider.shutdown(),
+      useAsyncContext() {
+        if (asyncContext) return;
+        asyncContext = true;
+        // The default manager (AsyncLocalStorage); the tracer provider and the propagators are
+        // already registered, so registering again only adds the context manager.
+        provider.register({ propagator: null });
+      },
     };
   })();
   return started;

@@ -13,11 +13,12 @@
  * @module
  */
 import {
-  context,
   propagation,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -53,10 +54,10 @@ class TracedRequest implements RequestTrace {
   readonly context: Context;
   #queue: Span | undefined;
 
-  constructor(tracer: Tracer, name: string, parent: Context, attributes: Record<string, string>) {
-    this.span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-    this.context = trace.setSpan(parent, this.span);
-    this.#queue = tracer.startSpan('queue', {}, this.context);
+  constructor(tracer: Tracer, span: Span, parent: Context) {
+    this.span = span;
+    this.context = trace.setSpan(parent, span);
+    this.#queue = tracer.startSpan('queue', undefined, this.context);
   }
 
   dequeued(): void {
@@ -89,8 +90,8 @@ class TracedBatch implements BatchTrace {
   runStarted(): void {
     this.#run = this.#tracer.startSpan(
       'instance run',
-      {},
-      trace.setSpan(context.active(), this.#span),
+      undefined,
+      trace.setSpan(ROOT_CONTEXT, this.#span),
     );
   }
 
@@ -98,7 +99,8 @@ class TracedBatch implements BatchTrace {
     this.#span.setAttribute('mlscale.batch.rows', rows);
     const run = this.#run;
     if (!run) return;
-    run.setAttributes({ 'mlscale.batch.rows': rows, 'mlscale.instance.work_ms': workMs });
+    run.setAttribute('mlscale.batch.rows', rows);
+    run.setAttribute('mlscale.instance.work_ms', workMs);
     if (error !== undefined) fail(run, error);
     run.end();
     this.#run = undefined;
@@ -109,32 +111,66 @@ class TracedBatch implements BatchTrace {
   }
 }
 
-/** The server's tracer over the registered provider. */
+/** A request span's name, and its attributes but the model's, by transport. */
+const kTransports = {
+  http: {
+    name: 'POST /v2/models/{model}/infer',
+    attributes: { 'http.request.method': 'POST', 'http.route': '/v2/models/{model}/infer' },
+  },
+  grpc: {
+    name: 'inference.GRPCInferenceService/ModelInfer',
+    attributes: {
+      'rpc.system': 'grpc',
+      'rpc.service': 'inference.GRPCInferenceService',
+      'rpc.method': 'ModelInfer',
+    },
+  },
+} as const;
+
+/**
+ * The server's tracer over the registered provider. Parents are always explicit (no context
+ * manager is needed). The sampler (OTEL_TRACES_SAMPLER) decides when the request span starts; an
+ * unsampled request gets no trace at all: no queue span, no link from its batch.
+ */
 export function serveTracing(sdk: TracingSdk): ServeTracing {
   const tracer = trace.getTracer('mlscale', mlscaleVersion);
+  // The request span's options per transport, model and version: built once, not per request
+  // (the span copies the attributes).
+  const options = new Map<string, { kind: SpanKind; attributes: Attributes }>();
+  const optionsOf = (transport: 'http' | 'grpc', model: string, version: string | undefined) => {
+    const key = `${transport}\n${model}\n${version ?? ''}`;
+    let o = options.get(key);
+    if (o === undefined) {
+      const attributes: Attributes = { 'mlscale.model': model };
+      if (version !== undefined && version !== '') attributes['mlscale.model_version'] = version;
+      Object.assign(attributes, kTransports[transport].attributes);
+      o = { kind: SpanKind.SERVER, attributes };
+      // Bounded: versions come from requests; past this many, new keys are not kept.
+      if (options.size < 1024) options.set(key, o);
+    }
+    return o;
+  };
   return {
     request(transport, model, version, carrier) {
-      const parent = propagation.extract(context.active(), carrier, carrierGetter);
-      const attributes: Record<string, string> = { 'mlscale.model': model };
-      if (version !== undefined && version !== '') attributes['mlscale.model_version'] = version;
-      let name: string;
-      if (transport === 'http') {
-        name = 'POST /v2/models/{model}/infer';
-        attributes['http.request.method'] = 'POST';
-        attributes['http.route'] = '/v2/models/{model}/infer';
-      } else {
-        name = 'inference.GRPCInferenceService/ModelInfer';
-        attributes['rpc.system'] = 'grpc';
-        attributes['rpc.service'] = 'inference.GRPCInferenceService';
-        attributes['rpc.method'] = 'ModelInfer';
-      }
-      return new TracedRequest(tracer, name, parent, attributes);
+      // No `traceparent`: a root span, without running the propagators.
+      const parent =
+        carrier['traceparent'] === undefined
+          ? ROOT_CONTEXT
+          : propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
+      const span = tracer.startSpan(
+        kTransports[transport].name,
+        optionsOf(transport, model, version),
+        parent,
+      );
+      // Not sampled: a non-recording span, which needs no end.
+      if (!span.isRecording()) return undefined;
+      return new TracedRequest(tracer, span, parent);
     },
     batch(model, version, requests, size) {
       const traced = requests as readonly TracedRequest[];
       const links: Link[] = traced.map((r) => ({ context: r.span.spanContext() }));
       for (const r of traced) r.span.setAttribute('mlscale.batch.size', size);
-      const parent = traced[0]?.context ?? context.active();
+      const parent = traced[0]?.context ?? ROOT_CONTEXT;
       const span = tracer.startSpan(
         'batch',
         {
