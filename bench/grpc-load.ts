@@ -1,6 +1,7 @@
 /**
  * A load-generator process for `bench:grpc`: keeps `concurrency` inference requests in flight for
- * `seconds` over one transport and prints one JSON line `{ requests, errors, seconds }`. The same
+ * `seconds` over one transport and prints one JSON line `{ requests, errors, seconds, cpuMicros }`
+ * (its own CPU time over the run). The same
  * closed loop drives REST (undici, keep-alive) and gRPC (@grpc/grpc-js, a client generated from
  * the .proto), so that the ratio between them is the servers', not two load generators'.
  *
@@ -68,6 +69,7 @@ let requests = 0;
 let errors = 0;
 const end = performance.now() + plan.seconds * 1000;
 const started = performance.now();
+const cpuStart = process.cpuUsage();
 await Promise.all(
   Array.from({ length: plan.concurrency }, async () => {
     while (performance.now() < end) {
@@ -81,5 +83,8 @@ await Promise.all(
   }),
 );
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuStart);
+process.stdout.write(
+  JSON.stringify({ requests, errors, seconds, cpuMicros: cpu.user + cpu.system }) + '\n',
+);
 await close();
-process.stdout.write(JSON.stringify({ requests, errors, seconds }) + '\n');

@@ -126,6 +126,7 @@ const kTransports = {
     },
   },
 } as const;
+const kServerKind = Object.freeze({ kind: SpanKind.SERVER });
 
 /**
  * The server's tracer over the registered provider. Parents are always explicit (no context
@@ -134,21 +135,20 @@ const kTransports = {
  */
 export function serveTracing(sdk: TracingSdk): ServeTracing {
   const tracer = trace.getTracer('mlscale', mlscaleVersion);
-  // The request span's options per transport, model and version: built once, not per request
-  // (the span copies the attributes).
-  const options = new Map<string, { kind: SpanKind; attributes: Attributes }>();
-  const optionsOf = (transport: 'http' | 'grpc', model: string, version: string | undefined) => {
+  // The request span's attributes per transport, model and version: built once, not per request
+  // (the span copies them).
+  const attributesByKey = new Map<string, Attributes>();
+  const attributesOf = (transport: 'http' | 'grpc', model: string, version: string | undefined) => {
     const key = `${transport}\n${model}\n${version ?? ''}`;
-    let o = options.get(key);
-    if (o === undefined) {
-      const attributes: Attributes = { 'mlscale.model': model };
-      if (version !== undefined && version !== '') attributes['mlscale.model_version'] = version;
-      Object.assign(attributes, kTransports[transport].attributes);
-      o = { kind: SpanKind.SERVER, attributes };
+    let a = attributesByKey.get(key);
+    if (a === undefined) {
+      a = { 'mlscale.model': model };
+      if (version !== undefined && version !== '') a['mlscale.model_version'] = version;
+      Object.assign(a, kTransports[transport].attributes);
       // Bounded: versions come from requests; past this many, new keys are not kept.
-      if (options.size < 1024) options.set(key, o);
+      if (attributesByKey.size < 1024) attributesByKey.set(key, a);
     }
-    return o;
+    return a;
   };
   return {
     request(transport, model, version, carrier) {
@@ -157,13 +157,12 @@ export function serveTracing(sdk: TracingSdk): ServeTracing {
         carrier['traceparent'] === undefined
           ? ROOT_CONTEXT
           : propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
-      const span = tracer.startSpan(
-        kTransports[transport].name,
-        optionsOf(transport, model, version),
-        parent,
-      );
+      // The attributes are set once sampled (the SDK's samplers do not read them): an unsampled
+      // request costs the sampling decision and no more.
+      const span = tracer.startSpan(kTransports[transport].name, kServerKind, parent);
       // Not sampled: a non-recording span, which needs no end.
       if (!span.isRecording()) return undefined;
+      span.setAttributes(attributesOf(transport, model, version));
       return new TracedRequest(tracer, span, parent);
     },
     batch(model, version, requests, size) {

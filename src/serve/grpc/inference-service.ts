@@ -118,17 +118,23 @@ export function inferenceService(context: ServerContext): UntypedServiceImplemen
 /** Aborts when the client cancels the call or its deadline passes: a queued request is then dropped unrun. */
 class CallSignal implements CancelSignal {
   aborted = false;
-  reason: unknown;
+  #reason: ClientClosedError | undefined;
   #listener: (() => void) | undefined;
 
   constructor(call: ServerUnaryCall<unknown, unknown>) {
+    // grpc-js reports every call's stream closing as 'cancelled', answered calls too: the error
+    // (and its stack) is made only when someone reads it.
     call.once('cancelled', () => {
       this.aborted = true;
-      this.reason = new ClientClosedError(
-        'the client cancelled the call before the answer was ready',
-      );
       this.#listener?.();
     });
+  }
+
+  get reason(): unknown {
+    if (!this.aborted) return undefined;
+    return (this.#reason ??= new ClientClosedError(
+      'the client cancelled the call before the answer was ready',
+    ));
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {
