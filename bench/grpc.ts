@@ -8,7 +8,7 @@
  * - `--tracing`: the cost of OpenTelemetry tracing on the light model: the same server started with
  *   the OTEL_* variables (OTLP/HTTP protobuf to a sink on loopback in this process) and without,
  *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
- *   them (`parentbased_traceidratio`, 0.1), three servers measured in turn.
+ *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in turn.
  * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
  * Everything shares this machine's cores, as a load generator on the same host would. Repeats
@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     tracing: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
+    ratio: { type: 'string', default: '0.1' },
   },
 });
 const seconds = args.quick ? 2 : Number(args.seconds);
@@ -266,7 +267,7 @@ try {
         {
           ...otlp,
           OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-          OTEL_TRACES_SAMPLER_ARG: '0.1',
+          OTEL_TRACES_SAMPLER_ARG: args.ratio,
         },
         'tenth',
       ),
@@ -297,7 +298,7 @@ try {
         }
         for (const [k, label] of [
           ['all', '100%'],
-          ['tenth', '10% (parentbased_traceidratio)'],
+          ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
         ] as const)
           console.log(
             `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
