@@ -52,7 +52,7 @@ const profileFlags = (prefix: string): string[] =>
         `${String(++profiles).padStart(2, '0')}-${prefix}.cpuprofile`,
       ];
 
-type Transport = 'rest' | 'grpc-typed' | 'grpc-raw';
+type Transport = 'rest' | 'grpc-typed' | 'grpc-raw' | 'grpc-raw-h2';
 interface Server {
   url: string;
   grpc: string;
@@ -206,8 +206,16 @@ try {
         '\n| model | transport | rows/s (median) | vs REST (median of per-repeat ratios) | server CPU µs/row | client CPU µs/row |',
       );
       console.log('| --- | --- | ---: | ---: | ---: | ---: |');
-      type Row = Transport | 'echo';
-      const rows: Row[] = ['rest', 'grpc-typed', 'grpc-raw', 'echo'];
+      type Row = Transport | 'echo' | 'echo-h2';
+      const rows: Row[] = ['rest', 'grpc-typed', 'grpc-raw', 'grpc-raw-h2', 'echo', 'echo-h2'];
+      const labels: Record<Row, string> = {
+        rest: 'REST JSON (undici)',
+        'grpc-typed': 'gRPC typed contents (grpc-js client)',
+        'grpc-raw': 'gRPC raw contents (grpc-js client)',
+        'grpc-raw-h2': 'gRPC raw contents (lean node:http2 client)',
+        echo: 'limit: bare grpc-js echo server (grpc-js client)',
+        'echo-h2': 'limit: bare grpc-js echo server (lean client)',
+      };
       for (const [name, m] of Object.entries(models)) {
         const results = Object.fromEntries(rows.map((t) => [t, [] as RunResult[]])) as Record<
           Row,
@@ -226,14 +234,16 @@ try {
             got[t] =
               t === 'echo'
                 ? await run(echo, 'grpc-raw', name, m.width)
-                : await run(server, t, name, m.width);
+                : t === 'echo-h2'
+                  ? await run(echo, 'grpc-raw-h2', name, m.width)
+                  : await run(server, t, name, m.width);
           for (const t of order) {
             results[t].push(got[t]!);
             ratios[t].push(got[t]!.rate / got.rest!.rate);
           }
         }
         for (const t of rows) {
-          const label = t === 'echo' ? 'grpc-js echo (limit)' : t;
+          const label = labels[t];
           const of = (f: (r: RunResult) => number) => median(results[t].map(f));
           console.log(
             `| ${name} | ${label} | ${fmt(of((r) => r.rate))} | ${median(ratios[t]).toFixed(2)} | ${of((r) => r.serverCpu).toFixed(0)} | ${of((r) => r.loadCpu).toFixed(0)} |`,
