@@ -286,7 +286,7 @@ try {
     const settings: Setting[] = ['off', 'all', 'tenth'];
     try {
       console.log(
-        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios) | server CPU µs/req off | on |',
+        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios, their range) | server CPU µs/req off | on |',
       );
       console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
       for (const t of ['rest', 'grpc-raw'] as Transport[]) {
@@ -311,7 +311,7 @@ try {
           ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
         ] as const)
           console.log(
-            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
+            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${Math.min(...ratios[k]).toFixed(2)}–${Math.max(...ratios[k]).toFixed(2)}) | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
           );
       }
       console.log(`\n(${fmt(exported / 1024)} KiB of OTLP exported to the sink)`);
