@@ -152,14 +152,15 @@ export function serveTracing(sdk: TracingSdk): ServeTracing {
   };
   return {
     request(transport, model, version, carrier) {
-      // No `traceparent`: a root span, without running the propagators.
-      const parent =
-        carrier['traceparent'] === undefined
-          ? ROOT_CONTEXT
-          : propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
+      const name = kTransports[transport].name;
+      let parent = ROOT_CONTEXT;
+      if (carrier['traceparent'] !== undefined)
+        parent = propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
+      // No `traceparent`: a root span, the sampler asked before anything is made.
+      else if (!sdk.sampleRoot(name, SpanKind.SERVER)) return undefined;
       // The attributes are set once sampled (the SDK's samplers do not read them): an unsampled
       // request costs the sampling decision and no more.
-      const span = tracer.startSpan(kTransports[transport].name, kServerKind, parent);
+      const span = tracer.startSpan(name, kServerKind, parent);
       // Not sampled: a non-recording span, which needs no end.
       if (!span.isRecording()) return undefined;
       span.setAttributes(attributesOf(transport, model, version));
