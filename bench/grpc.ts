@@ -7,12 +7,15 @@
  *   and reported as a ratio to REST measured in the same repeat;
  * - `--tracing`: the cost of OpenTelemetry tracing on the light model: the same server started with
  *   the OTEL_* variables (OTLP/HTTP protobuf to a sink on loopback in this process) and without,
- *   REST and gRPC, as req/s on / off (target ≥ 0.95).
+ *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
+ *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in turn.
+ * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
  * Everything shares this machine's cores, as a load generator on the same host would. Repeats
  * (`--repeats`, default 3), interleaved, and reports medians; `--quick` runs short and once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,25 +32,44 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     tracing: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    ratio: { type: 'string', default: '0.1' },
   },
 });
 const seconds = args.quick ? 2 : Number(args.seconds);
 const repeats = args.quick ? 1 : Number(args.repeats);
 const concurrency = Number(args.concurrency);
+let profiles = 0;
+/** Node flags for a child: a CPU profile into --profile's directory, named after `prefix`. */
+const profileFlags = (prefix: string): string[] =>
+  args.profile === undefined
+    ? []
+    : [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        args.profile,
+        '--cpu-prof-name',
+        `${String(++profiles).padStart(2, '0')}-${prefix}.cpuprofile`,
+      ];
 
-type Transport = 'rest' | 'grpc-typed' | 'grpc-raw';
+type Transport = 'rest' | 'grpc-typed' | 'grpc-raw' | 'grpc-raw-h2';
 interface Server {
   url: string;
   grpc: string;
   child: ChildProcess;
 }
 
-async function startServer(repo: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+async function startServer(
+  repo: string,
+  env: NodeJS.ProcessEnv = {},
+  label = 'server',
+): Promise<Server> {
   const port = await freePort();
   const grpcPort = await freePort();
   const child = spawn(
     process.execPath,
     [
+      ...profileFlags(label),
       join(root, 'bin/mlscale.js'),
       'serve',
       '--model-repository',
@@ -67,8 +89,53 @@ async function startServer(repo: string, env: NodeJS.ProcessEnv = {}): Promise<S
   return { url, grpc: `127.0.0.1:${grpcPort}`, child };
 }
 
-/** One closed-loop run; resolves with requests per second. */
-function run(server: Server, transport: Transport, model: string, width: number): Promise<number> {
+/**
+ * A bare @grpc/grpc-js server (bench/grpc-echo.ts) answering every ModelInfer with the same small
+ * response, no model behind it: what grpc-js itself allows on this machine, the limit row.
+ */
+async function startEcho(): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [...profileFlags('echo'), join(root, 'dist/bench/grpc-echo.js')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(String(d).trim()));
+    child.once('exit', (code) => reject(new Error(`grpc echo server exited with ${code}`)));
+  });
+  return { url: '', grpc: `127.0.0.1:${port}`, child };
+}
+
+/** CPU time (user + system, all threads) of process `pid` so far, in µs; NaN off Linux. */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / kClockTicks;
+  } catch {
+    return NaN;
+  }
+}
+const kClockTicks = 100;
+
+/** What one run measured. */
+interface RunResult {
+  /** Requests per second. */
+  rate: number;
+  /** The server's CPU time per request (all its threads), µs. */
+  serverCpu: number;
+  /** The load generator's CPU time per request, µs. */
+  loadCpu: number;
+}
+
+/** One closed-loop run. */
+function run(
+  server: Server,
+  transport: Transport,
+  model: string,
+  width: number,
+): Promise<RunResult> {
   const plan = {
     transport,
     target: transport === 'rest' ? server.url : server.grpc,
@@ -81,18 +148,37 @@ function run(server: Server, transport: Transport, model: string, width: number)
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(root, 'dist/bench/grpc-load.js'), JSON.stringify(plan)],
+      [
+        ...profileFlags(`load-${transport}`),
+        join(root, 'dist/bench/grpc-load.js'),
+        JSON.stringify(plan),
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
+    const cpuBefore = cpuMicros(server.child.pid);
+    let cpuAfter = NaN;
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d));
+    child.stdout!.on('data', (d: Buffer) => {
+      // The result line comes when the load ends: the server's CPU is read then.
+      if (out === '') cpuAfter = cpuMicros(server.child.pid);
+      out += d;
+    });
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      const r = JSON.parse(out) as { requests: number; errors: number; seconds: number };
+      const r = JSON.parse(out) as {
+        requests: number;
+        errors: number;
+        seconds: number;
+        cpuMicros: number;
+      };
       if (r.errors > 0) console.warn(`  (${transport} ${model}: ${r.errors} errors)`);
-      resolve(r.requests / r.seconds);
+      resolve({
+        rate: r.requests / r.seconds,
+        serverCpu: (cpuAfter - cpuBefore) / r.requests,
+        loadCpu: r.cpuMicros / r.requests,
+      });
     });
   });
 }
@@ -114,32 +200,59 @@ console.log(
 try {
   if (!args.tracing) {
     const server = await startServer(repo);
+    const echo = await startEcho();
     try {
       console.log(
-        '\n| model | transport | rows/s (median) | vs REST (median of per-repeat ratios) |',
+        '\n| model | transport | rows/s (median) | vs REST (median of per-repeat ratios) | server CPU µs/row | client CPU µs/row |',
       );
-      console.log('| --- | --- | ---: | ---: |');
+      console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+      type Row = Transport | 'echo' | 'echo-h2';
+      const rows: Row[] = ['rest', 'grpc-typed', 'grpc-raw', 'grpc-raw-h2', 'echo', 'echo-h2'];
+      const labels: Record<Row, string> = {
+        rest: 'REST JSON (undici)',
+        'grpc-typed': 'gRPC typed contents (grpc-js client)',
+        'grpc-raw': 'gRPC raw contents (grpc-js client)',
+        'grpc-raw-h2': 'gRPC raw contents (lean node:http2 client)',
+        echo: 'limit: bare grpc-js echo server (grpc-js client)',
+        'echo-h2': 'limit: bare grpc-js echo server (lean client)',
+      };
       for (const [name, m] of Object.entries(models)) {
-        const rates: Record<Transport, number[]> = { rest: [], 'grpc-typed': [], 'grpc-raw': [] };
-        const ratios: Record<Transport, number[]> = { rest: [], 'grpc-typed': [], 'grpc-raw': [] };
+        const results = Object.fromEntries(rows.map((t) => [t, [] as RunResult[]])) as Record<
+          Row,
+          RunResult[]
+        >;
+        const ratios = Object.fromEntries(rows.map((t) => [t, [] as number[]])) as Record<
+          Row,
+          number[]
+        >;
         await run(server, 'rest', name, m.width); // warm-up: instances, JIT, adaptive delay
+        await run(echo, 'grpc-raw', name, m.width);
         for (let r = 0; r < repeats; r++) {
-          const order: Transport[] =
-            r % 2 === 0 ? ['rest', 'grpc-typed', 'grpc-raw'] : ['grpc-raw', 'grpc-typed', 'rest'];
-          const got: Partial<Record<Transport, number>> = {};
-          for (const t of order) got[t] = await run(server, t, name, m.width);
+          const order: Row[] = r % 2 === 0 ? rows : [...rows].reverse();
+          const got: Partial<Record<Row, RunResult>> = {};
+          for (const t of order)
+            got[t] =
+              t === 'echo'
+                ? await run(echo, 'grpc-raw', name, m.width)
+                : t === 'echo-h2'
+                  ? await run(echo, 'grpc-raw-h2', name, m.width)
+                  : await run(server, t, name, m.width);
           for (const t of order) {
-            rates[t].push(got[t]!);
-            ratios[t].push(got[t]! / got.rest!);
+            results[t].push(got[t]!);
+            ratios[t].push(got[t]!.rate / got.rest!.rate);
           }
         }
-        for (const t of ['rest', 'grpc-typed', 'grpc-raw'] as Transport[])
+        for (const t of rows) {
+          const label = labels[t];
+          const of = (f: (r: RunResult) => number) => median(results[t].map(f));
           console.log(
-            `| ${name} | ${t} | ${fmt(median(rates[t]))} | ${median(ratios[t]).toFixed(2)} |`,
+            `| ${name} | ${label} | ${fmt(of((r) => r.rate))} | ${median(ratios[t]).toFixed(2)} | ${of((r) => r.serverCpu).toFixed(0)} | ${of((r) => r.loadCpu).toFixed(0)} |`,
           );
+        }
       }
     } finally {
       await stop(server.child);
+      await stop(echo.child);
     }
   } else {
     // A sink for the OTLP exports: answers 200 to every POST, counting bytes.
@@ -152,39 +265,58 @@ try {
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-    const off = await startServer(repo, { OTEL_SDK_DISABLED: 'true' });
-    const on = await startServer(repo, {
+    const otlp = {
       OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-    });
+    };
+    const servers = {
+      off: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'off'),
+      all: await startServer(repo, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
+      tenth: await startServer(
+        repo,
+        {
+          ...otlp,
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: args.ratio,
+        },
+        'tenth',
+      ),
+    };
+    type Setting = keyof typeof servers;
+    const settings: Setting[] = ['off', 'all', 'tenth'];
     try {
       console.log(
-        '\n| transport | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios) |',
+        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios, their range) | server CPU µs/req off | on |',
       );
-      console.log('| --- | ---: | ---: | ---: |');
+      console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
       for (const t of ['rest', 'grpc-raw'] as Transport[]) {
-        const offRates: number[] = [];
-        const onRates: number[] = [];
-        const ratios: number[] = [];
-        await run(off, t, 'light', 64);
-        await run(on, t, 'light', 64);
+        const rates: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        const cpu: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        const ratios: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        for (const k of settings) await run(servers[k], t, 'light', 64);
         for (let r = 0; r < repeats; r++) {
-          const first = r % 2 === 0 ? off : on;
-          const a = await run(first, t, 'light', 64);
-          const b = await run(first === off ? on : off, t, 'light', 64);
-          const [o, n] = first === off ? [a, b] : [b, a];
-          offRates.push(o);
-          onRates.push(n);
-          ratios.push(n / o);
+          // Each setting first, second and third in turn.
+          const order = settings.map((_, i) => settings[(i + r) % settings.length]!);
+          if (r % 2 === 1) order.reverse();
+          const got: Partial<Record<Setting, RunResult>> = {};
+          for (const k of order) got[k] = await run(servers[k], t, 'light', 64);
+          for (const k of settings) {
+            rates[k].push(got[k]!.rate);
+            cpu[k].push(got[k]!.serverCpu);
+            ratios[k].push(got[k]!.rate / got.off!.rate);
+          }
         }
-        console.log(
-          `| ${t} | ${fmt(median(offRates))} | ${fmt(median(onRates))} | ${median(ratios).toFixed(3)} |`,
-        );
+        for (const [k, label] of [
+          ['all', '100%'],
+          ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
+        ] as const)
+          console.log(
+            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${Math.min(...ratios[k]).toFixed(2)}–${Math.max(...ratios[k]).toFixed(2)}) | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
+          );
       }
       console.log(`\n(${fmt(exported / 1024)} KiB of OTLP exported to the sink)`);
     } finally {
-      await stop(off.child);
-      await stop(on.child);
+      for (const k of settings) await stop(servers[k].child);
       sink.close();
     }
   }

@@ -28,6 +28,8 @@ export async function enablePipelineTracing(
   if (active) return true;
   const sdk = await startTracingSdk(env, warn);
   if (!sdk) return false;
+  // The window's span is active while its batches run: BullMQ's spans find it through the context.
+  sdk.useAsyncContext();
   active ??= { api: await import('@opentelemetry/api'), sdk };
   return true;
 }

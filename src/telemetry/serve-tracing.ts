@@ -13,11 +13,12 @@
  * @module
  */
 import {
-  context,
   propagation,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -53,10 +54,10 @@ class TracedRequest implements RequestTrace {
   readonly context: Context;
   #queue: Span | undefined;
 
-  constructor(tracer: Tracer, name: string, parent: Context, attributes: Record<string, string>) {
-    this.span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-    this.context = trace.setSpan(parent, this.span);
-    this.#queue = tracer.startSpan('queue', {}, this.context);
+  constructor(tracer: Tracer, span: Span, parent: Context) {
+    this.span = span;
+    this.context = trace.setSpan(parent, span);
+    this.#queue = tracer.startSpan('queue', undefined, this.context);
   }
 
   dequeued(): void {
@@ -89,8 +90,8 @@ class TracedBatch implements BatchTrace {
   runStarted(): void {
     this.#run = this.#tracer.startSpan(
       'instance run',
-      {},
-      trace.setSpan(context.active(), this.#span),
+      undefined,
+      trace.setSpan(ROOT_CONTEXT, this.#span),
     );
   }
 
@@ -98,7 +99,8 @@ class TracedBatch implements BatchTrace {
     this.#span.setAttribute('mlscale.batch.rows', rows);
     const run = this.#run;
     if (!run) return;
-    run.setAttributes({ 'mlscale.batch.rows': rows, 'mlscale.instance.work_ms': workMs });
+    run.setAttribute('mlscale.batch.rows', rows);
+    run.setAttribute('mlscale.instance.work_ms', workMs);
     if (error !== undefined) fail(run, error);
     run.end();
     this.#run = undefined;
@@ -109,32 +111,66 @@ class TracedBatch implements BatchTrace {
   }
 }
 
-/** The server's tracer over the registered provider. */
+/** A request span's name, and its attributes but the model's, by transport. */
+const kTransports = {
+  http: {
+    name: 'POST /v2/models/{model}/infer',
+    attributes: { 'http.request.method': 'POST', 'http.route': '/v2/models/{model}/infer' },
+  },
+  grpc: {
+    name: 'inference.GRPCInferenceService/ModelInfer',
+    attributes: {
+      'rpc.system': 'grpc',
+      'rpc.service': 'inference.GRPCInferenceService',
+      'rpc.method': 'ModelInfer',
+    },
+  },
+} as const;
+const kServerKind = Object.freeze({ kind: SpanKind.SERVER });
+
+/**
+ * The server's tracer over the registered provider. Parents are always explicit (no context
+ * manager is needed). The sampler (OTEL_TRACES_SAMPLER) decides when the request span starts; an
+ * unsampled request gets no trace at all: no queue span, no link from its batch.
+ */
 export function serveTracing(sdk: TracingSdk): ServeTracing {
   const tracer = trace.getTracer('mlscale', mlscaleVersion);
+  // The request span's attributes per transport, model and version: built once, not per request
+  // (the span copies them).
+  const attributesByKey = new Map<string, Attributes>();
+  const attributesOf = (transport: 'http' | 'grpc', model: string, version: string | undefined) => {
+    const key = `${transport}\n${model}\n${version ?? ''}`;
+    let a = attributesByKey.get(key);
+    if (a === undefined) {
+      a = { 'mlscale.model': model };
+      if (version !== undefined && version !== '') a['mlscale.model_version'] = version;
+      Object.assign(a, kTransports[transport].attributes);
+      // Bounded: versions come from requests; past this many, new keys are not kept.
+      if (attributesByKey.size < 1024) attributesByKey.set(key, a);
+    }
+    return a;
+  };
   return {
     request(transport, model, version, carrier) {
-      const parent = propagation.extract(context.active(), carrier, carrierGetter);
-      const attributes: Record<string, string> = { 'mlscale.model': model };
-      if (version !== undefined && version !== '') attributes['mlscale.model_version'] = version;
-      let name: string;
-      if (transport === 'http') {
-        name = 'POST /v2/models/{model}/infer';
-        attributes['http.request.method'] = 'POST';
-        attributes['http.route'] = '/v2/models/{model}/infer';
-      } else {
-        name = 'inference.GRPCInferenceService/ModelInfer';
-        attributes['rpc.system'] = 'grpc';
-        attributes['rpc.service'] = 'inference.GRPCInferenceService';
-        attributes['rpc.method'] = 'ModelInfer';
-      }
-      return new TracedRequest(tracer, name, parent, attributes);
+      const name = kTransports[transport].name;
+      let parent = ROOT_CONTEXT;
+      if (carrier['traceparent'] !== undefined)
+        parent = propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
+      // No `traceparent`: a root span, the sampler asked before anything is made.
+      else if (!sdk.sampleRoot(name, SpanKind.SERVER)) return undefined;
+      // The attributes are set once sampled (the SDK's samplers do not read them): an unsampled
+      // request costs the sampling decision and no more.
+      const span = tracer.startSpan(name, kServerKind, parent);
+      // Not sampled: a non-recording span, which needs no end.
+      if (!span.isRecording()) return undefined;
+      span.setAttributes(attributesOf(transport, model, version));
+      return new TracedRequest(tracer, span, parent);
     },
     batch(model, version, requests, size) {
       const traced = requests as readonly TracedRequest[];
       const links: Link[] = traced.map((r) => ({ context: r.span.spanContext() }));
       for (const r of traced) r.span.setAttribute('mlscale.batch.size', size);
-      const parent = traced[0]?.context ?? context.active();
+      const parent = traced[0]?.context ?? ROOT_CONTEXT;
       const span = tracer.startSpan(
         'batch',
         {

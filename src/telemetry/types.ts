@@ -29,14 +29,14 @@ export interface BatchTrace {
 export interface ServeTracing {
   /**
    * A request begins: its span is a child of the caller's `traceparent` (if any) and its queue
-   * span starts.
+   * span starts. Undefined when the sampler leaves the request out: nothing of it is traced.
    */
   request(
     transport: 'http' | 'grpc',
     model: string,
     version: string | undefined,
     carrier: TraceCarrier,
-  ): RequestTrace;
+  ): RequestTrace | undefined;
   /** A batch of `requests` (those traced) begins on model `model` version `version`. */
   batch(
     model: string,

@@ -33,6 +33,9 @@ export class GrpcEndpoint {
       'grpc.max_send_message_length': -1,
       // As the HTTP side's keep-alive: longer than common balancers' idle timeouts.
       'grpc.keepalive_permit_without_calls': 1,
+      // No channelz: its per-call bookkeeping (counters, call trackers) costs on every call,
+      // and nothing here serves the channelz service.
+      'grpc.enable_channelz': 0,
     });
     this.#server.addService(inference.service, inferenceService(context));
     this.#server.addService(health.service, healthService(context));

@@ -4,8 +4,11 @@
  * transports, and the same path to the batcher and the instances.
  *
  * Raw contents become the binary tensor data extension's layout, which is the same bytes (a JSON
- * header, then each tensor's bytes); typed contents become the JSON `data` arrays. Every output is
- * asked for as binary data, which the response side turns back into raw or typed contents.
+ * header, then each tensor's bytes). Typed FP32, FP64, INT32 and UINT32 contents whose count fits
+ * the shape are written as binary data too (the bytes the instances take, with no JSON number
+ * text to write and parse again); other typed contents become the JSON `data` arrays, so that the
+ * codec's checks and messages are those of REST. Every output is asked for as binary data, which
+ * the response side turns back into raw or typed contents.
  *
  * @module
  */
@@ -34,6 +37,8 @@ export interface RestInferRequest {
 export function toRestRequest(request: ModelInferRequest): RestInferRequest {
   const raw = request.raw_input_contents;
   const useRaw = raw.length > 0;
+  // The binary data after the JSON header: the raw contents, or the typed contents written so.
+  const parts: Uint8Array[] = useRaw ? [...raw] : [];
   if (useRaw && raw.length !== request.inputs.length)
     throw new InferenceRequestError(
       `raw_input_contents: expected one entry per input (${request.inputs.length}), got ${raw.length}`,
@@ -69,6 +74,13 @@ export function toRestRequest(request: ModelInferRequest): RestInferRequest {
       );
     // An unknown datatype: the codec names it; the data given goes along for its other checks.
     const values = field !== undefined ? input.contents?.[field] : input.contents?.[filled[0]!];
+    const binary = typedAsBinary(input.datatype, input.shape, values);
+    if (binary !== undefined) {
+      parameters.binary_data_size = binary.byteLength;
+      head.parameters = parameters;
+      parts.push(binary);
+      return head;
+    }
     head.data =
       field === 'bytes_contents'
         ? (values as Uint8Array[] | undefined)?.map((b) => Buffer.from(b).toString('utf8'))
@@ -89,22 +101,63 @@ export function toRestRequest(request: ModelInferRequest): RestInferRequest {
     }));
 
   const json = Buffer.from(JSON.stringify(header), 'utf8');
-  if (!useRaw)
+  if (parts.length === 0)
     return {
       body: json,
       headers: { 'inference-header-content-length': String(json.length) },
       raw: false,
     };
   let size = json.length;
-  for (const part of raw) size += part.length;
+  for (const part of parts) size += part.byteLength;
   const body = Buffer.allocUnsafe(size);
   json.copy(body, 0);
   let offset = json.length;
-  for (const part of raw) {
+  for (const part of parts) {
     body.set(part, offset);
-    offset += part.length;
+    offset += part.byteLength;
   }
-  return { body, headers: { 'inference-header-content-length': String(json.length) }, raw: true };
+  return {
+    body,
+    headers: { 'inference-header-content-length': String(json.length) },
+    raw: useRaw,
+  };
+}
+
+// The binary layout is little-endian, as typed arrays are on this host (or not: then JSON).
+const hostIsLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The typed contents written as binary data, by datatype. */
+const kBinaryArrays: Readonly<
+  Record<string, { from(values: ArrayLike<number>): ArrayBufferView } | undefined>
+> = Object.freeze({
+  FP32: Float32Array,
+  FP64: Float64Array,
+  INT32: Int32Array,
+  UINT32: Uint32Array,
+});
+
+/**
+ * A typed input's elements as binary data (its bytes, little-endian), when the datatype is one
+ * of kBinaryArrays' and the count fits the shape; undefined otherwise (the JSON path then gives
+ * the codec's message for what is wrong).
+ */
+function typedAsBinary(
+  datatype: string,
+  shape: readonly (string | number)[],
+  values: unknown,
+): Uint8Array | undefined {
+  const array = kBinaryArrays[datatype];
+  if (array === undefined || !hostIsLittleEndian || !Array.isArray(values)) return undefined;
+  let count = 1;
+  for (const d of shape) {
+    const n = Number(d);
+    if (!Number.isSafeInteger(n) || n < 0) return undefined;
+    count *= n;
+  }
+  if (count !== values.length) return undefined;
+  for (const v of values as unknown[]) if (typeof v !== 'number') return undefined;
+  const view = array.from(values as number[]);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
 function isHalf(datatype: string): boolean {

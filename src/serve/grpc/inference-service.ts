@@ -16,7 +16,10 @@ import { toRestRequest } from './infer-request.js';
 import { toGrpcResponse } from './infer-response.js';
 import type { ModelInferRequest, ModelInferResponse } from './messages.js';
 import { statusOf } from './status.js';
-import type { RequestTrace } from '../../telemetry/types.js';
+import type { RequestTrace, TraceCarrier } from '../../telemetry/types.js';
+
+/** What the tracer reads when a call carries no trace context. */
+const kNoCarrier: TraceCarrier = Object.freeze({});
 
 interface ModelRef {
   readonly name: string;
@@ -80,7 +83,12 @@ export function inferenceService(context: ServerContext): UntypedServiceImplemen
     const run = async (): Promise<ModelInferResponse> => {
       const { model_name: name, model_version: version } = call.request;
       const m = model({ name, version });
-      trace = context.tracing?.request('grpc', m.name, version, call.metadata.getMap());
+      if (context.tracing) {
+        // The metadata as a map only when it carries a trace context to read.
+        const carrier =
+          call.metadata.get('traceparent').length === 0 ? kNoCarrier : call.metadata.getMap();
+        trace = context.tracing.request('grpc', m.name, version, carrier);
+      }
       const rest = toRestRequest(call.request);
       const encoded = await m.infer(rest.body, rest.headers, new CallSignal(call), trace);
       return toGrpcResponse(encoded, rest.raw);
@@ -110,17 +118,23 @@ export function inferenceService(context: ServerContext): UntypedServiceImplemen
 /** Aborts when the client cancels the call or its deadline passes: a queued request is then dropped unrun. */
 class CallSignal implements CancelSignal {
   aborted = false;
-  reason: unknown;
+  #reason: ClientClosedError | undefined;
   #listener: (() => void) | undefined;
 
   constructor(call: ServerUnaryCall<unknown, unknown>) {
+    // grpc-js reports every call's stream closing as 'cancelled', answered calls too: the error
+    // (and its stack) is made only when someone reads it.
     call.once('cancelled', () => {
       this.aborted = true;
-      this.reason = new ClientClosedError(
-        'the client cancelled the call before the answer was ready',
-      );
       this.#listener?.();
     });
+  }
+
+  get reason(): unknown {
+    if (!this.aborted) return undefined;
+    return (this.#reason ??= new ClientClosedError(
+      'the client cancelled the call before the answer was ready',
+    ));
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {

@@ -1,0 +1,81 @@
+/**
+ * A ratio sampler (`OTEL_TRACES_SAMPLER=traceidratio`, 0.5): the server decides a request without
+ * a `traceparent` before making any span, on a trace ID it draws and that the request span then
+ * gets. So some requests are traced and some not, each traced one whole (its queue span too), and
+ * every exported trace ID is one the SDK's own ratio sampler samples: the decision is the SDK's.
+ *
+ * The SDK is per process: this file sets the variables before the server starts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { Prng } from '../../src/model/prng.js';
+import type { ModelServer } from '../../src/serve/server.js';
+import { tempDir } from '../helpers.js';
+import {
+  infer,
+  inferBody,
+  randomInput,
+  smallModelBytes,
+  startServer,
+  writeModel,
+} from '../serve/server/server-fixture.js';
+import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+
+const kRequests = 30;
+
+describe('serve tracing with a ratio sampler', () => {
+  let receiver: OtlpReceiver;
+  let server: ModelServer;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    receiver = await startOtlpReceiver();
+    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
+    process.env['OTEL_EXPORTER_OTLP_PROTOCOL'] = 'http/json';
+    process.env['OTEL_TRACES_SAMPLER'] = 'traceidratio';
+    process.env['OTEL_TRACES_SAMPLER_ARG'] = '0.5';
+    const tmp = await tempDir('mlscale-ratio-');
+    cleanup = tmp.cleanup;
+    await writeModel(tmp.dir, 'm', 1, smallModelBytes(7));
+    let url: string;
+    ({ server, url } = await startServer({
+      modelRepository: tmp.dir,
+      modelOverrides: { instances: 1, maxQueueDelayMs: 5, maxBatchSize: 64 },
+    }));
+    for (let i = 0; i < kRequests; i++) {
+      const answer = await infer(url, 'm', inferBody(randomInput(new Prng(i), 1)));
+      assert.equal(answer.status, 200, answer.text);
+    }
+    await server.close();
+  });
+
+  after(async () => {
+    await server?.close();
+    await receiver?.close();
+    await cleanup?.();
+    delete process.env['OTEL_TRACES_SAMPLER'];
+    delete process.env['OTEL_TRACES_SAMPLER_ARG'];
+  });
+
+  test('some requests are traced, some not; each traced one with its queue span', () => {
+    const requests = receiver.spans.filter((s) => s.name === 'POST /v2/models/{model}/infer');
+    // Each request is sampled with probability 0.5: all or none of 30 is a 2·2⁻³⁰ chance.
+    assert.ok(requests.length > 0 && requests.length < kRequests, `${requests.length} traced`);
+    for (const r of requests)
+      assert.ok(
+        receiver.spans.some((s) => s.name === 'queue' && s.parentSpanId === r.spanId),
+        'a queue span under each traced request',
+      );
+    assert.equal(receiver.spans.filter((s) => s.name === 'queue').length, requests.length);
+  });
+
+  test("every traced request's trace ID is one the SDK's ratio sampler samples", () => {
+    const sampler = new TraceIdRatioBasedSampler(0.5);
+    for (const r of receiver.spans.filter((s) => s.parentSpanId === undefined)) {
+      const { decision } = sampler.shouldSample(ROOT_CONTEXT, r.traceId);
+      assert.equal(decision, SamplingDecision.RECORD_AND_SAMPLED, r.traceId);
+    }
+  });
+});
