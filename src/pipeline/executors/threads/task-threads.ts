@@ -22,6 +22,7 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { loadTask } from '../task-loader.js';
+import { raiseTaskThreadOldSpace } from './worker-heap.js';
 import runThreadTasks, {
   kSharedKept,
   type ThreadReply,
@@ -87,6 +88,7 @@ export class TaskThreads {
     this.#entry = entry;
     this.#inlineFastStages = options.inlineFastStages ?? true;
     this.#onStageMoved = options.onStageMoved ?? (() => undefined);
+    raiseTaskThreadOldSpace();
     for (let i = 0; i < size; i++)
       this.#slots.push(this.#spawn({ pending: new Map(), shared: new Set() } as unknown as Slot));
   }

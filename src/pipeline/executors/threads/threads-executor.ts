@@ -12,6 +12,7 @@ import type { Executor, TaskCall, TaskRef } from '../executor.js';
 import { fromErrorPayload, type TaskEnvelope } from '../task-envelope.js';
 import type { ThreadRequest } from './thread-worker.js';
 import { moduleUrl } from '../task-loader.js';
+import { raiseTaskThreadOldSpace } from './worker-heap.js';
 
 /** Options of the threads executor. */
 export interface ThreadsExecutorOptions {
@@ -34,6 +35,7 @@ export class ThreadsExecutor implements Executor {
       );
     }
     this.concurrency = workers;
+    raiseTaskThreadOldSpace();
     this.#pool = new Piscina<ThreadRequest, unknown>({
       filename: siblingModuleUrl(import.meta.url, './thread-worker'),
       minThreads: workers,
