@@ -11,53 +11,31 @@ import assert from 'node:assert/strict';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { Prng } from '../../src/model/prng.js';
-import type { ModelServer } from '../../src/serve/server.js';
-import { tempDir } from '../helpers.js';
-import {
-  infer,
-  inferBody,
-  randomInput,
-  smallModelBytes,
-  startServer,
-  writeModel,
-} from '../serve/server/server-fixture.js';
-import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { infer, inferBody, randomInput } from '../serve/server/server-fixture.js';
+import type { OtlpReceiver } from './otlp-receiver.js';
+import { startTracedServer, type TracedServer } from './traced-server.js';
 
 const kRequests = 30;
 
 describe('serve tracing with a ratio sampler', () => {
+  let traced: TracedServer;
   let receiver: OtlpReceiver;
-  let server: ModelServer;
-  let cleanup: () => Promise<void>;
 
   before(async () => {
-    receiver = await startOtlpReceiver();
-    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
-    process.env['OTEL_EXPORTER_OTLP_PROTOCOL'] = 'http/json';
-    process.env['OTEL_TRACES_SAMPLER'] = 'traceidratio';
-    process.env['OTEL_TRACES_SAMPLER_ARG'] = '0.5';
-    const tmp = await tempDir('mlscale-ratio-');
-    cleanup = tmp.cleanup;
-    await writeModel(tmp.dir, 'm', 1, smallModelBytes(7));
-    let url: string;
-    ({ server, url } = await startServer({
-      modelRepository: tmp.dir,
-      modelOverrides: { instances: 1, maxQueueDelayMs: 5, maxBatchSize: 64 },
-    }));
+    traced = await startTracedServer(
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' },
+      { maxQueueDelayMs: 5 },
+    );
+    receiver = traced.receiver;
     for (let i = 0; i < kRequests; i++) {
-      const answer = await infer(url, 'm', inferBody(randomInput(new Prng(i), 1)));
+      const answer = await infer(traced.url, 'm', inferBody(randomInput(new Prng(i), 1)));
       assert.equal(answer.status, 200, answer.text);
     }
-    await server.close();
+    // Closing flushes the spans to the receiver.
+    await traced.server.close();
   });
 
-  after(async () => {
-    await server?.close();
-    await receiver?.close();
-    await cleanup?.();
-    delete process.env['OTEL_TRACES_SAMPLER'];
-    delete process.env['OTEL_TRACES_SAMPLER_ARG'];
-  });
+  after(async () => traced?.close());
 
   test('some requests are traced, some not; each traced one with its queue span', () => {
     const requests = receiver.spans.filter((s) => s.name === 'POST /v2/models/{model}/infer');

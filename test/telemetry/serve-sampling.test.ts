@@ -9,38 +9,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from '../../src/model/prng.js';
-import type { ModelServer } from '../../src/serve/server.js';
-import { tempDir } from '../helpers.js';
-import {
-  infer,
-  inferBody,
-  randomInput,
-  smallModelBytes,
-  startServer,
-  writeModel,
-} from '../serve/server/server-fixture.js';
-import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { infer, inferBody, randomInput } from '../serve/server/server-fixture.js';
+import type { OtlpReceiver } from './otlp-receiver.js';
+import { startTracedServer, type TracedServer } from './traced-server.js';
 
 describe('serve tracing with a sampler', () => {
+  let traced: TracedServer;
   let receiver: OtlpReceiver;
-  let server: ModelServer;
-  let cleanup: () => Promise<void>;
   const sampled = { traceId: '5bf92f3577b34da6a3ce929d0e0e4736', spanId: '10f067aa0ba902b7' };
   const unsampled = { traceId: '6bf92f3577b34da6a3ce929d0e0e4736', spanId: '20f067aa0ba902b7' };
 
   before(async () => {
-    receiver = await startOtlpReceiver();
-    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
-    process.env['OTEL_EXPORTER_OTLP_PROTOCOL'] = 'http/json';
-    process.env['OTEL_TRACES_SAMPLER'] = 'parentbased_always_off';
-    const tmp = await tempDir('mlscale-sampling-');
-    cleanup = tmp.cleanup;
-    await writeModel(tmp.dir, 'm', 1, smallModelBytes(7));
-    let url: string;
-    ({ server, url } = await startServer({
-      modelRepository: tmp.dir,
-      modelOverrides: { instances: 1, maxQueueDelayMs: 50, maxBatchSize: 64 },
-    }));
+    traced = await startTracedServer(
+      { OTEL_TRACES_SAMPLER: 'parentbased_always_off' },
+      { maxQueueDelayMs: 50 },
+    );
+    receiver = traced.receiver;
+    const url = traced.url;
     // Sent together, so that they share batches: one sampled by its caller, one that its caller
     // did not sample, and three without a trace context (left out by the root sampler).
     const body = (seed: number) => inferBody(randomInput(new Prng(seed), 1));
@@ -54,15 +39,11 @@ describe('serve tracing with a sampler', () => {
       ...[3, 4, 5].map((seed) => infer(url, 'm', body(seed))),
     ]);
     for (const a of answers) assert.equal(a.status, 200, a.text);
-    await server.close();
+    // Closing flushes the spans to the receiver.
+    await traced.server.close();
   });
 
-  after(async () => {
-    await server?.close();
-    await receiver?.close();
-    await cleanup?.();
-    delete process.env['OTEL_TRACES_SAMPLER'];
-  });
+  after(async () => traced?.close());
 
   test('only the sampled request is traced: its request and queue spans, nothing of the others', () => {
     const requests = receiver.spans.filter((s) => s.name === 'POST /v2/models/{model}/infer');

@@ -11,18 +11,10 @@ import assert from 'node:assert/strict';
 import { Metadata } from '@grpc/grpc-js';
 import { Prng } from '../../src/model/prng.js';
 import type { ModelServer } from '../../src/serve/server.js';
-import { tempDir } from '../helpers.js';
 import { grpcClients, ok } from '../serve/grpc/grpc-client.js';
-import {
-  infer,
-  inferBody,
-  kFeatures,
-  randomInput,
-  smallModelBytes,
-  startServer,
-  writeModel,
-} from '../serve/server/server-fixture.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
+import { infer, inferBody, kFeatures, randomInput } from '../serve/server/server-fixture.js';
+import type { OtlpReceiver, ReceivedSpan } from './otlp-receiver.js';
+import { startTracedServer, type TracedServer } from './traced-server.js';
 
 const kServer = 2; // SpanKind.SERVER in OTLP
 
@@ -30,23 +22,16 @@ describe('serve tracing over OTLP', () => {
   let receiver: OtlpReceiver;
   let server: ModelServer;
   let url: string;
-  let cleanup: () => Promise<void>;
+  let traced: TracedServer;
   const restTrace = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
   const grpcTrace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
 
   before(async () => {
-    receiver = await startOtlpReceiver();
-    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
-    process.env['OTEL_EXPORTER_OTLP_PROTOCOL'] = 'http/json';
-    process.env['OTEL_SERVICE_NAME'] = 'mlscale-test';
-    const tmp = await tempDir('mlscale-tracing-');
-    cleanup = tmp.cleanup;
-    await writeModel(tmp.dir, 'm', 1, smallModelBytes(7));
-    ({ server, url } = await startServer({
-      modelRepository: tmp.dir,
-      grpcPort: 0,
-      modelOverrides: { instances: 1, maxQueueDelayMs: 20, maxBatchSize: 64 },
-    }));
+    traced = await startTracedServer(
+      { OTEL_SERVICE_NAME: 'mlscale-test' },
+      { maxQueueDelayMs: 20, grpcPort: 0 },
+    );
+    ({ receiver, server, url } = traced);
 
     // A REST request and a gRPC call, each with a caller's trace context; and an untraced pair
     // sent together, so that batches of several requests form.
@@ -86,11 +71,7 @@ describe('serve tracing over OTLP', () => {
     await server.close();
   });
 
-  after(async () => {
-    await server?.close();
-    await receiver?.close();
-    await cleanup?.();
-  });
+  after(async () => traced?.close());
 
   const byId = (id: string): ReceivedSpan | undefined =>
     receiver.spans.find((s) => s.spanId === id);
