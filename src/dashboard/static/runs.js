@@ -7,8 +7,7 @@ let timer;
 function table(headers, rows) {
   const t = el('table');
   const head = el('tr');
-  for (const h of headers)
-    head.append(el('th', { class: h.num ? 'num' : undefined }, h.label ?? h));
+  for (const h of headers) head.append(el('th', { class: h.num ? 'num' : undefined }, h.label ?? h));
   t.append(head);
   for (const r of rows) t.append(r);
   return t;
@@ -20,10 +19,7 @@ function progressCell(run) {
     td.append(el('span', { class: 'state done' }, 'done'));
     return td;
   }
-  td.append(
-    el('span', { class: 'state running' }, 'running'),
-    document.createTextNode(progressText(run.progress)),
-  );
+  td.append(el('span', { class: 'state running' }, 'running'), document.createTextNode(progressText(run.progress)));
   return td;
 }
 
@@ -34,10 +30,7 @@ function progressText(p) {
   if (!p.phase) return ` — epoch ${p.epoch}, ${p.rounds} rounds, ${p.done} batches trained`;
   const phase = p.phase === 'train' && p.epoch ? `train epoch ${p.epoch}` : p.phase;
   const inPhase = p.total === null ? `${p.done} batches` : `${p.done}/${p.total} batches`;
-  const run =
-    p.runTotal === null
-      ? `${p.runDone} batches so far`
-      : `${p.runDone}/${p.runTotal} (${Math.floor((100 * p.runDone) / p.runTotal)}%)`;
+  const run = p.runTotal === null ? `${p.runDone} batches so far` : `${p.runDone}/${p.runTotal} (${Math.floor((100 * p.runDone) / p.runTotal)}%)`;
   return ` — ${phase}: ${inPhase} — run ${run}`;
 }
 
@@ -47,20 +40,12 @@ async function showList() {
   const message = document.getElementById('runs-message');
   try {
     const answer = await getJson('/api/runs');
-    document.getElementById('meta').textContent =
-      `runs folder ${answer.runsFolder}${answer.redis ? ' · bullmq runs from Redis' : ''}`;
+    document.getElementById('meta').textContent = `runs folder ${answer.runsFolder}${answer.redis ? ' · bullmq runs from Redis' : ''}`;
     message.className = answer.redisError ? 'message error' : 'message';
     message.textContent = answer.redisError ?? '';
     const node = document.getElementById('runs');
     if (answer.runs.length === 0) {
-      fill(
-        node,
-        el(
-          'p',
-          { class: 'empty' },
-          `No runs yet: train one with mlscale train --out ${answer.runsFolder}/<name>.`,
-        ),
-      );
+      fill(node, el('p', { class: 'empty' }, `No runs yet: train one with mlscale train --out ${answer.runsFolder}/<name>.`));
     } else {
       const rows = answer.runs.map((r) => {
         const row = el('tr', { 'data-run': r.id });
@@ -70,15 +55,7 @@ async function showList() {
           name,
           progressCell(r),
           el('td', {}, r.executor + (r.workers ? ` (${r.workers})` : '')),
-          el(
-            'td',
-            { class: 'num' },
-            r.workersConnected === undefined
-              ? '–'
-              : r.workersConnected < 0
-                ? '?'
-                : String(r.workersConnected),
-          ),
+          el('td', { class: 'num' }, r.workersConnected === undefined ? '–' : r.workersConnected < 0 ? '?' : String(r.workersConnected)),
           el('td', { class: 'num' }, r.retried === undefined ? '–' : `${r.retried} / ${r.failed}`),
           el('td', { class: 'num' }, r.rows === null ? '–' : r.rows.toLocaleString('en-US')),
           el('td', { class: 'num' }, r.batches ?? '–'),
@@ -91,18 +68,7 @@ async function showList() {
       fill(
         node,
         table(
-          [
-            'run',
-            'status',
-            'executor (workers)',
-            { label: 'workers connected', num: true },
-            { label: 'retries / failures', num: true },
-            { label: 'rows', num: true },
-            { label: 'batches', num: true },
-            { label: 'time', num: true },
-            'final metric',
-            'finished',
-          ],
+          ['run', 'status', 'executor (workers)', { label: 'workers connected', num: true }, { label: 'retries / failures', num: true }, { label: 'rows', num: true }, { label: 'batches', num: true }, { label: 'time', num: true }, 'final metric', 'finished'],
           rows,
         ),
       );
@@ -113,16 +79,12 @@ async function showList() {
   }
   const reports = await getJson('/api/reports').catch(() => []);
   const rnode = document.getElementById('reports');
-  if (reports.length === 0)
-    fill(rnode, el('p', { class: 'empty' }, 'No reports yet (mlscale sweep writes them).'));
+  if (reports.length === 0) fill(rnode, el('p', { class: 'empty' }, 'No reports yet (mlscale sweep writes them).'));
   else {
     const list = el('ul');
     for (const r of reports) {
       const item = el('li');
-      item.append(
-        el('a', { href: r.href, target: '_blank', rel: 'noopener' }, r.name),
-        document.createTextNode(` — ${new Date(r.modifiedAt).toLocaleString()}`),
-      );
+      item.append(el('a', { href: r.href, target: '_blank', rel: 'noopener' }, r.name), document.createTextNode(` — ${new Date(r.modifiedAt).toLocaleString()}`));
       list.append(item);
     }
     fill(rnode, list);
@@ -139,23 +101,14 @@ async function showRun(id) {
   const pairs = [
     ['status', run.status],
     ['executor', `${run.executor}${run.workers ? `, ${run.workers} workers` : ''}`],
-    [
-      'data',
-      run.data
-        ? `${run.data.source ?? ''} — ${(run.data.rows ?? 0).toLocaleString('en-US')} rows in ${run.data.batches} batches (${run.data.heldOutRows ?? 0} held out)`
-        : '–',
-    ],
+    ['data', run.data ? `${run.data.source ?? ''} — ${(run.data.rows ?? 0).toLocaleString('en-US')} rows in ${run.data.batches} batches (${run.data.heldOutRows ?? 0} held out)` : '–'],
     ['epochs', run.epochs ?? '–'],
     ['total time', duration(run.totalMs)],
     ['epoch loss', run.epochLoss.length ? run.epochLoss.map((l) => num(l, 4)).join(' → ') : '–'],
     ['finished', run.createdAt ? new Date(run.createdAt).toLocaleString() : '–'],
   ];
   if (run.progress) pairs.push(['progress', progressText(run.progress).replace(/^ — /, '')]);
-  if (run.workersConnected !== undefined)
-    pairs.push(
-      ['workers connected', run.workersConnected < 0 ? '?' : run.workersConnected],
-      ['retries / failures', `${run.retried} / ${run.failed}`],
-    );
+  if (run.workersConnected !== undefined) pairs.push(['workers connected', run.workersConnected < 0 ? '?' : run.workersConnected], ['retries / failures', `${run.retried} / ${run.failed}`]);
   fill(kv);
   for (const [k, v] of pairs) kv.append(el('dt', {}, k), el('dd', {}, v));
 
@@ -167,51 +120,26 @@ async function showRun(id) {
     xTime: false,
     xLabel: 'time since the run started (s)',
     yLabel: 'ms per batch',
-    series: phases.map((p, i) => ({
-      label: p,
-      unit: 'ms/batch',
-      digits: 2,
-      color: ['#9a6700', '#0969da', '#1a7f37'][i],
-    })),
+    series: phases.map((p, i) => ({ label: p, unit: 'ms/batch', digits: 2, color: ['#9a6700', '#0969da', '#1a7f37'][i] })),
   });
   const xs = run.windows.map((w) => (w[1] + w[2]) / 1000);
-  const ys = phases.map((p) =>
-    run.windows.map((w) => (w[0] === p ? w[2] / Math.max(1, w[3]) : null)),
-  );
+  const ys = phases.map((p) => run.windows.map((w) => (w[0] === p ? w[2] / Math.max(1, w[3]) : null)));
   chart.setData([xs, ...ys]);
   container.dataset.points = String(xs.length);
   container.dataset.max = String(Math.max(0, ...ys.flat().filter((v) => typeof v === 'number')));
-  if (xs.length === 0)
-    container.append(
-      el(
-        'p',
-        { class: 'empty' },
-        'This run recorded no per-batch times (runs from before mlscale recorded them, or a run in progress).',
-      ),
-    );
+  if (xs.length === 0) container.append(el('p', { class: 'empty' }, 'This run recorded no per-batch times (runs from before mlscale recorded them, or a run in progress).'));
 
   const times = document.getElementById('run-times');
   const timeRows = [
     ...Object.entries(run.phases ?? {}).map(([k, v]) => [k, v, 'phase, wall time']),
     // `read` (a task getting its batch: the file or the cache) is part of `preprocess`, not beside it.
-    ...Object.entries(run.stages ?? {}).map(([k, v]) => [
-      k,
-      v,
-      k === 'read'
-        ? 'part of preprocess: reading batches, CPU time over tasks'
-        : 'stage, CPU time over tasks',
-    ]),
+    ...Object.entries(run.stages ?? {}).map(([k, v]) => [k, v, k === 'read' ? 'part of preprocess: reading batches, CPU time over tasks' : 'stage, CPU time over tasks']),
   ].map(([k, v, what]) => {
     const tr = el('tr');
     tr.append(el('td', {}, k), el('td', {}, what), el('td', { class: 'num' }, duration(v)));
     return tr;
   });
-  fill(
-    times,
-    timeRows.length
-      ? table(['name', 'kind', { label: 'time', num: true }], timeRows)
-      : el('p', { class: 'empty' }, 'No timings yet.'),
-  );
+  fill(times, timeRows.length ? table(['name', 'kind', { label: 'time', num: true }], timeRows) : el('p', { class: 'empty' }, 'No timings yet.'));
 
   const metrics = document.getElementById('run-metrics');
   const metricRows = Object.entries({ ...run.metrics, ...(run.customMetrics ?? {}) })
@@ -221,12 +149,7 @@ async function showRun(id) {
       tr.append(el('td', {}, k), el('td', { class: 'num' }, typeof v === 'number' ? num(v, 4) : v));
       return tr;
     });
-  fill(
-    metrics,
-    metricRows.length
-      ? table(['metric', { label: 'value', num: true }], metricRows)
-      : el('p', { class: 'empty' }, 'No metrics yet.'),
-  );
+  fill(metrics, metricRows.length ? table(['metric', { label: 'value', num: true }], metricRows) : el('p', { class: 'empty' }, 'No metrics yet.'));
 }
 
 function route() {
