@@ -211,8 +211,8 @@ export async function sweepPipeline(
       }),
     );
     // Repeats go round the grid (every point once, then again): a slow minute of a shared machine
-    // then lands on one run of several points, which their medians drop, rather than on every run
-    // of one point, which would bend the line through them.
+    // then lands on one run of several points, which the pick over each point's runs leaves out,
+    // rather than on every run of one point, which would bend the line through them.
     const runs: Run[][] = grid.map(() => []);
     for (let r = 0; r < o.repeats; r++) {
       if (o.repeats > 1) say(`repeat ${r + 1}/${o.repeats}`);
@@ -223,26 +223,26 @@ export async function sweepPipeline(
     }
     for (const [i, { batches, workers }] of grid.entries()) {
       const sorted = [...runs[i]!].sort((a, b) => a.seconds - b.seconds);
-      const median =
+      const picked =
         o.statistic === 'fastest' ? sorted[0]! : sorted[Math.floor((sorted.length - 1) / 2)]!;
       points.push({
         batches,
         workers,
         batchSize,
         rows: batches * batchSize,
-        seconds: median.seconds,
+        seconds: picked.seconds,
         ...(o.repeats > 1 ? { runSeconds: runs[i]!.map((r) => r.seconds) } : {}),
-        stageSeconds: median.stageSeconds,
-        taskSeconds: median.taskSeconds,
-        phases: median.phases,
-        driverSeconds: median.driverSeconds,
-        workerCaches: median.workerCaches,
+        stageSeconds: picked.stageSeconds,
+        taskSeconds: picked.taskSeconds,
+        phases: picked.phases,
+        driverSeconds: picked.driverSeconds,
+        workerCaches: picked.workerCaches,
         // maxRSS (KiB) is the process's peak so far: an upper bound for this run's.
         peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       });
-      const st = median.stageSeconds;
+      const st = picked.stageSeconds;
       say(
-        `[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${median.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, ${statisticWords(o.statistic, o.repeats)}` : ''}`,
+        `[run ${i + 1}/${grid.length}] batches=${batches} workers=${workers}: ${picked.seconds.toFixed(2)} s (fit ${st['fit']!.toFixed(2)}, train ${st['train']!.toFixed(2)}, evaluate ${st['evaluate']!.toFixed(2)})${o.repeats > 1 ? `, ${statisticWords(o.statistic, o.repeats)}` : ''}`,
       );
     }
   } finally {
