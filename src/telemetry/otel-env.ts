@@ -63,3 +63,54 @@ export function tracingRequest(env: NodeJS.ProcessEnv): TracingRequest {
     );
   return { enabled: true, protocol, warnings };
 }
+
+/** The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name, as data. */
+export interface SamplerSetting {
+  /** For a root span (no parent), or for every span when not parent-based. */
+  readonly root: 'always_on' | 'always_off' | 'ratio';
+  /** The ratio, for `root` 'ratio'. */
+  readonly ratio: number;
+  /** Whether a span with a parent follows the parent's sampled flag. */
+  readonly parentBased: boolean;
+}
+
+const kSamplers = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+
+/**
+ * The sampler the OTEL_TRACES_SAMPLER variables of `env` name (default `parentbased_always_on`, as
+ * in the SDK); `warn` is told of a name or a ratio that is not valid, and what is used instead.
+ */
+export function samplerSetting(
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void = () => {},
+): SamplerSetting {
+  let name = env['OTEL_TRACES_SAMPLER']?.trim().toLowerCase() || 'parentbased_always_on';
+  if (!kSamplers.includes(name)) {
+    warn(
+      `OTEL_TRACES_SAMPLER: ${name} is not one of ${kSamplers.join(', ')}; using parentbased_always_on`,
+    );
+    name = 'parentbased_always_on';
+  }
+  const parentBased = name.startsWith('parentbased_');
+  const root = name.replace('parentbased_', '');
+  if (root !== 'traceidratio')
+    return {
+      root: root as 'always_on' | 'always_off',
+      ratio: root === 'always_on' ? 1 : 0,
+      parentBased,
+    };
+  const given = env['OTEL_TRACES_SAMPLER_ARG']?.trim();
+  let ratio = given === undefined || given === '' ? NaN : Number(given);
+  if (!(ratio >= 0 && ratio <= 1)) {
+    warn(`OTEL_TRACES_SAMPLER_ARG: expected a ratio in [0, 1], got ${String(given)}; using 1`);
+    ratio = 1;
+  }
+  return { root: 'ratio', ratio, parentBased };
+}

@@ -2,14 +2,15 @@
  * The OpenTelemetry SDK, started once per process when the environment asks for traces (see
  * otel-env.ts): a NodeTracerProvider with a batching span processor and the OTLP/HTTP exporter
  * (protobuf or JSON), registered as the global tracer provider with the W3C trace-context
- * propagator, and the sampler of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the SDK reads them;
- * the default samples every trace, or follows the caller's `traceparent`). The SDK's modules are imported here, lazily: with tracing off none of them loads.
+ * propagator, and the sampler of OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (the default samples
+ * every trace, or follows the caller's `traceparent`). The pipeline's spans go through it; the
+ * server's do not (serve-tracing.ts). The SDK's modules are imported here, lazily: with tracing
+ * off none of them loads.
  *
  * @module
  */
-import type { SpanKind } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
-import { tracingRequest } from './otel-env.js';
+import { samplerSetting, tracingRequest, type SamplerSetting } from './otel-env.js';
 
 /** The started SDK. */
 export interface TracingSdk {
@@ -23,13 +24,6 @@ export interface TracingSdk {
    * every parent explicitly, and the manager's async hooks slow every await of the process.
    */
   useAsyncContext(): void;
-  /**
-   * The sampler's decision for a root span (no parent) named `name`, made before the span: a new
-   * trace ID is drawn and the sampler asked; when it samples, the next span started gets that
-   * very trace ID, so the SDK's own decision on it is the same. A request left out then costs
-   * this and no span at all.
-   */
-  sampleRoot(name: string, kind: SpanKind): boolean;
 }
 
 let started: Promise<TracingSdk | undefined> | undefined;
@@ -47,39 +41,19 @@ export function startTracingSdk(
     const request = tracingRequest(env);
     for (const w of request.warnings) warn(w);
     if (!request.enabled) return undefined;
-    const [traceNode, api, resources, exporterModule] = await Promise.all([
+    const [traceNode, resource, exporterModule] = await Promise.all([
       import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/api'),
-      import('@opentelemetry/resources'),
+      processResource(),
       request.protocol === 'http/json'
         ? import('@opentelemetry/exporter-trace-otlp-http')
         : import('@opentelemetry/exporter-trace-otlp-proto'),
     ]);
     // The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT itself.
     const exporter = new exporterModule.OTLPTraceExporter();
-    const resource = resources
-      .defaultResource()
-      .merge(resources.resourceFromAttributes({ 'service.name': 'mlscale' }))
-      // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
-      .merge(resources.detectResources({ detectors: [resources.envDetector] }));
-    const { NodeTracerProvider, BatchSpanProcessor, RandomIdGenerator, SamplingDecision } =
-      traceNode;
-    const sampler = samplerOf(env, traceNode, warn);
-    // Random IDs, but the next trace ID can be set: the one sampleRoot drew and sampled.
-    const random = new RandomIdGenerator();
-    let nextTraceId: string | undefined;
-    const idGenerator = {
-      generateTraceId(): string {
-        const id = nextTraceId ?? random.generateTraceId();
-        nextTraceId = undefined;
-        return id;
-      },
-      generateSpanId: () => random.generateSpanId(),
-    };
+    const { NodeTracerProvider, BatchSpanProcessor } = traceNode;
     const provider = new NodeTracerProvider({
       resource,
-      sampler,
-      idGenerator,
+      sampler: samplerOf(samplerSetting(env, warn), traceNode),
       spanProcessors: [new BatchSpanProcessor(exporter)],
     });
     // Also sets the W3C trace-context and baggage propagators; no context manager yet (see
@@ -98,52 +72,33 @@ export function startTracingSdk(
         // already registered, so registering again only adds the context manager.
         provider.register({ propagator: null });
       },
-      sampleRoot(name, kind) {
-        const traceId = random.generateTraceId();
-        const { decision } = sampler.shouldSample(api.ROOT_CONTEXT, traceId, name, kind, {}, []);
-        if (decision === SamplingDecision.NOT_RECORD) return false;
-        nextTraceId = traceId;
-        return true;
-      },
     };
   })();
   return started;
 }
 
-/**
- * The sampler of OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as the SDK builds it from the
- * same variables (made here so that the server can ask it first, see sampleRoot).
- */
+/** This process's resource: service.name "mlscale" unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise. */
+export async function processResource(): Promise<import('@opentelemetry/resources').Resource> {
+  const resources = await import('@opentelemetry/resources');
+  return (
+    resources
+      .defaultResource()
+      .merge(resources.resourceFromAttributes({ 'service.name': 'mlscale' }))
+      // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the default name.
+      .merge(resources.detectResources({ detectors: [resources.envDetector] }))
+  );
+}
+
+/** The SDK's sampler for `setting`. */
 function samplerOf(
-  env: NodeJS.ProcessEnv,
+  setting: SamplerSetting,
   m: typeof import('@opentelemetry/sdk-trace-node'),
-  warn: (message: string) => void,
 ): Sampler {
-  const name = env['OTEL_TRACES_SAMPLER']?.trim().toLowerCase() || 'parentbased_always_on';
-  const ratio = (): number => {
-    const given = env['OTEL_TRACES_SAMPLER_ARG']?.trim();
-    const r = given === undefined || given === '' ? NaN : Number(given);
-    if (r >= 0 && r <= 1) return r;
-    warn(`OTEL_TRACES_SAMPLER_ARG: expected a ratio in [0, 1], got ${String(given)}; using 1`);
-    return 1;
-  };
-  switch (name) {
-    case 'always_on':
-      return new m.AlwaysOnSampler();
-    case 'always_off':
-      return new m.AlwaysOffSampler();
-    case 'traceidratio':
-      return new m.TraceIdRatioBasedSampler(ratio());
-    case 'parentbased_always_off':
-      return new m.ParentBasedSampler({ root: new m.AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new m.ParentBasedSampler({ root: new m.TraceIdRatioBasedSampler(ratio()) });
-    case 'parentbased_always_on':
-      return new m.ParentBasedSampler({ root: new m.AlwaysOnSampler() });
-    default:
-      warn(
-        `OTEL_TRACES_SAMPLER: ${name} is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio; using parentbased_always_on`,
-      );
-      return new m.ParentBasedSampler({ root: new m.AlwaysOnSampler() });
-  }
+  const root =
+    setting.root === 'always_on'
+      ? new m.AlwaysOnSampler()
+      : setting.root === 'always_off'
+        ? new m.AlwaysOffSampler()
+        : new m.TraceIdRatioBasedSampler(setting.ratio);
+  return setting.parentBased ? new m.ParentBasedSampler({ root }) : root;
 }

@@ -1,6 +1,5 @@
 /**
- * The server's spans, with the OpenTelemetry API (loaded only when tracing is on, see
- * load-serve-tracing.ts):
+ * The server's spans (loaded only when tracing is on, see load-serve-tracing.ts):
  *
  * - the request: `POST /v2/models/{model}/infer` (HTTP) or `inference.GRPCInferenceService/ModelInfer`
  *   (gRPC), kind SERVER, child of the caller's W3C `traceparent` (its `tracestate` kept);
@@ -10,23 +9,33 @@
  *   the size of its batch too;
  * - `instance run`: the batch's run on an instance (decode, onnxruntime, encode), child of the batch.
  *
+ * They are span records (span-record.ts), not the SDK's span objects, and are exported by
+ * span-export.ts: with every request traced, the SDK's spans cost a quarter of the light model's
+ * throughput. What stays OpenTelemetry's: the W3C propagator that reads `traceparent` and
+ * `tracestate`, the sampler's rules (OTEL_TRACES_SAMPLER, the same decisions as the SDK's
+ * samplers, see `sampled`), the resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) and the
+ * OTLP/HTTP transport.
+ *
  * @module
  */
-import {
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type Link,
-  type Span,
-  type TextMapGetter,
-  type Tracer,
-} from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, TraceFlags, type TextMapGetter } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { version as mlscaleVersion } from '../version.js';
-import type { TracingSdk } from './sdk.js';
+import type { SamplerSetting } from './otel-env.js';
+import { processResource } from './sdk.js';
+import { batchSettings, otlpHttpSender, SpanExport } from './span-export.js';
+import {
+  Kind,
+  newTrace,
+  now,
+  Parent,
+  ids,
+  SpanRecord,
+  spanError,
+  word,
+  type SharedAttributes,
+  type TraceIdentity,
+} from './span-record.js';
 import type { BatchTrace, RequestTrace, ServeTracing, TraceCarrier } from './types.js';
 
 /** Reads headers (string or string[]) and gRPC metadata (string or Buffer). */
@@ -41,73 +50,83 @@ const carrierGetter: TextMapGetter<TraceCarrier> = {
   },
 };
 
-function fail(span: Span, error: unknown): void {
-  span.setStatus({
-    code: SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
-  });
-  if (error instanceof Error) span.recordException(error);
+/**
+ * Whether a span of trace `t` is sampled, as the SDK's samplers decide: a parent-based sampler
+ * follows the caller's sampled flag; `traceidratio` compares the XOR of the trace id's four 32-bit
+ * words with ratio × 2^32 (the SDK's TraceIdRatioBasedSampler, so that a trace is kept or left
+ * out alike by every service that samples on its id).
+ */
+export function sampled(
+  setting: SamplerSetting,
+  parentSampled: boolean | undefined,
+  t: TraceIdentity,
+): boolean {
+  if (parentSampled !== undefined && setting.parentBased) return parentSampled;
+  if (setting.root === 'always_on') return true;
+  if (setting.root === 'always_off') return false;
+  const bound = setting.ratio >= 1 ? 0x100000000 : Math.floor(setting.ratio * 0xffffffff);
+  return (t.t0 ^ t.t1 ^ t.t2 ^ t.t3) >>> 0 < bound;
 }
 
-class TracedRequest implements RequestTrace {
-  readonly span: Span;
-  readonly context: Context;
-  #queue: Span | undefined;
+/** A request's span, its queue wait inside (exported with it when the request ends). */
+class TracedRequest extends SpanRecord implements RequestTrace {
+  readonly #export: SpanExport;
 
-  constructor(tracer: Tracer, span: Span, parent: Context) {
-    this.span = span;
-    this.context = trace.setSpan(parent, span);
-    this.#queue = tracer.startSpan('queue', undefined, this.context);
+  constructor(
+    spans: SpanExport,
+    trace: TraceIdentity,
+    name: string,
+    parent: Parent,
+    p0: number,
+    p1: number,
+  ) {
+    const start = now();
+    super(trace, name, Kind.Server, start, parent, p0, p1);
+    this.#export = spans;
+    this.startInner('queue', start);
   }
 
   dequeued(): void {
-    this.#queue?.end();
-    this.#queue = undefined;
+    if (this.innerEnd === 0) this.innerEnd = now();
   }
 
   end(error?: unknown): void {
-    if (this.#queue) {
+    const t = now();
+    if (this.innerEnd === 0) {
       // Never dequeued: shed, timed out, cancelled or refused while queued.
-      if (error !== undefined) fail(this.#queue, error);
-      this.#queue.end();
-      this.#queue = undefined;
+      if (error !== undefined) this.innerError = spanError(error);
+      this.innerEnd = t;
     }
-    if (error !== undefined) fail(this.span, error);
-    this.span.end();
+    if (error !== undefined) this.fail(error);
+    this.endTime = t;
+    this.#export.add(this);
   }
 }
 
-class TracedBatch implements BatchTrace {
-  readonly #span: Span;
-  readonly #tracer: Tracer;
-  #run: Span | undefined;
+/** A batch's span, child of its first traced request, with its instance run inside. */
+class TracedBatch extends SpanRecord implements BatchTrace {
+  readonly #export: SpanExport;
 
-  constructor(tracer: Tracer, span: Span) {
-    this.#tracer = tracer;
-    this.#span = span;
+  constructor(spans: SpanExport, first: SpanRecord) {
+    super(first.trace, 'batch', Kind.Internal, now(), Parent.Local, first.s0, first.s1);
+    this.#export = spans;
   }
 
   runStarted(): void {
-    this.#run = this.#tracer.startSpan(
-      'instance run',
-      undefined,
-      trace.setSpan(ROOT_CONTEXT, this.#span),
-    );
+    this.startInner('instance run');
   }
 
   runEnded(rows: number, workMs: number, error?: unknown): void {
-    this.#span.setAttribute('mlscale.batch.rows', rows);
-    const run = this.#run;
-    if (!run) return;
-    run.setAttribute('mlscale.batch.rows', rows);
-    run.setAttribute('mlscale.instance.work_ms', workMs);
-    if (error !== undefined) fail(run, error);
-    run.end();
-    this.#run = undefined;
+    this.set('mlscale.batch.rows', rows);
+    if (this.inner === undefined) return;
+    this.innerOwn = ['mlscale.batch.rows', rows, 'mlscale.instance.work_ms', workMs];
+    if (error !== undefined) this.innerError = spanError(error);
+    this.innerEnd = now();
   }
 
   end(): void {
-    this.#span.end();
+    this.endTime = now();
+    this.#export.add(this);
   }
 }
 
@@ -126,66 +145,117 @@ const kTransports = {
     },
   },
 } as const;
-const kServerKind = Object.freeze({ kind: SpanKind.SERVER });
+
+/** Attribute sets by model and version, made once (bounded: versions come from requests). */
+class AttributeCache {
+  readonly #byModel = new Map<string, Map<string | undefined, SharedAttributes>>();
+  #size = 0;
+
+  get(
+    model: string,
+    version: string | undefined,
+    make: () => Record<string, string>,
+  ): SharedAttributes {
+    let versions = this.#byModel.get(model);
+    let set = versions?.get(version);
+    if (set === undefined) {
+      const a = make();
+      set = { keys: Object.keys(a), values: Object.values(a) };
+      if (this.#size++ < 1024) {
+        if (versions === undefined) this.#byModel.set(model, (versions = new Map()));
+        versions.set(version, set);
+      }
+    }
+    return set;
+  }
+}
 
 /**
- * The server's tracer over the registered provider. Parents are always explicit (no context
- * manager is needed). The sampler (OTEL_TRACES_SAMPLER) decides when the request span starts; an
- * unsampled request gets no trace at all: no queue span, no link from its batch.
+ * The server's tracer, sending to the OTLP endpoint of `env` in `protocol`.
+ * @param warn - told each OTEL_* setting that is not followed.
  */
-export function serveTracing(sdk: TracingSdk): ServeTracing {
-  const tracer = trace.getTracer('mlscale', mlscaleVersion);
-  // The request span's attributes per transport, model and version: built once, not per request
-  // (the span copies them).
-  const attributesByKey = new Map<string, Attributes>();
-  const attributesOf = (transport: 'http' | 'grpc', model: string, version: string | undefined) => {
-    const key = `${transport}\n${model}\n${version ?? ''}`;
-    let a = attributesByKey.get(key);
-    if (a === undefined) {
-      a = { 'mlscale.model': model };
-      if (version !== undefined && version !== '') a['mlscale.model_version'] = version;
-      Object.assign(a, kTransports[transport].attributes);
-      // Bounded: versions come from requests; past this many, new keys are not kept.
-      if (attributesByKey.size < 1024) attributesByKey.set(key, a);
-    }
-    return a;
-  };
+export async function serveTracing(
+  env: NodeJS.ProcessEnv,
+  protocol: 'http/protobuf' | 'http/json',
+  setting: SamplerSetting,
+  warn: (message: string) => void,
+): Promise<ServeTracing> {
+  const resource = await processResource();
+  await resource.waitForAsyncAttributes?.();
+  const sender = otlpHttpSender(
+    {
+      resource: resource.attributes as Record<string, string | number | boolean>,
+      scope: { name: 'mlscale', version: mlscaleVersion },
+    },
+    protocol,
+  );
+  const spans = new SpanExport(batchSettings(env, warn), sender.send);
+  const propagator = new W3CTraceContextPropagator();
+  const requestAttributes = { http: new AttributeCache(), grpc: new AttributeCache() };
+  const batchAttributes = new AttributeCache();
+  const root = { t0: 0, t1: 0, t2: 0, t3: 0, state: undefined };
   return {
     request(transport, model, version, carrier) {
-      const name = kTransports[transport].name;
-      let parent = ROOT_CONTEXT;
-      if (carrier['traceparent'] !== undefined)
-        parent = propagation.extract(ROOT_CONTEXT, carrier, carrierGetter);
-      // No `traceparent`: a root span, the sampler asked before anything is made.
-      else if (!sdk.sampleRoot(name, SpanKind.SERVER)) return undefined;
-      // The attributes are set once sampled (the SDK's samplers do not read them): an unsampled
-      // request costs the sampling decision and no more.
-      const span = tracer.startSpan(name, kServerKind, parent);
-      // Not sampled: a non-recording span, which needs no end.
-      if (!span.isRecording()) return undefined;
-      span.setAttributes(attributesOf(transport, model, version));
-      return new TracedRequest(tracer, span, parent);
+      const kind = kTransports[transport];
+      const attributes = () =>
+        requestAttributes[transport].get(model, version, () => ({
+          'mlscale.model': model,
+          ...(version !== undefined && version !== '' ? { 'mlscale.model_version': version } : {}),
+          ...kind.attributes,
+        }));
+      if (carrier['traceparent'] === undefined) {
+        // A root: its trace id is drawn into a scratch record first, so that a request left out
+        // allocates nothing.
+        root.t0 = ids.next();
+        root.t1 = ids.next();
+        root.t2 = ids.next();
+        root.t3 = ids.nextNonZero();
+        if (!sampled(setting, undefined, root)) return undefined;
+        const t = { t0: root.t0, t1: root.t1, t2: root.t2, t3: root.t3, state: undefined };
+        const span = new TracedRequest(spans, t, kind.name, Parent.None, 0, 0);
+        span.shared = attributes();
+        return span;
+      }
+      const remote = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, carrier, carrierGetter));
+      let t: TraceIdentity;
+      let span: TracedRequest;
+      if (remote) {
+        // A valid `traceparent` (the propagator drops invalid ones): this request joins its trace.
+        t = {
+          t0: word(remote.traceId, 0),
+          t1: word(remote.traceId, 8),
+          t2: word(remote.traceId, 16),
+          t3: word(remote.traceId, 24),
+          state: remote.traceState?.serialize() || undefined,
+        };
+        const parentSampled = (remote.traceFlags & TraceFlags.SAMPLED) !== 0;
+        if (!sampled(setting, parentSampled, t)) return undefined;
+        const [p0, p1] = [word(remote.spanId, 0), word(remote.spanId, 8)];
+        span = new TracedRequest(spans, t, kind.name, Parent.Remote, p0, p1);
+      } else {
+        t = newTrace();
+        if (!sampled(setting, undefined, t)) return undefined;
+        span = new TracedRequest(spans, t, kind.name, Parent.None, 0, 0);
+      }
+      span.shared = attributes();
+      return span;
     },
     batch(model, version, requests, size) {
       const traced = requests as readonly TracedRequest[];
-      const links: Link[] = traced.map((r) => ({ context: r.span.spanContext() }));
-      for (const r of traced) r.span.setAttribute('mlscale.batch.size', size);
-      const parent = traced[0]?.context ?? ROOT_CONTEXT;
-      const span = tracer.startSpan(
-        'batch',
-        {
-          links,
-          attributes: {
-            'mlscale.model': model,
-            'mlscale.model_version': version,
-            'mlscale.batch.size': size,
-            'mlscale.batch.traced_requests': traced.length,
-          },
-        },
-        parent,
-      );
-      return new TracedBatch(tracer, span);
+      for (const r of traced) r.set('mlscale.batch.size', size);
+      const span = new TracedBatch(spans, traced[0]!);
+      span.links = traced;
+      span.shared = batchAttributes.get(model, version, () => ({
+        'mlscale.model': model,
+        'mlscale.model_version': version,
+      }));
+      span.set('mlscale.batch.size', size);
+      span.set('mlscale.batch.traced_requests', traced.length);
+      return span;
     },
-    flush: () => sdk.flush(),
+    async flush() {
+      await spans.flush();
+      await sender.delegate.forceFlush();
+    },
   };
 }
