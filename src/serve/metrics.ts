@@ -168,6 +168,35 @@ export class ServerMetrics {
     }).set(limit);
   }
 
+  /** Exports the tracer's losses: spans dropped on a full export queue, batches not taken. */
+  watchTraceExport(
+    stats: () => { readonly droppedSpans: number; readonly failedExports: number },
+  ): void {
+    const counter = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) => {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = read(stats());
+          this.inc(now - reported);
+          reported = now;
+        },
+      });
+    };
+    counter(
+      'mlscale_trace_spans_dropped_total',
+      'Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE): tracing never slows requests.',
+      (s) => s.droppedSpans,
+    );
+    counter(
+      'mlscale_trace_exports_failed_total',
+      'Span batches the OTLP endpoint did not take (unreachable, refused, timed out).',
+      (s) => s.failedExports,
+    );
+  }
+
   #collect(): void {
     for (const flush of this.#collectors) {
       try {

@@ -117,6 +117,7 @@ export async function createServer(
   const metrics = new ServerMetrics();
   // OTEL_* variables ask for traces, or nothing about OpenTelemetry loads.
   const tracing = await loadServeTracing(process.env, (message) => logger?.warn(message));
+  if (tracing) metrics.watchTraceExport(() => tracing.stats());
   const source: RepositorySource =
     options.model !== undefined
       ? {

@@ -253,6 +253,7 @@ export async function serveTracing(
       span.set('mlscale.batch.traced_requests', traced.length);
       return span;
     },
+    stats: () => ({ droppedSpans: spans.dropped, failedExports: spans.failedBatches }),
     async flush() {
       await spans.flush();
       await sender.delegate.forceFlush();

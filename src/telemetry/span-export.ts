@@ -1,8 +1,10 @@
 /**
  * Ended span records to an OTLP/HTTP endpoint, batched as the SDK's BatchSpanProcessor batches
- * (and with the same OTEL_BSP_* variables): spans queue up to OTEL_BSP_MAX_QUEUE_SIZE (more are
- * dropped, and counted); a batch of OTEL_BSP_MAX_EXPORT_BATCH_SIZE goes as soon as it is full, or
- * after OTEL_BSP_SCHEDULE_DELAY ms; one export at a time.
+ * (and with the same OTEL_BSP_* variables): records queue up to OTEL_BSP_MAX_QUEUE_SIZE (more are
+ * dropped, and their spans counted); a batch of OTEL_BSP_MAX_EXPORT_BATCH_SIZE records goes as soon
+ * as it is full, or after OTEL_BSP_SCHEDULE_DELAY ms; one export at a time. The sizes count
+ * records, of one span or two (a request and its queue wait): a batch holds up to twice as many
+ * spans as the variable says.
  *
  * The sending is OpenTelemetry's own OTLP/HTTP export delegate (endpoint, headers, timeout,
  * compression, retries and proxy from the OTEL_EXPORTER_OTLP_* variables, as the SDK's
@@ -105,7 +107,8 @@ export class SpanExport {
   /** A span ended: queued for export. */
   add(span: SpanRecord): void {
     if (this.#queue.length >= this.#settings.maxQueueSize) {
-      this.dropped++;
+      // A record with its inner child is two spans lost.
+      this.dropped += span.inner !== undefined && span.innerEnd !== 0 ? 2 : 1;
       return;
     }
     this.#queue.push(span);

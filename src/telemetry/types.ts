@@ -46,4 +46,6 @@ export interface ServeTracing {
   ): BatchTrace;
   /** Exports the spans ended so far (on close). */
   flush(): Promise<void>;
+  /** What was lost so far: spans dropped on a full queue, export batches not taken. */
+  stats(): { readonly droppedSpans: number; readonly failedExports: number };
 }

@@ -3,8 +3,6 @@
  * a `traceparent` before making any span, on a trace ID it draws and that the request span then
  * gets. So some requests are traced and some not, each traced one whole (its queue span too), and
  * every exported trace ID is one the SDK's own ratio sampler samples: the decision is the SDK's.
- *
- * The SDK is per process: this file sets the variables before the server starts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

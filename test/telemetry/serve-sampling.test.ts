@@ -3,8 +3,6 @@
  * `parentbased_always_off`, so only requests whose caller sampled them (a `traceparent` with the
  * sampled flag) are traced. The others leave no span at all: no request span, no queue span, and
  * the batch they shared with a traced request links to that request only.
- *
- * The SDK is per process: this file sets the variables before the server starts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,8 +3,6 @@
  * as the standard OTEL_* variables ask: an incoming W3C `traceparent` (and its `tracestate`) is the
  * parent of the request's span, over REST and gRPC alike; the request's queue wait is its child;
  * the batch it joined links to it and carries the batch size; the instance run is the batch's child.
- *
- * The SDK is per process: this file sets the variables before the server starts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,6 @@
 /**
  * A `mlscale serve` with one small model ('m') whose traces go over OTLP/HTTP (JSON) to a receiver
- * started here on loopback, as the OTEL_* variables of `env` ask. The SDK is per process, so each
- * test file starts one, before any other server.
+ * started here on loopback, as the OTEL_* variables of `env` ask (read when the server starts).
  */
 import type { ModelServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers.js';
