@@ -17,7 +17,6 @@ import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
 } from '@opentelemetry/otlp-exporter-base/node-http';
-import type { IOtlpExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { OtlpEncoder, type Origin } from './otlp-encode.js';
 import type { SpanRecord } from './span-record.js';
@@ -58,11 +57,17 @@ export function batchSettings(
 /** Sends batches of spans; `done` is told whether they were taken. */
 export type SendSpans = (spans: SpanRecord[], done: (ok: boolean) => void) => void;
 
+/** Where ended spans go: `send` a batch; `flush` waits for what was sent to be delivered. */
+export interface SpanSender {
+  readonly send: SendSpans;
+  flush(): Promise<void>;
+}
+
 /** OpenTelemetry's OTLP/HTTP delegate with this module's encoding, in `protocol`. */
 export function otlpHttpSender(
   origin: Origin,
   protocol: 'http/protobuf' | 'http/json',
-): { send: SendSpans; delegate: IOtlpExportDelegate<SpanRecord[]> } {
+): SpanSender {
   const encoder = new OtlpEncoder(origin);
   const json = protocol === 'http/json';
   const delegate = createOtlpHttpExportDelegate<SpanRecord[], unknown>(
@@ -80,7 +85,7 @@ export function otlpHttpSender(
     undefined,
   );
   return {
-    delegate,
+    flush: () => delegate.forceFlush(),
     send: (spans, done) =>
       delegate.export(spans, (result: ExportResult) => done(result.code === 0)),
   };
