@@ -8,7 +8,9 @@
  * - `--tracing`: the cost of OpenTelemetry tracing on the light model: the same server started with
  *   the OTEL_* variables (OTLP/HTTP protobuf to a sink on loopback in this process) and without,
  *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
- *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in turn.
+ *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in
+ *   turn, and a fourth like the first (tracing off) whose ratio to the first is the noise of the
+ *   measurement; then the tracer's own work per request, measured in-process.
  * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
  * Everything shares this machine's cores, as a load generator on the same host would. Repeats
@@ -272,6 +274,9 @@ try {
     };
     const servers = {
       off: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'off'),
+      // The same server again: what the ratio of two identical servers shows is this bench's
+      // noise on this machine, the resolution of the rows beside it.
+      again: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'again'),
       all: await startServer(repo, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
       tenth: await startServer(
         repo,
@@ -284,7 +289,7 @@ try {
       ),
     };
     type Setting = keyof typeof servers;
-    const settings: Setting[] = ['off', 'all', 'tenth'];
+    const settings: Setting[] = ['off', 'again', 'all', 'tenth'];
     try {
       console.log(
         '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios, their range) | server CPU µs/req off | on |',
@@ -292,12 +297,12 @@ try {
       console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
       const restCpuOff: number[] = [];
       for (const t of ['rest', 'grpc-raw'] as Transport[]) {
-        const rates: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
-        const cpu: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
-        const ratios: Record<Setting, number[]> = { off: [], all: [], tenth: [] };
+        const rates: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
+        const cpu: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
+        const ratios: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         for (const k of settings) await run(servers[k], t, 'light', 64);
         for (let r = 0; r < repeats; r++) {
-          // Each setting first, second and third in turn.
+          // Each setting in each place in turn.
           const order = settings.map((_, i) => settings[(i + r) % settings.length]!);
           if (r % 2 === 1) order.reverse();
           const got: Partial<Record<Setting, RunResult>> = {};
@@ -310,6 +315,7 @@ try {
           if (t === 'rest') restCpuOff.push(got.off!.serverCpu);
         }
         for (const [k, label] of [
+          ['again', 'tracing off on both (a second, identical server: the noise)'],
           ['all', '100%'],
           ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
         ] as const)
