@@ -151,7 +151,11 @@ export class OtlpEncoder {
       );
   }
 
-  /** One Span message (ScopeSpans field 2). */
+  /**
+   * One Span message (ScopeSpans field 2). Its fixed-size fields (ids, kind, times, flags) are
+   * written straight into the buffer, their one-byte tags as constants: this runs for every span
+   * a busy server exports.
+   */
   #write(
     w: ProtobufWriter,
     trace: TraceIdentity,
@@ -169,36 +173,45 @@ export class OtlpEncoder {
     error: SpanError | undefined,
     links: readonly SpanRecord[] | undefined,
   ): void {
-    w.tag(2, Wire.Bytes);
-    const at = w.open();
-    w.tag(1, Wire.Bytes); // trace_id
-    w.varint(16);
-    w.word(trace.t0);
-    w.word(trace.t1);
-    w.word(trace.t2);
-    w.word(trace.t3);
-    w.tag(2, Wire.Bytes); // span_id
-    w.varint(8);
-    w.word(s0);
-    w.word(s1);
+    w.reserve(64);
+    let b = w.buffer;
+    let p = w.position;
+    b[p++] = 0x12; // ScopeSpans.spans
+    const at = p; // its length, two bytes (see closeWide)
+    p += 2;
+    b[p++] = 0x0a; // trace_id
+    b[p++] = 16;
+    p = ids32(b, p, trace.t0, trace.t1);
+    p = ids32(b, p, trace.t2, trace.t3);
+    b[p++] = 0x12; // span_id
+    b[p++] = 8;
+    p = ids32(b, p, s0, s1);
+    w.position = p;
     if (trace.state) {
       w.tag(3, Wire.Bytes);
       w.string(trace.state);
     }
     if (parent !== Parent.None) {
-      w.tag(4, Wire.Bytes); // parent_span_id
-      w.varint(8);
-      w.word(p0);
-      w.word(p1);
+      w.reserve(10);
+      b = w.buffer;
+      p = w.position;
+      b[p++] = 0x22; // parent_span_id
+      b[p++] = 8;
+      w.position = ids32(b, p, p0, p1);
     }
     w.tag(5, Wire.Bytes);
     w.knownString(name);
-    w.tag(6, Wire.Varint);
-    w.varint(kind);
-    w.tag(7, Wire.Fixed64);
-    this.#fixedTime(w, start);
-    w.tag(8, Wire.Fixed64);
-    this.#fixedTime(w, end);
+    w.reserve(20);
+    b = w.buffer;
+    p = w.position;
+    b[p++] = 0x30; // kind
+    b[p++] = kind;
+    b[p++] = 0x39; // start_time_unix_nano
+    this.#clock.nanos(start, this.#time);
+    p = le32(b, le32(b, p, this.#time[0]), this.#time[1]);
+    b[p++] = 0x41; // end_time_unix_nano
+    this.#clock.nanos(end, this.#time);
+    w.position = le32(b, le32(b, p, this.#time[0]), this.#time[1]);
     if (shared) w.raw(encodedShared(shared));
     if (own) for (let i = 0; i < own.length; i += 2) keyValue(w, 9, own[i] as string, own[i + 1]!);
     if (error) {
@@ -215,18 +228,19 @@ export class OtlpEncoder {
     }
     if (links)
       for (const l of links) {
-        w.tag(13, Wire.Bytes);
-        const link = w.open();
-        w.tag(1, Wire.Bytes);
-        w.varint(16);
-        w.word(l.trace.t0);
-        w.word(l.trace.t1);
-        w.word(l.trace.t2);
-        w.word(l.trace.t3);
-        w.tag(2, Wire.Bytes);
-        w.varint(8);
-        w.word(l.s0);
-        w.word(l.s1);
+        w.reserve(44);
+        b = w.buffer;
+        p = w.position;
+        b[p++] = 0x6a; // links
+        const link = p++;
+        b[p++] = 0x0a; // trace_id
+        b[p++] = 16;
+        p = ids32(b, p, l.trace.t0, l.trace.t1);
+        p = ids32(b, p, l.trace.t2, l.trace.t3);
+        b[p++] = 0x12; // span_id
+        b[p++] = 8;
+        p = ids32(b, p, l.s0, l.s1);
+        w.position = p;
         if (l.trace.state) {
           w.tag(3, Wire.Bytes);
           w.string(l.trace.state);
@@ -244,9 +258,13 @@ export class OtlpEncoder {
       w.varint(kStatusError);
       w.close(status);
     }
-    w.tag(16, Wire.Fixed32);
-    w.fixed32(kSampled | kHasIsRemote | (parent === Parent.Remote ? kIsRemote : 0));
-    w.close(at);
+    w.reserve(6);
+    b = w.buffer;
+    p = w.position;
+    b[p++] = 0x85; // flags: field 16, fixed32 (a two-byte tag)
+    b[p++] = 0x01;
+    w.position = le32(b, p, kSampled | kHasIsRemote | (parent === Parent.Remote ? kIsRemote : 0));
+    w.closeWide(at);
   }
 
   #fixedTime(w: ProtobufWriter, t: number): void {
@@ -350,6 +368,28 @@ interface JsonSpanView {
   readonly own: readonly AttributeValue[] | undefined;
   readonly error: SpanError | undefined;
   readonly links: readonly SpanRecord[] | undefined;
+}
+
+/** Two 32-bit words as 8 bytes, big-endian (an id's hex order), at `p`; returns the next position. */
+function ids32(b: Uint8Array, p: number, hi: number, lo: number): number {
+  b[p] = hi >>> 24;
+  b[p + 1] = hi >>> 16;
+  b[p + 2] = hi >>> 8;
+  b[p + 3] = hi;
+  b[p + 4] = lo >>> 24;
+  b[p + 5] = lo >>> 16;
+  b[p + 6] = lo >>> 8;
+  b[p + 7] = lo;
+  return p + 8;
+}
+
+/** A 32-bit word little-endian (fixed32, half a fixed64) at `p`; returns the next position. */
+function le32(b: Uint8Array, p: number, w: number): number {
+  b[p] = w;
+  b[p + 1] = w >>> 8;
+  b[p + 2] = w >>> 16;
+  b[p + 3] = w >>> 24;
+  return p + 4;
 }
 
 const traceHex = (t: TraceIdentity): string => hex8(t.t0) + hex8(t.t1) + hex8(t.t2) + hex8(t.t3);

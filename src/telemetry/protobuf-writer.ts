@@ -30,6 +30,26 @@ export class ProtobufWriter {
     this.#buf = bigger;
   }
 
+  /**
+   * Makes room for `n` more bytes, for a caller that then writes a run of fixed-size fields
+   * straight into `buffer` from `position` (and sets `position` past them): no check per byte.
+   */
+  reserve(n: number): void {
+    this.#room(n);
+  }
+
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  get position(): number {
+    return this.#pos;
+  }
+
+  set position(p: number) {
+    this.#pos = p;
+  }
+
   tag(field: number, wire: Wire): void {
     this.varint(field * 8 + wire);
   }
@@ -140,15 +160,35 @@ export class ProtobufWriter {
     return this.#pos++;
   }
 
-  /** Closes the message opened at `at`: writes its length, moving the body if it needs more room. */
+  /**
+   * Opens a nested message whose length likely takes two bytes (128 B to 16 KiB, a span): its
+   * body then needs no move when it closes (see closeWide).
+   */
+  openWide(): number {
+    this.#room(2);
+    const at = this.#pos;
+    this.#pos += 2;
+    return at;
+  }
+
+  /** Closes the message opened at `at` (1 byte reserved): writes its length, moving the body if it needs more room. */
   close(at: number): void {
-    const length = this.#pos - at - 1;
+    this.#closeWith(at, 1);
+  }
+
+  /** Closes a message opened with openWide. */
+  closeWide(at: number): void {
+    this.#closeWith(at, 2);
+  }
+
+  #closeWith(at: number, reserved: number): void {
+    const length = this.#pos - at - reserved;
     let size = 1;
     for (let v = length; v >= 0x80; v = Math.floor(v / 0x80)) size++;
-    if (size > 1) {
-      this.#room(size - 1);
-      this.#buf.copyWithin(at + size, at + 1, this.#pos);
-      this.#pos += size - 1;
+    if (size !== reserved) {
+      this.#room(Math.max(0, size - reserved));
+      this.#buf.copyWithin(at + size, at + reserved, this.#pos);
+      this.#pos += size - reserved;
     }
     let p = at;
     let v = length;
@@ -159,11 +199,13 @@ export class ProtobufWriter {
     this.#buf[p] = v;
   }
 
-  /** What was written, copied out; the writer is empty again. */
+  /**
+   * What was written; the writer starts again on a new buffer of the same size (handing this one
+   * out costs no copy, which a batch of spans would otherwise pay once more).
+   */
   finish(): Uint8Array {
-    // Not zero-filled first, as slice() would be.
-    const out = Buffer.allocUnsafe(this.#pos);
-    this.#buf.copy(out, 0, 0, this.#pos);
+    const out = this.#buf.subarray(0, this.#pos);
+    this.#buf = Buffer.allocUnsafeSlow(this.#buf.length);
     this.#pos = 0;
     return out;
   }

@@ -147,20 +147,26 @@ const kTransports = {
   },
 } as const;
 
-/** Attribute sets by model and version, made once (bounded: versions come from requests). */
+/**
+ * Attribute sets by model and version: `mlscale.model`, `mlscale.model_version` (when given) and
+ * `extra`, made once (bounded: versions come from requests).
+ */
 class AttributeCache {
   readonly #byModel = new Map<string, Map<string | undefined, SharedAttributes>>();
+  readonly #extra: Readonly<Record<string, string>>;
   #size = 0;
 
-  get(
-    model: string,
-    version: string | undefined,
-    make: () => Record<string, string>,
-  ): SharedAttributes {
+  constructor(extra: Readonly<Record<string, string>> = {}) {
+    this.#extra = extra;
+  }
+
+  get(model: string, version: string | undefined): SharedAttributes {
     let versions = this.#byModel.get(model);
     let set = versions?.get(version);
     if (set === undefined) {
-      const a = make();
+      const a: Record<string, string> = { 'mlscale.model': model };
+      if (version !== undefined && version !== '') a['mlscale.model_version'] = version;
+      Object.assign(a, this.#extra);
       set = { keys: Object.keys(a), values: Object.values(a) };
       if (this.#size++ < 1024) {
         if (versions === undefined) this.#byModel.set(model, (versions = new Map()));
@@ -197,18 +203,15 @@ export async function serveTracing(
   const out = sender ?? otlpHttpSender(await serveOrigin(), protocol);
   const spans = new SpanExport(batchSettings(env, warn), out.send);
   const propagator = new W3CTraceContextPropagator();
-  const requestAttributes = { http: new AttributeCache(), grpc: new AttributeCache() };
+  const requestAttributes = {
+    http: new AttributeCache(kTransports.http.attributes),
+    grpc: new AttributeCache(kTransports.grpc.attributes),
+  };
   const batchAttributes = new AttributeCache();
   const root = { t0: 0, t1: 0, t2: 0, t3: 0, state: undefined };
   return {
     request(transport, model, version, carrier) {
       const kind = kTransports[transport];
-      const attributes = () =>
-        requestAttributes[transport].get(model, version, () => ({
-          'mlscale.model': model,
-          ...(version !== undefined && version !== '' ? { 'mlscale.model_version': version } : {}),
-          ...kind.attributes,
-        }));
       if (carrier['traceparent'] === undefined) {
         // A root: its trace id is drawn into a scratch record first, so that a request left out
         // allocates nothing.
@@ -219,7 +222,7 @@ export async function serveTracing(
         if (!sampled(setting, undefined, root)) return undefined;
         const t = { t0: root.t0, t1: root.t1, t2: root.t2, t3: root.t3, state: undefined };
         const span = new TracedRequest(spans, t, kind.name, Parent.None, 0, 0);
-        span.shared = attributes();
+        span.shared = requestAttributes[transport].get(model, version);
         return span;
       }
       const remote = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, carrier, carrierGetter));
@@ -243,7 +246,7 @@ export async function serveTracing(
         if (!sampled(setting, undefined, t)) return undefined;
         span = new TracedRequest(spans, t, kind.name, Parent.None, 0, 0);
       }
-      span.shared = attributes();
+      span.shared = requestAttributes[transport].get(model, version);
       return span;
     },
     batch(model, version, requests, size) {
@@ -251,10 +254,7 @@ export async function serveTracing(
       for (const r of traced) r.set('mlscale.batch.size', size);
       const span = new TracedBatch(spans, traced[0]!);
       span.links = traced;
-      span.shared = batchAttributes.get(model, version, () => ({
-        'mlscale.model': model,
-        'mlscale.model_version': version,
-      }));
+      span.shared = batchAttributes.get(model, version);
       span.set('mlscale.batch.size', size);
       span.set('mlscale.batch.traced_requests', traced.length);
       return span;
