@@ -10,7 +10,8 @@
  *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
  *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in
  *   turn, and a fourth like the first (tracing off) whose ratio to the first is the noise of the
- *   measurement; then the tracer's own work per request, measured in-process.
+ *   measurement; each setting on `--processes` server processes (default 2), averaged; REST only
+ *   unless `--transports rest,grpc-raw`; then the tracer's own work per request, in-process.
  * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
  * Everything shares this machine's cores, as a load generator on the same host would. Repeats
@@ -37,11 +38,16 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
     ratio: { type: 'string', default: '0.1' },
+    processes: { type: 'string', default: '2' },
+    transports: { type: 'string', default: 'rest' },
   },
 });
 const seconds = args.quick ? 2 : Number(args.seconds);
 const repeats = args.quick ? 1 : Number(args.repeats);
 const concurrency = Number(args.concurrency);
+/** --tracing: server processes per setting, and the transports measured. */
+const processes = Math.max(1, Number(args.processes));
+const tracingTransports = args.transports.split(',').map((t) => t.trim()) as Transport[];
 let profiles = 0;
 /** Node flags for a child: a CPU profile into --profile's directory, named after `prefix`. */
 const profileFlags = (prefix: string): string[] =>
@@ -272,14 +278,21 @@ try {
       OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     };
+    // Each setting on several server processes, measured in turn and averaged: two identical
+    // processes differ by up to ~7% on this VM (where their code and heap happen to land), as much
+    // as the effect measured here.
+    const group = async (env: NodeJS.ProcessEnv, label: string): Promise<Server[]> => {
+      const out: Server[] = [];
+      for (let i = 0; i < processes; i++) out.push(await startServer(repo, env, `${label}-${i}`));
+      return out;
+    };
     const servers = {
-      off: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'off'),
-      // The same server again: what the ratio of two identical servers shows is this bench's
-      // noise on this machine, the resolution of the rows beside it.
-      again: await startServer(repo, { OTEL_SDK_DISABLED: 'true' }, 'again'),
-      all: await startServer(repo, { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
-      tenth: await startServer(
-        repo,
+      off: await group({ OTEL_SDK_DISABLED: 'true' }, 'off'),
+      // The same servers again: what their ratio to the first shows is this bench's noise on this
+      // machine, the resolution of the rows beside it.
+      again: await group({ OTEL_SDK_DISABLED: 'true' }, 'again'),
+      all: await group({ ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
+      tenth: await group(
         {
           ...otlp,
           OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
@@ -287,6 +300,18 @@ try {
         },
         'tenth',
       ),
+    };
+    /** One run on each process of a setting: the mean rate and CPU per request. */
+    const runGroup = async (group: Server[], t: Transport): Promise<RunResult> => {
+      const results: RunResult[] = [];
+      for (const server of group) results.push(await run(server, t, 'light', 64));
+      const mean = (f: (r: RunResult) => number) =>
+        results.reduce((a, r) => a + f(r), 0) / results.length;
+      return {
+        rate: mean((r) => r.rate),
+        serverCpu: mean((r) => r.serverCpu),
+        loadCpu: mean((r) => r.loadCpu),
+      };
     };
     type Setting = keyof typeof servers;
     const settings: Setting[] = ['off', 'again', 'all', 'tenth'];
@@ -296,17 +321,17 @@ try {
       );
       console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
       const restCpuOff: number[] = [];
-      for (const t of ['rest', 'grpc-raw'] as Transport[]) {
+      for (const t of tracingTransports) {
         const rates: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         const cpu: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         const ratios: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
-        for (const k of settings) await run(servers[k], t, 'light', 64);
+        for (const k of settings) await runGroup(servers[k], t);
         for (let r = 0; r < repeats; r++) {
           // Each setting in each place in turn.
           const order = settings.map((_, i) => settings[(i + r) % settings.length]!);
           if (r % 2 === 1) order.reverse();
           const got: Partial<Record<Setting, RunResult>> = {};
-          for (const k of order) got[k] = await run(servers[k], t, 'light', 64);
+          for (const k of order) got[k] = await runGroup(servers[k], t);
           for (const k of settings) {
             rates[k].push(got[k]!.rate);
             cpu[k].push(got[k]!.serverCpu);
@@ -333,7 +358,7 @@ try {
         `\nThe tracer's own work per request, in-process (spans made, batches encoded as OTLP protobuf; 16 requests a batch): ${all.toFixed(2)} µs at 100%, ${tenth.toFixed(2)} µs at ${Number(args.ratio) * 100}%; against the server's ${base.toFixed(0)} µs of CPU per request with tracing off, req/s on/off of a CPU-bound server ≈ ${(base / (base + all)).toFixed(3)} and ${(base / (base + tenth)).toFixed(3)}.`,
       );
     } finally {
-      for (const k of settings) await stop(servers[k].child);
+      for (const k of settings) for (const server of servers[k]) await stop(server.child);
       sink.close();
     }
   }
