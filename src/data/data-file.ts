@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DataParseError } from '../errors.js';
+import { isMainThread } from 'node:worker_threads';
+import { DataNotFoundError, DataParseError } from '../errors.js';
 import { assertDataFile, toReadError } from './file-access.js';
 
 /** Part of a file: from byte `start` up to (not including) byte `end`, or to the file's end. */
@@ -127,6 +128,7 @@ export class LocalFile implements DataFile {
   }
 
   async read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array> {
+    if (!isMainThread) return this.#readBlocking(range, expect);
     await this.#check(expect);
     const out = new Uint8Array(Math.max(0, range.end - range.start));
     let handle;
@@ -148,6 +150,43 @@ export class LocalFile implements DataFile {
       throw toReadError(err, this.name);
     } finally {
       await handle?.close();
+    }
+    return out;
+  }
+
+  /**
+   * The same read with blocking calls, in a worker thread: the worker has nothing else to do while
+   * its batch's bytes arrive, and the five trips to libuv's pool of the async read (stat, stat,
+   * open, read, close) left each worker idle ~7% of the first pass.
+   */
+  #readBlocking(range: Required<ByteRange>, expect: FileVersion | undefined): Uint8Array {
+    const out = new Uint8Array(Math.max(0, range.end - range.start));
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.name, 'r');
+      const info = fstatSync(fd);
+      if (info.isDirectory())
+        throw new DataNotFoundError(`${this.name} is a directory, not a data file`);
+      if (expect !== undefined && info.size !== expect.size)
+        throw changedFileError(
+          this.name,
+          `is ${info.size} bytes here but was ${expect.size} bytes where the driver read it`,
+        );
+      let at = 0;
+      while (at < out.length) {
+        const bytesRead = readSync(fd, out, at, out.length - at, range.start + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      if (at < out.length)
+        throw changedFileError(
+          this.name,
+          `ends before byte ${range.end}, where the driver read a record`,
+        );
+    } catch (err) {
+      throw toReadError(err, this.name);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     return out;
   }
