@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { DataNotFoundError, DataParseError } from '../errors.js';
-import { assertDataFile, toReadError } from './file-access.js';
+import { toReadError } from './file-access.js';
 
 /** Part of a file: from byte `start` up to (not including) byte `end`, or to the file's end. */
 export interface ByteRange {
@@ -129,23 +129,18 @@ export class LocalFile implements DataFile {
 
   async read(range: Required<ByteRange>, expect?: FileVersion): Promise<Uint8Array> {
     if (!isMainThread) return this.#readBlocking(range, expect);
-    await this.#check(expect);
     const out = new Uint8Array(Math.max(0, range.end - range.start));
     let handle;
     try {
       handle = await open(this.name, 'r');
+      this.#checkOpened(await handle.stat(), expect);
       let at = 0;
       while (at < out.length) {
         const { bytesRead } = await handle.read(out, at, out.length - at, range.start + at);
         if (bytesRead === 0) break;
         at += bytesRead;
       }
-      if (at < out.length) {
-        throw changedFileError(
-          this.name,
-          `ends before byte ${range.end}, where the driver read a record`,
-        );
-      }
+      if (at < out.length) throw this.#shortRead(range);
     } catch (err) {
       throw toReadError(err, this.name);
     } finally {
@@ -156,7 +151,7 @@ export class LocalFile implements DataFile {
 
   /**
    * The same read with blocking calls, in a worker thread: the worker has nothing else to do while
-   * its batch's bytes arrive, and the five trips to libuv's pool of the async read (stat, stat,
+   * its batch's bytes arrive, and the trips to libuv's pool of the async read (then stat, stat,
    * open, read, close) left each worker idle ~7% of the first pass.
    */
   #readBlocking(range: Required<ByteRange>, expect: FileVersion | undefined): Uint8Array {
@@ -164,31 +159,38 @@ export class LocalFile implements DataFile {
     let fd: number | undefined;
     try {
       fd = openSync(this.name, 'r');
-      const info = fstatSync(fd);
-      if (info.isDirectory())
-        throw new DataNotFoundError(`${this.name} is a directory, not a data file`);
-      if (expect !== undefined && info.size !== expect.size)
-        throw changedFileError(
-          this.name,
-          `is ${info.size} bytes here but was ${expect.size} bytes where the driver read it`,
-        );
+      this.#checkOpened(fstatSync(fd), expect);
       let at = 0;
       while (at < out.length) {
         const bytesRead = readSync(fd, out, at, out.length - at, range.start + at);
         if (bytesRead === 0) break;
         at += bytesRead;
       }
-      if (at < out.length)
-        throw changedFileError(
-          this.name,
-          `ends before byte ${range.end}, where the driver read a record`,
-        );
+      if (at < out.length) throw this.#shortRead(range);
     } catch (err) {
       throw toReadError(err, this.name);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
     return out;
+  }
+
+  /** The file is a file, and of the size the driver saw (when it said). */
+  #checkOpened(info: Stats, expect: FileVersion | undefined): void {
+    if (info.isDirectory())
+      throw new DataNotFoundError(`${this.name} is a directory, not a data file`);
+    if (expect !== undefined && info.size !== expect.size)
+      throw changedFileError(
+        this.name,
+        `is ${info.size} bytes here but was ${expect.size} bytes where the driver read it`,
+      );
+  }
+
+  #shortRead(range: Required<ByteRange>): DataParseError {
+    return changedFileError(
+      this.name,
+      `ends before byte ${range.end}, where the driver read a record`,
+    );
   }
 
   async version(): Promise<FileVersion> {
@@ -201,15 +203,13 @@ export class LocalFile implements DataFile {
   }
 
   async #check(expect: FileVersion | undefined): Promise<void> {
-    await assertDataFile(this.name);
-    if (expect === undefined) return;
-    const { size } = await this.version();
-    if (size !== expect.size) {
-      throw changedFileError(
-        this.name,
-        `is ${size} bytes here but was ${expect.size} bytes where the driver read it`,
-      );
+    let info: Stats;
+    try {
+      info = await stat(this.name);
+    } catch (err) {
+      throw toReadError(err, this.name);
     }
+    this.#checkOpened(info, expect);
   }
 
   readError(err: unknown): unknown {
