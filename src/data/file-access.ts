@@ -3,25 +3,7 @@
  *
  * @module
  */
-import { stat } from 'node:fs/promises';
 import { DataNotFoundError, isMlscaleError } from '../errors.js';
-
-/**
- * Checks, before streaming, that a data file exists and is not a directory, so the user gets a
- * clear message instead of a stream error.
- *
- * @param path - The data file.
- * @throws DataNotFoundError naming the path.
- */
-export async function assertDataFile(path: string): Promise<void> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await stat(path)).isDirectory();
-  } catch (err) {
-    throw toReadError(err, path);
-  }
-  if (isDirectory) throw new DataNotFoundError(`${path} is a directory, not a data file`);
-}
 
 /**
  * Maps an error met while opening or reading a data file. Coded errors pass through unchanged.
