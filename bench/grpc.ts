@@ -8,10 +8,10 @@
  * - `--tracing`: the cost of OpenTelemetry tracing on the light model: the same server started with
  *   the OTEL_* variables (OTLP/HTTP protobuf to a sink on loopback in this process) and without,
  *   REST and gRPC, as req/s on / off (target ≥ 0.95), with every request sampled and with 10% of
- *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), three servers measured in
- *   turn, and a fourth like the first (tracing off) whose ratio to the first is the noise of the
- *   measurement; each setting on `--processes` server processes (default 2), averaged; REST only
- *   unless `--transports rest,grpc-raw`; servers and load generators pinned to cores of their own
+ *   them (`parentbased_traceidratio`, 0.1; `--ratio` for another), and a control like tracing off
+ *   whose ratio to it is the noise of the measurement; `--repeats` cycles (default 8), each with
+ *   a fresh server process per setting and each run of a setting bracketed by runs of tracing
+ *   off just before and after; REST only unless `--transports rest,grpc-raw`; servers and load generators pinned to cores of their own
  *   (`--no-pin` to not); then the tracer's own work per request, in-process.
  * - `--profile DIR`: the servers and load generators write CPU profiles (`--cpu-prof`) into DIR.
  *
@@ -26,29 +26,28 @@ import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { median } from '../src/analysis/fit.js';
+import { median, sampleQuantile } from '../src/analysis/fit.js';
 import { fmt, freePort, mlpBytes, root, stop, waitFor } from './serve-kit.js';
 import { tracerWorkPerRequest } from './tracing-work.js';
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
-    repeats: { type: 'string', default: '3' },
+    repeats: { type: 'string' },
     concurrency: { type: 'string', default: '32' },
     tracing: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
     ratio: { type: 'string', default: '0.1' },
-    processes: { type: 'string', default: '2' },
     pin: { type: 'boolean', default: true },
     transports: { type: 'string', default: 'rest' },
   },
 });
 const seconds = args.quick ? 2 : Number(args.seconds);
-const repeats = args.quick ? 1 : Number(args.repeats);
+// --tracing: cycles (below), each with fresh server processes and a ratio per setting.
+const repeats = args.quick ? 1 : Number(args.repeats ?? (args.tracing ? 8 : 3));
 const concurrency = Number(args.concurrency);
-/** --tracing: server processes per setting, and the transports measured. */
-const processes = Math.max(1, Number(args.processes));
+/** --tracing: the transports measured. */
 const tracingTransports = args.transports.split(',').map((t) => t.trim()) as Transport[];
 
 /**
@@ -298,46 +297,25 @@ try {
       OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     };
-    // Each setting on several server processes, measured in turn and averaged: two identical
-    // processes differ by up to ~7% on this VM (where their code and heap happen to land), as much
-    // as the effect measured here.
-    const group = async (env: NodeJS.ProcessEnv, label: string): Promise<Server[]> => {
-      const out: Server[] = [];
-      for (let i = 0; i < processes; i++) out.push(await startServer(repo, env, `${label}-${i}`));
-      return out;
-    };
-    const servers = {
-      off: await group({ OTEL_SDK_DISABLED: 'true' }, 'off'),
-      // The same servers again: what their ratio to the first shows is this bench's noise on this
-      // machine, the resolution of the rows beside it.
-      again: await group({ OTEL_SDK_DISABLED: 'true' }, 'again'),
-      all: await group({ ...otlp, OTEL_TRACES_SAMPLER: 'always_on' }, 'all'),
-      tenth: await group(
-        {
-          ...otlp,
-          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-          OTEL_TRACES_SAMPLER_ARG: args.ratio,
-        },
-        'tenth',
-      ),
-    };
-    /** One run on each process of a setting: the mean rate and CPU per request. */
-    const runGroup = async (group: Server[], t: Transport): Promise<RunResult> => {
-      const results: RunResult[] = [];
-      for (const server of group) results.push(await run(server, t, 'light', 64));
-      const mean = (f: (r: RunResult) => number) =>
-        results.reduce((a, r) => a + f(r), 0) / results.length;
-      return {
-        rate: mean((r) => r.rate),
-        serverCpu: mean((r) => r.serverCpu),
-        loadCpu: mean((r) => r.loadCpu),
-      };
-    };
-    type Setting = keyof typeof servers;
-    const settings: Setting[] = ['off', 'again', 'all', 'tenth'];
+    const environments = {
+      off: { OTEL_SDK_DISABLED: 'true' },
+      // Tracing off again, in a process of its own: its ratio to the first is this bench's noise
+      // on this machine, the resolution of the rows beside it.
+      again: { OTEL_SDK_DISABLED: 'true' },
+      all: { ...otlp, OTEL_TRACES_SAMPLER: 'always_on' },
+      tenth: {
+        ...otlp,
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: args.ratio,
+      },
+    } satisfies Record<string, NodeJS.ProcessEnv>;
+    type Setting = keyof typeof environments;
+    const settings = Object.keys(environments) as Setting[];
+    const measured = settings.filter((k) => k !== 'off');
+    let alive: Server[] = [];
     try {
       console.log(
-        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of per-repeat ratios, their range) | server CPU µs/req off | on |',
+        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of bracketed ratios, their interquartile range) | server CPU µs/req off | on |',
       );
       console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
       const restCpuOff: number[] = [];
@@ -345,19 +323,36 @@ try {
         const rates: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         const cpu: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         const ratios: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
-        for (const k of settings) await runGroup(servers[k], t);
         for (let r = 0; r < repeats; r++) {
-          // Each setting in each place in turn.
-          const order = settings.map((_, i) => settings[(i + r) % settings.length]!);
-          if (r % 2 === 1) order.reverse();
-          const got: Partial<Record<Setting, RunResult>> = {};
-          for (const k of order) got[k] = await runGroup(servers[k], t);
-          for (const k of settings) {
-            rates[k].push(got[k]!.rate);
-            cpu[k].push(got[k]!.serverCpu);
-            ratios[k].push(got[k]!.rate / got.off!.rate);
+          // Two things on this VM are larger than the effect measured, and each cycle cancels
+          // one. Two identical server processes differ by up to ~7% (where their code and heap
+          // land): every cycle starts a fresh process for each setting, so that the median is
+          // over as many processes as cycles. The machine's speed drifts by 20–40% within a
+          // minute (one server: 10,900, 8,200, then 12,400 req/s): each run of a setting is
+          // bracketed by runs of tracing off just before and after it, and compared with their
+          // mean — off, A, off, B, off, C, off, the order of A, B, C rotating each cycle.
+          // Started in a rotating order too: a process started later might land worse.
+          const servers = {} as Record<Setting, Server>;
+          for (const k of settings.map((_, i) => settings[(i + r) % settings.length]!)) {
+            servers[k] = await startServer(repo, environments[k], `${k}-${r}`);
+            alive.push(servers[k]);
           }
-          if (t === 'rest') restCpuOff.push(got.off!.serverCpu);
+          for (const k of settings) await run(servers[k], t, 'light', 64); // warm-up
+          const order = measured.map((_, i) => measured[(i + r) % measured.length]!);
+          let before = await run(servers.off, t, 'light', 64);
+          for (const k of order) {
+            const got = await run(servers[k], t, 'light', 64);
+            const after = await run(servers.off, t, 'light', 64);
+            rates[k].push(got.rate);
+            cpu[k].push(got.serverCpu);
+            ratios[k].push(got.rate / ((before.rate + after.rate) / 2));
+            rates.off.push(after.rate);
+            cpu.off.push(after.serverCpu);
+            if (t === 'rest') restCpuOff.push(after.serverCpu);
+            before = after;
+          }
+          for (const server of alive) await stop(server.child);
+          alive = [];
         }
         for (const [k, label] of [
           ['again', 'tracing off on both (a second, identical server: the noise)'],
@@ -365,7 +360,7 @@ try {
           ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
         ] as const)
           console.log(
-            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${Math.min(...ratios[k]).toFixed(2)}–${Math.max(...ratios[k]).toFixed(2)}) | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
+            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${sampleQuantile(ratios[k], 0.25).toFixed(3)}–${sampleQuantile(ratios[k], 0.75).toFixed(3)}) | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
           );
       }
       console.log(`\n(${fmt(exported / 1024)} KiB of OTLP exported to the sink)`);
@@ -378,7 +373,7 @@ try {
         `\nThe tracer's own work per request, in-process (spans made, batches encoded as OTLP protobuf; 16 requests a batch): ${all.toFixed(2)} µs at 100%, ${tenth.toFixed(2)} µs at ${Number(args.ratio) * 100}%; against the server's ${base.toFixed(0)} µs of CPU per request with tracing off, req/s on/off of a CPU-bound server ≈ ${(base / (base + all)).toFixed(3)} and ${(base / (base + tenth)).toFixed(3)}.`,
       );
     } finally {
-      for (const k of settings) for (const server of servers[k]) await stop(server.child);
+      for (const server of alive) await stop(server.child);
       sink.close();
     }
   }

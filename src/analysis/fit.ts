@@ -43,6 +43,15 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The q-quantile (0 ≤ q ≤ 1) of a non-empty list, interpolated between order statistics. */
+export function sampleQuantile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new RangeError('quantile of no values');
+  const s = [...values].sort((p, r) => p - r);
+  const at = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(at);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (at - lo);
+}
+
 /** A linear fit with what it leaves unexplained: the largest residual relative to its point. */
 export interface LinearityCheck extends LinearFit {
   /** max |y − ŷ| / y over the points (0 = exactly linear). */

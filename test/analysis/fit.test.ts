@@ -6,6 +6,7 @@ import {
   linearFit,
   linearityCheck,
   median,
+  sampleQuantile,
   uslFit,
   uslThroughput,
 } from '../../src/analysis/fit.js';
@@ -26,6 +27,14 @@ describe('linearFit', () => {
   test('should take the median of odd and even lists', () => {
     assert.equal(median([3, 1, 2]), 2);
     assert.equal(median([4, 1, 3, 2]), 2.5);
+  });
+
+  test('should interpolate quantiles between order statistics, as numpy does by default', () => {
+    assert.equal(sampleQuantile([4, 1, 3, 2, 5], 0.25), 2);
+    assert.equal(sampleQuantile([1, 2, 3, 4], 0.5), 2.5);
+    assert.equal(sampleQuantile([1, 2, 3, 4], 0.25), 1.75);
+    assert.equal(sampleQuantile([7], 0.9), 7);
+    assert.throws(() => sampleQuantile([], 0.5), RangeError);
   });
 });
 
