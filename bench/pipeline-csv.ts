@@ -37,6 +37,7 @@ import { resolveTrainingOptions, type TrainingOptions } from '../src/pipeline/op
 import { runTraining, type TrainingResult } from '../src/pipeline/run-training.js';
 import { siblingModuleUrl } from '../src/util/module-url.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { ceilingWork, type CeilingWork } from './csv-ceiling-work.js';
 import { writeTable } from './make-table.js';
 
 const python = '/usr/bin/python3';
@@ -222,15 +223,23 @@ async function wholeRun(
   log(
     `the same bare threads meeting after every round of 4 batches, as synchronous data-parallel training must (no averaging, no messages: only the wait for the slower thread): **${fmt(ceiling.rounds)}x**; the pipeline reaches **${fmt((100 * ratio) / ceiling.rounds, 0)}%** of it`,
   );
+  log(
+    `the same two ceilings with the one-thread run on the main thread, where the inline executor runs (the pipeline's ratio is inline over two worker threads; one bare worker thread takes ${fmt(ceiling.workerOverMain)}x the main thread's time on the same work): free-running **${fmt(ceiling.freeFromMain)}x**, meeting every round **${fmt(ceiling.roundsFromMain)}x**; the pipeline reaches **${fmt((100 * ratio) / ceiling.freeFromMain, 0)}%** and **${fmt((100 * ratio) / ceiling.roundsFromMain, 0)}%** of them`,
+  );
   return runs;
 }
 
 /** The bare-thread ceilings: free-running, and meeting after every round as the pipeline does. */
 interface Ceilings {
-  /** One thread over every batch against two threads over half each, each on its own. */
+  /** One worker thread over every batch against two threads over half each, each on its own. */
   readonly free: number;
   /** The same, the two threads meeting after each round of `syncEvery` batches. */
   readonly rounds: number;
+  /** The two ceilings with the one-thread run on the main thread, as the inline executor runs. */
+  readonly freeFromMain: number;
+  readonly roundsFromMain: number;
+  /** The one-thread run's time on a worker thread over its time on the main thread. */
+  readonly workerOverMain: number;
 }
 
 /** Two bare threads on half the batches each, against one thread on all of them. */
@@ -249,6 +258,16 @@ async function bareCeiling(
     spans.push(span);
   const url = new URL('./csv-ceiling-worker.js', import.meta.url);
   const syncEvery = 4;
+  const work = (part: BatchSpan[], barrier?: CeilingWork['barrier']): CeilingWork => ({
+    path: file,
+    spans: part,
+    schema: fitted.schema,
+    preprocessing: fitted.preprocessing,
+    spec: fitted.spec,
+    epochs,
+    minibatch: 64,
+    ...(barrier ? { barrier } : {}),
+  });
   const run = (parts: BatchSpan[][], synchronised: boolean) => {
     const state = new SharedArrayBuffer(8);
     const barrier = synchronised
@@ -263,18 +282,7 @@ async function bareCeiling(
       parts.map(
         (part) =>
           new Promise<number>((resolve, reject) => {
-            const worker = new Worker(url, {
-              workerData: {
-                path: file,
-                spans: part,
-                schema: fitted.schema,
-                preprocessing: fitted.preprocessing,
-                spec: fitted.spec,
-                epochs,
-                minibatch: 64,
-                barrier,
-              },
-            });
+            const worker = new Worker(url, { workerData: work(part, barrier) });
             worker.once('message', resolve);
             worker.once('error', reject);
           }),
@@ -284,12 +292,27 @@ async function bareCeiling(
   const halves = [spans.filter((_, i) => i % 2 === 0), spans.filter((_, i) => i % 2 === 1)];
   const free: number[] = [];
   const rounds: number[] = [];
+  const freeFromMain: number[] = [];
+  const roundsFromMain: number[] = [];
+  const workerOverMain: number[] = [];
   for (let rep = 0; rep < repeats; rep++) {
     const [one] = await run([spans], false);
-    free.push(one! / Math.max(...(await run(halves, false))));
-    rounds.push(one! / Math.max(...(await run(halves, true))));
+    const main = await ceilingWork(work(spans));
+    const two = Math.max(...(await run(halves, true)));
+    const apart = Math.max(...(await run(halves, false)));
+    free.push(one! / apart);
+    freeFromMain.push(main / apart);
+    rounds.push(one! / two);
+    roundsFromMain.push(main / two);
+    workerOverMain.push(one! / main);
   }
-  return { free: median(free), rounds: median(rounds) };
+  return {
+    free: median(free),
+    rounds: median(rounds),
+    freeFromMain: median(freeFromMain),
+    roundsFromMain: median(roundsFromMain),
+    workerOverMain: median(workerOverMain),
+  };
 }
 
 /** A pass over the text against a pass over the cache, with the same cheap stage (statistics). */
