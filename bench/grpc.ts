@@ -315,9 +315,9 @@ try {
     let alive: Server[] = [];
     try {
       console.log(
-        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of bracketed ratios, their interquartile range) | server CPU µs/req off | on |',
+        '\n| transport | sampled | req/s tracing off | req/s tracing on | on / off (median of bracketed ratios, their interquartile range) | relative to the control | server CPU µs/req off | on |',
       );
-      console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+      console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
       const restCpuOff: number[] = [];
       for (const t of tracingTransports) {
         const rates: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
@@ -325,7 +325,9 @@ try {
         const ratios: Record<Setting, number[]> = { off: [], again: [], all: [], tenth: [] };
         for (let r = 0; r < repeats; r++) {
           // Two things on this VM are larger than the effect measured, and each cycle cancels
-          // one. Two identical server processes differ by up to ~7% (where their code and heap
+          // one. (A third remains: the tracing-off process that brackets the others runs twice
+          // as often and comes out a few percent faster than its fresh twin, the control; the
+          // tracing settings are compared with the control too, which runs as they do.) Two identical server processes differ by up to ~7% (where their code and heap
           // land): every cycle starts a fresh process for each setting, so that the median is
           // over as many processes as cycles. The machine's speed drifts by 20–40% within a
           // minute (one server: 10,900, 8,200, then 12,400 req/s): each run of a setting is
@@ -360,7 +362,7 @@ try {
           ['tenth', `${Number(args.ratio) * 100}% (parentbased_traceidratio)`],
         ] as const)
           console.log(
-            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${sampleQuantile(ratios[k], 0.25).toFixed(3)}–${sampleQuantile(ratios[k], 0.75).toFixed(3)}) | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
+            `| ${t} | ${label} | ${fmt(median(rates.off))} | ${fmt(median(rates[k]))} | ${median(ratios[k]).toFixed(3)} (${sampleQuantile(ratios[k], 0.25).toFixed(3)}–${sampleQuantile(ratios[k], 0.75).toFixed(3)}) | ${k === 'again' ? '—' : (median(ratios[k]) / median(ratios.again)).toFixed(3)} | ${median(cpu.off).toFixed(0)} | ${median(cpu[k]).toFixed(0)} |`,
           );
       }
       console.log(`\n(${fmt(exported / 1024)} KiB of OTLP exported to the sink)`);
