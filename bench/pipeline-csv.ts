@@ -179,16 +179,20 @@ interface ProcessRun {
   readonly metrics: TrainingResult['metrics'];
 }
 
-/**
- * `mlscale train` with `args` in a fresh process, as a user runs it: every executor starts from
- * the same clean process (a main thread that has run the sections before is slower on the same
- * work than a fresh one, which made inline look slower than it is).
- */
-function trainProcess(args: string[], artifact: string): Promise<ProcessRun> {
+/** What the runs below read of `mlscale train --json`. */
+interface TrainSummary {
+  readonly metrics: TrainingResult['metrics'];
+  readonly timings: { readonly total: number; readonly phases: ProcessRun['phases'] };
+  readonly memory: { readonly maxRssBytes: number };
+  readonly cache: { readonly memoryBytes: number; readonly totalBytes: number };
+}
+
+/** `mlscale train` with `args` as a process of its own; resolves to its --json summary. */
+function trainJson(args: string[]): Promise<TrainSummary> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...args, '--out', artifact, '--json'],
+      [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...args, '--json'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -197,13 +201,19 @@ function trainProcess(args: string[], artifact: string): Promise<ProcessRun> {
     child.stderr.on('data', (d: Buffer) => (err += d));
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`mlscale train ${args.join(' ')} failed: ${err}`));
-      const s = JSON.parse(out) as {
-        metrics: TrainingResult['metrics'];
-        timings: { total: number; phases: ProcessRun['phases'] };
-      };
-      resolve({ total: s.timings.total, phases: s.timings.phases, metrics: s.metrics });
+      resolve(JSON.parse(out) as TrainSummary);
     });
   });
+}
+
+/**
+ * A whole run in a fresh process, as a user runs it: every executor starts from the same clean
+ * process (a main thread that has run the sections before is slower on the same work than a
+ * fresh one, which made inline look slower than it is).
+ */
+async function trainProcess(args: string[], artifact: string): Promise<ProcessRun> {
+  const s = await trainJson([...args, '--out', artifact]);
+  return { total: s.timings.total, phases: s.timings.phases, metrics: s.metrics };
 }
 
 /** Inline, 1 and 2 threads on the whole run, and the bare-thread ceiling. */
@@ -474,33 +484,16 @@ async function againstSklearn(
     );
 }
 
-/** Peak RSS of `mlscale train` as a process, from its --json summary. */
 /** A run's peak RSS and where its batch cache was. */
 interface Rss {
   readonly rss: number;
   readonly cache: { memoryBytes: number; totalBytes: number };
 }
 
-function trainRss(args: string[]): Promise<Rss> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(packageRoot(), 'bin', 'mlscale.js'), 'train', ...args, '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`mlscale train failed: ${err}`));
-      const s = JSON.parse(out) as {
-        memory: { maxRssBytes: number };
-        cache: { memoryBytes: number; totalBytes: number };
-      };
-      resolve({ rss: s.memory.maxRssBytes, cache: s.cache });
-    });
-  });
+/** Peak RSS of `mlscale train` as a process, from its --json summary. */
+async function trainRss(args: string[]): Promise<Rss> {
+  const s = await trainJson(args);
+  return { rss: s.memory.maxRssBytes, cache: s.cache };
 }
 
 async function memory(dir: string, quick: boolean, log: (l?: string) => void): Promise<void> {
