@@ -158,12 +158,11 @@ export class BullmqExecutor implements Executor {
         3000,
       ));
     if (!closed) {
-      // Redis is away: drop the connections instead of waiting for it.
+      // Redis is away: drop the connections instead of waiting for it. The event reader is
+      // closed, not only disconnected: its read loop retries every 5 s until it is closing, and
+      // a disconnected reader kept the process alive for good after the run had failed.
       this.#redis?.disconnect();
-      await bounded(
-        Promise.allSettled([this.#events?.disconnect(), this.#queue?.disconnect()]),
-        1000,
-      );
+      await bounded(Promise.allSettled([this.#events?.close(), this.#queue?.disconnect()]), 1000);
     }
   }
 
