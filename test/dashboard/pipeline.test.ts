@@ -239,7 +239,11 @@ describe('mlscale dashboard (pipeline runs)', () => {
         assert.equal(live.executor, 'bullmq');
         assert.equal(live.workersConnected, 0);
         assert.equal(live.failed, 0);
-        assert.match(output, new RegExp(`bullmq run ${live.id}`));
+        // The run reaches Redis before its line reaches this end of the driver's pipe: wait for it.
+        const said = new RegExp(`bullmq run ${live.id}`);
+        for (let i = 0; i < 100 && !said.test(output); i++)
+          await new Promise((r) => setTimeout(r, 50));
+        assert.match(output, said);
 
         workers = await startWorkers(redisUrl, prefix, 1);
         let seenWorker = false;
